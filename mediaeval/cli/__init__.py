@@ -1,0 +1,43 @@
+"""The ``mediaeval`` command: a root group, with subcommands registered per module.
+
+Heavy libraries are imported inside command bodies so that ``--help`` is instant.
+"""
+from __future__ import annotations
+
+import click
+
+from .. import __version__
+from ..errors import MediaevalError
+
+
+class _Group(click.Group):
+    """Turns the library's errors into a one-line message and exit status 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except MediaevalError as error:
+            raise click.ClickException(str(error)) from error
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"],
+                                           "show_default": True})
+@click.version_option(__version__, prog_name="mediaeval")
+def cli():
+    """Toolkit for the MediaEval 2017 Emotional Impact of Movies task.
+
+    From films to a submitted zip: sample data, features, LSTM training, run files,
+    validation, official scoring and packaging.  Exit status: 0 success, 1 wrong input or a
+    failed step (said on stderr), 2 usage error.
+    """
+
+
+from . import data, scoring, submission  # noqa: E402  (registration needs ``cli`` defined)
+
+for module in (data, scoring, submission):
+    for command in module.COMMANDS:
+        cli.add_command(command)
+
+
+def main():
+    cli(prog_name="mediaeval")

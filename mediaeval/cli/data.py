@@ -1,0 +1,48 @@
+"""Commands about the task's data: ``sample``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+def _parse_durations(ctx, param, value: str):
+    try:
+        parts = [float(p) for p in value.split(":")]
+    except ValueError:
+        parts = []
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2 or not 10 <= parts[0] <= parts[1]:
+        raise click.BadParameter(f"expected SECONDS or MIN:MAX with 10 <= MIN <= MAX, got {value!r}")
+    return tuple(parts)
+
+
+@click.command()
+@click.argument("dest", type=click.Path(file_okay=False))
+@click.option("--films", default=8, type=click.IntRange(1), help="Development films (with annotations).")
+@click.option("--test-films", default=3, type=click.IntRange(0), help="Test films (no annotations).")
+@click.option("--duration", default="60:180", callback=_parse_durations,
+              help="Film duration in seconds: S, or MIN:MAX to draw each film's uniformly.")
+@click.option("--seed", default=0, type=int, help="Seed of curves, labels, pictures and sound.")
+@click.option("--jobs", default=2, type=click.IntRange(1), help="Films encoded in parallel.")
+@click.option("--test-labels", is_flag=True, help="Also write the test films' ground truth.")
+@click.option("--overwrite", is_flag=True, help="Write into DEST even if it is not empty.")
+def sample(dest, films, test_films, duration, seed, jobs, test_labels, overwrite):
+    """Write a small synthetic dataset in the official layout to DEST.
+
+    Real H.264/AAC mp4 films at the real set's frame rates (23.976 to 30 fps), whose picture
+    and sound follow smooth random valence/arousal curves, with official-format annotation
+    files for the development films (Sample_NN) and none for the test films (MEDIAEVAL17_NN).
+    """
+    from ..sample import make_sample
+
+    dest = Path(dest)
+    if dest.exists() and any(dest.iterdir()) and not overwrite:
+        raise click.ClickException(f"{dest} is not empty; use --overwrite to write into it")
+    plans = make_sample(dest, films, test_films, duration, seed, jobs, test_labels)
+    minutes = sum(p.duration for p in plans) / 60
+    click.echo(f"wrote {films} development and {test_films} test films ({minutes:.1f} min) to {dest}")
+
+
+COMMANDS = [sample]

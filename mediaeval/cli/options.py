@@ -1,0 +1,30 @@
+"""Options and helpers shared by the commands (Click only: importing this stays instant)."""
+from __future__ import annotations
+
+import click
+
+SUBTASK_CHOICE = click.Choice(["valence_arousal", "fear"])
+
+
+def split_commas(ctx, param, values):
+    """A repeatable option whose values may also be comma-separated: ``-f A,B -f C`` -> (A, B, C)."""
+    if values is None:
+        return ()
+    if isinstance(values, str):
+        values = (values,)
+    return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
+
+
+def dataset_option(required: bool = True):
+    return click.option("--dataset", "dataset_root", required=required,
+                        type=click.Path(exists=True, file_okay=False),
+                        help="Root folder of the task's data, as unzipped (any depth).")
+
+
+def load_dataset(root):
+    from ..dataset import Dataset
+
+    dataset = Dataset.discover(root)
+    if not dataset.films:
+        raise click.ClickException(f"{root}: no film or annotation file found under this folder")
+    return dataset

@@ -1,0 +1,46 @@
+"""The ``score`` command."""
+from __future__ import annotations
+
+import json
+import math
+
+import click
+
+from .options import dataset_option, load_dataset
+
+
+def _table(rows: dict[str, dict[str, float]]) -> str:
+    import pandas as pd
+
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    return frame.to_string(float_format=lambda v: "nan" if math.isnan(v) else f"{v:.4f}", na_rep="nan")
+
+
+@click.command()
+@click.argument("run_file", type=click.Path(exists=True, dir_okay=False))
+@dataset_option()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (undefined values are null).")
+@click.option("--truncate", is_flag=True,
+              help="Cut prediction and truth to the shorter length per film, as the 2017 script did.")
+def score(run_file, dataset_root, as_json, truncate):
+    """Score a run file against the dataset's ground truth.
+
+    Valence/arousal: MSE and PCC per film and their unweighted mean over films (official),
+    plus pooled figures and the quadrant accuracy.  Fear: AP per film and MAP over films
+    with a fear segment (official), plus accuracy, precision, recall and F1 over all segments.
+    """
+    from ..metrics import score_run
+
+    scores = score_run(run_file, load_dataset(dataset_root), truncate)
+    if as_json:
+        click.echo(json.dumps(scores.to_json(), indent=2))
+        return
+    click.echo(f"{run_file}: {scores.subtask}, {len(scores.per_film)} films\n")
+    click.echo(_table({"official (mean over films)": scores.official, "pooled": scores.pooled}))
+    click.echo("\nper film:")
+    click.echo(_table(scores.per_film))
+    for note in scores.notes:
+        click.echo(f"note: {note}")
+
+
+COMMANDS = [score]

@@ -1,0 +1,86 @@
+"""Commands about run files: ``baseline``, ``validate``, ``package``."""
+from __future__ import annotations
+
+import click
+
+from .options import SUBTASK_CHOICE, dataset_option, load_dataset, split_commas
+
+
+@click.command()
+@dataset_option()
+@click.option("--subtask", required=True, type=SUBTASK_CHOICE, help="Subtask of the run.")
+@click.option("--films", "film_names", multiple=True, default=("test",), callback=split_commas,
+              help="Films to predict: dev, test, all, or film names.")
+@click.option("--train-films", multiple=True, default=("dev",), callback=split_commas,
+              help="Films whose mean label is predicted.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="Run file to write, named me17ei_<TEAM>_<subtask>_run<N>.txt.")
+def baseline(dataset_root, subtask, film_names, train_films, out):
+    """Write a constant-baseline run: every segment gets the training films' mean label."""
+    from ..baseline import constant_predictions
+    from ..submission import parse_run_name, write_run
+
+    dataset = load_dataset(dataset_root)
+    if parse_run_name(out) is None:
+        raise click.BadParameter(f"{out}: expected a name me17ei_<TEAM>_{subtask}_run<1-5>.txt",
+                                 param_hint="--out")
+    films = dataset.select(film_names)
+    predictions = constant_predictions(dataset.select(train_films), films, subtask)
+    write_run(out, predictions, subtask, {
+        "description": "constant baseline: the mean label of the training films on every segment",
+        "external_data": False, "features": [], "model": "constant",
+        "settings": {"train_films": ",".join(train_films)}})
+    click.echo(f"wrote {out} ({len(films)} films)")
+
+
+@click.command()
+@click.argument("run_files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@dataset_option()
+@click.option("--subtask", type=SUBTASK_CHOICE, default=None,
+              help="Read the runs as this subtask  [default: from each file name]")
+@click.option("--quiet", "-q", is_flag=True, help="Print problems only, no summary.")
+def validate(run_files, dataset_root, subtask, quiet):
+    """Check run files against the dataset; print every problem as FILE:LINE: CODE message.
+
+    Checks the file name, that every film of the run's set (development or test) is there
+    exactly once, each film's number of segment lines, and every value.  Line 0 means the
+    file as a whole.  Exit status 0 when every file is valid (warnings allowed), 1 if not.
+    """
+    from ..submission import validate_run
+
+    dataset = load_dataset(dataset_root)
+    failed = 0
+    for path in run_files:
+        problems = validate_run(path, dataset, subtask)
+        for problem in problems:
+            click.echo(str(problem))
+        errors = sum(p.is_error for p in problems)
+        failed += errors > 0
+        if not quiet:
+            verdict = "valid" if not errors else "INVALID"
+            click.echo(f"{path}: {verdict} ({errors} errors, {len(problems) - errors} warnings)", err=True)
+    if failed:
+        raise SystemExit(1)
+
+
+@click.command()
+@click.argument("run_files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--team", required=True, help="Team name, as in the run file names.")
+@dataset_option()
+@click.option("--out", default=None, type=click.Path(dir_okay=False),
+              help="Zip to write  [default: me17ei_<TEAM>.zip]")
+@click.option("--force", is_flag=True, help="Overwrite an existing zip.")
+def package(run_files, team, dataset_root, out, force):
+    """Validate test-set runs and pack them, with a README describing each, into one zip.
+
+    Refuses invalid runs, runs of another team or of the development films, more than 5 runs
+    per subtask and two runs with the same number.  The zip is written atomically.
+    """
+    from ..submission import package_runs
+
+    out = out or f"me17ei_{team}.zip"
+    path = package_runs(run_files, team, out, load_dataset(dataset_root), force)
+    click.echo(f"wrote {path} ({len(run_files)} runs)")
+
+
+COMMANDS = [baseline, validate, package]

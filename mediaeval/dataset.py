@@ -1,0 +1,280 @@
+"""Finding the task's films and annotations wherever the zips were unpacked, and reading them.
+
+Discovery walks the whole tree under a root (zips unpacked into a folder of the same name
+give doubled folders), skipping hidden entries and ``__MACOSX``.  It recognises:
+
+* films: ``*.mp4``; ``MEDIAEVAL17_NN`` is a test film, any other name a development film;
+* valence/arousal: ``<Film>-MEDIAEVAL2017-valence_arousal.txt``, ``<Film>_Valence-Arousal.txt``,
+  ``<Film>_valence_arousal.txt`` (any case, ``-`` or ``_``);
+* fear: ``<Film>-MEDIAEVAL2017-fear.txt``, ``<Film>_fear.txt``.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError
+from .windows import SEGMENT_SECONDS, SEGMENT_SHIFT, segment_count
+
+DEV, TEST = "dev", "test"
+TEST_FILM = re.compile(r"^MEDIAEVAL17_\d+$", re.IGNORECASE)
+ANNOTATION_FILE = re.compile(
+    r"^(?P<film>.+?)[-_](?:MEDIAEVAL2017[-_])?(?P<kind>valence[-_]arousal|fear)\.txt$",
+    re.IGNORECASE)
+VALENCE_AROUSAL, FEAR = "valence_arousal", "fear"
+_TIME_TOLERANCE = 1e-3
+
+
+def film_split(name: str) -> str:
+    """``"test"`` for ``MEDIAEVAL17_NN`` names, ``"dev"`` for any other film name."""
+    return TEST if TEST_FILM.match(name) else DEV
+
+
+# --------------------------------------------------------------------------- annotations
+
+def _read_segment_table(path, value_names: list[str], check_value) -> pd.DataFrame:
+    """Read ``id, start, values...`` rows by position; check ids run 0..K-1 and start = 5 id."""
+    path = Path(path)
+    n_columns = 2 + len(value_names)
+    rows = []
+    header_seen = False
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise DataError(path, f"expected a UTF-8 text file: {error}") from error
+    for number, line in enumerate(text.splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        try:
+            numbers = [float(f) for f in fields]
+        except ValueError:
+            if not rows and not header_seen:
+                header_seen = True
+                continue
+            raise DataError(path, f"expected {n_columns} numbers (id, start time, "
+                                  f"{', '.join(value_names)}), got {line.strip()!r}", number)
+        if len(numbers) != n_columns:
+            raise DataError(path, f"expected {n_columns} columns (id, start time, "
+                                  f"{', '.join(value_names)}), got {len(numbers)}", number)
+        segment_id, start, *values = numbers
+        expected_id = len(rows)
+        if segment_id != expected_id:
+            raise DataError(path, f"expected segment id {expected_id}, got {fields[0]}", number)
+        if abs(start - SEGMENT_SHIFT * expected_id) > _TIME_TOLERANCE:
+            raise DataError(path, f"expected start time {SEGMENT_SHIFT * expected_id:g} s for segment "
+                                  f"{expected_id}, got {fields[1]}", number)
+        for name, value in zip(value_names, values):
+            problem = check_value(value)
+            if problem:
+                raise DataError(path, f"{name}: expected {problem}, got {value!r}", number)
+        rows.append([start, *values])
+    if not rows:
+        raise DataError(path, "expected at least one segment line after the header, found none")
+    table = pd.DataFrame(rows, columns=["start", *value_names])
+    table.index.name = "segment"
+    return table
+
+
+def _check_affect(value: float) -> str | None:
+    if not math.isfinite(value) or not -1.0 <= value <= 1.0:
+        return "a number in [-1, 1]"
+    return None
+
+
+def _check_fear(value: float) -> str | None:
+    if value not in (0.0, 1.0):
+        return "0 or 1"
+    return None
+
+
+def read_valence_arousal(path) -> pd.DataFrame:
+    """Read a valence/arousal annotation file (header, then ``Id Time MeanValence MeanArousal``).
+
+    Columns are read by position; any white space separates them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``segment`` (0..K-1); columns ``start`` (seconds), ``valence``, ``arousal``.
+
+    Raises
+    ------
+    DataError
+        Naming the file and line when a line has the wrong number of columns, a non-number,
+        an id out of sequence, a start time other than 5 x id, or a value outside [-1, 1].
+    """
+    return _read_segment_table(path, ["valence", "arousal"], _check_affect)
+
+
+def read_fear(path) -> pd.DataFrame:
+    """Read a fear annotation file (header, then ``Id Time Fear``); ``fear`` is 0 or 1 (int)."""
+    table = _read_segment_table(path, ["fear"], _check_fear)
+    table["fear"] = table["fear"].astype(np.int64)
+    return table
+
+
+# --------------------------------------------------------------------------- films and dataset
+
+@dataclass
+class Film:
+    """One film of the task and the files found for it."""
+
+    name: str
+    video: Path | None = None
+    valence_arousal_path: Path | None = None
+    fear_path: Path | None = None
+
+    @property
+    def split(self) -> str:
+        return film_split(self.name)
+
+    @cached_property
+    def valence_arousal(self) -> pd.DataFrame:
+        """The valence/arousal annotations (see :func:`read_valence_arousal`)."""
+        if self.valence_arousal_path is None:
+            raise DataError(self.name, "no valence/arousal annotation file was found for this film")
+        return read_valence_arousal(self.valence_arousal_path)
+
+    @cached_property
+    def fear(self) -> pd.DataFrame:
+        """The fear annotations (see :func:`read_fear`)."""
+        if self.fear_path is None:
+            raise DataError(self.name, "no fear annotation file was found for this film")
+        return read_fear(self.fear_path)
+
+    def has_labels(self, subtask: str) -> bool:
+        return (self.valence_arousal_path if subtask == VALENCE_AROUSAL else self.fear_path) is not None
+
+    def labels(self, subtask: str) -> np.ndarray:
+        """Ground truth per segment: (K, 2) valence, arousal; or (K,) fear labels."""
+        if subtask == VALENCE_AROUSAL:
+            return self.valence_arousal[["valence", "arousal"]].to_numpy()
+        return self.fear["fear"].to_numpy()
+
+    @cached_property
+    def info(self):
+        """Container metadata of the film's video (:class:`mediaeval.media.VideoInfo`)."""
+        from .media import probe
+
+        if self.video is None:
+            raise DataError(self.name, "no video file (.mp4) was found for this film")
+        return probe(self.video)
+
+    def _annotations(self) -> pd.DataFrame | None:
+        if self.valence_arousal_path is not None:
+            return self.valence_arousal
+        if self.fear_path is not None:
+            return self.fear
+        return None
+
+    @cached_property
+    def duration(self) -> float:
+        """Seconds: from the video when there is one, else the end of the last annotated segment."""
+        if self.video is not None:
+            return self.info.duration
+        table = self._annotations()
+        if table is None:
+            raise DataError(self.name, "neither a video nor an annotation file was found for this film")
+        return float(table["start"].iloc[-1] + SEGMENT_SECONDS)
+
+    @cached_property
+    def n_segments(self) -> int:
+        """Segments a run must give for this film.
+
+        The annotated count when the film has annotations (the truth a run is scored against),
+        else ``segment_count(duration)``.  A video whose duration implies another count
+        than its annotations gets a warning.
+        """
+        table = self._annotations()
+        if table is None:
+            return segment_count(self.duration)
+        annotated = len(table)
+        if self.video is not None and segment_count(self.duration) != annotated:
+            warnings.warn(f"{self.name}: the video lasts {self.duration:.3f} s "
+                          f"({segment_count(self.duration)} segments) but its annotations have "
+                          f"{annotated} segments; runs must follow the annotations", stacklevel=2)
+        return annotated
+
+
+@dataclass
+class Dataset:
+    """All films found under ``root``, by name."""
+
+    root: Path
+    films: dict[str, Film] = field(default_factory=dict)
+
+    @classmethod
+    def discover(cls, root) -> "Dataset":
+        """Walk ``root`` and collect films and annotation files (see the module docstring).
+
+        Raises
+        ------
+        DataError
+            If ``root`` is not a folder, or one film has two files of the same kind
+            (for example a zip unpacked twice), naming both.
+        """
+        root = Path(root)
+        if not root.is_dir():
+            raise DataError(root, "expected a dataset folder")
+        films: dict[str, Film] = {}
+
+        def put(name: str, attribute: str, path: Path) -> None:
+            film = films.setdefault(name, Film(name))
+            previous = getattr(film, attribute)
+            if previous is not None and previous != path:
+                raise DataError(path, f"film {name} has a second {attribute.replace('_path', '')} "
+                                      f"file; the first is {previous}; remove one of them")
+            setattr(film, attribute, path)
+
+        for folder, subfolders, files in os.walk(root, followlinks=True):
+            subfolders[:] = sorted(d for d in subfolders
+                                   if not d.startswith(".") and d != "__MACOSX")
+            for filename in sorted(files):
+                if filename.startswith("."):
+                    continue
+                path = Path(folder) / filename
+                if filename.lower().endswith(".mp4"):
+                    put(Path(filename).stem, "video", path)
+                    continue
+                match = ANNOTATION_FILE.match(filename)
+                if match:
+                    kind = match["kind"].lower().replace("-", "_")
+                    put(match["film"], f"{kind}_path", path)
+        return cls(root, dict(sorted(films.items())))
+
+    @property
+    def dev_films(self) -> list[Film]:
+        return [f for f in self.films.values() if f.split == DEV]
+
+    @property
+    def test_films(self) -> list[Film]:
+        return [f for f in self.films.values() if f.split == TEST]
+
+    def film(self, name: str) -> Film:
+        try:
+            return self.films[name]
+        except KeyError:
+            raise DataError(self.root, f"no film named {name!r} in this dataset "
+                                       f"({len(self.films)} films found)") from None
+
+    def select(self, names) -> list[Film]:
+        """Films named by ``dev``, ``test``, ``all`` or film names (any mix, in order given)."""
+        chosen: dict[str, Film] = {}
+        for name in names:
+            if name == "all":
+                group = list(self.films.values())
+            elif name in (DEV, TEST):
+                group = self.dev_films if name == DEV else self.test_films
+            else:
+                group = [self.film(name)]
+            chosen.update((f.name, f) for f in group)
+        return list(chosen.values())
