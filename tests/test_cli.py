@@ -1,0 +1,174 @@
+import json
+import re
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from scipy.stats import pearsonr
+from sklearn.metrics import average_precision_score, mean_squared_error
+
+from mediaeval.cli import cli
+from mediaeval.dataset import Dataset
+
+COMMANDS = ["sample", "baseline", "validate", "score", "package"]
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_defaults(command):
+    result = run(command, "--help")
+    assert result.exit_code == 0
+    assert "Usage: cli " + command in result.output or f"{command} [OPTIONS]" in result.output
+    if command == "sample":
+        text = " ".join(result.output.split())
+        assert "[default: 8; x>=1]" in text and "[default: 60:180]" in text
+
+
+def test_help_does_not_import_heavy_libraries():
+    code = ("import sys; from mediaeval.cli import cli; "
+            "heavy = [m for m in ('tensorflow', 'pandas', 'scipy', 'av', 'decord', 'sklearn') if m in sys.modules]; "
+            "print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_usage_error_exits_2(tmp_path):
+    assert run("score").exit_code == 2
+    assert run("sample", tmp_path / "x", "--duration", "5").exit_code == 2
+
+
+@pytest.fixture(scope="module")
+def demo_runs(tiny_dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    paths = {}
+    for subtask in ("valence_arousal", "fear"):
+        for films in ("dev", "test"):
+            path = out / films / f"me17ei_T_{subtask}_run1.txt"
+            result = run("baseline", "--dataset", tiny_dataset, "--subtask", subtask, "--films", films, "--out", path)
+            assert result.exit_code == 0, result.output
+            paths[subtask, films] = path
+    return paths
+
+
+def test_validate_valid_and_invalid(tiny_dataset, demo_runs, tmp_path):
+    result = run("validate", demo_runs["fear", "dev"], demo_runs["fear", "test"], "--dataset", tiny_dataset)
+    assert result.exit_code == 0
+    bad = tmp_path / "me17ei_T_fear_run1.txt"
+    bad.write_text(re.sub(r"^[01] ", "3 ", demo_runs["fear", "test"].read_text(), count=1, flags=re.M))
+    result = run("validate", bad, "--dataset", tiny_dataset)
+    assert result.exit_code == 1
+    assert f"{bad}:2: E111 expected fear label 0 or 1, got '3'" in result.output
+
+
+def test_score_json_is_one_object(tiny_dataset, demo_runs):
+    result = run("score", demo_runs["valence_arousal", "dev"], "--dataset", tiny_dataset, "--json")
+    assert result.exit_code == 0
+    scores = json.loads(result.output)
+    assert scores["subtask"] == "valence_arousal"
+    assert set(scores["official"]) == {"valence_mse", "valence_pcc", "arousal_mse", "arousal_pcc", "quadrant_accuracy"}
+    assert scores["official"]["valence_pcc"] is None  # the constant baseline has no PCC
+    assert set(scores["per_film"]) == {"Sample_01", "Sample_02"}
+    fear = json.loads(run("score", demo_runs["fear", "dev"], "--dataset", tiny_dataset, "--json").output)
+    assert {"map", "accuracy", "precision", "recall", "f1"} <= set(fear["official"])
+
+
+def test_score_human_output_says_why_values_are_missing(tiny_dataset, demo_runs):
+    result = run("score", demo_runs["valence_arousal", "dev"], "--dataset", tiny_dataset)
+    assert result.exit_code == 0
+    assert "official (mean over films)" in result.output
+    assert "note: valence_pcc: undefined for 2 of 2 films (constant truth or prediction)" in result.output
+
+
+def test_score_test_run_with_released_truth_and_errors(tiny_dataset, demo_runs, tmp_path):
+    assert run("score", demo_runs["fear", "test"], "--dataset", tiny_dataset).exit_code == 0
+    short = tmp_path / "me17ei_T_fear_run1.txt"
+    lines = demo_runs["fear", "test"].read_text().splitlines()
+    short.write_text("\n".join(lines[:-1]) + "\n")
+    result = run("score", short, "--dataset", tiny_dataset)
+    assert result.exit_code == 1
+    assert "film MEDIAEVAL17_00 has" in result.output and "--truncate" in result.output
+    assert run("score", short, "--dataset", tiny_dataset, "--truncate").exit_code == 0
+    unknown = tmp_path / "me17ei_T_valence_arousal_run1.txt"
+    unknown.write_text("Nope\n0 0\n")
+    result = run("score", unknown, "--dataset", tiny_dataset)
+    assert result.exit_code == 1 and "film Nope has no valence_arousal ground truth" in result.output
+
+
+def test_package_and_refuse_overwrite(tiny_dataset, demo_runs, tmp_path):
+    out = tmp_path / "me17ei_T.zip"
+    runs = [demo_runs["valence_arousal", "test"], demo_runs["fear", "test"]]
+    result = run("package", *runs, "--team", "T", "--dataset", tiny_dataset, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert sorted(zipfile.ZipFile(out).namelist()) == sorted(["README.txt", runs[0].name, runs[1].name])
+    result = run("package", *runs, "--team", "T", "--dataset", tiny_dataset, "--out", out)
+    assert result.exit_code == 1 and "use --force" in result.output
+    assert run("package", *runs, "--team", "T", "--dataset", tiny_dataset, "--out", out, "--force").exit_code == 0
+
+
+def test_list_options_take_commas(tiny_dataset, tmp_path):
+    out = tmp_path / "me17ei_T_fear_run1.txt"
+    result = run("baseline", "--dataset", tiny_dataset, "--subtask", "fear", "--films", "Sample_01,Sample_02",
+                 "--train-films", "Sample_01", "--train-films", "Sample_02", "--out", out)
+    assert result.exit_code == 0
+    assert [ln for ln in out.read_text().splitlines() if ln.startswith("Sample")] == ["Sample_01", "Sample_02"]
+
+
+def test_scoring_real_curve_annotations_matches_scipy_and_sklearn(real_curves, tmp_path):
+    """Annotation files built from the real per-second curves (10 s means every 5 s)."""
+    from mediaeval.sample import fear_labels, segment_means
+    from mediaeval.windows import segment_count
+
+    rng = np.random.default_rng(0)
+    va_lines, fear_lines, truth = {}, {}, {}
+    for film, (valence, arousal) in real_curves.items():
+        k = segment_count(len(valence))
+        v, a = segment_means(valence, k), segment_means(arousal, k)
+        truth[film] = (v, a, fear_labels(v, a))
+        rows = "".join(f"{i}\t{5 * i}\t{v[i]:.6f}\t{a[i]:.6f}\n" for i in range(k))
+        (tmp_path / "data").mkdir(exist_ok=True)
+        (tmp_path / "data" / f"{film}-MEDIAEVAL2017-valence_arousal.txt").write_text("Id\tTime\tMeanValence\tMeanArousal\n" + rows)
+        (tmp_path / "data" / f"{film}-MEDIAEVAL2017-fear.txt").write_text(
+            "Id\tTime\tFear\n" + "".join(f"{i}\t{5 * i}\t{truth[film][2][i]}\n" for i in range(k)))
+        prediction = np.clip(np.column_stack([v, a]) * 0.5 + rng.normal(0, 0.15, (k, 2)), -1, 1)
+        va_lines[film] = prediction
+        fear_lines[film] = np.clip(0.5 * truth[film][2] + rng.random(k) * 0.6, 0, 1)
+    from mediaeval.submission import fear_rows, write_run
+
+    va_run = write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt", va_lines, "valence_arousal")
+    fear_run = write_run(tmp_path / "me17ei_T_fear_run1.txt", {f: fear_rows(c) for f, c in fear_lines.items()}, "fear")
+    assert run("validate", va_run, fear_run, "--dataset", tmp_path / "data").exit_code == 0
+    va = json.loads(run("score", va_run, "--dataset", tmp_path / "data", "--json").output)
+    fear = json.loads(run("score", fear_run, "--dataset", tmp_path / "data", "--json").output)
+    dataset = Dataset.discover(tmp_path / "data")
+
+    def written(path):  # the values as the run file holds them (six decimals)
+        values, film = {}, None
+        for line in path.read_text().splitlines():
+            parts = line.split()
+            if len(parts) == 1:
+                film = parts[0]
+                values[film] = []
+            else:
+                values[film].append([float(p) for p in parts])
+        return {f: np.array(v) for f, v in values.items()}
+
+    va_pred, fear_pred = written(va_run), written(fear_run)
+    mse_v, pcc_a, aps = [], [], []
+    for film in real_curves:
+        labels = dataset.film(film).labels("valence_arousal")
+        mse_v.append(mean_squared_error(labels[:, 0], va_pred[film][:, 0]))
+        pcc_a.append(pearsonr(labels[:, 1], va_pred[film][:, 1])[0])
+        assert va["per_film"][film]["valence_mse"] == pytest.approx(mse_v[-1], abs=1e-9)
+        fear_truth = dataset.film(film).labels("fear")
+        if fear_truth.any():
+            aps.append(average_precision_score(fear_truth, fear_pred[film][:, 1]))
+    assert va["official"]["valence_mse"] == pytest.approx(np.mean(mse_v), abs=1e-9)
+    assert va["official"]["arousal_pcc"] == pytest.approx(np.mean(pcc_a), abs=1e-9)
+    assert fear["official"]["map"] == pytest.approx(np.mean(aps), abs=1e-9)
+    assert fear["official"]["map_films"] == len(aps)

@@ -1,0 +1,110 @@
+import numpy as np
+import pytest
+
+from mediaeval.dataset import Dataset, read_fear, read_valence_arousal
+from mediaeval.errors import DataError
+
+VA_HEADER = "Id\tTime\tMeanValence\tMeanArousal\n"
+
+
+def write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def va_text(values):
+    return VA_HEADER + "".join(f"{k}\t{5 * k}\t{v}\t{a}\n" for k, (v, a) in enumerate(values))
+
+
+def test_reads_valence_arousal_by_position(tmp_path):
+    path = write(tmp_path / "X-MEDIAEVAL2017-valence_arousal.txt",
+                 "Id\tTime\tMeanValence\tMeanArousal\r\n0\t0\t0.1\t-0.2\r\n1\t5\t0.3\t0.4\r\n\n")
+    table = read_valence_arousal(path)
+    assert table.columns.tolist() == ["start", "valence", "arousal"]
+    assert table.to_numpy().tolist() == [[0.0, 0.1, -0.2], [5.0, 0.3, 0.4]]
+
+
+def test_reads_fear(tmp_path):
+    path = write(tmp_path / "f.txt", "Id\tTime\tFear\n0\t0\t0\n1\t5\t1\n2\t10.0\t0\n")
+    assert read_fear(path)["fear"].tolist() == [0, 1, 0]
+
+
+@pytest.mark.parametrize("body, line, message", [
+    ("0\t0\t0.1\t0.2\n2\t5\t0.1\t0.2\n", 3, "expected segment id 1, got 2"),
+    ("0\t0\t0.1\t0.2\n1\t6\t0.1\t0.2\n", 3, "expected start time 5 s for segment 1, got 6"),
+    ("0\t0\t0.1\n", 2, "expected 4 columns"),
+    ("0\t0\t0.1\tabc\n", 2, "expected 4 numbers"),
+    ("0\t0\t1.5\t0.2\n", 2, "valence: expected a number in [-1, 1], got 1.5"),
+    ("0\t0\t0.1\tnan\n", 2, "arousal: expected a number in [-1, 1]"),
+    ("", None, "expected at least one segment line"),
+])
+def test_malformed_valence_arousal_names_file_and_line(tmp_path, body, line, message):
+    path = write(tmp_path / "bad.txt", VA_HEADER + body)
+    with pytest.raises(DataError) as caught:
+        read_valence_arousal(path)
+    assert caught.value.line == line
+    assert message in str(caught.value)
+    assert str(caught.value).startswith(f"{path}:{line}:" if line else f"{path}:")
+
+
+def test_fear_must_be_binary(tmp_path):
+    path = write(tmp_path / "f.txt", "Id\tTime\tFear\n0\t0\t2\n")
+    with pytest.raises(DataError, match=r"f.txt:2: fear: expected 0 or 1, got 2"):
+        read_fear(path)
+
+
+def test_discovery_finds_every_spelling_at_any_depth(tmp_path):
+    va = va_text([(0.1, 0.2)] * 3)
+    write(tmp_path / "MEDIAEVAL17-DevSet-Valence_Arousal-annotations" / "MEDIAEVAL17-DevSet-Valence_Arousal-annotations"
+          / "annotations" / "Norm-MEDIAEVAL2017-valence_arousal.txt", va)
+    write(tmp_path / "MEDIAEVAL17-DevSet-Fear-annotations/annotations/Norm-MEDIAEVAL2017-fear.txt",
+          "Id\tTime\tFear\n0\t0\t0\n1\t5\t1\n2\t10\t0\n")
+    write(tmp_path / "truth/MEDIAEVAL17_00_Valence-Arousal.txt", va)
+    write(tmp_path / "truth/MEDIAEVAL17_01_valence_arousal.txt", va)
+    write(tmp_path / "truth/MEDIAEVAL17_01_fear.txt", "Id\tTime\tFear\n0\t0\t0\n")
+    write(tmp_path / "__MACOSX/annotations/._Norm-MEDIAEVAL2017-fear.txt", "junk")
+    write(tmp_path / "other/Norm_Valence.txt", "Time Mean Std\n0 0.1 0.0\n")
+    dataset = Dataset.discover(tmp_path)
+    assert list(dataset.films) == ["MEDIAEVAL17_00", "MEDIAEVAL17_01", "Norm"]
+    assert [f.name for f in dataset.dev_films] == ["Norm"]
+    assert [f.name for f in dataset.test_films] == ["MEDIAEVAL17_00", "MEDIAEVAL17_01"]
+    norm = dataset.film("Norm")
+    assert norm.fear_path.name == "Norm-MEDIAEVAL2017-fear.txt"
+    assert norm.labels("fear").tolist() == [0, 1, 0]
+    assert norm.labels("valence_arousal").shape == (3, 2)
+    # no video: the duration is the end of the last segment
+    assert norm.duration == 20.0 and norm.n_segments == 3
+    assert dataset.film("MEDIAEVAL17_01").has_labels("fear")
+    assert not dataset.film("MEDIAEVAL17_00").has_labels("fear")
+    assert [f.name for f in dataset.select(["test", "Norm"])] == ["MEDIAEVAL17_00", "MEDIAEVAL17_01", "Norm"]
+    with pytest.raises(DataError, match="no film named 'Nope'"):
+        dataset.film("Nope")
+
+
+def test_a_film_found_twice_is_an_error_naming_both(tmp_path):
+    va = va_text([(0.1, 0.2)])
+    first = write(tmp_path / "a/Norm-MEDIAEVAL2017-valence_arousal.txt", va)
+    write(tmp_path / "b/Norm-MEDIAEVAL2017-valence_arousal.txt", va)
+    with pytest.raises(DataError, match=f"second valence_arousal file; the first is {first}"):
+        Dataset.discover(tmp_path)
+
+
+def test_not_a_folder(tmp_path):
+    with pytest.raises(DataError, match="expected a dataset folder"):
+        Dataset.discover(tmp_path / "missing")
+
+
+def test_duration_comes_from_the_video(tiny_dataset):
+    dataset = Dataset.discover(tiny_dataset)
+    for film in dataset.films.values():
+        assert film.video is not None
+        assert 12.0 <= film.duration <= 16.1
+        assert film.n_segments == len(film.labels("valence_arousal"))
+
+
+def test_a_non_video_mp4_is_a_clear_error(tmp_path):
+    write(tmp_path / "Broken.mp4", "not a video")
+    film = Dataset.discover(tmp_path).film("Broken")
+    with pytest.raises(DataError, match="Broken.mp4: expected a readable video file"):
+        film.duration

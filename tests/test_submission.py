@@ -1,0 +1,184 @@
+import zipfile
+
+import numpy as np
+import pytest
+
+from mediaeval.dataset import Dataset
+from mediaeval.errors import DataError, MediaevalError
+from mediaeval.submission import (PROBLEM_CODES, fear_rows, package_runs, parse_run_name, read_run,
+                                  run_filename, validate_run, write_run)
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    """Dev films A (3 segments) and B (2), test films MEDIAEVAL17_00 (2) and MEDIAEVAL17_01 (1)."""
+    root = tmp_path / "data"
+    for film, k in [("A", 3), ("B", 2), ("MEDIAEVAL17_00", 2), ("MEDIAEVAL17_01", 1)]:
+        va = "Id\tTime\tMeanValence\tMeanArousal\n" + "".join(f"{i}\t{5 * i}\t0.{i}\t-0.{i}\n" for i in range(k))
+        fear = "Id\tTime\tFear\n" + "".join(f"{i}\t{5 * i}\t{i % 2}\n" for i in range(k))
+        folder = root / ("dev" if film in "AB" else "test")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{film}_valence_arousal.txt").write_text(va)
+        (folder / f"{film}_fear.txt").write_text(fear)
+    return Dataset.discover(root)
+
+
+def test_names():
+    assert run_filename("team-1", "fear", 3) == "me17ei_team-1_fear_run3.txt"
+    name = parse_run_name("x/me17ei_ABC_valence_arousal_run5.txt")
+    assert (name.team, name.subtask, name.number) == ("ABC", "valence_arousal", 5)
+    assert parse_run_name("me17ei_ABC_valence_arousal_run6.txt") is None
+    assert parse_run_name("me17ei_ABC_arousal_run1.txt") is None
+    with pytest.raises(ValueError, match="team name"):
+        run_filename("a b", "fear", 1)
+
+
+def test_write_then_read_round_trip(tmp_path):
+    predictions = {"B": np.array([[0.1, -0.2], [0.3, 0.4]]), "A": np.array([[1.0, -1.0]])}
+    path = write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt", predictions, "valence_arousal")
+    assert path.read_text() == "A\n1.000000 -1.000000\nB\n0.100000 -0.200000\n0.300000 0.400000\n"
+    run = read_run(path)
+    assert list(run.films) == ["A", "B"] and run.film_lines == {"A": 1, "B": 3}
+    assert np.array_equal(run.films["B"], predictions["B"])
+
+
+def test_writer_refuses_bad_values_and_leaves_no_file(tmp_path):
+    path = tmp_path / "me17ei_T_valence_arousal_run1.txt"
+    with pytest.raises(ValueError, match="film A: valence/arousal outside"):
+        write_run(path, {"A": np.array([[1.5, 0.0]])}, "valence_arousal")
+    with pytest.raises(ValueError, match="not finite"):
+        write_run(path, {"A": np.array([[np.nan, 0.0]])}, "valence_arousal")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_fear_rows():
+    assert fear_rows([0.2, 0.5, 0.9]).tolist() == [[0, 0.2], [1, 0.5], [1, 0.9]]
+
+
+def test_valid_runs_have_no_problem(tmp_path, dataset):
+    va = write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt",
+                   {"A": np.zeros((3, 2)), "B": np.zeros((2, 2))}, "valence_arousal")
+    fear = write_run(tmp_path / "me17ei_T_fear_run2.txt",
+                     {"MEDIAEVAL17_00": fear_rows([0.1, 0.7]), "MEDIAEVAL17_01": fear_rows([0.3])}, "fear")
+    assert validate_run(va, dataset) == []
+    assert validate_run(fear, dataset) == []
+
+
+def test_tabs_and_crlf_are_fine(tmp_path, dataset):
+    path = tmp_path / "me17ei_T_valence_arousal_run1.txt"
+    path.write_bytes(b"A\r\n0.1\t0.2\r\n0.1\t0.2\r\n0.1\t0.2\r\nB\r\n0\t0\r\n0\t0\r\n")
+    assert validate_run(path, dataset) == []
+
+
+def codes(problems):
+    return [(p.line, p.code) for p in problems]
+
+
+def test_every_problem_is_reported_with_line_and_code(tmp_path, dataset):
+    path = tmp_path / "me17ei_T_valence_arousal_run1.txt"
+    path.write_text("0.1 0.2\n"            # 1: value before any film
+                    "A\n"                  # 2
+                    "0.1 0.2 0.3\n"        # 3: three values
+                    "1.5 0.0\n"            # 4: out of range
+                    "inf 0.0\n"            # 5: not finite
+                    "C\n"                  # 6: unknown film
+                    "0 0\n"
+                    "A\n")                 # 8: twice
+    problems = validate_run(path, dataset)
+    assert codes(problems) == [(0, "E105"), (1, "E102"), (3, "E108"), (4, "E110"), (5, "E109"),
+                               (6, "E103"), (8, "E104")]
+    assert str(problems[0]) == f"{path}:0: E105 development film B is missing"
+    assert str(problems[3]) == f"{path}:4: E110 valence 1.5 is outside [-1, 1]"
+
+
+def test_segment_count_and_mixed_sets(tmp_path, dataset):
+    path = tmp_path / "me17ei_T_valence_arousal_run1.txt"
+    path.write_text("A\n0 0\nB\n0 0\n0 0\nMEDIAEVAL17_00\n0 0\n0 0\n")
+    assert codes(validate_run(path, dataset)) == [(0, "E106"), (1, "E107")]
+    assert "film A has 1 segment lines, expected 3" in str(validate_run(path, dataset)[1])
+
+
+def test_fear_values_and_label_only_warning(tmp_path, dataset):
+    path = tmp_path / "me17ei_T_fear_run1.txt"
+    path.write_text("MEDIAEVAL17_00\n2 0.5\n1\nMEDIAEVAL17_01\n0 1.5\n")
+    problems = validate_run(path, dataset)
+    assert codes(problems) == [(2, "E111"), (3, "W201"), (5, "E112")]
+    assert [p.is_error for p in problems] == [True, False, True]
+
+
+def test_bad_name_is_reported_and_content_still_checked(tmp_path, dataset):
+    path = tmp_path / "my_run.txt"
+    path.write_text("A\n0 0\n0 0\n0 0\nB\n0 0\n5 0\n")
+    assert codes(validate_run(path, dataset)) == [(0, "E100"), (7, "E110")]
+
+
+def test_empty_file(tmp_path, dataset):
+    path = tmp_path / "me17ei_T_fear_run1.txt"
+    path.write_text("")
+    assert codes(validate_run(path, dataset)) == [(0, "E101")]
+
+
+def test_every_code_is_documented():
+    readme = (__import__("pathlib").Path(__file__).parents[1] / "README.md").read_text()
+    for code in PROBLEM_CODES:
+        assert code in readme
+
+
+def test_read_run_raises_listing_problems(tmp_path):
+    path = tmp_path / "me17ei_T_fear_run1.txt"
+    path.write_text("F\n3 0.5\n0 x\n")
+    with pytest.raises(DataError, match=r"2 problem\(s\)") as caught:
+        read_run(path)
+    assert f"{path}:2: E111" in str(caught.value) and f"{path}:3: E109" in str(caught.value)
+
+
+def _test_runs(tmp_path, team="T", numbers=(1,), subtask="fear"):
+    paths = []
+    for n in numbers:
+        rows = {"MEDIAEVAL17_00": fear_rows([0.1, 0.7]), "MEDIAEVAL17_01": fear_rows([0.3])}
+        if subtask == "valence_arousal":
+            rows = {"MEDIAEVAL17_00": np.zeros((2, 2)), "MEDIAEVAL17_01": np.zeros((1, 2))}
+        paths.append(write_run(tmp_path / f"me17ei_{team}_{subtask}_run{n}.txt", rows, subtask,
+                               {"description": f"run {n}", "features": ["visual-stats"], "external_data": False}))
+    return paths
+
+
+def test_package_writes_runs_and_description(tmp_path, dataset):
+    runs = _test_runs(tmp_path, numbers=(1, 2)) + _test_runs(tmp_path, subtask="valence_arousal")
+    out = package_runs(runs, "T", tmp_path / "me17ei_T.zip", dataset)
+    with zipfile.ZipFile(out) as archive:
+        assert archive.namelist() == ["me17ei_T_valence_arousal_run1.txt", "me17ei_T_fear_run1.txt",
+                                      "me17ei_T_fear_run2.txt", "README.txt"]
+        readme = archive.read("README.txt").decode()
+        assert archive.read("me17ei_T_fear_run2.txt") == runs[1].read_bytes()
+    assert "description: run 2" in readme and "features: visual-stats" in readme
+    assert "external data: no" in readme
+
+
+def test_package_refuses_with_every_reason(tmp_path, dataset):
+    runs = _test_runs(tmp_path / "x", numbers=range(1, 6)) + _test_runs(tmp_path / "y", numbers=(1,))
+    runs += _test_runs(tmp_path / "z", team="Other")
+    dev = write_run(tmp_path / "me17ei_T_valence_arousal_run2.txt",
+                    {"A": np.zeros((3, 2)), "B": np.zeros((2, 2))}, "valence_arousal")
+    bad = tmp_path / "me17ei_T_valence_arousal_run3.txt"
+    bad.write_text("MEDIAEVAL17_00\n0 0\n")
+    existing = tmp_path / "me17ei_T.zip"
+    existing.write_bytes(b"keep me")
+    with pytest.raises(MediaevalError) as caught:
+        package_runs(runs + [dev, bad], "T", existing, dataset)
+    message = str(caught.value)
+    assert "exists; use --force" in message
+    assert "7 fear runs; at most 5" in message
+    assert "3 files are fear run 1" in message
+    assert "belongs to team Other, not T" in message
+    assert "holds development films" in message
+    assert "E105 test film MEDIAEVAL17_01 is missing" in message
+    assert existing.read_bytes() == b"keep me"
+
+
+def test_package_force_replaces(tmp_path, dataset):
+    out = tmp_path / "me17ei_T.zip"
+    out.write_bytes(b"old")
+    package_runs(_test_runs(tmp_path), "T", out, dataset, force=True)
+    assert zipfile.is_zipfile(out)
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
