@@ -1,0 +1,160 @@
+"""Extraction: one film in memory, one film to its file, a whole dataset."""
+from __future__ import annotations
+
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from ..media import iter_steps, probe
+from ..windows import step_count, step_starts
+from .registry import DEFAULT_EXTRACTORS, Extractor, FilmSource, get_extractor
+from .store import FilmFeatures, feature_path, is_complete, save_features
+
+
+def _extractors(names) -> list[Extractor]:
+    names = list(names) or list(DEFAULT_EXTRACTORS)
+    if len(set(names)) != len(names):
+        raise ValueError(f"an extractor is named twice: {', '.join(names)}")
+    return [get_extractor(n) for n in names]
+
+
+def extract_film(video, extractors=DEFAULT_EXTRACTORS, name: str | None = None, dataset_root=None,
+                 progress: bool = False) -> FilmFeatures:
+    """Extract features of one film in memory.
+
+    Parameters
+    ----------
+    video : path
+        The film (mp4 or anything FFmpeg reads).
+    extractors : sequence of str
+        Extractor names, concatenated in this order.
+    name : str, optional
+        The film's name (default: the file's stem); whole-film extractors may need it.
+    progress : bool
+        Show a progress bar of the steps.
+
+    Returns
+    -------
+    FilmFeatures
+        ``values`` of shape (step_count(duration), sum of the extractors' dims).
+    """
+    from tqdm import tqdm
+
+    from .. import __version__
+
+    video = Path(video)
+    name = name or video.stem
+    chosen = _extractors(extractors)
+    info = probe(video)
+    n_steps = step_count(info.duration)
+    warnings: list[str] = []
+    parts: dict[str, list[np.ndarray] | np.ndarray] = {}
+    streaming = [e for e in chosen if e.streaming]
+    if streaming:
+        states = {e.name: {} for e in streaming}
+        outputs = {e.name: [] for e in streaming}
+        with tqdm(total=n_steps, desc=name, unit="step", leave=False, disable=not progress) as bar:
+            for block in iter_steps(video, n_steps, warnings_out=warnings):
+                for extractor in streaming:
+                    outputs[extractor.name].append(extractor.process(states[extractor.name], block))
+                bar.update(len(block))
+        for extractor in streaming:
+            parts[extractor.name] = (np.concatenate(outputs[extractor.name]) if outputs[extractor.name]
+                                     else np.zeros((0, extractor.dim), np.float32))
+    source = FilmSource(name, video, n_steps, dataset_root, warnings)
+    for extractor in chosen:
+        if not extractor.streaming:
+            parts[extractor.name] = extractor.whole_film(source)
+    for extractor in chosen:
+        if parts[extractor.name].shape != (n_steps, extractor.dim):
+            raise DataError(video, f"extractor {extractor.name} gave {parts[extractor.name].shape} values, "
+                                   f"expected ({n_steps}, {extractor.dim})")
+    values = (np.concatenate([parts[e.name] for e in chosen], axis=1) if n_steps
+              else np.zeros((0, sum(e.dim for e in chosen)), np.float32))
+    columns = [f"{e.name}/{c}" for e in chosen for c in e.columns]
+    meta = {"film": name, "video": str(video), "duration": info.duration, "fps": info.fps,
+            "n_steps": n_steps, "step_seconds": 16 / 30, "extractors": [e.describe() for e in chosen],
+            "toolkit_version": __version__, "warnings": warnings}
+    return FilmFeatures(step_starts(n_steps), values.astype(np.float32), columns, meta)
+
+
+def extract_to_file(video, features_dir, extractors=DEFAULT_EXTRACTORS, name: str | None = None,
+                    dataset_root=None, overwrite: bool = False, progress: bool = False) -> tuple[Path, bool]:
+    """Extract one film into ``<features_dir>/<set>/<name>.npz`` unless a complete file is there.
+
+    A file made by other extractor versions, or unreadable, is redone.  Returns the path and
+    whether it was (re)written.
+    """
+    video = Path(video)
+    name = name or video.stem
+    extractors = list(extractors) or list(DEFAULT_EXTRACTORS)
+    path = feature_path(features_dir, extractors, name)
+    if not overwrite and is_complete(path, _extractors(extractors)):
+        return path, False
+    features = extract_film(video, extractors, name, dataset_root, progress)
+    save_features(path, features)
+    return path, True
+
+
+@dataclass
+class ExtractionReport:
+    written: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def _one(args) -> tuple[str, str, str]:
+    name, video, features_dir, extractors, root, overwrite, progress = args
+    try:
+        _, wrote = extract_to_file(video, features_dir, extractors, name, root, overwrite, progress)
+        return name, "written" if wrote else "skipped", ""
+    except DataError as error:
+        return name, "failed", str(error)
+    except Exception as error:  # one film's failure never stops the others
+        return name, "failed", f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=3)}"
+
+
+def extract_dataset(films, features_dir, extractors=DEFAULT_EXTRACTORS, dataset_root=None,
+                    overwrite: bool = False, jobs: int = 1, progress: bool = True) -> ExtractionReport:
+    """Extract every film of ``films`` (:class:`~mediaeval.dataset.Film` s with a video).
+
+    One failing film does not stop the others; the report lists written, skipped and failed
+    films.  With ``jobs > 1`` films are extracted in parallel processes.
+    """
+    from tqdm import tqdm
+
+    extractors = list(extractors) or list(DEFAULT_EXTRACTORS)
+    _extractors(extractors)  # unknown names fail here, before any work
+    report = ExtractionReport()
+    todo = []
+    for film in films:
+        if film.video is None:
+            report.failed[film.name] = "no video file (.mp4) was found for this film"
+        else:
+            todo.append((film.name, film.video, features_dir, extractors, dataset_root, overwrite,
+                         progress and jobs == 1))
+    with tqdm(total=len(todo), desc="films", unit="film", disable=not progress) as bar:
+        if jobs > 1:
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                futures = [pool.submit(_one, args) for args in todo]
+                results = (f.result() for f in as_completed(futures))
+                for result in results:
+                    _record(report, result, bar)
+        else:
+            for args in todo:
+                _record(report, _one(args), bar)
+    return report
+
+
+def _record(report: ExtractionReport, result, bar) -> None:
+    name, status, message = result
+    if status == "failed":
+        report.failed[name] = message
+        bar.write(f"failed: {name}: {message.splitlines()[0] if message else ''}")
+    else:
+        getattr(report, status).append(name)
+    bar.update()

@@ -1,0 +1,93 @@
+"""The registry of extractors."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+DEFAULT_EXTRACTORS = ("visual-stats", "audio-stats")
+
+
+@dataclass
+class FilmSource:
+    """What a whole-film extractor may read: the video, the film's name, and the dataset root."""
+
+    name: str
+    video: object
+    n_steps: int
+    dataset_root: object = None
+    warnings: list = field(default_factory=list)
+
+
+@dataclass
+class Extractor:
+    """One feature extractor.
+
+    Attributes
+    ----------
+    name, modality, version : str
+        ``modality`` is ``visual``, ``audio`` or ``organisers``.
+    columns : list of str
+        One name per output value; ``dim == len(columns)``.
+    process : callable, optional
+        Streaming extractors: ``process(state, block) -> (len(block), dim)`` with ``state`` a
+        dict kept across the blocks of one film (for example the previous frame).
+    whole_film : callable, optional
+        Whole-film extractors: ``whole_film(source: FilmSource) -> (n_steps, dim)``.
+    params : dict
+        Settings stored with the features.
+    """
+
+    name: str
+    modality: str
+    version: str
+    columns: list[str]
+    process: Callable | None = None
+    whole_film: Callable | None = None
+    params: dict = field(default_factory=dict)
+
+    @property
+    def dim(self) -> int:
+        return len(self.columns)
+
+    @property
+    def streaming(self) -> bool:
+        return self.process is not None
+
+    def describe(self) -> dict:
+        return {"name": self.name, "modality": self.modality, "version": self.version,
+                "dim": self.dim, "params": dict(self.params)}
+
+
+_REGISTRY: dict[str, Callable[[], Extractor]] = {}
+
+
+def register(name: str):
+    """Decorator: register a factory that builds the extractor ``name``."""
+    def wrap(factory: Callable[[], Extractor]):
+        _REGISTRY[name] = factory
+        return factory
+    return wrap
+
+
+def _load_builtin() -> None:
+    from . import audio, visual  # noqa: F401  (they register)
+
+
+def available() -> list[str]:
+    """Names of all registered extractors."""
+    _load_builtin()
+    return sorted(_REGISTRY)
+
+
+def get_extractor(name: str) -> Extractor:
+    """Build the extractor ``name``; a ValueError lists the available ones."""
+    _load_builtin()
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown extractor {name!r}; available: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]()
+
+
+def as_float32(values) -> np.ndarray:
+    return np.ascontiguousarray(values, dtype=np.float32)

@@ -1,0 +1,90 @@
+"""One feature file per film and extractor set: step times, values, and what made them.
+
+``<FEATURES>/<set>/<Film>.npz`` with ``set`` the extractor names joined by ``+`` (in the order
+given).  Arrays: ``times`` (n_steps,) step start times in seconds, ``values`` (n_steps, dim)
+float32, ``columns`` (dim,) the value names, and ``meta``, a JSON text: extractors (name,
+version, dim, params), film, duration, fps, n_steps, toolkit version, warnings.
+Files are written to a temporary name, then renamed: a file that exists is complete.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import atomic_output
+from ..errors import DataError
+
+
+@dataclass
+class FilmFeatures:
+    """Features of one film on the step grid.
+
+    Attributes
+    ----------
+    times : numpy.ndarray, shape (n_steps,)
+        Start time of each step in seconds.
+    values : numpy.ndarray, float32, shape (n_steps, dim)
+    columns : list of str, length dim
+    meta : dict
+        What made them (see the module docstring).
+    """
+
+    times: np.ndarray
+    values: np.ndarray
+    columns: list[str]
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def film(self) -> str:
+        return self.meta.get("film", "")
+
+
+def set_name(extractor_names) -> str:
+    """Folder name of an extractor set: ``visual-stats+audio-stats``."""
+    return "+".join(extractor_names)
+
+
+def feature_path(features_dir, extractor_names, film: str) -> Path:
+    return Path(features_dir) / set_name(extractor_names) / f"{film}.npz"
+
+
+def save_features(path, features: FilmFeatures) -> Path:
+    """Write ``features`` to ``path`` atomically."""
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, times=features.times, values=features.values,
+                     columns=np.asarray(features.columns), meta=np.asarray(json.dumps(features.meta)))
+    return path
+
+
+def load_features(path) -> FilmFeatures:
+    """Read a feature file; :class:`DataError` naming it if it is corrupt or inconsistent."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            features = FilmFeatures(data["times"], data["values"], data["columns"].tolist(),
+                                    json.loads(str(data["meta"])))
+    except (OSError, ValueError, KeyError, EOFError) as error:
+        raise DataError(path, f"expected a mediaeval feature file (.npz): {error}") from error
+    n = features.meta.get("n_steps")
+    if features.values.shape != (n, len(features.columns)) or features.times.shape != (n,):
+        raise DataError(path, f"expected {n} steps of {len(features.columns)} values, "
+                              f"found values {features.values.shape} and times {features.times.shape}")
+    return features
+
+
+def is_complete(path, extractors) -> bool:
+    """True if ``path`` holds readable features made by these extractors at these versions."""
+    path = Path(path)
+    if not path.exists():
+        return False
+    try:
+        meta = load_features(path).meta
+    except DataError:
+        return False
+    made_by = [(e["name"], e["version"]) for e in meta.get("extractors", [])]
+    return made_by == [(e.name, e.version) for e in extractors]
