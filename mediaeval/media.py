@@ -68,6 +68,7 @@ def probe(path) -> VideoInfo:
 
 STEPS_PER_CHUNK = 32
 FRAME_SIZE = 112
+_TIMESTAMP_SLACK = 1e-4
 
 
 @dataclass
@@ -96,13 +97,15 @@ def shown_frames(frame_starts: np.ndarray, n_out: int, fps: float = VIDEO_FPS) -
     """Index of the source frame shown at each instant ``j / fps`` (the last one started by then).
 
     Works for any source rate, variable ones included, because it uses the frames' own
-    timestamps.  Instants before the first frame show the first frame.
+    timestamps.  Instants before the first frame show the first frame.  A frame starting
+    less than 0.1 ms after an instant counts as shown then: decord gives float32 timestamps
+    (0.2 s reads 0.2000000030).
 
     >>> shown_frames(np.array([0.0, 0.04, 0.08, 0.12]), 4, fps=30).tolist()
     [0, 0, 1, 2]
     """
     times = np.arange(n_out) / fps
-    index = np.searchsorted(frame_starts, times + 1e-9, side="right") - 1
+    index = np.searchsorted(frame_starts, times + _TIMESTAMP_SLACK, side="right") - 1
     return np.clip(index, 0, len(frame_starts) - 1)
 
 

@@ -9,6 +9,7 @@ Files are written to a temporary name, then renamed: a file that exists is compl
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def load_features(path) -> FilmFeatures:
         with np.load(path, allow_pickle=False) as data:
             features = FilmFeatures(data["times"], data["values"], data["columns"].tolist(),
                                     json.loads(str(data["meta"])))
-    except (OSError, ValueError, KeyError, EOFError) as error:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise DataError(path, f"expected a mediaeval feature file (.npz): {error}") from error
     n = features.meta.get("n_steps")
     if features.values.shape != (n, len(features.columns)) or features.times.shape != (n,):

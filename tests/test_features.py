@@ -1,0 +1,169 @@
+"""Extractors, the feature store and the ``extract`` command."""
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from films import write_film
+from mediaeval.cli import cli
+from mediaeval.errors import DataError
+from mediaeval.features import available, get_extractor, register
+from mediaeval.features.audio import N_FRAMES, N_MELS, audio_stats, log_mel_patch, mel_filterbank
+from mediaeval.features.extract import extract_dataset, extract_film, extract_to_file
+from mediaeval.features.registry import Extractor
+from mediaeval.features.store import feature_path, is_complete, load_features
+from mediaeval.features.visual import COLUMNS, visual_stats
+from mediaeval.media import StepBlock
+from mediaeval.windows import SAMPLES_PER_STEP, step_starts
+
+
+def block(frames=None, audio=None, n=2):
+    if frames is None:
+        frames = np.zeros((n, 16, 112, 112, 3), np.uint8)
+    if audio is None:
+        audio = np.zeros((len(frames), SAMPLES_PER_STEP), np.float32)
+    return StepBlock(0, frames, audio)
+
+
+def test_registry():
+    assert {"visual-stats", "audio-stats", "log-mel"} <= set(available())
+    assert get_extractor("visual-stats").dim == len(COLUMNS) == 20
+    assert get_extractor("audio-stats").dim == 133
+    assert get_extractor("log-mel").dim == N_FRAMES * N_MELS == 6272
+    with pytest.raises(ValueError, match="unknown extractor 'nope'; available:"):
+        get_extractor("nope")
+
+
+def stats(values):
+    return dict(zip(COLUMNS, values))
+
+
+def test_visual_stats_of_a_flat_grey_step():
+    frames = np.full((1, 16, 112, 112, 3), 51, np.uint8)
+    out = stats(visual_stats({}, block(frames))[0])
+    assert out["mean_r"] == out["mean_g"] == pytest.approx(0.2, abs=1e-4)
+    for key in ("std_r", "saturation_mean", "edge_density", "motion_mean", "motion_max", "cut_score", "colourfulness"):
+        assert out[key] == pytest.approx(0.0, abs=1e-4), key
+    assert out["luminance_mean"] == pytest.approx(0.2, abs=1e-4)
+
+
+def test_visual_stats_see_a_cut_and_colour():
+    frames = np.zeros((1, 16, 112, 112, 3), np.uint8)
+    frames[0, 8:] = 255
+    out = stats(visual_stats({}, block(frames))[0])
+    assert out["motion_max"] == pytest.approx(1.0)
+    assert out["motion_mean"] == pytest.approx(1 / 16)
+    assert out["cut_score"] == pytest.approx(1.0)
+    red = np.zeros((1, 16, 112, 112, 3), np.uint8)
+    red[..., 0] = 200
+    out = stats(visual_stats({}, block(red))[0])
+    assert out["saturation_mean"] == pytest.approx(1.0)
+    assert out["hue_cos"] == pytest.approx(1.0) and out["hue_sin"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_motion_carries_across_blocks():
+    state = {}
+    visual_stats(state, block(np.zeros((1, 16, 112, 112, 3), np.uint8)))
+    white = np.full((1, 16, 112, 112, 3), 255, np.uint8)
+    assert stats(visual_stats(state, block(white))[0])["motion_max"] == pytest.approx(1.0)
+
+
+def test_audio_stats_of_a_sine():
+    t = np.arange(SAMPLES_PER_STEP) / 44100
+    tone = (0.5 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)[None]
+    values = audio_stats({}, block(audio=tone, n=1))[0]
+    log_rms, centroid, rolloff, flatness, zcr = values[-5:]
+    assert log_rms == pytest.approx(np.log(0.5 / np.sqrt(2)), abs=1e-3)
+    assert centroid == pytest.approx(1000 / 22050, rel=0.05)
+    assert zcr == pytest.approx(2000 / 44100, rel=0.01)
+    assert flatness < 0.01
+    band_means = values[:N_MELS]
+    assert abs(np.argmax(band_means) - np.argmin(np.abs(mel_centres() - 1000))) <= 1
+
+
+def mel_centres():
+    bank = mel_filterbank()
+    return np.linspace(0, 22050, bank.shape[1])[bank.argmax(axis=1)]
+
+
+def test_log_mel_patch_shape_and_filterbank():
+    assert mel_filterbank().shape == (64, 257)
+    assert mel_filterbank().max(axis=1).max() <= 1.0
+    patch = log_mel_patch({}, block(n=3))
+    assert patch.shape == (3, 6272)
+    assert np.allclose(patch, np.log(1e-10))
+
+
+def test_extract_film_in_memory(tmp_path):
+    path = write_film(tmp_path / "Film.mp4", 4.0)
+    features = extract_film(path)
+    assert features.values.shape == (7, 153) and features.values.dtype == np.float32
+    assert np.array_equal(features.times, step_starts(7))
+    assert features.columns[0] == "visual-stats/mean_r" and features.columns[-1] == "audio-stats/zcr"
+    assert features.meta["film"] == "Film" and features.meta["n_steps"] == 7
+    assert [e["name"] for e in features.meta["extractors"]] == ["visual-stats", "audio-stats"]
+    assert np.isfinite(features.values).all()
+    only_audio = extract_film(path, ["audio-stats"])
+    assert np.array_equal(only_audio.values, features.values[:, 20:])
+
+
+def test_silent_film_stores_its_warning(tmp_path):
+    path = write_film(tmp_path / "Silent.mp4", 2.0, audio=False)
+    with pytest.warns(UserWarning):
+        out, _ = extract_to_file(path, tmp_path / "features")
+    assert load_features(out).meta["warnings"] == ["no audio track: the audio features are computed on silence"]
+
+
+def test_files_are_skipped_redone_when_corrupt_or_stale(tmp_path):
+    path = write_film(tmp_path / "Film.mp4", 2.0)
+    out, wrote = extract_to_file(path, tmp_path / "f")
+    assert wrote and out == feature_path(tmp_path / "f", ["visual-stats", "audio-stats"], "Film")
+    assert extract_to_file(path, tmp_path / "f") == (out, False)
+    assert extract_to_file(path, tmp_path / "f", overwrite=True) == (out, True)
+    out.write_bytes(out.read_bytes()[:100])
+    with pytest.raises(DataError, match="Film.npz: expected a mediaeval feature file"):
+        load_features(out)
+    assert not is_complete(out, [get_extractor("visual-stats"), get_extractor("audio-stats")])
+    assert extract_to_file(path, tmp_path / "f") == (out, True)
+    assert load_features(out).values.shape == (3, 153)
+
+
+def test_interrupted_extraction_leaves_no_file(tmp_path):
+    calls = []
+
+    def interrupt(state, blk):
+        calls.append(1)
+        raise KeyboardInterrupt
+
+    register("interrupting")(lambda: Extractor("interrupting", "visual", "1", ["x"], process=interrupt))
+    path = write_film(tmp_path / "Film.mp4", 2.0)
+    with pytest.raises(KeyboardInterrupt):
+        extract_to_file(path, tmp_path / "f", ["interrupting"])
+    assert calls and list((tmp_path / "f").rglob("*")) in ([], [tmp_path / "f" / "interrupting"])
+
+
+def test_dataset_extraction_goes_on_after_a_failure(tmp_path):
+    from mediaeval.dataset import Dataset
+
+    (tmp_path / "data").mkdir()
+    write_film(tmp_path / "data" / "Good.mp4", 2.0)
+    (tmp_path / "data" / "Bad.mp4").write_text("not a film")
+    films = Dataset.discover(tmp_path / "data").select(["dev"])
+    report = extract_dataset(films, tmp_path / "f", progress=False)
+    assert report.written == ["Good"]
+    assert list(report.failed) == ["Bad"] and "Bad.mp4" in report.failed["Bad"]
+
+
+def test_extract_command(tiny_dataset, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "features"
+    result = runner.invoke(cli, ["extract", "--dataset", str(tiny_dataset), "--out", str(out),
+                                 "--extractor", "visual-stats,audio-stats", "--films", "dev"])
+    assert result.exit_code == 0, result.output
+    assert "2 films extracted, 0 already complete, 0 failed" in result.output
+    files = sorted(p.name for p in (out / "visual-stats+audio-stats").iterdir())
+    assert files == ["Sample_01.npz", "Sample_02.npz"]
+    result = runner.invoke(cli, ["extract", "--dataset", str(tiny_dataset), "--out", str(out), "--films", "dev"])
+    assert "0 films extracted, 2 already complete" in result.output
+    assert runner.invoke(cli, ["extract", "--list"]).exit_code == 0
+    bad = runner.invoke(cli, ["extract", "--dataset", str(tiny_dataset), "--out", str(out), "--extractor", "nope"])
+    assert bad.exit_code == 2 and "unknown extractor 'nope'" in bad.output

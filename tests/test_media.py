@@ -1,0 +1,95 @@
+"""Streaming decode on the step grid, on real mp4 films written by the tests."""
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from films import write_film
+from mediaeval.errors import DataError
+from mediaeval.media import iter_audio_steps, iter_steps, iter_video_steps, probe, shown_frames
+from mediaeval.windows import FRAMES_PER_STEP, SAMPLES_PER_STEP, step_count
+
+
+def decoded_grey(path, n_steps):
+    frames = np.concatenate(list(iter_video_steps(path, n_steps, steps_per_chunk=2)))
+    return frames.reshape(-1, 112, 112, 3).mean(axis=(1, 2, 3))
+
+
+def source_grey(path):
+    """Grey level of every source frame as decord decodes it, without resampling."""
+    import decord
+
+    reader = decord.VideoReader(str(path), width=112, height=112)
+    return reader.get_batch(list(range(len(reader)))).asnumpy().mean(axis=(1, 2, 3))
+
+
+@pytest.mark.parametrize("fps", [Fraction(25), Fraction(24000, 1001), Fraction(29786, 1000), Fraction(30)])
+def test_frames_are_resampled_to_30fps_by_timestamps(tmp_path, fps):
+    path = write_film(tmp_path / "f.mp4", 3.3, fps=fps, audio=False, grey=lambda k: (3 * k) % 240)
+    info = probe(path)
+    assert info.fps == pytest.approx(float(fps), rel=1e-3)
+    n_steps = step_count(info.duration)
+    assert n_steps == 6
+    grey = decoded_grey(path, n_steps)
+    assert grey.shape == (6 * FRAMES_PER_STEP,)
+    expected = shown_frames(np.arange(int(round(3.3 * float(fps)))) / float(fps), 6 * FRAMES_PER_STEP)
+    assert np.array_equal(grey, source_grey(path)[expected])
+
+
+def test_variable_frame_rate_follows_the_timestamps(tmp_path):
+    rng = np.random.default_rng(0)
+    times = np.cumsum(rng.uniform(0.02, 0.09, 60))
+    times -= times[0]
+    path = write_film(tmp_path / "vfr.mp4", float(times[-1]) + 0.05, frame_times=times, audio=False,
+                      grey=lambda k: 4 * k)
+    n_steps = 2
+    grey = decoded_grey(path, n_steps)
+    expected = shown_frames(times, n_steps * FRAMES_PER_STEP)
+    assert len(np.unique(expected)) < len(expected)  # some frames shown twice, others skipped
+    assert np.array_equal(grey, source_grey(path)[expected])
+
+
+@pytest.mark.parametrize("rate, channels", [(44100, 2), (48000, 1)])
+def test_audio_is_aligned_with_the_steps(tmp_path, rate, channels):
+    path = write_film(tmp_path / "a.mp4", 4.0, audio_rate=rate, channels=channels, loud_after=2.0)
+    n_steps = step_count(probe(path).duration)
+    audio = np.concatenate(list(iter_audio_steps(path, n_steps, steps_per_chunk=3)))
+    assert audio.shape == (n_steps, SAMPLES_PER_STEP) and audio.dtype == np.float32
+    rms = np.sqrt((audio ** 2).mean(axis=1))
+    # step 3 covers [1.6, 2.133): silent before 2.0 s, loud after
+    assert rms[:3].max() < 0.01
+    assert rms[4:].min() > 0.15
+    loud_from = np.flatnonzero(np.abs(audio[3]) > 0.05)[0] / 44100 + 3 * 16 / 30
+    assert loud_from == pytest.approx(2.0, abs=0.01)
+
+
+def test_steps_come_in_aligned_blocks(tmp_path):
+    path = write_film(tmp_path / "b.mp4", 5.0)
+    blocks = list(iter_steps(path, steps_per_chunk=4))
+    assert [b.first_step for b in blocks] == [0, 4, 8]
+    assert [len(b) for b in blocks] == [4, 4, 1]
+    assert all(b.frames.shape == (len(b), 16, 112, 112, 3) for b in blocks)
+
+
+def test_film_without_audio_gives_silence_and_a_warning(tmp_path):
+    path = write_film(tmp_path / "silent.mp4", 2.0, audio=False)
+    warnings_out = []
+    with pytest.warns(UserWarning, match="no audio track"):
+        blocks = list(iter_steps(path, warnings_out=warnings_out))
+    assert sum(len(b) for b in blocks) == 3
+    assert all(not b.audio.any() for b in blocks)
+    assert warnings_out == ["no audio track: the audio features are computed on silence"]
+
+
+def test_truncated_and_non_video_files_are_named(tmp_path):
+    path = write_film(tmp_path / "cut.mp4", 3.0)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match="cut.mp4"):
+        list(iter_steps(path, n_steps=5))
+    text = tmp_path / "text.mp4"
+    text.write_text("hello")
+    with pytest.raises(DataError, match="text.mp4: expected a readable video file"):
+        probe(text)
+    with pytest.raises(DataError, match="text.mp4"):
+        list(iter_steps(text, n_steps=2))
