@@ -7,8 +7,9 @@ JOBS ?= 2
 TEAM ?= demo
 DATASET ?=
 DEMO := build/demo
+BENCH_MINUTES ?= 10,60
 
-.PHONY: install test demo submission clean
+.PHONY: install test demo submission bench clean
 
 install: $(INSTALLED)
 
@@ -48,3 +49,7 @@ submission: $(INSTALLED)
 
 clean:
 	rm -rf build .pytest_cache
+
+# Benchmarks: ratios against a baseline measured in the same run (see tools/).
+bench: $(INSTALLED)
+	$(BIN)/python tools/bench_extract.py --minutes $(BENCH_MINUTES)

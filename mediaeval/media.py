@@ -129,11 +129,12 @@ def iter_video_steps(path, n_steps: int, size: int = FRAME_SIZE,
     indices = shown_frames(order, n_steps * FRAMES_PER_STEP)
     for first in range(0, n_steps, steps_per_chunk):
         chunk = indices[first * FRAMES_PER_STEP:(first + steps_per_chunk) * FRAMES_PER_STEP]
+        wanted, repeat = np.unique(chunk, return_inverse=True)  # decord seeks on repeated indices
         try:
-            frames = reader.get_batch(chunk.tolist()).asnumpy()
+            frames = reader.get_batch(wanted.tolist()).asnumpy()
         except Exception as error:
             raise DataError(path, f"decoding failed near {first * STEP_SECONDS:.1f} s: {error}") from error
-        yield frames.reshape(-1, FRAMES_PER_STEP, size, size, 3)
+        yield frames[repeat].reshape(-1, FRAMES_PER_STEP, size, size, 3)
 
 
 def iter_audio_steps(path, n_steps: int, steps_per_chunk: int = STEPS_PER_CHUNK,
