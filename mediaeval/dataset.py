@@ -1,7 +1,8 @@
 """Finding the task's films and annotations wherever the zips were unpacked, and reading them.
 
 Discovery walks the whole tree under a root (zips unpacked into a folder of the same name
-give doubled folders), skipping hidden entries and ``__MACOSX``.  It recognises:
+give doubled folders), skipping hidden entries, ``__MACOSX`` and the organisers' feature trees
+(``*Visual_features*``, ``*Audio_features*``).  It recognises:
 
 * films: ``*.mp4``; ``MEDIAEVAL17_NN`` is a test film, any other name a development film;
 * valence/arousal: ``<Film>-MEDIAEVAL2017-valence_arousal.txt``, ``<Film>_Valence-Arousal.txt``,
@@ -30,6 +31,8 @@ ANNOTATION_FILE = re.compile(
     r"^(?P<film>.+?)[-_](?:MEDIAEVAL2017[-_])?(?P<kind>valence[-_]arousal|fear)\.txt$",
     re.IGNORECASE)
 VALENCE_AROUSAL, FEAR = "valence_arousal", "fear"
+# The organisers' feature trees hold hundreds of thousands of files and no film or annotation.
+_FEATURE_TREE = re.compile(r"(visual|audio)_features", re.IGNORECASE)
 _TIME_TOLERANCE = 1e-3
 
 
@@ -236,8 +239,8 @@ class Dataset:
             setattr(film, attribute, path)
 
         for folder, subfolders, files in os.walk(root, followlinks=True):
-            subfolders[:] = sorted(d for d in subfolders
-                                   if not d.startswith(".") and d != "__MACOSX")
+            subfolders[:] = sorted(d for d in subfolders if not d.startswith(".") and d != "__MACOSX"
+                                   and not _FEATURE_TREE.search(d))
             for filename in sorted(files):
                 if filename.startswith("."):
                     continue

@@ -29,7 +29,8 @@ def extract(dataset_root, features_dir, extractors, film_names, jobs, overwrite,
     if list_only:
         for name in available():
             extractor = get_extractor(name)
-            click.echo(f"{name:14s} {extractor.modality:10s} dim {extractor.dim:5d}  version {extractor.version}")
+            dim = "from data" if extractor.dim is None else str(extractor.dim)
+            click.echo(f"{name:18s} {extractor.modality:10s} dim {dim:>9s}  version {extractor.version}")
         return
     if not dataset_root or not features_dir:
         raise click.UsageError("--dataset and --out are required (except with --list)")

@@ -66,18 +66,23 @@ def extract_film(video, extractors=DEFAULT_EXTRACTORS, name: str | None = None, 
             parts[extractor.name] = (np.concatenate(outputs[extractor.name]) if outputs[extractor.name]
                                      else np.zeros((0, extractor.dim), np.float32))
     source = FilmSource(name, video, n_steps, dataset_root, warnings)
+    columns_of = {e.name: e.columns for e in chosen}
     for extractor in chosen:
         if not extractor.streaming:
-            parts[extractor.name] = extractor.whole_film(source)
+            result = extractor.whole_film(source)
+            if extractor.columns is None:
+                result, columns_of[extractor.name] = result
+            parts[extractor.name] = result
     for extractor in chosen:
-        if parts[extractor.name].shape != (n_steps, extractor.dim):
+        expected = (n_steps, len(columns_of[extractor.name]))
+        if parts[extractor.name].shape != expected:
             raise DataError(video, f"extractor {extractor.name} gave {parts[extractor.name].shape} values, "
-                                   f"expected ({n_steps}, {extractor.dim})")
-    values = (np.concatenate([parts[e.name] for e in chosen], axis=1) if n_steps
-              else np.zeros((0, sum(e.dim for e in chosen)), np.float32))
-    columns = [f"{e.name}/{c}" for e in chosen for c in e.columns]
+                                   f"expected {expected}")
+    values = np.concatenate([parts[e.name] for e in chosen], axis=1)
+    columns = [f"{e.name}/{c}" for e in chosen for c in columns_of[e.name]]
+    described = [{**e.describe(), "dim": len(columns_of[e.name])} for e in chosen]
     meta = {"film": name, "video": str(video), "duration": info.duration, "fps": info.fps,
-            "n_steps": n_steps, "step_seconds": 16 / 30, "extractors": [e.describe() for e in chosen],
+            "n_steps": n_steps, "step_seconds": 16 / 30, "extractors": described,
             "toolkit_version": __version__, "warnings": warnings}
     return FilmFeatures(step_starts(n_steps), values.astype(np.float32), columns, meta)
 

@@ -28,8 +28,9 @@ class Extractor:
     ----------
     name, modality, version : str
         ``modality`` is ``visual``, ``audio`` or ``organisers``.
-    columns : list of str
-        One name per output value; ``dim == len(columns)``.
+    columns : list of str or None
+        One name per output value; ``None`` when the data decide (the organisers' features):
+        ``whole_film`` then returns ``(values, columns)``.
     process : callable, optional
         Streaming extractors: ``process(state, block) -> (len(block), dim)`` with ``state`` a
         dict kept across the blocks of one film (for example the previous frame).
@@ -42,14 +43,14 @@ class Extractor:
     name: str
     modality: str
     version: str
-    columns: list[str]
+    columns: list[str] | None
     process: Callable | None = None
     whole_film: Callable | None = None
     params: dict = field(default_factory=dict)
 
     @property
-    def dim(self) -> int:
-        return len(self.columns)
+    def dim(self) -> int | None:
+        return None if self.columns is None else len(self.columns)
 
     @property
     def streaming(self) -> bool:
@@ -72,7 +73,7 @@ def register(name: str):
 
 
 def _load_builtin() -> None:
-    from . import audio, visual  # noqa: F401  (they register)
+    from . import audio, opensmile_features, organisers, visual  # noqa: F401  (they register)
 
 
 def available() -> list[str]:

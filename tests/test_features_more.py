@@ -1,0 +1,99 @@
+"""The organisers' features and eGeMAPS on generated films."""
+import numpy as np
+import pytest
+
+from films import write_film
+from mediaeval.errors import DataError
+from mediaeval.features.extract import extract_film
+from mediaeval.features.organisers import read_arff
+from mediaeval.windows import segments_to_steps
+
+ARFF = """@relation openSMILE_features
+
+@attribute name string
+@attribute pcm_loudness_sma_amean numeric
+@attribute mfcc_sma[1]_amean numeric
+@attribute class numeric
+
+@data
+
+'unknown',{a},{b},?
+"""
+
+
+def organisers_tree(root, film="Film", seconds=16, rows=((0.1, 0.2), (0.3, 0.4))):
+    (root / "continuous-movies").mkdir(parents=True)
+    write_film(root / "continuous-movies" / f"{film}.mp4", seconds)
+    visual = root / "MEDIAEVAL17-DevSet-Visual_features" / "features" / film
+    for kind, dim in (("cedd", 2), ("acc", 3)):
+        (visual / kind).mkdir(parents=True)
+        for frame in range(1, seconds + 1):
+            (visual / kind / f"{film}-{frame:05d}_{kind}.txt").write_text(",".join([str(frame)] * dim) + "\n")
+    (visual / "acc" / f"{film}-00003_acc.txt").unlink()
+    (visual / "cedd" / f"{film}-00002_cedd.txt").write_text("")
+    audio = root / "MEDIAEVAL17-DevSet-Audio_features" / "features" / film
+    audio.mkdir(parents=True)
+    for k, (a, b) in enumerate(rows):
+        (audio / f"{film}_{k}.csv").write_text(ARFF.format(a=a, b=b))
+    return root / "continuous-movies" / f"{film}.mp4"
+
+
+def test_read_arff(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text(ARFF.format(a=1.5, b=-2))
+    names, rows = read_arff(path)
+    assert names == ["pcm_loudness_sma_amean", "mfcc_sma[1]_amean"]
+    assert rows.tolist() == [[1.5, -2.0]]
+    path.write_text(ARFF.format(a=1.5, b=-2).replace("'unknown',", ""))
+    with pytest.raises(DataError, match=r"x.csv:10: expected 4 comma-separated values, got 3"):
+        read_arff(path)
+
+
+def test_organisers_features_on_the_steps(tmp_path):
+    video = organisers_tree(tmp_path / "data")
+    features = extract_film(video, ["organisers"], dataset_root=tmp_path / "data")
+    assert features.values.shape == (30, 5 + 2)
+    assert features.columns[:5] == ["organisers/visual/acc_0", "organisers/visual/acc_1", "organisers/visual/acc_2",
+                                    "organisers/visual/cedd_0", "organisers/visual/cedd_1"]
+    assert features.columns[5:] == ["organisers/audio/pcm_loudness_sma_amean", "organisers/audio/mfcc_sma[1]_amean"]
+    # step i takes the frame of the second holding its middle: frame floor((i + 0.5) * 16/30) + 1
+    frames = np.floor((np.arange(30) + 0.5) * 16 / 30).astype(int) + 1
+    acc = np.where(frames == 3, 2, frames)     # frame 3 missing: nearest second is frame 2 (tie: earlier)
+    cedd = np.where(frames == 2, 1, frames)    # frame 2 empty: frame 1
+    assert features.values[:, 0].tolist() == acc.tolist()
+    assert features.values[:, 3].tolist() == cedd.tolist()
+    expected_audio = segments_to_steps(np.array([[0.1, 0.2], [0.3, 0.4]]), 16.0)
+    assert np.allclose(features.values[:, 5:], expected_audio)
+    warnings = features.meta["warnings"]
+    assert any("visual acc: 1 of 16 frame files missing, empty or unreadable (frames 3)" in w for w in warnings)
+    assert any("visual cedd: 1 of 16" in w and "(frames 2)" in w for w in warnings)
+
+
+def test_organisers_audio_rows_that_are_not_segments_are_spread_with_a_warning(tmp_path):
+    video = organisers_tree(tmp_path / "data", rows=((1, 1), (2, 2), (3, 3), (4, 4)))
+    features = extract_film(video, ["organisers-audio"], dataset_root=tmp_path / "data")
+    assert features.values[:, 0].tolist() == np.repeat([1, 2, 3, 4], [7, 8, 7, 8]).tolist()
+    assert any("4 rows for 2 segments" in w for w in features.meta["warnings"])
+
+
+def test_organisers_features_missing_is_a_clear_error(tmp_path):
+    (tmp_path / "data").mkdir()
+    video = write_film(tmp_path / "data" / "Other.mp4", 2.0)
+    with pytest.raises(DataError, match="no organisers' visual features found for film Other"):
+        extract_film(video, ["organisers-visual"], dataset_root=tmp_path / "data")
+
+
+def test_egemaps_windows_are_centred_on_the_steps(tmp_path):
+    opensmile = pytest.importorskip("opensmile")
+    video = write_film(tmp_path / "Film.mp4", 8.0, loud_after=4.0)
+    features = extract_film(video, ["egemaps"])
+    n = len(features.values)
+    assert features.values.shape == (n, 88) and n == 15
+    assert np.isfinite(features.values).all()
+    loudness = features.values[:, features.columns.index("egemaps/loudness_sma3_amean")]
+    # window of step i: centre (i + 0.5) * 16/30, 3 s wide; silent if it ends before 4 s
+    ends = (np.arange(n) + 0.5) * 16 / 30 + 1.5
+    starts = ends - 3
+    assert loudness[ends < 3.95].max() < 0.05
+    assert loudness[(starts > 4.05) & (ends < 8)].min() > 0.5
+    assert opensmile.__version__
