@@ -1,9 +1,9 @@
 """Reading films: container metadata, and streaming decode on the 16/30 s step grid.
 
-Video is decoded with decord at 112 x 112 in bounded chunks and resampled to 30 fps by
-timestamps (the frame shown at each 1/30 s instant); audio is decoded as a stream with PyAV
-and resampled to 44.1 kHz mono (decord's AudioReader holds a whole track in memory, ~15 GB for
-90 minutes).  Each step is 16 frames and 23,520 samples, so audio and video steps coincide.
+Video is decoded as a stream (PyAV by default, decord as an option) at 112 x 112 and resampled
+to 30 fps by timestamps (the frame shown at each 1/30 s instant); audio is decoded as a stream
+with PyAV and resampled to 44.1 kHz mono (decord's AudioReader holds a whole track in memory,
+~15 GB for 90 minutes, and its VideoReader grows to the size of the file).  Each step is 16 frames and 23,520 samples, so audio and video steps coincide.
 """
 from __future__ import annotations
 
@@ -109,15 +109,92 @@ def shown_frames(frame_starts: np.ndarray, n_out: int, fps: float = VIDEO_FPS) -
     return np.clip(index, 0, len(frame_starts) - 1)
 
 
-def iter_video_steps(path, n_steps: int, size: int = FRAME_SIZE,
-                     steps_per_chunk: int = STEPS_PER_CHUNK) -> Iterator[np.ndarray]:
+VIDEO_BACKENDS = ("pyav", "decord")
+
+
+def iter_video_steps(path, n_steps: int, size: int = FRAME_SIZE, steps_per_chunk: int = STEPS_PER_CHUNK,
+                     backend: str = "pyav") -> Iterator[np.ndarray]:
     """Yield arrays (n, 16, size, size, 3) of RGB frames at 30 fps, ``n_steps`` steps in all.
 
-    Frames are decoded with decord at ``size`` x ``size`` in bounded chunks, in order.
+    Each 1/30 s instant shows the last frame started by then (:func:`shown_frames`).
+
+    ``backend="pyav"`` (default) decodes packet by packet, so memory stays flat whatever the
+    film's length.  ``backend="decord"`` uses decord's ``VideoReader(width=size, height=size)``;
+    measured here, decord reads compressed packets ahead of its decoder without bound, so its
+    memory grows to the size of the file (1.8 GB for a 60-minute 640x360 film): fine for short
+    films only.
     """
+    if backend == "pyav":
+        return _video_steps_pyav(Path(path), n_steps, size, steps_per_chunk)
+    if backend == "decord":
+        return _video_steps_decord(Path(path), n_steps, size, steps_per_chunk)
+    raise ValueError(f"video backend {backend!r}: expected one of {', '.join(VIDEO_BACKENDS)}")
+
+
+def _video_steps_pyav(path: Path, n_steps: int, size: int, steps_per_chunk: int) -> Iterator[np.ndarray]:
+    import av
+
+    n_out = n_steps * FRAMES_PER_STEP
+    chunk_frames = steps_per_chunk * FRAMES_PER_STEP
+    chunk = np.empty((min(chunk_frames, n_out), size, size, 3), np.uint8)
+    filled = 0          # frames of ``chunk`` set
+    emitted = 0         # output instants handed out before ``chunk``
+    shown = None        # the frame on screen (an av.VideoFrame), converted lazily
+    shown_array = None
+
+    def put(array: np.ndarray, until: int):
+        """Show ``array`` at every output instant before ``until``; yield full chunks."""
+        nonlocal filled, emitted, chunk
+        while emitted + filled < until:
+            take = min(until - emitted - filled, len(chunk) - filled)
+            chunk[filled:filled + take] = array
+            filled += take
+            if filled == len(chunk):
+                yield chunk.reshape(-1, FRAMES_PER_STEP, size, size, 3).copy()
+                emitted += filled
+                filled = 0
+                chunk = chunk[:min(chunk_frames, n_out - emitted)]
+
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError) as error:
+        raise DataError(path, f"expected a readable video file: {error}") from error
+    with container:
+        if not container.streams.video:
+            raise DataError(path, "expected a video stream, found none")
+        stream = container.streams.video[0]
+        last_time = None
+        try:
+            for frame in container.decode(stream):
+                time_ = frame.time if frame.time is not None else (last_time or 0.0) + 1 / VIDEO_FPS
+                last_time = time_
+                if shown is None:
+                    shown = frame
+                    continue
+                # instants before this frame starts (within the slack) show the previous one
+                until = min(n_out, int(np.floor((time_ - _TIMESTAMP_SLACK) * VIDEO_FPS)) + 1)
+                if until > emitted + filled:
+                    if shown_array is None:
+                        shown_array = shown.to_ndarray(width=size, height=size, format="rgb24")
+                    yield from put(shown_array, until)
+                shown, shown_array = frame, None
+                if emitted + filled >= n_out:
+                    return
+        except av.error.FFmpegError as error:
+            if shown is None:
+                raise DataError(path, f"expected a decodable video: {error}") from error
+            warnings.warn(f"{path}: video decoding stopped near {last_time or 0:.1f} s ({error}); "
+                          f"the last frame is held", stacklevel=2)
+        if shown is None:
+            raise DataError(path, "the video has no frame")
+        if shown_array is None:
+            shown_array = shown.to_ndarray(width=size, height=size, format="rgb24")
+        yield from put(shown_array, n_out)
+
+
+def _video_steps_decord(path: Path, n_steps: int, size: int, steps_per_chunk: int) -> Iterator[np.ndarray]:
     import decord
 
-    path = Path(path)
     try:
         reader = decord.VideoReader(str(path), width=size, height=size, num_threads=1)
         starts = reader.get_frame_timestamp(range(len(reader)))[:, 0]
@@ -129,7 +206,7 @@ def iter_video_steps(path, n_steps: int, size: int = FRAME_SIZE,
     indices = shown_frames(order, n_steps * FRAMES_PER_STEP)
     for first in range(0, n_steps, steps_per_chunk):
         chunk = indices[first * FRAMES_PER_STEP:(first + steps_per_chunk) * FRAMES_PER_STEP]
-        wanted, repeat = np.unique(chunk, return_inverse=True)  # decord seeks on repeated indices
+        wanted, repeat = np.unique(chunk, return_inverse=True)
         try:
             frames = reader.get_batch(wanted.tolist()).asnumpy()
         except Exception as error:
@@ -211,7 +288,7 @@ def iter_audio_steps(path, n_steps: int, steps_per_chunk: int = STEPS_PER_CHUNK,
 
 def iter_steps(path, n_steps: int | None = None, size: int = FRAME_SIZE,
                steps_per_chunk: int = STEPS_PER_CHUNK, warnings_out: list | None = None,
-               prefetch: int = 2) -> Iterator[StepBlock]:
+               prefetch: int = 2, video_backend: str = "pyav") -> Iterator[StepBlock]:
     """Yield :class:`StepBlock` s covering the film's ``step_count(duration)`` steps.
 
     Decoding runs in a background thread, ``prefetch`` chunks ahead, so that decoding and
@@ -223,7 +300,7 @@ def iter_steps(path, n_steps: int | None = None, size: int = FRAME_SIZE,
         n_steps = step_count(probe(path).duration)
 
     def produce():
-        video = iter_video_steps(path, n_steps, size, steps_per_chunk)
+        video = iter_video_steps(path, n_steps, size, steps_per_chunk, video_backend)
         audio = _rechunk(iter_audio_steps(path, n_steps, steps_per_chunk, warnings_out), steps_per_chunk)
         first = 0
         for frames, samples in zip(video, audio):

@@ -163,16 +163,22 @@ class Scores:
     pooled: dict[str, float]
     per_film: dict[str, dict[str, float]]
     notes: list[str] = field(default_factory=list)
+    folds: list[dict] = field(default_factory=list)
+    fold_mean: dict = field(default_factory=dict)
+    fold_std: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         """A JSON-ready dict; ``nan`` becomes ``None``."""
         def clean(mapping):
             return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in mapping.items()}
 
-        return {"subtask": self.subtask, "official": clean(self.official),
-                "pooled": clean(self.pooled),
-                "per_film": {film: clean(v) for film, v in self.per_film.items()},
-                "notes": list(self.notes)}
+        out = {"subtask": self.subtask, "official": clean(self.official),
+               "pooled": clean(self.pooled),
+               "per_film": {film: clean(v) for film, v in self.per_film.items()},
+               "notes": list(self.notes)}
+        if self.folds:
+            out.update({"folds": self.folds, "fold_mean": self.fold_mean, "fold_std": self.fold_std})
+        return out
 
 
 def _film_mean(per_film: dict[str, dict[str, float]], key: str, notes: list[str], why: str) -> float:
@@ -258,7 +264,7 @@ def score_fear(truth: dict[str, np.ndarray], prediction: dict[str, np.ndarray]) 
     return Scores("fear", official, {k: pooled[k] for k in FEAR_KEYS}, per_film, notes)
 
 
-def score_run(path, dataset, truncate: bool = False) -> Scores:
+def score_run(path, dataset, truncate: bool = False, folds_file=None) -> Scores:
     """Score a run file against the ground truth of ``dataset`` (a :class:`~mediaeval.dataset.Dataset`).
 
     Every film of the run needs ground truth of the run's subtask, and by default exactly its
@@ -295,4 +301,36 @@ def score_run(path, dataset, truncate: bool = False) -> Scores:
     scorer = score_valence_arousal if run.subtask == VALENCE_AROUSAL else score_fear
     scores = scorer(truth, prediction)
     scores.notes[:0] = notes
+    if folds_file is not None:
+        from .folds import read_folds
+
+        summary = score_folds(truth, prediction, read_folds(folds_file), run.subtask)
+        scores.folds, scores.fold_mean, scores.fold_std = summary["folds"], summary["fold_mean"], summary["fold_std"]
     return scores
+
+
+def score_folds(truth: dict[str, np.ndarray], prediction: dict[str, np.ndarray], folds: list[list[str]],
+                subtask: str) -> dict:
+    """Scores of all films together, of each fold, and the mean and standard deviation over folds.
+
+    Returns the JSON-ready dict of :meth:`Scores.to_json` plus ``folds`` (each fold's films and
+    official figures), ``fold_mean`` and ``fold_std`` (population standard deviation; undefined
+    fold figures are left out, and ``None`` when no fold has one).
+    """
+    from .dataset import VALENCE_AROUSAL
+
+    scorer = score_valence_arousal if subtask == VALENCE_AROUSAL else score_fear
+    result = scorer(truth, prediction).to_json()
+    per_fold = []
+    for films in folds:
+        films = [f for f in films if f in truth]
+        fold = scorer({f: truth[f] for f in films}, {f: prediction[f] for f in films})
+        per_fold.append({"films": films, "official": fold.to_json()["official"]})
+    keys = list(result["official"])
+    mean, std = {}, {}
+    for key in keys:
+        values = [f["official"][key] for f in per_fold if f["official"][key] is not None]
+        mean[key] = float(np.mean(values)) if values else None
+        std[key] = float(np.std(values)) if values else None
+    result.update({"folds": per_fold, "fold_mean": mean, "fold_std": std})
+    return result

@@ -32,6 +32,7 @@ __all__ = [
     "STEP_SECONDS", "SEGMENT_SECONDS", "SEGMENT_SHIFT", "FRAMES_PER_STEP", "VIDEO_FPS",
     "AUDIO_RATE", "SAMPLES_PER_STEP", "step_count", "segment_count", "step_starts",
     "segment_starts", "overlap_seconds", "steps_to_segments", "segments_to_steps",
+    "steps_to_n_segments", "segments_to_n_steps",
 ]
 
 
@@ -139,9 +140,21 @@ def steps_to_segments(values, duration: float) -> np.ndarray:
         ``n_segments == segment_count(duration)``.  The last segment may reach past the last
         whole step; it is then the mean over the part that steps cover.
     """
-    n_steps, n_segments = step_count(duration), segment_count(duration)
-    values = _as_rows(values, n_steps, "steps", duration)
-    out, _ = _weighted_mean(overlap_seconds(n_segments, n_steps), values)
+    values = _as_rows(values, step_count(duration), "steps", duration)
+    return steps_to_n_segments(values, segment_count(duration))
+
+
+def steps_to_n_segments(values, n_segments: int) -> np.ndarray:
+    """:func:`steps_to_segments` for a given number of segments, with as many steps as ``values`` has.
+
+    For films whose annotations count another number of segments than their video's duration
+    implies: segments past the last step take the last covered segment's value.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    out, totals = _weighted_mean(overlap_seconds(n_segments, values.shape[0]), values)
+    covered = np.flatnonzero(totals > 0)
+    if covered.size and covered[-1] < n_segments - 1:
+        out[covered[-1] + 1:] = out[covered[-1]]
     return out
 
 
@@ -160,10 +173,17 @@ def segments_to_steps(values, duration: float) -> np.ndarray:
     numpy.ndarray, shape (n_steps,) or (n_steps, d)
         Steps after the end of the last segment take the last segment's value.
     """
-    n_steps, n_segments = step_count(duration), segment_count(duration)
-    values = _as_rows(values, n_segments, "segments", duration)
-    if n_segments == 0:
+    values = _as_rows(values, segment_count(duration), "segments", duration)
+    if len(values) == 0:
         raise ValueError(f"a film of {duration:g} s has no whole 10 s segment to take labels from")
-    out, totals = _weighted_mean(overlap_seconds(n_segments, n_steps).T.tocsr(), values)
+    return segments_to_n_steps(values, step_count(duration))
+
+
+def segments_to_n_steps(values, n_steps: int) -> np.ndarray:
+    """:func:`segments_to_steps` onto a given number of steps, with as many segments as ``values`` has."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) == 0:
+        raise ValueError("no segment to take labels from")
+    out, totals = _weighted_mean(overlap_seconds(len(values), n_steps).T.tocsr(), values)
     out[totals <= 0] = values[-1]
     return out

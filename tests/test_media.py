@@ -10,43 +10,61 @@ from mediaeval.media import iter_audio_steps, iter_steps, iter_video_steps, prob
 from mediaeval.windows import FRAMES_PER_STEP, SAMPLES_PER_STEP, step_count
 
 
-def decoded_grey(path, n_steps):
-    frames = np.concatenate(list(iter_video_steps(path, n_steps, steps_per_chunk=2)))
+BACKENDS = ["pyav", "decord"]
+
+
+def decoded_grey(path, n_steps, backend):
+    frames = np.concatenate(list(iter_video_steps(path, n_steps, steps_per_chunk=2, backend=backend)))
     return frames.reshape(-1, 112, 112, 3).mean(axis=(1, 2, 3))
 
 
-def source_grey(path):
-    """Grey level of every source frame as decord decodes it, without resampling."""
-    import decord
+def source_grey(path, backend):
+    """Grey level of every source frame as the backend decodes it, without resampling."""
+    if backend == "decord":
+        import decord
 
-    reader = decord.VideoReader(str(path), width=112, height=112)
-    return reader.get_batch(list(range(len(reader)))).asnumpy().mean(axis=(1, 2, 3))
+        reader = decord.VideoReader(str(path), width=112, height=112)
+        return reader.get_batch(list(range(len(reader)))).asnumpy().mean(axis=(1, 2, 3))
+    import av
+
+    with av.open(str(path)) as container:
+        return np.array([f.to_ndarray(width=112, height=112, format="rgb24").mean()
+                         for f in container.decode(video=0)])
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("fps", [Fraction(25), Fraction(24000, 1001), Fraction(29786, 1000), Fraction(30)])
-def test_frames_are_resampled_to_30fps_by_timestamps(tmp_path, fps):
+def test_frames_are_resampled_to_30fps_by_timestamps(tmp_path, fps, backend):
     path = write_film(tmp_path / "f.mp4", 3.3, fps=fps, audio=False, grey=lambda k: (3 * k) % 240)
     info = probe(path)
     assert info.fps == pytest.approx(float(fps), rel=1e-3)
     n_steps = step_count(info.duration)
     assert n_steps == 6
-    grey = decoded_grey(path, n_steps)
+    grey = decoded_grey(path, n_steps, backend)
     assert grey.shape == (6 * FRAMES_PER_STEP,)
     expected = shown_frames(np.arange(int(round(3.3 * float(fps)))) / float(fps), 6 * FRAMES_PER_STEP)
-    assert np.array_equal(grey, source_grey(path)[expected])
+    assert np.array_equal(grey, source_grey(path, backend)[expected])
 
 
-def test_variable_frame_rate_follows_the_timestamps(tmp_path):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_variable_frame_rate_follows_the_timestamps(tmp_path, backend):
     rng = np.random.default_rng(0)
     times = np.cumsum(rng.uniform(0.02, 0.09, 60))
     times -= times[0]
     path = write_film(tmp_path / "vfr.mp4", float(times[-1]) + 0.05, frame_times=times, audio=False,
                       grey=lambda k: 4 * k)
     n_steps = 2
-    grey = decoded_grey(path, n_steps)
+    grey = decoded_grey(path, n_steps, backend)
     expected = shown_frames(times, n_steps * FRAMES_PER_STEP)
     assert len(np.unique(expected)) < len(expected)  # some frames shown twice, others skipped
-    assert np.array_equal(grey, source_grey(path)[expected])
+    assert np.array_equal(grey, source_grey(path, backend)[expected])
+
+
+def test_backends_show_the_same_frames(tmp_path):
+    path = write_film(tmp_path / "f.mp4", 2.5, fps=Fraction(24000, 1001), audio=False, grey=lambda k: (5 * k) % 250)
+    assert np.abs(decoded_grey(path, 4, "pyav") - decoded_grey(path, 4, "decord")).max() <= 1.0
+    with pytest.raises(ValueError, match="video backend 'x'"):
+        iter_video_steps(path, 4, backend="x")
 
 
 @pytest.mark.parametrize("rate, channels", [(44100, 2), (48000, 1)])

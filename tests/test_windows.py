@@ -102,3 +102,18 @@ def test_round_trip_does_not_drift_on_a_long_film():
     error = np.abs(back - labels)
     assert error.max() < 0.05
     assert error[-100:].mean() < 2 * error[:100].mean() + 1e-3
+
+
+def test_count_based_variants_agree_and_extend():
+    rng = np.random.default_rng(2)
+    from mediaeval.windows import segments_to_n_steps, steps_to_n_segments
+
+    steps = rng.normal(size=step_count(137.4))
+    assert np.array_equal(steps_to_n_segments(steps, segment_count(137.4)), steps_to_segments(steps, 137.4))
+    segments = rng.normal(size=segment_count(137.4))
+    assert np.array_equal(segments_to_n_steps(segments, step_count(137.4)), segments_to_steps(segments, 137.4))
+    # 37 steps end at 19.733 s: segment 3 [15, 25) is partly covered, segment 4 [20, 30) not at all
+    # and takes the last covered value
+    out = steps_to_n_segments(np.arange(37, dtype=float), 5)
+    third = (28 * (15.466666666666667 - 15) + sum(range(29, 37)) * 16 / 30) / (19.733333333333333 - 15)
+    assert out[3] == pytest.approx(third) and out[4] == out[3]

@@ -16,8 +16,10 @@ from .options import dataset_option, load_dataset, split_commas
               help="Films: dev, test, all, or film names.")
 @click.option("--jobs", default=1, type=click.IntRange(1), help="Films extracted in parallel processes.")
 @click.option("--overwrite", is_flag=True, help="Redo films whose feature file is complete.")
+@click.option("--video-backend", type=click.Choice(["pyav", "decord"]), default="pyav",
+              help="Video decoder; decord's memory grows with the file's size, so pyav is the default.")
 @click.option("--list", "list_only", is_flag=True, help="List the extractors and exit (needs no other option).")
-def extract(dataset_root, features_dir, extractors, film_names, jobs, overwrite, list_only):
+def extract(dataset_root, features_dir, extractors, film_names, jobs, overwrite, video_backend, list_only):
     """Extract features of films on the 16/30 s step grid, one file per film.
 
     Films whose complete feature file exists are skipped (rerun after an interruption to go
@@ -40,7 +42,8 @@ def extract(dataset_root, features_dir, extractors, film_names, jobs, overwrite,
                                      param_hint="--extractor")
     dataset = load_dataset(dataset_root)
     films = dataset.select(film_names)
-    report = extract_dataset(films, features_dir, extractors, dataset.root, overwrite, jobs)
+    report = extract_dataset(films, features_dir, extractors, dataset.root, overwrite, jobs,
+                             video_backend=video_backend)
     click.echo(f"{len(report.written)} films extracted, {len(report.skipped)} already complete, "
                f"{len(report.failed)} failed; features in {features_dir}")
     for name, message in report.failed.items():

@@ -22,7 +22,9 @@ def _table(rows: dict[str, dict[str, float]]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (undefined values are null).")
 @click.option("--truncate", is_flag=True,
               help="Cut prediction and truth to the shorter length per film, as the 2017 script did.")
-def score(run_file, dataset_root, as_json, truncate):
+@click.option("--folds", "folds_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Folds file (folds.json of a model folder): add per-fold figures, mean ± std.")
+def score(run_file, dataset_root, as_json, truncate, folds_file):
     """Score a run file against the dataset's ground truth.
 
     Valence/arousal: MSE and PCC per film and their unweighted mean over films (official),
@@ -31,7 +33,7 @@ def score(run_file, dataset_root, as_json, truncate):
     """
     from ..metrics import score_run
 
-    scores = score_run(run_file, load_dataset(dataset_root), truncate)
+    scores = score_run(run_file, load_dataset(dataset_root), truncate, folds_file)
     if as_json:
         click.echo(json.dumps(scores.to_json(), indent=2))
         return
@@ -39,6 +41,11 @@ def score(run_file, dataset_root, as_json, truncate):
     click.echo(_table({"official (mean over films)": scores.official, "pooled": scores.pooled}))
     click.echo("\nper film:")
     click.echo(_table(scores.per_film))
+    if scores.folds:
+        rows = {f"fold {k}": fold["official"] for k, fold in enumerate(scores.folds, start=1)}
+        rows.update({"mean over folds": scores.fold_mean, "std over folds": scores.fold_std})
+        click.echo("\nper fold:")
+        click.echo(_table({k: {m: (math.nan if v is None else v) for m, v in r.items()} for k, r in rows.items()}))
     for note in scores.notes:
         click.echo(f"note: {note}")
 

@@ -23,7 +23,7 @@ def _extractors(names) -> list[Extractor]:
 
 
 def extract_film(video, extractors=DEFAULT_EXTRACTORS, name: str | None = None, dataset_root=None,
-                 progress: bool = False) -> FilmFeatures:
+                 progress: bool = False, video_backend: str = "pyav") -> FilmFeatures:
     """Extract features of one film in memory.
 
     Parameters
@@ -36,6 +36,8 @@ def extract_film(video, extractors=DEFAULT_EXTRACTORS, name: str | None = None, 
         The film's name (default: the file's stem); whole-film extractors may need it.
     progress : bool
         Show a progress bar of the steps.
+    video_backend : {"pyav", "decord"}
+        Video decoder (see :func:`mediaeval.media.iter_video_steps`).
 
     Returns
     -------
@@ -58,7 +60,7 @@ def extract_film(video, extractors=DEFAULT_EXTRACTORS, name: str | None = None, 
         states = {e.name: {} for e in streaming}
         outputs = {e.name: [] for e in streaming}
         with tqdm(total=n_steps, desc=name, unit="step", leave=False, disable=not progress) as bar:
-            for block in iter_steps(video, n_steps, warnings_out=warnings):
+            for block in iter_steps(video, n_steps, warnings_out=warnings, video_backend=video_backend):
                 for extractor in streaming:
                     outputs[extractor.name].append(extractor.process(states[extractor.name], block))
                 bar.update(len(block))
@@ -88,7 +90,8 @@ def extract_film(video, extractors=DEFAULT_EXTRACTORS, name: str | None = None, 
 
 
 def extract_to_file(video, features_dir, extractors=DEFAULT_EXTRACTORS, name: str | None = None,
-                    dataset_root=None, overwrite: bool = False, progress: bool = False) -> tuple[Path, bool]:
+                    dataset_root=None, overwrite: bool = False, progress: bool = False,
+                    video_backend: str = "pyav") -> tuple[Path, bool]:
     """Extract one film into ``<features_dir>/<set>/<name>.npz`` unless a complete file is there.
 
     A file made by other extractor versions, or unreadable, is redone.  Returns the path and
@@ -100,7 +103,7 @@ def extract_to_file(video, features_dir, extractors=DEFAULT_EXTRACTORS, name: st
     path = feature_path(features_dir, extractors, name)
     if not overwrite and is_complete(path, _extractors(extractors)):
         return path, False
-    features = extract_film(video, extractors, name, dataset_root, progress)
+    features = extract_film(video, extractors, name, dataset_root, progress, video_backend)
     save_features(path, features)
     return path, True
 
@@ -113,9 +116,9 @@ class ExtractionReport:
 
 
 def _one(args) -> tuple[str, str, str]:
-    name, video, features_dir, extractors, root, overwrite, progress = args
+    name, video, features_dir, extractors, root, overwrite, progress, backend = args
     try:
-        _, wrote = extract_to_file(video, features_dir, extractors, name, root, overwrite, progress)
+        _, wrote = extract_to_file(video, features_dir, extractors, name, root, overwrite, progress, backend)
         return name, "written" if wrote else "skipped", ""
     except DataError as error:
         return name, "failed", str(error)
@@ -124,7 +127,8 @@ def _one(args) -> tuple[str, str, str]:
 
 
 def extract_dataset(films, features_dir, extractors=DEFAULT_EXTRACTORS, dataset_root=None,
-                    overwrite: bool = False, jobs: int = 1, progress: bool = True) -> ExtractionReport:
+                    overwrite: bool = False, jobs: int = 1, progress: bool = True,
+                    video_backend: str = "pyav") -> ExtractionReport:
     """Extract every film of ``films`` (:class:`~mediaeval.dataset.Film` s with a video).
 
     One failing film does not stop the others; the report lists written, skipped and failed
@@ -141,7 +145,7 @@ def extract_dataset(films, features_dir, extractors=DEFAULT_EXTRACTORS, dataset_
             report.failed[film.name] = "no video file (.mp4) was found for this film"
         else:
             todo.append((film.name, film.video, features_dir, extractors, dataset_root, overwrite,
-                         progress and jobs == 1))
+                         progress and jobs == 1, video_backend))
     with tqdm(total=len(todo), desc="films", unit="film", disable=not progress) as bar:
         if jobs > 1:
             with ProcessPoolExecutor(max_workers=jobs) as pool:

@@ -1,0 +1,76 @@
+"""Commands about models: ``train``, ``predict``."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from .options import dataset_option, load_dataset, split_commas
+
+
+def _figures(scores: dict) -> str:
+    mean, std = scores.get("fold_mean", {}), scores.get("fold_std", {})
+    parts = []
+    for key, value in scores["official"].items():
+        if key.startswith("map_films"):
+            continue
+        text = "n/a" if value is None else f"{value:.4f}"
+        if mean.get(key) is not None:
+            text += f" (folds {mean[key]:.4f} ± {std[key]:.4f})"
+        parts.append(f"{key} {text}")
+    return "; ".join(parts)
+
+
+@click.command()
+@click.argument("run_config", type=click.Path(exists=True, dir_okay=False))
+@dataset_option()
+@click.option("--features", "features_dir", required=True, type=click.Path(exists=True, file_okay=False),
+              help="Feature folder written by mediaeval extract.")
+@click.option("--out", "model_dir", required=True, type=click.Path(file_okay=False), help="Model folder to write.")
+@click.option("--team", default="team", help="Team name in the out-of-fold run file's name.")
+@click.option("--overwrite", is_flag=True, help="Retrain even if OUT holds a trained model.")
+def train(run_config, dataset_root, features_dir, model_dir, team, overwrite):
+    """Cross-validate a run by film, then train its final model on all development films.
+
+    Writes into OUT the out-of-fold predictions of every development film as a run file (so that
+    mediaeval score gives honest development figures), the folds, the scores (per fold, mean ±
+    std), and for every model its Keras file, normalisation, per-epoch log (CSV, TensorBoard).
+    """
+    from ..runs import load_run
+    from ..training import train_run
+
+    config = load_run(run_config)
+    result = train_run(config, load_dataset(dataset_root), features_dir, model_dir, team, overwrite)
+    if result.skipped:
+        click.echo(f"{model_dir} is already trained (use --overwrite to retrain)")
+    click.echo(f"{config.name}: {_figures(result.scores)}")
+    click.echo(f"out-of-fold run file: {result.run_file}")
+
+
+@click.command()
+@click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
+@dataset_option()
+@click.option("--features", "features_dir", required=True, type=click.Path(exists=True, file_okay=False),
+              help="Feature folder written by mediaeval extract.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="Run file to write, named me17ei_<TEAM>_<subtask>_run<N>.txt.")
+@click.option("--films", "film_names", multiple=True, default=("test",), callback=split_commas,
+              help="Films: dev, test, all, or film names.")
+def predict(model_dir, dataset_root, features_dir, out, film_names):
+    """Predict films with a trained model and write a run file."""
+    from ..training import predict_run
+
+    dataset = load_dataset(dataset_root)
+    films = dataset.select(film_names)
+    if not films:
+        raise click.ClickException(f"no film selected by --films {','.join(film_names)}")
+    path = predict_run(model_dir, dataset, features_dir, films, out)
+    click.echo(f"wrote {path} ({len(films)} films)")
+
+
+COMMANDS = [train, predict]
+
+
+def scores_json(model_dir) -> dict:
+    return json.loads((Path(model_dir) / "scores.json").read_text())

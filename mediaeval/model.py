@@ -1,0 +1,294 @@
+"""The LSTM of the UPC thesis (SPEC section 10), trained fast on whole films side by side.
+
+Architecture: BatchNormalization -> Dropout -> LSTM -> Dropout -> Dense per step (2 tanh units
+for valence/arousal, 1 sigmoid unit for fear).  Training is truncated back-propagation through
+time: films are batched side by side, cut into chunks of ``chunk_steps``, and the LSTM state
+is carried from chunk to chunk within a film and reset between films.  Padding after the end
+of a film has weight 0 in the loss.
+
+:class:`ChunkLSTM` takes its state as inputs and returns it, so the state is carried explicitly
+(no stateful layer, any batch size).  It computes the input projection of a whole chunk as one
+matrix product and scans only the recurrent part, the cost that dominates at 7,168 inputs.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+VALENCE_AROUSAL, FEAR = "valence_arousal", "fear"
+
+
+@dataclass
+class ModelSettings:
+    """Sizes and rates of the model and of its training (the ``[model]`` table of a run)."""
+
+    lstm_units: int = 512
+    input_dropout: float = 0.5
+    output_dropout: float = 0.5
+    learning_rate: float = 1e-3
+    epochs: int = 40
+    patience: int = 6
+    batch_films: int = 8
+    chunk_steps: int = 128
+    validation_share: float = 0.2
+    fear_positive_weight: float | None = None   # None: negatives / positives of the training steps
+    max_positive_weight: float = 20.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _keras():
+    import keras
+
+    return keras
+
+
+def make_chunk_lstm_class():
+    keras = _keras()
+    from keras import ops
+
+    @keras.saving.register_keras_serializable(package="mediaeval")
+    class ChunkLSTM(keras.layers.Layer):
+        """LSTM over a chunk with explicit state: ``(x, h0, c0) -> (h_seq, h_last, c_last)``.
+
+        Gates in the order input, forget, cell, output; the forget bias starts at 1.
+        Shapes: x (batch, time, features), h0 and c0 (batch, units).
+        """
+
+        def __init__(self, units: int, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+
+        def build(self, input_shape):
+            features = input_shape[0][-1] if isinstance(input_shape, (list, tuple)) and isinstance(
+                input_shape[0], (list, tuple)) else input_shape[-1]
+            self.kernel = self.add_weight(shape=(features, 4 * self.units), initializer="glorot_uniform", name="kernel")
+            self.recurrent_kernel = self.add_weight(shape=(self.units, 4 * self.units), initializer="orthogonal",
+                                                    name="recurrent_kernel")
+            bias = np.zeros(4 * self.units, np.float32)
+            bias[self.units:2 * self.units] = 1.0
+            self.bias = self.add_weight(shape=(4 * self.units,), initializer=keras.initializers.Constant(bias),
+                                        name="bias")
+
+        def call(self, x, h0, c0):
+            import tensorflow as tf
+
+            projected = ops.einsum("btd,dg->tbg", x, self.kernel) + self.bias
+            recurrent = self.recurrent_kernel
+
+            def step(carry, z):
+                h, c = carry
+                i, f, g, o = tf.split(z + tf.matmul(h, recurrent), 4, axis=-1)
+                c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+                return tf.sigmoid(o) * tf.tanh(c), c
+
+            hs, cs = tf.scan(step, projected, initializer=(h0, c0))
+            return tf.transpose(hs, (1, 0, 2)), hs[-1], cs[-1]
+
+        def compute_output_shape(self, input_shape):
+            x_shape = input_shape[0] if isinstance(input_shape[0], (list, tuple)) else input_shape
+            return (x_shape[0], x_shape[1], self.units), (x_shape[0], self.units), (x_shape[0], self.units)
+
+        def get_config(self):
+            return {**super().get_config(), "units": self.units}
+
+    return ChunkLSTM
+
+
+_CHUNK_LSTM = None
+
+
+def chunk_lstm_class():
+    global _CHUNK_LSTM
+    if _CHUNK_LSTM is None:
+        _CHUNK_LSTM = make_chunk_lstm_class()
+    return _CHUNK_LSTM
+
+
+def build_model(n_features: int, subtask: str, settings: ModelSettings | None = None):
+    """The thesis model as a Keras model ``[x, h0, c0] -> [y, h, c]``.
+
+    ``y`` has shape (batch, time, 2) in [-1, 1] for valence/arousal or (batch, time, 1) in
+    [0, 1] for fear.
+    """
+    keras = _keras()
+    settings = settings or ModelSettings()
+    units = settings.lstm_units
+    x = keras.Input((None, n_features), name="features")
+    h0 = keras.Input((units,), name="h0")
+    c0 = keras.Input((units,), name="c0")
+    z = keras.layers.BatchNormalization(name="input_norm")(x)
+    z = keras.layers.Dropout(settings.input_dropout, name="input_dropout")(z)
+    sequence, h, c = chunk_lstm_class()(units, name="lstm")(z, h0, c0)
+    z = keras.layers.Dropout(settings.output_dropout, name="output_dropout")(sequence)
+    outputs, activation = (2, "tanh") if subtask == VALENCE_AROUSAL else (1, "sigmoid")
+    y = keras.layers.Dense(outputs, activation=activation, name="emotion")(z)
+    return keras.Model([x, h0, c0], [y, h, c], name=f"lstm_{subtask}")
+
+
+# --------------------------------------------------------------------------- batching
+
+@dataclass
+class Sequences:
+    """Films side by side: inputs, targets and loss weights padded to a common length."""
+
+    x: np.ndarray        # (films, steps, features) float32
+    y: np.ndarray        # (films, steps, outputs) float32
+    weight: np.ndarray   # (films, steps) float32, 0 on padding
+    lengths: list[int] = field(default_factory=list)
+
+
+def pad_films(xs: list[np.ndarray], ys: list[np.ndarray] | None, weights: list[np.ndarray] | None,
+              n_outputs: int, length: int | None = None, n_films: int | None = None) -> Sequences:
+    """Stack films of different lengths, padding with zeros (weight 0) to ``length`` steps and
+    ``n_films`` rows (defaults: the longest film rounded up, the number of films)."""
+    lengths = [len(x) for x in xs]
+    length = length or max(lengths)
+    n_films = n_films or len(xs)
+    n_features = xs[0].shape[1]
+    x = np.zeros((n_films, length, n_features), np.float32)
+    y = np.zeros((n_films, length, n_outputs), np.float32)
+    w = np.zeros((n_films, length), np.float32)
+    for i, film in enumerate(xs):
+        x[i, :len(film)] = film
+        if ys is not None:
+            y[i, :len(film)] = ys[i].reshape(len(film), n_outputs)
+            w[i, :len(film)] = 1.0 if weights is None else weights[i]
+    return Sequences(x, y, w, lengths)
+
+
+# --------------------------------------------------------------------------- training and inference
+
+def _pad_to(array: np.ndarray, rows: int, steps: int) -> np.ndarray:
+    """Zero-pad the first two axes of ``array`` to (rows, steps)."""
+    if array.shape[0] == rows and array.shape[1] == steps:
+        return array
+    pad = [(0, rows - array.shape[0]), (0, steps - array.shape[1])] + [(0, 0)] * (array.ndim - 2)
+    return np.pad(array, pad)
+
+
+class Trainer:
+    """Truncated back-propagation through time over films batched side by side.
+
+    Every chunk is padded to ``chunk_steps`` and every batch to ``batch_films`` rows (weight 0),
+    so the training step has one shape and is compiled once with XLA (``jit``), which fuses the
+    recurrent loop: on the CPU this is what makes training fast.
+    """
+
+    def __init__(self, model, subtask: str, settings: ModelSettings, jit: bool = True):
+        import tensorflow as tf
+
+        keras = _keras()
+        self.model, self.subtask, self.settings = model, subtask, settings
+        self.optimizer = keras.optimizers.Adam(settings.learning_rate)
+        self.units = settings.lstm_units
+        self._train_step = tf.function(self._step, jit_compile=jit, reduce_retracing=True)
+        self.infer = compiled_inference(model, jit)
+
+    def _loss(self, y, prediction, weight):
+        from keras import ops
+
+        if self.subtask == VALENCE_AROUSAL:
+            per_step = ops.mean(ops.square(y - prediction), axis=-1)
+        else:
+            p = ops.clip(prediction[..., 0], 1e-7, 1 - 1e-7)
+            t = y[..., 0]
+            per_step = -(t * ops.log(p) + (1 - t) * ops.log(1 - p))
+        return ops.sum(per_step * weight) / ops.maximum(ops.sum(weight), 1.0)
+
+    def _step(self, x, y, weight, h, c):
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            prediction, h_next, c_next = self.model([x, h, c], training=True)
+            loss = self._loss(y, prediction, weight)
+        variables = self.model.trainable_variables
+        gradients = tape.gradient(loss, variables)
+        self.optimizer.apply(gradients, variables)
+        return loss, tf.stop_gradient(h_next), tf.stop_gradient(c_next)
+
+    def train_batch(self, batch: Sequences) -> float:
+        """One pass over a batch of films, chunk by chunk, carrying the state; mean loss."""
+        chunk, rows = self.settings.chunk_steps, max(self.settings.batch_films, len(batch.x))
+        h = c = np.zeros((rows, self.units), np.float32)
+        total, weight_sum = 0.0, 0.0
+        for start in range(0, batch.x.shape[1], chunk):
+            w = batch.weight[:, start:start + chunk]
+            if not w.any():
+                break
+            loss, h, c = self._train_step(_pad_to(batch.x[:, start:start + chunk], rows, chunk),
+                                          _pad_to(batch.y[:, start:start + chunk], rows, chunk),
+                                          _pad_to(w, rows, chunk), h, c)
+            total += float(loss) * float(w.sum())
+            weight_sum += float(w.sum())
+        return total / max(weight_sum, 1.0)
+
+    def predict(self, films: list[np.ndarray]) -> list[np.ndarray]:
+        """Per-step outputs of each film (n_steps, outputs), in chunks carrying the state."""
+        return predict_films(self.infer, films, self.units)
+
+
+def compiled_inference(model, jit: bool = True):
+    """``infer(x, h, c) -> (y, h, c)``: the model in inference mode, compiled."""
+    import tensorflow as tf
+
+    return tf.function(lambda x, h, c: model([x, h, c], training=False), jit_compile=jit, reduce_retracing=True)
+
+
+def predict_films(infer, films: list[np.ndarray], units: int, chunk_steps: int = 512,
+                  batch_films: int = 16) -> list[np.ndarray]:
+    """Run ``infer(x, h, c) -> (y, h, c)`` over whole films chunk by chunk, films side by side.
+
+    Chunks are padded to ``chunk_steps`` and groups to ``batch_films`` rows (one compiled
+    shape); padding comes after a film's end, so it never changes its outputs.
+    """
+    order = sorted(range(len(films)), key=lambda i: -len(films[i]))
+    out: list[np.ndarray | None] = [None] * len(films)
+    rows = min(batch_films, len(films))
+    for first in range(0, len(order), batch_films):
+        group = order[first:first + batch_films]
+        batch = pad_films([films[i] for i in group], None, None, 1)
+        h = c = np.zeros((rows, units), np.float32)
+        pieces = []
+        for start in range(0, batch.x.shape[1], chunk_steps):
+            y, h, c = infer(_pad_to(batch.x[:, start:start + chunk_steps], rows, chunk_steps), h, c)
+            pieces.append(np.asarray(y)[:len(group), :min(chunk_steps, batch.x.shape[1] - start)])
+        y = np.concatenate(pieces, axis=1)
+        for row, i in enumerate(group):
+            out[i] = y[row, :len(films[i])]
+    return out
+
+
+def batches(n_films: int, batch_films: int, lengths: list[int], rng: np.random.Generator) -> list[list[int]]:
+    """Shuffled batches of film indices; films of similar length go together to limit padding."""
+    order = list(rng.permutation(n_films))
+    pool = 4 * batch_films
+    out = []
+    for start in range(0, n_films, pool):
+        group = sorted(order[start:start + pool], key=lambda i: lengths[i])
+        out += [group[k:k + batch_films] for k in range(0, len(group), batch_films)]
+    rng.shuffle(out)
+    return out
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy, TensorFlow and Keras, and ask TensorFlow for deterministic ops."""
+    import tensorflow as tf
+
+    keras = _keras()
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def positive_weight(targets: list[np.ndarray], settings: ModelSettings) -> float:
+    """Weight of the fear class in the loss: negatives / positives of the training steps, capped."""
+    if settings.fear_positive_weight is not None:
+        return float(settings.fear_positive_weight)
+    values = np.concatenate([t.reshape(-1) for t in targets])
+    positives = float(values.sum())
+    if positives <= 0:
+        return 1.0
+    return float(min(settings.max_positive_weight, max(1.0, (values.size - positives) / positives)))
+

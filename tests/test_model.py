@@ -1,0 +1,134 @@
+"""The LSTM, chunked training and inference, folds, run definitions."""
+import numpy as np
+import pytest
+
+from mediaeval.errors import DataError
+from mediaeval.folds import make_folds, read_folds, write_folds
+from mediaeval.model import (ModelSettings, Trainer, build_model, pad_films, positive_weight, predict_films,
+                             set_seed)
+from mediaeval.runs import load_run
+
+SMALL = ModelSettings(lstm_units=16, chunk_steps=8, batch_films=3, epochs=2, patience=1)
+
+
+def reference_lstm(x, kernel, recurrent, bias, units):
+    """The textbook LSTM (gates i, f, g, o), one step at a time in NumPy."""
+    sigmoid = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    h = np.zeros((x.shape[0], units))
+    c = np.zeros((x.shape[0], units))
+    out = []
+    for t in range(x.shape[1]):
+        z = x[:, t] @ kernel + h @ recurrent + bias
+        i, f, g, o = np.split(z, 4, axis=-1)
+        c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+        h = sigmoid(o) * np.tanh(c)
+        out.append(h)
+    return np.stack(out, axis=1)
+
+
+def test_chunk_lstm_is_the_textbook_lstm():
+    set_seed(0)
+    model = build_model(5, "valence_arousal", SMALL)
+    layer = model.get_layer("lstm")
+    x = np.random.default_rng(0).normal(size=(2, 9, 5)).astype(np.float32)
+    sequence, h, c = layer(x, np.zeros((2, 16), np.float32), np.zeros((2, 16), np.float32))
+    kernel, recurrent, bias = (np.asarray(w, np.float64) for w in layer.get_weights())
+    expected = reference_lstm(x.astype(np.float64), kernel, recurrent, bias, 16)
+    assert np.allclose(np.asarray(sequence), expected, atol=1e-5)
+    assert np.allclose(np.asarray(h), expected[:, -1], atol=1e-5)
+    assert np.allclose(bias[16:32], 1.0)  # forget gate bias starts at 1
+
+
+def test_chunked_inference_equals_whole_film_inference():
+    set_seed(1)
+    model = build_model(6, "fear", SMALL)
+    trainer = Trainer(model, "fear", SMALL)
+    rng = np.random.default_rng(1)
+    films = [rng.normal(size=(n, 6)).astype(np.float32) for n in (40, 13, 71, 5)]
+    whole = predict_films(trainer.infer, films, 16, chunk_steps=128, batch_films=4)
+    for chunk, group in ((7, 1), (16, 3), (1, 2)):
+        chunked = predict_films(trainer.infer, films, 16, chunk_steps=chunk, batch_films=group)
+        for a, b in zip(whole, chunked):
+            assert a.shape == b.shape and a.shape[1] == 1
+            assert np.allclose(a, b, atol=1e-5)
+
+
+def test_padding_has_no_weight_in_the_loss():
+    films = [np.ones((3, 2), np.float32), np.ones((5, 2), np.float32)]
+    batch = pad_films(films, [np.zeros((3, 2)), np.zeros((5, 2))], None, 2)
+    assert batch.weight.tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]
+    assert batch.x.shape == (2, 5, 2) and batch.x[0, 3:].sum() == 0
+    set_seed(2)
+    trainer = Trainer(build_model(2, "valence_arousal", SMALL), "valence_arousal", SMALL)
+    y = np.zeros((1, 4, 2), np.float32)
+    prediction = np.full((1, 4, 2), 0.5, np.float32)
+    prediction[0, 2:] = 9.0  # huge errors on padding
+    loss = trainer._loss(y, prediction, np.array([[1, 1, 0, 0]], np.float32))
+    assert float(loss) == pytest.approx(0.25)
+
+
+def test_training_learns_and_is_deterministic():
+    rng = np.random.default_rng(3)
+    xs = [rng.normal(size=(n, 4)).astype(np.float32) for n in (30, 25, 40)]
+    ys = [np.tanh(x[:, :2]) for x in xs]
+    results = []
+    for _ in range(2):
+        set_seed(5)
+        trainer = Trainer(build_model(4, "valence_arousal", SMALL), "valence_arousal", SMALL)
+        batch = pad_films(xs, ys, None, 2)
+        losses = [trainer.train_batch(batch) for _ in range(15)]
+        results.append((losses, trainer.model.get_weights()))
+    assert results[0][0][-1] < results[0][0][0]
+    assert results[0][0] == results[1][0]
+    assert all(np.array_equal(a, b) for a, b in zip(results[0][1], results[1][1]))
+
+
+def test_positive_weight():
+    targets = [np.array([[0.0], [1.0], [0.0], [0.0]])]
+    assert positive_weight(targets, ModelSettings()) == 3.0
+    assert positive_weight([np.zeros((4, 1))], ModelSettings()) == 1.0
+    assert positive_weight([np.array([[1.0]] + [[0.0]] * 99)], ModelSettings()) == 20.0  # capped
+    assert positive_weight(targets, ModelSettings(fear_positive_weight=2.5)) == 2.5
+
+
+def test_folds(tmp_path):
+    films = [f"F{i:02d}" for i in range(11)]
+    folds = make_folds(reversed(films), 4, seed=3)
+    assert folds == make_folds(films, 4, seed=3)
+    assert sorted(n for f in folds for n in f) == films
+    assert sorted(len(f) for f in folds) == [2, 3, 3, 3]
+    assert make_folds(films, 4, seed=4) != folds
+    assert len(make_folds(films[:3], 5)) == 3
+    path = write_folds(tmp_path / "folds.json", folds, 3)
+    assert read_folds(path) == folds
+    path.write_text('{"folds": [["A"], ["A"]]}')
+    with pytest.raises(DataError, match="a film is in two folds"):
+        read_folds(path)
+
+
+def test_run_definitions(tmp_path):
+    from pathlib import Path
+
+    for path in sorted(Path(__file__).parents[1].glob("runs/*/*.toml")):
+        config = load_run(path)
+        assert config.subtask == path.parent.name
+        assert path.name == f"run{config.run}.toml"
+    good = tmp_path / "r.toml"
+    good.write_text('subtask = "fear"\nrun = 2\ndescription = "d"\nfeatures = ["audio-stats"]\n'
+                    '[model]\nlstm_units = 64\nlearning_rate = 0.01\n')
+    config = load_run(good)
+    assert (config.run, config.model.lstm_units, config.model.learning_rate, config.folds) == (2, 64, 0.01, 5)
+    for text, message in [
+        ('subtask = "fear"\nrun = 2\ndescription = "d"\nfeatures = ["a"]\ncolour = 1\n', "unknown key 'colour'"),
+        ('subtask = "fear"\nrun = 9\ndescription = "d"\nfeatures = ["a"]\n', "run: expected 1 to 5, got 9"),
+        ('subtask = "fear"\nrun = "1"\ndescription = "d"\nfeatures = ["a"]\n', "run: expected int, got '1'"),
+        ('subtask = "fear"\ndescription = "d"\nfeatures = ["a"]\n', "missing key 'run'"),
+        ('subtask = "fear"\nrun = 1\ndescription = "d"\nfeatures = ["a"]\n[model]\nunits = 3\n',
+         "model.units: unknown setting"),
+        ('subtask = "fear"\nrun = 1\ndescription = "d"\nfeatures = ["a"]\n[model]\nlstm_units = 1.5\n',
+         "model.lstm_units: expected int"),
+        ("subtask = ", "expected TOML"),
+    ]:
+        good.write_text(text)
+        with pytest.raises(DataError, match=message):
+            load_run(good)

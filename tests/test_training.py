@@ -1,0 +1,121 @@
+"""train and predict on tiny generated films, through the CLI."""
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from mediaeval.cli import cli
+from mediaeval.dataset import Dataset
+from mediaeval.metrics import score_run
+from mediaeval.submission import validate_run
+
+RUN = """subtask = "{subtask}"
+run = 3
+description = "tiny test run"
+features = ["visual-stats", "audio-stats"]
+seed = 1
+seeds = {seeds}
+folds = 2
+
+[model]
+lstm_units = 8
+epochs = 2
+chunk_steps = 16
+batch_films = 2
+"""
+
+
+def invoke(*args):
+    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    return result
+
+
+@pytest.fixture(scope="module")
+def features(tiny_dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("features")
+    assert invoke("extract", "--dataset", tiny_dataset, "--out", out).exit_code == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_dataset, features, tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    config = root / "run3.toml"
+    config.write_text(RUN.format(subtask="valence_arousal", seeds=1))
+    result = invoke("train", config, "--dataset", tiny_dataset, "--features", features, "--out", root / "va",
+                    "--team", "T")
+    assert result.exit_code == 0, result.output
+    return root / "va", config
+
+
+def test_model_folder(trained, tiny_dataset):
+    model_dir, _ = trained
+    for name in ("run.toml", "folds.json", "scores.json", "me17ei_T_valence_arousal_run3.txt",
+                 "fold1/seed1/model.keras", "fold2/seed1/normalisation.npz", "fold1/seed1/log.csv",
+                 "final/seed1/model.keras", "final/seed1/settings.json"):
+        assert (model_dir / name).exists(), name
+    assert list((model_dir / "final/seed1/tensorboard").iterdir())
+    log = (model_dir / "final/seed1/log.csv").read_text().splitlines()
+    assert log[0] == "epoch,loss,val_loss,seconds" and len(log) == 3
+    assert not model_dir.with_name("va.partial").exists()
+    folds = json.loads((model_dir / "folds.json").read_text())["folds"]
+    assert sorted(n for f in folds for n in f) == ["Sample_01", "Sample_02"]
+
+
+def test_out_of_fold_run_is_valid_and_scored(trained, tiny_dataset):
+    model_dir, _ = trained
+    dataset = Dataset.discover(tiny_dataset)
+    run_file = model_dir / "me17ei_T_valence_arousal_run3.txt"
+    assert [p for p in validate_run(run_file, dataset) if p.is_error] == []
+    scores = json.loads((model_dir / "scores.json").read_text())
+    rescored = score_run(run_file, dataset).to_json()
+    for key in ("valence_mse", "arousal_mse"):
+        assert scores["official"][key] == pytest.approx(rescored["official"][key], abs=1e-6)
+    assert len(scores["folds"]) == 2 and set(scores["fold_mean"]) == set(scores["official"])
+    result = invoke("score", run_file, "--dataset", tiny_dataset, "--folds", model_dir / "folds.json", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["fold_mean"]["valence_mse"] == pytest.approx(scores["fold_mean"]["valence_mse"])
+
+
+def test_retrain_is_skipped(trained, tiny_dataset, features):
+    model_dir, config = trained
+    result = invoke("train", config, "--dataset", tiny_dataset, "--features", features, "--out", model_dir, "--team", "T")
+    assert result.exit_code == 0 and "already trained" in result.output
+
+
+def test_predict_writes_a_valid_test_run(trained, tiny_dataset, features, tmp_path):
+    model_dir, _ = trained
+    out = tmp_path / "me17ei_T_valence_arousal_run3.txt"
+    result = invoke("predict", model_dir, "--dataset", tiny_dataset, "--features", features, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert validate_run(out, Dataset.discover(tiny_dataset)) == []
+    rows = out.read_text().splitlines()
+    assert rows[0] == "MEDIAEVAL17_00" and len(rows[1].split()) == 2
+    wrong = tmp_path / "me17ei_T_fear_run3.txt"
+    result = invoke("predict", model_dir, "--dataset", tiny_dataset, "--features", features, "--out", wrong)
+    assert result.exit_code == 1 and "the model is for valence_arousal" in result.output
+
+
+def test_fear_seed_ensemble(tiny_dataset, features, tmp_path):
+    config = tmp_path / "run3.toml"
+    config.write_text(RUN.format(subtask="fear", seeds=2))
+    result = invoke("train", config, "--dataset", tiny_dataset, "--features", features, "--out", tmp_path / "fear",
+                    "--team", "T")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "fear" / "final").iterdir()) == ["seed1", "seed2"]
+    out = tmp_path / "me17ei_T_fear_run3.txt"
+    assert invoke("predict", tmp_path / "fear", "--dataset", tiny_dataset, "--features", features,
+                  "--out", out).exit_code == 0
+    values = np.array([ln.split() for ln in out.read_text().splitlines()[1:]], float)
+    assert set(values[:, 0]) <= {0.0, 1.0} and ((values[:, 1] >= 0) & (values[:, 1] <= 1)).all()
+
+
+def test_missing_features_say_what_to_run(tiny_dataset, tmp_path):
+    config = tmp_path / "run3.toml"
+    config.write_text(RUN.format(subtask="fear", seeds=1).replace('"visual-stats", ', ""))
+    (tmp_path / "features").mkdir()
+    result = invoke("train", config, "--dataset", tiny_dataset, "--features", tmp_path / "features",
+                    "--out", tmp_path / "m")
+    assert result.exit_code == 1
+    assert "no features for film Sample_01; run: mediaeval extract" in result.output
