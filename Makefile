@@ -7,9 +7,12 @@ JOBS ?= 2
 TEAM ?= demo
 DATASET ?=
 DEMO := build/demo
+FEATURES ?= build/features
+MODELS ?= build/models
+SUBMISSION ?= submission
 BENCH_MINUTES ?= 10,60
 
-.PHONY: install test demo submission bench clean
+.PHONY: install test demo submission package bench clean
 
 install: $(INSTALLED)
 
@@ -22,30 +25,27 @@ $(INSTALLED): setup.cfg setup.py
 test: $(INSTALLED)
 	$(BIN)/python -m pytest -n $(JOBS) --doctest-modules mediaeval tests
 
-# The main job on a built-in sample: sample data, baseline runs, validation, dev scores, zip.
+# The main job on a built-in sample: sample data, then `make submission` on it.
 demo: $(INSTALLED)
 	test -f $(DEMO)/sample.done || { rm -rf $(DEMO)/sample && \
 	  $(BIN)/mediaeval sample $(DEMO)/sample --seed 0 && touch $(DEMO)/sample.done; }
-	mkdir -p $(DEMO)/dev $(DEMO)/submission
-	for subtask in valence_arousal fear; do \
-	  $(BIN)/mediaeval baseline --dataset $(DEMO)/sample --subtask $$subtask --films dev \
-	    --out $(DEMO)/dev/me17ei_$(TEAM)_$${subtask}_run1.txt && \
-	  $(BIN)/mediaeval baseline --dataset $(DEMO)/sample --subtask $$subtask --films test \
-	    --out $(DEMO)/submission/me17ei_$(TEAM)_$${subtask}_run1.txt || exit 1; \
-	done
-	$(BIN)/mediaeval validate $(DEMO)/dev/*.txt $(DEMO)/submission/*.txt --dataset $(DEMO)/sample
-	for run in $(DEMO)/dev/*.txt; do $(BIN)/mediaeval score $$run --dataset $(DEMO)/sample || exit 1; done
-	$(BIN)/mediaeval package $(DEMO)/submission/*.txt --team $(TEAM) --dataset $(DEMO)/sample \
-	  --out $(DEMO)/me17ei_$(TEAM).zip --force
-	@echo "demo submission: $(DEMO)/me17ei_$(TEAM).zip"
+	$(MAKE) submission TEAM=$(TEAM) DATASET=$(DEMO)/sample FEATURES=$(DEMO)/features MODELS=$(DEMO)/models \
+	  SUBMISSION=$(DEMO)/submission
+	@echo "demo submission: $(DEMO)/submission/me17ei_$(TEAM).zip"
 
-# Validate and package the run files in submission/ (TEAM=name DATASET=root).
+# Every run of runs/: extract what is missing, train what is not trained, predict the test
+# films, validate, package (TEAM=name DATASET=path).
 submission: $(INSTALLED)
 	@test -n "$(DATASET)" || { echo "usage: make submission TEAM=name DATASET=path/to/data" >&2; exit 2; }
-	$(BIN)/mediaeval validate submission/me17ei_$(TEAM)_*.txt --dataset $(DATASET)
-	$(BIN)/mediaeval package submission/me17ei_$(TEAM)_*.txt --team $(TEAM) --dataset $(DATASET) \
-	  --out submission/me17ei_$(TEAM).zip --force
-	@echo "submission: submission/me17ei_$(TEAM).zip"
+	$(BIN)/mediaeval pipeline --dataset $(DATASET) --team $(TEAM) --runs runs --features $(FEATURES) \
+	  --models $(MODELS) --out $(SUBMISSION) --jobs $(JOBS)
+
+# Validate and package hand-made run files submission/me17ei_<TEAM>_*.txt.
+package: $(INSTALLED)
+	@test -n "$(DATASET)" || { echo "usage: make package TEAM=name DATASET=path/to/data" >&2; exit 2; }
+	$(BIN)/mediaeval validate $(SUBMISSION)/me17ei_$(TEAM)_*.txt --dataset $(DATASET)
+	$(BIN)/mediaeval package $(SUBMISSION)/me17ei_$(TEAM)_*.txt --team $(TEAM) --dataset $(DATASET) \
+	  --out $(SUBMISSION)/me17ei_$(TEAM).zip --force
 
 clean:
 	rm -rf build .pytest_cache
@@ -53,3 +53,4 @@ clean:
 # Benchmarks: ratios against a baseline measured in the same run (see tools/).
 bench: $(INSTALLED)
 	$(BIN)/python tools/bench_extract.py --minutes $(BENCH_MINUTES)
+	$(BIN)/python tools/bench_train.py

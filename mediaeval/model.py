@@ -27,13 +27,14 @@ class ModelSettings:
     input_dropout: float = 0.5
     output_dropout: float = 0.5
     learning_rate: float = 1e-3
-    epochs: int = 40
-    patience: int = 6
+    epochs: int = 30
+    patience: int = 5
     batch_films: int = 8
     chunk_steps: int = 128
     validation_share: float = 0.2
     fear_positive_weight: float | None = None   # None: negatives / positives of the training steps
     max_positive_weight: float = 20.0
+    projection_dtype: str = "float32"           # "bfloat16": the LSTM's input projection in bfloat16
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -57,9 +58,10 @@ def make_chunk_lstm_class():
         Shapes: x (batch, time, features), h0 and c0 (batch, units).
         """
 
-        def __init__(self, units: int, **kwargs):
+        def __init__(self, units: int, projection_dtype: str = "float32", **kwargs):
             super().__init__(**kwargs)
             self.units = units
+            self.projection_dtype = projection_dtype
 
         def build(self, input_shape):
             features = input_shape[0][-1] if isinstance(input_shape, (list, tuple)) and isinstance(
@@ -75,7 +77,12 @@ def make_chunk_lstm_class():
         def call(self, x, h0, c0):
             import tensorflow as tf
 
-            projected = ops.einsum("btd,dg->tbg", x, self.kernel) + self.bias
+            if self.projection_dtype == "float32":
+                projected = ops.einsum("btd,dg->tbg", x, self.kernel)
+            else:  # bfloat16 products, float32 sums and state (AMX / AVX512-BF16 CPUs, GPUs)
+                low = self.projection_dtype
+                projected = ops.cast(ops.einsum("btd,dg->tbg", ops.cast(x, low), ops.cast(self.kernel, low)), "float32")
+            projected = projected + self.bias
             recurrent = self.recurrent_kernel
 
             def step(carry, z):
@@ -92,7 +99,7 @@ def make_chunk_lstm_class():
             return (x_shape[0], x_shape[1], self.units), (x_shape[0], self.units), (x_shape[0], self.units)
 
         def get_config(self):
-            return {**super().get_config(), "units": self.units}
+            return {**super().get_config(), "units": self.units, "projection_dtype": self.projection_dtype}
 
     return ChunkLSTM
 
@@ -121,7 +128,7 @@ def build_model(n_features: int, subtask: str, settings: ModelSettings | None = 
     c0 = keras.Input((units,), name="c0")
     z = keras.layers.BatchNormalization(name="input_norm")(x)
     z = keras.layers.Dropout(settings.input_dropout, name="input_dropout")(z)
-    sequence, h, c = chunk_lstm_class()(units, name="lstm")(z, h0, c0)
+    sequence, h, c = chunk_lstm_class()(units, settings.projection_dtype, name="lstm")(z, h0, c0)
     z = keras.layers.Dropout(settings.output_dropout, name="output_dropout")(sequence)
     outputs, activation = (2, "tanh") if subtask == VALENCE_AROUSAL else (1, "sigmoid")
     y = keras.layers.Dense(outputs, activation=activation, name="emotion")(z)
@@ -161,23 +168,16 @@ def pad_films(xs: list[np.ndarray], ys: list[np.ndarray] | None, weights: list[n
 
 # --------------------------------------------------------------------------- training and inference
 
-def _pad_to(array: np.ndarray, rows: int, steps: int) -> np.ndarray:
-    """Zero-pad the first two axes of ``array`` to (rows, steps)."""
-    if array.shape[0] == rows and array.shape[1] == steps:
-        return array
-    pad = [(0, rows - array.shape[0]), (0, steps - array.shape[1])] + [(0, 0)] * (array.ndim - 2)
-    return np.pad(array, pad)
-
-
 class Trainer:
     """Truncated back-propagation through time over films batched side by side.
 
-    Every chunk is padded to ``chunk_steps`` and every batch to ``batch_films`` rows (weight 0),
-    so the training step has one shape and is compiled once with XLA (``jit``), which fuses the
-    recurrent loop: on the CPU this is what makes training fast.
+    The training step is a ``tf.function`` whose time and batch dimensions are left free, so
+    chunks of any length (a film's last) and batches of any size share one graph.  XLA
+    compilation (``jit``) is off by default: measured here on the CPU, it made the recurrent
+    loop four times slower.
     """
 
-    def __init__(self, model, subtask: str, settings: ModelSettings, jit: bool = True):
+    def __init__(self, model, subtask: str, settings: ModelSettings, jit: bool = False):
         import tensorflow as tf
 
         keras = _keras()
@@ -211,16 +211,14 @@ class Trainer:
 
     def train_batch(self, batch: Sequences) -> float:
         """One pass over a batch of films, chunk by chunk, carrying the state; mean loss."""
-        chunk, rows = self.settings.chunk_steps, max(self.settings.batch_films, len(batch.x))
-        h = c = np.zeros((rows, self.units), np.float32)
+        chunk = self.settings.chunk_steps
+        h = c = np.zeros((len(batch.x), self.units), np.float32)
         total, weight_sum = 0.0, 0.0
         for start in range(0, batch.x.shape[1], chunk):
             w = batch.weight[:, start:start + chunk]
             if not w.any():
                 break
-            loss, h, c = self._train_step(_pad_to(batch.x[:, start:start + chunk], rows, chunk),
-                                          _pad_to(batch.y[:, start:start + chunk], rows, chunk),
-                                          _pad_to(w, rows, chunk), h, c)
+            loss, h, c = self._train_step(batch.x[:, start:start + chunk], batch.y[:, start:start + chunk], w, h, c)
             total += float(loss) * float(w.sum())
             weight_sum += float(w.sum())
         return total / max(weight_sum, 1.0)
@@ -230,8 +228,8 @@ class Trainer:
         return predict_films(self.infer, films, self.units)
 
 
-def compiled_inference(model, jit: bool = True):
-    """``infer(x, h, c) -> (y, h, c)``: the model in inference mode, compiled."""
+def compiled_inference(model, jit: bool = False):
+    """``infer(x, h, c) -> (y, h, c)``: the model in inference mode, as a ``tf.function``."""
     import tensorflow as tf
 
     return tf.function(lambda x, h, c: model([x, h, c], training=False), jit_compile=jit, reduce_retracing=True)
@@ -241,20 +239,19 @@ def predict_films(infer, films: list[np.ndarray], units: int, chunk_steps: int =
                   batch_films: int = 16) -> list[np.ndarray]:
     """Run ``infer(x, h, c) -> (y, h, c)`` over whole films chunk by chunk, films side by side.
 
-    Chunks are padded to ``chunk_steps`` and groups to ``batch_films`` rows (one compiled
-    shape); padding comes after a film's end, so it never changes its outputs.
+    Padding after a film's end never changes its outputs, so the result equals whole-film
+    inference of each film alone.
     """
     order = sorted(range(len(films)), key=lambda i: -len(films[i]))
     out: list[np.ndarray | None] = [None] * len(films)
-    rows = min(batch_films, len(films))
     for first in range(0, len(order), batch_films):
         group = order[first:first + batch_films]
         batch = pad_films([films[i] for i in group], None, None, 1)
-        h = c = np.zeros((rows, units), np.float32)
+        h = c = np.zeros((len(group), units), np.float32)
         pieces = []
         for start in range(0, batch.x.shape[1], chunk_steps):
-            y, h, c = infer(_pad_to(batch.x[:, start:start + chunk_steps], rows, chunk_steps), h, c)
-            pieces.append(np.asarray(y)[:len(group), :min(chunk_steps, batch.x.shape[1] - start)])
+            y, h, c = infer(batch.x[:, start:start + chunk_steps], h, c)
+            pieces.append(np.asarray(y))
         y = np.concatenate(pieces, axis=1)
         for row, i in enumerate(group):
             out[i] = y[row, :len(films[i])]

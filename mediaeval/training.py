@@ -228,10 +228,52 @@ def is_trained(model_dir) -> bool:
     return (model_dir / "scores.json").exists() and any((model_dir / "final").glob("seed*/model.keras"))
 
 
+def _fit_job(job) -> list[np.ndarray]:
+    """Train one model (one fold or the final model, one seed); predict its held-out films."""
+    train, held_out, subtask, settings, seed, out_dir, progress, label = job
+    model, normaliser, _ = fit(train, subtask, settings, seed, out_dir, progress, label)
+    return predict_steps([model], [normaliser], held_out) if held_out else []
+
+
+def _one_thread_each() -> None:
+    """Worker processes share the cores: one TensorFlow thread each."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def _run_jobs(jobs: list, workers: int, bar) -> list:
+    """Run fit jobs here or in ``workers`` processes (each seeded alike, so the results agree)."""
+    if workers <= 1 or len(jobs) <= 1:
+        results = []
+        for job in jobs:
+            results.append(_fit_job(job))
+            bar.update()
+        return results
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    results: list = [None] * len(jobs)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_one_thread_each) as pool:
+        futures = {pool.submit(_fit_job, job[:6] + (False,) + job[7:]): i for i, job in enumerate(jobs)}
+        from concurrent.futures import as_completed
+
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            bar.update()
+    return results
+
+
 def train_run(config: RunConfig, dataset, features_dir, model_dir, team: str, overwrite: bool = False,
-              progress: bool = True) -> TrainResult:
+              progress: bool = True, jobs: int = 1) -> TrainResult:
     """Cross-validate ``config`` on the development films, write the out-of-fold run file and its
-    scores, then train the final model(s) on all development films."""
+    scores, then train the final model(s) on all development films.
+
+    ``jobs > 1`` trains that many models at once in separate processes; every model is seeded
+    on its own, so the numbers do not depend on ``jobs``.
+    """
     from tqdm import tqdm
 
     from .folds import make_folds, write_folds
@@ -256,25 +298,25 @@ def train_run(config: RunConfig, dataset, features_dir, model_dir, team: str, ov
     write_text_atomic(partial / "run.toml", config.path.read_text() if config.path else "")
     write_folds(partial / "folds.json", folds, config.seed)
     seeds = [config.seed + s for s in range(config.seeds)]
-    oof: dict[str, np.ndarray] = {}
-    with tqdm(total=(len(folds) + 1) * len(seeds), desc=f"{config.name} models", unit="model",
-              disable=not progress) as bar:
-        for k, held in enumerate(folds, start=1):
-            train = [f for f in films if f.name not in held]
-            models, norms = [], []
-            for seed in seeds:
-                model, norm, _ = fit(train, config.subtask, config.model, seed, partial / f"fold{k}" / f"seed{seed}",
-                                     progress, label=f"fold {k}/{len(folds)} seed {seed}")
-                models.append(model)
-                norms.append(norm)
-                bar.update()
-            held_films = [by_name[n] for n in held]
-            for film, steps in zip(held_films, predict_steps(models, norms, held_films)):
-                oof[film.name] = to_segments(steps, film.n_segments, config.subtask)
+    fit_jobs, held = [], []
+    for k, held_names in enumerate(folds, start=1):
+        held_films = [by_name[n] for n in held_names]
+        train = [f for f in films if f.name not in held_names]
         for seed in seeds:
-            fit(films, config.subtask, config.model, seed, partial / "final" / f"seed{seed}", progress,
-                label=f"final seed {seed}")
-            bar.update()
+            fit_jobs.append((train, held_films, config.subtask, config.model, seed,
+                             partial / f"fold{k}" / f"seed{seed}", progress, f"fold {k}/{len(folds)} seed {seed}"))
+            held.append(held_films)
+    for seed in seeds:
+        fit_jobs.append((films, [], config.subtask, config.model, seed, partial / "final" / f"seed{seed}",
+                         progress, f"final seed {seed}"))
+    with tqdm(total=len(fit_jobs), desc=f"{config.name} models", unit="model", disable=not progress) as bar:
+        results = _run_jobs(fit_jobs, jobs, bar)
+    oof: dict[str, np.ndarray] = {}
+    for k in range(len(folds)):
+        per_seed = results[k * len(seeds):(k + 1) * len(seeds)]
+        for i, film in enumerate(held[k * len(seeds)]):
+            steps = np.mean([r[i] for r in per_seed], axis=0)
+            oof[film.name] = to_segments(steps, film.n_segments, config.subtask)
     write_run(partial / run_name, oof, config.subtask, config.describe())
     truth = {f.name: f.labels for f in films}
     scores = score_folds(truth, oof, folds, config.subtask)

@@ -1,9 +1,6 @@
 """Commands about models: ``train``, ``predict``."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import click
 
 from .options import dataset_option, load_dataset, split_commas
@@ -30,7 +27,9 @@ def _figures(scores: dict) -> str:
 @click.option("--out", "model_dir", required=True, type=click.Path(file_okay=False), help="Model folder to write.")
 @click.option("--team", default="team", help="Team name in the out-of-fold run file's name.")
 @click.option("--overwrite", is_flag=True, help="Retrain even if OUT holds a trained model.")
-def train(run_config, dataset_root, features_dir, model_dir, team, overwrite):
+@click.option("--jobs", default=1, type=click.IntRange(1),
+              help="Models trained at once, in separate processes (results do not depend on it).")
+def train(run_config, dataset_root, features_dir, model_dir, team, overwrite, jobs):
     """Cross-validate a run by film, then train its final model on all development films.
 
     Writes into OUT the out-of-fold predictions of every development film as a run file (so that
@@ -41,7 +40,7 @@ def train(run_config, dataset_root, features_dir, model_dir, team, overwrite):
     from ..training import train_run
 
     config = load_run(run_config)
-    result = train_run(config, load_dataset(dataset_root), features_dir, model_dir, team, overwrite)
+    result = train_run(config, load_dataset(dataset_root), features_dir, model_dir, team, overwrite, jobs=jobs)
     if result.skipped:
         click.echo(f"{model_dir} is already trained (use --overwrite to retrain)")
     click.echo(f"{config.name}: {_figures(result.scores)}")
@@ -72,5 +71,30 @@ def predict(model_dir, dataset_root, features_dir, out, film_names):
 COMMANDS = [train, predict]
 
 
-def scores_json(model_dir) -> dict:
-    return json.loads((Path(model_dir) / "scores.json").read_text())
+@click.command()
+@dataset_option()
+@click.option("--team", required=True, help="Team name (letters, digits, '-').")
+@click.option("--runs", "runs_dir", default="runs", show_default=True, type=click.Path(exists=True, file_okay=False),
+              help="Folder of run definitions (runs/<subtask>/run<N>.toml).")
+@click.option("--features", "features_dir", default="build/features", type=click.Path(file_okay=False),
+              help="Feature folder (missing features are extracted).")
+@click.option("--models", "models_dir", default="build/models", type=click.Path(file_okay=False),
+              help="Model folders, one per run (untrained runs are trained).")
+@click.option("--out", "out_dir", default="submission", type=click.Path(file_okay=False),
+              help="Where the test run files and the zip go.")
+@click.option("--jobs", default=1, type=click.IntRange(1),
+              help="Models trained at once, in separate processes (results do not depend on it).")
+def pipeline(dataset_root, team, runs_dir, features_dir, models_dir, out_dir, jobs):
+    """Everything for every run: extract, train, predict the test films, validate, package.
+
+    Prints each run's development cross-validation figures so that the team can choose.
+    """
+    from ..pipeline import build_submission, figures_table
+
+    zip_path, outcomes = build_submission(runs_dir, load_dataset(dataset_root), features_dir, models_dir, out_dir,
+                                          team, jobs=jobs, echo=click.echo)
+    click.echo("\n" + figures_table(outcomes))
+    click.echo(f"submission: {zip_path} ({len(outcomes)} runs)")
+
+
+COMMANDS.append(pipeline)

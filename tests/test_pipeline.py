@@ -1,0 +1,50 @@
+"""The submission flow: every run of a runs folder, from films to a valid zip."""
+import zipfile
+
+from click.testing import CliRunner
+
+from mediaeval.cli import cli
+from mediaeval.dataset import Dataset
+from mediaeval.submission import validate_run
+
+RUN = """subtask = "{subtask}"
+run = {run}
+description = "tiny {subtask} run {run}"
+features = [{features}]
+seed = 0
+folds = 2
+
+[model]
+lstm_units = 8
+epochs = 2
+chunk_steps = 16
+"""
+
+
+def test_pipeline_builds_a_valid_zip(tiny_dataset, tmp_path):
+    runs = tmp_path / "runs"
+    for subtask, run, features in (("valence_arousal", 1, '"visual-stats", "audio-stats"'),
+                                   ("valence_arousal", 2, '"audio-stats"'), ("fear", 1, '"visual-stats"')):
+        (runs / subtask).mkdir(parents=True, exist_ok=True)
+        (runs / subtask / f"run{run}.toml").write_text(RUN.format(subtask=subtask, run=run, features=features))
+    args = ["pipeline", "--dataset", str(tiny_dataset), "--team", "T", "--runs", str(runs),
+            "--features", str(tmp_path / "features"), "--models", str(tmp_path / "models"),
+            "--out", str(tmp_path / "submission")]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "valence_arousal: out-of-fold figures on the development films" in result.output
+    assert "tiny fear run 1" in result.output
+    zip_path = tmp_path / "submission" / "me17ei_T.zip"
+    assert f"submission: {zip_path} (3 runs)" in result.output
+    names = ["me17ei_T_valence_arousal_run1.txt", "me17ei_T_valence_arousal_run2.txt", "me17ei_T_fear_run1.txt"]
+    with zipfile.ZipFile(zip_path) as archive:
+        assert archive.namelist() == names + ["README.txt"]
+        assert "description: tiny valence_arousal run 2" in archive.read("README.txt").decode()
+    dataset = Dataset.discover(tiny_dataset)
+    for name in names:
+        assert validate_run(tmp_path / "submission" / name, dataset) == []
+    assert sorted(p.name for p in (tmp_path / "features").iterdir()) == [
+        "audio-stats", "visual-stats", "visual-stats+audio-stats"]
+    # a second pass trains nothing and gives the same zip content
+    again = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert again.exit_code == 0 and again.output.count("already trained") == 3

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Training benchmark at the thesis's scale, against stock Keras measured in the same run.
+
+30 films of random features totalling 49,900 steps (7 h 23 min), 7,168 inputs (the thesis's
+C3D + VGG19 audio features), LSTM 512, valence/arousal.  Prints seconds per epoch of
+mediaeval's trainer (films side by side, 128-step chunks, XLA) and of stock Keras
+(``keras.layers.LSTM`` in a Sequential model, ``fit`` on 128-step chunks, batch 8, timed on a
+subset and scaled to the same number of steps), their ratio, the FLOP rate, and the time to
+predict 14 films of 90 minutes.
+
+    python tools/bench_train.py [--steps 49900] [--features 7168] [--baseline-share 0.1]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def film_lengths(total: int, count: int = 30) -> list[int]:
+    """Lengths spread like the development films (119 s to 4,568 s), summing to ``total``."""
+    raw = np.geomspace(223, 8565, count)
+    lengths = np.maximum(1, np.round(raw * total / raw.sum())).astype(int)
+    lengths[-1] += total - lengths.sum()
+    return lengths.tolist()
+
+
+def flops_per_step(features: int, units: int, outputs: int = 2) -> float:
+    """Forward FLOPs of one step: input and recurrent projections, gates, output layer."""
+    return 2 * features * 4 * units + 2 * units * 4 * units + 12 * units + 2 * units * outputs + 4 * features
+
+
+def ours(xs, ys, settings, epochs: int) -> tuple[float, int]:
+    """Seconds per epoch of mediaeval's trainer, and the steps computed (padding included)."""
+    from mediaeval.model import Trainer, batches, build_model, pad_films, set_seed
+
+    set_seed(0)
+    trainer = Trainer(build_model(xs[0].shape[1], "valence_arousal", settings), "valence_arousal", settings)
+    rng = np.random.default_rng(0)
+    lengths = [len(x) for x in xs]
+    times, computed = [], 0
+    for epoch in range(epochs + 1):          # the first epoch includes compilation
+        started = time.perf_counter()
+        computed = 0
+        for group in batches(len(xs), settings.batch_films, lengths, rng):
+            batch = pad_films([xs[i] for i in group], [ys[i] for i in group], None, 2)
+            trainer.train_batch(batch)
+            computed += len(group) * batch.x.shape[1]
+        times.append(time.perf_counter() - started)
+        print(f"  mediaeval ({settings.projection_dtype} projection) epoch {epoch}: {times[-1]:.1f} s"
+              f"{' (with tracing)' if epoch == 0 else ''}", flush=True)
+    return float(np.mean(times[1:])), computed
+
+
+def stock_keras(xs, ys, units: int, chunk: int, share: float) -> float:
+    """Seconds per epoch of stock Keras on ``share`` of the steps, scaled to all of them."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    x = np.concatenate(xs)
+    y = np.concatenate(ys)
+    n_chunks = int(len(x) * share) // chunk
+    xc = x[:n_chunks * chunk].reshape(n_chunks, chunk, -1)
+    yc = y[:n_chunks * chunk].reshape(n_chunks, chunk, -1)
+    model = keras.Sequential([keras.Input((chunk, x.shape[1])), keras.layers.BatchNormalization(),
+                              keras.layers.Dropout(0.5), keras.layers.LSTM(units, return_sequences=True),
+                              keras.layers.Dropout(0.5), keras.layers.TimeDistributed(keras.layers.Dense(2, activation="tanh"))])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(xc[:16], yc[:16], batch_size=8, epochs=1, verbose=0)   # build and trace
+    started = time.perf_counter()
+    model.fit(xc, yc, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    elapsed = time.perf_counter() - started
+    print(f"  stock Keras: {elapsed:.1f} s for {n_chunks * chunk} steps", flush=True)
+    return elapsed * len(x) / (n_chunks * chunk)
+
+
+def prediction(settings, features: int, films: int, minutes: float) -> float:
+    from mediaeval.model import build_model, compiled_inference, predict_films, set_seed
+
+    set_seed(0)
+    model = build_model(features, "valence_arousal", settings)
+    infer = compiled_inference(model)
+    steps = int(minutes * 60 * 30 / 16)
+    rng = np.random.default_rng(1)
+    xs = [rng.standard_normal((steps, features), dtype=np.float32) for _ in range(films)]
+    predict_films(infer, [x[:600] for x in xs[:2]], settings.lstm_units, batch_films=7)  # compile
+    started = time.perf_counter()
+    predict_films(infer, xs, settings.lstm_units, batch_films=7)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    from mediaeval.model import ModelSettings
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=49_900)
+    parser.add_argument("--features", type=int, default=7168)
+    parser.add_argument("--units", type=int, default=512)
+    parser.add_argument("--epochs", type=int, default=2, help="Timed epochs after the first.")
+    parser.add_argument("--baseline-share", type=float, default=0.1, help="Share of the steps stock Keras is timed on.")
+    parser.add_argument("--predict-films", type=int, default=14)
+    parser.add_argument("--predict-minutes", type=float, default=90)
+    args = parser.parse_args()
+
+    settings = ModelSettings(lstm_units=args.units)
+    rng = np.random.default_rng(0)
+    lengths = film_lengths(args.steps)
+    xs = [rng.standard_normal((n, args.features), dtype=np.float32) for n in lengths]
+    ys = [np.tanh(rng.standard_normal((n, 2))).astype(np.float32) for n in lengths]
+    print(f"{len(xs)} films, {sum(lengths)} steps, {args.features} features, LSTM {args.units}", flush=True)
+    measured = {}
+    for dtype in ("float32", "bfloat16"):
+        measured[dtype] = ours(xs, ys, ModelSettings(lstm_units=args.units, projection_dtype=dtype), args.epochs)
+    keras_seconds = stock_keras(xs, ys, args.units, settings.chunk_steps, args.baseline_share)
+    flops = 3 * flops_per_step(args.features, args.units)
+    predict_seconds = prediction(settings, args.features, args.predict_films, args.predict_minutes)
+    print()
+    print(f"seconds per epoch, stock Keras (scaled from {args.baseline_share:.0%} of the steps): {keras_seconds:.1f}, "
+          f"{flops * sum(lengths) / keras_seconds / 1e9:.0f} GFLOP/s")
+    for dtype, (seconds, computed) in measured.items():
+        print(f"seconds per epoch, mediaeval, {dtype} projection: {seconds:.1f} "
+              f"(x {seconds / keras_seconds:.2f} of stock Keras), {flops * computed / seconds / 1e9:.0f} GFLOP/s "
+              f"on the {computed} steps computed ({sum(lengths)} film steps + padding)")
+    total_minutes = args.predict_films * args.predict_minutes
+    print(f"prediction of {args.predict_films} films of {args.predict_minutes:g} min (float32): {predict_seconds:.1f} s "
+          f"({total_minutes * 60 / predict_seconds:.0f} x real time)")
+
+
+if __name__ == "__main__":
+    main()
