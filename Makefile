@@ -31,6 +31,10 @@ demo: $(INSTALLED)
 	  $(BIN)/mediaeval sample $(DEMO)/sample --seed 0 && touch $(DEMO)/sample.done; }
 	$(MAKE) submission TEAM=$(TEAM) DATASET=$(DEMO)/sample FEATURES=$(DEMO)/features MODELS=$(DEMO)/models \
 	  SUBMISSION=$(DEMO)/submission
+	$(BIN)/mediaeval plot $(DEMO)/models/*/me17ei_$(TEAM)_*_run*.txt --dataset $(DEMO)/sample --out $(DEMO)/plots
+	$(BIN)/mediaeval render $(DEMO)/sample/MEDIAEVAL17-TestSet-Data/data/MEDIAEVAL17_00.mp4 \
+	  --run $(DEMO)/submission/me17ei_$(TEAM)_valence_arousal_run1.txt --style rgb --out $(DEMO)/MEDIAEVAL17_00-rgb.mp4
+	@echo "demo: plots in $(DEMO)/plots, amplified film $(DEMO)/MEDIAEVAL17_00-rgb.mp4"
 	@echo "demo submission: $(DEMO)/submission/me17ei_$(TEAM).zip"
 
 # Every run of runs/: extract what is missing, train what is not trained, predict the test

@@ -32,9 +32,9 @@ def cli():
     """
 
 
-from . import data, features, model, scoring, submission  # noqa: E402  (registration needs ``cli`` defined)
+from . import data, features, model, pictures, scoring, submission  # noqa: E402  (registration needs ``cli`` defined)
 
-for module in (data, features, model, scoring, submission):
+for module in (data, features, model, pictures, scoring, submission):
     for command in module.COMMANDS:
         cli.add_command(command)
 

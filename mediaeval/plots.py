@@ -1,0 +1,161 @@
+"""Pictures of a run: predictions against truth per film, per-film figures, runs compared.
+
+Matplotlib with the Agg backend (no screen).  Time runs along the x axis in minutes, at the
+middle of each 10 s segment (5 k + 5 s).  Colours are the same everywhere: valence blue,
+arousal red, fear purple; the truth is drawn in black.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .dataset import VALENCE_AROUSAL
+from .windows import SEGMENT_SECONDS, SEGMENT_SHIFT
+
+COLOURS = {"valence": "#1f5fbf", "arousal": "#c8372d", "fear": "#7b3294", "truth": "#222222"}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def segment_minutes(n_segments: int) -> np.ndarray:
+    """Middle of each segment in minutes."""
+    return (np.arange(n_segments) * SEGMENT_SHIFT + SEGMENT_SECONDS / 2) / 60
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:.3f}"
+
+
+def plot_film(film: str, prediction: np.ndarray, subtask: str, truth: np.ndarray | None, figures: dict | None,
+              out) -> Path:
+    """One film: predicted (and true) valence and arousal, or fear confidence and true fear segments."""
+    plt = _pyplot()
+    minutes = segment_minutes(len(prediction))
+    if subtask == VALENCE_AROUSAL:
+        fig, axes = plt.subplots(2, 1, figsize=(10, 5.5), sharex=True)
+        for ax, column, name in ((axes[0], 0, "valence"), (axes[1], 1, "arousal")):
+            ax.plot(minutes, prediction[:, column], color=COLOURS[name], lw=1.8, label=f"predicted {name}")
+            if truth is not None:
+                ax.plot(minutes[:len(truth)], truth[:, column], color=COLOURS["truth"], lw=1.2, ls="--",
+                        label=f"true {name}")
+            ax.axhline(0, color="#999999", lw=0.6)
+            ax.set_ylim(-1, 1)
+            ax.set_ylabel(name)
+            ax.legend(loc="upper right", fontsize=8)
+            if figures:
+                ax.set_title(f"{name}: MSE {_fmt(figures.get(f'{name}_mse'))}, PCC {_fmt(figures.get(f'{name}_pcc'))}",
+                             fontsize=9, loc="left")
+        axes[-1].set_xlabel("time (minutes, segment middles)")
+    else:
+        fig, ax = plt.subplots(figsize=(10, 3.5))
+        axes = [ax]
+        if truth is not None:
+            for k in np.flatnonzero(truth):
+                start = k * SEGMENT_SHIFT / 60
+                ax.axvspan(start, start + SEGMENT_SECONDS / 60, color=COLOURS["fear"], alpha=0.15, lw=0)
+            ax.plot([], [], color=COLOURS["fear"], alpha=0.3, lw=8, label="true fear segments")
+        ax.plot(minutes, prediction[:, 1], color=COLOURS["fear"], lw=1.8, label="predicted fear confidence")
+        ax.scatter(minutes[prediction[:, 0] > 0], np.full(int((prediction[:, 0] > 0).sum()), 1.02), marker="|",
+                   color=COLOURS["truth"], label="predicted fear label")
+        ax.set_ylim(0, 1.05)
+        ax.set_ylabel("fear")
+        ax.set_xlabel("time (minutes, segment middles)")
+        ax.legend(loc="upper right", fontsize=8)
+        if figures:
+            ax.set_title(f"AP {_fmt(figures.get('ap'))}, F1 {_fmt(figures.get('f1'))}", fontsize=9, loc="left")
+    fig.suptitle(film + ("" if truth is not None else " (no ground truth: predictions only)"), fontsize=11)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def plot_summary(name: str, subtask: str, per_film: dict[str, dict], official: dict, out) -> Path:
+    """Per-film figures of a run as bars (MSE and PCC, or AP and F1), with the official figures."""
+    plt = _pyplot()
+    films = list(per_film)
+    keys = (("valence_mse", "arousal_mse"), ("valence_pcc", "arousal_pcc")) if subtask == VALENCE_AROUSAL \
+        else (("ap",), ("f1",))
+    fig, axes = plt.subplots(1, 2, figsize=(max(8, 0.5 * len(films) + 4), 4.5))
+    for ax, group in zip(axes, keys):
+        width = 0.8 / len(group)
+        for j, key in enumerate(group):
+            values = [per_film[f].get(key) for f in films]
+            values = [np.nan if v is None else v for v in values]
+            colour = COLOURS["valence" if key.startswith("valence") else "arousal" if key.startswith("arousal") else "fear"]
+            ax.bar(np.arange(len(films)) + j * width, values, width, color=colour, label=key)
+        ax.set_xticks(np.arange(len(films)) + width * (len(group) - 1) / 2)
+        ax.set_xticklabels(films, rotation=60, ha="right", fontsize=7)
+        ax.axhline(0, color="#999999", lw=0.6)
+        ax.legend(fontsize=8)
+    figures = ", ".join(f"{k} {_fmt(v)}" for k, v in official.items() if not k.startswith("map_films"))
+    fig.suptitle(f"{name}: per film (official: {figures})", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return Path(out)
+
+
+def plot_comparison(official_by_run: dict[str, dict], subtask: str, out) -> Path:
+    """The official figures of several runs side by side."""
+    plt = _pyplot()
+    keys = ["valence_mse", "valence_pcc", "arousal_mse", "arousal_pcc"] if subtask == VALENCE_AROUSAL \
+        else ["map", "accuracy", "precision", "recall", "f1"]
+    runs = list(official_by_run)
+    fig, ax = plt.subplots(figsize=(max(7, 1.6 * len(keys) + 2), 4.2))
+    width = 0.8 / len(runs)
+    cmap = plt.get_cmap("tab10")
+    for j, run in enumerate(runs):
+        values = [official_by_run[run].get(k) for k in keys]
+        ax.bar(np.arange(len(keys)) + j * width, [np.nan if v is None else v for v in values], width,
+               color=cmap(j % 10), label=run)
+    ax.set_xticks(np.arange(len(keys)) + width * (len(runs) - 1) / 2)
+    ax.set_xticklabels(keys)
+    ax.axhline(0, color="#999999", lw=0.6)
+    ax.legend(fontsize=8)
+    ax.set_title(f"{subtask}: official figures of {len(runs)} runs", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return Path(out)
+
+
+def plot_runs(run_paths, dataset, out_dir) -> list[Path]:
+    """Every picture for the given run files: per run a folder of per-film figures and a summary,
+    and per subtask with several runs ``comparison-<subtask>.png``.  Returns the files written."""
+    from .metrics import score_fear, score_valence_arousal
+    from .submission import read_run
+
+    out_dir = Path(out_dir)
+    written, official_by_run = [], {}
+    for path in run_paths:
+        run = read_run(path)
+        folder = out_dir / Path(path).stem
+        truth = {f: dataset.films[f].labels(run.subtask) for f in run.films
+                 if f in dataset.films and dataset.films[f].has_labels(run.subtask)}
+        usable = {f: t for f, t in truth.items() if len(t) == len(run.films[f])}
+        scores = None
+        if usable:
+            scorer = score_valence_arousal if run.subtask == VALENCE_AROUSAL else score_fear
+            scores = scorer(usable, {f: run.films[f] for f in usable})
+            official_by_run.setdefault(run.subtask, {})[Path(path).stem] = scores.official
+        for film, values in run.films.items():
+            figures = scores.per_film.get(film) if scores else None
+            written.append(plot_film(film, values, run.subtask, truth.get(film), figures, folder / f"{film}.png"))
+        if scores:
+            written.append(plot_summary(Path(path).stem, run.subtask, scores.per_film, scores.official,
+                                        folder / "summary.png"))
+    for subtask, runs in official_by_run.items():
+        if len(runs) > 1:
+            written.append(plot_comparison(runs, subtask, out_dir / f"comparison-{subtask}.png"))
+    return written
