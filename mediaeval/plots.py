@@ -70,7 +70,9 @@ def plot_film(film: str, prediction: np.ndarray, subtask: str, truth: np.ndarray
         ax.set_xlabel("time (minutes, segment middles)")
         ax.legend(loc="upper right", fontsize=8)
         if figures:
-            ax.set_title(f"AP {_fmt(figures.get('ap'))}, F1 {_fmt(figures.get('f1'))}", fontsize=9, loc="left")
+            ap = _fmt(figures.get("ap"))
+            ap = "undefined (no fear segment in the truth)" if ap == "n/a" else ap
+            ax.set_title(f"AP {ap}, F1 {_fmt(figures.get('f1'))}", fontsize=9, loc="left")
     fig.suptitle(film + ("" if truth is not None else " (no ground truth: predictions only)"), fontsize=11)
     fig.tight_layout()
     out = Path(out)
