@@ -33,6 +33,16 @@ class VideoInfo:
     audio_rate: int | None
 
 
+def open_film(path):
+    """Open a film for reading with PyAV; :class:`DataError` naming it if it cannot be read."""
+    import av
+
+    try:
+        return av.open(str(path))
+    except (av.error.FFmpegError, OSError) as error:
+        raise DataError(path, f"expected a readable video file: {error}") from error
+
+
 def probe(path) -> VideoInfo:
     """Read duration (seconds), frame rate, size and audio presence without decoding.
 
@@ -43,7 +53,7 @@ def probe(path) -> VideoInfo:
 
     path = Path(path)
     try:
-        with av.open(str(path)) as container:
+        with open_film(path) as container:
             if not container.streams.video:
                 raise DataError(path, "expected a video stream, found none")
             video = container.streams.video[0]
@@ -155,11 +165,7 @@ def _video_steps_pyav(path: Path, n_steps: int, size: int, steps_per_chunk: int)
                 filled = 0
                 chunk = chunk[:min(chunk_frames, n_out - emitted)]
 
-    try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, OSError) as error:
-        raise DataError(path, f"expected a readable video file: {error}") from error
-    with container:
+    with open_film(path) as container:
         if not container.streams.video:
             raise DataError(path, "expected a video stream, found none")
         stream = container.streams.video[0]
@@ -237,11 +243,7 @@ def iter_audio_steps(path, n_steps: int, steps_per_chunk: int = STEPS_PER_CHUNK,
         return samples.reshape(-1, SAMPLES_PER_STEP)
 
     emitted = 0
-    try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, OSError) as error:
-        raise DataError(path, f"expected a readable video file: {error}") from error
-    with container:
+    with open_film(path) as container:
         if not container.streams.audio:
             note("no audio track: the audio features are computed on silence")
         else:

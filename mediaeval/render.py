@@ -22,6 +22,7 @@ import numpy as np
 
 from .atomic import atomic_output
 from .errors import DataError
+from .media import open_film
 from .windows import SEGMENT_SECONDS, SEGMENT_SHIFT
 
 STYLES = ("rgb", "vignette")
@@ -87,11 +88,7 @@ def render(film, valence_arousal: np.ndarray, out, style: str = "rgb", threshold
     values = np.asarray(valence_arousal, dtype=np.float64)
     if values.ndim != 2 or values.shape[1] != 2 or len(values) == 0:
         raise DataError(film, "expected at least one segment of valence and arousal to render")
-    try:
-        source = av.open(str(film))
-    except (av.error.FFmpegError, OSError) as error:
-        raise DataError(film, f"expected a readable video file: {error}") from error
-    with source, atomic_output(out) as tmp:
+    with open_film(film) as source, atomic_output(out) as tmp:
         if not source.streams.video:
             raise DataError(film, "expected a video stream, found none")
         video_in = source.streams.video[0]
