@@ -119,3 +119,26 @@ def test_missing_features_say_what_to_run(tiny_dataset, tmp_path):
                     "--out", tmp_path / "m")
     assert result.exit_code == 1
     assert "no features for film Sample_01; run: mediaeval extract" in result.output
+
+
+def test_standardisation_uses_the_training_films_only(trained, features):
+    from mediaeval.features.store import load_features
+
+    model_dir, _ = trained
+    folds = json.loads((model_dir / "folds.json").read_text())["folds"]
+    held = folds[0][0]
+    train = [n for fold in folds for n in fold if n != held]
+    stats = np.load(model_dir / "fold1" / "seed1" / "normalisation.npz")
+    values = np.concatenate([load_features(features / "visual-stats+audio-stats" / f"{n}.npz").values for n in train])
+    assert np.allclose(stats["mean"], values.astype(np.float64).mean(axis=0), atol=1e-5)
+    held_values = load_features(features / "visual-stats+audio-stats" / f"{held}.npz").values
+    assert not np.allclose(stats["mean"], held_values.mean(axis=0), atol=1e-3)
+
+
+def test_results_do_not_depend_on_jobs(trained, tiny_dataset, features, tmp_path):
+    model_dir, config = trained
+    result = invoke("train", config, "--dataset", tiny_dataset, "--features", features, "--out", tmp_path / "va",
+                    "--team", "T", "--jobs", "2")
+    assert result.exit_code == 0, result.output
+    name = "me17ei_T_valence_arousal_run3.txt"
+    assert (tmp_path / "va" / name).read_text() == (model_dir / name).read_text()
