@@ -64,7 +64,7 @@ def _read_segment_table(path, value_names: list[str], check_value) -> pd.DataFra
                 header_seen = True
                 continue
             raise DataError(path, f"expected {n_columns} numbers (id, start time, "
-                                  f"{', '.join(value_names)}), got {line.strip()!r}", number)
+                                  f"{', '.join(value_names)}), got {line.strip()!r}", number) from None
         if len(numbers) != n_columns:
             raise DataError(path, f"expected {n_columns} columns (id, start time, "
                                   f"{', '.join(value_names)}), got {len(numbers)}", number)

@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 
 from mediaeval.dataset import Dataset, read_fear, read_valence_arousal
@@ -107,4 +106,4 @@ def test_a_non_video_mp4_is_a_clear_error(tmp_path):
     write(tmp_path / "Broken.mp4", "not a video")
     film = Dataset.discover(tmp_path).film("Broken")
     with pytest.raises(DataError, match="Broken.mp4: expected a readable video file"):
-        film.duration
+        _ = film.duration
