@@ -26,6 +26,7 @@ def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team:
                      progress: bool = True, jobs: int = 1, echo=print) -> tuple[Path, list[RunOutcome]]:
     """Do everything for every run under ``runs_dir``; return the zip and each run's outcome."""
     from .features.extract import extract_dataset
+    from .features.store import covering_sets
     from .runs import find_runs
     from .submission import package_runs, run_filename, validate_run
     from .training import predict_run, train_run
@@ -37,7 +38,7 @@ def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team:
         raise MediaevalError(f"{dataset.root}: no test film (MEDIAEVAL17_NN.mp4) found to predict")
     out_dir, models_dir = Path(out_dir), Path(models_dir)
     films = [f for f in dataset.films.values() if f.video is not None]
-    for features in sorted({tuple(r.features) for r in runs}):
+    for features in covering_sets(r.features for r in runs):  # a run reads its part of a larger set
         echo(f"features {'+'.join(features)}")
         report = extract_dataset(films, features_dir, list(features), dataset.root, progress=progress, jobs=jobs)
         if report.failed:

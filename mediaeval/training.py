@@ -49,19 +49,21 @@ class FilmData:
 
 def load_films(dataset, features_dir, extractors, films, subtask: str, with_labels: bool) -> list[FilmData]:
     """Features (and labels) of ``films``; a missing feature file says what to run."""
-    from .features.store import feature_path, load_features
+    from .features.store import feature_path, load_set
 
     out, columns = [], None
     for film in films:
-        path = feature_path(features_dir, extractors, film.name)
-        if not path.exists():
+        try:
+            features = load_set(features_dir, extractors, film.name)
+        except FileNotFoundError:
+            path = feature_path(features_dir, extractors, film.name)
             raise DataError(path, f"no features for film {film.name}; run: mediaeval extract --dataset "
-                                  f"{dataset.root} --out {features_dir} --extractor {','.join(extractors)}")
-        features = load_features(path)
+                                  f"{dataset.root} --out {features_dir} --extractor {','.join(extractors)}") from None
         if columns is None:
             columns = features.columns
         elif features.columns != columns:
-            raise DataError(path, f"its {len(features.columns)} feature columns differ from those of "
+            raise DataError(feature_path(features_dir, extractors, film.name),
+                            f"its {len(features.columns)} feature columns differ from those of "
                                   f"{out[0].name} ({len(columns)}); extract all films with the same settings")
         labels = film.labels(subtask) if with_labels else None
         out.append(FilmData(film.name, features.values, film.n_segments, labels))

@@ -167,3 +167,18 @@ def test_extract_command(tiny_dataset, tmp_path):
     assert runner.invoke(cli, ["extract", "--list"]).exit_code == 0
     bad = runner.invoke(cli, ["extract", "--dataset", str(tiny_dataset), "--out", str(out), "--extractor", "nope"])
     assert bad.exit_code == 2 and "unknown extractor 'nope'" in bad.output
+
+
+def test_a_set_is_read_from_a_larger_set(tmp_path):
+    from mediaeval.features.store import load_set
+
+    path = write_film(tmp_path / "Film.mp4", 2.0)
+    extract_to_file(path, tmp_path / "f", ["visual-stats", "audio-stats"])
+    both = load_features(feature_path(tmp_path / "f", ["visual-stats", "audio-stats"], "Film"))
+    audio_first = load_set(tmp_path / "f", ["audio-stats", "visual-stats"], "Film")
+    assert np.array_equal(audio_first.values, np.concatenate([both.values[:, 20:], both.values[:, :20]], axis=1))
+    assert audio_first.columns[0] == "audio-stats/mel00_mean"
+    assert [e["name"] for e in audio_first.meta["extractors"]] == ["audio-stats", "visual-stats"]
+    assert np.array_equal(load_set(tmp_path / "f", ["visual-stats"], "Film").values, both.values[:, :20])
+    with pytest.raises(FileNotFoundError):
+        load_set(tmp_path / "f", ["egemaps"], "Film")

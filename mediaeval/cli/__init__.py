@@ -4,7 +4,14 @@ Heavy libraries are imported inside command bodies so that ``--help`` is instant
 """
 from __future__ import annotations
 
+import os
+
 import click
+
+# TensorFlow's C++ log (oneDNN notices, "failed call to cuInit" on machines without a GPU) buries
+# the commands' own output; TF_CPP_MIN_LOG_LEVEL=0 brings it back.  Set before TensorFlow loads,
+# and inherited by worker processes.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from .. import __version__
 from ..errors import MediaevalError

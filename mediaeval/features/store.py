@@ -89,3 +89,39 @@ def is_complete(path, extractors) -> bool:
         return False
     made_by = [(e["name"], e["version"]) for e in meta.get("extractors", [])]
     return made_by == [(e.name, e.version) for e in extractors]
+
+
+def load_set(features_dir, extractors, film: str) -> FilmFeatures:
+    """Features of ``film`` made by ``extractors`` (in that order): from their own file, or cut
+    from the file of a larger extractor set (columns are named ``<extractor>/<value>``).
+
+    Raises
+    ------
+    FileNotFoundError
+        When no file of ``film`` holds all of ``extractors``.
+    """
+    extractors = list(extractors)
+    exact = feature_path(features_dir, extractors, film)
+    if exact.exists():
+        return load_features(exact)
+    folder = Path(features_dir)
+    for candidate in sorted(folder.iterdir()) if folder.is_dir() else []:
+        path = candidate / f"{film}.npz"
+        if set(extractors) <= set(candidate.name.split("+")) and path.exists():
+            larger = load_features(path)
+            owner = [c.split("/", 1)[0] for c in larger.columns]
+            order = [i for name in extractors for i, o in enumerate(owner) if o == name]
+            meta = dict(larger.meta, source=str(path),
+                        extractors=[e for name in extractors for e in larger.meta["extractors"] if e["name"] == name])
+            return FilmFeatures(larger.times, larger.values[:, order], [larger.columns[i] for i in order], meta)
+    raise FileNotFoundError(exact)
+
+
+def covering_sets(extractor_sets) -> list[tuple[str, ...]]:
+    """The sets to extract so that every set is itself or a part of one of them.
+
+    >>> covering_sets([("audio-stats",), ("visual-stats", "audio-stats"), ("egemaps",)])
+    [('egemaps',), ('visual-stats', 'audio-stats')]
+    """
+    sets = sorted({tuple(s) for s in extractor_sets})
+    return [s for s in sets if not any(set(s) < set(t) for t in sets)]
