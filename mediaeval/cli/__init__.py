@@ -8,9 +8,9 @@ import os
 
 import click
 
-# TensorFlow's C++ log (oneDNN notices, "failed call to cuInit" on machines without a GPU) buries
-# the commands' own output; TF_CPP_MIN_LOG_LEVEL=0 brings it back.  Set before TensorFlow loads,
-# and inherited by worker processes.
+# TensorFlow's C++ log ("failed call to cuInit" on machines without a GPU, ...) buries the
+# commands' own output; TF_CPP_MIN_LOG_LEVEL=0 brings it back.  Set before TensorFlow loads, and
+# inherited by worker processes.  Two notices printed before absl's log starts still show.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from .. import __version__
