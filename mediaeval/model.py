@@ -12,11 +12,11 @@ matrix product and scans only the recurrent part, the cost that dominates at 7,1
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
-VALENCE_AROUSAL, FEAR = "valence_arousal", "fear"
+from .dataset import VALENCE_AROUSAL
 
 
 @dataclass
@@ -144,7 +144,6 @@ class Sequences:
     x: np.ndarray        # (films, steps, features) float32
     y: np.ndarray        # (films, steps, outputs) float32
     weight: np.ndarray   # (films, steps) float32, 0 on padding
-    lengths: list[int] = field(default_factory=list)
 
 
 def pad_films(xs: list[np.ndarray], ys: list[np.ndarray] | None, weights: list[np.ndarray] | None,
@@ -163,7 +162,7 @@ def pad_films(xs: list[np.ndarray], ys: list[np.ndarray] | None, weights: list[n
         if ys is not None:
             y[i, :len(film)] = ys[i].reshape(len(film), n_outputs)
             w[i, :len(film)] = 1.0 if weights is None else weights[i]
-    return Sequences(x, y, w, lengths)
+    return Sequences(x, y, w)
 
 
 # --------------------------------------------------------------------------- training and inference

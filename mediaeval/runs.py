@@ -22,13 +22,12 @@ from pathlib import Path
 
 from .errors import DataError
 from .model import ModelSettings
+from .submission import SUBTASKS
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-
-SUBTASKS = ("valence_arousal", "fear")
 
 
 @dataclass

@@ -60,10 +60,6 @@ class RunName:
     subtask: str
     number: int
 
-    @property
-    def filename(self) -> str:
-        return run_filename(self.team, self.subtask, self.number)
-
 
 def run_filename(team: str, subtask: str, number: int) -> str:
     """``me17ei_<team>_<subtask>_run<number>.txt``, checking each part."""

@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import write_text_atomic
+from .dataset import VALENCE_AROUSAL
 from .errors import DataError
-from .model import VALENCE_AROUSAL, ModelSettings, Trainer, batches, build_model, pad_films, positive_weight, set_seed
+from .model import ModelSettings, Trainer, batches, build_model, pad_films, positive_weight, set_seed
 from .runs import RunConfig, load_run
 from .windows import segments_to_n_steps, steps_to_n_segments
 
