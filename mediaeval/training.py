@@ -246,6 +246,23 @@ def _one_thread_each() -> None:
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
+_POOLS: dict = {}
+
+
+def _pool(workers: int):
+    """One pool of worker processes per size for the life of this process: TensorFlow is
+    imported once per worker, not once per run."""
+    if workers not in _POOLS:
+        import atexit
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                              initializer=_one_thread_each)
+        atexit.register(_POOLS[workers].shutdown)
+    return _POOLS[workers]
+
+
 def _run_jobs(jobs: list, workers: int, bar) -> list:
     """Run fit jobs here or in ``workers`` processes (each seeded alike, so the results agree)."""
     if workers <= 1 or len(jobs) <= 1:
@@ -254,18 +271,14 @@ def _run_jobs(jobs: list, workers: int, bar) -> list:
             results.append(_fit_job(job))
             bar.update()
         return results
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import as_completed
 
+    pool = _pool(workers)
     results: list = [None] * len(jobs)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_one_thread_each) as pool:
-        futures = {pool.submit(_fit_job, job[:6] + (False,) + job[7:]): i for i, job in enumerate(jobs)}
-        from concurrent.futures import as_completed
-
-        for future in as_completed(futures):
-            results[futures[future]] = future.result()
-            bar.update()
+    futures = {pool.submit(_fit_job, job[:6] + (False,) + job[7:]): i for i, job in enumerate(jobs)}
+    for future in as_completed(futures):
+        results[futures[future]] = future.result()
+        bar.update()
     return results
 
 
