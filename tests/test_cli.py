@@ -13,7 +13,8 @@ from sklearn.metrics import average_precision_score, mean_squared_error
 from mediaeval.cli import cli
 from mediaeval.dataset import Dataset
 
-COMMANDS = ["sample", "baseline", "validate", "score", "package"]
+COMMANDS = ["sample", "inspect", "baseline", "validate", "score", "package", "extract", "train", "predict",
+            "pipeline", "plot", "render"]
 
 
 def run(*args):
@@ -172,3 +173,20 @@ def test_scoring_real_curve_annotations_matches_scipy_and_sklearn(real_curves, t
     assert va["official"]["arousal_pcc"] == pytest.approx(np.mean(pcc_a), abs=1e-9)
     assert fear["official"]["map"] == pytest.approx(np.mean(aps), abs=1e-9)
     assert fear["official"]["map_films"] == len(aps)
+
+
+def test_inspect_lists_films_and_problems(tiny_dataset, tmp_path):
+    result = run("inspect", "--dataset", tiny_dataset)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["film", "set", "video", "duration", "fps", "va", "fear", "segments"]
+    assert [ln.split()[0] for ln in lines[1:4]] == ["MEDIAEVAL17_00", "Sample_01", "Sample_02"]
+    assert "2 development films" in result.output and "1 test films" in result.output
+    (tmp_path / "Lonely_valence_arousal.txt").write_text("Id\tTime\tMeanValence\tMeanArousal\n0\t0\t0.1\t0.1\n")
+    result = run("inspect", "--dataset", tmp_path)
+    assert result.exit_code == 0
+    assert "note: Lonely: no video (.mp4) found" in result.output
+    assert "note: Lonely: development film without fear annotations" in result.output
+    (tmp_path / "Lonely_fear.txt").write_text("Id\tTime\tFear\n0\t3\t0\n")
+    result = run("inspect", "--dataset", tmp_path)
+    assert result.exit_code == 1 and "Lonely_fear.txt:2: expected start time 0 s for segment 0, got 3" in result.output

@@ -46,3 +46,45 @@ def sample(dest, films, test_films, duration, seed, jobs, test_labels, overwrite
 
 
 COMMANDS = [sample]
+
+
+@click.command()
+@click.option("--dataset", "dataset_root", required=True, type=click.Path(exists=True, file_okay=False),
+              help="Root folder of the task's data, as unzipped (any depth).")
+def inspect(dataset_root):
+    """List what was found under the dataset root: every film with its video, duration, frame
+    rate, annotation files and segment counts; say what is missing or inconsistent.
+
+    Reads every annotation file, so a malformed one is reported here (exit status 1).
+    """
+    import warnings
+
+    from ..dataset import FEAR, VALENCE_AROUSAL
+    from .options import load_dataset
+
+    dataset = load_dataset(dataset_root)
+    problems = []
+    click.echo(f"{'film':24s} {'set':4s} {'video':5s} {'duration':>9s} {'fps':>7s} {'va':>4s} {'fear':>4s} {'segments':>8s}")
+    for film in dataset.films.values():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            duration = f"{film.duration:9.2f}"
+            fps = f"{film.info.fps:7.3f}" if film.video else "      -"
+            segments = film.n_segments
+        problems += [f"{film.name}: {w.message}" for w in caught]
+        counts = [str(len(film.labels(s))) if film.has_labels(s) else "-" for s in (VALENCE_AROUSAL, FEAR)]
+        click.echo(f"{film.name:24s} {film.split:4s} {'yes' if film.video else 'NO':5s} {duration} {fps} "
+                   f"{counts[0]:>4s} {counts[1]:>4s} {segments:8d}")
+        if film.video is None:
+            problems.append(f"{film.name}: no video (.mp4) found; features cannot be extracted")
+        if film.split == "dev" and not (film.has_labels(VALENCE_AROUSAL) and film.has_labels(FEAR)):
+            problems.append(f"{film.name}: development film without "
+                            + " and ".join(s for s in (VALENCE_AROUSAL, FEAR) if not film.has_labels(s)) + " annotations")
+    dev, test = dataset.dev_films, dataset.test_films
+    click.echo(f"\n{len(dev)} development films ({sum(f.duration for f in dev) / 3600:.2f} h), "
+               f"{len(test)} test films ({sum(f.duration for f in test) / 3600:.2f} h)")
+    for problem in problems:
+        click.echo(f"note: {problem}")
+
+
+COMMANDS.append(inspect)
