@@ -186,7 +186,10 @@ class Trainer:
         self._train_step = tf.function(self._step, jit_compile=jit, reduce_retracing=True)
         self.infer = compiled_inference(model, jit)
 
-    def _loss(self, y, prediction, weight):
+    def loss(self, y, prediction, weight):
+        """Weighted mean over steps of the squared error (valence/arousal, averaged over the two
+        outputs) or of the binary cross-entropy (fear); arrays (films, steps, outputs) and weights
+        (films, steps)."""
         from keras import ops
 
         if self.subtask == VALENCE_AROUSAL:
@@ -202,7 +205,7 @@ class Trainer:
 
         with tf.GradientTape() as tape:
             prediction, h_next, c_next = self.model([x, h, c], training=True)
-            loss = self._loss(y, prediction, weight)
+            loss = self.loss(y, prediction, weight)
         variables = self.model.trainable_variables
         gradients = tape.gradient(loss, variables)
         self.optimizer.apply(gradients, variables)

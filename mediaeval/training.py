@@ -135,6 +135,9 @@ def fit(films: list[FilmData], subtask: str, settings: ModelSettings, seed: int,
     weights = [_step_weights(t, subtask, pos_weight) for t in targets]
     valid_xs = [normaliser(f.x) for f in valid]
     valid_targets = [f.targets(subtask) for f in valid]
+    if valid:  # the held-out films end to end, as one weighted series
+        valid_y = np.concatenate(valid_targets)[None]
+        valid_weight = np.concatenate([_step_weights(t, subtask, pos_weight) for t in valid_targets])[None]
     model = build_model(xs[0].shape[1], subtask, settings)
     trainer = Trainer(model, subtask, settings)
     rng = np.random.default_rng(seed)
@@ -152,8 +155,8 @@ def fit(films: list[FilmData], subtask: str, settings: ModelSettings, seed: int,
         loss = float(np.sum(losses) / sum(float(w.sum()) for w in weights))
         row = {"epoch": epoch + 1, "loss": loss, "seconds": time.perf_counter() - started}
         if valid:
-            predictions = trainer.predict(valid_xs)
-            row["val_loss"] = _loss(valid_targets, predictions, subtask, pos_weight)
+            predictions = np.concatenate(trainer.predict(valid_xs))[None]
+            row["val_loss"] = float(trainer.loss(valid_y, predictions, valid_weight))
         log.append(row)
         if writer is not None:
             with writer.as_default():
@@ -183,17 +186,6 @@ def fit(films: list[FilmData], subtask: str, settings: ModelSettings, seed: int,
             {"subtask": subtask, "seed": seed, "settings": settings.as_dict(), "positive_weight": pos_weight,
              "train_films": [f.name for f in train], "validation_films": [f.name for f in valid]}, indent=2))
     return model, normaliser, log
-
-
-def _loss(targets: list[np.ndarray], predictions: list[np.ndarray], subtask: str, pos_weight: float) -> float:
-    y = np.concatenate(targets).astype(np.float64)
-    p = np.concatenate(predictions).astype(np.float64)
-    if subtask == VALENCE_AROUSAL:
-        return float(np.mean((y - p) ** 2))
-    p = np.clip(p[:, 0], 1e-7, 1 - 1e-7)
-    t = y[:, 0]
-    w = 1.0 + (pos_weight - 1.0) * t
-    return float(np.sum(-w * (t * np.log(p) + (1 - t) * np.log(1 - p))) / np.sum(w))
 
 
 def predict_steps(models, normalisers: list[Normaliser], films: list[FilmData]) -> list[np.ndarray]:

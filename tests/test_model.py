@@ -63,7 +63,7 @@ def test_padding_has_no_weight_in_the_loss():
     y = np.zeros((1, 4, 2), np.float32)
     prediction = np.full((1, 4, 2), 0.5, np.float32)
     prediction[0, 2:] = 9.0  # huge errors on padding
-    loss = trainer._loss(y, prediction, np.array([[1, 1, 0, 0]], np.float32))
+    loss = trainer.loss(y, prediction, np.array([[1, 1, 0, 0]], np.float32))
     assert float(loss) == pytest.approx(0.25)
 
 
