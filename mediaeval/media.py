@@ -364,3 +364,24 @@ def _in_background(iterator: Iterator, depth: int) -> Iterator:
             yield item
     finally:
         stop.set()
+
+
+class RollingAudio:
+    """Samples [a, b) of a streamed track, zeros outside it; forgets what lies before ``drop``."""
+
+    def __init__(self, blocks, total: int):
+        self.blocks, self.total = blocks, total
+        self.start, self.data = 0, np.zeros(0, np.float32)
+
+    def take(self, a: int, b: int) -> np.ndarray:
+        while self.start + self.data.size < min(b, self.total):
+            self.data = np.concatenate([self.data, next(self.blocks).reshape(-1)])
+        out = np.zeros(b - a, np.float32)
+        lo, hi = max(a, self.start), min(b, self.start + self.data.size)
+        if hi > lo:
+            out[lo - a:hi - a] = self.data[lo - self.start:hi - self.start]
+        return out
+
+    def drop(self, before: int) -> None:
+        cut = max(0, before - self.start)
+        self.data, self.start = self.data[cut:], self.start + cut

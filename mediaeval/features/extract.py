@@ -22,6 +22,13 @@ def _extractors(names) -> list[Extractor]:
     return [get_extractor(n) for n in names]
 
 
+def check_ready(extractors) -> None:
+    """Raise before any decoding if an extractor cannot run (weights missing, say)."""
+    for extractor in extractors:
+        if extractor.check is not None:
+            extractor.check()
+
+
 def extract_film(video, extractors=DEFAULT_EXTRACTORS, name: str | None = None, dataset_root=None,
                  progress: bool = False, video_backend: str = "pyav") -> FilmFeatures:
     """Extract features of one film in memory.
@@ -55,16 +62,21 @@ def extract_film(video, extractors=DEFAULT_EXTRACTORS, name: str | None = None, 
     n_steps = step_count(info.duration)
     warnings: list[str] = []
     parts: dict[str, list[np.ndarray] | np.ndarray] = {}
+    check_ready(chosen)
     streaming = [e for e in chosen if e.streaming]
-    if streaming:
-        states = {e.name: {} for e in streaming}
-        outputs = {e.name: [] for e in streaming}
-        with tqdm(total=n_steps, desc=name, unit="step", leave=False, disable=not progress) as bar:
-            for block in iter_steps(video, n_steps, warnings_out=warnings, video_backend=video_backend):
-                for extractor in streaming:
+    sizes = sorted({e.frame_size for e in streaming})
+    for size in sizes:  # one decode per frame size in use (i3d-224 wants 224 x 224 frames)
+        group = [e for e in streaming if e.frame_size == size]
+        states = {e.name: {} for e in group}
+        outputs = {e.name: [] for e in group}
+        label = name if len(sizes) == 1 else f"{name} {size}px"
+        with tqdm(total=n_steps, desc=label, unit="step", leave=False, disable=not progress) as bar:
+            for block in iter_steps(video, n_steps, size=size, video_backend=video_backend,
+                                    warnings_out=warnings if size == sizes[0] else None):
+                for extractor in group:
                     outputs[extractor.name].append(extractor.process(states[extractor.name], block))
                 bar.update(len(block))
-        for extractor in streaming:
+        for extractor in group:
             parts[extractor.name] = (np.concatenate(outputs[extractor.name]) if outputs[extractor.name]
                                      else np.zeros((0, extractor.dim), np.float32))
     source = FilmSource(name, video, n_steps, dataset_root, warnings)
@@ -137,7 +149,7 @@ def extract_dataset(films, features_dir, extractors=DEFAULT_EXTRACTORS, dataset_
     from tqdm import tqdm
 
     extractors = list(extractors) or list(DEFAULT_EXTRACTORS)
-    _extractors(extractors)  # unknown names fail here, before any work
+    check_ready(_extractors(extractors))  # unknown names and missing weights fail here, before any work
     report = ExtractionReport()
     todo = []
     for film in films:

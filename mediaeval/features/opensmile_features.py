@@ -38,32 +38,11 @@ def _smile(context_seconds: float):
                            options={"frameModeFunctionalsConf": str(frame_mode)})
 
 
-class _RollingAudio:
-    """Samples [a, b) of a streamed track, zeros outside it; forgets what lies before ``drop``."""
-
-    def __init__(self, blocks, total: int):
-        self.blocks, self.total = blocks, total
-        self.start, self.data = 0, np.zeros(0, np.float32)
-
-    def take(self, a: int, b: int) -> np.ndarray:
-        while self.start + self.data.size < min(b, self.total):
-            self.data = np.concatenate([self.data, next(self.blocks).reshape(-1)])
-        out = np.zeros(b - a, np.float32)
-        lo, hi = max(a, self.start), min(b, self.start + self.data.size)
-        if hi > lo:
-            out[lo - a:hi - a] = self.data[lo - self.start:hi - self.start]
-        return out
-
-    def drop(self, before: int) -> None:
-        cut = max(0, before - self.start)
-        self.data, self.start = self.data[cut:], self.start + cut
-
-
 def egemaps_windows(source: FilmSource, context_seconds: float = CONTEXT_SECONDS) -> np.ndarray:
     """eGeMAPS functionals of the ``context_seconds`` window centred on each step: (n_steps, 88)."""
     from scipy.signal import resample_poly
 
-    from ..media import iter_audio_steps
+    from ..media import RollingAudio, iter_audio_steps
 
     smile = _smile(context_seconds)
     n = source.n_steps
@@ -71,7 +50,7 @@ def egemaps_windows(source: FilmSource, context_seconds: float = CONTEXT_SECONDS
     half = int(round(context_seconds * AUDIO_RATE / 2))
     window = 2 * half
     pass_step = 3 * SAMPLES_PER_STEP
-    audio = _RollingAudio(iter_audio_steps(source.video, n, warnings_out=source.warnings), n * SAMPLES_PER_STEP)
+    audio = RollingAudio(iter_audio_steps(source.video, n, warnings_out=source.warnings), n * SAMPLES_PER_STEP)
     for first in range(0, n, BATCH_STEPS):
         last = min(n, first + BATCH_STEPS)
         for offset in range(3):

@@ -38,6 +38,12 @@ class Extractor:
         Whole-film extractors: ``whole_film(source: FilmSource) -> (n_steps, dim)``.
     params : dict
         Settings stored with the features.
+    frame_size : int
+        Streaming visual extractors: the side of the square frames they are given (films are
+        decoded once per size in use).
+    check : callable, optional
+        Called before any film is decoded; raises when the extractor cannot run (weights not
+        installed or not given), with a message that says what to do.
     """
 
     name: str
@@ -47,6 +53,8 @@ class Extractor:
     process: Callable | None = None
     whole_film: Callable | None = None
     params: dict = field(default_factory=dict)
+    frame_size: int = 112
+    check: Callable | None = None
 
     @property
     def dim(self) -> int | None:
@@ -74,6 +82,7 @@ def register(name: str):
 
 def _load_builtin() -> None:
     from . import audio, opensmile_features, organisers, visual  # noqa: F401  (they register)
+    from .pretrained import i3d  # noqa: F401
 
 
 def available() -> list[str]:
