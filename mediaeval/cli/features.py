@@ -1,6 +1,8 @@
 """The ``extract`` command."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from .options import dataset_option, load_dataset, split_commas
@@ -18,21 +20,32 @@ from .options import dataset_option, load_dataset, split_commas
 @click.option("--overwrite", is_flag=True, help="Redo films whose feature file is complete.")
 @click.option("--video-backend", type=click.Choice(["pyav", "decord"]), default="pyav",
               help="Video decoder; decord's memory grows with the file's size, so pyav is the default.")
-@click.option("--list", "list_only", is_flag=True, help="List the extractors and exit (needs no other option).")
-def extract(dataset_root, features_dir, extractors, film_names, jobs, overwrite, video_backend, list_only):
+@click.option("--weights", "weights", multiple=True, metavar="[EXTRACTOR=]PATH",
+              help="Weights file of c3d or vgg19-audio (the prefix may be left out when only one of "
+                   "the chosen extractors takes weights).  Repeatable.")
+@click.option("--setting", "setting_items", multiple=True, metavar="EXTRACTOR.NAME=VALUE",
+              help="An extractor setting, e.g. musicnn.context_seconds=5 (see --list).  Repeatable.")
+@click.option("--list", "list_only", is_flag=True, help="List the extractors and their settings, and exit.")
+def extract(dataset_root, features_dir, extractors, film_names, jobs, overwrite, video_backend, weights,
+            setting_items, list_only):
     """Extract features of films on the 16/30 s step grid, one file per film.
 
     Films whose complete feature file exists are skipped (rerun after an interruption to go
     on); a film that fails is reported and the others go on.  Exit status 1 if any film failed.
+    The pretrained extractors (i3d, i3d-224, musicnn, musicnn-vgg) need
+    `make install-pretrained`; c3d and vgg19-audio need --weights.
     """
     from ..features import available, get_extractor
     from ..features.extract import extract_dataset
+    from ..features.registry import settings_of
 
     if list_only:
         for name in available():
             extractor = get_extractor(name)
             dim = "from data" if extractor.dim is None else str(extractor.dim)
-            click.echo(f"{name:18s} {extractor.modality:10s} dim {dim:>9s}  version {extractor.version}")
+            options = ", ".join(f"{k}={v}" for k, v in settings_of(name).items())
+            click.echo(f"{name:18s} {extractor.modality:10s} dim {dim:>9s}  version {extractor.version}"
+                       + (f"  settings: {options}" if options else ""))
         return
     if not dataset_root or not features_dir:
         raise click.UsageError("--dataset and --out are required (except with --list)")
@@ -40,16 +53,51 @@ def extract(dataset_root, features_dir, extractors, film_names, jobs, overwrite,
         if name not in available():
             raise click.BadParameter(f"unknown extractor {name!r}; available: {', '.join(available())}",
                                      param_hint="--extractor")
+    settings = parse_settings(extractors, weights, setting_items)
     dataset = load_dataset(dataset_root)
     films = dataset.select(film_names)
-    report = extract_dataset(films, features_dir, extractors, dataset.root, overwrite, jobs,
-                             video_backend=video_backend)
+    try:
+        report = extract_dataset(films, features_dir, extractors, dataset.root, overwrite, jobs,
+                                 video_backend=video_backend, settings=settings)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
     click.echo(f"{len(report.written)} films extracted, {len(report.skipped)} already complete, "
                f"{len(report.failed)} failed; features in {features_dir}")
     for name, message in report.failed.items():
         click.echo(f"failed: {name}: {message}", err=True)
     if report.failed:
         raise SystemExit(1)
+
+
+def parse_settings(extractors, weights, setting_items) -> dict:
+    """``--weights`` and ``--setting`` values as ``{extractor: {setting: value}}``."""
+    from ..features.registry import settings_of
+
+    settings: dict = {}
+    takes_weights = [name for name in extractors if "weights" in settings_of(name)]
+    for item in weights:
+        name, sep, path = item.partition("=")
+        if not sep:
+            if len(takes_weights) != 1:
+                raise click.BadParameter(
+                    f"{item!r}: say which extractor the weights are for (EXTRACTOR=PATH); chosen "
+                    f"extractors taking weights: {', '.join(takes_weights) or 'none'}", param_hint="--weights")
+            name, path = takes_weights[0], item
+        if name not in takes_weights:
+            raise click.BadParameter(f"{name!r} is not a chosen extractor that takes weights "
+                                     f"({', '.join(takes_weights) or 'none chosen'})", param_hint="--weights")
+        if not Path(path).is_file():
+            raise click.BadParameter(f"{path}: no such file", param_hint="--weights")
+        settings.setdefault(name, {})["weights"] = path
+    for item in setting_items:
+        key, sep, value = item.partition("=")
+        name, dot, setting = key.rpartition(".")
+        if not sep or not dot:
+            raise click.BadParameter(f"{item!r}: expected EXTRACTOR.NAME=VALUE", param_hint="--setting")
+        if name not in extractors:
+            raise click.BadParameter(f"{name!r} is not among the chosen extractors", param_hint="--setting")
+        settings.setdefault(name, {})[setting] = value
+    return settings
 
 
 COMMANDS = [extract]

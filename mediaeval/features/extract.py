@@ -15,11 +15,16 @@ from .registry import DEFAULT_EXTRACTORS, Extractor, FilmSource, get_extractor
 from .store import FilmFeatures, feature_path, is_complete, save_features
 
 
-def _extractors(names) -> list[Extractor]:
+def _extractors(names, settings: dict | None = None) -> list[Extractor]:
     names = list(names) or list(DEFAULT_EXTRACTORS)
     if len(set(names)) != len(names):
         raise ValueError(f"an extractor is named twice: {', '.join(names)}")
-    return [get_extractor(n) for n in names]
+    settings = settings or {}
+    unused = sorted(set(settings) - set(names))
+    if unused:
+        raise ValueError(f"settings given for {', '.join(unused)}, which is not among the extractors "
+                         f"{', '.join(names)}")
+    return [get_extractor(n, settings.get(n)) for n in names]
 
 
 def check_ready(extractors) -> None:
@@ -30,7 +35,7 @@ def check_ready(extractors) -> None:
 
 
 def extract_film(video, extractors=DEFAULT_EXTRACTORS, name: str | None = None, dataset_root=None,
-                 progress: bool = False, video_backend: str = "pyav") -> FilmFeatures:
+                 progress: bool = False, video_backend: str = "pyav", settings: dict | None = None) -> FilmFeatures:
     """Extract features of one film in memory.
 
     Parameters
@@ -45,6 +50,8 @@ def extract_film(video, extractors=DEFAULT_EXTRACTORS, name: str | None = None, 
         Show a progress bar of the steps.
     video_backend : {"pyav", "decord"}
         Video decoder (see :func:`mediaeval.media.iter_video_steps`).
+    settings : dict, optional
+        ``{extractor name: {setting: value}}``, e.g. ``{"c3d": {"weights": "c3d.h5"}}``.
 
     Returns
     -------
@@ -57,7 +64,7 @@ def extract_film(video, extractors=DEFAULT_EXTRACTORS, name: str | None = None, 
 
     video = Path(video)
     name = name or video.stem
-    chosen = _extractors(extractors)
+    chosen = _extractors(extractors, settings)
     info = probe(video)
     n_steps = step_count(info.duration)
     warnings: list[str] = []
@@ -79,7 +86,7 @@ def extract_film(video, extractors=DEFAULT_EXTRACTORS, name: str | None = None, 
         for extractor in group:
             parts[extractor.name] = (np.concatenate(outputs[extractor.name]) if outputs[extractor.name]
                                      else np.zeros((0, extractor.dim), np.float32))
-    source = FilmSource(name, video, n_steps, dataset_root, warnings)
+    source = FilmSource(name, video, n_steps, dataset_root, warnings, progress)
     columns_of = {e.name: e.columns for e in chosen}
     for extractor in chosen:
         if not extractor.streaming:
@@ -103,19 +110,19 @@ def extract_film(video, extractors=DEFAULT_EXTRACTORS, name: str | None = None, 
 
 def extract_to_file(video, features_dir, extractors=DEFAULT_EXTRACTORS, name: str | None = None,
                     dataset_root=None, overwrite: bool = False, progress: bool = False,
-                    video_backend: str = "pyav") -> tuple[Path, bool]:
+                    video_backend: str = "pyav", settings: dict | None = None) -> tuple[Path, bool]:
     """Extract one film into ``<features_dir>/<set>/<name>.npz`` unless a complete file is there.
 
-    A file made by other extractor versions, or unreadable, is redone.  Returns the path and
+    A file made by other extractor versions or settings, or unreadable, is redone.  Returns the path and
     whether it was (re)written.
     """
     video = Path(video)
     name = name or video.stem
     extractors = list(extractors) or list(DEFAULT_EXTRACTORS)
     path = feature_path(features_dir, extractors, name)
-    if not overwrite and is_complete(path, _extractors(extractors)):
+    if not overwrite and is_complete(path, _extractors(extractors, settings)):
         return path, False
-    features = extract_film(video, extractors, name, dataset_root, progress, video_backend)
+    features = extract_film(video, extractors, name, dataset_root, progress, video_backend, settings)
     save_features(path, features)
     return path, True
 
@@ -128,9 +135,10 @@ class ExtractionReport:
 
 
 def _one(args) -> tuple[str, str, str]:
-    name, video, features_dir, extractors, root, overwrite, progress, backend = args
+    name, video, features_dir, extractors, root, overwrite, progress, backend, settings = args
     try:
-        _, wrote = extract_to_file(video, features_dir, extractors, name, root, overwrite, progress, backend)
+        _, wrote = extract_to_file(video, features_dir, extractors, name, root, overwrite, progress, backend,
+                                   settings)
         return name, "written" if wrote else "skipped", ""
     except DataError as error:
         return name, "failed", str(error)
@@ -140,7 +148,7 @@ def _one(args) -> tuple[str, str, str]:
 
 def extract_dataset(films, features_dir, extractors=DEFAULT_EXTRACTORS, dataset_root=None,
                     overwrite: bool = False, jobs: int = 1, progress: bool = True,
-                    video_backend: str = "pyav") -> ExtractionReport:
+                    video_backend: str = "pyav", settings: dict | None = None) -> ExtractionReport:
     """Extract every film of ``films`` (:class:`~mediaeval.dataset.Film` s with a video).
 
     One failing film does not stop the others; the report lists written, skipped and failed
@@ -149,7 +157,7 @@ def extract_dataset(films, features_dir, extractors=DEFAULT_EXTRACTORS, dataset_
     from tqdm import tqdm
 
     extractors = list(extractors) or list(DEFAULT_EXTRACTORS)
-    check_ready(_extractors(extractors))  # unknown names and missing weights fail here, before any work
+    check_ready(_extractors(extractors, settings))  # unknown names, missing weights fail before any work
     report = ExtractionReport()
     todo = []
     for film in films:
@@ -157,7 +165,7 @@ def extract_dataset(films, features_dir, extractors=DEFAULT_EXTRACTORS, dataset_
             report.failed[film.name] = "no video file (.mp4) was found for this film"
         else:
             todo.append((film.name, film.video, features_dir, extractors, dataset_root, overwrite,
-                         progress and jobs == 1, video_backend))
+                         progress and jobs == 1, video_backend, settings))
     with tqdm(total=len(todo), desc="films", unit="film", disable=not progress) as bar:
         if jobs > 1:
             with ProcessPoolExecutor(max_workers=jobs) as pool:

@@ -18,6 +18,7 @@ class FilmSource:
     n_steps: int
     dataset_root: object = None
     warnings: list = field(default_factory=list)
+    progress: bool = False
 
 
 @dataclass
@@ -82,7 +83,7 @@ def register(name: str):
 
 def _load_builtin() -> None:
     from . import audio, opensmile_features, organisers, visual  # noqa: F401  (they register)
-    from .pretrained import i3d  # noqa: F401
+    from .pretrained import i3d, musicnn, thesis  # noqa: F401
 
 
 def available() -> list[str]:
@@ -91,12 +92,28 @@ def available() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get_extractor(name: str) -> Extractor:
-    """Build the extractor ``name``; a ValueError lists the available ones."""
+def settings_of(name: str) -> dict:
+    """The settings extractor ``name`` accepts, with their defaults."""
+    import inspect
+
+    _load_builtin()
+    return {p.name: p.default for p in inspect.signature(_REGISTRY[name]).parameters.values()}
+
+
+def get_extractor(name: str, settings: dict | None = None) -> Extractor:
+    """Build the extractor ``name`` with ``settings`` (keyword arguments of its factory, such
+    as ``weights`` or ``context_seconds``); a ValueError lists the available extractors, or
+    the settings this one accepts."""
     _load_builtin()
     if name not in _REGISTRY:
         raise ValueError(f"unknown extractor {name!r}; available: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name]()
+    settings = dict(settings or {})
+    accepted = settings_of(name)
+    unknown = sorted(set(settings) - set(accepted))
+    if unknown:
+        raise ValueError(f"extractor {name} has no setting {', '.join(unknown)}; "
+                         f"it accepts: {', '.join(accepted) or 'none'}")
+    return _REGISTRY[name](**settings)
 
 
 def as_float32(values) -> np.ndarray:

@@ -79,7 +79,8 @@ def load_features(path) -> FilmFeatures:
 
 
 def is_complete(path, extractors) -> bool:
-    """True if ``path`` holds readable features made by these extractors at these versions."""
+    """True if ``path`` holds readable features made by these extractors at these versions and
+    settings (a setting requested as ``None``, such as weights not named, accepts any)."""
     path = Path(path)
     if not path.exists():
         return False
@@ -87,8 +88,12 @@ def is_complete(path, extractors) -> bool:
         meta = load_features(path).meta
     except DataError:
         return False
-    made_by = [(e["name"], e["version"]) for e in meta.get("extractors", [])]
-    return made_by == [(e.name, e.version) for e in extractors]
+    made_by = meta.get("extractors", [])
+    if [(e["name"], e["version"]) for e in made_by] != [(e.name, e.version) for e in extractors]:
+        return False
+    return all(json.loads(json.dumps(value)) == stored.get("params", {}).get(key)
+               for extractor, stored in zip(extractors, made_by)
+               for key, value in extractor.params.items() if value is not None)
 
 
 def load_set(features_dir, extractors, film: str) -> FilmFeatures:

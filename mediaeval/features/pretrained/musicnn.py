@@ -34,7 +34,7 @@ RATE, N_FFT, HOP, N_MELS = 16_000, 512, 256, 96
 CONTEXT_SECONDS = 3.0
 BN_EPSILON = 1e-3
 BATCH_SIZE = 32
-BATCH_STEPS = 512                  # steps per batch of audio: about 4.5 minutes
+BATCH_STEPS = 128                  # steps per batch of audio: about 68 s
 MSD_TAGS = ["rock", "pop", "alternative", "indie", "electronic", "female vocalists", "dance", "00s",
             "alternative rock", "jazz", "beautiful", "metal", "chillout", "male vocalists", "classic rock",
             "soul", "indie rock", "Mellow", "electronica", "80s", "folk", "90s", "chill", "instrumental",
@@ -233,6 +233,8 @@ def step_patches(audio, steps: np.ndarray, n_frames: int) -> np.ndarray:
 def musicnn_windows(source: FilmSource, model: str = "MSD_musicnn", context_seconds: float = CONTEXT_SECONDS,
                     batch_size: int = BATCH_SIZE) -> np.ndarray:
     """Embedding and tag probabilities of the window centred on each step: (n_steps, dim + 50)."""
+    from tqdm import tqdm
+
     from ...media import RollingAudio, iter_audio_steps
 
     n_frames = context_frames(context_seconds)
@@ -240,11 +242,14 @@ def musicnn_windows(source: FilmSource, model: str = "MSD_musicnn", context_seco
     audio = RollingAudio(iter_audio_steps(source.video, source.n_steps, warnings_out=source.warnings),
                          source.n_steps * SAMPLES_PER_STEP)
     parts = []
-    for first in range(0, source.n_steps, BATCH_STEPS):
-        steps = np.arange(first, min(source.n_steps, first + BATCH_STEPS))
-        embedding, tags = batched_predict(network, step_patches(audio, steps, n_frames), batch_size)
-        parts.append(np.concatenate([embedding, tags], axis=1))
-        audio.drop(int((steps[-1] + 0.5) * SAMPLES_PER_STEP - context_seconds * AUDIO_RATE))
+    with tqdm(total=source.n_steps, desc=f"{source.name} {model}", unit="step", leave=False,
+              disable=not source.progress) as bar:
+        for first in range(0, source.n_steps, BATCH_STEPS):
+            steps = np.arange(first, min(source.n_steps, first + BATCH_STEPS))
+            embedding, tags = batched_predict(network, step_patches(audio, steps, n_frames), batch_size)
+            parts.append(np.concatenate([embedding, tags], axis=1))
+            audio.drop(int((steps[-1] + 0.5) * SAMPLES_PER_STEP - context_seconds * AUDIO_RATE))
+            bar.update(len(steps))
     return as_float32(np.concatenate(parts) if parts else np.zeros((0, _dims(model)), np.float32))
 
 
@@ -263,7 +268,13 @@ def _extractor(name: str, model: str, embedding: str, size: int, context_seconds
 
 @register("musicnn")
 def _msd_musicnn(context_seconds: float = CONTEXT_SECONDS) -> Extractor:
-    return _extractor("musicnn", "MSD_musicnn", "penultimate", 200, float(context_seconds))
+    try:
+        context_seconds = float(context_seconds)
+    except ValueError:
+        raise ValueError(f"musicnn context_seconds: expected a number of seconds, got {context_seconds!r}") from None
+    if not 1.0 <= context_seconds <= 30.0:
+        raise ValueError(f"musicnn context_seconds: expected 1 to 30 seconds, got {context_seconds:g}")
+    return _extractor("musicnn", "MSD_musicnn", "penultimate", 200, context_seconds)
 
 
 @register("musicnn-vgg")
