@@ -18,7 +18,7 @@ BENCH_MINUTES ?= 10,60
 
 .PHONY: install install-pretrained test demo submission package bench clean
 
-install: $(INSTALLED)
+install: $(INSTALLED) $(PRETRAINED)
 
 install-pretrained: $(PRETRAINED)
 

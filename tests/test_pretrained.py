@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from mediaeval.cli import cli
 from reference_inputs import i3d_clips, musicnn_signal
+from test_training import RUN as TRAINING_RUN
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 
@@ -64,6 +65,18 @@ def test_i3d_features_of_uint8_frames_scale_to_minus_one_one():
     frames = np.random.default_rng(1).integers(0, 256, (3, 16, 112, 112, 3), dtype=np.uint8)
     expected = batched_predict(i3d_network(112), frames / 127.5 - 1, 3)
     np.testing.assert_allclose(i3d_features(frames), expected, atol=1e-4)
+
+
+@needs_i3d
+def test_i3d_in_bfloat16_stays_close_to_the_original():
+    from mediaeval.features.pretrained.i3d import i3d_network
+    from mediaeval.features.pretrained.runtime import batched_predict
+
+    reference = np.load(os.path.join(DATA, "i3d_reference.npz"))["mixed_5c_112"]
+    features = batched_predict(i3d_network(112, precision="bfloat16"), i3d_clips(112), 2)
+    assert features.dtype == np.float32
+    assert np.abs(features - reference).max() < 0.03 * np.abs(reference).max()
+    assert np.corrcoef(features.ravel(), reference.ravel())[0, 1] > 0.999
 
 
 @needs_i3d
@@ -161,8 +174,10 @@ def test_musicnn_context_setting_is_checked():
     assert get_extractor("musicnn", {"context_seconds": "5"}).params["context_seconds"] == 5.0
     with pytest.raises(ValueError, match="expected 1 to 30 seconds, got 0.1"):
         get_extractor("musicnn", {"context_seconds": 0.1})
-    with pytest.raises(ValueError, match="extractor i3d has no setting size; it accepts: none"):
+    with pytest.raises(ValueError, match="extractor i3d has no setting size; it accepts: precision"):
         get_extractor("i3d", {"size": 224})
+    with pytest.raises(ValueError, match="i3d precision: expected float32 or bfloat16, got 'half'"):
+        get_extractor("i3d", {"precision": "half"})
 
 
 # --- the thesis's networks from user weights --------------------------------------------------
@@ -245,19 +260,8 @@ def test_weights_option_needs_an_extractor_that_takes_them(tiny_dataset, tmp_pat
 
 # --- the CLI, end to end ----------------------------------------------------------------------
 
-RUN = """subtask = "valence_arousal"
-run = 4
-description = "tiny run on pretrained features"
-features = ["i3d", "musicnn"]
-seed = 1
-folds = 2
-
-[model]
-lstm_units = 8
-epochs = 2
-chunk_steps = 16
-batch_films = 2
-"""
+RUN = TRAINING_RUN.format(subtask="valence_arousal", seeds=1).replace(
+    'features = ["visual-stats", "audio-stats"]', 'features = ["i3d", "musicnn"]').replace("run = 3", "run = 4")
 
 
 @needs_i3d

@@ -1,6 +1,7 @@
 """Extraction: one film in memory, one film to its file, a whole dataset."""
 from __future__ import annotations
 
+import multiprocessing
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -168,7 +169,8 @@ def extract_dataset(films, features_dir, extractors=DEFAULT_EXTRACTORS, dataset_
                          progress and jobs == 1, video_backend, settings))
     with tqdm(total=len(todo), desc="films", unit="film", disable=not progress) as bar:
         if jobs > 1:
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
+            # spawn, not fork: a parent that has already started TensorFlow (a notebook) cannot fork safely
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
                 futures = [pool.submit(_one, args) for args in todo]
                 results = (f.result() for f in as_completed(futures))
                 for result in results:
