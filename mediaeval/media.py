@@ -7,6 +7,7 @@ with PyAV and resampled to 44.1 kHz mono (decord's AudioReader holds a whole tra
 """
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 import warnings
@@ -89,8 +90,9 @@ class StepBlock:
     ----------
     first_step : int
         Index of the block's first step; step ``i`` starts at ``i * 16/30`` s.
-    frames : numpy.ndarray, uint8, shape (n, 16, size, size, 3)
-        RGB frames resampled to 30 fps: the frame shown at each 1/30 s instant.
+    frames : numpy.ndarray, uint8, shape (n, 16, size, size, 3), or None
+        RGB frames resampled to 30 fps: the frame shown at each 1/30 s instant (``None`` when
+        only the audio was decoded).
     audio : numpy.ndarray, float32, shape (n, 23520)
         Mono samples at 44.1 kHz.
     """
@@ -288,10 +290,12 @@ def iter_audio_steps(path, n_steps: int, steps_per_chunk: int = STEPS_PER_CHUNK,
         emitted += take
 
 
-def iter_steps(path, n_steps: int | None = None, size: int = FRAME_SIZE,
+def iter_steps(path, n_steps: int | None = None, size: int | None = FRAME_SIZE,
                steps_per_chunk: int = STEPS_PER_CHUNK, warnings_out: list | None = None,
                prefetch: int = 2, video_backend: str = "pyav") -> Iterator[StepBlock]:
     """Yield :class:`StepBlock` s covering the film's ``step_count(duration)`` steps.
+
+    ``size=None`` decodes the audio only (the blocks' ``frames`` are ``None``).
 
     Decoding runs in a background thread, ``prefetch`` chunks ahead, so that decoding and
     feature computation overlap; memory stays bounded by ``(prefetch + 2) * steps_per_chunk``
@@ -302,7 +306,8 @@ def iter_steps(path, n_steps: int | None = None, size: int = FRAME_SIZE,
         n_steps = step_count(probe(path).duration)
 
     def produce():
-        video = iter_video_steps(path, n_steps, size, steps_per_chunk, video_backend)
+        video = (itertools.repeat(None) if size is None
+                 else iter_video_steps(path, n_steps, size, steps_per_chunk, video_backend))
         audio = _rechunk(iter_audio_steps(path, n_steps, steps_per_chunk, warnings_out), steps_per_chunk)
         first = 0
         for frames, samples in zip(video, audio):

@@ -72,12 +72,14 @@ def extract_film(video, extractors=DEFAULT_EXTRACTORS, name: str | None = None, 
     parts: dict[str, list[np.ndarray] | np.ndarray] = {}
     check_ready(chosen)
     streaming = [e for e in chosen if e.streaming]
-    sizes = sorted({e.frame_size for e in streaming})
-    for size in sizes:  # one decode per frame size in use (i3d-224 wants 224 x 224 frames)
-        group = [e for e in streaming if e.frame_size == size]
+    # One decode per frame size in use (i3d-224 wants 224 x 224 frames); audio extractors join
+    # the first, or have an audio-only pass of their own when no visual extractor streams.
+    sizes = sorted({e.frame_size for e in streaming if e.modality == "visual"}) or [None]
+    for size in sizes:
+        group = [e for e in streaming if (e.frame_size == size if e.modality == "visual" else size == sizes[0])]
         states = {e.name: {} for e in group}
         outputs = {e.name: [] for e in group}
-        label = name if len(sizes) == 1 else f"{name} {size}px"
+        label = name if len(sizes) == 1 or size is None else f"{name} {size}px"
         with tqdm(total=n_steps, desc=label, unit="step", leave=False, disable=not progress) as bar:
             for block in iter_steps(video, n_steps, size=size, video_backend=video_backend,
                                     warnings_out=warnings if size == sizes[0] else None):
