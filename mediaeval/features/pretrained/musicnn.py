@@ -108,11 +108,11 @@ class _Checkpoint:
     def __call__(self, name: str) -> np.ndarray:
         return self.reader.get_tensor(name)
 
-    def batch_norm(self, index: int, name: str | None = None):
+    def batch_norm(self, index: int):
         import keras
 
         prefix = "batch_normalization" + (f"_{index}" if index else "")
-        layer = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name=name or prefix)
+        layer = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name=prefix)
         values = [self(f"{prefix}/{k}") for k in ("gamma", "beta", "moving_mean", "moving_variance")]
         return layer, values
 

@@ -138,8 +138,13 @@ def _first_kernel_channels(path: Path) -> int:
     return int(kernel[0].shape[2]) if kernel else 1
 
 
-@lru_cache(maxsize=None)
 def _loaded(kind: str, path: str):
+    """The network with the weights of ``path``, built once per file content and process."""
+    return _loaded_by_hash(kind, path, sha256(path))
+
+
+@lru_cache(maxsize=None)
+def _loaded_by_hash(kind: str, path: str, digest: str):
     if kind == "c3d":
         model = c3d_network()
     else:

@@ -17,6 +17,13 @@ class MissingWeights(MediaevalError, RuntimeError):
 
 
 def sha256(path) -> str:
+    """SHA-256 of a file, computed once per process for a given path, size and modification time."""
+    stat = Path(path).stat()
+    return _sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=None)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as stream:
         for chunk in iter(lambda: stream.read(1 << 20), b""):
