@@ -92,8 +92,8 @@ def i3d_network(size: int = 112, logits: bool = False, precision: str = "float32
     With ``logits`` (``size`` 224 only) the model has a second output, the network's own
     Kinetics-400 logits (2 x 7 x 7 average pool, 1x1x1 convolution, mean over time).
     ``precision="bfloat16"`` computes the convolutions in bfloat16 (Keras's
-    ``mixed_bfloat16``: float32 weights and output): measured here 1.37 x faster, within
-    1.6 % of the float32 features (correlation 0.9998).
+    ``mixed_bfloat16``: float32 weights and output): measured here 1.4 to 1.7 x faster,
+    within 1.6 % of the float32 features (correlation 0.9998).
     """
     import keras
 
