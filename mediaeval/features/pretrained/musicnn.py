@@ -250,11 +250,8 @@ def musicnn_windows(source: FilmSource, model: str = "MSD_musicnn", context_seco
             parts.append(np.concatenate([embedding, tags], axis=1))
             audio.drop(int((steps[-1] + 0.5) * SAMPLES_PER_STEP - context_seconds * AUDIO_RATE))
             bar.update(len(steps))
-    return as_float32(np.concatenate(parts) if parts else np.zeros((0, _dims(model)), np.float32))
-
-
-def _dims(model: str) -> int:
-    return (200 if model == "MSD_musicnn" else 256) + len(MSD_TAGS)
+    dim = sum(output.shape[-1] for output in network.outputs)
+    return as_float32(np.concatenate(parts) if parts else np.zeros((0, dim), np.float32))
 
 
 def _extractor(name: str, model: str, embedding: str, size: int, context_seconds: float) -> Extractor:

@@ -24,6 +24,7 @@ classifiers) are ignored; a missing layer or a shape that differs is an error na
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -85,8 +86,10 @@ def vgg19_audio_network(width: float = 1.0, channels: int = 1):
     return keras.Model(inputs, x, name="vgg19_audio")
 
 
-def _h5_layers(path: Path) -> dict[str, list[np.ndarray]]:
-    """Weights by layer name from a Keras 2 HDF5 weights (or whole-model) file."""
+@contextmanager
+def _h5_layers(path: Path):
+    """Weights by layer name in a Keras 2 HDF5 weights (or whole-model) file, as h5py datasets:
+    their shapes cost no reading, and only the layers used are read."""
     import h5py
 
     with h5py.File(path, "r") as h5:
@@ -97,8 +100,8 @@ def _h5_layers(path: Path) -> dict[str, list[np.ndarray]]:
             group = root[name]
             weight_names = [w.decode() if isinstance(w, bytes) else w for w in group.attrs.get("weight_names", [])]
             if weight_names:
-                layers[name] = [np.asarray(group[w]) for w in weight_names]
-        return layers
+                layers[name] = [group[w] for w in weight_names]
+        yield layers
 
 
 def load_weights_by_name(model, path, what: str) -> None:
@@ -113,9 +116,13 @@ def load_weights_by_name(model, path, what: str) -> None:
             raise DataError(path, f"not {what} weights saved from mediaeval's architecture: {error}") from None
         return
     try:
-        layers = _h5_layers(path)
+        with _h5_layers(path) as layers:
+            _set_by_name(model, layers, path, what)
     except OSError as error:
         raise DataError(path, f"not an HDF5 weights file ({error})") from None
+
+
+def _set_by_name(model, layers: dict, path: Path, what: str) -> None:
     for layer in model.layers:
         expected = [tuple(w.shape) for w in layer.weights]
         if not expected:
@@ -126,16 +133,17 @@ def load_weights_by_name(model, path, what: str) -> None:
         found = [tuple(w.shape) for w in layers[layer.name]]
         if found != expected:
             raise DataError(path, f"layer {layer.name!r} holds weights of shapes {found}, {what} expects {expected}")
-        layer.set_weights([w.astype(np.float32) for w in layers[layer.name]])
+        layer.set_weights([np.asarray(w, np.float32) for w in layers[layer.name]])
 
 
 def _first_kernel_channels(path: Path) -> int:
     """Input channels of block1_conv1 in a weights file (1, or 3 for an ImageNet start)."""
     try:
-        kernel = _h5_layers(path).get("block1_conv1")
+        with _h5_layers(path) as layers:
+            kernel = layers.get("block1_conv1")
+            return int(kernel[0].shape[2]) if kernel else 1
     except OSError:
         return 1
-    return int(kernel[0].shape[2]) if kernel else 1
 
 
 def _loaded(kind: str, path: str):
