@@ -1,0 +1,124 @@
+"""Bring your own features: step assignment by hand, errors naming file and line, skip on rerun."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mediaeval.dataset import Dataset
+from mediaeval.errors import DataError
+from mediaeval.features.imported import import_features, read_csv_table, to_steps
+from mediaeval.features.store import feature_path, load_features, load_set
+
+VA = "MEDIAEVAL17-DevSet-Valence_Arousal-annotations/annotations"
+
+
+def _annotated(root, films: dict[str, int]):
+    """Annotation-only films: ``{name: segments}`` (a film of K segments lasts 5 (K - 1) + 10 s)."""
+    folder = root / VA
+    folder.mkdir(parents=True)
+    for name, k in films.items():
+        rows = ["Id\tTime\tMeanValence\tMeanArousal"] + [f"{i}\t{5 * i}\t0.1\t-0.2" for i in range(k)]
+        (folder / f"{name}-MEDIAEVAL2017-valence_arousal.txt").write_text("\n".join(rows) + "\n")
+    return Dataset.discover(root)
+
+
+def _csv(path, times, values, header="time,a,b"):
+    lines = [header] + [f"{float(t)!r}," + ",".join(repr(float(v)) for v in row) for t, row in zip(times, values)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_ten_hertz_rows_are_averaged_per_step():
+    times = (np.arange(40) + 0.5) / 10            # 0.05, 0.15, ... 3.95 s
+    out = to_steps(times, np.arange(40.0)[:, None], 7)[:, 0]
+    # step 0 [0, .533): rows 0-4; step 1 [.533, 1.067): rows 5-10; step 2 [1.067, 1.6): rows 11-15;
+    # step 3 [1.6, 2.133): rows 16-20; step 4 [2.133, 2.667): rows 21-26; step 5: 27-31; step 6: 32-36
+    assert out.tolist() == [2.0, 7.5, 13.0, 18.0, 23.5, 29.0, 34.0]
+
+
+def test_slow_source_takes_the_row_nearest_each_step_middle():
+    out = to_steps([0.0, 5.0, 10.0, 15.0], [[0.0], [1.0], [2.0], [3.0]], 20)[:, 0]
+    # middles (i + .5) 16/30: step 4 at 2.40 s is nearer 0 s, step 5 at 2.93 s nearer 5 s,
+    # step 13 at 7.20 s nearer 5 s, step 14 at 7.73 s nearer 10 s; steps 0, 9, 18 hold a row.
+    assert out.tolist() == [0] * 5 + [1] * 9 + [2] * 6
+
+
+def test_a_gap_is_filled_from_the_nearest_rows():
+    times = np.r_[np.arange(0, 2, 0.1), np.arange(4, 6, 0.1)] + 0.05
+    values = np.r_[np.full(20, 1.0), np.full(20, 9.0)][:, None]
+    out = to_steps(times, values, 11)[:, 0]
+    # steps 4-6 [2.13, 3.73) hold no row: middles 2.40 and 2.93 are nearer 1.95 s, 3.47 nearer 4.05 s
+    assert out.tolist() == [1.0] * 4 + [1.0, 1.0, 9.0] + [9.0] * 4
+
+
+@pytest.mark.parametrize("body, line, expected", [
+    ("time,a,b\n0,1,2\n1,1,x\n", 3, "column 'b': expected a number, got 'x'"),
+    ("time,a,b\n0,1,2\n0,1,2\n", 3, "not after the previous row's 0"),
+    ("time,a,b\n0,1,2\n1,1\n", 3, "expected 3 comma-separated values"),
+    ("t,a,b\n0,1,2\n", 1, "header line starting with 'time'"),
+    ("time,a,a\n0,1,2\n", 1, "distinct value columns"),
+    ("time,a\n0,nan\n", 2, "expected a finite number"),
+])
+def test_csv_errors_name_file_and_line(tmp_path, body, line, expected):
+    path = tmp_path / "Film.csv"
+    path.write_text(body)
+    with pytest.raises(DataError) as error:
+        read_csv_table(path)
+    assert error.value.line == line and error.value.path == path
+    assert expected in error.value.message
+
+
+def test_import_writes_store_files_that_a_run_reads(tmp_path):
+    dataset = _annotated(tmp_path / "data", {"Film_A": 3, "Film_B": 2})   # 20 s and 15 s
+    src = tmp_path / "src"
+    src.mkdir()
+    _csv(src / "Film_A.csv", np.arange(20) + 0.5, np.c_[np.arange(20.0), -np.arange(20.0)])
+    np.savez(src / "Film_B.npz", times=np.arange(15) + 0.5, values=np.ones((15, 2)), columns=np.array(["a", "b"]))
+    report = import_features(src, dataset, tmp_path / "features", "mine", progress=False)
+    assert report.written == ["Film_A", "Film_B"] and report.skipped == []
+    a = load_set(tmp_path / "features", ["mine"], "Film_A")
+    assert a.columns == ["mine/a", "mine/b"] and a.values.shape == (37, 2) and a.values.dtype == np.float32
+    assert a.values[0].tolist() == [0.0, 0.0] and a.values[-1].tolist() == [19.0, -19.0]
+    assert load_features(feature_path(tmp_path / "features", ["mine"], "Film_B")).values.shape == (28, 2)
+
+
+def test_rerun_skips_unchanged_sources_and_redoes_changed_ones(tmp_path):
+    dataset = _annotated(tmp_path / "data", {"Film_A": 3, "Film_B": 2})
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("Film_A", "Film_B"):
+        _csv(src / f"{name}.csv", np.arange(20) + 0.5, np.ones((20, 2)))
+    import_features(src, dataset, tmp_path / "f", "mine", progress=False)
+    again = import_features(src, dataset, tmp_path / "f", "mine", progress=False)
+    assert again.written == [] and again.skipped == ["Film_A", "Film_B"]
+    _csv(src / "Film_B.csv", np.arange(20) + 0.5, np.full((20, 2), 3.0))
+    changed = import_features(src, dataset, tmp_path / "f", "mine", progress=False)
+    assert changed.written == ["Film_B"] and changed.skipped == ["Film_A"]
+    assert load_set(tmp_path / "f", ["mine"], "Film_B").values[0].tolist() == [3.0, 3.0]
+    forced = import_features(src, dataset, tmp_path / "f", "mine", overwrite=True, progress=False)
+    assert forced.written == ["Film_A", "Film_B"]
+
+
+def test_unknown_and_missing_films_are_refused_before_anything_is_written(tmp_path):
+    dataset = _annotated(tmp_path / "data", {"Film_A": 3, "Film_B": 2})
+    src = tmp_path / "src"
+    src.mkdir()
+    _csv(src / "Film_A.csv", [0.5], [[1.0, 2.0]])
+    with pytest.raises(DataError, match=r"no source file for 1 film\(s\): Film_B"):
+        import_features(src, dataset, tmp_path / "f", "mine", progress=False)
+    _csv(src / "Film_B.csv", [0.5], [[1.0, 2.0]])
+    _csv(src / "Nosuch.csv", [0.5], [[1.0, 2.0]])
+    with pytest.raises(DataError, match="has no film named 'Nosuch'"):
+        import_features(src, dataset, tmp_path / "f", "mine", progress=False)
+    assert not (tmp_path / "f").exists()
+
+
+def test_columns_must_agree_across_films(tmp_path):
+    dataset = _annotated(tmp_path / "data", {"Film_A": 3, "Film_B": 2})
+    src = tmp_path / "src"
+    src.mkdir()
+    _csv(src / "Film_A.csv", [0.5], [[1.0, 2.0]])
+    _csv(src / "Film_B.csv", [0.5], [[1.0, 2.0]], header="time,a,c")
+    with pytest.raises(DataError, match="columns differ") as error:
+        import_features(src, dataset, tmp_path / "f", "mine", progress=False)
+    assert error.value.path.name == "Film_B.csv"
