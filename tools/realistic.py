@@ -40,8 +40,8 @@ class Difficulty:
     """How hard the set is.  Correlations are the targets of each cue, within a film, at 1 Hz."""
 
     arousal_cues: tuple[float, ...] = (0.25, 0.2, 0.15, 0.12, 0.1)
-    valence_cues: tuple[float, ...] = (0.15, 0.12, 0.08)
-    distractors: int = 40
+    valence_cues: tuple[float, ...] = (0.15, 0.15, 0.12, 0.1)
+    distractors: int = 39
     max_lag_seconds: int = 3
     slow_share: float = 0.7            # of the noise variance that is slow (AR(1))
     slow_seconds: tuple[float, float] = (20.0, 60.0)
