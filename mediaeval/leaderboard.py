@@ -1,0 +1,183 @@
+"""Which trained run is best: out-of-fold figures of model folders beside the constant baseline.
+
+A row per model folder written by ``mediaeval train`` (or ``pipeline``): its official
+out-of-fold figures (per-film means over every development film) with their mean ± standard
+deviation over folds, and the constant baseline on the *same* folds (each fold's films predicted
+by the mean label of the other folds' films), both scored by the same code.  Nothing is
+retrained: it reads ``scores.json``, ``folds.json`` and ``run.toml``, and the annotations.
+
+Order, per subtask: valence/arousal by the mean of the two official PCCs (higher first; a run
+with an undefined PCC last), fear by MAP.  A run *beats the constant* when its mean of the
+valence and arousal MSE is lower than the constant's (valence/arousal), or its MAP higher
+(fear); rows that do not are marked.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import DataError
+
+FIGURES = {"valence_arousal": ("valence_mse", "valence_pcc", "arousal_mse", "arousal_pcc"),
+           "fear": ("map", "accuracy", "precision", "recall", "f1")}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One trained run and the constant baseline on its folds (``score_folds`` dicts)."""
+
+    name: str
+    subtask: str
+    description: str
+    path: Path
+    scores: dict
+    baseline: dict
+
+    def figure(self, key: str, which: str = "official"):
+        """``which``: official, fold_mean or fold_std; of the run (or of ``baseline:...``)."""
+        source = self.baseline if which.startswith("baseline:") else self.scores
+        return source.get(which.split(":")[-1], {}).get(key)
+
+    @property
+    def rank_value(self) -> float:
+        if self.subtask == "fear":
+            value = self.figure("map")
+            return -math.inf if value is None else value
+        pccs = [self.figure("valence_pcc"), self.figure("arousal_pcc")]
+        return -math.inf if None in pccs else sum(pccs) / 2
+
+    @property
+    def beats_constant(self) -> bool:
+        if self.subtask == "fear":
+            mine, base = self.figure("map"), self.figure("map", "baseline:official")
+            return mine is not None and (base is None or mine > base)
+        mine = [self.figure(k) for k in ("valence_mse", "arousal_mse")]
+        base = [self.figure(k, "baseline:official") for k in ("valence_mse", "arousal_mse")]
+        return None not in mine and None not in base and sum(mine) < sum(base)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(path.parent, f"expected a model folder made by mediaeval train; {path.name} is missing") from None
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise DataError(path, f"expected JSON written by mediaeval train: {error}") from error
+
+
+def read_entry(model_dir, dataset) -> Entry:
+    """The figures of one model folder, and the constant baseline on its folds."""
+    from .baseline import constant_predictions
+    from .folds import read_folds
+    from .metrics import score_folds
+    from .runs import load_run
+
+    model_dir = Path(model_dir)
+    scores = _read_json(model_dir / "scores.json")
+    folds = read_folds(model_dir / "folds.json")
+    config = load_run(model_dir / "run.toml")
+    films = [n for fold in folds for n in fold]
+    unknown = [n for n in films if n not in dataset.films or not dataset.films[n].has_labels(config.subtask)]
+    if unknown:
+        raise DataError(model_dir / "folds.json", f"film {unknown[0]} has no {config.subtask} annotations in "
+                                                  f"{dataset.root}; was the model trained on another dataset?")
+    truth = {n: dataset.films[n].labels(config.subtask) for n in films}
+    prediction = {}
+    for held in folds:
+        train = [dataset.films[n] for n in films if n not in held]
+        prediction.update(constant_predictions(train, [dataset.films[n] for n in held], config.subtask))
+    baseline = score_folds(truth, prediction, folds, config.subtask)
+    return Entry(config.name, config.subtask, config.description, model_dir, scores, baseline)
+
+
+def leaderboard(model_dirs, dataset) -> dict[str, list[Entry]]:
+    """``{subtask: entries, best first}`` of the given model folders."""
+    out: dict[str, list[Entry]] = {}
+    for model_dir in model_dirs:
+        entry = read_entry(model_dir, dataset)
+        out.setdefault(entry.subtask, []).append(entry)
+    return {s: sorted(rows, key=lambda e: (-e.rank_value, e.name)) for s, rows in sorted(out.items())}
+
+
+def _cell(value, spread=None) -> str:
+    text = "—" if value is None else f"{value:.3f}"
+    return text if spread is None or value is None else f"{text} ±{spread:.3f}"
+
+
+def format_table(board: dict[str, list[Entry]]) -> str:
+    """Plain-text leaderboard: per subtask, a row per run and the constant on the same folds."""
+    lines = []
+    for subtask, entries in board.items():
+        keys = FIGURES[subtask]
+        lines.append(f"{subtask}: out-of-fold figures on the development films; value is the official "
+                     f"(per-film mean over all films), ± the std over folds")
+        lines.append(f"  {'run':28s}" + "".join(f"{k:>19s}" for k in keys) + "  vs constant")
+        for e in entries:
+            cells = "".join(f"{_cell(e.figure(k), e.figure(k, 'fold_std')):>19s}" for k in keys)
+            verdict = "beats it" if e.beats_constant else "* does not beat it"
+            lines.append(f"  {e.name:28s}{cells}  {verdict}")
+        base = entries[0]
+        cells = "".join(f"{_cell(base.figure(k, 'baseline:official'), base.figure(k, 'baseline:fold_std')):>19s}"
+                        for k in keys)
+        lines.append(f"  {'constant (training mean)':28s}{cells}" + ("  (folds of the first run)" if len(entries) > 1 else ""))
+        lines.append("")
+    lines.append("PCC and AP of a constant are undefined (—).  Sorted by the mean of the two PCCs "
+                 "(valence/arousal) or MAP (fear).")
+    return "\n".join(lines)
+
+
+def to_records(board: dict[str, list[Entry]]) -> list[dict]:
+    """One flat record per run: name, subtask, figures, fold std, baseline figures, beats_constant."""
+    records = []
+    for subtask, entries in board.items():
+        for rank, e in enumerate(entries, start=1):
+            record = {"rank": rank, "subtask": subtask, "run": e.name, "path": str(e.path),
+                      "description": e.description, "beats_constant": e.beats_constant}
+            for key in FIGURES[subtask]:
+                record[key] = e.figure(key)
+                record[f"{key}_fold_std"] = e.figure(key, "fold_std")
+                record[f"constant_{key}"] = e.figure(key, "baseline:official")
+            records.append(record)
+    return records
+
+
+def plot_leaderboard(board: dict[str, list[Entry]], out) -> Path:
+    """One panel per figure (MSE and PCC never share an axis): each run's official value as a
+    point with its spread over folds (± std), the constant baseline as a dashed line."""
+    from .plots import _pyplot
+
+    plt = _pyplot()
+    panels = [(s, k) for s, entries in board.items() for k in FIGURES[s][: 4 if s == "valence_arousal" else 1]]
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 0.45 * max(
+        len(e) for e in board.values()) + 2.2), squeeze=False)
+    for ax, (subtask, key) in zip(axes[0], panels):
+        entries = board[subtask]
+        names = [e.name for e in entries][::-1]
+        values = [e.figure(key) for e in entries][::-1]
+        spreads = [e.figure(key, "fold_std") or 0.0 for e in entries][::-1]
+        ys = range(len(names))
+        ax.errorbar([math.nan if v is None else v for v in values], ys, xerr=spreads, fmt="o", color="#1f5fbf",
+                    ecolor="#7f9fd0", capsize=3)
+        base = entries[0].figure(key, "baseline:official")
+        if base is not None:
+            ax.axvline(base, color="#c8372d", ls="--", lw=1.2, label="constant")
+            ax.legend(fontsize=7, loc="best")
+        if key.endswith("pcc"):
+            ax.axvline(0, color="#999999", lw=0.6)
+        ax.set_yticks(list(ys))
+        ax.set_ylim(-0.6, len(names) - 0.4)
+        ax.set_yticklabels(names, fontsize=7)
+        ax.set_title(f"{key}{' (lower is better)' if key.endswith('mse') else ''}", fontsize=9)
+        ax.grid(axis="x", color="#dddddd", lw=0.6)
+    fig.suptitle("out-of-fold figures (official value ± std over folds)", fontsize=10)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    from .atomic import atomic_output
+
+    with atomic_output(out) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return out

@@ -1,0 +1,80 @@
+"""The leaderboard: model folders ranked beside the constant baseline on their own folds."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from mediaeval.dataset import Dataset
+from mediaeval.errors import DataError
+from mediaeval.folds import write_folds
+from mediaeval.leaderboard import format_table, leaderboard, plot_leaderboard, to_records
+from mediaeval.metrics import score_folds
+
+VA = "MEDIAEVAL17-DevSet-Valence_Arousal-annotations/annotations"
+LABELS = {"Film_A": [(0.1, 0.5), (0.2, 0.4), (0.3, 0.3)], "Film_B": [(-0.2, 0.1), (0.0, 0.1), (0.2, 0.2)],
+          "Film_C": [(0.4, -0.1), (0.5, 0.0), (0.3, -0.3)], "Film_D": [(-0.5, 0.2), (-0.4, 0.3), (-0.6, 0.1)]}
+FOLDS = [["Film_A", "Film_B"], ["Film_C", "Film_D"]]
+RUN = 'subtask = "valence_arousal"\nrun = {n}\ndescription = "{d}"\nfeatures = ["x"]\nfolds = 2\n'
+
+
+@pytest.fixture()
+def dataset(tmp_path):
+    folder = tmp_path / "data" / VA
+    folder.mkdir(parents=True)
+    for name, rows in LABELS.items():
+        lines = ["Id\tTime\tMeanValence\tMeanArousal"] + [f"{k}\t{5 * k}\t{v}\t{a}" for k, (v, a) in enumerate(rows)]
+        (folder / f"{name}-MEDIAEVAL2017-valence_arousal.txt").write_text("\n".join(lines) + "\n")
+    return Dataset.discover(tmp_path / "data")
+
+
+def _model_folder(root, n: int, description: str, prediction: dict) -> object:
+    """What mediaeval train leaves: run.toml, folds.json, scores.json of out-of-fold predictions."""
+    root.mkdir(parents=True)
+    (root / "run.toml").write_text(RUN.format(n=n, d=description))
+    write_folds(root / "folds.json", FOLDS, 0)
+    truth = {f: np.array(rows) for f, rows in LABELS.items()}
+    (root / "scores.json").write_text(json.dumps(score_folds(truth, prediction, FOLDS, "valence_arousal")))
+    return root
+
+
+def test_runs_are_ranked_and_compared_with_the_constant_on_their_folds(dataset, tmp_path):
+    truth = {f: np.array(rows) for f, rows in LABELS.items()}
+    wiggle = np.array([[0.01, -0.01], [0.0, 0.02], [-0.01, 0.0]])
+    good = _model_folder(tmp_path / "good", 1, "close to the truth", {f: t + wiggle for f, t in truth.items()})
+    bad = _model_folder(tmp_path / "bad", 2, "the truth upside down", {f: -t for f, t in truth.items()})
+    board = leaderboard([bad, good], dataset)
+    entries = board["valence_arousal"]
+    assert [e.name for e in entries] == ["valence_arousal_run1", "valence_arousal_run2"]
+    assert entries[0].beats_constant and not entries[1].beats_constant
+    # The constant of fold 1 is the mean of films C and D; of fold 2, the mean of A and B.
+    cd = np.array(LABELS["Film_C"] + LABELS["Film_D"]).mean(axis=0)
+    ab = np.array(LABELS["Film_A"] + LABELS["Film_B"]).mean(axis=0)
+    expected = np.mean([np.mean((np.array(LABELS[f])[:, 0] - m[0]) ** 2)
+                        for f, m in (("Film_A", cd), ("Film_B", cd), ("Film_C", ab), ("Film_D", ab))])
+    assert entries[0].figure("valence_mse", "baseline:official") == pytest.approx(expected, abs=1e-12)
+    assert entries[0].figure("valence_pcc", "baseline:official") is None     # a constant has no PCC
+    table = format_table(board)
+    assert table.index("valence_arousal_run1") < table.index("valence_arousal_run2") < table.index("constant (training mean)")
+    assert "* does not beat it" in table.splitlines()[3] and "beats it" in table.splitlines()[2]
+    records = to_records(board)
+    assert [r["rank"] for r in records] == [1, 2] and records[1]["beats_constant"] is False
+    assert records[0]["constant_valence_mse"] == pytest.approx(expected, abs=1e-12)
+    png = plot_leaderboard(board, tmp_path / "board.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_folder_that_is_not_a_model_is_named(dataset, tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="scores.json is missing") as error:
+        leaderboard([tmp_path / "empty"], dataset)
+    assert error.value.path == tmp_path / "empty"
+
+
+def test_folds_naming_films_of_another_dataset_are_refused(dataset, tmp_path):
+    truth = {f: np.array(rows) for f, rows in LABELS.items()}
+    folder = _model_folder(tmp_path / "m", 1, "d", truth)
+    write_folds(folder / "folds.json", [["Film_A", "Film_X"], ["Film_C", "Film_D"]], 0)
+    with pytest.raises(DataError, match="film Film_X has no valence_arousal annotations"):
+        leaderboard([folder], dataset)
