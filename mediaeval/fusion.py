@@ -1,0 +1,177 @@
+"""Late fusion of run files of one subtask: a weighted mean of their predictions.
+
+Valence/arousal: each column (valence, arousal) is the weighted mean of the runs' columns, with
+its own weights.  Fear: the weighted mean of the confidences, then the label by a threshold.
+
+``auto`` weights are chosen on the runs' out-of-fold development files (what ``mediaeval train``
+writes), from a grid over the simplex (steps of :data:`GRID_STEP`), by the official figure:
+lowest mean per-film MSE (valence, arousal, each column on its own) or highest MAP (fear; the
+threshold then maximises F1).  The figures of the fused run are themselves honest: each outer
+fold's films are fused with weights chosen on the other films only (nested), and those nested
+out-of-fold predictions are what :func:`fuse_auto` scores.  The weights applied to test files
+are then chosen on all development films.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError, MediaevalError
+
+GRID_STEP = 0.1
+
+
+def simplex_grid(n_runs: int, step: float = GRID_STEP) -> np.ndarray:
+    """Every weight vector of ``n_runs`` non-negative multiples of ``step`` summing to 1.
+
+    >>> simplex_grid(2, 0.5).tolist()
+    [[0.0, 1.0], [0.5, 0.5], [1.0, 0.0]]
+    """
+    units = int(round(1 / step))
+    rows = [c for c in itertools.product(range(units + 1), repeat=n_runs) if sum(c) == units]
+    return np.asarray(rows, dtype=np.float64) / units
+
+
+def read_runs(paths):
+    """The runs, checked to be of one subtask and one set of films with equal lengths."""
+    from .submission import read_run
+
+    if len(paths) < 2:
+        raise MediaevalError(f"fusion needs at least 2 run files, got {len(paths)}")
+    runs = [read_run(p) for p in paths]
+    first = runs[0]
+    for run in runs[1:]:
+        if run.subtask != first.subtask:
+            raise DataError(run.path, f"is a {run.subtask} run; {first.path.name} is {first.subtask}: fuse runs "
+                                      f"of one subtask")
+        if set(run.films) != set(first.films):
+            odd = sorted(set(run.films) ^ set(first.films))
+            raise DataError(run.path, f"holds other films than {first.path.name} ({', '.join(odd[:5])}); fuse runs "
+                                      f"of the same films")
+        for film, rows in run.films.items():
+            if len(rows) != len(first.films[film]):
+                raise DataError(run.path, f"film {film} has {len(rows)} segments, {first.path.name} has "
+                                          f"{len(first.films[film])}", run.film_lines[film])
+    return runs
+
+
+def _columns(run, subtask: str) -> dict[str, np.ndarray]:
+    """Per film, the fused quantities: (K, 2) valence, arousal, or (K, 1) fear confidence."""
+    return {f: (rows if subtask == "valence_arousal" else rows[:, 1:2]) for f, rows in run.films.items()}
+
+
+def combine(parts: list[dict], weights: np.ndarray) -> dict[str, np.ndarray]:
+    """Weighted mean per column: ``weights`` of shape (n_runs, n_columns)."""
+    return {f: sum(w * part[f] for w, part in zip(weights, parts)) for f in parts[0]}
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """Weights (n_runs, n_columns) and, for fear, the label threshold."""
+
+    weights: np.ndarray
+    threshold: float = 0.5
+
+    def rows(self, parts: list[dict], subtask: str) -> dict[str, np.ndarray]:
+        from .submission import fear_rows
+
+        fused = combine(parts, self.weights)
+        if subtask == "valence_arousal":
+            return {f: np.clip(v, -1.0, 1.0) for f, v in fused.items()}
+        return {f: fear_rows(v[:, 0], self.threshold) for f, v in fused.items()}
+
+
+def choose(parts: list[dict], truth: dict, films, subtask: str, step: float = GRID_STEP) -> Fusion:
+    """Weights (and threshold) chosen on ``films`` only."""
+    from .metrics import average_precision
+    from .segment_models import _best_threshold
+
+    grid = simplex_grid(len(parts), step)
+    n_columns = next(iter(parts[0].values())).shape[1]
+    weights = np.zeros((len(parts), n_columns))
+    for j in range(n_columns):
+        column = [{f: p[f][:, j] for f in films} for p in parts]
+        y = {f: truth[f][:, j] if truth[f].ndim == 2 else truth[f] for f in films}
+        best = None
+        for w in grid:
+            fused = {f: sum(wi * c[f] for wi, c in zip(w, column)) for f in films}
+            if subtask == "valence_arousal":
+                score = -np.mean([np.mean((y[f] - fused[f]) ** 2) for f in films])
+            else:
+                aps = [average_precision(y[f], fused[f]) for f in films if np.any(y[f] > 0)]
+                score = np.mean(aps) if aps else -np.inf
+            if best is None or score > best[0] + 1e-12:
+                best = (score, w)
+        weights[:, j] = best[1]
+    threshold = 0.5
+    if subtask == "fear":
+        fused = combine([{f: p[f] for f in films} for p in parts], weights)
+        threshold = _best_threshold({f: truth[f] for f in films}, {f: v[:, 0] for f, v in fused.items()})
+    return Fusion(weights, threshold)
+
+
+def fuse_auto(paths, dataset, n_folds: int = 5, seed: int = 0, step: float = GRID_STEP):
+    """Nested choice on out-of-fold development files.
+
+    Returns ``(fusion, rows, scores)``: the fusion chosen on all films (to apply to test files),
+    the nested out-of-fold fused rows of every film, and their scores (``score_folds``).
+    """
+    from .folds import make_folds
+    from .metrics import score_folds
+
+    runs = read_runs(paths)
+    subtask = runs[0].subtask
+    films = sorted(runs[0].films)
+    missing = [f for f in films if f not in dataset.films or not dataset.films[f].has_labels(subtask)]
+    if missing:
+        raise DataError(runs[0].path, f"film {missing[0]} has no {subtask} annotations in {dataset.root}: auto "
+                                      f"weights need the out-of-fold development files of the runs")
+    truth = {f: np.asarray(dataset.films[f].labels(subtask), dtype=np.float64) for f in films}
+    parts = [_columns(r, subtask) for r in runs]
+    rows = {}
+    folds = make_folds(films, n_folds, seed)
+    for held in folds:
+        inner = [f for f in films if f not in held]
+        fusion = choose(parts, truth, inner, subtask, step)
+        rows.update(fusion.rows([{f: p[f] for f in held} for p in parts], subtask))
+    scores = score_folds(truth, rows, folds, subtask)
+    return choose(parts, truth, films, subtask, step), rows, scores
+
+
+def fixed(weights: list[float], n_runs: int, n_columns: int) -> Fusion:
+    """Given weights, normalised to sum to 1 (the same for every column)."""
+    w = np.asarray(weights, dtype=np.float64)
+    if len(w) != n_runs or np.any(w < 0) or w.sum() <= 0:
+        raise MediaevalError(f"--weights: expected {n_runs} non-negative numbers, not all 0, got "
+                             f"{','.join(map(str, weights))}")
+    return Fusion(np.tile((w / w.sum())[:, None], (1, n_columns)))
+
+
+def describe(paths, fusion: Fusion, subtask: str) -> dict:
+    """The ``.json`` sidecar of a fused run (what ``package`` puts in the README): the weights,
+    the fused runs' features, and external data if any fused run used some."""
+    import json
+
+    from .submission import description_path
+
+    names = [Path(p).name for p in paths]
+    sidecars = []
+    for p in paths:
+        try:
+            sidecars.append(json.loads(description_path(p).read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            sidecars.append({})
+    columns = ("valence", "arousal") if subtask == "valence_arousal" else ("fear confidence",)
+    weights = {c: {n: round(float(fusion.weights[i, j]), 4) for i, n in enumerate(names)}
+               for j, c in enumerate(columns)}
+    text = "; ".join(f"{c}: " + ", ".join(f"{w:g} x {n}" for n, w in ws.items()) for c, ws in weights.items())
+    features = sorted({f for s in sidecars if isinstance(s, dict) for f in s.get("features", []) or []})
+    out = {"description": f"late fusion (weighted mean) of {len(names)} runs: {text}", "fused_runs": names,
+           "features": features, "weights": weights,
+           "external_data": any(isinstance(s, dict) and s.get("external_data") is True for s in sidecars)}
+    if subtask == "fear":
+        out["threshold"] = fusion.threshold
+    return out

@@ -1,0 +1,342 @@
+"""Per-segment models: the recipes that did well in 2016-2018 (ridge, SVR, gradient boosting per
+10 s segment), with smoothing, calibration and the fear threshold chosen by nested cross-validation.
+
+Inputs of segment ``k`` of a film: the overlap-weighted mean and standard deviation of the
+film's steps inside it (``2 d`` values), optionally beside the means of ``context`` neighbouring
+segments on each side (edges repeat the first or last segment).  Each column is first
+standardised *within the film* (per-film z-score: every film has its own look and sound; it
+uses no label, so it is the same for a test film), then by the training films' statistics.
+
+Everything chosen from data is chosen on the training films only, by an inner cross-validation
+over those films (:func:`inner_folds`):
+
+1. the estimator's hyper-parameters (a small grid per family) by the inner out-of-fold
+   official figure (mean per-film MSE for valence and arousal, each on its own; MAP for fear);
+2. on the winner's inner out-of-fold predictions: the Gaussian smoothing width of each film's
+   predicted curve (in segments, 0 = none), then a linear calibration ``a p + b`` (least
+   squares, ``a`` kept >= ``MIN_SCALE`` so that no film's prediction becomes constant, which
+   would leave its PCC and so the official mean undefined); for fear, the decision threshold
+   that maximises F1 of the inner out-of-fold labels;
+3. the estimator is refitted on all training films with the chosen hyper-parameters.
+
+So the out-of-fold figures of the outer folds stay honest: no choice ever sees the films it
+is scored on.  :class:`SegmentModel` holds the fitted pieces and predicts run rows.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import pickle
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+FAMILIES = ("ridge", "svr", "hgb")
+MIN_SCALE = 0.05
+
+
+@dataclass(frozen=True)
+class SegmentSettings:
+    """The ``[model]`` table of a per-segment run (``type`` one of :data:`FAMILIES`)."""
+
+    type: str = "ridge"
+    context: int = 1                       # neighbouring segments on each side
+    per_film_standardise: bool = True
+    smoothing: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0, 8.0)   # candidate sigmas, in 5 s segments
+    calibrate: bool = True
+    inner_folds: int = 5
+    alphas: tuple[float, ...] = (10.0, 100.0, 1000.0, 10000.0, 100000.0)  # ridge
+    svr_c: tuple[float, ...] = (0.1, 1.0)                               # svr
+    svr_gamma: tuple[str | float, ...] = ("scale",)
+    svr_epsilon: float = 0.1
+    hgb_learning_rate: tuple[float, ...] = (0.05,)                      # hgb
+    hgb_max_leaf_nodes: tuple[int, ...] = (7, 15)
+    hgb_max_iter: int = 200
+    hgb_l2: float = 1.0
+
+    def as_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    def check(self) -> list[str]:
+        """What is out of range, as ``key: expected ...`` texts (empty when all is well)."""
+        problems = []
+        if self.type not in FAMILIES:
+            problems.append(f"type: expected one of {', '.join(FAMILIES)}, got {self.type!r}")
+        if not 0 <= self.context <= 20:
+            problems.append(f"context: expected 0 to 20 segments, got {self.context}")
+        if not self.smoothing or any(not (0 <= s <= 50) for s in self.smoothing):
+            problems.append("smoothing: expected a non-empty list of widths from 0 to 50 segments")
+        if self.inner_folds < 2:
+            problems.append(f"inner_folds: expected at least 2, got {self.inner_folds}")
+        for key in ("alphas", "svr_c", "hgb_learning_rate"):
+            values = getattr(self, key)
+            if not values or any(not (isinstance(v, (int, float)) and v > 0) for v in values):
+                problems.append(f"{key}: expected a non-empty list of numbers > 0")
+        if not self.hgb_max_leaf_nodes or any(v < 2 for v in self.hgb_max_leaf_nodes):
+            problems.append("hgb_max_leaf_nodes: expected a non-empty list of integers >= 2")
+        if self.hgb_max_iter < 1:
+            problems.append(f"hgb_max_iter: expected at least 1, got {self.hgb_max_iter}")
+        return problems
+
+
+# --------------------------------------------------------------------------- inputs
+
+def segment_inputs(x_steps: np.ndarray, n_segments: int, context: int = 0,
+                   per_film_standardise: bool = True) -> np.ndarray:
+    """Per-segment inputs of one film: shape (n_segments, 2 d (1 + context)) for d step features.
+
+    Columns: mean and standard deviation of the segment's steps (overlap-weighted), then the
+    means of the ``context`` segments before and after (nearest first; edges repeated).
+
+    >>> x = np.arange(37, dtype=float)[:, None]            # a 20 s film: 37 steps, 3 segments
+    >>> segment_inputs(x, 3, context=1, per_film_standardise=False).shape
+    (3, 4)
+    """
+    from .windows import steps_to_n_segments
+
+    x = np.asarray(x_steps, dtype=np.float64)
+    if per_film_standardise and len(x):
+        std = x.std(axis=0)
+        x = (x - x.mean(axis=0)) / np.where(std > 1e-12, std, 1.0)
+    mean = steps_to_n_segments(x, n_segments)
+    square = steps_to_n_segments(x ** 2, n_segments)
+    std = np.sqrt(np.maximum(square - mean ** 2, 0.0))
+    parts = [mean, std]
+    for offset in range(1, context + 1):
+        before = np.clip(np.arange(n_segments) - offset, 0, max(n_segments - 1, 0))
+        after = np.clip(np.arange(n_segments) + offset, 0, max(n_segments - 1, 0))
+        parts += [mean[before], mean[after]]
+    return np.concatenate(parts, axis=1) if n_segments else np.zeros((0, mean.shape[1] * len(parts)))
+
+
+def inner_folds(names: list[str], n_folds: int, seed: int) -> list[list[str]]:
+    """Inner folds over the training films (as :func:`mediaeval.folds.make_folds`, other seed)."""
+    from .folds import make_folds
+
+    return make_folds(names, n_folds, seed + 104_729)
+
+
+# --------------------------------------------------------------------------- estimators
+
+def _candidates(settings: SegmentSettings, classify: bool) -> list[dict]:
+    if settings.type == "ridge":
+        return [{"alpha": a} for a in settings.alphas]
+    if settings.type == "svr":
+        return [{"C": c, "gamma": g} for c, g in itertools.product(settings.svr_c, settings.svr_gamma)]
+    return [{"learning_rate": lr, "max_leaf_nodes": n}
+            for lr, n in itertools.product(settings.hgb_learning_rate, settings.hgb_max_leaf_nodes)]
+
+
+def _estimator(settings: SegmentSettings, params: dict, classify: bool, seed: int):
+    """A scikit-learn pipeline (standardisation by the training films, then the estimator)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVR
+
+    if settings.type == "ridge":
+        model = (LogisticRegression(C=1.0 / params["alpha"], class_weight="balanced", max_iter=2000)
+                 if classify else Ridge(alpha=params["alpha"]))
+    elif settings.type == "svr":   # fear: regression on 0/1, clipped to [0, 1] as the confidence
+        model = SVR(C=params["C"], gamma=params["gamma"], epsilon=settings.svr_epsilon)
+    else:
+        common = dict(learning_rate=params["learning_rate"], max_leaf_nodes=params["max_leaf_nodes"],
+                      max_iter=settings.hgb_max_iter, l2_regularization=settings.hgb_l2, random_state=seed,
+                      early_stopping=False)
+        model = (HistGradientBoostingClassifier(class_weight="balanced", **common) if classify
+                 else HistGradientBoostingRegressor(**common))
+    return make_pipeline(StandardScaler(), model)
+
+
+def _raw_predict(estimator, x: np.ndarray, classify: bool) -> np.ndarray:
+    if len(x) == 0:
+        return np.zeros(0)
+    if classify and hasattr(estimator, "predict_proba"):
+        return estimator.predict_proba(x)[:, 1]
+    out = estimator.predict(x)
+    return np.clip(out, 0.0, 1.0) if classify else out
+
+
+def smooth(values: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian smoothing of one film's curve (sigma in segments; 0 leaves it as it is)."""
+    from scipy.ndimage import gaussian_filter1d
+
+    if sigma <= 0 or len(values) < 2:
+        return np.asarray(values, dtype=np.float64)
+    return gaussian_filter1d(np.asarray(values, dtype=np.float64), sigma, mode="nearest")
+
+
+# --------------------------------------------------------------------------- selection criteria
+
+def _film_mse(truth: dict, prediction: dict) -> float:
+    return float(np.mean([np.mean((truth[f] - prediction[f]) ** 2) for f in truth]))
+
+
+def _map(truth: dict, confidence: dict) -> float:
+    from .metrics import average_precision
+
+    values = [average_precision(truth[f], confidence[f]) for f in truth if np.any(truth[f] > 0)]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def _best_threshold(truth: dict, confidence: dict) -> float:
+    """The confidence threshold maximising F1 of all inner out-of-fold segments (0.5 without positives)."""
+    from .metrics import f1
+
+    y = np.concatenate(list(truth.values()))
+    c = np.concatenate(list(confidence.values()))
+    if not np.any(y > 0):
+        return 0.5
+    candidates = np.unique(np.round(c, 6))
+    scores = [(f1(y, (c >= t).astype(float)), -t) for t in candidates]
+    best = max(range(len(candidates)), key=lambda i: (np.nan_to_num(scores[i][0], nan=-1.0), scores[i][1]))
+    return float(candidates[best])
+
+
+# --------------------------------------------------------------------------- the model
+
+@dataclass
+class Target:
+    """One output: valence, arousal, or the fear confidence."""
+
+    params: dict
+    sigma: float = 0.0
+    scale: float = 1.0
+    offset: float = 0.0
+    estimator: object = None
+    inner_score: float = float("nan")
+
+
+@dataclass
+class SegmentModel:
+    """Fitted per-segment model of one subtask; ``predict`` gives run rows."""
+
+    subtask: str
+    settings: SegmentSettings
+    targets: list[Target] = field(default_factory=list)
+    threshold: float = 0.5
+
+    @property
+    def classify(self) -> bool:
+        return self.subtask == "fear"
+
+    def predict_curves(self, x_steps: np.ndarray, n_segments: int) -> np.ndarray:
+        """(n_segments, outputs): smoothed, calibrated predictions (fear: confidences in [0, 1])."""
+        x = segment_inputs(x_steps, n_segments, self.settings.context, self.settings.per_film_standardise)
+        columns = []
+        for target in self.targets:
+            raw = smooth(_raw_predict(target.estimator, x, self.classify), target.sigma)
+            columns.append(target.scale * raw + target.offset)
+        out = np.column_stack(columns) if columns else np.zeros((n_segments, 0))
+        return np.clip(out, 0.0, 1.0) if self.classify else np.clip(out, -1.0, 1.0)
+
+    def predict_rows(self, x_steps: np.ndarray, n_segments: int) -> np.ndarray:
+        """Run-file rows: (K, 2) valence, arousal; or (K, 2) label, confidence."""
+        from .submission import fear_rows
+
+        curves = self.predict_curves(x_steps, n_segments)
+        return fear_rows(curves[:, 0], self.threshold) if self.classify else curves
+
+    def choices(self) -> dict:
+        """What was chosen by the inner cross-validation (for settings.json and the README)."""
+        return {"targets": [{"params": t.params, "smoothing_segments": t.sigma, "scale": t.scale,
+                             "offset": t.offset, "inner_score": t.inner_score} for t in self.targets],
+                "threshold": self.threshold}
+
+    def save(self, path) -> None:
+        """A pickle of the fitted model, written atomically (the model folder is the tool's own)."""
+        from .atomic import atomic_output
+
+        with atomic_output(Path(path)) as tmp:
+            with open(tmp, "wb") as handle:
+                pickle.dump(self, handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @staticmethod
+    def load(path) -> "SegmentModel":
+        from .errors import DataError
+
+        path = Path(path)
+        try:
+            with open(path, "rb") as handle:
+                model = pickle.load(handle)
+        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError) as error:
+            raise DataError(path, f"expected a per-segment model written by mediaeval train: {error}") from error
+        if not isinstance(model, SegmentModel):
+            raise DataError(path, "expected a per-segment model written by mediaeval train")
+        return model
+
+
+def _labels(film, subtask: str) -> np.ndarray:
+    labels = np.asarray(film.labels, dtype=np.float64)
+    return labels.reshape(len(labels), -1)
+
+
+def fit_segment_model(films, subtask: str, settings: SegmentSettings, seed: int = 0) -> SegmentModel:
+    """Fit on ``films`` (objects with ``name``, ``x`` steps, ``n_segments``, ``labels``), choosing
+    everything by inner cross-validation over these films only (see the module docstring)."""
+    classify = subtask == "fear"
+    inputs = {f.name: segment_inputs(f.x, f.n_segments, settings.context, settings.per_film_standardise)
+              for f in films}
+    labels = {f.name: _labels(f, subtask) for f in films}
+    names = [f.name for f in films]
+    folds = inner_folds(names, settings.inner_folds, seed) if len(names) >= 2 else []
+    model = SegmentModel(subtask, settings, threshold=0.5)
+    n_outputs = labels[names[0]].shape[1]
+    for j in range(n_outputs):
+        truth = {n: labels[n][:, j] for n in names}
+        best = None
+        for params in _candidates(settings, classify):
+            oof = _inner_predictions(inputs, truth, folds, settings, params, classify, seed)
+            score = _map(truth, oof) if classify else -_film_mse(truth, oof)
+            score = -math.inf if math.isnan(score) else score
+            if best is None or score > best[0]:
+                best = (score, params, oof)
+        score, params, oof = best
+        target = Target(params=params, inner_score=score)
+        _choose_post_processing(target, truth, oof, settings, classify)
+        target.estimator = _estimator(settings, params, classify, seed).fit(
+            np.concatenate([inputs[n] for n in names]), np.concatenate([truth[n] for n in names]))
+        model.targets.append(target)
+        if classify:
+            calibrated = {n: np.clip(target.scale * smooth(oof[n], target.sigma) + target.offset, 0, 1) for n in names}
+            model.threshold = _best_threshold(truth, calibrated)
+    return model
+
+
+def _inner_predictions(inputs, truth, folds, settings, params, classify, seed) -> dict:
+    """Inner out-of-fold raw predictions of every training film for one candidate."""
+    oof = {}
+    for held in folds:
+        train = [n for n in truth if n not in held]
+        if classify and not np.any(np.concatenate([truth[n] for n in train]) > 0):
+            for n in held:
+                oof[n] = np.zeros(len(truth[n]))
+            continue
+        estimator = _estimator(settings, params, classify, seed).fit(
+            np.concatenate([inputs[n] for n in train]), np.concatenate([truth[n] for n in train]))
+        for n in held:
+            oof[n] = _raw_predict(estimator, inputs[n], classify)
+    return oof
+
+
+def _choose_post_processing(target: Target, truth: dict, oof: dict, settings: SegmentSettings,
+                            classify: bool) -> None:
+    """Smoothing width, then calibration, on the inner out-of-fold predictions."""
+    best = None
+    for sigma in settings.smoothing:
+        smoothed = {n: smooth(p, sigma) for n, p in oof.items()}
+        score = _map(truth, smoothed) if classify else -_film_mse(truth, smoothed)
+        score = -math.inf if math.isnan(score) else score
+        if best is None or score > best[0]:
+            best = (score, sigma)
+    target.sigma = float(best[1])
+    if not settings.calibrate or classify:
+        return
+    p = np.concatenate([smooth(oof[n], target.sigma) for n in truth])
+    y = np.concatenate([truth[n] for n in truth])
+    variance = float(np.var(p))
+    scale = float(np.cov(p, y, bias=True)[0, 1] / variance) if variance > 1e-12 else 1.0
+    target.scale = max(scale, MIN_SCALE)
+    target.offset = float(y.mean() - target.scale * p.mean())

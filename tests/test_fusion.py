@@ -1,0 +1,101 @@
+"""Late fusion: weights on the simplex, chosen by nested CV over films, never much worse than the best run."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mediaeval.dataset import Dataset
+from mediaeval.errors import DataError, MediaevalError
+from mediaeval.fusion import fixed, fuse_auto, read_runs, simplex_grid
+from mediaeval.metrics import score_valence_arousal
+from mediaeval.submission import fear_rows, write_run
+
+VA = "MEDIAEVAL17-DevSet-Valence_Arousal-annotations/annotations"
+FEAR = "MEDIAEVAL17-DevSet-Fear-annotations/annotations"
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """Ten annotated films of 30-60 segments with smooth random curves and rare fear."""
+    root = tmp_path_factory.mktemp("fusion") / "data"
+    (root / VA).mkdir(parents=True)
+    (root / FEAR).mkdir(parents=True)
+    rng = np.random.default_rng(5)
+    for i in range(10):
+        k = int(rng.integers(30, 60))
+        curve = np.clip(np.cumsum(rng.normal(0, 0.05, (k, 2)), axis=0), -0.9, 0.9)
+        fear = ((curve[:, 0] < -0.1) & (curve[:, 1] > 0.0)).astype(int)
+        fear[i % k] = 1
+        va = ["Id\tTime\tMeanValence\tMeanArousal"] + [f"{j}\t{5 * j}\t{v:.6f}\t{a:.6f}" for j, (v, a) in enumerate(curve)]
+        (root / VA / f"Film_{i:02d}-MEDIAEVAL2017-valence_arousal.txt").write_text("\n".join(va) + "\n")
+        fe = ["Id\tTime\tFear"] + [f"{j}\t{5 * j}\t{x}" for j, x in enumerate(fear)]
+        (root / FEAR / f"Film_{i:02d}-MEDIAEVAL2017-fear.txt").write_text("\n".join(fe) + "\n")
+    return Dataset.discover(root)
+
+
+def _noisy_run(dataset, path, subtask, noise, seed):
+    rng = np.random.default_rng(seed)
+    rows = {}
+    for film in dataset.dev_films:
+        truth = film.labels(subtask).astype(float)
+        if subtask == "valence_arousal":
+            rows[film.name] = np.clip(truth + rng.normal(0, noise, truth.shape), -1, 1)
+        else:
+            rows[film.name] = fear_rows(np.clip(0.5 * truth + 0.25 + rng.normal(0, noise, truth.shape), 0, 1))
+    return write_run(path, rows, subtask, {"description": path.stem, "features": [path.stem], "external_data": False})
+
+
+def test_simplex_grid_sums_to_one():
+    grid = simplex_grid(3)
+    assert len(grid) == 66 and np.allclose(grid.sum(axis=1), 1.0) and grid.min() == 0.0
+
+
+def test_auto_weights_are_never_much_worse_than_the_better_run(dataset, tmp_path):
+    good = _noisy_run(dataset, tmp_path / "me17ei_T_valence_arousal_run1.txt", "valence_arousal", 0.05, 1)
+    poor = _noisy_run(dataset, tmp_path / "me17ei_T_valence_arousal_run2.txt", "valence_arousal", 0.4, 2)
+    fusion, rows, scores = fuse_auto([good, poor], dataset)
+    assert fusion.weights[0].min() >= 0.8           # the good run dominates both columns
+    single = {f.name: read_runs([good, poor])[0].films[f.name] for f in dataset.dev_films}
+    better = score_valence_arousal({f.name: f.labels("valence_arousal") for f in dataset.dev_films}, single)
+    for key in ("valence_mse", "arousal_mse"):
+        assert scores["official"][key] <= better.official[key] * 1.10
+    for key in ("valence_pcc", "arousal_pcc"):
+        assert scores["official"][key] >= better.official[key] - 0.02
+
+
+def test_two_equal_runs_with_independent_noise_fuse_better_than_either(dataset, tmp_path):
+    a = _noisy_run(dataset, tmp_path / "me17ei_T_valence_arousal_run1.txt", "valence_arousal", 0.2, 3)
+    b = _noisy_run(dataset, tmp_path / "me17ei_T_valence_arousal_run2.txt", "valence_arousal", 0.2, 4)
+    fusion, _, scores = fuse_auto([a, b], dataset)
+    truth = {f.name: f.labels("valence_arousal") for f in dataset.dev_films}
+    alone = [score_valence_arousal(truth, r.films).official["valence_mse"] for r in read_runs([a, b])]
+    assert scores["official"]["valence_mse"] < min(alone)
+    assert np.all(np.abs(fusion.weights - 0.5) <= 0.2)
+
+
+def test_fear_fusion_by_map(dataset, tmp_path):
+    good = _noisy_run(dataset, tmp_path / "me17ei_T_fear_run1.txt", "fear", 0.05, 5)
+    poor = _noisy_run(dataset, tmp_path / "me17ei_T_fear_run2.txt", "fear", 0.5, 6)
+    fusion, rows, scores = fuse_auto([good, poor], dataset)
+    assert fusion.weights[0, 0] >= 0.7 and 0.0 <= fusion.threshold <= 1.0
+    assert scores["official"]["map"] > 0.9
+    assert set(np.unique(np.concatenate([r[:, 0] for r in rows.values()]))) <= {0.0, 1.0}
+
+
+def test_fixed_weights_are_normalised_and_checked():
+    assert fixed([1, 3], 2, 2).weights.tolist() == [[0.25, 0.25], [0.75, 0.75]]
+    with pytest.raises(MediaevalError, match="expected 2 non-negative numbers"):
+        fixed([1, -1], 2, 2)
+
+
+def test_runs_of_other_subtasks_or_films_are_refused(dataset, tmp_path):
+    va = _noisy_run(dataset, tmp_path / "me17ei_T_valence_arousal_run1.txt", "valence_arousal", 0.1, 1)
+    fear = _noisy_run(dataset, tmp_path / "me17ei_T_fear_run1.txt", "fear", 0.1, 1)
+    with pytest.raises(DataError, match="fuse runs of one subtask"):
+        read_runs([va, fear])
+    with pytest.raises(MediaevalError, match="at least 2 run files"):
+        read_runs([va])
+    fewer = write_run(tmp_path / "me17ei_T_valence_arousal_run3.txt",
+                      {n: r for n, r in read_runs([va, va])[0].films.items() if n != "Film_00"}, "valence_arousal")
+    with pytest.raises(DataError, match="holds other films"):
+        read_runs([va, fewer])

@@ -1,0 +1,73 @@
+"""Per-segment models: inputs by hand, every family fits and predicts, choices made on training films only."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mediaeval.segment_models import FAMILIES, SegmentModel, SegmentSettings, fit_segment_model, segment_inputs
+from mediaeval.training import FilmData
+from mediaeval.windows import segments_to_n_steps, step_count
+
+
+def test_segment_inputs_by_hand():
+    # a 20 s film (37 steps, 3 segments) whose one feature is 1 on steps 0-17 and 3 after
+    x = np.r_[np.ones(18), np.full(19, 3.0)][:, None]
+    inputs = segment_inputs(x, 3, context=1, per_film_standardise=False)
+    # segment 0 [0, 10) holds steps 0-17 plus 0.4 s of step 18 (overlap-weighted): mean 1 + 2 * 0.4 / 10
+    assert inputs[0, 0] == pytest.approx(1.08, abs=1e-9)
+    assert inputs[2, 0] == pytest.approx(3.0, abs=1e-9) and inputs[2, 1] == pytest.approx(0.0, abs=1e-6)
+    # context: the previous segment's mean (segment 0 repeats itself), then the next one's
+    assert inputs[0, 2] == inputs[0, 0] and inputs[0, 3] == inputs[1, 0] and inputs[2, 3] == inputs[2, 0]
+
+
+def _films(n=8, seed=0, subtask="valence_arousal", noise=0.3):
+    rng = np.random.default_rng(seed)
+    films = []
+    for i in range(n):
+        k = int(rng.integers(12, 20))
+        curve = np.clip(np.cumsum(rng.normal(0, 0.1, (k, 2)), axis=0), -0.9, 0.9)
+        steps = segments_to_n_steps(curve, step_count(5 * (k - 1) + 10))
+        x = np.c_[steps + rng.normal(0, noise, steps.shape), rng.normal(0, 1, (len(steps), 3))].astype(np.float32)
+        labels = curve if subtask == "valence_arousal" else ((curve[:, 1] > 0.1) | (np.arange(k) == 3)).astype(int)
+        films.append(FilmData(f"Film_{i}", x, k, labels))
+    return films
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("subtask", ["valence_arousal", "fear"])
+def test_every_family_fits_and_predicts_run_rows(family, subtask, tmp_path):
+    films = _films(subtask=subtask)
+    settings = SegmentSettings(type=family, inner_folds=3, alphas=(1.0, 100.0), svr_c=(1.0,),
+                               hgb_max_leaf_nodes=(7,), hgb_max_iter=20, smoothing=(0.0, 2.0))
+    model = fit_segment_model(films[:6], subtask, settings, seed=1)
+    rows = model.predict_rows(films[6].x, films[6].n_segments)
+    assert rows.shape == (films[6].n_segments, 2)
+    if subtask == "fear":
+        assert set(np.unique(rows[:, 0])) <= {0.0, 1.0} and rows[:, 1].min() >= 0 and rows[:, 1].max() <= 1
+    else:
+        assert np.abs(rows).max() <= 1.0 and rows[:, 0].std() > 0      # never constant: PCC stays defined
+    model.save(tmp_path / "model.pkl")
+    again = SegmentModel.load(tmp_path / "model.pkl")
+    assert np.array_equal(again.predict_rows(films[7].x, films[7].n_segments), model.predict_rows(films[7].x, films[7].n_segments))
+
+
+def test_the_same_seed_gives_the_same_choices_and_predictions():
+    films = _films()
+    settings = SegmentSettings(type="ridge", inner_folds=3)
+    a, b = fit_segment_model(films[:6], "valence_arousal", settings, 3), fit_segment_model(films[:6], "valence_arousal", settings, 3)
+    assert a.choices() == b.choices()
+    assert np.array_equal(a.predict_rows(films[6].x, films[6].n_segments), b.predict_rows(films[6].x, films[6].n_segments))
+
+
+def test_a_learnable_signal_is_learnt():
+    films = _films(n=12, seed=2, noise=0.05)
+    model = fit_segment_model(films[:8], "valence_arousal", SegmentSettings(type="ridge", inner_folds=4), 0)
+    for film in films[8:]:
+        rows = model.predict_rows(film.x, film.n_segments)
+        for j in (0, 1):
+            assert np.corrcoef(rows[:, j], film.labels[:, j])[0, 1] > 0.6    # 0.66-0.97 here; 0 if nothing is learnt
+
+
+def test_settings_out_of_range_are_listed():
+    problems = SegmentSettings(type="forest", context=-1, inner_folds=1, alphas=()).check()
+    assert [p.split(":")[0] for p in problems] == ["type", "context", "inner_folds", "alphas"]
