@@ -58,7 +58,7 @@ def read_runs(paths):
     return runs
 
 
-def _columns(run, subtask: str) -> dict[str, np.ndarray]:
+def columns(run, subtask: str) -> dict[str, np.ndarray]:
     """Per film, the fused quantities: (K, 2) valence, arousal, or (K, 1) fear confidence."""
     return {f: (rows if subtask == "valence_arousal" else rows[:, 1:2]) for f, rows in run.films.items()}
 
@@ -130,7 +130,7 @@ def fuse_auto(paths, dataset, n_folds: int = 5, seed: int = 0, step: float = GRI
         raise DataError(runs[0].path, f"film {missing[0]} has no {subtask} annotations in {dataset.root}: auto "
                                       f"weights need the out-of-fold development files of the runs")
     truth = {f: np.asarray(dataset.films[f].labels(subtask), dtype=np.float64) for f in films}
-    parts = [_columns(r, subtask) for r in runs]
+    parts = [columns(r, subtask) for r in runs]
     rows = {}
     folds = make_folds(films, n_folds, seed)
     for held in folds:

@@ -99,3 +99,31 @@ def test_runs_of_other_subtasks_or_films_are_refused(dataset, tmp_path):
                       {n: r for n, r in read_runs([va, va])[0].films.items() if n != "Film_00"}, "valence_arousal")
     with pytest.raises(DataError, match="holds other films"):
         read_runs([va, fewer])
+
+
+def test_fuse_command_applies_auto_weights_to_test_files(dataset, tmp_path):
+    from click.testing import CliRunner
+
+    from mediaeval.cli import cli
+    from mediaeval.submission import read_run
+
+    a = _noisy_run(dataset, tmp_path / "me17ei_T_valence_arousal_run1.txt", "valence_arousal", 0.05, 1)
+    b = _noisy_run(dataset, tmp_path / "me17ei_T_valence_arousal_run2.txt", "valence_arousal", 0.4, 2)
+    out = tmp_path / "out" / "me17ei_T_valence_arousal_run5.txt"
+    args = ["fuse", str(a), str(b), "--dataset", str(dataset.root), "--out", str(out)]
+    result = CliRunner().invoke(cli, args + ["--apply-to", str(a), "--apply-to", str(b)])
+    assert result.exit_code == 0, result.output
+    assert "nested out-of-fold figures of the fusion: valence_mse" in result.output
+    assert out.exists() and (out.parent / "me17ei_T_valence_arousal_run5.oof.txt").exists()
+    assert set(read_run(out).films) == {f.name for f in dataset.dev_films}
+    sidecar = (out.parent / "me17ei_T_valence_arousal_run5.txt.json").read_text()
+    assert "late fusion (weighted mean) of 2 runs" in sidecar and '"external_data": false' in sidecar
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 1 and "use --force" in again.output
+    same = CliRunner().invoke(cli, ["fuse", str(a), str(b), "--dataset", str(dataset.root), "--out", str(a)])
+    assert same.exit_code == 2 and "is one of the input run files" in same.output
+    fixed_weights = CliRunner().invoke(cli, args + ["--weights", "1,0", "--force"])
+    assert fixed_weights.exit_code == 0, fixed_weights.output
+    assert np.array_equal(read_run(out).films["Film_03"], read_run(a).films["Film_03"])
+    bad = CliRunner().invoke(cli, args + ["--weights", "1,x", "--force"])
+    assert bad.exit_code == 2 and "expected auto or numbers" in bad.output

@@ -78,3 +78,25 @@ def test_folds_naming_films_of_another_dataset_are_refused(dataset, tmp_path):
     write_folds(folder / "folds.json", [["Film_A", "Film_X"], ["Film_C", "Film_D"]], 0)
     with pytest.raises(DataError, match="film Film_X has no valence_arousal annotations"):
         leaderboard([folder], dataset)
+
+
+def test_leaderboard_command_table_json_csv_plot(dataset, tmp_path):
+    from click.testing import CliRunner
+
+    from mediaeval.cli import cli
+
+    truth = {f: np.array(rows) for f, rows in LABELS.items()}
+    good = _model_folder(tmp_path / "good", 1, "close", {f: t + 0.01 for f, t in truth.items()})
+    bad = _model_folder(tmp_path / "bad", 2, "upside down", {f: -t for f, t in truth.items()})
+    base = ["leaderboard", str(bad), str(good), "--dataset", str(dataset.root)]
+    table = CliRunner().invoke(cli, base + ["--plot", str(tmp_path / "b.png")])
+    assert table.exit_code == 0, table.output
+    assert table.output.index("valence_arousal_run1") < table.output.index("valence_arousal_run2")
+    assert "constant (training mean)" in table.output and (tmp_path / "b.png").exists()
+    records = json.loads(CliRunner().invoke(cli, base + ["--json"]).output)
+    assert [r["run"] for r in records] == ["valence_arousal_run1", "valence_arousal_run2"]
+    assert records[0]["constant_valence_pcc"] is None
+    csv_text = CliRunner().invoke(cli, base + ["--csv"]).output.splitlines()
+    assert csv_text[0].startswith("rank,subtask,run,") and len(csv_text) == 3
+    both = CliRunner().invoke(cli, base + ["--csv", "--json"])
+    assert both.exit_code == 2

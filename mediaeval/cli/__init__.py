@@ -39,9 +39,9 @@ def cli():
     """
 
 
-from . import data, features, model, pictures, scoring, submission  # noqa: E402  (registration needs ``cli`` defined)
+from . import compare, data, features, model, pictures, scoring, submission  # noqa: E402  (registration needs ``cli`` defined)
 
-for module in (data, features, model, pictures, scoring, submission):
+for module in (data, features, model, pictures, scoring, submission, compare):
     for command in module.COMMANDS:
         cli.add_command(command)
 
