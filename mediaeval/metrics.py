@@ -312,11 +312,13 @@ def score_run(path, dataset, truncate: bool = False, folds_file=None) -> Scores:
     ------
     DataError
         A malformed run file, a film without ground truth, or a length mismatch (without
-        ``truncate``), naming the film.
+        ``truncate``), naming the film; a folds file naming a film the run does not hold.
+
+    The run is read one line at a time, keeping per film at most its truth's number of rows.
     """
     from .dataset import VALENCE_AROUSAL
     from .errors import DataError
-    from .submission import parse_run, raise_if_errors, run_subtask
+    from .submission import SCORER_FAILURES, parse_run, raise_if_errors, run_subtask
 
     subtask = run_subtask(path)
 
@@ -331,6 +333,9 @@ def score_run(path, dataset, truncate: bool = False, folds_file=None) -> Scores:
         raise DataError(run.path, f"film {film} has no {subtask} ground truth in {dataset.root}", line)
     raise_if_errors(run.path, problems)
     truth, prediction, notes = {}, {}, []
+    if any(problems.counts[code] for code in SCORER_FAILURES):
+        notes.append(f"{run.path}: blank lines or spaces around film names: the organisers' scorer failed on "
+                     f"such a run (see mediaeval validate)")
     for film, values in run.films.items():
         labels = dataset.films[film].labels(subtask)
         count = run.counts[film]

@@ -316,6 +316,11 @@ def test_item3_blank_line_inside_a_run_is_an_error(data, tmp_path):
     assert result.exit_code == 1
     assert f"{path}:3: E113 a blank line; the organisers' scorer read one film name or one value line per line" \
         in result.output
+    # the toolkit itself still reads it: score says the organisers' scorer failed on it
+    result = run("score", path, "--dataset", data, "--json")
+    assert result.exit_code == 0
+    assert (f"{path}: blank lines or spaces around film names: the organisers' scorer failed on such a run "
+            f"(see mediaeval validate)") in json.loads(result.output)["notes"]
     path.write_text("MEDIAEVAL17_00\n0.1 0.2\n0.2 0.1\nMEDIAEVAL17_01\n0 0\n \t\n")
     assert [(p.line, p.code) for p in validate_run(path, Dataset.discover(data)) if p.is_error] == [(6, "E113")]
     path.write_text("MEDIAEVAL17_00\r\n0.1 0.2\r\n0.2 0.1\r\nMEDIAEVAL17_01\r\n0 0\r\n")  # one final line end: fine
