@@ -85,15 +85,18 @@ def _text_lines(path: Path):
     Raises :class:`DataError` naming the file (and the line) when it cannot be opened or read,
     or a line is not UTF-8.
     """
+    number = 0
     try:
         with open(path, "rb") as handle:
-            for number, raw in enumerate(handle, start=1):
+            for raw in handle:
                 try:
-                    line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                    text = raw.decode("utf-8-sig" if number == 0 else "utf-8")
                 except UnicodeDecodeError as error:
                     raise DataError(path, f"expected UTF-8 text: {error.reason} at byte {error.start} of the line",
-                                    number) from None
-                yield number, line
+                                    number + 1) from None
+                for line in text.splitlines():  # a lone CR ends a line too
+                    number += 1
+                    yield number, line
     except OSError as error:
         raise DataError(path, f"cannot read: {error.strerror or error}") from error
 

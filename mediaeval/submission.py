@@ -173,10 +173,6 @@ class Problems(list):
         return lines
 
 
-def _is_number(token: str) -> bool:
-    return is_number(token)
-
-
 def _lines(path: Path):
     """``(number, text, bad)`` for each line of ``path``, read one line at a time in binary.
 
@@ -213,7 +209,7 @@ def _guess_subtask(path: Path, rows: int = 1000) -> str:
     try:
         for _, text, bad in _lines(path):
             tokens = text.split()
-            if bad is None and tokens and _is_number(tokens[0]):
+            if bad is None and tokens and is_number(tokens[0]):
                 firsts.append(tokens[0])
                 if len(firsts) >= rows:
                     break
@@ -232,7 +228,7 @@ def _check_values(number, tokens, subtask, problems: Problems) -> list[float] | 
         return None
     values = []
     for token in tokens:
-        value = float(token) if _is_number(token) else float("nan")
+        value = float(token) if is_number(token) else float("nan")
         if not math.isfinite(value):
             problems.add(number, "E109", f"expected a finite number, got {token!r}")
             return None
@@ -292,16 +288,17 @@ def parse_run(path, subtask: str | None = None, dataset: Dataset | None = None,
     are kept (:class:`Problems`), so memory stays bounded by what is kept:
 
     * ``dataset``: a film it does not have is reported (E103) and its values are not kept (the
-      first :data:`PROBLEM_CAP` such names are, in ``run.unknown``); without ``dataset``, every
-      film is kept;
+      first :data:`PROBLEM_CAP` such names are kept in ``run.unknown`` with their lines); without
+      ``dataset``, every film is kept;
     * ``keep``: ``None`` keeps every row of every film; ``n`` the first ``n`` rows of each film,
       a function ``film -> n`` the first ``n`` rows of that film (the others are only counted,
       ``run.counts``).
 
     The organisers' scorer read a run film by film, splitting lines on white space: a blank
     line (E113) or white space around a film name (E114) made it fail, so both are errors.
-    CRLF line ends are harmless.  A valence/arousal film whose predictions are constant gets a
-    warning (W202): its PCC, and so the official mean PCC, is undefined.
+    CRLF line ends are harmless.  A valence/arousal film of two or more lines whose predictions
+    are constant gets a warning (W202): its PCC, and so the official mean PCC, is undefined (a
+    film of one segment has no PCC either; ``score`` says so, but one value is not "constant").
     """
     path = Path(path)
     problems = Problems(path)
@@ -323,7 +320,7 @@ def parse_run(path, subtask: str | None = None, dataset: Dataset | None = None,
                 problems.add(number, "E113", "a blank line; the organisers' scorer read one film name or one "
                                              "value line per line")
                 continue
-            if len(tokens) == 1 and not _is_number(tokens[0]):
+            if len(tokens) == 1 and not is_number(tokens[0]):
                 film = tokens[0]
                 if text != film:
                     problems.add(number, "E114", f"film name {film!r} has spaces or tabs before or after it")
@@ -355,7 +352,7 @@ def parse_run(path, subtask: str | None = None, dataset: Dataset | None = None,
     if subtask == VALENCE_AROUSAL:
         for film, lines in films.items():
             constant = [column for column, varies in zip(("valence", "arousal"), lines.varies) if not varies]
-            if lines.first is not None and constant:
+            if lines.count >= 2 and lines.first is not None and constant:
                 problems.add(run.film_lines[film], "W202",
                              f"film {film}: its {' and '.join(constant)} predictions are constant: its PCC is "
                              f"undefined, and so is the official mean PCC over films")

@@ -338,8 +338,10 @@ def test_item3_spaces_around_a_film_name_are_an_error(data, tmp_path):
 
 
 def test_item3_constant_predictions_are_a_warning(data, tmp_path):
+    data = make_dataset(tmp_path / "data3", films=(("MEDIAEVAL17_00", 2), ("MEDIAEVAL17_01", 3), ("MEDIAEVAL17_02", 1)))
     path = write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt",
-                     {"MEDIAEVAL17_00": np.array([[0.1, 0.2], [0.1, 0.3]]), "MEDIAEVAL17_01": np.array([[0.0, 0.5]])},
+                     {"MEDIAEVAL17_00": np.array([[0.1, 0.2], [0.1, 0.3]]), "MEDIAEVAL17_01": np.full((3, 2), 0.5),
+                      "MEDIAEVAL17_02": np.array([[0.0, 0.5]])},  # one segment: no PCC, but not "constant"
                      "valence_arousal")
     result = run("validate", path, "--dataset", data)
     assert result.exit_code == 0
@@ -348,6 +350,7 @@ def test_item3_constant_predictions_are_a_warning(data, tmp_path):
         f"the official mean PCC over films",
         f"{path}:4: W202 film MEDIAEVAL17_01: its valence and arousal predictions are constant: its PCC is undefined, "
         f"and so is the official mean PCC over films"]
+    assert f"{path}: valid (0 errors, 2 warnings)" in result.output
 
 
 def test_item3_every_code_is_in_the_readme_table():
