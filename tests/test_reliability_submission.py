@@ -395,6 +395,9 @@ def test_item3_undefined_official_pcc_is_shown_by_every_consumer(tmp_path):
     table = figures_table([RunOutcome("r", "valence_arousal", 1, "d", scores, tmp_path / "x.txt")])
     assert "n/a" in table
     summary = score_valence_arousal(truth, prediction)
+    from mediaeval.plots import _headline
+    defined = summary.official["valence_pcc_defined_films"]
+    assert f"valence_pcc n/a ({defined:.3f} over the defined films), arousal_mse" in _headline(summary.official)
     plot_summary("r", "valence_arousal", summary.per_film, summary.official, tmp_path / "s.png")
     plot_comparison({"r": summary.official, "q": summary.official}, "valence_arousal", tmp_path / "c.png")
     assert (tmp_path / "s.png").stat().st_size > 0 and (tmp_path / "c.png").stat().st_size > 0
