@@ -424,3 +424,33 @@ def test_item4_fear_per_film_means_beside_pooled():
     assert scores.official["f1"] == pytest.approx(sk.f1_score(y, c >= 0.5))
     assert any(n.startswith("precision_per_film: undefined for 1 of 3 films") and n.endswith(": B")
                for n in scores.notes)
+
+
+def test_item10_cli_turns_os_errors_into_one_line_and_leaves_other_errors(tmp_path):
+    import click
+
+    from mediaeval.cli import _Group
+
+    @click.group(cls=_Group)
+    def group():
+        pass
+
+    @group.command()
+    @click.argument("kind")
+    def fail(kind):
+        if kind == "os":
+            open(tmp_path / "missing" / "file.txt")
+        if kind == "nameless":
+            raise OSError(28, "No space left on device")
+        raise {"bug": TypeError, "interrupt": KeyboardInterrupt}[kind]("boom")
+
+    runner = CliRunner()
+    result = runner.invoke(group, ["fail", "os"])
+    assert result.exit_code == 1
+    assert result.output == f"Error: {tmp_path / 'missing' / 'file.txt'}: No such file or directory\n"
+    result = runner.invoke(group, ["fail", "nameless"])
+    assert result.exit_code == 1 and result.output == "Error: No space left on device\n"
+    assert isinstance(runner.invoke(group, ["fail", "bug"]).exception, TypeError)
+    with pytest.raises(click.exceptions.Abort) as caught:  # Click's own Ctrl-C handling, untouched
+        runner.invoke(group, ["fail", "interrupt"], catch_exceptions=False, standalone_mode=False)
+    assert isinstance(caught.value.__cause__, KeyboardInterrupt)
