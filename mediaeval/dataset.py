@@ -8,6 +8,10 @@ give doubled folders), skipping hidden entries, ``__MACOSX`` and the organisers'
 * valence/arousal: ``<Film>-MEDIAEVAL2017-valence_arousal.txt``, ``<Film>_Valence-Arousal.txt``,
   ``<Film>_valence_arousal.txt`` (any case, ``-`` or ``_``);
 * fear: ``<Film>-MEDIAEVAL2017-fear.txt``, ``<Film>_fear.txt``.
+
+Symbolic links are followed, each folder at most once (by device and inode), so links that
+point back into the tree cannot make the walk endless.  A film name must be one a run file can
+hold (:func:`film_name_problem`); discovery refuses any other, naming the file.
 """
 from __future__ import annotations
 
@@ -36,6 +40,38 @@ _FEATURE_TREE = re.compile(r"(visual|audio)_features", re.IGNORECASE)
 _TIME_TOLERANCE = 1e-3
 
 
+def is_number(token: str) -> bool:
+    """Whether ``token`` reads as a number (as Python's ``float``, so ``1917``, ``nan``, ``1e5``)."""
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+RUN_FILM_NAME_RULE = "one word without white space that does not read as a number (not only digits)"
+
+
+def film_name_problem(name: str) -> str | None:
+    """Why a run file cannot hold the film name ``name``, or ``None`` if it can.
+
+    A run file puts the name alone on a line and splits value lines on white space; a line of
+    one token that reads as a number is a value, so a name must be one token (no white space of
+    any kind) that does not read as a number.  The one definition, used by discovery and by the
+    run writer.
+
+    >>> film_name_problem("MEDIAEVAL17_00") is None
+    True
+    >>> film_name_problem("1917")
+    'it reads as a number, so a run file would take its line for values'
+    """
+    if name.split() != [name]:
+        return "it is empty or holds white space, and a run file splits its lines on white space"
+    if is_number(name):
+        return "it reads as a number, so a run file would take its line for values"
+    return None
+
+
 def film_split(name: str) -> str:
     """``"test"`` for ``MEDIAEVAL17_NN`` names, ``"dev"`` for any other film name."""
     return TEST if TEST_FILM.match(name) else DEV
@@ -43,17 +79,35 @@ def film_split(name: str) -> str:
 
 # --------------------------------------------------------------------------- annotations
 
+def _text_lines(path: Path):
+    """``(number, line)`` of a UTF-8 text file, read line by line (never held whole).
+
+    Raises :class:`DataError` naming the file (and the line) when it cannot be opened or read,
+    or a line is not UTF-8.
+    """
+    number = 0
+    try:
+        with open(path, "rb") as handle:
+            for raw in handle:
+                try:
+                    text = raw.decode("utf-8-sig" if number == 0 else "utf-8")
+                except UnicodeDecodeError as error:
+                    raise DataError(path, f"expected UTF-8 text: {error.reason} at byte {error.start} of the line",
+                                    number + 1) from None
+                for line in text.splitlines():  # a lone CR ends a line too
+                    number += 1
+                    yield number, line
+    except OSError as error:
+        raise DataError(path, f"cannot read: {error.strerror or error}") from error
+
+
 def _read_segment_table(path, value_names: list[str], check_value) -> pd.DataFrame:
     """Read ``id, start, values...`` rows by position; check ids run 0..K-1 and start = 5 id."""
     path = Path(path)
     n_columns = 2 + len(value_names)
     rows = []
     header_seen = False
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise DataError(path, f"expected a UTF-8 text file: {error}") from error
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in _text_lines(path):
         fields = line.split()
         if not fields:
             continue
@@ -208,6 +262,29 @@ class Film:
         return annotated
 
 
+def _suggest_name(name: str) -> str:
+    suggestion = "_".join(name.split()) or "Film"
+    return f"Film_{suggestion}" if is_number(suggestion) else suggestion
+
+
+def _folder_key(path: Path) -> tuple[int, int]:
+    info = os.stat(path)
+    return info.st_dev, info.st_ino
+
+
+def _first_visit(folder: Path, visited: set) -> bool:
+    """Whether the walk enters ``folder``: not when it (through any link) was entered already,
+    nor when it cannot be examined.  Records it as visited."""
+    try:
+        key = _folder_key(folder)
+    except OSError:
+        return False
+    if key in visited:
+        return False
+    visited.add(key)
+    return True
+
+
 @dataclass
 class Dataset:
     """All films found under ``root``, by name."""
@@ -222,8 +299,10 @@ class Dataset:
         Raises
         ------
         DataError
-            If ``root`` is not a folder, or one film has two files of the same kind
-            (for example a zip unpacked twice), naming both.
+            If ``root`` is not a folder, one film has two files of the same kind
+            (for example a zip unpacked twice), naming both, or a film's name is one a run
+            file cannot hold (:func:`film_name_problem`).  Refusing, rather than skipping
+            the film, keeps a film from silently leaving the training set or the submission.
         """
         root = Path(root)
         if not root.is_dir():
@@ -231,6 +310,11 @@ class Dataset:
         films: dict[str, Film] = {}
 
         def put(name: str, attribute: str, path: Path) -> None:
+            problem = film_name_problem(name)
+            if problem:
+                raise DataError(path, f"film name {name!r}: a run file cannot hold it ({problem}); a run file "
+                                      f"holds {RUN_FILM_NAME_RULE}; rename the file, e.g. to "
+                                      f"{_suggest_name(name)!r}")
             film = films.setdefault(name, Film(name))
             previous = getattr(film, attribute)
             if previous is not None and previous != path:
@@ -238,9 +322,10 @@ class Dataset:
                                       f"file; the first is {previous}; remove one of them")
             setattr(film, attribute, path)
 
+        visited = {_folder_key(root)}
         for folder, subfolders, files in os.walk(root, followlinks=True):
             subfolders[:] = sorted(d for d in subfolders if not d.startswith(".") and d != "__MACOSX"
-                                   and not _FEATURE_TREE.search(d))
+                                   and not _FEATURE_TREE.search(d) and _first_visit(Path(folder) / d, visited))
             for filename in sorted(files):
                 if filename.startswith("."):
                     continue

@@ -181,21 +181,46 @@ class Scores:
         return out
 
 
-def _film_mean(per_film: dict[str, dict[str, float]], key: str, notes: list[str], why: str) -> float:
+def _film_mean(per_film: dict[str, dict[str, float]], key: str, notes: list[str], why: str,
+               name: str | None = None) -> float:
+    """Mean of ``per_film[*][key]`` over the films where it is defined; a note (about ``name``,
+    default ``key``) names the others."""
     values = {film: figures[key] for film, figures in per_film.items()}
     undefined = sorted(film for film, v in values.items() if np.isnan(v))
     if undefined:
-        notes.append(f"{key}: undefined for {len(undefined)} of {len(values)} films ({why}), left out "
+        notes.append(f"{name or key}: undefined for {len(undefined)} of {len(values)} films ({why}), left out "
                      f"of the mean: {', '.join(undefined)}")
     defined = [v for v in values.values() if not np.isnan(v)]
     return float(np.mean(defined)) if defined else float("nan")
 
 
+def _official_pcc(per_film: dict[str, dict[str, float]], key: str, notes: list[str]) -> tuple[float, float]:
+    """The official mean PCC over films and the mean over the films whose PCC is defined.
+
+    As in the 2017 evaluation script, one film whose PCC is undefined (constant truth or
+    prediction) makes the mean over films undefined (``nan``); the mean over the other films is
+    returned beside it, and a note names the films.
+    """
+    values = {film: figures[key] for film, figures in per_film.items()}
+    undefined = sorted(film for film, v in values.items() if np.isnan(v))
+    defined = [v for v in values.values() if not np.isnan(v)]
+    mean_defined = float(np.mean(defined)) if defined else float("nan")
+    if undefined:
+        notes.append(f"{key}: undefined for {len(undefined)} of {len(values)} films (constant truth or "
+                     f"prediction): {', '.join(undefined)}; the official mean over films is undefined, as in "
+                     f"the 2017 script; {key}_defined_films is the mean over the other {len(defined)}")
+        return float("nan"), mean_defined
+    return mean_defined, mean_defined
+
+
 def score_valence_arousal(truth: dict[str, np.ndarray], prediction: dict[str, np.ndarray]) -> Scores:
     """Score valence/arousal predictions; each dict maps a film to an array (K, 2).
 
-    Official figures are unweighted means over films of the per-film figures; a film whose
-    PCC is undefined is left out of the PCC mean and named in the notes.
+    Official figures are unweighted means over films of the per-film figures.  The official
+    PCC is undefined (``nan``) when any film's PCC is (constant truth or prediction), as the mean
+    over films of the 2017 script was; ``<key>_defined_films`` is the mean over the films whose
+    PCC is defined, and a note names the others.  An undefined MSE or quadrant accuracy (a film
+    of no segment) is left out of its mean, with a note.
     """
     per_film, notes = {}, []
     for film in sorted(truth):
@@ -207,8 +232,12 @@ def score_valence_arousal(truth: dict[str, np.ndarray], prediction: dict[str, np
             "arousal_pcc": pearson_correlation(y[:, 1], p[:, 1]),
             "quadrant_accuracy": quadrant_accuracy(y, p),
         }
-    why = "constant truth or prediction"
-    official = {key: _film_mean(per_film, key, notes, why) for key in VALENCE_AROUSAL_KEYS}
+    official = {}
+    for key in VALENCE_AROUSAL_KEYS:
+        if key.endswith("_pcc"):
+            official[key], official[f"{key}_defined_films"] = _official_pcc(per_film, key, notes)
+        else:
+            official[key] = _film_mean(per_film, key, notes, "no segment")
     y = np.concatenate([truth[f] for f in sorted(truth)])
     p = np.concatenate([prediction[f] for f in sorted(truth)])
     pooled = {
@@ -230,13 +259,21 @@ def _fear_figures(labels: np.ndarray, predicted: np.ndarray, confidence: np.ndar
             "f1": f1(labels, predicted)}
 
 
+_UNDEFINED_BECAUSE = {"precision": "no segment is predicted fearful",
+                      "recall": "no segment is fearful in the truth",
+                      "f1": "no fearful segment in truth or prediction"}
+
+
 def score_fear(truth: dict[str, np.ndarray], prediction: dict[str, np.ndarray]) -> Scores:
     """Score fear predictions; ``truth[film]`` is (K,) of 0/1, ``prediction[film]`` (K, 2) of
     label and confidence.
 
     Official: ``map`` is the mean AP over films with at least one fear segment (the others are
-    counted in ``map_films_left_out``); accuracy, precision, recall and F1 are pooled over all
-    segments.  Pooled: the same label figures, and ``map`` the AP of all segments ranked together.
+    counted in ``map_films_left_out``), the figure the task page announced; accuracy,
+    precision, recall and F1 are pooled over all segments, and ``<figure>_per_film`` is their
+    unweighted mean over films (over the films where the figure is defined; a note names the
+    others).  Which of the two the 2017 overview reported is unconfirmed.  Pooled: the same
+    label figures, and ``map`` the AP of all segments ranked together.
     """
     per_film, notes = {}, []
     for film in sorted(truth):
@@ -257,10 +294,10 @@ def score_fear(truth: dict[str, np.ndarray], prediction: dict[str, np.ndarray]) 
                 "map_films": len(defined), "map_films_left_out": len(without)}
     for key in FEAR_KEYS[2:]:
         if np.isnan(pooled[key]):
-            reason = {"precision": "no segment is predicted fearful",
-                      "recall": "no segment is fearful in the truth",
-                      "f1": "no fearful segment in truth or prediction"}[key]
-            notes.append(f"{key}: undefined ({reason})")
+            notes.append(f"{key}: undefined ({_UNDEFINED_BECAUSE[key]})")
+    for key in FEAR_KEYS[1:]:
+        official[f"{key}_per_film"] = _film_mean(per_film, key, notes, _UNDEFINED_BECAUSE.get(key, "no segment"),
+                                                 f"{key}_per_film")
     return Scores("fear", official, {k: pooled[k] for k in FEAR_KEYS}, per_film, notes)
 
 
@@ -275,26 +312,40 @@ def score_run(path, dataset, truncate: bool = False, folds_file=None) -> Scores:
     ------
     DataError
         A malformed run file, a film without ground truth, or a length mismatch (without
-        ``truncate``), naming the film.
+        ``truncate``), naming the film; a folds file naming a film the run does not hold.
+
+    The run is read one line at a time, keeping per film at most its truth's number of rows.
     """
     from .dataset import VALENCE_AROUSAL
     from .errors import DataError
-    from .submission import read_run
+    from .submission import SCORER_FAILURES, parse_run, raise_if_errors, run_subtask
 
-    run = read_run(path)
+    subtask = run_subtask(path)
+
+    def truth_length(film: str) -> int:  # rows kept per film: the truth's, so memory follows the dataset
+        return len(dataset.films[film].labels(subtask)) if dataset.films[film].has_labels(subtask) else 0
+
+    run, problems = parse_run(path, subtask, dataset, keep=truth_length)
+    missing = [(film, line) for film, line in run.unknown.items()]
+    missing += [(film, line) for film, line in run.film_lines.items() if not dataset.films[film].has_labels(subtask)]
+    if missing:
+        film, line = min(missing, key=lambda item: item[1])
+        raise DataError(run.path, f"film {film} has no {subtask} ground truth in {dataset.root}", line)
+    raise_if_errors(run.path, problems)
     truth, prediction, notes = {}, {}, []
+    if any(problems.counts[code] for code in SCORER_FAILURES):
+        notes.append(f"{run.path}: blank lines or spaces around film names: the organisers' scorer failed on "
+                     f"such a run (see mediaeval validate)")
     for film, values in run.films.items():
-        if film not in dataset.films or not dataset.films[film].has_labels(run.subtask):
-            raise DataError(run.path, f"film {film} has no {run.subtask} ground truth in {dataset.root}",
-                            run.film_lines[film])
-        labels = dataset.films[film].labels(run.subtask)
-        if len(labels) != len(values):
+        labels = dataset.films[film].labels(subtask)
+        count = run.counts[film]
+        if len(labels) != count:
             if not truncate:
-                raise DataError(run.path, f"film {film} has {len(values)} segment lines but its ground "
+                raise DataError(run.path, f"film {film} has {count} segment lines but its ground "
                                           f"truth has {len(labels)} (--truncate cuts both to the shorter)",
                                 run.film_lines[film])
-            shorter = min(len(labels), len(values))
-            notes.append(f"{film}: truncated to {shorter} segments (prediction {len(values)}, "
+            shorter = min(len(labels), count)
+            notes.append(f"{film}: truncated to {shorter} segments (prediction {count}, "
                          f"truth {len(labels)})")
             labels, values = labels[:shorter], values[:shorter]
         truth[film], prediction[film] = labels, values
@@ -304,7 +355,13 @@ def score_run(path, dataset, truncate: bool = False, folds_file=None) -> Scores:
     if folds_file is not None:
         from .folds import read_folds
 
-        summary = score_folds(truth, prediction, read_folds(folds_file), run.subtask)
+        folds = read_folds(folds_file)
+        for k, films in enumerate(folds, start=1):
+            for film in films:
+                if film not in truth:
+                    raise DataError(folds_file, f"fold {k}: film {film} is not in the run {run.path}; "
+                                                f"expected the folds of this run (folds.json of its model folder)")
+        summary = score_folds(truth, prediction, folds, run.subtask)
         scores.folds, scores.fold_mean, scores.fold_std = summary["folds"], summary["fold_mean"], summary["fold_std"]
     return scores
 

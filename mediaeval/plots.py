@@ -82,6 +82,21 @@ def plot_film(film: str, prediction: np.ndarray, subtask: str, truth: np.ndarray
     return out
 
 
+def _headline(official: dict) -> str:
+    """The official figures in a few words: the side figures (``*_defined_films``,
+    ``*_per_film``, film counts) are left out, but an undefined PCC shows its defined-films mean."""
+    parts = []
+    for key, value in official.items():
+        if key.startswith("map_films") or key.endswith(("_defined_films", "_per_film")):
+            continue
+        text = f"{key} {_fmt(value)}"
+        defined = _fmt(official.get(f"{key}_defined_films"))
+        if _fmt(value) == "n/a" and defined != "n/a":
+            text += f" ({defined} over the defined films)"
+        parts.append(text)
+    return ", ".join(parts)
+
+
 def plot_summary(name: str, subtask: str, per_film: dict[str, dict], official: dict, out) -> Path:
     """Per-film figures of a run as bars (MSE and PCC, or AP and F1), with the official figures."""
     plt = _pyplot()
@@ -100,8 +115,7 @@ def plot_summary(name: str, subtask: str, per_film: dict[str, dict], official: d
         ax.set_xticklabels(films, rotation=60, ha="right", fontsize=7)
         ax.axhline(0, color="#999999", lw=0.6)
         ax.legend(fontsize=8)
-    figures = ", ".join(f"{k} {_fmt(v)}" for k, v in official.items() if not k.startswith("map_films"))
-    fig.suptitle(f"{name}: per film (official: {figures})", fontsize=9)
+    fig.suptitle(f"{name}: per film (official: {_headline(official)})", fontsize=9)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)

@@ -11,23 +11,27 @@ Files are named ``me17ei_<TEAM>_<subtask>_run<N>.txt`` with subtask ``valence_ar
 ``fear`` and N in 1..5.  A run may have a description beside it, ``<run file>.json``.
 
 Validation problems are reported as ``file:line: CODE message`` (line 0: the file as a
-whole); codes starting with E are errors, with W warnings.  See :data:`PROBLEM_CODES`.
+whole); codes starting with E are errors, with W warnings.  See :data:`PROBLEM_CODES`.  Files
+are read one line at a time and at most :data:`PROBLEM_CAP` problems of each code are kept per
+file (the others are counted), so memory and output stay bounded whatever the input.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import re
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
 from .atomic import atomic_output, write_text_atomic
-from .dataset import DEV, FEAR, TEST, VALENCE_AROUSAL, Dataset, film_split
+from .dataset import DEV, FEAR, TEST, VALENCE_AROUSAL, Dataset, film_name_problem, film_split, is_number
 from .errors import DataError, MediaevalError
 
 SUBTASKS = (VALENCE_AROUSAL, FEAR)
@@ -35,6 +39,11 @@ MAX_RUNS = 5
 RUN_NAME = re.compile(r"^me17ei_(?P<team>[A-Za-z0-9-]+)_(?P<subtask>valence_arousal|fear)"
                       r"_run(?P<number>[1-9]\d*)\.txt$")
 TEAM_NAME = re.compile(r"^[A-Za-z0-9-]+$")
+PROBLEM_CAP = 50          # problems of one code kept (and printed) per file; the others are counted
+MAX_LINE = 4096           # bytes: a longer line is reported, never held
+
+# Errors of a submission (the organisers' scorer failed on them) that leave a run readable here.
+SCORER_FAILURES = ("E113", "E114")
 
 PROBLEM_CODES = {
     "E100": "the file name is not me17ei_<TEAM>_<valence_arousal|fear>_run<1-5>.txt",
@@ -50,7 +59,12 @@ PROBLEM_CODES = {
     "E110": "valence or arousal outside [-1, 1]",
     "E111": "fear label other than 0 or 1",
     "E112": "fear confidence outside [0, 1]",
+    "E113": "a blank line inside the file (the organisers' scorer read a run line by line)",
+    "E114": "spaces or tabs before or after a film name",
+    "E115": "a line longer than 4096 bytes",
     "W201": "fear line with a label and no confidence (confidence taken equal to the label)",
+    "W202": "a film's valence or arousal predictions are constant: its PCC, and the official mean PCC, "
+            "are undefined",
 }
 
 
@@ -100,151 +114,294 @@ class Problem:
 @dataclass
 class Run:
     """A run file's content: ``films[name]`` is an array (K, 2) of valence, arousal or label,
-    confidence; ``film_lines[name]`` the line of the film's name."""
+    confidence (the rows kept, see :func:`parse_run`); ``counts[name]`` its number of value
+    lines; ``film_lines[name]`` the line of the film's name."""
 
     path: Path
     subtask: str
     films: dict[str, np.ndarray] = field(default_factory=dict)
     film_lines: dict[str, int] = field(default_factory=dict)
     name: RunName | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    unknown: dict[str, int] = field(default_factory=dict)
 
     @property
     def split(self) -> str | None:
-        splits = {film_split(f) for f in self.films}
+        splits = {film_split(f) for f in self.film_lines}
         return splits.pop() if len(splits) == 1 else None
 
 
 # --------------------------------------------------------------------------- reading
 
-def _is_number(token: str) -> bool:
+class Problems(list):
+    """The problems of one file, at most :data:`PROBLEM_CAP` of each code; the others are only
+    counted, so that memory and output stay bounded whatever the file holds.
+
+    ``counts[code]`` is how many problems of that code were found in all.
+    """
+
+    def __init__(self, path, cap: int = PROBLEM_CAP):
+        super().__init__()
+        self.path = Path(path)
+        self.cap = cap
+        self.counts: Counter = Counter()
+
+    def add(self, line: int, code: str, message: str) -> None:
+        self.counts[code] += 1
+        if self.counts[code] <= self.cap:
+            self.append(Problem(self.path, line, code, message))
+
+    @property
+    def errors(self) -> int:
+        return sum(n for code, n in self.counts.items() if code.startswith("E"))
+
+    @property
+    def warnings(self) -> int:
+        return sum(n for code, n in self.counts.items() if not code.startswith("E"))
+
+    def report(self, errors_only: bool = False, skip=()) -> list[str]:
+        """One line per stored problem, then ``… and N more <code> problems`` per capped code;
+        without warnings if ``errors_only``, and without the codes in ``skip``."""
+        def shown(code):
+            return (code.startswith("E") or not errors_only) and code not in skip
+
+        lines = [str(p) for p in self if shown(p.code)]
+        for code in sorted(self.counts):
+            more = self.counts[code] - self.cap
+            if more > 0 and shown(code):
+                lines.append(f"{self.path}: … and {more} more {code} problems")
+        return lines
+
+
+def _lines(path: Path):
+    """``(number, text, bad)`` for each line of ``path``, read one line at a time in binary.
+
+    ``text`` is the line without its end (``\\n`` or ``\\r\\n``) decoded as UTF-8 (a BOM at the
+    start is dropped); ``bad`` is ``None`` or a problem ``(code, message)`` that made the line
+    unreadable: not UTF-8 (E101) or longer than :data:`MAX_LINE` bytes (E115, the rest of such a
+    line is skipped without being held).  Raises ``OSError`` when the file cannot be read.
+    """
+    with open(path, "rb") as handle:
+        number = 0
+        while True:
+            raw = handle.readline(MAX_LINE + 2)
+            if not raw:
+                return
+            number += 1
+            if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
+                while raw and not raw.endswith(b"\n"):
+                    raw = handle.readline(1 << 16)
+                yield number, "", ("E115", f"a line longer than {MAX_LINE} bytes; a run line is a film name "
+                                           f"or two values")
+                continue
+            raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1] if raw.endswith(b"\n") else raw
+            try:
+                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as error:
+                yield number, "", ("E101", f"not UTF-8 text: {error.reason} at byte {error.start} of the line")
+                continue
+            yield number, text, None
+
+
+def _guess_subtask(path: Path, rows: int = 1000) -> str:
+    """Fear when the first ``rows`` value lines all start with 0 or 1, else valence/arousal."""
+    firsts = []
     try:
-        float(token)
-    except ValueError:
-        return False
-    return True
-
-
-def _guess_subtask(lines: list[str]) -> str:
-    rows = [ln.split() for ln in lines if ln.split() and _is_number(ln.split()[0])]
-    if rows and all(r[0] in ("0", "1") for r in rows):
+        for _, text, bad in _lines(path):
+            tokens = text.split()
+            if bad is None and tokens and is_number(tokens[0]):
+                firsts.append(tokens[0])
+                if len(firsts) >= rows:
+                    break
+    except OSError:
+        pass
+    if firsts and all(t in ("0", "1") for t in firsts):
         return FEAR
     return VALENCE_AROUSAL
 
 
-def _check_values(path, number, tokens, subtask, problems) -> list[float] | None:
+def _check_values(number, tokens, subtask, problems: Problems) -> list[float] | None:
     width = len(tokens)
     if not (width == 2 or (subtask == FEAR and width == 1)):
         expected = "valence arousal" if subtask == VALENCE_AROUSAL else "label confidence"
-        problems.append(Problem(path, number, "E108", f"expected 2 values ({expected}), got {width}"))
+        problems.add(number, "E108", f"expected 2 values ({expected}), got {width}")
         return None
     values = []
     for token in tokens:
-        value = float(token) if _is_number(token) else float("nan")
+        value = float(token) if is_number(token) else float("nan")
         if not math.isfinite(value):
-            problems.append(Problem(path, number, "E109", f"expected a finite number, got {token!r}"))
+            problems.add(number, "E109", f"expected a finite number, got {token!r}")
             return None
         values.append(value)
+    # values are shown with repr: every digit that decides the range check
     if subtask == VALENCE_AROUSAL:
         for name, value in zip(("valence", "arousal"), values):
             if not -1.0 <= value <= 1.0:
-                problems.append(Problem(path, number, "E110", f"{name} {value:g} is outside [-1, 1]"))
+                problems.add(number, "E110", f"{name} {value!r} is outside [-1, 1]")
         return values
     if values[0] not in (0.0, 1.0):
-        problems.append(Problem(path, number, "E111", f"expected fear label 0 or 1, got {tokens[0]!r}"))
+        problems.add(number, "E111", f"expected fear label 0 or 1, got {tokens[0]!r}")
     if width == 1:
-        problems.append(Problem(path, number, "W201", "label without confidence; confidence = label"))
+        problems.add(number, "W201", "label without confidence; confidence = label")
         values.append(values[0])
     elif not 0.0 <= values[1] <= 1.0:
-        problems.append(Problem(path, number, "E112", f"confidence {values[1]:g} is outside [0, 1]"))
+        problems.add(number, "E112", f"confidence {values[1]!r} is outside [0, 1]")
     return values
 
 
-def parse_run(path, subtask: str | None = None) -> tuple[Run, list[Problem]]:
-    """Read a run file and collect every problem of its form (not of its films; see
-    :func:`validate_run`).  ``subtask`` defaults to the one in the file name."""
-    path = Path(path)
-    problems: list[Problem] = []
+class _FilmLines:
+    """What the reader keeps of one film: its number of value lines, its first ``keep`` rows, and
+    which columns have varied (for the constant-prediction warning)."""
+
+    def __init__(self, keep: int | None):
+        self.count = 0
+        self.keep = keep
+        self.rows: list[list[float]] = []
+        self.first: list[float] | None = None
+        self.varies = [False, False]
+
+    def add(self, values: list[float] | None) -> None:
+        self.count += 1
+        row = values if values is not None else [math.nan, math.nan]
+        if self.keep is None or len(self.rows) < self.keep:
+            self.rows.append(row)
+        if values is None:
+            return
+        if self.first is None:
+            self.first = values
+        else:
+            self.varies = [v or a != b for v, a, b in zip(self.varies, values, self.first)]
+
+
+def run_subtask(path) -> str:
+    """The subtask of a run file: from its name, else guessed from its values."""
     name = parse_run_name(path)
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        return Run(path, subtask or VALENCE_AROUSAL), [Problem(path, 0, "E101", f"cannot read: {error}")]
-    if subtask is None:
-        subtask = name.subtask if name else _guess_subtask(lines)
+    return name.subtask if name else _guess_subtask(Path(path))
+
+
+def parse_run(path, subtask: str | None = None, dataset: Dataset | None = None,
+              keep: int | Callable[[str], int] | None = None) -> tuple[Run, Problems]:
+    """Read a run file and collect the problems of its form (not of its set of films; see
+    :func:`validate_run`).  ``subtask`` defaults to the one in the file name.
+
+    The file is read one line at a time and at most :data:`PROBLEM_CAP` problems of each code
+    are kept (:class:`Problems`), so memory stays bounded by what is kept:
+
+    * ``dataset``: a film it does not have is reported (E103) and its values are not kept (the
+      first :data:`PROBLEM_CAP` such names are kept in ``run.unknown`` with their lines); without
+      ``dataset``, every film is kept;
+    * ``keep``: ``None`` keeps every row of every film; ``n`` the first ``n`` rows of each film,
+      a function ``film -> n`` the first ``n`` rows of that film (the others are only counted,
+      ``run.counts``).
+
+    The organisers' scorer read a run film by film, splitting lines on white space: a blank
+    line (E113) or white space around a film name (E114) made it fail, so both are errors.
+    CRLF line ends are harmless.  A valence/arousal film of two or more lines whose predictions
+    are constant gets a warning (W202): its PCC, and so the official mean PCC, is undefined (a
+    film of one segment has no PCC either; ``score`` says so, but one value is not "constant").
+    """
+    path = Path(path)
+    problems = Problems(path)
+    name = parse_run_name(path)
+    subtask = subtask or run_subtask(path)
     if name is None:
-        problems.append(Problem(path, 0, "E100", f"{PROBLEM_CODES['E100']}; read as {subtask}"))
+        problems.add(0, "E100", f"{PROBLEM_CODES['E100']}; read as {subtask}")
     run = Run(path, subtask, name=name)
-    rows: dict[str, list[list[float]]] = {}
-    current = None
-    for number, line in enumerate(lines, start=1):
-        tokens = line.split()
-        if not tokens:
-            continue
-        if len(tokens) == 1 and not _is_number(tokens[0]):
-            current = tokens[0]
-            if current in run.film_lines:
-                problems.append(Problem(path, number, "E104", f"film {current} appears a second time "
-                                                              f"(first at line {run.film_lines[current]})"))
-                current = None
+    films: dict[str, _FilmLines] = {}
+    ignored = _FilmLines(keep=0)          # values of an unknown or repeated film: checked, not kept
+    current: _FilmLines | None = None
+    try:
+        for number, text, bad in _lines(path):
+            if bad is not None:
+                problems.add(number, *bad)
                 continue
-            run.film_lines[current] = number
-            rows[current] = []
-            continue
-        if current is None:
-            if not run.film_lines:
-                problems.append(Problem(path, number, "E102", "a value line before any film name"))
-            continue
-        values = _check_values(path, number, tokens, subtask, problems)
-        rows[current].append(values if values is not None else [math.nan, math.nan])
-    if not run.film_lines:
-        problems.append(Problem(path, 0, "E101", "holds no film name"))
-    run.films = {film: np.asarray(values, dtype=np.float64).reshape(-1, 2) for film, values in rows.items()}
+            tokens = text.split()
+            if not tokens:
+                problems.add(number, "E113", "a blank line; the organisers' scorer read one film name or one "
+                                             "value line per line")
+                continue
+            if len(tokens) == 1 and not is_number(tokens[0]):
+                film = tokens[0]
+                if text != film:
+                    problems.add(number, "E114", f"film name {film!r} has spaces or tabs before or after it")
+                if film in run.film_lines:
+                    problems.add(number, "E104", f"film {film} appears a second time "
+                                                 f"(first at line {run.film_lines[film]})")
+                    current = ignored
+                elif dataset is not None and film not in dataset.films:
+                    problems.add(number, "E103", f"film {film} is not in the dataset at {dataset.root}")
+                    if len(run.unknown) < PROBLEM_CAP:
+                        run.unknown.setdefault(film, number)
+                    current = ignored
+                else:
+                    run.film_lines[film] = number
+                    rows = keep(film) if callable(keep) else keep
+                    current = films[film] = _FilmLines(rows)
+                continue
+            if current is None:
+                problems.add(number, "E102", "a value line before any film name")
+                continue
+            current.add(_check_values(number, tokens, subtask, problems))
+    except OSError as error:
+        problems.add(0, "E101", f"cannot read: {error.strerror or error}")
+        return run, problems
+    if not run.film_lines and not problems.counts["E101"] and not problems.counts["E103"]:
+        problems.add(0, "E101", "holds no film name")
+    run.films = {film: np.asarray(lines.rows, dtype=np.float64).reshape(-1, 2) for film, lines in films.items()}
+    run.counts = {film: lines.count for film, lines in films.items()}
+    if subtask == VALENCE_AROUSAL:
+        for film, lines in films.items():
+            constant = [column for column, varies in zip(("valence", "arousal"), lines.varies) if not varies]
+            if lines.count >= 2 and lines.first is not None and constant:
+                problems.add(run.film_lines[film], "W202",
+                             f"film {film}: its {' and '.join(constant)} predictions are constant: its PCC is "
+                             f"undefined, and so is the official mean PCC over films")
     return run, problems
 
 
-def _raise_if_errors(path, problems: list[Problem]) -> None:
-    errors = [p for p in problems if p.is_error]
+def raise_if_errors(path, problems: Problems, tolerate=SCORER_FAILURES) -> None:
+    """Raise :class:`DataError` listing the errors, if any, but those in ``tolerate``: by
+    default the ones that made the organisers' scorer fail but leave the run readable."""
+    errors = sum(n for code, n in problems.counts.items() if code.startswith("E") and code not in tolerate)
     if errors:
-        shown = "\n".join(str(p) for p in errors[:20])
-        more = f"\n... and {len(errors) - 20} more" if len(errors) > 20 else ""
-        raise DataError(path, f"{len(errors)} problem(s):\n{shown}{more}")
+        shown = "\n".join(problems.report(errors_only=True, skip=tolerate))
+        raise DataError(path, f"{errors} problem(s):\n{shown}")
 
 
 def read_run(path, subtask: str | None = None) -> Run:
-    """Read a run file; raise :class:`DataError` listing the problems if it is malformed."""
+    """Read a run file; raise :class:`DataError` listing the problems if it is malformed
+    (blank lines and spaces around film names are errors for a submission, not for reading)."""
     run, problems = parse_run(path, subtask)
-    _raise_if_errors(path, problems)
+    raise_if_errors(path, problems)
     return run
 
 
 # --------------------------------------------------------------------------- validating
 
-def validate_run(path, dataset: Dataset, subtask: str | None = None) -> list[Problem]:
-    """Every problem of a run file against a dataset: its form, the set of films, and the
-    number of segment lines of each film.  An empty list means a valid run."""
-    run, problems = parse_run(path, subtask)
-    path = run.path
-    known = {f: line for f, line in run.film_lines.items() if f in dataset.films}
-    for film, line in run.film_lines.items():
-        if film not in dataset.films:
-            problems.append(Problem(path, line, "E103", f"film {film} is not in the dataset at {dataset.root}"))
-    splits = Counter(film_split(f) for f in known)
+def _check_run(path, dataset: Dataset, subtask: str | None = None) -> tuple[Run, Problems]:
+    run, problems = parse_run(path, subtask, dataset, keep=0)
+    splits = Counter(film_split(f) for f in run.film_lines)
     if len(splits) > 1:
-        problems.append(Problem(path, 0, "E106", f"holds {splits[DEV]} development and {splits[TEST]} "
-                                                 f"test films; a run is for one set"))
+        problems.add(0, "E106", f"holds {splits[DEV]} development and {splits[TEST]} test films; a run is for one set")
     elif splits:
         split = next(iter(splits))
         expected = dataset.dev_films if split == DEV else dataset.test_films
         for film in expected:
             if film.name not in run.film_lines:
-                problems.append(Problem(path, 0, "E105", f"{'development' if split == DEV else 'test'} "
-                                                         f"film {film.name} is missing"))
-    for film, line in known.items():
-        have, want = len(run.films[film]), dataset.film(film).n_segments
+                problems.add(0, "E105", f"{'development' if split == DEV else 'test'} film {film.name} is missing")
+    for film, line in run.film_lines.items():
+        have, want = run.counts[film], dataset.film(film).n_segments
         if have != want:
-            problems.append(Problem(path, line, "E107", f"film {film} has {have} segment lines, "
-                                                        f"expected {want}"))
-    return sorted(problems, key=lambda p: (p.line, p.code))
+            problems.add(line, "E107", f"film {film} has {have} segment lines, expected {want}")
+    problems.sort(key=lambda p: (p.line, p.code))
+    return run, problems
+
+
+def validate_run(path, dataset: Dataset, subtask: str | None = None) -> Problems:
+    """Every problem of a run file against a dataset: its form, the set of films, and the
+    number of segment lines of each film, at most :data:`PROBLEM_CAP` of each code (the others
+    counted in ``.counts``; see :class:`Problems`).  An empty list means a valid run."""
+    return _check_run(path, dataset, subtask)[1]
 
 
 # --------------------------------------------------------------------------- writing
@@ -266,6 +423,9 @@ def write_run(path, predictions: Mapping[str, np.ndarray], subtask: str,
         raise ValueError(f"subtask {subtask!r}: expected one of {', '.join(SUBTASKS)}")
     out = []
     for film in sorted(predictions):
+        problem = film_name_problem(film)
+        if problem:
+            raise ValueError(f"film {film!r}: a run file cannot hold this name ({problem})")
         values = np.asarray(predictions[film], dtype=np.float64)
         if values.ndim != 2 or values.shape[1] != 2:
             raise ValueError(f"film {film}: expected an array (K, 2), got shape {values.shape}")
@@ -280,10 +440,26 @@ def write_run(path, predictions: Mapping[str, np.ndarray], subtask: str,
             if not np.all(np.isin(values[:, 0], (0, 1))) or np.any((values[:, 1] < 0) | (values[:, 1] > 1)):
                 raise ValueError(f"film {film}: expected labels 0/1 and confidences in [0, 1]")
             out.extend(f"{int(label)} {conf:.6f}" for label, conf in values)
-    write_text_atomic(path, "\n".join(out) + "\n")
+    with naming_output(path):
+        write_text_atomic(path, "\n".join(out) + "\n")
     if description is not None:
-        write_text_atomic(description_path(path), json.dumps(dict(description), indent=2) + "\n")
+        with naming_output(description_path(path)):
+            write_text_atomic(description_path(path), json.dumps(dict(description), indent=2) + "\n")
     return path
+
+
+@contextlib.contextmanager
+def naming_output(path):
+    """Let an ``OSError`` raised while writing ``path`` name ``path``: a full disk's error names
+    no file, and one about the temporary file beside it would puzzle the user."""
+    path = Path(path)
+    try:
+        yield
+    except OSError as error:
+        named = Path(error.filename) if isinstance(error.filename, (str, os.PathLike)) else None
+        if named is None or (named.parent == path.parent and named.name.startswith(f".{path.name}.")):
+            raise OSError(error.errno, error.strerror or str(error), str(path)) from error
+        raise
 
 
 def description_path(run_path) -> Path:
@@ -299,10 +475,32 @@ def fear_rows(confidence, threshold: float = 0.5) -> np.ndarray:
 
 # --------------------------------------------------------------------------- packaging
 
-def _describe(path: Path, name: RunName) -> str:
-    meta = {}
-    if description_path(path).exists():
-        meta = json.loads(description_path(path).read_text(encoding="utf-8"))
+PACKAGE_TITLE = "MediaEval 2017 Emotional Impact of Movies - submission of team"
+DESCRIPTION_LIMIT = 1 << 20  # bytes: a run's description is a few lines
+
+
+def read_description(run_path) -> dict:
+    """The description beside a run (``<run>.json``, a JSON object), ``{}`` when there is none.
+
+    Raises :class:`DataError` naming the file when it cannot be read or is not a JSON object.
+    """
+    path = description_path(run_path)
+    if not path.exists():
+        return {}
+    try:
+        if path.stat().st_size > DESCRIPTION_LIMIT:
+            raise DataError(path, f"expected a JSON object describing the run, of at most {DESCRIPTION_LIMIT} bytes")
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise DataError(path, f"cannot read: {error.strerror or error}") from error
+    except ValueError as error:  # JSON and UTF-8 decoding errors
+        raise DataError(path, f"expected a JSON object describing the run: {error}") from error
+    if not isinstance(meta, dict):
+        raise DataError(path, f"expected a JSON object describing the run, got a {type(meta).__name__}")
+    return meta
+
+
+def _describe(path: Path, name: RunName, meta: Mapping) -> str:
     lines = [f"{path.name}", f"  subtask: {name.subtask}", f"  run: {name.number}",
              f"  description: {meta.get('description', 'none given')}",
              f"  external data: {'yes' if meta.get('external_data') else 'no'}"]
@@ -317,13 +515,47 @@ def _describe(path: Path, name: RunName) -> str:
     return "\n".join(lines)
 
 
+def is_package(path) -> bool:
+    """Whether ``path`` is a zip written by :func:`package_runs`: zip magic bytes, and a
+    ``README.txt`` that starts with the package title."""
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(4) != b"PK\x03\x04":
+                return False
+        with zipfile.ZipFile(path) as archive, archive.open("README.txt") as readme:
+            return readme.read(len(PACKAGE_TITLE)).decode("utf-8", "replace") == PACKAGE_TITLE
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return False
+
+
+def _out_problem(out: Path, inputs: list[Path], force: bool) -> str | None:
+    """Why the zip may not be written to ``out``, or ``None``."""
+    if out.is_dir():
+        return f"{out} is a folder; expected the zip file to write"
+    for path in inputs:
+        try:
+            same = out.exists() and path.exists() and out.samefile(path)
+        except OSError:
+            same = False
+        if same:
+            return f"{out} is one of the run files given ({path}) or a description of one; choose another --out"
+    if out.exists() or out.is_symlink():
+        if not is_package(out):
+            return f"{out} exists and is not a zip made by mediaeval package; it is left alone (even with --force)"
+        if not force:
+            return f"{out} exists; use --force to overwrite it"
+    return None
+
+
 def package_runs(run_paths: Iterable, team: str, out, dataset: Dataset, force: bool = False) -> Path:
     """Validate test-set runs and write them, with a description of each, into one zip.
 
-    Refuses (raising :class:`MediaevalError` that lists every reason) invalid runs, runs of
-    another team or of the development set, more than five runs per subtask, two runs with
-    the same subtask and number, and an existing ``out`` unless ``force``.  The zip is
-    written to a temporary file, then renamed.
+    Refuses (raising :class:`MediaevalError` that lists every reason, at most
+    :data:`PROBLEM_CAP` problems of a code per run) invalid runs, runs of another team or of
+    the development set, more than five runs per subtask, two runs with the same subtask and
+    number, an unreadable description, and an ``out`` that is a folder, one of the inputs, or an
+    existing file; ``force`` replaces only a zip that this function wrote (:func:`is_package`).
+    The zip is written to a temporary file, then renamed.
     """
     from . import __version__
 
@@ -332,22 +564,27 @@ def package_runs(run_paths: Iterable, team: str, out, dataset: Dataset, force: b
     reasons: list[str] = []
     if not TEAM_NAME.match(team):
         reasons.append(f"team name {team!r}: expected letters, digits and '-' only")
-    if out.exists() and not force:
-        reasons.append(f"{out} exists; use --force to overwrite it")
+    problem = _out_problem(out, run_paths + [description_path(p) for p in run_paths], force)
+    if problem:
+        reasons.append(problem)
     if not run_paths:
         reasons.append("no run file given")
     names: dict[Path, RunName] = {}
+    descriptions: dict[Path, dict] = {}
     for path in run_paths:
-        problems = validate_run(path, dataset)
-        reasons.extend(str(p) for p in problems if p.is_error)
+        run, problems = _check_run(path, dataset)
+        reasons.extend(problems.report(errors_only=True))
+        try:
+            descriptions[path] = read_description(path)
+        except DataError as error:
+            reasons.append(str(error))
         name = parse_run_name(path)
         if name is None:
             continue
         names[path] = name
         if name.team != team:
             reasons.append(f"{path}: belongs to team {name.team}, not {team}")
-        run, _ = parse_run(path)
-        if run.films and run.split == DEV:
+        if run.film_lines and run.split == DEV:
             reasons.append(f"{path}: holds development films; a submission holds test-set runs")
     per_subtask = Counter(n.subtask for n in names.values())
     for subtask, count in per_subtask.items():
@@ -360,10 +597,10 @@ def package_runs(run_paths: Iterable, team: str, out, dataset: Dataset, force: b
     if reasons:
         raise MediaevalError("not packaged:\n" + "\n".join(reasons))
     ordered = sorted(names.items(), key=lambda item: (SUBTASKS.index(item[1].subtask), item[1].number))
-    readme = [f"MediaEval 2017 Emotional Impact of Movies - submission of team {team}",
+    readme = [f"{PACKAGE_TITLE} {team}",
               f"Made with mediaeval {__version__}. One run file per run; each holds every test film.",
-              ""] + [_describe(path, name) + "\n" for path, name in ordered]
-    with atomic_output(out) as tmp:
+              ""] + [_describe(path, name, descriptions[path]) + "\n" for path, name in ordered]
+    with naming_output(out), atomic_output(out) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for path, _ in ordered:
                 archive.write(path, arcname=path.name)

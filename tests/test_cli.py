@@ -72,7 +72,8 @@ def test_score_json_is_one_object(tiny_dataset, demo_runs):
     assert result.exit_code == 0
     scores = json.loads(result.output)
     assert scores["subtask"] == "valence_arousal"
-    assert set(scores["official"]) == {"valence_mse", "valence_pcc", "arousal_mse", "arousal_pcc", "quadrant_accuracy"}
+    assert set(scores["official"]) == {"valence_mse", "valence_pcc", "arousal_mse", "arousal_pcc", "quadrant_accuracy",
+                                       "valence_pcc_defined_films", "arousal_pcc_defined_films"}  # issue 11 item 3
     assert scores["official"]["valence_pcc"] is None  # the constant baseline has no PCC
     assert set(scores["per_film"]) == {"Sample_01", "Sample_02"}
     fear = json.loads(run("score", demo_runs["fear", "dev"], "--dataset", tiny_dataset, "--json").output)

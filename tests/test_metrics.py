@@ -73,14 +73,17 @@ def test_valence_arousal_official_is_the_mean_over_films_and_pooled_is_pooled():
     assert scores.per_film["B"]["arousal_mse"] == pytest.approx(sk.mean_squared_error(t2[:, 1], p2[:, 1]))
 
 
-def test_constant_prediction_film_is_left_out_of_pcc_and_named():
+def test_constant_prediction_film_makes_official_pcc_undefined_and_is_named():
+    # issue 11 item 3: the official mean over films is undefined, as in the 2017 script (it was
+    # the mean over the defined films before; that figure is now valence_pcc_defined_films)
     (t1, p1), (t2, _) = _va(0, 30), _va(1, 10)
     scores = score_valence_arousal({"A": t1, "B": t2}, {"A": p1, "B": np.zeros_like(t2)})
-    assert scores.official["valence_pcc"] == pytest.approx(pearsonr(t1[:, 0], p1[:, 0])[0])
+    assert np.isnan(scores.official["valence_pcc"])
+    assert scores.official["valence_pcc_defined_films"] == pytest.approx(pearsonr(t1[:, 0], p1[:, 0])[0])
     assert np.isnan(scores.per_film["B"]["valence_pcc"])
     assert any("valence_pcc" in n and "B" in n for n in scores.notes)
     out = scores.to_json()
-    assert out["per_film"]["B"]["valence_pcc"] is None
+    assert out["per_film"]["B"]["valence_pcc"] is None and out["official"]["valence_pcc"] is None
     json.dumps(out)
 
 

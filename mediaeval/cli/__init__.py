@@ -18,13 +18,19 @@ from ..errors import MediaevalError
 
 
 class _Group(click.Group):
-    """Turns the library's errors into a one-line message and exit status 1."""
+    """Turns the library's errors, and any ``OSError`` (a full disk, a file that cannot be
+    opened), into a message naming the file and exit status 1.  Programming errors and Ctrl-C
+    are left as they are."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except MediaevalError as error:
             raise click.ClickException(str(error)) from error
+        except OSError as error:
+            reason = error.strerror or str(error)
+            where = f"{error.filename}: " if error.filename is not None else ""
+            raise click.ClickException(f"{where}{reason}") from error
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"],

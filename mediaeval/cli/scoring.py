@@ -28,8 +28,11 @@ def score(run_file, dataset_root, as_json, truncate, folds_file):
     """Score a run file against the dataset's ground truth.
 
     Valence/arousal: MSE and PCC per film and their unweighted mean over films (official),
-    plus pooled figures and the quadrant accuracy.  Fear: AP per film and MAP over films
-    with a fear segment (official), plus accuracy, precision, recall and F1 over all segments.
+    plus pooled figures and the quadrant accuracy.  The official PCC is undefined (nan, null in
+    JSON) when one film's PCC is (constant truth or prediction), as in the 2017 script; the
+    mean over the other films is given as valence_pcc_defined_films / arousal_pcc_defined_films.
+    Fear: AP per film and MAP over films with a fear segment (official), plus accuracy,
+    precision, recall and F1 over all segments and their means per film (*_per_film).
     """
     from ..metrics import score_run
 

@@ -43,8 +43,10 @@ def validate(run_files, dataset_root, subtask, quiet):
     """Check run files against the dataset; print every problem as FILE:LINE: CODE message.
 
     Checks the file name, that every film of the run's set (development or test) is there
-    exactly once, each film's number of segment lines, and every value.  Line 0 means the
-    file as a whole.  Exit status 0 when every file is valid (warnings allowed), 1 if not.
+    exactly once, each film's number of segment lines, every value, and what made the
+    organisers' scorer fail (blank lines, spaces around a film name).  Line 0 means the file as
+    a whole.  At most 50 problems of each code are printed per file, then a count of the rest.
+    Exit status 0 when every file is valid (warnings allowed), 1 if not.
     """
     from ..submission import validate_run
 
@@ -52,13 +54,12 @@ def validate(run_files, dataset_root, subtask, quiet):
     failed = 0
     for path in run_files:
         problems = validate_run(path, dataset, subtask)
-        for problem in problems:
-            click.echo(str(problem))
-        errors = sum(p.is_error for p in problems)
-        failed += errors > 0
+        for line in problems.report():
+            click.echo(line)
+        failed += problems.errors > 0
         if not quiet:
-            verdict = "valid" if not errors else "INVALID"
-            click.echo(f"{path}: {verdict} ({errors} errors, {len(problems) - errors} warnings)", err=True)
+            verdict = "valid" if not problems.errors else "INVALID"
+            click.echo(f"{path}: {verdict} ({problems.errors} errors, {problems.warnings} warnings)", err=True)
     if failed:
         raise SystemExit(1)
 
@@ -69,12 +70,13 @@ def validate(run_files, dataset_root, subtask, quiet):
 @dataset_option()
 @click.option("--out", default=None, type=click.Path(dir_okay=False),
               help="Zip to write  [default: me17ei_<TEAM>.zip]")
-@click.option("--force", is_flag=True, help="Overwrite an existing zip.")
+@click.option("--force", is_flag=True, help="Overwrite an existing zip made by mediaeval package.")
 def package(run_files, team, dataset_root, out, force):
     """Validate test-set runs and pack them, with a README describing each, into one zip.
 
     Refuses invalid runs, runs of another team or of the development films, more than 5 runs
-    per subtask and two runs with the same number.  The zip is written atomically.
+    per subtask and two runs with the same number.  The zip is written atomically; --out may
+    not name an input, and --force replaces only a zip that mediaeval package wrote.
     """
     from ..submission import package_runs
 
