@@ -65,7 +65,7 @@ def _missing_features(dataset, features_dir, extractors, film) -> DataError:
     path = feature_path(features_dir, extractors, film.name)
     unknown = [name for name in extractors if name not in available()]
     if unknown:
-        return DataError(path, f"unknown feature set {unknown[0]!r}: known extractors are {', '.join(available())} "
+        return DataError(path, f'unknown feature set "{unknown[0]}": known extractors are {", ".join(available())} '
                                f"(or import the module that registers it)")
     if film.video is None:
         return DataError(path, f"no features and no video for film {film.name}: its annotations were found "
@@ -102,7 +102,7 @@ def load_films(dataset, features_dir, extractors, films, subtask: str, with_labe
         if expected_made_by is not None and made != expected_made_by:
             than = f"those of {out[0].name}" if out else "the model was trained on"
             raise DataError(path, f"made with other extractor versions or settings than {than}: "
-                                  + "; ".join(changes(expected_made_by, made, "features.")))
+                                  + "; ".join(changes(expected_made_by, made, "extractors.")))
         expected_made_by = made
         if columns is None:
             columns = features.columns
@@ -392,7 +392,11 @@ def _install(partial: Path, model_dir: Path) -> None:
         old = model_dir.with_name(model_dir.name + ".old")
         _remove_ours(old)
         os.replace(model_dir, old)
-        os.replace(partial, model_dir)
+        try:
+            os.replace(partial, model_dir)
+        except BaseException:
+            os.replace(old, model_dir)
+            raise
         shutil.rmtree(old)
         return
     if model_dir.exists() and (not model_dir.is_dir() or any(model_dir.iterdir())):
