@@ -114,8 +114,9 @@ def test_item1_checks_come_before_tensorflow(tiny_dataset, features, tmp_path):
              ["train", bad, "--dataset", tiny_dataset, "--features", features, "--out", tmp_path / "m"],
              ["predict", incomplete, "--dataset", tiny_dataset, "--features", features,
               "--out", tmp_path / "me17ei_T_valence_arousal_run1.txt"]]
+    argv = [[str(a) for a in call] for call in calls]
     script = ("import json, sys\nfrom click.testing import CliRunner\nfrom mediaeval.cli import cli\n"
-              f"codes = [CliRunner().invoke(cli, args).exit_code for args in {[[str(a) for a in c] for c in calls]!r}]\n"
+              f"codes = [CliRunner().invoke(cli, args).exit_code for args in {argv!r}]\n"
               "print(json.dumps([codes, 'tensorflow' in sys.modules]))\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
                           env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
