@@ -219,6 +219,16 @@ def test_item3_predict_refuses_features_made_otherwise(trained, tiny_dataset, fe
     assert result.output == (f"Error: {path}: made with other extractor versions or settings than the model was "
                              f"trained on: extractors.audio-stats.version: \"{old_version}\" -> \"0-other\"\n")
     assert not out.exists()
+    for path in sorted((other / "visual-stats+audio-stats").glob("Sample_*.npz")):  # train re-extracted alike
+        made = load_features(path)
+        [e for e in made.meta["extractors"] if e["name"] == "audio-stats"][0]["version"] = "0-other"
+        save_features(path, made)
+    model_dir = copy_model(trained, tmp_path)
+    result = invoke("train", trained[1], "--dataset", tiny_dataset, "--features", other, "--out", model_dir,
+                    "--team", "T")
+    assert result.exit_code == 0, result.output
+    assert f'retraining: extractors.audio-stats.version: "{old_version}" -> "0-other"\n' in result.output
+    assert invoke("predict", model_dir, "--dataset", tiny_dataset, "--features", other, "--out", out).exit_code == 0
 
 
 def test_item3_pipeline_retrains_an_edited_run_and_describes_it(tiny_dataset, tmp_path):
