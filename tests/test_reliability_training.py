@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import typing
 import zipfile
 from dataclasses import fields, replace
@@ -131,6 +132,35 @@ def test_item1_overwrite_replaces_a_model_folder(trained, tiny_dataset, features
     assert result.exit_code == 0, result.output
     assert is_trained(model_dir) and (model_dir / "final" / "seed1" / "model.keras").read_bytes() != b"old model"
     assert sorted(p.name for p in tmp_path.iterdir()) == [".va.lock", "va"]  # no .partial nor .old left
+
+
+def test_item1_item2_killed_train_keeps_the_old_model(trained, tiny_dataset, features, tmp_path):
+    """A train killed while replacing a model leaves the old one whole and its lock free; the
+    next train removes the killed one's .partial and completes."""
+    model_dir = copy_model(trained, tmp_path)
+    run_file = model_dir / "me17ei_T_valence_arousal_run1.txt"
+    before = run_file.read_text()
+    config = write_run(tmp_path / "run1.toml", units=4).read_text()
+    (tmp_path / "run1.toml").write_text(config.replace("epochs = 1", "epochs = 100000"))
+    args = ["train", tmp_path / "run1.toml", "--dataset", tiny_dataset, "--features", features, "--out", model_dir,
+            "--team", "T"]
+    partial = tmp_path / "va.partial"
+    process = subprocess.Popen([sys.executable, "-c", "from mediaeval.cli import main; main()", *map(str, args)],
+                               env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        while process.poll() is None and not (partial / "fold1" / "seed1" / "tensorboard").exists():
+            time.sleep(0.2)
+    finally:
+        process.kill()
+        process.wait()
+    assert (partial / MANIFEST).exists()   # it was training
+    assert is_trained(model_dir) and run_file.read_text() == before
+    (tmp_path / "run1.toml").write_text(config)
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    assert "model.lstm_units: 8 -> 4" in result.output and not partial.exists()
+    assert stored_run(model_dir).model.lstm_units == 4
 
 
 # --------------------------------------------------------------------------- item 2
