@@ -13,6 +13,7 @@ matrix product and scans only the recurrent part, the cost that dominates at 7,1
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -21,7 +22,11 @@ from .dataset import VALENCE_AROUSAL
 
 @dataclass
 class ModelSettings:
-    """Sizes and rates of the model and of its training (the ``[model]`` table of a run)."""
+    """Sizes and rates of the model and of its training (the ``[model]`` table of a run).
+
+    Every field's type is checked from its annotation and its range from :data:`SETTING_RANGES`
+    when a run is loaded (:func:`mediaeval.runs.load_run`), before anything starts.
+    """
 
     lstm_units: int = 512
     input_dropout: float = 0.5
@@ -34,10 +39,33 @@ class ModelSettings:
     validation_share: float = 0.2
     fear_positive_weight: float | None = None   # None: negatives / positives of the training steps
     max_positive_weight: float = 20.0
-    projection_dtype: str = "float32"           # "bfloat16": the LSTM's input projection in bfloat16
+    projection_dtype: Literal["float32", "bfloat16"] = "float32"  # "bfloat16": the input projection in bfloat16
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Range:
+    """Allowed values of a number: ``low <= v`` (``low < v`` if ``open_low``), ``v < high`` if given."""
+
+    low: float
+    open_low: bool = False
+    high: float | None = None
+
+    def __contains__(self, value) -> bool:
+        above = value > self.low if self.open_low else value >= self.low
+        return above and (self.high is None or value < self.high)
+
+    def __str__(self) -> str:
+        low = f"greater than {self.low}" if self.open_low else f"at least {self.low}"
+        return low if self.high is None else f"{low} and less than {self.high}"
+
+
+SETTING_RANGES = {"lstm_units": Range(1), "input_dropout": Range(0, high=1), "output_dropout": Range(0, high=1),
+                  "learning_rate": Range(0, open_low=True), "epochs": Range(1), "patience": Range(1),
+                  "batch_films": Range(1), "chunk_steps": Range(1), "validation_share": Range(0, high=1),
+                  "fear_positive_weight": Range(0, open_low=True), "max_positive_weight": Range(1)}
 
 
 def _keras():

@@ -1,15 +1,24 @@
 """From the data to the submission zip, for every run of ``runs/``: extract what is missing,
 train what is not trained, predict the test films, validate, package, and tabulate the
-development cross-validation figures of every run so that the team can choose."""
+development cross-validation figures of every run so that the team can choose.
+
+The pipeline overwrites only what it wrote: the sha256 of every file it writes into the output
+folder (test run files, their descriptions, the zip) is recorded in ``OUTPUTS``; an existing file
+that is not recorded, or that was edited since, is refused unless ``force``.
+"""
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from .atomic import write_text_atomic
 from .errors import MediaevalError
 
 TABLE_KEYS = {"valence_arousal": ("valence_mse", "valence_pcc", "arousal_mse", "arousal_pcc"),
               "fear": ("map", "accuracy", "precision", "recall", "f1")}
+OUTPUTS = ".mediaeval-pipeline.json"   # in the output folder: {file name: sha256} of what the pipeline wrote
 
 
 @dataclass
@@ -22,14 +31,52 @@ class RunOutcome:
     test_run: Path
 
 
-def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team: str, force: bool = True,
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class OutputRecord:
+    """The files the pipeline wrote into a folder, by sha256 (``OUTPUTS`` in that folder)."""
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        self.path = self.folder / OUTPUTS
+        try:
+            self.hashes = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.hashes = {}
+        if not isinstance(self.hashes, dict):
+            self.hashes = {}
+
+    def foreign(self, paths) -> list[Path]:
+        """Those of ``paths`` that exist and are not as the pipeline wrote them."""
+        return [p for p in paths if p.exists() and self.hashes.get(p.name) != _sha256(p)]
+
+    def wrote(self, *paths) -> None:
+        for path in paths:
+            if path.exists():
+                self.hashes[path.name] = _sha256(path)
+        write_text_atomic(self.path, json.dumps(self.hashes, indent=2, sort_keys=True) + "\n")
+
+
+def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team: str, force: bool = False,
                      progress: bool = True, jobs: int = 1, echo=print) -> tuple[Path, list[RunOutcome]]:
-    """Do everything for every run under ``runs_dir``; return the zip and each run's outcome."""
+    """Do everything for every run under ``runs_dir``; return the zip and each run's outcome.
+
+    Before anything starts: every model folder is checked (see
+    :func:`mediaeval.training.check_model_folder`), and every test run file, description and
+    zip to write that exists and was not written by the pipeline (or was edited since) is
+    refused unless ``force``.  Test runs are described by the definition stored with their model.
+    """
     from .features.extract import extract_dataset
     from .features.store import covering_sets
     from .runs import find_runs
-    from .submission import package_runs, run_filename, validate_run
-    from .training import predict_run, train_run
+    from .submission import description_path, package_runs, run_filename, validate_run
+    from .training import check_model_folder, predict_run, train_run
 
     runs = find_runs(runs_dir)
     if not runs:
@@ -37,6 +84,16 @@ def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team:
     if not dataset.test_films:
         raise MediaevalError(f"{dataset.root}: no test film (MEDIAEVAL17_NN.mp4) found to predict")
     out_dir, models_dir = Path(out_dir), Path(models_dir)
+    for config in runs:
+        check_model_folder(models_dir / config.name, {"dataset": dataset.root, "features": features_dir,
+                                                      "run definitions": runs_dir})
+    record = OutputRecord(out_dir)
+    zip_path = out_dir / f"me17ei_{team}.zip"
+    test_runs = [out_dir / run_filename(team, c.subtask, c.run) for c in runs]
+    foreign = record.foreign([p for run in test_runs for p in (run, description_path(run))] + [zip_path])
+    if foreign and not force:
+        raise MediaevalError("not overwritten (not written by mediaeval pipeline, or edited since): "
+                             + ", ".join(map(str, foreign)) + "; move them away or use --force")
     films = [f for f in dataset.films.values() if f.video is not None]
     for features in covering_sets(r.features for r in runs):  # a run reads its part of a larger set
         echo(f"features {'+'.join(features)}")
@@ -45,21 +102,22 @@ def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team:
             raise MediaevalError("feature extraction failed for: " + "; ".join(
                 f"{name}: {message.splitlines()[0]}" for name, message in report.failed.items()))
     outcomes = []
-    for config in runs:
+    for config, test_run in zip(runs, test_runs):
         model_dir = models_dir / config.name
         echo(f"run {config.name}: {config.description}")
-        result = train_run(config, dataset, features_dir, model_dir, team, progress=progress, jobs=jobs)
+        result = train_run(config, dataset, features_dir, model_dir, team, progress=progress, jobs=jobs,
+                           echo=lambda text: echo(f"  {text}"))
         if result.skipped:
             echo(f"  already trained in {model_dir}")
-        test_run = out_dir / run_filename(team, config.subtask, config.run)
         predict_run(model_dir, dataset, features_dir, dataset.test_films, test_run)
+        record.wrote(test_run, description_path(test_run))
         problems = [p for p in validate_run(test_run, dataset) if p.is_error]
         if problems:
             raise MediaevalError("\n".join(str(p) for p in problems))
-        outcomes.append(RunOutcome(config.name, config.subtask, config.run, config.description, result.scores,
-                                   test_run))
-    zip_path = package_runs([o.test_run for o in outcomes], team, out_dir / f"me17ei_{team}.zip", dataset,
-                            force=force)
+        outcomes.append(RunOutcome(config.name, config.subtask, config.run, result.config.description,
+                                   result.scores, test_run))
+    zip_path = package_runs([o.test_run for o in outcomes], team, zip_path, dataset, force=True)
+    record.wrote(zip_path)
     return zip_path, outcomes
 
 

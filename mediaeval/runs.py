@@ -16,12 +16,16 @@ Example::
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
+import types
+import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .errors import DataError
-from .model import ModelSettings
+from .model import SETTING_RANGES, ModelSettings
 from .submission import SUBTASKS
 
 if sys.version_info >= (3, 11):
@@ -55,18 +59,96 @@ class RunConfig:
                          + (f"; mean of {self.seeds} seeds" if self.seeds > 1 else ""),
                 "settings": {"seed": self.seed, "folds": self.folds, **self.model.as_dict()}}
 
+    def to_data(self) -> dict:
+        """The definition as JSON-ready data: every field but ``path``, every model setting
+        (``None`` included).  ``run_from_data(path, config.to_data()) == config`` up to ``path``."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("model", "path")}
+        return {**data, "features": list(self.features), "model": self.model.as_dict()}
 
-_TOP = {"subtask": str, "run": int, "description": str, "features": list, "external_data": bool,
-        "seed": int, "seeds": int, "folds": int, "model": dict}
-_MODEL_TYPES = {f.name: f.type for f in fields(ModelSettings)}
+    def digest(self) -> str:
+        """sha256 of the canonical definition: equal digests, equal runs."""
+        return hashlib.sha256(json.dumps(self.to_data(), sort_keys=True).encode()).hexdigest()
 
 
-def _check_type(path, key, value, expected) -> None:
-    ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
-    if expected is float:
+def _type_error(hint, value) -> str | None:
+    """What ``value`` should have been to match the annotation ``hint``, or None if it matches.
+    Handles ``X | None``, ``Literal[...]``, ``list[X]``, and bool apart from int (an int is a
+    float)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = [_type_error(a, value) for a in args if a is not type(None)]
+        return None if None in errors else " or ".join(errors)
+    if origin is typing.Literal:
+        return None if value in args else "one of " + ", ".join(json.dumps(a) for a in args)
+    if origin is list:
+        if not isinstance(value, list):
+            return f"a list of {args[0].__name__}"
+        bad = [_type_error(args[0], v) for v in value]
+        return None if not any(bad) else f"a list of {args[0].__name__}"
+    if hint is float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not ok:
-        raise DataError(path, f"{key}: expected {expected.__name__}, got {value!r}")
+    elif hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, hint)
+    return None if ok else hint.__name__
+
+
+def _checked(path, key: str, hint, value):
+    """``value`` if it matches ``hint`` (an int given for a float becomes a float), else DataError."""
+    expected = _type_error(hint, value)
+    if expected is not None:
+        raise DataError(path, f"{key}: expected {expected}, got {value!r}")
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    return float(value) if is_int and float in (hint, *typing.get_args(hint)) else value
+
+
+def model_settings(path, table: dict) -> ModelSettings:
+    """The ``[model]`` table checked against :class:`ModelSettings`: names, types from the
+    dataclass's annotations, ranges from :data:`mediaeval.model.SETTING_RANGES`."""
+    hints = typing.get_type_hints(ModelSettings)
+    values = {}
+    for key, value in table.items():
+        if key not in hints:
+            raise DataError(path, f"model.{key}: unknown setting; expected one of {', '.join(hints)}")
+        values[key] = _checked(path, f"model.{key}", hints[key], value)
+        allowed = SETTING_RANGES.get(key)
+        if allowed is not None and values[key] is not None and values[key] not in allowed:
+            raise DataError(path, f"model.{key}: expected {allowed}, got {value!r}")
+    return ModelSettings(**values)
+
+
+def run_from_data(path, data: dict) -> RunConfig:
+    """A checked :class:`RunConfig` from parsed data (a run TOML, or a model folder's stored
+    definition); :class:`DataError` names ``path`` and the key."""
+    if not isinstance(data, dict):
+        raise DataError(path, "expected a table of run settings")
+    data = dict(data)
+    hints = {k: v for k, v in typing.get_type_hints(RunConfig).items() if k not in ("model", "path")}
+    for key, value in data.items():
+        if key not in hints and key != "model":
+            raise DataError(path, f"unknown key {key!r}; expected one of {', '.join([*hints, 'model'])}")
+        if key != "model":
+            data[key] = _checked(path, key, hints[key], value)
+    for key in ("subtask", "run", "description", "features"):
+        if key not in data:
+            raise DataError(path, f"missing key {key!r}")
+    if data["subtask"] not in SUBTASKS:
+        raise DataError(path, f"subtask: expected one of {', '.join(SUBTASKS)}, got {data['subtask']!r}")
+    if not 1 <= data["run"] <= 5:
+        raise DataError(path, f"run: expected 1 to 5, got {data['run']}")
+    if not data["features"]:
+        raise DataError(path, "features: expected a non-empty list of extractor names")
+    if data.get("folds", 5) < 2:
+        raise DataError(path, "folds: expected at least 2")
+    if data.get("seeds", 1) < 1:
+        raise DataError(path, "seeds: expected at least 1")
+    table = data.pop("model", {})
+    if not isinstance(table, dict):
+        raise DataError(path, f"model: expected a table, got {table!r}")
+    return RunConfig(model=model_settings(path, table), path=Path(path), **data)
 
 
 def load_run(path) -> RunConfig:
@@ -78,31 +160,25 @@ def load_run(path) -> RunConfig:
         raise DataError(path, f"cannot read: {error}") from error
     except tomllib.TOMLDecodeError as error:
         raise DataError(path, f"expected TOML: {error}") from error
-    for key, value in data.items():
-        if key not in _TOP:
-            raise DataError(path, f"unknown key {key!r}; expected one of {', '.join(_TOP)}")
-        _check_type(path, key, value, _TOP[key])
-    for key in ("subtask", "run", "description", "features"):
-        if key not in data:
-            raise DataError(path, f"missing key {key!r}")
-    if data["subtask"] not in SUBTASKS:
-        raise DataError(path, f"subtask: expected one of {', '.join(SUBTASKS)}, got {data['subtask']!r}")
-    if not 1 <= data["run"] <= 5:
-        raise DataError(path, f"run: expected 1 to 5, got {data['run']}")
-    if not data["features"] or not all(isinstance(f, str) for f in data["features"]):
-        raise DataError(path, "features: expected a non-empty list of extractor names")
-    if data.get("folds", 5) < 2:
-        raise DataError(path, "folds: expected at least 2")
-    if data.get("seeds", 1) < 1:
-        raise DataError(path, "seeds: expected at least 1")
-    model_values = {}
-    for key, value in data.pop("model", {}).items():
-        if key not in _MODEL_TYPES:
-            raise DataError(path, f"model.{key}: unknown setting; expected one of {', '.join(_MODEL_TYPES)}")
-        expected = {"int": int, "float": float, "float | None": float}.get(str(_MODEL_TYPES[key]), float)
-        _check_type(path, f"model.{key}", value, expected)
-        model_values[key] = value
-    return RunConfig(model=ModelSettings(**model_values), path=path, **data)
+    return run_from_data(path, data)
+
+
+def changes(old, new, prefix: str = "") -> list[str]:
+    """``key: old -> new`` for every leaf that differs between two nested dicts (dotted keys).
+
+    >>> changes({"a": 1, "m": {"u": 512, "d": 0.5}}, {"a": 1, "m": {"u": 64, "d": 0.5}, "b": 2})
+    ['b: (none) -> 2', 'm.u: 512 -> 64']
+    """
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [line for key in sorted(set(old) | set(new), key=str)
+                for line in changes(old.get(key, _NONE), new.get(key, _NONE), f"{prefix}{key}.")]
+    if old == new and isinstance(old, bool) == isinstance(new, bool):
+        return []
+    show = lambda v: "(none)" if v is _NONE else json.dumps(v)  # noqa: E731
+    return [f"{prefix[:-1]}: {show(old)} -> {show(new)}"]
+
+
+_NONE = object()
 
 
 def find_runs(folder) -> list[RunConfig]:

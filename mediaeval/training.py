@@ -2,7 +2,10 @@
 
 A model folder holds::
 
-    run.toml                     the run definition it was trained from
+    model.json                   the manifest: made by mediaeval train; the run definition (as data),
+                                 the team and what made the features (extractors, versions,
+                                 settings) it was trained from; every file below
+    run.toml                     the run definition as it was written
     folds.json                   the folds (film names), for ``mediaeval score --folds``
     fold<k>/seed<s>/             one model per fold (and seed): model.keras, normalisation.npz,
                                  log.csv, tensorboard/
@@ -10,11 +13,15 @@ A model folder holds::
     me17ei_<TEAM>_<subtask>_run<N>.txt   out-of-fold predictions of every development film
     scores.json                  their official and pooled figures, per fold and mean ± std
 
-It is written as ``<folder>.partial`` and renamed when complete, so a model folder that exists
-is complete.
+It is written as ``<folder>.partial`` (under an exclusive lock, ``.<folder>.lock``) and renamed
+when complete; a previous model folder is moved aside and deleted only then.  Train never
+deletes a folder without the manifest: a non-empty ``--out`` that is not a model folder, or one
+that holds the dataset, the features or the run definition, is refused before anything starts.
+A model folder is complete when its manifest and every file it lists exist (:func:`is_trained`).
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -27,9 +34,9 @@ import numpy as np
 
 from .atomic import write_text_atomic
 from .dataset import VALENCE_AROUSAL
-from .errors import DataError
+from .errors import DataError, MediaevalError
 from .model import ModelSettings, Trainer, batches, build_model, pad_films, positive_weight, set_seed
-from .runs import RunConfig, load_run
+from .runs import RunConfig, changes, run_from_data
 from .windows import segments_to_n_steps, steps_to_n_segments
 
 
@@ -41,6 +48,7 @@ class FilmData:
     x: np.ndarray                    # (n_steps, features) float32
     n_segments: int
     labels: np.ndarray | None = None  # (n_segments, 2) valence/arousal, or (n_segments,) fear
+    made_by: dict | None = None       # what made its features (see made_by)
 
     def targets(self, subtask: str) -> np.ndarray:
         """Labels brought onto the steps by overlap: (n_steps, 2) or (n_steps, 1)."""
@@ -48,8 +56,39 @@ class FilmData:
         return segments_to_n_steps(values.astype(np.float64), len(self.x)).astype(np.float32)
 
 
-def load_films(dataset, features_dir, extractors, films, subtask: str, with_labels: bool) -> list[FilmData]:
-    """Features (and labels) of ``films``; a missing feature file says what to run."""
+def _missing_features(dataset, features_dir, extractors, film) -> DataError:
+    """Why ``film`` has no features, and what to do: an unknown extractor, a film without video,
+    or features not extracted yet."""
+    from .features.registry import available
+    from .features.store import feature_path
+
+    path = feature_path(features_dir, extractors, film.name)
+    unknown = [name for name in extractors if name not in available()]
+    if unknown:
+        return DataError(path, f'unknown feature set "{unknown[0]}": known extractors are {", ".join(available())} '
+                               f"(or import the module that registers it)")
+    if film.video is None:
+        return DataError(path, f"no features and no video for film {film.name}: its annotations were found "
+                               f"but not its mp4, so it cannot be extracted; add the video under {dataset.root}")
+    return DataError(path, f"no features for film {film.name}; run: mediaeval extract --dataset "
+                           f"{dataset.root} --out {features_dir} --extractor {','.join(extractors)}")
+
+
+def made_by(meta: dict) -> dict:
+    """What made a feature file, from its meta: ``{extractor: {version, dim, params}}`` (what a
+    model depends on; film, duration and warnings left out)."""
+    return {e["name"]: {"version": e.get("version"), "dim": e.get("dim"), "params": e.get("params", {})}
+            for e in meta.get("extractors", [])}
+
+
+def load_films(dataset, features_dir, extractors, films, subtask: str, with_labels: bool,
+               expected_made_by: dict | None = None) -> list[FilmData]:
+    """Features (and labels) of ``films``; a missing feature file says why and what to do.
+
+    Every film's features must have been made by the same extractors, versions and settings
+    (``expected_made_by`` if given, say those a model was trained on): DataError naming the file
+    and the first key that differs otherwise.
+    """
     from .features.store import feature_path, load_set
 
     out, columns = [], None
@@ -57,17 +96,21 @@ def load_films(dataset, features_dir, extractors, films, subtask: str, with_labe
         try:
             features = load_set(features_dir, extractors, film.name)
         except FileNotFoundError:
-            path = feature_path(features_dir, extractors, film.name)
-            raise DataError(path, f"no features for film {film.name}; run: mediaeval extract --dataset "
-                                  f"{dataset.root} --out {features_dir} --extractor {','.join(extractors)}") from None
+            raise _missing_features(dataset, features_dir, extractors, film) from None
+        path = features.meta.get("source") or feature_path(features_dir, extractors, film.name)
+        made = made_by(features.meta)
+        if expected_made_by is not None and made != expected_made_by:
+            than = f"those of {out[0].name}" if out else "the model was trained on"
+            raise DataError(path, f"made with other extractor versions or settings than {than}: "
+                                  + "; ".join(changes(expected_made_by, made, "extractors.")))
+        expected_made_by = made
         if columns is None:
             columns = features.columns
         elif features.columns != columns:
-            raise DataError(feature_path(features_dir, extractors, film.name),
-                            f"its {len(features.columns)} feature columns differ from those of "
+            raise DataError(path, f"its {len(features.columns)} feature columns differ from those of "
                                   f"{out[0].name} ({len(columns)}); extract all films with the same settings")
         labels = film.labels(subtask) if with_labels else None
-        out.append(FilmData(film.name, features.values, film.n_segments, labels))
+        out.append(FilmData(film.name, features.values, film.n_segments, labels, made))
     return out
 
 
@@ -210,17 +253,155 @@ def to_segments(step_outputs: np.ndarray, n_segments: int, subtask: str) -> np.n
     return fear_rows(segments[:, 0])
 
 
+# --------------------------------------------------------------------------- model folders
+
+MANIFEST = "model.json"      # the mark of a folder made by mediaeval train, and what it holds
+MADE_BY = "mediaeval train"
+
+
 @dataclass
 class TrainResult:
     model_dir: Path
     run_file: Path
     scores: dict
+    config: RunConfig         # the definition the model was trained from (stored in the folder)
     skipped: bool = False
 
 
-def is_trained(model_dir) -> bool:
+def read_manifest(folder) -> dict | None:
+    """The manifest of a folder made by mediaeval train (complete or being written), else None."""
+    try:
+        data = json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("made_by") == MADE_BY else None
+
+
+def _write_manifest(folder: Path, **content) -> None:
+    write_text_atomic(folder / MANIFEST, json.dumps({"made_by": MADE_BY, **content}, indent=2) + "\n")
+
+
+def model_files(n_folds: int, seeds: list[int], run_name: str) -> list[str]:
+    """Every file a complete model folder holds (relative paths), besides its manifest."""
+    models = [f"fold{k}/seed{s}" for k in range(1, n_folds + 1) for s in seeds] + [f"final/seed{s}" for s in seeds]
+    return (["run.toml", "folds.json", "scores.json", run_name]
+            + [f"{m}/{name}" for m in models for name in ("model.keras", "normalisation.npz")])
+
+
+def missing_files(model_dir) -> list[Path]:
+    """The files a complete model folder has and ``model_dir`` lacks (its manifest, if it is not
+    a complete model folder)."""
     model_dir = Path(model_dir)
-    return (model_dir / "scores.json").exists() and any((model_dir / "final").glob("seed*/model.keras"))
+    manifest = read_manifest(model_dir)
+    if manifest is None or manifest.get("state") != "complete":
+        return [model_dir / MANIFEST]
+    return [model_dir / name for name in manifest["files"] if not (model_dir / name).is_file()]
+
+
+def is_trained(model_dir) -> bool:
+    """True if ``model_dir`` is a complete model folder: made by mediaeval train and holding every
+    file it lists (definition, folds, scores, run file, each fold's and the final model of every seed)."""
+    return not missing_files(model_dir)
+
+
+def stored_run(model_dir) -> RunConfig:
+    """The run definition a model folder was trained from, as stored in it."""
+    path = Path(model_dir) / MANIFEST
+    manifest = read_manifest(model_dir)
+    if manifest is None or "definition" not in manifest:
+        raise DataError(path, "expected the manifest of a model folder made by mediaeval train")
+    return run_from_data(path, manifest["definition"])
+
+
+def _record(config: RunConfig, team: str, extractors: dict) -> dict:
+    """What a model depends on, compared with :func:`changes`: the definition, the team (the run
+    file's name) and what made the features."""
+    return {**config.to_data(), "team": team, "extractors": extractors}
+
+
+def model_changes(model_dir, config: RunConfig, team: str, extractors: dict) -> list[str]:
+    """``key: old -> new`` for what differs between a trained model folder and a run to train."""
+    manifest = read_manifest(model_dir)
+    old = {**manifest.get("definition", {}), "team": manifest.get("team"), "extractors": manifest.get("extractors")}
+    return changes(old, _record(config, team, extractors))
+
+
+def _contains(folder: Path, path) -> bool:
+    folder, path = folder.resolve(), Path(path).resolve()
+    return path == folder or folder in path.parents
+
+
+def check_model_folder(model_dir, inputs: dict | None = None) -> None:
+    """Refuse an output folder that train could not replace safely: one that holds an input
+    (``inputs``: {what: path}, such as the dataset, the features, the run definition), a file,
+    or a folder that is neither empty nor a model folder made by mediaeval train."""
+    model_dir = Path(model_dir)
+    for what, path in (inputs or {}).items():
+        if path is not None and _contains(model_dir, path):
+            raise DataError(model_dir, f"holds the {what} ({path}); a model folder is replaced as a whole, "
+                                       f"give --out a folder of its own")
+    if model_dir.exists() and not model_dir.is_dir():
+        raise DataError(model_dir, "is a file; expected a model folder")
+    if model_dir.is_dir() and read_manifest(model_dir) is None and any(model_dir.iterdir()):
+        raise DataError(model_dir, f"is not empty and is not a model folder made by mediaeval train (no {MANIFEST}); "
+                                   f"give --out a new or empty folder")
+
+
+@contextlib.contextmanager
+def model_lock(model_dir):
+    """Hold the exclusive lock of ``model_dir`` (the file ``.<name>.lock`` beside it) for the block.
+
+    A second holder is refused at once with the first one's process id.  The operating system
+    releases the lock when its process ends, killed or not, so a lock is never stale.
+    """
+    import fcntl
+
+    model_dir = Path(model_dir)
+    model_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(model_dir.parent / f".{model_dir.name}.lock", "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            raise MediaevalError(f"{model_dir} is being trained by process {handle.read().strip() or '?'}; "
+                                 f"wait for it to finish, or train into another --out") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _remove_ours(folder: Path) -> None:
+    """Remove a left-over folder made by mediaeval train (``.partial``, ``.old``); refuse any other."""
+    if not folder.exists():
+        return
+    if read_manifest(folder) is None:
+        raise DataError(folder, f"exists and was not made by mediaeval train (no {MANIFEST}); move it away")
+    shutil.rmtree(folder)
+
+
+def _install(partial: Path, model_dir: Path) -> None:
+    """Rename the complete ``partial`` onto ``model_dir``.  A previous model folder is moved aside
+    to ``<name>.old`` first and deleted only once the new one is in place; an empty folder is
+    replaced; anything else is left alone (the new model then stays in ``partial``)."""
+    if read_manifest(model_dir) is not None:
+        old = model_dir.with_name(model_dir.name + ".old")
+        _remove_ours(old)
+        os.replace(model_dir, old)
+        try:
+            os.replace(partial, model_dir)
+        except BaseException:
+            os.replace(old, model_dir)
+            raise
+        shutil.rmtree(old)
+        return
+    if model_dir.exists() and (not model_dir.is_dir() or any(model_dir.iterdir())):
+        raise DataError(model_dir, f"was filled by something else during training; the new model is in {partial}")
+    os.replace(partial, model_dir)
 
 
 def _fit_job(job) -> list[np.ndarray]:
@@ -274,48 +455,86 @@ def _run_jobs(jobs: list, workers: int, bar) -> list:
     return results
 
 
+def _inputs(config: RunConfig, dataset, features_dir) -> dict:
+    return {"dataset": dataset.root, "features": features_dir, "run definition": config.path}
+
+
 def train_run(config: RunConfig, dataset, features_dir, model_dir, team: str, overwrite: bool = False,
-              progress: bool = True, jobs: int = 1) -> TrainResult:
+              progress: bool = True, jobs: int = 1, echo=print) -> TrainResult:
     """Cross-validate ``config`` on the development films, write the out-of-fold run file and its
     scores, then train the final model(s) on all development films.
+
+    Everything is checked before TensorFlow starts: the output folder (see
+    :func:`check_model_folder`), the films and their features.  A complete model folder trained
+    from the same definition, team and features is kept (``skipped``); one trained from others
+    is retrained, ``echo`` saying what changed.  The model is written into ``<folder>.partial``
+    under :func:`model_lock`, then installed by :func:`_install`.
 
     ``jobs > 1`` trains that many models at once in separate processes; every model is seeded
     on its own, so the numbers do not depend on ``jobs``.
     """
-    from tqdm import tqdm
-
-    from .folds import make_folds, write_folds
-    from .metrics import score_folds
-    from .submission import run_filename, write_run
+    from .submission import run_filename
 
     model_dir = Path(model_dir)
+    check_model_folder(model_dir, _inputs(config, dataset, features_dir))
     run_name = run_filename(team, config.subtask, config.run)
-    if is_trained(model_dir) and not overwrite:
-        return TrainResult(model_dir, model_dir / run_name,
-                           json.loads((model_dir / "scores.json").read_text()), skipped=True)
     dev = [f for f in dataset.dev_films if f.has_labels(config.subtask)]
     if len(dev) < 2:
         raise DataError(dataset.root, f"training needs at least 2 development films with {config.subtask} "
                                       f"annotations, found {len(dev)}")
-    films = load_films(dataset, features_dir, config.features, dev, config.subtask, with_labels=True)
+    definition_text = config.path.read_text(encoding="utf-8") if config.path else ""
+    with model_lock(model_dir):
+        check_model_folder(model_dir)
+        if is_trained(model_dir) and not overwrite:
+            first = load_films(dataset, features_dir, config.features, dev[:1], config.subtask, with_labels=False)
+            changed = model_changes(model_dir, config, team, first[0].made_by)
+            if not changed:
+                return TrainResult(model_dir, model_dir / run_name,
+                                   json.loads((model_dir / "scores.json").read_text()), stored_run(model_dir),
+                                   skipped=True)
+            echo(f"{model_dir} was trained from another definition; retraining: " + "; ".join(changed))
+        films = load_films(dataset, features_dir, config.features, dev, config.subtask, with_labels=True)
+        partial = model_dir.with_name(model_dir.name + ".partial")
+        _remove_ours(partial)  # left by a process that died: the lock is ours, so nobody writes it
+        partial.mkdir(parents=True)
+        _write_manifest(partial, state="partial", pid=os.getpid())
+        scores, folds = _train_into(partial, config, films, run_name, definition_text, progress, jobs)
+        _write_manifest(partial, state="complete", definition=config.to_data(), digest=config.digest(), team=team,
+                        extractors=films[0].made_by, run_file=run_name,
+                        files=model_files(len(folds), _seeds(config), run_name))
+        _install(partial, model_dir)
+    return TrainResult(model_dir, model_dir / run_name, scores, stored_run(model_dir))
+
+
+def _seeds(config: RunConfig) -> list[int]:
+    return [config.seed + s for s in range(config.seeds)]
+
+
+def _train_into(folder: Path, config: RunConfig, films: list[FilmData], run_name: str, definition_text: str,
+                progress: bool, jobs: int) -> tuple[dict, list[list[str]]]:
+    """Train every fold and the final model(s) into ``folder``; write the definition, folds,
+    out-of-fold run file and scores.  Returns the scores and the folds."""
+    from tqdm import tqdm
+
+    from .folds import make_folds, write_folds
+    from .metrics import score_folds
+    from .submission import write_run
+
     by_name = {f.name: f for f in films}
     folds = make_folds(by_name, config.folds, config.seed)
-    partial = model_dir.with_name(model_dir.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    write_text_atomic(partial / "run.toml", config.path.read_text() if config.path else "")
-    write_folds(partial / "folds.json", folds, config.seed)
-    seeds = [config.seed + s for s in range(config.seeds)]
+    write_text_atomic(folder / "run.toml", definition_text)
+    write_folds(folder / "folds.json", folds, config.seed)
+    seeds = _seeds(config)
     fit_jobs, held = [], []
     for k, held_names in enumerate(folds, start=1):
         held_films = [by_name[n] for n in held_names]
         train = [f for f in films if f.name not in held_names]
         for seed in seeds:
             fit_jobs.append((train, held_films, config.subtask, config.model, seed,
-                             partial / f"fold{k}" / f"seed{seed}", progress, f"fold {k}/{len(folds)} seed {seed}"))
+                             folder / f"fold{k}" / f"seed{seed}", progress, f"fold {k}/{len(folds)} seed {seed}"))
             held.append(held_films)
     for seed in seeds:
-        fit_jobs.append((films, [], config.subtask, config.model, seed, partial / "final" / f"seed{seed}",
+        fit_jobs.append((films, [], config.subtask, config.model, seed, folder / "final" / f"seed{seed}",
                          progress, f"final seed {seed}"))
     with tqdm(total=len(fit_jobs), desc=f"{config.name} models", unit="model", disable=not progress) as bar:
         results = _run_jobs(fit_jobs, jobs, bar)
@@ -325,43 +544,76 @@ def train_run(config: RunConfig, dataset, features_dir, model_dir, team: str, ov
         for i, film in enumerate(held[k * len(seeds)]):
             steps = np.mean([r[i] for r in per_seed], axis=0)
             oof[film.name] = to_segments(steps, film.n_segments, config.subtask)
-    write_run(partial / run_name, oof, config.subtask, config.describe())
-    truth = {f.name: f.labels for f in films}
-    scores = score_folds(truth, oof, folds, config.subtask)
-    write_text_atomic(partial / "scores.json", json.dumps(scores, indent=2) + "\n")
-    if model_dir.exists():
-        shutil.rmtree(model_dir)
-    os.replace(partial, model_dir)
-    return TrainResult(model_dir, model_dir / run_name, scores)
+    write_run(folder / run_name, oof, config.subtask, config.describe())
+    scores = score_folds({f.name: f.labels for f in films}, oof, folds, config.subtask)
+    write_text_atomic(folder / "scores.json", json.dumps(scores, indent=2) + "\n")
+    return scores, folds
 
 
-def load_final_models(model_dir) -> tuple[RunConfig, list, list[Normaliser]]:
-    """The run definition and the final model(s) of a trained model folder."""
+def trained_run(model_dir) -> tuple[RunConfig, dict]:
+    """The stored definition and manifest of a complete model folder; DataError naming what is
+    missing otherwise.  Reads no model (TensorFlow does not start)."""
+    model_dir = Path(model_dir)
+    if read_manifest(model_dir) is None:
+        raise DataError(model_dir, f"expected a model folder made by mediaeval train (no {MANIFEST})")
+    missing = missing_files(model_dir)
+    if missing:
+        raise DataError(missing[0], "missing: the model folder is incomplete; retrain it with mediaeval train")
+    return stored_run(model_dir), read_manifest(model_dir)
+
+
+def _load_model(path: Path):
     import keras
 
     from .model import chunk_lstm_class
 
+    try:
+        return keras.saving.load_model(path, custom_objects={"ChunkLSTM": chunk_lstm_class()})
+    except Exception as error:  # Keras raises many kinds (ValueError, OSError, "File not found", ...)
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DataError(path, f"cannot read this Keras model ({reason}); retrain with mediaeval train "
+                              f"--overwrite") from error
+
+
+def _load_normaliser(path: Path) -> Normaliser:
+    import zipfile
+
+    try:
+        return Normaliser.load(path)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise DataError(path, f"expected a normalisation file (.npz with mean and std): {error}; "
+                              f"retrain with mediaeval train --overwrite") from error
+
+
+def load_final_models(model_dir) -> tuple[RunConfig, list, list[Normaliser]]:
+    """The stored run definition and the final model(s) of a trained model folder."""
     model_dir = Path(model_dir)
-    if not is_trained(model_dir):
-        raise DataError(model_dir, "expected a trained model folder (made by mediaeval train)")
-    config = load_run(model_dir / "run.toml")
+    config, _ = trained_run(model_dir)
     models, norms = [], []
-    for seed_dir in sorted((model_dir / "final").glob("seed*")):
-        models.append(keras.saving.load_model(seed_dir / "model.keras",
-                                              custom_objects={"ChunkLSTM": chunk_lstm_class()}))
-        norms.append(Normaliser.load(seed_dir / "normalisation.npz"))
+    for seed in _seeds(config):
+        seed_dir = model_dir / "final" / f"seed{seed}"
+        norms.append(_load_normaliser(seed_dir / "normalisation.npz"))
+        models.append(_load_model(seed_dir / "model.keras"))
     return config, models, norms
 
 
 def predict_run(model_dir, dataset, features_dir, films, out) -> Path:
-    """Predict ``films`` with the final model(s) of ``model_dir`` and write the run file ``out``."""
+    """Predict ``films`` with the final model(s) of ``model_dir`` and write the run file ``out``,
+    described by the definition stored in the model folder.
+
+    Checked before TensorFlow starts: the model folder is complete, ``out`` names the model's
+    subtask, and the films' features exist and were made by the extractors, versions and
+    settings the model was trained on.
+    """
     from .submission import parse_run_name, write_run
 
-    config, models, norms = load_final_models(model_dir)
+    config, manifest = trained_run(model_dir)
     name = parse_run_name(out)
     if name is not None and name.subtask != config.subtask:
         raise DataError(out, f"the model is for {config.subtask}, the file name says {name.subtask}")
-    data = load_films(dataset, features_dir, config.features, films, config.subtask, with_labels=False)
+    data = load_films(dataset, features_dir, config.features, films, config.subtask, with_labels=False,
+                      expected_made_by=manifest["extractors"])
+    config, models, norms = load_final_models(model_dir)
     steps = predict_steps(models, norms, data)
     rows = {f.name: to_segments(s, f.n_segments, config.subtask) for f, s in zip(data, steps)}
     return write_run(out, rows, config.subtask, config.describe())

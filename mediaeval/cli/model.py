@@ -24,9 +24,12 @@ def _figures(scores: dict) -> str:
 @dataset_option()
 @click.option("--features", "features_dir", required=True, type=click.Path(exists=True, file_okay=False),
               help="Feature folder written by mediaeval extract.")
-@click.option("--out", "model_dir", required=True, type=click.Path(file_okay=False), help="Model folder to write.")
-@click.option("--team", default="team", help="Team name in the out-of-fold run file's name.")
-@click.option("--overwrite", is_flag=True, help="Retrain even if OUT holds a trained model.")
+@click.option("--out", "model_dir", required=True, type=click.Path(file_okay=False),
+              help="Model folder to write: new, empty, or a model folder made by train (replaced only "
+                   "once the new model is complete).")
+@click.option("--team", default="team", show_default=True, help="Team name in the out-of-fold run file's name.")
+@click.option("--overwrite", is_flag=True,
+              help="Retrain even if OUT holds a model trained from this definition and these features.")
 @click.option("--jobs", default=1, type=click.IntRange(1),
               help="Models trained at once, in separate processes (results do not depend on it).")
 def train(run_config, dataset_root, features_dir, model_dir, team, overwrite, jobs):
@@ -35,12 +38,16 @@ def train(run_config, dataset_root, features_dir, model_dir, team, overwrite, jo
     Writes into OUT the out-of-fold predictions of every development film as a run file (so that
     mediaeval score gives honest development figures), the folds, the scores (per fold, mean ±
     std), and for every model its Keras file, normalisation, per-epoch log (CSV, TensorBoard).
+    A model trained from another definition, team or features is retrained (the changes are
+    printed). Refused before training starts: an OUT that is not empty and not a model folder,
+    that holds the dataset, the features or RUN_CONFIG, or that another train is writing.
     """
     from ..runs import load_run
     from ..training import train_run
 
     config = load_run(run_config)
-    result = train_run(config, load_dataset(dataset_root), features_dir, model_dir, team, overwrite, jobs=jobs)
+    result = train_run(config, load_dataset(dataset_root), features_dir, model_dir, team, overwrite, jobs=jobs,
+                       echo=click.echo)
     if result.skipped:
         click.echo(f"{model_dir} is already trained (use --overwrite to retrain)")
     click.echo(f"{config.name}: {_figures(result.scores)}")
@@ -57,7 +64,12 @@ def train(run_config, dataset_root, features_dir, model_dir, team, overwrite, jo
 @click.option("--films", "film_names", multiple=True, default=("test",), callback=split_commas,
               help="Films: dev, test, all, or film names.")
 def predict(model_dir, dataset_root, features_dir, out, film_names):
-    """Predict films with a trained model and write a run file."""
+    """Predict films with a trained model and write a run file.
+
+    The run file's description (OUT.json) is the run definition stored in MODEL_DIR. Refused
+    before TensorFlow starts: an incomplete model folder, features missing or made by other
+    extractor versions or settings than the model was trained on.
+    """
     from ..training import predict_run
 
     dataset = load_dataset(dataset_root)
@@ -76,23 +88,27 @@ COMMANDS = [train, predict]
 @click.option("--team", required=True, help="Team name (letters, digits, '-').")
 @click.option("--runs", "runs_dir", default="runs", show_default=True, type=click.Path(exists=True, file_okay=False),
               help="Folder of run definitions (runs/<subtask>/run<N>.toml).")
-@click.option("--features", "features_dir", default="build/features", type=click.Path(file_okay=False),
-              help="Feature folder (missing features are extracted).")
+@click.option("--features", "features_dir", default="build/features", show_default=True,
+              type=click.Path(file_okay=False), help="Feature folder (missing features are extracted).")
 @click.option("--models", "models_dir", default="build/models", type=click.Path(file_okay=False),
               help="Model folders, one per run (untrained runs are trained).")
 @click.option("--out", "out_dir", default="submission", type=click.Path(file_okay=False),
               help="Where the test run files and the zip go.")
 @click.option("--jobs", default=1, type=click.IntRange(1),
               help="Models trained at once, in separate processes (results do not depend on it).")
-def pipeline(dataset_root, team, runs_dir, features_dir, models_dir, out_dir, jobs):
+@click.option("--force", is_flag=True,
+              help="Overwrite test run files, descriptions and the zip in OUT that the pipeline did not "
+                   "write or that were edited since (refused by default).")
+def pipeline(dataset_root, team, runs_dir, features_dir, models_dir, out_dir, jobs, force):
     """Everything for every run: extract, train, predict the test films, validate, package.
 
+    A run whose model was trained from another definition or other features is retrained.
     Prints each run's development cross-validation figures so that the team can choose.
     """
     from ..pipeline import build_submission, figures_table
 
     zip_path, outcomes = build_submission(runs_dir, load_dataset(dataset_root), features_dir, models_dir, out_dir,
-                                          team, jobs=jobs, echo=click.echo)
+                                          team, force=force, jobs=jobs, echo=click.echo)
     click.echo("\n" + figures_table(outcomes))
     click.echo(f"submission: {zip_path} ({len(outcomes)} runs)")
 

@@ -1,0 +1,407 @@
+"""Issue 10 "Never lose or misreport a user's work" (train, predict, pipeline, run definitions) and
+issue 11 item 2 (run definitions accept every setting they document): one test per item, on tiny
+generated films and real tiny models."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import typing
+import zipfile
+from dataclasses import fields, replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from mediaeval.cli import cli
+from mediaeval.dataset import Dataset
+from mediaeval.errors import DataError
+from mediaeval.model import ModelSettings
+from mediaeval.runs import load_run, run_from_data
+from mediaeval.training import MANIFEST, _write_manifest, is_trained, model_lock, stored_run
+
+REPO = Path(__file__).resolve().parents[1]
+RUN = """subtask = "{subtask}"
+run = 1
+description = "{description}"
+features = ["visual-stats", "audio-stats"]
+seed = 1
+folds = 2
+
+[model]
+lstm_units = {units}
+epochs = 1
+chunk_steps = 16
+batch_films = 2
+"""
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def write_run(path, subtask="valence_arousal", description="tiny run", units=8, extra=""):
+    path.write_text(RUN.format(subtask=subtask, description=description, units=units) + extra)
+    return path
+
+
+@pytest.fixture(scope="module")
+def features(tiny_dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("features")
+    assert invoke("extract", "--dataset", tiny_dataset, "--out", out).exit_code == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_dataset, features, tmp_path_factory):
+    """A model trained into a folder that existed, empty (allowed)."""
+    root = tmp_path_factory.mktemp("models")
+    config = write_run(root / "run1.toml")
+    (root / "va").mkdir()
+    result = invoke("train", config, "--dataset", tiny_dataset, "--features", features, "--out", root / "va",
+                    "--team", "T")
+    assert result.exit_code == 0, result.output
+    return root / "va", config
+
+
+def copy_model(trained, tmp_path) -> Path:
+    model_dir = tmp_path / "va"
+    shutil.copytree(trained[0], model_dir)
+    return model_dir
+
+
+# --------------------------------------------------------------------------- item 1
+
+
+def test_item1_train_out_not_a_model_folder_is_refused(tiny_dataset, features, tmp_path):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "notes.txt").write_text("notes\n")
+    config = write_run(tmp_path / "run1.toml")
+    result = invoke("train", config, "--dataset", tiny_dataset, "--features", features, "--out", victim)
+    assert result.exit_code == 1
+    assert result.output == (f"Error: {victim}: is not empty and is not a model folder made by mediaeval train "
+                             f"(no {MANIFEST}); give --out a new or empty folder\n")
+    assert (victim / "notes.txt").read_text() == "notes\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run1.toml", "victim"]
+
+
+def test_item1_train_out_holding_an_input_is_refused(tiny_dataset, features, tmp_path, monkeypatch):
+    config = write_run(tmp_path / "run1.toml")
+    monkeypatch.chdir(tmp_path)
+    result = invoke("train", "run1.toml", "--dataset", tiny_dataset, "--features", features, "--out", ".")
+    assert result.exit_code == 1
+    assert result.output == (f"Error: .: holds the run definition (run1.toml); a model folder is replaced as a "
+                             f"whole, give --out a folder of its own\n")
+    for out, what in ((tiny_dataset.parent, "dataset"), (features, "features")):
+        result = invoke("train", config, "--dataset", tiny_dataset, "--features", features, "--out", out)
+        assert result.exit_code == 1 and f"holds the {what} (" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run1.toml"]
+
+
+def test_item1_checks_come_before_tensorflow(tiny_dataset, features, tmp_path):
+    """Refusals of train and predict (out folder, [model] ranges, incomplete model) start no TensorFlow."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "notes.txt").write_text("notes\n")
+    good, bad = write_run(tmp_path / "good.toml"), write_run(tmp_path / "bad.toml", extra="input_dropout = 1.5\n")
+    incomplete = tmp_path / "incomplete"
+    incomplete.mkdir()
+    _write_manifest(incomplete, state="partial", pid=1)
+    calls = [["train", good, "--dataset", tiny_dataset, "--features", features, "--out", victim],
+             ["train", bad, "--dataset", tiny_dataset, "--features", features, "--out", tmp_path / "m"],
+             ["predict", incomplete, "--dataset", tiny_dataset, "--features", features,
+              "--out", tmp_path / "me17ei_T_valence_arousal_run1.txt"]]
+    argv = [[str(a) for a in call] for call in calls]
+    script = ("import json, sys\nfrom click.testing import CliRunner\nfrom mediaeval.cli import cli\n"
+              f"codes = [CliRunner().invoke(cli, args).exit_code for args in {argv!r}]\n"
+              "print(json.dumps([codes, 'tensorflow' in sys.modules]))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
+    assert json.loads(done.stdout.splitlines()[-1]) == [[1, 1, 1], False]
+
+
+def test_item1_overwrite_replaces_a_model_folder(trained, tiny_dataset, features, tmp_path):
+    model_dir = copy_model(trained, tmp_path)
+    (model_dir / "final" / "seed1" / "model.keras").write_bytes(b"old model")
+    result = invoke("train", trained[1], "--dataset", tiny_dataset, "--features", features, "--out", model_dir,
+                    "--team", "T", "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert is_trained(model_dir) and (model_dir / "final" / "seed1" / "model.keras").read_bytes() != b"old model"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".va.lock", "va"]  # no .partial nor .old left
+
+
+def test_item1_item2_killed_train_keeps_the_old_model(trained, tiny_dataset, features, tmp_path):
+    """A train killed while replacing a model leaves the old one whole and its lock free; the
+    next train removes the killed one's .partial and completes."""
+    model_dir = copy_model(trained, tmp_path)
+    run_file = model_dir / "me17ei_T_valence_arousal_run1.txt"
+    before = run_file.read_text()
+    config = write_run(tmp_path / "run1.toml", units=4).read_text()
+    (tmp_path / "run1.toml").write_text(config.replace("epochs = 1", "epochs = 100000"))
+    args = ["train", tmp_path / "run1.toml", "--dataset", tiny_dataset, "--features", features, "--out", model_dir,
+            "--team", "T"]
+    partial = tmp_path / "va.partial"
+    process = subprocess.Popen([sys.executable, "-c", "from mediaeval.cli import main; main()", *map(str, args)],
+                               env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        while process.poll() is None and not (partial / "fold1" / "seed1" / "tensorboard").exists():
+            time.sleep(0.2)
+    finally:
+        process.kill()
+        process.wait()
+    assert (partial / MANIFEST).exists()   # it was training
+    assert is_trained(model_dir) and run_file.read_text() == before
+    (tmp_path / "run1.toml").write_text(config)
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    assert "model.lstm_units: 8 -> 4" in result.output and not partial.exists()
+    assert stored_run(model_dir).model.lstm_units == 4
+
+
+# --------------------------------------------------------------------------- item 2
+
+
+def test_item2_concurrent_train_is_refused(trained, tiny_dataset, features, tmp_path):
+    config = trained[1]
+    partial = tmp_path / "va.partial"   # the first process's work in progress
+    with model_lock(tmp_path / "va"):
+        partial.mkdir()
+        _write_manifest(partial, state="partial", pid=os.getpid())
+        result = invoke("train", config, "--dataset", tiny_dataset, "--features", features, "--out", tmp_path / "va")
+        assert result.exit_code == 1
+        assert result.output == (f"Error: {tmp_path / 'va'} is being trained by process {os.getpid()}; wait for it "
+                                 f"to finish, or train into another --out\n")
+        assert (partial / MANIFEST).exists()
+
+
+def test_item2_stale_partial_is_removed_a_foreign_one_refused(tiny_dataset, features, tmp_path):
+    config = write_run(tmp_path / "run1.toml")
+    partial = tmp_path / "va.partial"
+    partial.mkdir()
+    (partial / "mine.txt").write_text("mine\n")
+    args = ["train", config, "--dataset", tiny_dataset, "--features", features, "--out", tmp_path / "va"]
+    result = invoke(*args)
+    assert result.exit_code == 1
+    assert result.output == (f"Error: {partial}: exists and was not made by mediaeval train (no {MANIFEST}); "
+                             f"move it away\n")
+    assert (partial / "mine.txt").exists()
+    (partial / "mine.txt").unlink()
+    _write_manifest(partial, state="partial", pid=999999)  # left by a killed train
+    (partial / "fold1").mkdir()
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    assert is_trained(tmp_path / "va") and not partial.exists()
+
+
+def test_item2_complete_means_every_file(trained, tiny_dataset, features, tmp_path):
+    model_dir = copy_model(trained, tmp_path)
+    assert is_trained(model_dir)
+    (model_dir / "fold2" / "seed1" / "normalisation.npz").unlink()
+    assert not is_trained(model_dir)
+    out = tmp_path / "me17ei_T_valence_arousal_run1.txt"
+    result = invoke("predict", model_dir, "--dataset", tiny_dataset, "--features", features, "--out", out)
+    assert result.exit_code == 1
+    assert result.output == (f"Error: {model_dir / 'fold2' / 'seed1' / 'normalisation.npz'}: missing: the model "
+                             f"folder is incomplete; retrain it with mediaeval train\n")
+    result = invoke("train", trained[1], "--dataset", tiny_dataset, "--features", features, "--out", model_dir,
+                    "--team", "T")
+    assert result.exit_code == 0 and "already trained" not in result.output
+    assert is_trained(model_dir)
+
+
+# --------------------------------------------------------------------------- item 3
+
+
+def test_item3_changed_definition_is_retrained(trained, tiny_dataset, features, tmp_path):
+    model_dir = copy_model(trained, tmp_path)
+    config = write_run(tmp_path / "run1.toml", description="smaller", units=4)
+    result = invoke("train", config, "--dataset", tiny_dataset, "--features", features, "--out", model_dir,
+                    "--team", "T")
+    assert result.exit_code == 0, result.output
+    assert (f"{model_dir} was trained from another definition; retraining: description: \"tiny run\" -> "
+            f"\"smaller\"; model.lstm_units: 8 -> 4\n") in result.output
+    stored = stored_run(model_dir)
+    assert (stored.description, stored.model.lstm_units) == ("smaller", 4)
+    again = invoke("train", config, "--dataset", tiny_dataset, "--features", features, "--out", model_dir,
+                   "--team", "T")
+    assert "already trained" in again.output
+
+
+def test_item3_predict_refuses_features_made_otherwise(trained, tiny_dataset, features, tmp_path):
+    from mediaeval.features.store import load_features, save_features
+
+    other = tmp_path / "features"
+    shutil.copytree(features, other)
+    path = other / "visual-stats+audio-stats" / "MEDIAEVAL17_00.npz"
+    made = load_features(path)
+    audio = [e for e in made.meta["extractors"] if e["name"] == "audio-stats"][0]
+    old_version = audio["version"]
+    audio["version"] = "0-other"
+    save_features(path, made)
+    out = tmp_path / "me17ei_T_valence_arousal_run1.txt"
+    result = invoke("predict", trained[0], "--dataset", tiny_dataset, "--features", other, "--out", out)
+    assert result.exit_code == 1
+    assert result.output == (f"Error: {path}: made with other extractor versions or settings than the model was "
+                             f"trained on: extractors.audio-stats.version: \"{old_version}\" -> \"0-other\"\n")
+    assert not out.exists()
+    for path in sorted((other / "visual-stats+audio-stats").glob("Sample_*.npz")):  # train re-extracted alike
+        made = load_features(path)
+        [e for e in made.meta["extractors"] if e["name"] == "audio-stats"][0]["version"] = "0-other"
+        save_features(path, made)
+    model_dir = copy_model(trained, tmp_path)
+    result = invoke("train", trained[1], "--dataset", tiny_dataset, "--features", other, "--out", model_dir,
+                    "--team", "T")
+    assert result.exit_code == 0, result.output
+    assert f'retraining: extractors.audio-stats.version: "{old_version}" -> "0-other"\n' in result.output
+    assert invoke("predict", model_dir, "--dataset", tiny_dataset, "--features", other, "--out", out).exit_code == 0
+
+
+def test_item3_pipeline_retrains_an_edited_run_and_describes_it(tiny_dataset, tmp_path):
+    runs = tmp_path / "runs" / "fear"
+    runs.mkdir(parents=True)
+    definition = write_run(runs / "run1.toml", subtask="fear", description="first")
+    args = ["pipeline", "--dataset", tiny_dataset, "--team", "T", "--runs", tmp_path / "runs",
+            "--features", tmp_path / "features", "--models", tmp_path / "models", "--out", tmp_path / "sub"]
+    assert invoke(*args).exit_code == 0
+    write_run(definition, subtask="fear", description="second", units=4)
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    assert "already trained" not in result.output and "model.lstm_units: 8 -> 4" in result.output
+    with zipfile.ZipFile(tmp_path / "sub" / "me17ei_T.zip") as archive:
+        readme = archive.read("README.txt").decode()
+    assert "description: second" in readme and "LSTM(4)" in readme
+    assert stored_run(tmp_path / "models" / "fear_run1").model.lstm_units == 4
+
+    # item 11: a run file edited since the pipeline wrote it is not overwritten without --force
+    run_file = tmp_path / "sub" / "me17ei_T_fear_run1.txt"
+    edited = run_file.read_text() + "\n"
+    run_file.write_text(edited)
+    result = invoke(*args)
+    assert result.exit_code == 1
+    assert result.output == (f"Error: not overwritten (not written by mediaeval pipeline, or edited since): "
+                             f"{run_file}; move them away or use --force\n")
+    assert run_file.read_text() == edited
+    assert invoke(*args, "--force").exit_code == 0 and run_file.read_text() != edited
+
+
+def test_item11_pipeline_refuses_files_it_did_not_write(tiny_dataset, tmp_path):
+    runs = tmp_path / "runs" / "fear"
+    runs.mkdir(parents=True)
+    write_run(runs / "run1.toml", subtask="fear")
+    (tmp_path / "sub").mkdir()
+    mine = tmp_path / "sub" / "me17ei_T.zip"
+    mine.write_text("hand-made\n")
+    result = invoke("pipeline", "--dataset", tiny_dataset, "--team", "T", "--runs", tmp_path / "runs",
+                    "--features", tmp_path / "features", "--models", tmp_path / "models", "--out", tmp_path / "sub")
+    assert result.exit_code == 1
+    assert result.output == (f"Error: not overwritten (not written by mediaeval pipeline, or edited since): "
+                             f"{mine}; move them away or use --force\n")
+    assert mine.read_text() == "hand-made\n" and not (tmp_path / "features").exists()
+
+
+# --------------------------------------------------------------------------- items 10 and 11
+
+
+@pytest.mark.parametrize("name", ["model.keras", "normalisation.npz"])
+def test_item10_corrupt_model_files_are_named(trained, tiny_dataset, features, tmp_path, name):
+    model_dir = copy_model(trained, tmp_path)
+    broken = model_dir / "final" / "seed1" / name
+    broken.write_bytes(b"not a model")
+    out = tmp_path / "me17ei_T_valence_arousal_run1.txt"
+    result = CliRunner().invoke(cli, ["predict", str(model_dir), "--dataset", str(tiny_dataset), "--features",
+                                      str(features), "--out", str(out)])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {broken}: ") and len(result.output.splitlines()) == 1
+    assert "retrain with mediaeval train --overwrite" in result.output
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("batch_films = 0", "model.batch_films: expected at least 1, got 0"),
+    ("chunk_steps = 0", "model.chunk_steps: expected at least 1, got 0"),
+    ("input_dropout = 1.5", "model.input_dropout: expected at least 0 and less than 1, got 1.5"),
+    ("output_dropout = -0.1", "model.output_dropout: expected at least 0 and less than 1, got -0.1"),
+    ("lstm_units = 0", "model.lstm_units: expected at least 1, got 0"),
+    ("epochs = 0", "model.epochs: expected at least 1, got 0"),
+    ("patience = 0", "model.patience: expected at least 1, got 0"),
+    ("learning_rate = -0.001", "model.learning_rate: expected greater than 0, got -0.001"),
+    ("validation_share = 5", "model.validation_share: expected at least 0 and less than 1, got 5"),
+    ("fear_positive_weight = 0", "model.fear_positive_weight: expected greater than 0, got 0"),
+    ("max_positive_weight = 0.5", "model.max_positive_weight: expected at least 1, got 0.5"),
+    ('projection_dtype = "float16"', 'model.projection_dtype: expected one of "float32", "bfloat16", got \'float16\''),
+])
+def test_item10_item11_model_ranges_are_checked_by_load_run(tmp_path, setting, message):
+    path = tmp_path / "run1.toml"
+    path.write_text(f'subtask = "fear"\nrun = 1\ndescription = "d"\nfeatures = ["audio-stats"]\n[model]\n{setting}\n')
+    with pytest.raises(DataError) as error:
+        load_run(path)
+    assert str(error.value) == f"{path}: {message}"
+
+
+def test_item11_train_says_what_is_wrong(tiny_dataset, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(tiny_dataset, data)
+    Dataset.discover(data).films["Sample_01"].video.unlink()
+    (tmp_path / "features").mkdir()
+    config = write_run(tmp_path / "run1.toml")
+    args = ["--dataset", data, "--features", tmp_path / "features", "--out", tmp_path / "m"]
+    result = invoke("train", config, *args)
+    assert result.exit_code == 1
+    assert "no features and no video for film Sample_01: its annotations were found but not its mp4" in result.output
+    assert "mediaeval extract" not in result.output
+    config.write_text(config.read_text().replace('["visual-stats", "audio-stats"]', '["nosuch"]'))
+    result = invoke("train", config, *args)
+    assert result.exit_code == 1
+    assert 'unknown feature set "nosuch": known extractors are ' in result.output
+    assert "audio-stats" in result.output and "mediaeval extract" not in result.output
+
+
+# --------------------------------------------------------------------------- issue 11 item 2
+
+
+def _other_value(hint, default):
+    """A value of type ``hint`` other than ``default``, in range."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Literal:
+        return [a for a in args if a != default][0]
+    if type(None) in args:
+        return 2.5
+    return {int: default + 1, float: default / 2}[hint]
+
+
+def test_issue11_item2_every_model_setting_round_trips(tmp_path):
+    hints = typing.get_type_hints(ModelSettings)
+    defaults = ModelSettings()
+    table = "".join(f"{f.name} = {json.dumps(_other_value(hints[f.name], getattr(defaults, f.name)))}\n"
+                    for f in fields(ModelSettings))
+    path = tmp_path / "every.toml"
+    path.write_text('subtask = "fear"\nrun = 2\ndescription = "every setting"\nfeatures = ["audio-stats"]\n'
+                    "external_data = true\nseed = 3\nseeds = 2\nfolds = 3\n[model]\n" + table)
+    configs = [load_run(path)] + [load_run(p) for p in sorted((REPO / "runs").glob("*/*.toml"))]
+    assert all(getattr(configs[0].model, f.name) != getattr(defaults, f.name) for f in fields(ModelSettings))
+    for config in configs:
+        folder = tmp_path / config.name
+        folder.mkdir(exist_ok=True)
+        _write_manifest(folder, state="complete", definition=config.to_data())   # as train stores it
+        again = stored_run(folder)
+        assert replace(again, path=None) == replace(config, path=None)
+        assert run_from_data(path, json.loads(json.dumps(config.to_data()))).to_data() == config.to_data()
+
+
+def test_issue11_item2_bfloat16_run_loads_and_trains(tiny_dataset, features, tmp_path):
+    config = write_run(tmp_path / "run1.toml", extra='projection_dtype = "bfloat16"\n')
+    assert load_run(config).model.projection_dtype == "bfloat16"
+    result = invoke("train", config, "--dataset", tiny_dataset, "--features", features, "--out", tmp_path / "m")
+    assert result.exit_code == 0, result.output
+    assert stored_run(tmp_path / "m").model.projection_dtype == "bfloat16"
+    settings = json.loads((tmp_path / "m" / "final" / "seed1" / "settings.json").read_text())
+    assert settings["settings"]["projection_dtype"] == "bfloat16"
+    out = tmp_path / "me17ei_team_valence_arousal_run1.txt"
+    result = invoke("predict", tmp_path / "m", "--dataset", tiny_dataset, "--features", features, "--out", out)
+    assert result.exit_code == 0, result.output
+    values = np.array([ln.split() for ln in out.read_text().splitlines()[1:]], float)
+    assert values.shape[1] == 2 and np.isfinite(values).all()
