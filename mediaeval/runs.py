@@ -26,6 +26,7 @@ from pathlib import Path
 
 from .errors import DataError
 from .model import SETTING_RANGES, ModelSettings
+from .segment_models import FAMILIES, SegmentSettings
 from .submission import SUBTASKS
 
 if sys.version_info >= (3, 11):
@@ -44,7 +45,7 @@ class RunConfig:
     seed: int = 0
     seeds: int = 1
     folds: int = 5
-    model: ModelSettings = field(default_factory=ModelSettings)
+    model: ModelSettings | SegmentSettings = field(default_factory=ModelSettings)
     path: Path | None = None
 
     @property
@@ -55,7 +56,8 @@ class RunConfig:
         """What goes into the submission's README."""
         return {"description": self.description, "features": list(self.features),
                 "external_data": self.external_data,
-                "model": f"BatchNorm, Dropout, LSTM({self.model.lstm_units}), Dropout, Dense"
+                "model": (self.model.describe() if isinstance(self.model, SegmentSettings) else
+                          f"BatchNorm, Dropout, LSTM({self.model.lstm_units}), Dropout, Dense")
                          + (f"; mean of {self.seeds} seeds" if self.seeds > 1 else ""),
                 "settings": {"seed": self.seed, "folds": self.folds, **self.model.as_dict()}}
 
@@ -82,8 +84,8 @@ def _type_error(hint, value) -> str | None:
         return None if None in errors else " or ".join(errors)
     if origin is typing.Literal:
         return None if value in args else "one of " + ", ".join(json.dumps(a) for a in args)
-    if origin is list:
-        if not isinstance(value, list):
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)) or (origin is list and not isinstance(value, list)):
             return f"a list of {args[0].__name__}"
         bad = [_type_error(args[0], v) for v in value]
         return None if not any(bad) else f"a list of {args[0].__name__}"
@@ -102,22 +104,41 @@ def _checked(path, key: str, hint, value):
     if expected is not None:
         raise DataError(path, f"{key}: expected {expected}, got {value!r}")
     is_int = isinstance(value, int) and not isinstance(value, bool)
+    if typing.get_origin(hint) is tuple:   # a TOML array for a tuple field (numbers as floats where asked)
+        item = typing.get_args(hint)[0]
+        return tuple(float(v) if item is float and not isinstance(v, bool) else v for v in value)
     return float(value) if is_int and float in (hint, *typing.get_args(hint)) else value
 
 
-def model_settings(path, table: dict) -> ModelSettings:
-    """The ``[model]`` table checked against :class:`ModelSettings`: names, types from the
-    dataclass's annotations, ranges from :data:`mediaeval.model.SETTING_RANGES`."""
-    hints = typing.get_type_hints(ModelSettings)
+MODEL_TYPES = ("lstm", *FAMILIES)
+
+
+def model_settings(path, table: dict) -> ModelSettings | SegmentSettings:
+    """The ``[model]`` table checked against its family's settings: ``type = "lstm"`` (the
+    default, :class:`ModelSettings`) or a per-segment family (:class:`SegmentSettings`); names
+    and types from the dataclass's annotations, ranges from :data:`mediaeval.model.SETTING_RANGES`
+    or :meth:`SegmentSettings.check`."""
+    kind = table.get("type", "lstm")
+    if kind not in MODEL_TYPES:
+        raise DataError(path, f"model.type: expected one of {', '.join(MODEL_TYPES)}, got {kind!r}")
+    family = ModelSettings if kind == "lstm" else SegmentSettings
+    if family is ModelSettings:
+        table = {k: v for k, v in table.items() if k != "type"}
+    hints = typing.get_type_hints(family)
     values = {}
     for key, value in table.items():
         if key not in hints:
-            raise DataError(path, f"model.{key}: unknown setting; expected one of {', '.join(hints)}")
+            raise DataError(path, f"model.{key}: unknown setting of type {kind!r}; expected one of "
+                                  f"{', '.join(h for h in hints if h != 'type')}")
         values[key] = _checked(path, f"model.{key}", hints[key], value)
-        allowed = SETTING_RANGES.get(key)
+        allowed = SETTING_RANGES.get(key) if family is ModelSettings else None
         if allowed is not None and values[key] is not None and values[key] not in allowed:
             raise DataError(path, f"model.{key}: expected {allowed}, got {value!r}")
-    return ModelSettings(**values)
+    settings = family(**values)
+    problems = settings.check() if family is SegmentSettings else []
+    if problems:
+        raise DataError(path, f"model.{problems[0]}")
+    return settings
 
 
 def run_from_data(path, data: dict) -> RunConfig:

@@ -47,8 +47,7 @@ class SegmentSettings:
     calibrate: bool = True
     inner_folds: int = 5
     alphas: tuple[float, ...] = (10.0, 100.0, 1000.0, 10000.0, 100000.0)  # ridge
-    svr_c: tuple[float, ...] = (0.1, 1.0)                               # svr
-    svr_gamma: tuple[str | float, ...] = ("scale",)
+    svr_c: tuple[float, ...] = (0.1, 1.0)                               # svr (RBF, gamma "scale")
     svr_epsilon: float = 0.1
     hgb_learning_rate: tuple[float, ...] = (0.05,)                      # hgb
     hgb_max_leaf_nodes: tuple[int, ...] = (7, 15)
@@ -57,6 +56,15 @@ class SegmentSettings:
 
     def as_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    def describe(self) -> str:
+        """One line for the submission's README."""
+        names = {"ridge": "ridge regression (logistic for fear)", "svr": "RBF support vector regression",
+                 "hgb": "histogram gradient boosting"}
+        return (f"{names.get(self.type, self.type)} per 10 s segment on the mean and std of its steps"
+                + (f" and the means of {self.context} neighbouring segment(s) each side" if self.context else "")
+                + "; hyper-parameters, smoothing" + (", calibration" if self.calibrate else "")
+                + " and fear threshold chosen by inner cross-validation over the training films")
 
     def check(self) -> list[str]:
         """What is out of range, as ``key: expected ...`` texts (empty when all is well)."""
@@ -75,6 +83,10 @@ class SegmentSettings:
                 problems.append(f"{key}: expected a non-empty list of numbers > 0")
         if not self.hgb_max_leaf_nodes or any(v < 2 for v in self.hgb_max_leaf_nodes):
             problems.append("hgb_max_leaf_nodes: expected a non-empty list of integers >= 2")
+        if self.svr_epsilon < 0:
+            problems.append(f"svr_epsilon: expected at least 0, got {self.svr_epsilon}")
+        if self.hgb_l2 < 0:
+            problems.append(f"hgb_l2: expected at least 0, got {self.hgb_l2}")
         if self.hgb_max_iter < 1:
             problems.append(f"hgb_max_iter: expected at least 1, got {self.hgb_max_iter}")
         return problems
@@ -123,7 +135,7 @@ def _candidates(settings: SegmentSettings, classify: bool) -> list[dict]:
     if settings.type == "ridge":
         return [{"alpha": a} for a in settings.alphas]
     if settings.type == "svr":
-        return [{"C": c, "gamma": g} for c, g in itertools.product(settings.svr_c, settings.svr_gamma)]
+        return [{"C": c} for c in settings.svr_c]
     return [{"learning_rate": lr, "max_leaf_nodes": n}
             for lr, n in itertools.product(settings.hgb_learning_rate, settings.hgb_max_leaf_nodes)]
 
@@ -140,7 +152,7 @@ def _estimator(settings: SegmentSettings, params: dict, classify: bool, seed: in
         model = (LogisticRegression(C=1.0 / params["alpha"], class_weight="balanced", max_iter=2000)
                  if classify else Ridge(alpha=params["alpha"]))
     elif settings.type == "svr":   # fear: regression on 0/1, clipped to [0, 1] as the confidence
-        model = SVR(C=params["C"], gamma=params["gamma"], epsilon=settings.svr_epsilon)
+        model = SVR(C=params["C"], gamma="scale", epsilon=settings.svr_epsilon)
     else:
         common = dict(learning_rate=params["learning_rate"], max_leaf_nodes=params["max_leaf_nodes"],
                       max_iter=settings.hgb_max_iter, l2_regularization=settings.hgb_l2, random_state=seed,
@@ -148,6 +160,16 @@ def _estimator(settings: SegmentSettings, params: dict, classify: bool, seed: in
         model = (HistGradientBoostingClassifier(class_weight="balanced", **common) if classify
                  else HistGradientBoostingRegressor(**common))
     return make_pipeline(StandardScaler(), model)
+
+
+def _fit(settings: SegmentSettings, params: dict, classify: bool, seed: int, x: np.ndarray, y: np.ndarray):
+    """The estimator fitted on (x, y); for fear without both classes in y, the prior (the share of
+    fear segments) as every confidence, since no classifier can be fitted."""
+    if classify and len(np.unique(y)) < 2:
+        from sklearn.dummy import DummyClassifier
+
+        return DummyClassifier(strategy="prior").fit(x, y)
+    return _estimator(settings, params, classify, seed).fit(x, y)
 
 
 def _raw_predict(estimator, x: np.ndarray, classify: bool) -> np.ndarray:
@@ -286,6 +308,12 @@ def fit_segment_model(films, subtask: str, settings: SegmentSettings, seed: int 
     n_outputs = labels[names[0]].shape[1]
     for j in range(n_outputs):
         truth = {n: labels[n][:, j] for n in names}
+        if not folds:   # one training film: nothing to choose on; the first candidate, as it is
+            params = _candidates(settings, classify)[0]
+            target = Target(params=params, estimator=_fit(settings, params, classify, seed,
+                                                          inputs[names[0]], truth[names[0]]))
+            model.targets.append(target)
+            continue
         best = None
         for params in _candidates(settings, classify):
             oof = _inner_predictions(inputs, truth, folds, settings, params, classify, seed)
@@ -296,8 +324,8 @@ def fit_segment_model(films, subtask: str, settings: SegmentSettings, seed: int 
         score, params, oof = best
         target = Target(params=params, inner_score=score)
         _choose_post_processing(target, truth, oof, settings, classify)
-        target.estimator = _estimator(settings, params, classify, seed).fit(
-            np.concatenate([inputs[n] for n in names]), np.concatenate([truth[n] for n in names]))
+        target.estimator = _fit(settings, params, classify, seed, np.concatenate([inputs[n] for n in names]),
+                                np.concatenate([truth[n] for n in names]))
         model.targets.append(target)
         if classify:
             calibrated = {n: np.clip(target.scale * smooth(oof[n], target.sigma) + target.offset, 0, 1) for n in names}
@@ -310,12 +338,8 @@ def _inner_predictions(inputs, truth, folds, settings, params, classify, seed) -
     oof = {}
     for held in folds:
         train = [n for n in truth if n not in held]
-        if classify and not np.any(np.concatenate([truth[n] for n in train]) > 0):
-            for n in held:
-                oof[n] = np.zeros(len(truth[n]))
-            continue
-        estimator = _estimator(settings, params, classify, seed).fit(
-            np.concatenate([inputs[n] for n in train]), np.concatenate([truth[n] for n in train]))
+        estimator = _fit(settings, params, classify, seed, np.concatenate([inputs[n] for n in train]),
+                         np.concatenate([truth[n] for n in train]))
         for n in held:
             oof[n] = _raw_predict(estimator, inputs[n], classify)
     return oof

@@ -64,9 +64,13 @@ def _missing_features(dataset, features_dir, extractors, film) -> DataError:
 
     path = feature_path(features_dir, extractors, film.name)
     unknown = [name for name in extractors if name not in available()]
+    imported = [name for name in unknown if (Path(features_dir) / name).is_dir()]
+    if imported:
+        return DataError(path, f"no features for film {film.name} in the imported set {imported[0]}; add its "
+                               f"table and run mediaeval import-features again")
     if unknown:
-        return DataError(path, f'unknown feature set "{unknown[0]}": known extractors are {", ".join(available())} '
-                               f"(or import the module that registers it)")
+        return DataError(path, f'unknown feature set "{unknown[0]}": known extractors are {", ".join(available())}, '
+                               f"or a set made by mediaeval import-features --name {unknown[0]} (none in {features_dir})")
     if film.video is None:
         return DataError(path, f"no features and no video for film {film.name}: its annotations were found "
                                f"but not its mp4, so it cannot be extracted; add the video under {dataset.root}")
@@ -281,11 +285,22 @@ def _write_manifest(folder: Path, **content) -> None:
     write_text_atomic(folder / MANIFEST, json.dumps({"made_by": MADE_BY, **content}, indent=2) + "\n")
 
 
-def model_files(n_folds: int, seeds: list[int], run_name: str) -> list[str]:
-    """Every file a complete model folder holds (relative paths), besides its manifest."""
+LSTM_FILES = ("model.keras", "normalisation.npz")
+SEGMENT_FILES = ("segment_model.pkl",)
+
+
+def _is_segment_family(settings) -> bool:
+    from .segment_models import SegmentSettings
+
+    return isinstance(settings, SegmentSettings)
+
+
+def model_files(n_folds: int, seeds: list[int], run_name: str, per_model=LSTM_FILES) -> list[str]:
+    """Every file a complete model folder holds (relative paths), besides its manifest;
+    ``per_model`` the files of each fold/seed and final/seed model (its family's)."""
     models = [f"fold{k}/seed{s}" for k in range(1, n_folds + 1) for s in seeds] + [f"final/seed{s}" for s in seeds]
     return (["run.toml", "folds.json", "scores.json", run_name]
-            + [f"{m}/{name}" for m in models for name in ("model.keras", "normalisation.npz")])
+            + [f"{m}/{name}" for m in models for name in per_model])
 
 
 def missing_files(model_dir) -> list[Path]:
@@ -404,11 +419,38 @@ def _install(partial: Path, model_dir: Path) -> None:
     os.replace(partial, model_dir)
 
 
-def _fit_job(job) -> list[np.ndarray]:
-    """Train one model (one fold or the final model, one seed); predict its held-out films."""
+def _fit_job(job) -> list:
+    """Train one model (one fold or the final model, one seed); predict its held-out films:
+    per-step outputs (LSTM), or ``(curves, threshold)`` per film (per-segment families)."""
     train, held_out, subtask, settings, seed, out_dir, progress, label = job
+    if _is_segment_family(settings):
+        return _fit_segment_job(train, held_out, subtask, settings, seed, out_dir)
     model, normaliser, _ = fit(train, subtask, settings, seed, out_dir, progress, label)
     return predict_steps([model], [normaliser], held_out) if held_out else []
+
+
+def _fit_segment_job(train, held_out, subtask, settings, seed, out_dir) -> list:
+    from .segment_models import fit_segment_model
+
+    model = fit_segment_model(train, subtask, settings, seed)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        model.save(out_dir / SEGMENT_FILES[0])
+        write_text_atomic(out_dir / "settings.json", json.dumps(
+            {"subtask": subtask, "seed": seed, "settings": settings.as_dict(), "chosen": model.choices(),
+             "train_films": [f.name for f in train]}, indent=2, default=float) + "\n")
+    return [(model.predict_curves(f.x, f.n_segments), model.threshold) for f in held_out]
+
+
+def segment_rows(per_seed: list[tuple[np.ndarray, float]], subtask: str) -> np.ndarray:
+    """Run rows from the curves of one film by each seed's per-segment model: their mean, and for
+    fear the label by the mean of the seeds' thresholds."""
+    from .submission import fear_rows
+
+    curves = np.mean([c for c, _ in per_seed], axis=0)
+    if subtask == VALENCE_AROUSAL:
+        return np.clip(curves, -1.0, 1.0)
+    return fear_rows(curves[:, 0], float(np.mean([t for _, t in per_seed])))
 
 
 def _one_thread_each() -> None:
@@ -501,7 +543,8 @@ def train_run(config: RunConfig, dataset, features_dir, model_dir, team: str, ov
         scores, folds = _train_into(partial, config, films, run_name, definition_text, progress, jobs)
         _write_manifest(partial, state="complete", definition=config.to_data(), digest=config.digest(), team=team,
                         extractors=films[0].made_by, run_file=run_name,
-                        files=model_files(len(folds), _seeds(config), run_name))
+                        files=model_files(len(folds), _seeds(config), run_name,
+                                          SEGMENT_FILES if _is_segment_family(config.model) else LSTM_FILES))
         _install(partial, model_dir)
     return TrainResult(model_dir, model_dir / run_name, scores, stored_run(model_dir))
 
@@ -542,6 +585,9 @@ def _train_into(folder: Path, config: RunConfig, films: list[FilmData], run_name
     for k in range(len(folds)):
         per_seed = results[k * len(seeds):(k + 1) * len(seeds)]
         for i, film in enumerate(held[k * len(seeds)]):
+            if _is_segment_family(config.model):
+                oof[film.name] = segment_rows([r[i] for r in per_seed], config.subtask)
+                continue
             steps = np.mean([r[i] for r in per_seed], axis=0)
             oof[film.name] = to_segments(steps, film.n_segments, config.subtask)
     write_run(folder / run_name, oof, config.subtask, config.describe())
@@ -573,6 +619,12 @@ def _load_model(path: Path):
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise DataError(path, f"cannot read this Keras model ({reason}); retrain with mediaeval train "
                               f"--overwrite") from error
+
+
+def _load_segment_model(path: Path):
+    from .segment_models import SegmentModel
+
+    return SegmentModel.load(path)
 
 
 def _load_normaliser(path: Path) -> Normaliser:
@@ -613,6 +665,11 @@ def predict_run(model_dir, dataset, features_dir, films, out) -> Path:
         raise DataError(out, f"the model is for {config.subtask}, the file name says {name.subtask}")
     data = load_films(dataset, features_dir, config.features, films, config.subtask, with_labels=False,
                       expected_made_by=manifest["extractors"])
+    if _is_segment_family(config.model):
+        models = [_load_segment_model(Path(model_dir) / "final" / f"seed{seed}" / SEGMENT_FILES[0]) for seed in _seeds(config)]
+        rows = {f.name: segment_rows([(m.predict_curves(f.x, f.n_segments), m.threshold) for m in models],
+                                     config.subtask) for f in data}
+        return write_run(out, rows, config.subtask, config.describe())
     config, models, norms = load_final_models(model_dir)
     steps = predict_steps(models, norms, data)
     rows = {f.name: to_segments(s, f.n_segments, config.subtask) for f, s in zip(data, steps)}

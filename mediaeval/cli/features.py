@@ -100,4 +100,40 @@ def parse_settings(extractors, weights, setting_items) -> dict:
     return settings
 
 
-COMMANDS = [extract]
+@click.command("import-features")
+@click.argument("src", type=click.Path(exists=True, file_okay=False))
+@dataset_option()
+@click.option("--out", "features_dir", required=True, type=click.Path(file_okay=False),
+              help="Feature folder; files go to OUT/<NAME>/<Film>.npz, as extract writes them.")
+@click.option("--name", required=True, help="Name of the feature set, as a run names it: features = [\"NAME\"].")
+@click.option("--films", "film_names", multiple=True, default=("all",), callback=split_commas,
+              help="Films: dev, test, all, or film names.")
+@click.option("--overwrite", is_flag=True, help="Redo films whose source file is unchanged.")
+def import_features(src, dataset_root, features_dir, name, film_names, overwrite):
+    """Bring your own features: put per-film tables at any rate on the 16/30 s step grid.
+
+    SRC holds one file per film: <Film>.csv (header time,<name>,<name>,... with time in
+    seconds, strictly increasing, the instant each row describes) or <Film>.npz (arrays times,
+    values and optionally columns).  Each step gets the mean of the rows whose time falls
+    inside it, or when none does, the row nearest to the step's middle.  A rerun skips films
+    whose source is unchanged (its SHA-256 is stored).  Every chosen film needs a file, and
+    every file a film of the dataset; a faulty file is named with its line (exit status 1).
+    """
+    from ..features import available
+    from ..features.imported import check_set_name, import_features as run_import
+
+    from ..errors import MediaevalError
+
+    try:
+        check_set_name(name)
+    except MediaevalError as error:
+        raise click.BadParameter(str(error), param_hint="--name") from None
+    if name in available():
+        raise click.BadParameter(f"{name!r} is the name of an extractor; choose another", param_hint="--name")
+    dataset = load_dataset(dataset_root)
+    report = run_import(src, dataset, features_dir, name, dataset.select(film_names), overwrite)
+    click.echo(f"{len(report.written)} films imported, {len(report.skipped)} unchanged; features in "
+               f"{Path(features_dir) / name} (a run names them as features = [\"{name}\"])")
+
+
+COMMANDS = [extract, import_features]

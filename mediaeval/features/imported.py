@@ -212,9 +212,10 @@ class ImportReport:
 def _meta(name: str, table: Table, source: Path, digest: str, film: str, duration: float, n_steps: int) -> dict:
     from .. import __version__
 
+    # The source is per film, so it is kept apart from ``params`` (what a model depends on).
     return {"extractors": [{"name": name, "modality": "imported", "version": IMPORTED_VERSION,
-                            "dim": len(table.columns),
-                            "params": {"source": source.name, "source_sha256": digest}}],
+                            "dim": len(table.columns), "params": {},
+                            "source": {"file": source.name, "sha256": digest}}],
             "film": film, "duration": duration, "fps": None, "n_steps": n_steps, "toolkit": __version__,
             "warnings": []}
 
@@ -229,7 +230,7 @@ def is_imported(path, name: str, digest: str) -> bool:
     except DataError:
         return False
     return (len(made_by) == 1 and made_by[0].get("name") == name and made_by[0].get("version") == IMPORTED_VERSION
-            and made_by[0].get("params", {}).get("source_sha256") == digest)
+            and (made_by[0].get("source") or {}).get("sha256") == digest)
 
 
 def _same_columns(first, these, path) -> tuple[str, ...]:

@@ -1,0 +1,122 @@
+"""Per-segment recipes end to end on imported features: train, score, leaderboard; nested
+selection never sees the scored fold; model folders of each family predict test films."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from mediaeval.cli import cli
+from mediaeval.dataset import Dataset
+from mediaeval.runs import load_run
+from mediaeval.submission import read_run
+from mediaeval.training import train_run
+
+VA = "MEDIAEVAL17-DevSet-Valence_Arousal-annotations/annotations"
+FEAR = "MEDIAEVAL17-DevSet-Fear-annotations/annotations"
+RUN = """subtask = "{subtask}"
+run = {run}
+description = "{family} test run"
+features = ["mine"]
+folds = 3
+
+[model]
+type = "{family}"
+inner_folds = 2
+alphas = [1.0, 100.0]
+svr_c = [1.0]
+hgb_max_leaf_nodes = [7]
+hgb_max_iter = 20
+smoothing = [0.0, 2.0]
+"""
+
+
+def _write_films(root, src, labels_of, seed=0, n=6):
+    """``n`` annotation-only films of 20-30 segments and their 1 Hz feature tables: two columns
+    follow valence and arousal (with noise), two are noise."""
+    rng = np.random.default_rng(seed)
+    (root / VA).mkdir(parents=True, exist_ok=True)
+    (root / FEAR).mkdir(parents=True, exist_ok=True)
+    src.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        k = 20 + 2 * i
+        seconds = 5 * (k - 1) + 10
+        curve = np.clip(np.cumsum(rng.normal(0, 0.03, (seconds, 2)), axis=0), -0.9, 0.9)
+        segments = np.array([curve[5 * j: 5 * j + 10].mean(axis=0) for j in range(k)])
+        segments = labels_of(i, segments)
+        fear = ((segments[:, 1] > np.median(segments[:, 1])) | (np.arange(k) == 1)).astype(int)
+        va = ["Id\tTime\tMeanValence\tMeanArousal"] + [f"{j}\t{5 * j}\t{v:.6f}\t{a:.6f}" for j, (v, a) in enumerate(segments)]
+        (root / VA / f"Film_{i}-MEDIAEVAL2017-valence_arousal.txt").write_text("\n".join(va) + "\n")
+        fe = ["Id\tTime\tFear"] + [f"{j}\t{5 * j}\t{x}" for j, x in enumerate(fear)]
+        (root / FEAR / f"Film_{i}-MEDIAEVAL2017-fear.txt").write_text("\n".join(fe) + "\n")
+        table = np.c_[curve + rng.normal(0, 0.05, curve.shape), rng.normal(0, 1, (seconds, 2))]
+        rows = ["time,v,a,n1,n2"] + [f"{t + 0.5}," + ",".join(f"{x:.5f}" for x in row) for t, row in enumerate(table)]
+        (src / f"Film_{i}.csv").write_text("\n".join(rows) + "\n")
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory):
+    base = tmp_path_factory.mktemp("recipes")
+    _write_films(base / "data", base / "src", lambda i, s: s)
+    result = CliRunner().invoke(cli, ["import-features", str(base / "src"), "--dataset", str(base / "data"),
+                                      "--out", str(base / "features"), "--name", "mine"])
+    assert result.exit_code == 0, result.output
+    assert "6 films imported" in result.output
+    return base
+
+
+@pytest.mark.parametrize("family", ["ridge", "svr", "hgb"])
+def test_each_family_trains_scores_and_predicts(imported, family, tmp_path):
+    for subtask, run in (("valence_arousal", 1), ("fear", 2)):
+        config = tmp_path / f"{subtask}.toml"
+        config.write_text(RUN.format(subtask=subtask, run=run, family=family))
+        out = tmp_path / f"model-{subtask}"
+        result = CliRunner().invoke(cli, ["train", str(config), "--dataset", str(imported / "data"), "--features",
+                                          str(imported / "features"), "--out", str(out), "--team", "T"])
+        assert result.exit_code == 0, result.output
+        assert (out / "final" / "seed0" / "segment_model.pkl").exists()
+        chosen = json.loads((out / "fold1" / "seed0" / "settings.json").read_text())["chosen"]
+        assert len(chosen["targets"]) == (2 if subtask == "valence_arousal" else 1)
+        run_file = out / f"me17ei_T_{subtask}_run{run}.txt"
+        scored = CliRunner().invoke(cli, ["score", str(run_file), "--dataset", str(imported / "data"), "--json"])
+        assert scored.exit_code == 0, scored.output
+        official = json.loads(scored.output)["official"]
+        if subtask == "valence_arousal":
+            assert official["valence_pcc"] > 0.5 and official["arousal_pcc"] > 0.5
+        else:
+            assert official["map"] > 0.5
+        again = CliRunner().invoke(cli, ["predict", str(out), "--dataset", str(imported / "data"), "--features",
+                                         str(imported / "features"), "--films", "Film_0,Film_1",
+                                         "--out", str(tmp_path / f"me17ei_T_{subtask}_run{run}.txt")])
+        assert again.exit_code == 0, again.output
+        assert sorted(read_run(tmp_path / f"me17ei_T_{subtask}_run{run}.txt").films) == ["Film_0", "Film_1"]
+
+
+def test_nested_selection_never_sees_the_scored_fold(imported, tmp_path):
+    """Poison one film's labels: its own out-of-fold predictions stay byte-identical (nothing
+    chosen or fitted for it saw them), while films of other folds, whose models trained on it, change."""
+    _write_films(tmp_path / "poisoned", tmp_path / "src", lambda i, s: -s[::-1] if i == 0 else s)
+    config = tmp_path / "va.toml"
+    config.write_text(RUN.format(subtask="valence_arousal", run=1, family="ridge"))
+    clean = train_run(load_run(config), Dataset.discover(imported / "data"), imported / "features", tmp_path / "a", "T",
+                      progress=False)
+    poisoned = train_run(load_run(config), Dataset.discover(tmp_path / "poisoned"), imported / "features",
+                         tmp_path / "b", "T", progress=False)
+    before, after = read_run(clean.run_file).films, read_run(poisoned.run_file).films
+    assert np.array_equal(before["Film_0"], after["Film_0"])
+    assert any(not np.array_equal(before[f], after[f]) for f in before if f != "Film_0")
+
+
+def test_leaderboard_of_two_trained_runs(imported, tmp_path):
+    folders = []
+    for family, run in (("ridge", 1), ("hgb", 2)):
+        config = tmp_path / f"{family}.toml"
+        config.write_text(RUN.format(subtask="valence_arousal", run=run, family=family))
+        folders.append(train_run(load_run(config), Dataset.discover(imported / "data"), imported / "features",
+                                 tmp_path / family, "T", progress=False).model_dir)
+    result = CliRunner().invoke(cli, ["leaderboard", *map(str, folders), "--dataset", str(imported / "data")])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert sum("valence_arousal_run" in line for line in lines) == 2 and "constant (training mean)" in result.output
