@@ -246,11 +246,10 @@ def _pool(workers: int):
     imported once per worker, not once per run."""
     if workers not in _POOLS:
         import atexit
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
 
-        _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                              initializer=_one_thread_each)
+        from .workers import WorkerPool
+
+        _POOLS[workers] = WorkerPool(workers, initializer=_one_thread_each)  # workers die with this process
         atexit.register(_POOLS[workers].shutdown)
     return _POOLS[workers]
 
