@@ -106,9 +106,10 @@ def same_file(recorded: dict | None, current: dict) -> bool:
     and same hash (the modification time alone does not count: a copy of the same film is the
     same film).  Feature files made before fingerprints were recorded (``None``) are accepted.
 
-    >>> same_file({"size": 3, "mtime": 1.0, "head_tail_sha256": "ab"}, {"size": 3, "mtime": 9.0, "head_tail_sha256": "ab"})
+    >>> old = {"size": 3, "mtime": 1.0, "head_tail_sha256": "ab"}
+    >>> same_file(old, {"size": 3, "mtime": 9.0, "head_tail_sha256": "ab"})
     True
-    >>> same_file({"size": 3, "mtime": 1.0, "head_tail_sha256": "ab"}, {"size": 4, "mtime": 1.0, "head_tail_sha256": "ab"})
+    >>> same_file(old, {"size": 4, "mtime": 1.0, "head_tail_sha256": "ab"})
     False
     """
     if recorded is None:
