@@ -290,20 +290,22 @@ def test_item11_video_starting_late_keeps_its_end(tmp_path, backend):
     assert np.array_equal(grey, source_grey(path, backend)[expected])
 
 
-def test_item11_inspect_lists_unreadable_videos_and_goes_on(tmp_path):
+def test_item11_inspect_lists_unreadable_videos_and_goes_on(tiny_dataset, tmp_path):
+    import shutil
+
     data = tmp_path / "data"
-    data.mkdir()
-    (data / "Bad.mp4").write_text("not a film")
-    write_film(data / "Good.mp4", 12.0)
-    (data / "Worse.mp4").write_bytes(b"")
+    shutil.copytree(tiny_dataset, data)
+    bad = next(data.rglob("Sample_01.mp4"))       # annotated, its video unreadable
+    bad.write_text("not a film")
+    (bad.parent / "Worse.mp4").write_bytes(b"")  # no annotation, an empty file
     result = invoke("inspect", "--dataset", data)
     assert result.exit_code == 1, result.output
-    lines = result.output.splitlines()
-    assert any(line.startswith("Good ") and "12.00" in line for line in lines)
-    assert any(line.startswith("Bad ") and "UNREADABLE" in line for line in lines)
-    assert any(line.startswith("Worse ") and "UNREADABLE" in line for line in lines)
-    assert f"note: Bad: {data / 'Bad.mp4'}: expected a readable video file" in result.output
-    assert "2 unreadable videos" in result.output
+    rows = {line.split()[0]: line.split() for line in result.output.splitlines()[1:5]}
+    assert rows["Sample_01"][3:] == ["UNREADABLE", "-", "1", "1", "-"]   # its annotations still counted
+    assert rows["Worse"][3:] == ["UNREADABLE", "-", "-", "-", "-"]
+    assert float(rows["Sample_02"][3]) > 11 and float(rows["MEDIAEVAL17_00"][3]) > 11
+    assert f"note: Sample_01: {bad}: expected a readable video file" in result.output
+    assert "Error: 2 unreadable videos: Sample_01, Worse" in result.output
 
 
 def test_item11_stale_temporaries_are_removed(tmp_path):

@@ -80,8 +80,7 @@ def inspect(dataset_root):
                     raise                       # an annotation file: reported as before
                 unreadable.append(film.name)
                 problems.append(f"{film.name}: {error}")
-                duration, fps = "UNREADABLE", "      -"
-                segments = f"{film.n_segments if film.valence_arousal_path or film.fear_path else '-':>8}"
+                duration, fps, segments = "UNREADABLE", "      -", f"{'-':>8s}"
         problems += [f"{film.name}: {w.message}" for w in caught]
         counts = [str(len(film.labels(s))) if film.has_labels(s) else "-" for s in (VALENCE_AROUSAL, FEAR)]
         click.echo(f"{film.name:24s} {film.split:4s} {'yes' if film.video else 'NO':5s} {duration:>9s} {fps} "
