@@ -46,11 +46,12 @@ def _die_with_parent_linux() -> None:
 
 
 def _watch_parent(parent: int) -> None:
-    """Daemon thread: end this process as soon as its parent is no longer ``parent``."""
+    """Daemon thread: end this process as soon as its parent is no longer ``parent``, or once a
+    stop signal has been received and no job is running (whatever the timing of the signal)."""
     def watch():
-        stop = threading.Event()
-        while os.getppid() == parent:
-            stop.wait(WATCHDOG_SECONDS)
+        pause = threading.Event()
+        while os.getppid() == parent and not (_stop_requested and not _in_job):
+            pause.wait(WATCHDOG_SECONDS)
         os._exit(EXIT_TERMINATED)
 
     threading.Thread(target=watch, daemon=True, name="mediaeval-parent-watchdog").start()
@@ -81,8 +82,8 @@ def start_worker(parent: int, initializer=None, initargs=()) -> None:
 def run_job(fn, *args, **kwargs):
     """Run one job in a worker; after a stop signal has unwound it, exit rather than go on."""
     global _in_job
-    _in_job = True
     try:
+        _in_job = True
         return fn(*args, **kwargs)
     finally:
         _in_job = False
