@@ -112,15 +112,15 @@ def check_decoded(path, stream: str, decoded: float, expected: float | None, err
     if error is not None:
         message += f" [{error}]"
     if expected - decoded > truncation_limit(expected):
-        raise DataError(path, f"{message}; more than max(2 s, 2 % of the duration) is missing, so no features "
-                              f"are made")
+        raise DataError(path, f"{message}; more than max({TRUNCATION_SECONDS:g} s, {TRUNCATION_SHARE * 100:g} % "
+                              f"of the duration) is missing, so no features are made")
     return message
 
 
 def rotation(path) -> int:
-    """Degrees (counter-clockwise) by which a player turns the film's picture: the video stream's
-    display matrix (read from its first frame) or its ``rotate`` tag; 0 if none.  Features
-    are computed on the frames as stored."""
+    """Degrees, counter-clockwise in [0, 360), by which a player turns the film's picture: from
+    the video stream's ``rotate`` tag (older FFmpeg; it counts clockwise) or its display matrix
+    (read from its first frame); 0 if none.  Features are computed on the frames as stored."""
     import av
 
     try:
@@ -128,7 +128,7 @@ def rotation(path) -> int:
             stream = container.streams.video[0]
             tag = stream.metadata.get("rotate")
             if tag:
-                return int(float(tag)) % 360
+                return -int(float(tag)) % 360
             for frame in container.decode(stream):
                 return int(round(frame.rotation or 0)) % 360
     except (av.error.FFmpegError, ValueError, IndexError):

@@ -340,11 +340,11 @@ def test_item11_empty_film_list_is_a_usage_error(tiny_dataset, tmp_path):
 
 
 def test_item11_rotated_film_gets_a_warning(tmp_path):
-    path = write_film(tmp_path / "Turned.mp4", 2.0, rotation=90)
-    with pytest.warns(UserWarning, match="Turned.mp4: film Turned: its video stream is to be shown rotated by 90"):
+    path = write_film(tmp_path / "Turned.mp4", 2.0, rotation=-90)   # a phone held upright
+    with pytest.warns(UserWarning, match="Turned.mp4: film Turned: its video stream is to be shown rotated by 270 "):
         out, _ = extract_to_file(path, tmp_path / "f")
     assert load_features(out).meta["warnings"] == [
-        "film Turned: its video stream is to be shown rotated by 90 degrees; features are computed on the frames "
-        "as stored (unrotated)"]
+        "film Turned: its video stream is to be shown rotated by 270 degrees counter-clockwise; features are "
+        "computed on the frames as stored (unrotated)"]
     plain, _ = extract_to_file(write_film(tmp_path / "Plain.mp4", 2.0), tmp_path / "f")
     assert load_features(plain).meta["warnings"] == []
