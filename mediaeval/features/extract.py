@@ -13,7 +13,8 @@ from ..errors import DataError
 from ..media import iter_steps, probe, rotation
 from ..windows import step_count, step_starts
 from .registry import DEFAULT_EXTRACTORS, Extractor, FilmSource, get_extractor
-from .store import FilmFeatures, feature_path, file_fingerprint, is_complete, remove_stale_temporaries, save_features
+from .store import (FilmFeatures, feature_path, file_fingerprint, is_complete, remove_stale_temporaries,
+                    save_features, set_name)
 
 
 def _extractors(names, settings: dict | None = None) -> list[Extractor]:
@@ -180,14 +181,14 @@ def extract_dataset(films, features_dir, extractors=DEFAULT_EXTRACTORS, dataset_
     One failing film does not stop the others; the report lists written, skipped and failed
     films.  With ``jobs > 1`` films are extracted in parallel processes
     (:class:`mediaeval.workers.WorkerPool`: they die with this process).  Temporary files that
-    killed runs left in ``features_dir`` are removed first
+    killed runs left in the set's folder are removed first
     (:func:`~mediaeval.features.store.remove_stale_temporaries`).
     """
     from tqdm import tqdm
 
     extractors = list(extractors) or list(DEFAULT_EXTRACTORS)
     check_ready(_extractors(extractors, settings))  # unknown names, missing weights fail before any work
-    report = ExtractionReport(removed=remove_stale_temporaries(features_dir))
+    report = ExtractionReport(removed=remove_stale_temporaries(Path(features_dir) / set_name(extractors)))
     todo = []
     for film in films:
         if film.video is None:

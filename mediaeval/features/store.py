@@ -152,18 +152,18 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temporaries(features_dir, now: float | None = None) -> list[Path]:
-    """Remove the temporary files an interrupted extraction left in ``features_dir`` and its set
-    folders (``.<name>.<pid>.tmp``, :func:`mediaeval.atomic.atomic_output`'s pattern, so they
-    are this tool's) whose process is no longer alive here and which were not modified in the
-    last :data:`STALE_SECONDS` (a process writing one on another machine sharing the folder
-    would be alive elsewhere).  Returns the paths removed."""
-    folder = Path(features_dir)
+def remove_stale_temporaries(folder, now: float | None = None) -> list[Path]:
+    """Remove the temporary files an interrupted extraction left in ``folder`` (an extractor
+    set's folder): ``.<name>.<pid>.tmp``, :func:`mediaeval.atomic.atomic_output`'s pattern, so
+    they are this tool's, whose process is no longer alive here and which were not modified in
+    the last :data:`STALE_SECONDS` (a process writing one from another machine sharing the
+    folder is alive elsewhere).  Returns the paths removed."""
+    folder = Path(folder)
     if not folder.is_dir():
         return []
     now = time.time() if now is None else now
     removed = []
-    for candidate in [*folder.iterdir(), *(p for d in folder.iterdir() if d.is_dir() for p in d.iterdir())]:
+    for candidate in sorted(folder.iterdir()):
         match = _TEMPORARY.match(candidate.name)
         if match is None or not candidate.is_file() or _pid_alive(int(match["pid"])):
             continue
