@@ -4,6 +4,12 @@ Video is decoded as a stream (PyAV by default, decord as an option) at 112 x 112
 to 30 fps by timestamps (the frame shown at each 1/30 s instant); audio is decoded as a stream
 with PyAV and resampled to 44.1 kHz mono (decord's AudioReader holds a whole track in memory,
 ~15 GB for 90 minutes, and its VideoReader grows to the size of the file).  Each step is 16 frames and 23,520 samples, so audio and video steps coincide.
+
+Times are taken from the container's start (a video stream starting at 5 s shows its first
+frame 5 s into the film), and a film lasts until its video stream ends.  Decoding checks how
+far each stream really went against what the container says it holds: a file that stops
+short (a partial download) gets a warning with the true position when the gap is small, and
+is refused (:class:`DataError`) when the gap exceeds :func:`truncation_limit`.
 """
 from __future__ import annotations
 
@@ -44,11 +50,98 @@ def open_film(path):
         raise DataError(path, f"expected a readable video file: {error}") from error
 
 
+def origin(container) -> float:
+    """The container's start in seconds (0 when unknown): every time is taken relative to it."""
+    return container.start_time / 1_000_000 if container.start_time is not None else 0.0
+
+
+def stream_end(container, stream) -> float | None:
+    """Seconds from the container's start to the end of ``stream``, if the container says."""
+    if stream.duration is None or stream.time_base is None:
+        return None
+    start = float(stream.start_time * stream.time_base) if stream.start_time is not None else origin(container)
+    return start - origin(container) + float(stream.duration * stream.time_base)
+
+
+def film_duration(path, container) -> float:
+    """The film's duration: from the container's start to the end of its video stream (the
+    container's duration when the stream records none)."""
+    end = stream_end(container, container.streams.video[0])
+    if end is not None:
+        return end
+    if container.duration is not None:
+        return container.duration / 1_000_000
+    raise DataError(path, "the container records no duration")
+
+
+TRUNCATION_SECONDS = 2.0
+TRUNCATION_SHARE = 0.02
+STOP_TOLERANCE = 0.25
+
+
+def truncation_limit(duration: float) -> float:
+    """Largest gap (seconds) between where decoding stopped and where a stream should end that
+    still gives features: ``max(2 s, 2 % of the duration)``; a larger gap fails the film.
+
+    >>> truncation_limit(30.0), truncation_limit(600.0)
+    (2.0, 12.0)
+    """
+    return max(TRUNCATION_SECONDS, TRUNCATION_SHARE * duration)
+
+
+def check_decoded(path, stream: str, decoded: float, expected: float | None, error=None) -> str | None:
+    """Compare how far ``stream`` ("video" or "audio") decoded with where it should end.
+
+    Returns ``None`` when the gap is within :data:`STOP_TOLERANCE` (frame and packet rounding),
+    a warning giving the true position when it is at most :func:`truncation_limit`, and raises
+    :class:`DataError` naming the file beyond that.  ``expected=None`` (unknown end) checks nothing.
+
+    >>> check_decoded("f.mp4", "video", 29.9, 30.0) is None
+    True
+    >>> check_decoded("f.mp4", "audio", 28.5, 30.0)
+    'audio decoding stopped at 28.5 s of 30.0 s (1.5 s missing: truncated or damaged file?)'
+    >>> check_decoded("f.mp4", "video", 13.9, 30.0)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    mediaeval.errors.DataError: f.mp4: video decoding stopped at 13.9 s of 30.0 s (16.1 s missing: ...); more than ...
+    """
+    if expected is None or expected - decoded <= STOP_TOLERANCE:
+        return None
+    message = (f"{stream} decoding stopped at {decoded:.1f} s of {expected:.1f} s "
+               f"({expected - decoded:.1f} s missing: truncated or damaged file?)")
+    if error is not None:
+        message += f" [{error}]"
+    if expected - decoded > truncation_limit(expected):
+        raise DataError(path, f"{message}; more than max({TRUNCATION_SECONDS:g} s, {TRUNCATION_SHARE * 100:g} % "
+                              f"of the duration) is missing, so no features are made")
+    return message
+
+
+def rotation(path) -> int:
+    """Degrees, counter-clockwise in [0, 360), by which a player turns the film's picture: from
+    the video stream's ``rotate`` tag (older FFmpeg; it counts clockwise) or its display matrix
+    (read from its first frame); 0 if none.  Features are computed on the frames as stored."""
+    import av
+
+    try:
+        with open_film(path) as container:
+            stream = container.streams.video[0]
+            tag = stream.metadata.get("rotate")
+            if tag:
+                return -int(float(tag)) % 360
+            for frame in container.decode(stream):
+                return int(round(frame.rotation or 0)) % 360
+    except (av.error.FFmpegError, ValueError, IndexError):
+        return 0
+    return 0
+
+
 def probe(path) -> VideoInfo:
     """Read duration (seconds), frame rate, size and audio presence without decoding.
 
-    The duration is the video stream's own when the container records it, else the
-    container's.  Raises :class:`DataError` naming the file when it is not a readable video.
+    The duration runs from the container's start to the end of the video stream (see
+    :func:`film_duration`).  Raises :class:`DataError` naming the file when it is not a
+    readable video.
     """
     import av
 
@@ -58,12 +151,7 @@ def probe(path) -> VideoInfo:
             if not container.streams.video:
                 raise DataError(path, "expected a video stream, found none")
             video = container.streams.video[0]
-            if video.duration is not None and video.time_base is not None:
-                duration = float(video.duration * video.time_base)
-            elif container.duration is not None:
-                duration = container.duration / 1_000_000
-            else:
-                raise DataError(path, "the container records no duration")
+            duration = film_duration(path, container)
             fps = float(video.average_rate or video.guessed_rate or 0)
             audio = container.streams.audio[0] if container.streams.audio else None
             return VideoInfo(path, duration, fps, video.codec_context.width,
@@ -125,10 +213,13 @@ VIDEO_BACKENDS = ("pyav", "decord")
 
 
 def iter_video_steps(path, n_steps: int, size: int = FRAME_SIZE, steps_per_chunk: int = STEPS_PER_CHUNK,
-                     backend: str = "pyav") -> Iterator[np.ndarray]:
+                     backend: str = "pyav", warnings_out: list | None = None) -> Iterator[np.ndarray]:
     """Yield arrays (n, 16, size, size, 3) of RGB frames at 30 fps, ``n_steps`` steps in all.
 
-    Each 1/30 s instant shows the last frame started by then (:func:`shown_frames`).
+    Each 1/30 s instant shows the last frame started by then (:func:`shown_frames`), times
+    counted from the container's start.  When the stream stops before the end the container
+    gives it, the last frame is held, with a warning (appended to ``warnings_out`` too) for a
+    small gap, and a :class:`DataError` beyond :func:`truncation_limit` (:func:`check_decoded`).
 
     ``backend="pyav"`` (default) decodes packet by packet, so memory stays flat whatever the
     film's length.  ``backend="decord"`` uses decord's ``VideoReader(width=size, height=size)``;
@@ -137,13 +228,23 @@ def iter_video_steps(path, n_steps: int, size: int = FRAME_SIZE, steps_per_chunk
     films only.
     """
     if backend == "pyav":
-        return _video_steps_pyav(Path(path), n_steps, size, steps_per_chunk)
+        return _video_steps_pyav(Path(path), n_steps, size, steps_per_chunk, warnings_out)
     if backend == "decord":
-        return _video_steps_decord(Path(path), n_steps, size, steps_per_chunk)
+        return _video_steps_decord(Path(path), n_steps, size, steps_per_chunk, warnings_out)
     raise ValueError(f"video backend {backend!r}: expected one of {', '.join(VIDEO_BACKENDS)}")
 
 
-def _video_steps_pyav(path: Path, n_steps: int, size: int, steps_per_chunk: int) -> Iterator[np.ndarray]:
+def _noter(path: Path, warnings_out: list | None):
+    """A function that warns ``path: message`` and appends ``message`` to ``warnings_out``."""
+    def note(message: str) -> None:
+        warnings.warn(f"{path}: {message}", stacklevel=3)
+        if warnings_out is not None:
+            warnings_out.append(message)
+    return note
+
+
+def _video_steps_pyav(path: Path, n_steps: int, size: int, steps_per_chunk: int,
+                      warnings_out: list | None = None) -> Iterator[np.ndarray]:
     import av
 
     n_out = n_steps * FRAMES_PER_STEP
@@ -167,15 +268,23 @@ def _video_steps_pyav(path: Path, n_steps: int, size: int, steps_per_chunk: int)
                 filled = 0
                 chunk = chunk[:min(chunk_frames, n_out - emitted)]
 
+    if n_out == 0:
+        return
     with open_film(path) as container:
         if not container.streams.video:
             raise DataError(path, "expected a video stream, found none")
         stream = container.streams.video[0]
+        start = origin(container)
+        frame_seconds = 1 / float(stream.average_rate or stream.guessed_rate or VIDEO_FPS)
         last_time = None
+        decoded_to = 0.0    # end of the last decoded frame, seconds from the container's start
+        failure = None
         try:
             for frame in container.decode(stream):
-                time_ = frame.time if frame.time is not None else (last_time or 0.0) + 1 / VIDEO_FPS
+                time_ = frame.time - start if frame.time is not None else (last_time or 0.0) + 1 / VIDEO_FPS
                 last_time = time_
+                length = float(frame.duration * frame.time_base) if frame.duration and frame.time_base else 0.0
+                decoded_to = max(decoded_to, time_ + (length or frame_seconds))
                 if shown is None:
                     shown = frame
                     continue
@@ -191,25 +300,48 @@ def _video_steps_pyav(path: Path, n_steps: int, size: int, steps_per_chunk: int)
         except av.error.FFmpegError as error:
             if shown is None:
                 raise DataError(path, f"expected a decodable video: {error}") from error
-            warnings.warn(f"{path}: video decoding stopped near {last_time or 0:.1f} s ({error}); "
-                          f"the last frame is held", stacklevel=2)
+            failure = error
         if shown is None:
             raise DataError(path, "the video has no frame")
+        message = check_decoded(path, "video", decoded_to, film_duration(path, container), failure)
+        if message is None and failure is not None:
+            message = f"video decoding stopped at {decoded_to:.1f} s [{failure}]"
+        if message is not None:
+            _noter(path, warnings_out)(f"{message}; the last frame is held")
         if shown_array is None:
             shown_array = shown.to_ndarray(width=size, height=size, format="rgb24")
         yield from put(shown_array, n_out)
 
 
-def _video_steps_decord(path: Path, n_steps: int, size: int, steps_per_chunk: int) -> Iterator[np.ndarray]:
+def _video_timeline(path: Path) -> tuple[float, float]:
+    """Where the video stream starts, and the film's duration, in seconds from the container's start."""
+    with open_film(path) as container:
+        if not container.streams.video:
+            raise DataError(path, "expected a video stream, found none")
+        stream = container.streams.video[0]
+        start = (float(stream.start_time * stream.time_base) - origin(container)
+                 if stream.start_time is not None and stream.time_base is not None else 0.0)
+        return start, film_duration(path, container)
+
+
+def _video_steps_decord(path: Path, n_steps: int, size: int, steps_per_chunk: int,
+                        warnings_out: list | None = None) -> Iterator[np.ndarray]:
     import decord
 
+    if n_steps == 0:
+        return
+    offset, duration = _video_timeline(path)   # decord counts from the stream's first frame
     try:
         reader = decord.VideoReader(str(path), width=size, height=size, num_threads=1)
-        starts = reader.get_frame_timestamp(range(len(reader)))[:, 0]
+        stamps = reader.get_frame_timestamp(range(len(reader)))
     except Exception as error:  # decord raises its own DECORDError, or RuntimeError
         raise DataError(path, f"expected a decodable video: {error}") from error
-    if len(starts) == 0:
+    if len(stamps) == 0:
         raise DataError(path, "the video has no frame")
+    starts = stamps[:, 0] + offset
+    message = check_decoded(path, "video", float(stamps[:, 1].max()) + offset, duration)
+    if message is not None:
+        _noter(path, warnings_out)(f"{message}; the last frame is held")
     order = np.maximum.accumulate(starts)  # a stray decreasing timestamp must not reorder frames
     indices = shown_frames(order, n_steps * FRAMES_PER_STEP)
     for first in range(0, n_steps, steps_per_chunk):
@@ -228,7 +360,9 @@ def iter_audio_steps(path, n_steps: int, steps_per_chunk: int = STEPS_PER_CHUNK,
 
     The track is decoded and resampled as a stream (PyAV), so memory stays bounded.  A film
     without audio gives silence and a warning (appended to ``warnings_out`` too); a track that
-    ends early is padded with silence.
+    ends early is padded with silence.  A track that stops before the end the container gives
+    it gets a warning with the position reached, or a :class:`DataError` beyond
+    :func:`truncation_limit` (:func:`check_decoded`).
     """
     import av
 
@@ -236,10 +370,7 @@ def iter_audio_steps(path, n_steps: int, steps_per_chunk: int = STEPS_PER_CHUNK,
     chunk_samples = steps_per_chunk * SAMPLES_PER_STEP
     total = n_steps * SAMPLES_PER_STEP
 
-    def note(message):
-        warnings.warn(f"{path}: {message}", stacklevel=3)
-        if warnings_out is not None:
-            warnings_out.append(message)
+    note = _noter(path, warnings_out)
 
     def blocks(samples: np.ndarray):
         return samples.reshape(-1, SAMPLES_PER_STEP)
@@ -254,12 +385,18 @@ def iter_audio_steps(path, n_steps: int, steps_per_chunk: int = STEPS_PER_CHUNK,
             pending: list[np.ndarray] = []
             held = 0
             first = True
+            start = origin(container)
+            decoded_to = 0.0    # end of the last decoded frame, seconds from the container's start
+            failure = None
             try:
                 for frame in container.decode(stream):
-                    if first and frame.time is not None and frame.time > 0:
-                        pending.append(np.zeros(int(round(frame.time * AUDIO_RATE)), np.float32))
+                    time_ = frame.time - start if frame.time is not None else decoded_to
+                    if first and time_ > 0:
+                        pending.append(np.zeros(int(round(time_ * AUDIO_RATE)), np.float32))
                         held += pending[-1].size
                     first = False
+                    if frame.sample_rate:
+                        decoded_to = max(decoded_to, time_ + frame.samples / frame.sample_rate)
                     for out in resampler.resample(frame):
                         pending.append(out.to_ndarray().reshape(-1))
                         held += pending[-1].size
@@ -274,7 +411,12 @@ def iter_audio_steps(path, n_steps: int, steps_per_chunk: int = STEPS_PER_CHUNK,
                 for out in resampler.resample(None):
                     pending.append(out.to_ndarray().reshape(-1))
             except av.error.FFmpegError as error:
-                note(f"audio decoding stopped near {emitted / AUDIO_RATE:.1f} s ({error}); the rest is silence")
+                failure = error
+            message = check_decoded(path, "audio", decoded_to, stream_end(container, stream), failure)
+            if message is None and failure is not None:
+                message = f"audio decoding stopped at {decoded_to:.1f} s [{failure}]"
+            if message is not None:
+                note(f"{message}; the rest is silence")
             rest = np.concatenate(pending) if pending else np.zeros(0, np.float32)
             rest = rest[:total - emitted]
             if rest.size:
@@ -282,7 +424,7 @@ def iter_audio_steps(path, n_steps: int, steps_per_chunk: int = STEPS_PER_CHUNK,
                 padded[:rest.size] = rest
                 yield blocks(padded)
                 emitted += padded.size
-            if total - emitted > SAMPLES_PER_STEP:
+            if total - emitted > SAMPLES_PER_STEP and message is None:
                 note(f"the audio track ends {(total - emitted) / AUDIO_RATE:.1f} s before the video; padded with silence")
     while emitted < total:
         take = min(chunk_samples, total - emitted)
@@ -307,7 +449,7 @@ def iter_steps(path, n_steps: int | None = None, size: int | None = FRAME_SIZE,
 
     def produce():
         video = (itertools.repeat(None) if size is None
-                 else iter_video_steps(path, n_steps, size, steps_per_chunk, video_backend))
+                 else iter_video_steps(path, n_steps, size, steps_per_chunk, video_backend, warnings_out))
         audio = _rechunk(iter_audio_steps(path, n_steps, steps_per_chunk, warnings_out), steps_per_chunk)
         first = 0
         for frames, samples in zip(video, audio):

@@ -276,7 +276,7 @@ def predict_films(infer, films: list[np.ndarray], units: int, chunk_steps: int =
     out: list[np.ndarray | None] = [None] * len(films)
     for first in range(0, len(order), batch_films):
         group = order[first:first + batch_films]
-        batch = pad_films([films[i] for i in group], None, None, 1)
+        batch = pad_films([films[i] for i in group], None, None, 1, length=max(1, len(films[group[0]])))  # 0-step films
         h = c = np.zeros((len(group), units), np.float32)
         pieces = []
         for start in range(0, batch.x.shape[1], chunk_steps):

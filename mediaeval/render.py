@@ -11,7 +11,9 @@ Two styles, after the NNIME "emotion amplifier":
 
 Values are interpolated linearly between segment middles (5 k + 5 s), so the effect is smooth.
 The film is streamed (bounded memory), its audio packets are copied unchanged, and the output
-is H.264 mp4 written under a temporary name.
+is H.264 mp4 written under a temporary name, tagged as a render (:data:`RENDER_TAG`).  The
+output is never the film itself, and an existing file that is not a previous render is
+replaced only when asked (``overwrite``).
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from .media import open_film
 from .windows import SEGMENT_SECONDS, SEGMENT_SHIFT
 
 STYLES = ("rgb", "vignette")
+RENDER_TAG = "mediaeval render"   # the output's ``comment`` metadata
 GAIN, SOFTNESS = 0.35, 0.3
 FLICKER_FRAMES = 4
 
@@ -76,15 +79,40 @@ def amplify_vignette(frame: np.ndarray, valence: float, arousal: float, index: i
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+def is_render(path) -> bool:
+    """True if ``path`` is an mp4 that :func:`render` wrote (its ``comment`` is :data:`RENDER_TAG`)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return container.metadata.get("comment") == RENDER_TAG
+    except (av.error.FFmpegError, OSError, ValueError):
+        return False
+
+
+def check_output(film: Path, out: Path, overwrite: bool) -> None:
+    """Refuse an output that is the film itself (whatever the path's spelling, links included),
+    or an existing file that is not a previous render unless ``overwrite``."""
+    if out.exists() and (out.resolve() == film.resolve() or out.samefile(film)):
+        raise DataError(out, f"is the film being rendered ({film}); choose another output file")
+    if out.exists() and not overwrite and not is_render(out):
+        raise DataError(out, "exists and is not a render made by mediaeval; use --overwrite to replace it")
+
+
 def render(film, valence_arousal: np.ndarray, out, style: str = "rgb", threshold: float = 0.3,
-           progress: bool = True) -> Path:
-    """Render ``film`` with its per-segment (valence, arousal) predictions onto ``out`` (mp4)."""
+           progress: bool = True, overwrite: bool = False) -> Path:
+    """Render ``film`` with its per-segment (valence, arousal) predictions onto ``out`` (mp4).
+
+    Raises :class:`DataError` when ``out`` is ``film`` itself, or an existing file that is not a
+    previous render and ``overwrite`` is false (:func:`check_output`).
+    """
     import av
     from tqdm import tqdm
 
     if style not in STYLES:
         raise ValueError(f"style {style!r}: expected one of {', '.join(STYLES)}")
     film, out = Path(film), Path(out)
+    check_output(film, out, overwrite)
     values = np.asarray(valence_arousal, dtype=np.float64)
     if values.ndim != 2 or values.shape[1] != 2 or len(values) == 0:
         raise DataError(film, "expected at least one segment of valence and arousal to render")
@@ -97,6 +125,7 @@ def render(film, valence_arousal: np.ndarray, out, style: str = "rgb", threshold
         width, height = video_in.codec_context.width // 2 * 2, video_in.codec_context.height // 2 * 2
         total = int(float(video_in.duration * video_in.time_base) * float(rate)) if video_in.duration else None
         with av.open(str(tmp), "w", format="mp4") as target:
+            target.metadata["comment"] = RENDER_TAG
             video_out = target.add_stream("libx264", rate=rate)
             video_out.width, video_out.height, video_out.pix_fmt = width, height, "yuv420p"
             video_out.options = {"preset": "veryfast", "crf": "20"}

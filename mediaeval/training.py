@@ -251,6 +251,8 @@ def to_segments(step_outputs: np.ndarray, n_segments: int, subtask: str) -> np.n
     """Run-file rows of one film from its per-step outputs: (K, 2) valence/arousal or label, confidence."""
     from .submission import fear_rows
 
+    if n_segments == 0:   # a film shorter than a segment (or than a step): its name and no rows
+        return np.zeros((0, 2))
     segments = steps_to_n_segments(step_outputs.astype(np.float64), n_segments)
     if subtask == VALENCE_AROUSAL:
         return np.clip(segments, -1.0, 1.0)
@@ -469,11 +471,10 @@ def _pool(workers: int):
     imported once per worker, not once per run."""
     if workers not in _POOLS:
         import atexit
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
 
-        _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                              initializer=_one_thread_each)
+        from .workers import WorkerPool
+
+        _POOLS[workers] = WorkerPool(workers, initializer=_one_thread_each)  # workers die with this process
         atexit.register(_POOLS[workers].shutdown)
     return _POOLS[workers]
 

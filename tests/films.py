@@ -8,8 +8,13 @@ import numpy as np
 
 
 def write_film(path, duration: float, fps=Fraction(25), size=(64, 48), audio: bool = True,
-               audio_rate: int = 44100, channels: int = 2, frame_times=None, grey=None, loud_after=None):
+               audio_rate: int = 44100, channels: int = 2, frame_times=None, grey=None, loud_after=None,
+               faststart: bool = False, rotation: int = 0):
     """Write an H.264 (+ AAC) mp4.
+
+    ``faststart`` puts the index (moov) before the data, as films made for the web have it: a
+    partial download of such a file still opens.  ``rotation`` (degrees, counter-clockwise)
+    stores a display matrix asking players to rotate the picture.
 
     ``frame_times`` (seconds) gives every frame's timestamp (variable frame rate); otherwise
     frames are regular at ``fps``.  ``grey(k)`` is the grey level of frame k (default 8 * k mod
@@ -19,8 +24,11 @@ def write_film(path, duration: float, fps=Fraction(25), size=(64, 48), audio: bo
     if frame_times is None:
         frame_times = np.arange(int(round(duration * float(fps)))) / float(fps)
     grey = grey or (lambda k: (8 * k) % 256)
-    with av.open(str(path), "w", format="mp4") as container:
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(path), "w", format="mp4", options=options) as container:
         video = container.add_stream("libx264", rate=fps)
+        if rotation:
+            video.set_display_rotation(rotation)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.time_base = video.codec_context.time_base = Fraction(1, 90000)
         video.options = {"preset": "ultrafast", "qp": "0"}
@@ -46,4 +54,11 @@ def write_film(path, duration: float, fps=Fraction(25), size=(64, 48), audio: bo
                 chunk.sample_rate, chunk.pts = audio_rate, start
                 container.mux(sound.encode(chunk))
             container.mux(sound.encode(None))
+    return path
+
+
+def truncate(path, keep: float):
+    """Keep the first ``keep`` share of the file's bytes (a partial download); returns ``path``."""
+    data = path.read_bytes()
+    path.write_bytes(data[:int(len(data) * keep)])
     return path

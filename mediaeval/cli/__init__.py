@@ -53,4 +53,9 @@ for module in (data, features, model, pictures, scoring, submission, compare):
 
 
 def main():
+    """The ``mediaeval`` command.  SIGTERM (batch schedulers, ``timeout``) ends it as Ctrl-C does:
+    workers stopped, temporary files removed, "Aborted!", exit status 1."""
+    from ..workers import terminate_like_ctrl_c
+
+    terminate_like_ctrl_c()
     cli(prog_name="mediaeval")

@@ -55,36 +55,51 @@ def inspect(dataset_root):
     """List what was found under the dataset root: every film with its video, duration, frame
     rate, annotation files and segment counts; say what is missing or inconsistent.
 
-    Reads every annotation file, so a malformed one is reported here (exit status 1).
+    Reads every annotation file, so a malformed one is reported here (exit status 1).  A video
+    that cannot be read is listed as UNREADABLE with its error and the listing goes on; exit
+    status 1 at the end if any is.
     """
     import warnings
 
     from ..dataset import FEAR, VALENCE_AROUSAL
+    from ..errors import DataError
     from .options import load_dataset
 
     dataset = load_dataset(dataset_root)
-    problems = []
+    problems, unreadable = [], []
     click.echo(f"{'film':24s} {'set':4s} {'video':5s} {'duration':>9s} {'fps':>7s} {'va':>4s} {'fear':>4s} {'segments':>8s}")
     for film in dataset.films.values():
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            duration = f"{film.duration:9.2f}"
-            fps = f"{film.info.fps:7.3f}" if film.video else "      -"
-            segments = film.n_segments
+            try:
+                duration = f"{film.duration:9.2f}"
+                fps = f"{film.info.fps:7.3f}" if film.video else "      -"
+                segments = f"{film.n_segments:8d}"
+            except DataError as error:
+                if film.video is None or error.path != Path(film.video):
+                    raise                       # an annotation file: reported as before
+                unreadable.append(film.name)
+                problems.append(f"{film.name}: {error}")
+                duration, fps, segments = "UNREADABLE", "      -", f"{'-':>8s}"
         problems += [f"{film.name}: {w.message}" for w in caught]
         counts = [str(len(film.labels(s))) if film.has_labels(s) else "-" for s in (VALENCE_AROUSAL, FEAR)]
-        click.echo(f"{film.name:24s} {film.split:4s} {'yes' if film.video else 'NO':5s} {duration} {fps} "
-                   f"{counts[0]:>4s} {counts[1]:>4s} {segments:8d}")
+        click.echo(f"{film.name:24s} {film.split:4s} {'yes' if film.video else 'NO':5s} {duration:>9s} {fps} "
+                   f"{counts[0]:>4s} {counts[1]:>4s} {segments}")
         if film.video is None:
             problems.append(f"{film.name}: no video (.mp4) found; features cannot be extracted")
         if film.split == "dev" and not (film.has_labels(VALENCE_AROUSAL) and film.has_labels(FEAR)):
             problems.append(f"{film.name}: development film without "
                             + " and ".join(s for s in (VALENCE_AROUSAL, FEAR) if not film.has_labels(s)) + " annotations")
     dev, test = dataset.dev_films, dataset.test_films
-    click.echo(f"\n{len(dev)} development films ({sum(f.duration for f in dev) / 3600:.2f} h), "
-               f"{len(test)} test films ({sum(f.duration for f in test) / 3600:.2f} h)")
+    def hours(films):
+        return sum(f.duration for f in films if f.name not in unreadable) / 3600
+
+    click.echo(f"\n{len(dev)} development films ({hours(dev):.2f} h), {len(test)} test films ({hours(test):.2f} h)"
+               + (f", {len(unreadable)} unreadable videos not counted in the hours" if unreadable else ""))
     for problem in problems:
         click.echo(f"note: {problem}")
+    if unreadable:
+        raise click.ClickException(f"{len(unreadable)} unreadable videos: {', '.join(unreadable)}")
 
 
 COMMANDS.append(inspect)

@@ -32,8 +32,17 @@ def extract(dataset_root, features_dir, extractors, film_names, jobs, overwrite,
 
     Films whose complete feature file exists are skipped (rerun after an interruption to go
     on); a film that fails is reported and the others go on.  Exit status 1 if any film failed.
+    A film whose file changed (size or first/last MiB) since its features were made is redone.
     The pretrained extractors (i3d, i3d-224, musicnn, musicnn-vgg) need
     `make install-pretrained`; c3d and vgg19-audio need --weights.
+
+    A truncated or damaged film whose video or audio stops more than max(2 s, 2 % of its
+    duration) before its end fails by name; a smaller gap is a warning stored with its features.
+    A film shorter than one step (16/30 s) gets 0 rows and a warning; a rotated film (display
+    matrix or rotate tag) a warning (features use the frames as stored).
+
+    Temporary files left by killed runs are removed.  SIGTERM stops as Ctrl-C does ("Aborted!",
+    exit status 1); the workers of --jobs die with this process, even when it is killed.
     """
     from ..features import available, get_extractor
     from ..features.extract import extract_dataset
@@ -61,6 +70,8 @@ def extract(dataset_root, features_dir, extractors, film_names, jobs, overwrite,
                                  video_backend=video_backend, settings=settings)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
+    for path in report.removed:
+        click.echo(f"removed {path}, left by an interrupted run", err=True)
     click.echo(f"{len(report.written)} films extracted, {len(report.skipped)} already complete, "
                f"{len(report.failed)} failed; features in {features_dir}")
     for name, message in report.failed.items():

@@ -7,12 +7,19 @@ SUBTASK_CHOICE = click.Choice(["valence_arousal", "fear"])
 
 
 def split_commas(ctx, param, values):
-    """A repeatable option whose values may also be comma-separated: ``-f A,B -f C`` -> (A, B, C)."""
+    """A repeatable option whose values may also be comma-separated: ``-f A,B -f C`` -> (A, B, C).
+
+    Values given that hold no name (``--films ','``) are a usage error (exit status 2), not an
+    empty selection.
+    """
     if values is None:
         return ()
     if isinstance(values, str):
         values = (values,)
-    return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
+    parts = tuple(part.strip() for value in values for part in value.split(",") if part.strip())
+    if values and not parts:
+        raise click.BadParameter(f"expected one or more comma-separated names, got {', '.join(map(repr, values))}")
+    return parts
 
 
 def dataset_option(required: bool = True):

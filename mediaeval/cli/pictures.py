@@ -34,10 +34,14 @@ def plot(run_files, dataset_root, out_dir):
                    "greyscale flicker when aroused.")
 @click.option("--film-name", default=None, help="The film's name in the run file  [default: FILM's file name]")
 @click.option("--threshold", default=0.3, type=float, help="Arousal above which the vignette style flickers.")
-def render(film, run_file, out, style, film_name, threshold):
+@click.option("--overwrite", is_flag=True,
+              help="Replace OUT when it exists and is not a previous render (never the film itself).")
+def render(film, run_file, out, style, film_name, threshold, overwrite):
     """Render a film's predicted valence and arousal onto its picture (the emotion amplifier).
 
     Values are interpolated between segment middles; the audio is kept; the film is streamed.
+    OUT is refused when it is FILM itself; an existing OUT that is not a previous render
+    (tagged in its metadata) is replaced only with --overwrite.
     """
     from ..render import render as render_film
     from ..submission import read_run
@@ -48,7 +52,7 @@ def render(film, run_file, out, style, film_name, threshold):
         raise click.ClickException(f"{run_file}: expected a valence_arousal run, got a {run.subtask} run")
     if name not in run.films:
         raise click.ClickException(f"{run_file}: holds no film named {name} (use --film-name)")
-    path = render_film(film, run.films[name], out, style, threshold)
+    path = render_film(film, run.films[name], out, style, threshold, overwrite=overwrite)
     click.echo(f"wrote {path}")
 
 

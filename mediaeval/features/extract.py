@@ -1,19 +1,20 @@
 """Extraction: one film in memory, one film to its file, a whole dataset."""
 from __future__ import annotations
 
-import multiprocessing
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import warnings as python_warnings
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError
-from ..media import iter_steps, probe
+from ..media import iter_steps, probe, rotation
 from ..windows import step_count, step_starts
 from .registry import DEFAULT_EXTRACTORS, Extractor, FilmSource, get_extractor
-from .store import FilmFeatures, feature_path, is_complete, save_features
+from .store import (FilmFeatures, feature_path, file_fingerprint, is_complete, remove_stale_temporaries,
+                    save_features, set_name)
 
 
 def _extractors(names, settings: dict | None = None) -> list[Extractor]:
@@ -57,7 +58,15 @@ def extract_film(video, extractors=DEFAULT_EXTRACTORS, name: str | None = None, 
     Returns
     -------
     FilmFeatures
-        ``values`` of shape (step_count(duration), sum of the extractors' dims).
+        ``values`` of shape (step_count(duration), sum of the extractors' dims); a film shorter
+        than one step gets 0 rows and a warning.  ``meta["video_file"]`` is the film file's
+        :func:`~mediaeval.features.store.file_fingerprint`, taken before decoding.
+
+    Raises
+    ------
+    DataError
+        Naming the film when it cannot be decoded, or when decoding stops more than
+        :func:`mediaeval.media.truncation_limit` before its end (a truncated file).
     """
     from tqdm import tqdm
 
@@ -66,9 +75,22 @@ def extract_film(video, extractors=DEFAULT_EXTRACTORS, name: str | None = None, 
     video = Path(video)
     name = name or video.stem
     chosen = _extractors(extractors, settings)
+    fingerprint = file_fingerprint(video)
     info = probe(video)
     n_steps = step_count(info.duration)
     warnings: list[str] = []
+
+    def note(message: str) -> None:
+        python_warnings.warn(f"{video}: {message}", stacklevel=2)
+        warnings.append(message)
+
+    if n_steps == 0:
+        note(f"film {name} lasts {info.duration:.2f} s, less than one step (16/30 s): its features have 0 rows "
+             f"and it has no segment")
+    angle = rotation(video)
+    if angle:
+        note(f"film {name}: its video stream is to be shown rotated by {angle} degrees counter-clockwise; features are computed "
+             f"on the frames as stored (unrotated)")
     parts: dict[str, list[np.ndarray] | np.ndarray] = {}
     check_ready(chosen)
     streaming = [e for e in chosen if e.streaming]
@@ -107,7 +129,7 @@ def extract_film(video, extractors=DEFAULT_EXTRACTORS, name: str | None = None, 
     described = [{**e.describe(), "dim": len(columns_of[e.name])} for e in chosen]
     meta = {"film": name, "video": str(video), "duration": info.duration, "fps": info.fps,
             "n_steps": n_steps, "step_seconds": 16 / 30, "extractors": described,
-            "toolkit_version": __version__, "warnings": warnings}
+            "toolkit_version": __version__, "warnings": warnings, "video_file": fingerprint}
     return FilmFeatures(step_starts(n_steps), values.astype(np.float32), columns, meta)
 
 
@@ -116,14 +138,15 @@ def extract_to_file(video, features_dir, extractors=DEFAULT_EXTRACTORS, name: st
                     video_backend: str = "pyav", settings: dict | None = None) -> tuple[Path, bool]:
     """Extract one film into ``<features_dir>/<set>/<name>.npz`` unless a complete file is there.
 
-    A file made by other extractor versions or settings, or unreadable, is redone.  Returns the path and
-    whether it was (re)written.
+    A file made by other extractor versions or settings, of another version of the film's file
+    (size or content changed), or unreadable, is redone.  Returns the path and whether it was
+    (re)written.
     """
     video = Path(video)
     name = name or video.stem
     extractors = list(extractors) or list(DEFAULT_EXTRACTORS)
     path = feature_path(features_dir, extractors, name)
-    if not overwrite and is_complete(path, _extractors(extractors, settings)):
+    if not overwrite and is_complete(path, _extractors(extractors, settings), video):
         return path, False
     features = extract_film(video, extractors, name, dataset_root, progress, video_backend, settings)
     save_features(path, features)
@@ -135,6 +158,7 @@ class ExtractionReport:
     written: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    removed: list[Path] = field(default_factory=list)   # stale temporary files of interrupted runs
 
 
 def _one(args) -> tuple[str, str, str]:
@@ -155,13 +179,16 @@ def extract_dataset(films, features_dir, extractors=DEFAULT_EXTRACTORS, dataset_
     """Extract every film of ``films`` (:class:`~mediaeval.dataset.Film` s with a video).
 
     One failing film does not stop the others; the report lists written, skipped and failed
-    films.  With ``jobs > 1`` films are extracted in parallel processes.
+    films.  With ``jobs > 1`` films are extracted in parallel processes
+    (:class:`mediaeval.workers.WorkerPool`: they die with this process).  Temporary files that
+    killed runs left in the set's folder are removed first
+    (:func:`~mediaeval.features.store.remove_stale_temporaries`).
     """
     from tqdm import tqdm
 
     extractors = list(extractors) or list(DEFAULT_EXTRACTORS)
     check_ready(_extractors(extractors, settings))  # unknown names, missing weights fail before any work
-    report = ExtractionReport()
+    report = ExtractionReport(removed=remove_stale_temporaries(Path(features_dir) / set_name(extractors)))
     todo = []
     for film in films:
         if film.video is None:
@@ -171,8 +198,9 @@ def extract_dataset(films, features_dir, extractors=DEFAULT_EXTRACTORS, dataset_
                          progress and jobs == 1, video_backend, settings))
     with tqdm(total=len(todo), desc="films", unit="film", disable=not progress) as bar:
         if jobs > 1:
-            # spawn, not fork: a parent that has already started TensorFlow (a notebook) cannot fork safely
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            from ..workers import WorkerPool
+
+            with WorkerPool(jobs) as pool:
                 futures = [pool.submit(_one, args) for args in todo]
                 results = (f.result() for f in as_completed(futures))
                 for result in results:

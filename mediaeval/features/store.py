@@ -3,12 +3,18 @@
 ``<FEATURES>/<set>/<Film>.npz`` with ``set`` the extractor names joined by ``+`` (in the order
 given).  Arrays: ``times`` (n_steps,) step start times in seconds, ``values`` (n_steps, dim)
 float32, ``columns`` (dim,) the value names, and ``meta``, a JSON text: extractors (name,
-version, dim, params), film, duration, fps, n_steps, toolkit version, warnings.
+version, dim, params), film, duration, fps, n_steps, toolkit version, warnings, and
+``video_file``, the film file's size, modification time and hash of its first and last MiB
+(:func:`file_fingerprint`).
 Files are written to a temporary name, then renamed: a file that exists is complete.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import re
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,9 +84,43 @@ def load_features(path) -> FilmFeatures:
     return features
 
 
-def is_complete(path, extractors) -> bool:
+FINGERPRINT_BYTES = 1 << 20
+
+
+def file_fingerprint(path) -> dict:
+    """What identifies a film's file cheaply: ``size`` (bytes), ``mtime`` (seconds) and
+    ``head_tail_sha256``, the SHA-256 of its first and last MiB (the whole file when smaller)."""
+    path = Path(path)
+    stat = path.stat()
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        digest.update(handle.read(FINGERPRINT_BYTES))
+        if stat.st_size > FINGERPRINT_BYTES:
+            handle.seek(max(FINGERPRINT_BYTES, stat.st_size - FINGERPRINT_BYTES))
+            digest.update(handle.read(FINGERPRINT_BYTES))
+    return {"size": stat.st_size, "mtime": stat.st_mtime, "head_tail_sha256": digest.hexdigest()}
+
+
+def same_file(recorded: dict | None, current: dict) -> bool:
+    """True when a recorded :func:`file_fingerprint` matches the file's current one: same size
+    and same hash (the modification time alone does not count: a copy of the same film is the
+    same film).  Feature files made before fingerprints were recorded (``None``) are accepted.
+
+    >>> old = {"size": 3, "mtime": 1.0, "head_tail_sha256": "ab"}
+    >>> same_file(old, {"size": 3, "mtime": 9.0, "head_tail_sha256": "ab"})
+    True
+    >>> same_file(old, {"size": 4, "mtime": 1.0, "head_tail_sha256": "ab"})
+    False
+    """
+    if recorded is None:
+        return True
+    return (recorded.get("size"), recorded.get("head_tail_sha256")) == (current["size"], current["head_tail_sha256"])
+
+
+def is_complete(path, extractors, video=None) -> bool:
     """True if ``path`` holds readable features made by these extractors at these versions and
-    settings (a setting requested as ``None``, such as weights not named, accepts any)."""
+    settings (a setting requested as ``None``, such as weights not named, accepts any) and,
+    when ``video`` is given, from this version of the film's file (:func:`same_file`)."""
     path = Path(path)
     if not path.exists():
         return False
@@ -88,12 +128,53 @@ def is_complete(path, extractors) -> bool:
         meta = load_features(path).meta
     except DataError:
         return False
+    if video is not None and not same_file(meta.get("video_file"), file_fingerprint(video)):
+        return False
     made_by = meta.get("extractors", [])
     if [(e["name"], e["version"]) for e in made_by] != [(e.name, e.version) for e in extractors]:
         return False
     return all(json.loads(json.dumps(value)) == stored.get("params", {}).get(key)
                for extractor, stored in zip(extractors, made_by)
                for key, value in extractor.params.items() if value is not None)
+
+
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.tmp$")
+STALE_SECONDS = 300
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:    # someone else's process
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder, now: float | None = None) -> list[Path]:
+    """Remove the temporary files an interrupted extraction left in ``folder`` (an extractor
+    set's folder): ``.<name>.<pid>.tmp``, :func:`mediaeval.atomic.atomic_output`'s pattern, so
+    they are this tool's, whose process is no longer alive here and which were not modified in
+    the last :data:`STALE_SECONDS` (a process writing one from another machine sharing the
+    folder is alive elsewhere).  Returns the paths removed."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    now = time.time() if now is None else now
+    removed = []
+    for candidate in sorted(folder.iterdir()):
+        match = _TEMPORARY.match(candidate.name)
+        if match is None or not candidate.is_file() or _pid_alive(int(match["pid"])):
+            continue
+        try:
+            if now - candidate.stat().st_mtime < STALE_SECONDS:
+                continue
+            candidate.unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(candidate)
+    return removed
 
 
 def load_set(features_dir, extractors, film: str) -> FilmFeatures:

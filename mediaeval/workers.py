@@ -1,0 +1,143 @@
+"""Worker processes that die with their parent, and SIGTERM handled like Ctrl-C.
+
+A batch scheduler, ``timeout`` or the OOM killer ends a command with SIGTERM or SIGKILL sent to
+the command's process alone.  Spawned workers would outlive it (and go on writing) unless:
+
+* each worker asks Linux to SIGKILL it when its parent dies (``prctl(PR_SET_PDEATHSIG)``), and
+  also runs a watchdog thread that ends it when its parent process is gone (``os.getppid()``
+  changes; the portable fallback, within :data:`WATCHDOG_SECONDS`);
+* a worker receiving SIGTERM or SIGINT unwinds its job as Ctrl-C would (so atomic writes remove
+  their temporary files) and then exits instead of taking the next job;
+* the command's SIGTERM raises ``KeyboardInterrupt`` (:func:`terminate_like_ctrl_c`), after
+  passing SIGTERM on to the workers of every pool made here, so the command ends as after
+  Ctrl-C: temporary files removed, Click prints "Aborted!", exit status 1.
+
+Linux delivers the parent-death signal when the *thread* that started the worker ends, so a pool
+is used from the thread that created it (the CLI's main thread).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+import weakref
+from concurrent.futures import ProcessPoolExecutor
+
+WATCHDOG_SECONDS = 0.5
+PR_SET_PDEATHSIG = 1
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+_POOLS: weakref.WeakSet = weakref.WeakSet()
+_in_job = False
+_stop_requested = False
+
+
+def _die_with_parent_linux() -> None:
+    """Ask the kernel to SIGKILL this process when its parent dies (Linux only; else nothing)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def _watch_parent(parent: int) -> None:
+    """Daemon thread: end this process as soon as its parent is no longer ``parent``, or once a
+    stop signal has been received and no job is running (whatever the timing of the signal)."""
+    def watch():
+        pause = threading.Event()
+        while os.getppid() == parent and not (_stop_requested and not _in_job):
+            pause.wait(WATCHDOG_SECONDS)
+        os._exit(EXIT_TERMINATED)
+
+    threading.Thread(target=watch, daemon=True, name="mediaeval-parent-watchdog").start()
+
+
+def _on_stop_signal(signum, frame) -> None:
+    """In a worker: interrupt the running job (it unwinds, cleaning up), or exit when idle."""
+    global _stop_requested
+    _stop_requested = True
+    if not _in_job:
+        os._exit(EXIT_TERMINATED)
+    raise KeyboardInterrupt
+
+
+def start_worker(parent: int, initializer=None, initargs=()) -> None:
+    """Initializer of every worker: die with ``parent``, stop cleanly on SIGTERM / SIGINT, then
+    run ``initializer(*initargs)``."""
+    _die_with_parent_linux()
+    if os.getppid() != parent:   # the parent died before the line above
+        os._exit(EXIT_TERMINATED)
+    _watch_parent(parent)
+    signal.signal(signal.SIGTERM, _on_stop_signal)
+    signal.signal(signal.SIGINT, _on_stop_signal)
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def run_job(fn, *args, **kwargs):
+    """Run one job in a worker; after a stop signal has unwound it, exit rather than go on."""
+    global _in_job
+    try:
+        _in_job = True
+        return fn(*args, **kwargs)
+    finally:
+        _in_job = False
+        if _stop_requested:
+            os._exit(EXIT_TERMINATED)
+
+
+class WorkerPool(ProcessPoolExecutor):
+    """A ``spawn`` process pool whose workers die with this process (see the module docstring).
+
+    Spawn, not fork: a parent that has already started TensorFlow (a notebook) cannot fork
+    safely.  Leaving a ``with`` block by an exception (Ctrl-C, SIGTERM) stops the workers:
+    running jobs are interrupted and unwind, queued ones are cancelled.
+    """
+
+    def __init__(self, max_workers: int, initializer=None, initargs=()):
+        import multiprocessing
+
+        super().__init__(max_workers=max_workers, mp_context=multiprocessing.get_context("spawn"),
+                         initializer=start_worker, initargs=(os.getpid(), initializer, tuple(initargs)))
+        _POOLS.add(self)
+
+    def submit(self, fn, /, *args, **kwargs):
+        return super().submit(run_job, fn, *args, **kwargs)
+
+    def worker_pids(self) -> list[int]:
+        processes = getattr(self, "_processes", None) or {}
+        return [pid for pid, process in list(processes.items()) if process.is_alive()]
+
+    def signal_workers(self) -> None:
+        """Send SIGTERM to every live worker (each unwinds its job, then exits)."""
+        for pid in self.worker_pids():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    def stop(self) -> None:
+        """Interrupt the running jobs, cancel the queued ones, and wait for the workers to exit."""
+        self.signal_workers()
+        self.shutdown(wait=True, cancel_futures=True)
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            self.stop()
+            return False
+        return super().__exit__(exc_type, exc, tb)
+
+
+def _on_sigterm(signum, frame) -> None:
+    for pool in list(_POOLS):
+        pool.signal_workers()
+    raise KeyboardInterrupt
+
+
+def terminate_like_ctrl_c() -> None:
+    """Make SIGTERM in this (main) process pass SIGTERM to the workers of its pools and raise
+    ``KeyboardInterrupt``, as Ctrl-C does."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
