@@ -175,3 +175,56 @@ def describe(paths, fusion: Fusion, subtask: str) -> dict:
     if subtask == "fear":
         out["threshold"] = fusion.threshold
     return out
+
+
+def fuse_trained(config, dataset, models_dir, team: str) -> tuple[Path, dict, Fusion]:
+    """A fused run of ``runs/`` (``fuse = [...]``): fuse the out-of-fold files of the trained runs
+    it names into a model folder of its own (the definition, folds, nested out-of-fold run file
+    and scores, and ``fusion.json`` with the weights chosen on all development films), written
+    like ``mediaeval train`` writes one, so that ``leaderboard`` reads it."""
+    import json
+    import os
+
+    from .atomic import write_text_atomic
+    from .folds import write_folds
+    from .submission import run_filename, write_run
+    from .training import _install, _remove_ours, _write_manifest, check_model_folder, model_lock
+
+    models_dir = Path(models_dir)
+    sources = [models_dir / f"{config.subtask}_run{n}" / run_filename(team, config.subtask, n) for n in config.fuse]
+    chosen, rows, scores = fuse_auto(sources, dataset, n_folds=config.folds, seed=config.seed)
+    model_dir = models_dir / config.name
+    run_name = run_filename(team, config.subtask, config.run)
+    check_model_folder(model_dir)
+    with model_lock(model_dir):
+        partial = model_dir.with_name(model_dir.name + ".partial")
+        _remove_ours(partial)
+        partial.mkdir(parents=True)
+        _write_manifest(partial, state="partial", pid=os.getpid())
+        write_text_atomic(partial / "run.toml", config.path.read_text(encoding="utf-8") if config.path else "")
+        write_folds(partial / "folds.json", [list(f) for f in scores_folds(scores)], config.seed)
+        write_run(partial / run_name, rows, config.subtask, config.describe())
+        write_text_atomic(partial / "scores.json", json.dumps(scores, indent=2) + "\n")
+        write_text_atomic(partial / "fusion.json", json.dumps(
+            {"fused_runs": [str(p) for p in sources], "weights": chosen.weights.tolist(),
+             "threshold": chosen.threshold}, indent=2) + "\n")
+        files = ["run.toml", "folds.json", "scores.json", run_name, "fusion.json"]
+        _write_manifest(partial, state="complete", definition=config.to_data(), digest=config.digest(), team=team,
+                        extractors={}, run_file=run_name, files=files)
+        _install(partial, model_dir)
+    return model_dir, scores, chosen
+
+
+def scores_folds(scores: dict) -> list[list[str]]:
+    """The folds' films, from ``score_folds`` output."""
+    return [fold["films"] for fold in scores["folds"]]
+
+
+def apply_to_test(config, fusion: Fusion, test_runs: list, out, described_by: dict) -> Path:
+    """Fuse the fused runs' test files with the chosen weights into ``out``."""
+    from .submission import write_run
+
+    runs = read_runs(test_runs)
+    rows = fusion.rows([columns(r, config.subtask) for r in runs], config.subtask)
+    return write_run(out, rows, config.subtask, {**described_by, **{k: v for k, v in describe(
+        test_runs, fusion, config.subtask).items() if k in ("features", "external_data", "weights")}})

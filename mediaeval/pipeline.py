@@ -16,8 +16,6 @@ from pathlib import Path
 from .atomic import write_text_atomic
 from .errors import MediaevalError
 
-TABLE_KEYS = {"valence_arousal": ("valence_mse", "valence_pcc", "arousal_mse", "arousal_pcc"),
-              "fear": ("map", "accuracy", "precision", "recall", "f1")}
 OUTPUTS = ".mediaeval-pipeline.json"   # in the output folder: {file name: sha256} of what the pipeline wrote
 
 
@@ -72,6 +70,8 @@ def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team:
     zip to write that exists and was not written by the pipeline (or was edited since) is
     refused unless ``force``.  Test runs are described by the definition stored with their model.
     """
+    from .features import available
+    from .fusion import apply_to_test, fuse_trained
     from .features.extract import extract_dataset
     from .features.store import covering_sets
     from .runs import find_runs
@@ -95,50 +95,36 @@ def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team:
         raise MediaevalError("not overwritten (not written by mediaeval pipeline, or edited since): "
                              + ", ".join(map(str, foreign)) + "; move them away or use --force")
     films = [f for f in dataset.films.values() if f.video is not None]
-    for features in covering_sets(r.features for r in runs):  # a run reads its part of a larger set
+    # A run reads its part of a larger set; sets made by import-features are not extracted.
+    extractable = [tuple(n for n in r.features if n in available()) for r in runs if not r.fused]
+    for features in covering_sets(s for s in extractable if s):
         echo(f"features {'+'.join(features)}")
         report = extract_dataset(films, features_dir, list(features), dataset.root, progress=progress, jobs=jobs)
         if report.failed:
             raise MediaevalError("feature extraction failed for: " + "; ".join(
                 f"{name}: {message.splitlines()[0]}" for name, message in report.failed.items()))
     outcomes = []
-    for config, test_run in zip(runs, test_runs):
+    by_number = {(c.subtask, c.run): t for c, t in zip(runs, test_runs)}
+    for config, test_run in sorted(zip(runs, test_runs), key=lambda pair: pair[0].fused):  # fused runs last
         model_dir = models_dir / config.name
         echo(f"run {config.name}: {config.description}")
-        result = train_run(config, dataset, features_dir, model_dir, team, progress=progress, jobs=jobs,
-                           echo=lambda text: echo(f"  {text}"))
-        if result.skipped:
-            echo(f"  already trained in {model_dir}")
-        predict_run(model_dir, dataset, features_dir, dataset.test_films, test_run)
+        if config.fused:
+            model_dir, scores, fusion = fuse_trained(config, dataset, models_dir, team)
+            apply_to_test(config, fusion, [by_number[(config.subtask, n)] for n in config.fuse], test_run,
+                          config.describe())
+            echo("  weights: " + "; ".join(", ".join(f"{w:.2f}" for w in column) for column in fusion.weights.T))
+        else:
+            result = train_run(config, dataset, features_dir, model_dir, team, progress=progress, jobs=jobs,
+                               echo=lambda text: echo(f"  {text}"))
+            if result.skipped:
+                echo(f"  already trained in {model_dir}")
+            predict_run(model_dir, dataset, features_dir, dataset.test_films, test_run)
+            scores, config = result.scores, result.config
         record.wrote(test_run, description_path(test_run))
         problems = [p for p in validate_run(test_run, dataset) if p.is_error]
         if problems:
             raise MediaevalError("\n".join(str(p) for p in problems))
-        outcomes.append(RunOutcome(config.name, config.subtask, config.run, result.config.description,
-                                   result.scores, test_run))
+        outcomes.append(RunOutcome(config.name, config.subtask, config.run, config.description, scores, test_run))
     zip_path = package_runs([o.test_run for o in outcomes], team, zip_path, dataset, force=True)
     record.wrote(zip_path)
     return zip_path, outcomes
-
-
-def figures_table(outcomes: list[RunOutcome]) -> str:
-    """Development cross-validation figures of every run: official (all films) and mean ± std over folds."""
-    lines = []
-    for subtask, keys in TABLE_KEYS.items():
-        rows = [o for o in outcomes if o.subtask == subtask]
-        if not rows:
-            continue
-        lines.append(f"{subtask}: out-of-fold figures on the development films (mean ± std over folds)")
-        lines.append("  run  " + "".join(f"{k:>22s}" for k in keys) + "  description")
-        for o in sorted(rows, key=lambda r: r.run):
-            cells = []
-            for key in keys:
-                value, mean, std = (o.scores["official"].get(key), o.scores.get("fold_mean", {}).get(key),
-                                    o.scores.get("fold_std", {}).get(key))
-                text = "n/a" if value is None else f"{value:.3f}"
-                if mean is not None and std is not None:
-                    text += f" ({mean:.3f}±{std:.3f})"
-                cells.append(f"{text:>22s}")
-            lines.append(f"  {o.run:<4d} " + "".join(cells) + f"  {o.description}")
-        lines.append("")
-    return "\n".join(lines)

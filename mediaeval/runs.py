@@ -46,17 +46,24 @@ class RunConfig:
     seeds: int = 1
     folds: int = 5
     model: ModelSettings | SegmentSettings = field(default_factory=ModelSettings)
+    fuse: list[int] = field(default_factory=list)   # a fused run: the numbers of the runs it fuses
     path: Path | None = None
 
     @property
     def name(self) -> str:
         return f"{self.subtask}_run{self.run}"
 
+    @property
+    def fused(self) -> bool:
+        return bool(self.fuse)
+
     def describe(self) -> dict:
         """What goes into the submission's README."""
         return {"description": self.description, "features": list(self.features),
                 "external_data": self.external_data,
-                "model": (self.model.describe() if isinstance(self.model, SegmentSettings) else
+                "model": (f"late fusion (weighted mean, weights by nested CV over films) of runs "
+                          f"{', '.join(map(str, self.fuse))}" if self.fused else
+                          self.model.describe() if isinstance(self.model, SegmentSettings) else
                           f"BatchNorm, Dropout, LSTM({self.model.lstm_units}), Dropout, Dense")
                          + (f"; mean of {self.seeds} seeds" if self.seeds > 1 else ""),
                 "settings": {"seed": self.seed, "folds": self.folds, **self.model.as_dict()}}
@@ -65,7 +72,9 @@ class RunConfig:
         """The definition as JSON-ready data: every field but ``path``, every model setting
         (``None`` included).  ``run_from_data(path, config.to_data()) == config`` up to ``path``."""
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("model", "path")}
-        return {**data, "features": list(self.features), "model": self.model.as_dict()}
+        if self.fused:   # a fused run has no model of its own
+            return {**data, "features": list(self.features), "fuse": list(self.fuse)}
+        return {**data, "features": list(self.features), "fuse": list(self.fuse), "model": self.model.as_dict()}
 
     def digest(self) -> str:
         """sha256 of the canonical definition: equal digests, equal runs."""
@@ -153,6 +162,12 @@ def run_from_data(path, data: dict) -> RunConfig:
             raise DataError(path, f"unknown key {key!r}; expected one of {', '.join([*hints, 'model'])}")
         if key != "model":
             data[key] = _checked(path, key, hints[key], value)
+    if data.get("fuse"):
+        if "model" in data:
+            raise DataError(path, "model: a fused run (fuse = [...]) trains no model of its own; remove [model]")
+        if len(set(data["fuse"])) < 2 or not all(1 <= n <= 5 for n in data["fuse"]):
+            raise DataError(path, f"fuse: expected at least 2 distinct run numbers from 1 to 5, got {data['fuse']}")
+        data.setdefault("features", [])
     for key in ("subtask", "run", "description", "features"):
         if key not in data:
             raise DataError(path, f"missing key {key!r}")
@@ -160,7 +175,7 @@ def run_from_data(path, data: dict) -> RunConfig:
         raise DataError(path, f"subtask: expected one of {', '.join(SUBTASKS)}, got {data['subtask']!r}")
     if not 1 <= data["run"] <= 5:
         raise DataError(path, f"run: expected 1 to 5, got {data['run']}")
-    if not data["features"]:
+    if not data["features"] and not data.get("fuse"):
         raise DataError(path, "features: expected a non-empty list of extractor names")
     if data.get("folds", 5) < 2:
         raise DataError(path, "folds: expected at least 2")
@@ -211,4 +226,11 @@ def find_runs(folder) -> list[RunConfig]:
         if key in seen:
             raise DataError(run.path, f"{run.subtask} run {run.run} is also defined in {seen[key]}")
         seen[key] = run.path
+    for run in runs:
+        for number in run.fuse:
+            fused = seen.get((run.subtask, number))
+            if number == run.run or fused is None:
+                raise DataError(run.path, f"fuse: {run.subtask} run {number} is not defined under {folder}")
+            if next(r for r in runs if r.path == fused).fused:
+                raise DataError(run.path, f"fuse: run {number} is itself a fused run; fuse trained runs")
     return runs

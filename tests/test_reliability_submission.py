@@ -381,7 +381,7 @@ def test_item3_score_reports_an_undefined_official_pcc(data, tmp_path):
 def test_item3_undefined_official_pcc_is_shown_by_every_consumer(tmp_path):
     from mediaeval.cli.model import _figures
     from mediaeval.metrics import score_folds
-    from mediaeval.pipeline import RunOutcome, figures_table
+    from mediaeval.leaderboard import Entry, format_table
     from mediaeval.plots import plot_comparison, plot_summary
 
     rng = np.random.default_rng(0)
@@ -392,8 +392,8 @@ def test_item3_undefined_official_pcc_is_shown_by_every_consumer(tmp_path):
     assert scores["official"]["valence_pcc"] is None and scores["folds"][0]["official"]["valence_pcc"] is None
     assert scores["fold_mean"]["valence_pcc"] == pytest.approx(scores["folds"][1]["official"]["valence_pcc"])
     assert "valence_pcc n/a" in _figures(scores)
-    table = figures_table([RunOutcome("r", "valence_arousal", 1, "d", scores, tmp_path / "x.txt")])
-    assert "n/a" in table
+    table = format_table({"valence_arousal": [Entry("r", "valence_arousal", "d", tmp_path, scores, scores)]})
+    assert "—" in table.splitlines()[2]
     summary = score_valence_arousal(truth, prediction)
     from mediaeval.plots import _headline
     defined = summary.official["valence_pcc_defined_films"]

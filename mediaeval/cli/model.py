@@ -103,13 +103,18 @@ def pipeline(dataset_root, team, runs_dir, features_dir, models_dir, out_dir, jo
     """Everything for every run: extract, train, predict the test films, validate, package.
 
     A run whose model was trained from another definition or other features is retrained.
-    Prints each run's development cross-validation figures so that the team can choose.
+    Prints the leaderboard of the runs (out-of-fold development figures beside the constant
+    baseline on the same folds; see mediaeval leaderboard) so that the team can choose.
     """
-    from ..pipeline import build_submission, figures_table
+    from pathlib import Path
 
-    zip_path, outcomes = build_submission(runs_dir, load_dataset(dataset_root), features_dir, models_dir, out_dir,
+    from ..leaderboard import format_table, leaderboard
+    from ..pipeline import build_submission
+
+    dataset = load_dataset(dataset_root)
+    zip_path, outcomes = build_submission(runs_dir, dataset, features_dir, models_dir, out_dir,
                                           team, force=force, jobs=jobs, echo=click.echo)
-    click.echo("\n" + figures_table(outcomes))
+    click.echo("\n" + format_table(leaderboard([Path(models_dir) / o.name for o in outcomes], dataset)))
     click.echo(f"submission: {zip_path} ({len(outcomes)} runs)")
 
 

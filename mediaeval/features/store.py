@@ -177,30 +177,59 @@ def remove_stale_temporaries(folder, now: float | None = None) -> list[Path]:
     return removed
 
 
+def _cut(features: FilmFeatures, path: Path, names: list[str]) -> FilmFeatures:
+    """The columns of ``names`` (in that order) from the features of a larger set."""
+    owner = [c.split("/", 1)[0] for c in features.columns]
+    order = [i for name in names for i, o in enumerate(owner) if o == name]
+    meta = dict(features.meta, source=str(path),
+                extractors=[e for name in names for e in features.meta["extractors"] if e["name"] == name])
+    return FilmFeatures(features.times, features.values[:, order], [features.columns[i] for i in order], meta)
+
+
 def load_set(features_dir, extractors, film: str) -> FilmFeatures:
-    """Features of ``film`` made by ``extractors`` (in that order): from their own file, or cut
-    from the file of a larger extractor set (columns are named ``<extractor>/<value>``).
+    """Features of ``film`` made by ``extractors`` (in that order): from their own file, cut from
+    the file of a larger extractor set, or put side by side from several sets' files (an
+    extracted set beside one made by ``mediaeval import-features``, say); columns are named
+    ``<extractor>/<value>``.
 
     Raises
     ------
     FileNotFoundError
-        When no file of ``film`` holds all of ``extractors``.
+        When some extractor of ``extractors`` is in no file of ``film``.
+    DataError
+        When files to put side by side disagree on the number of steps.
     """
     extractors = list(extractors)
     exact = feature_path(features_dir, extractors, film)
     if exact.exists():
         return load_features(exact)
     folder = Path(features_dir)
-    for candidate in sorted(folder.iterdir()) if folder.is_dir() else []:
-        path = candidate / f"{film}.npz"
-        if set(extractors) <= set(candidate.name.split("+")) and path.exists():
-            larger = load_features(path)
-            owner = [c.split("/", 1)[0] for c in larger.columns]
-            order = [i for name in extractors for i, o in enumerate(owner) if o == name]
-            meta = dict(larger.meta, source=str(path),
-                        extractors=[e for name in extractors for e in larger.meta["extractors"] if e["name"] == name])
-            return FilmFeatures(larger.times, larger.values[:, order], [larger.columns[i] for i in order], meta)
-    raise FileNotFoundError(exact)
+    holders = [c for c in (sorted(folder.iterdir()) if folder.is_dir() else []) if (c / f"{film}.npz").exists()]
+    for candidate in holders:
+        if set(extractors) <= set(candidate.name.split("+")):
+            path = candidate / f"{film}.npz"
+            return _cut(load_features(path), path, extractors)
+    parts: list[tuple[Path, list[str]]] = []
+    for name in extractors:
+        holder = next((c for c in holders if name in c.name.split("+")), None)
+        if holder is None:
+            raise FileNotFoundError(exact)
+        path = holder / f"{film}.npz"
+        if parts and parts[-1][0] == path:
+            parts[-1][1].append(name)
+        else:
+            parts.append((path, [name]))
+    pieces = [_cut(load_features(path), path, names) for path, names in parts]
+    first = pieces[0]
+    for (path, _), piece in zip(parts[1:], pieces[1:]):
+        if len(piece.times) != len(first.times):
+            raise DataError(path, f"{len(piece.times)} steps, but {parts[0][0]} has {len(first.times)} for the same "
+                                  f"film; extract or import both from the same film")
+    meta = dict(first.meta, source=[str(p) for p, _ in parts],
+                extractors=[e for piece in pieces for e in piece.meta["extractors"]],
+                warnings=[w for piece in pieces for w in piece.meta.get("warnings", [])])
+    return FilmFeatures(first.times, np.concatenate([p.values for p in pieces], axis=1),
+                        [c for p in pieces for c in p.columns], meta)
 
 
 def covering_sets(extractor_sets) -> list[tuple[str, ...]]:
