@@ -48,3 +48,42 @@ def test_pipeline_builds_a_valid_zip(tiny_dataset, tmp_path):
     # a second pass trains nothing and gives the same zip content
     again = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert again.exit_code == 0 and again.output.count("already trained") == 3
+
+
+def test_pipeline_with_a_per_segment_run_on_imported_features_and_a_fused_run(tiny_dataset, tmp_path):
+    """A ridge run reading an imported set beside an extracted one, an LSTM run, and their
+    fusion: the pipeline extracts only what is extractable, fuses last, and packages all three."""
+    import numpy as np
+
+    dataset = Dataset.discover(tiny_dataset)
+    src = tmp_path / "tables"
+    src.mkdir()
+    for film in dataset.films.values():
+        seconds = int(film.duration)
+        rows = ["time,a,b"] + [f"{t + 0.5},{np.sin(t / 3):.4f},{t % 5}" for t in range(seconds)]
+        (src / f"{film.name}.csv").write_text("\n".join(rows) + "\n")
+    imported = CliRunner().invoke(cli, ["import-features", str(src), "--dataset", str(tiny_dataset),
+                                        "--out", str(tmp_path / "features"), "--name", "mine"])
+    assert imported.exit_code == 0, imported.output
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "run1.toml").write_text(
+        'subtask = "valence_arousal"\nrun = 1\ndescription = "ridge on mine and visual-stats"\n'
+        'features = ["mine", "visual-stats"]\nfolds = 2\n[model]\ntype = "ridge"\ninner_folds = 2\n')
+    (runs / "run2.toml").write_text(RUN.format(subtask="valence_arousal", run=2, features='"audio-stats"'))
+    (runs / "run5.toml").write_text('subtask = "valence_arousal"\nrun = 5\ndescription = "runs 1 and 2 fused"\n'
+                                    'fuse = [1, 2]\nfolds = 2\n')
+    args = ["pipeline", "--dataset", str(tiny_dataset), "--team", "T", "--runs", str(runs),
+            "--features", str(tmp_path / "features"), "--models", str(tmp_path / "models"),
+            "--out", str(tmp_path / "submission")]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "features").iterdir()) == ["audio-stats", "mine", "visual-stats"]
+    assert "valence_arousal_run5" in result.output.split("out-of-fold figures")[-1]   # on the leaderboard
+    with zipfile.ZipFile(tmp_path / "submission" / "me17ei_T.zip") as archive:
+        readme = archive.read("README.txt").decode()
+        assert len(archive.namelist()) == 4 and "late fusion (weighted mean" in readme
+    for n in (1, 2, 5):
+        assert validate_run(tmp_path / "submission" / f"me17ei_T_valence_arousal_run{n}.txt", dataset) == []
+    fused = (tmp_path / "models" / "valence_arousal_run5")
+    assert (fused / "fusion.json").exists() and (fused / "scores.json").exists()

@@ -173,6 +173,7 @@ def main(argv=None) -> int:
     from mediaeval.dataset import Dataset
     from mediaeval.features.imported import import_features
     from mediaeval.folds import make_folds
+    from mediaeval.fusion import fuse_trained
     from mediaeval.metrics import score_folds
     from mediaeval.runs import find_runs
     from mediaeval.training import load_films, train_run
@@ -195,15 +196,18 @@ def main(argv=None) -> int:
             started = time.perf_counter()
             oof = reference(data, folds, subtask)
             results[subtask].append((name, score_folds(truth, oof, folds, subtask), time.perf_counter() - started))
-    for config in runs:
+    for config in sorted(runs, key=lambda c: c.fused):     # fused runs after the runs they fuse
         if only and config.name not in only:
             continue
-        config = dataclasses.replace(config, features=[FEATURE_SET], path=None)
         started = time.perf_counter()
-        print(f"training {config.name} ...", flush=True)
-        result = train_run(config, dataset, features, args.work / "models" / config.name, "bench",
-                           overwrite=True, progress=False, jobs=args.jobs)
-        results[config.subtask].append((config.name, result.scores, time.perf_counter() - started))
+        print(f"{'fusing' if config.fused else 'training'} {config.name} ...", flush=True)
+        if config.fused:
+            _, scores, _ = fuse_trained(config, dataset, args.work / "models", "bench")
+        else:
+            config = dataclasses.replace(config, features=[FEATURE_SET], path=None)
+            scores = train_run(config, dataset, features, args.work / "models" / config.name, "bench",
+                               overwrite=True, progress=False, jobs=args.jobs).scores
+        results[config.subtask].append((config.name, scores, time.perf_counter() - started))
     for subtask, rows in results.items():
         print()
         print(leaderboard(subtask, rows))
