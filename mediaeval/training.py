@@ -456,7 +456,9 @@ def segment_rows(per_seed: list[tuple[np.ndarray, float]], subtask: str) -> np.n
 
 
 def _one_thread_each() -> None:
-    """Worker processes share the cores: one TensorFlow thread each."""
+    """Worker processes share the cores: one TensorFlow thread each, and one OpenMP thread for
+    scikit-learn's gradient boosting (set before anything loads OpenMP)."""
+    os.environ["OMP_NUM_THREADS"] = "1"
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(1)

@@ -29,6 +29,7 @@ Usage: ``python tools/bench_accuracy.py [--runs runs] [--only valence_arousal_ru
 from __future__ import annotations
 
 import argparse
+import os
 import dataclasses
 import json
 import sys
@@ -38,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")   # TensorFlow's C++ notices bury the leaderboard
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import realistic  # noqa: E402
 
