@@ -62,13 +62,15 @@ class OutputRecord:
 
 
 def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team: str, force: bool = False,
-                     progress: bool = True, jobs: int = 1, echo=print) -> tuple[Path, list[RunOutcome]]:
+                     progress: bool = True, jobs: int = 1, echo=print,
+                     light: bool = False) -> tuple[Path, list[RunOutcome]]:
     """Do everything for every run under ``runs_dir``; return the zip and each run's outcome.
 
     Before anything starts: every model folder is checked (see
     :func:`mediaeval.training.check_model_folder`), and every test run file, description and
     zip to write that exists and was not written by the pipeline (or was edited since) is
     refused unless ``force``.  Test runs are described by the definition stored with their model.
+    ``light``: train every run with its ``[light]`` settings (:meth:`RunConfig.lightened`).
     """
     from .features import available
     from .fusion import apply_to_test, fuse_trained
@@ -78,7 +80,7 @@ def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team:
     from .submission import description_path, package_runs, run_filename, validate_run
     from .training import check_model_folder, predict_run, train_run
 
-    runs = find_runs(runs_dir)
+    runs = [r.lightened() if light else r for r in find_runs(runs_dir)]
     if not runs:
         raise MediaevalError(f"{runs_dir}: no run definition (*.toml) found")
     if not dataset.test_films:

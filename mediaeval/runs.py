@@ -47,6 +47,7 @@ class RunConfig:
     folds: int = 5
     model: ModelSettings | SegmentSettings = field(default_factory=ModelSettings)
     fuse: list[int] = field(default_factory=list)   # a fused run: the numbers of the runs it fuses
+    light: dict = field(default_factory=dict)       # [light]: [model] settings that make demo runs quick
     path: Path | None = None
 
     @property
@@ -56,6 +57,20 @@ class RunConfig:
     @property
     def fused(self) -> bool:
         return bool(self.fuse)
+
+    def lightened(self) -> "RunConfig":
+        """This run with its ``[light]`` settings in place of the ``[model]`` ones (``pipeline
+        --light``, which ``make demo`` uses): the same recipe, trained lighter; ``light`` emptied."""
+        if not self.light:
+            return self
+        import dataclasses
+
+        table = {**self.model.as_dict(), **self.light}
+        if not isinstance(self.model, SegmentSettings):
+            table.pop("type", None)
+        return dataclasses.replace(self, model=model_settings(self.path, table), light={},
+                                   description=self.description + " (light settings: "
+                                   + ", ".join(f"{k} = {v}" for k, v in self.light.items()) + ")")
 
     def describe(self) -> dict:
         """What goes into the submission's README."""
@@ -184,6 +199,14 @@ def run_from_data(path, data: dict) -> RunConfig:
     table = data.pop("model", {})
     if not isinstance(table, dict):
         raise DataError(path, f"model: expected a table, got {table!r}")
+    light = data.get("light", {})
+    unknown = sorted(set(light) - set(typing.get_type_hints(ModelSettings)) - set(typing.get_type_hints(SegmentSettings)))
+    if unknown or "type" in light:
+        raise DataError(path, f"light.{(unknown or ['type'])[0]}: expected a [model] setting to lighten (not type)")
+    try:
+        model_settings(path, {**table, **light})
+    except DataError as error:
+        raise DataError(path, "light: " + error.message) from None
     return RunConfig(model=model_settings(path, table), path=Path(path), **data)
 
 

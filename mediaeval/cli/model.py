@@ -99,7 +99,10 @@ COMMANDS = [train, predict]
 @click.option("--force", is_flag=True,
               help="Overwrite test run files, descriptions and the zip in OUT that the pipeline did not "
                    "write or that were edited since (refused by default).")
-def pipeline(dataset_root, team, runs_dir, features_dir, models_dir, out_dir, jobs, force):
+@click.option("--light", is_flag=True,
+              help="Train each run with its [light] settings (quicker; make demo uses them); the model "
+                   "folders then hold the lighter runs, and a later run without --light retrains them.")
+def pipeline(dataset_root, team, runs_dir, features_dir, models_dir, out_dir, jobs, force, light):
     """Everything for every run: extract, train, predict the test films, validate, package.
 
     A run whose model was trained from another definition or other features is retrained.
@@ -113,7 +116,7 @@ def pipeline(dataset_root, team, runs_dir, features_dir, models_dir, out_dir, jo
 
     dataset = load_dataset(dataset_root)
     zip_path, outcomes = build_submission(runs_dir, dataset, features_dir, models_dir, out_dir,
-                                          team, force=force, jobs=jobs, echo=click.echo)
+                                          team, force=force, jobs=jobs, echo=click.echo, light=light)
     click.echo("\n" + format_table(leaderboard([Path(models_dir) / o.name for o in outcomes], dataset)))
     click.echo(f"submission: {zip_path} ({len(outcomes)} runs)")
 
