@@ -65,16 +65,17 @@ class EmulatedBfloat16Warning(UserWarning):
     """``precision=bfloat16`` on a CPU without native bfloat16 (see :mod:`mediaeval.cpu`)."""
 
 
+# Measured by `tools/bench_pretrained.py --precisions` under ONEDNN_MAX_CPU_ISA=AVX2 (README, Performance).
 EMULATED_COST = ("i3d precision=bfloat16: this CPU has no native bfloat16 (avx512_bf16 / amx_bf16, or "
-                 "ONEDNN_MAX_CPU_ISA caps it), so it is emulated: float32 arithmetic on bfloat16-rounded "
-                 "values, {cost}; precision=float32 is faster and exact here")
-EMULATED_COST_MEASURED = "about 1.1 x slower than float32, features within 2 % of float32's"
+                 "ONEDNN_MAX_CPU_ISA caps it), so it is emulated (float32 arithmetic on bfloat16-rounded "
+                 "values): no faster than float32 (0.98 x its speed) and features off by up to 2 % of the "
+                 "largest; precision=float32 is as fast and exact here")
 
 
 @lru_cache(maxsize=None)
 def warn_emulated_bfloat16() -> None:
     """Warn, once per process, that bfloat16 is emulated here and what it costs."""
-    warnings.warn(EMULATED_COST.format(cost=EMULATED_COST_MEASURED), EmulatedBfloat16Warning, stacklevel=4)
+    warnings.warn(EMULATED_COST, EmulatedBfloat16Warning, stacklevel=4)
 
 
 def _round_bfloat16(values: np.ndarray) -> np.ndarray:
