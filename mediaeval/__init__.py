@@ -6,7 +6,7 @@ Importing it quietens what is known to be harmless, so that a real warning stand
   and errors still show).  A few notices that TensorFlow writes before reading that setting
   (oneDNN, CUDA drivers) cannot be filtered from Python.
 - NumPy 2's DeprecationWarning when Keras 3 (``keras.src.backend.tensorflow.core``) converts a
-  TensorFlow variable with ``np.array`` (``model.save()``, each epoch): TensorFlow's ``__array__`` takes
+  TensorFlow variable with ``np.array`` (``model.save()``): TensorFlow's ``__array__`` takes
   no ``copy`` argument, so NumPy copies without it, which is what was asked.  Matched by message
   and module only.  pytest resets warning filters for each test, so setup.cfg repeats it.
 """
