@@ -78,19 +78,18 @@ def warn_emulated_bfloat16() -> None:
     warnings.warn(EMULATED_COST, EmulatedBfloat16Warning, stacklevel=4)
 
 
-def _round_bfloat16(values: np.ndarray) -> np.ndarray:
-    """float32 ``values`` rounded to the nearest bfloat16 (ties to even), as float32."""
+def _bfloat16_and_back(values):
+    """float32 ``values`` (array or tensor) rounded to the nearest bfloat16 (ties to even), as float32."""
     import keras
 
-    return np.asarray(keras.ops.cast(keras.ops.cast(values, "bfloat16"), "float32"))
+    return keras.ops.cast(keras.ops.cast(values, "bfloat16"), "float32")
 
 
 def _rounding(x, name: str):
     """A layer rounding float32 activations to bfloat16 (the emulated mode's activations)."""
     import keras
 
-    return keras.layers.Lambda(lambda t: keras.ops.cast(keras.ops.cast(t, "bfloat16"), "float32"),
-                               name=f"{name}.bf16")(x)
+    return keras.layers.Lambda(_bfloat16_and_back, name=f"{name}.bf16")(x)
 
 
 def _unit(x, name: str, params: dict, stats: dict, stride, dtype: str = "float32"):
@@ -111,7 +110,7 @@ def _unit(x, name: str, params: dict, stats: dict, stride, dtype: str = "float32
                                 dtype="float32" if emulated else dtype)
     out = layer(x)
     weights = [(kernel * scale).astype(np.float32), bias.astype(np.float32)]
-    layer.set_weights([_round_bfloat16(w) for w in weights] if emulated else weights)
+    layer.set_weights([np.asarray(_bfloat16_and_back(w)) for w in weights] if emulated else weights)
     return _rounding(out, name.replace("/", ".")) if emulated else out
 
 
