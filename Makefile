@@ -81,4 +81,6 @@ clean:
 bench: $(INSTALLED) $(PRETRAINED)
 	$(BIN)/python tools/bench_extract.py --minutes $(BENCH_MINUTES)
 	$(BIN)/python tools/bench_pretrained.py
+	$(BIN)/python tools/bench_pretrained.py --precisions
+	ONEDNN_MAX_CPU_ISA=AVX2 $(BIN)/python tools/bench_pretrained.py --precisions
 	$(BIN)/python tools/bench_train.py
