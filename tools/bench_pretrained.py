@@ -11,6 +11,15 @@ initialised ones once (build/bench/*-random.weights.h5), which time the same as 
     python tools/bench_pretrained.py [--minutes 2] [--extractors i3d,i3d:bfloat16,musicnn,...]
 
 ``i3d:bfloat16`` is i3d with ``--setting i3d.precision=bfloat16``.
+
+    python tools/bench_pretrained.py --precisions [--rounds 5]
+    ONEDNN_MAX_CPU_ISA=AVX2 python tools/bench_pretrained.py --precisions
+
+compares i3d's bfloat16 with its float32 in one process, batches interleaved (so that a shared
+machine's load hits both alike): the speed-up (median over rounds of float32 time / bfloat16
+time) and the deviation (largest |bfloat16 - float32| over the largest |float32|) on the test
+suite's reference clips and on random ones.  Under ``ONEDNN_MAX_CPU_ISA=AVX2`` it measures what a
+CPU without bfloat16 instructions gets (emulated bfloat16, see ``mediaeval.cpu``).
 """
 from __future__ import annotations
 
@@ -84,11 +93,57 @@ def random_weights(name: str) -> str:
     return str(path)
 
 
+def compare_precisions(rounds: int, n_clips: int = 16) -> None:
+    """Print i3d's bfloat16 speed-up and deviation against float32 on this CPU (see the docstring)."""
+    import os
+    import statistics
+    import time
+
+    import numpy as np
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from reference_inputs import i3d_clips
+
+    from mediaeval.cpu import bfloat16_support
+    from mediaeval.features.pretrained.i3d import BATCH_SIZE, compute_dtype, i3d_network
+    from mediaeval.features.pretrained.runtime import batched_predict
+
+    support = bfloat16_support()
+    nets = {p: i3d_network(112, precision=p) for p in ("float32", "bfloat16")}
+    random_clips = np.random.default_rng(0).uniform(-1, 1, (n_clips, 16, 112, 112, 3)).astype(np.float32)
+    reference_clips = i3d_clips(112)
+    outputs = {p: {name: batched_predict(net, x, BATCH_SIZE) for name, x in
+                   (("reference", reference_clips), ("random", random_clips))} for p, net in nets.items()}
+    speedups, seconds = [], {p: [] for p in nets}
+    for _ in range(rounds):
+        for p, net in nets.items():
+            start = time.perf_counter()
+            batched_predict(net, random_clips, BATCH_SIZE)
+            seconds[p].append(time.perf_counter() - start)
+        speedups.append(seconds["float32"][-1] / seconds["bfloat16"][-1])
+    print(f"CPU bfloat16: {support} (ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA', '')!r}), "
+          f"computed as {compute_dtype('bfloat16')}")
+    for p in nets:
+        print(f"{p:>9}: {n_clips / min(seconds[p]):.1f} clips/s (best of {rounds})")
+    print(f"bfloat16 speed-up: {statistics.median(speedups):.2f} x (median; rounds {min(speedups):.2f} to "
+          f"{max(speedups):.2f})")
+    for name in ("reference", "random"):
+        full, low = outputs["float32"][name], outputs["bfloat16"][name]
+        deviation = np.abs(low - full).max() / np.abs(full).max()
+        print(f"deviation on {name} clips: {100 * deviation:.2f} % of the largest feature, correlation "
+              f"{np.corrcoef(low.ravel(), full.ravel())[0, 1]:.5f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=2.0, help="Length of the film extracted.")
     parser.add_argument("--extractors", default=EXTRACTORS)
+    parser.add_argument("--precisions", action="store_true", help="Compare i3d bfloat16 with float32 only.")
+    parser.add_argument("--rounds", type=int, default=5, help="Rounds of --precisions.")
     args = parser.parse_args()
+    if args.precisions:
+        compare_precisions(args.rounds)
+        return
     OUT.mkdir(parents=True, exist_ok=True)
     film = make_film(OUT / f"film_{args.minutes:g}min_{WIDTH}x{HEIGHT}.mp4", args.minutes)
     decode = measure("decode", film)

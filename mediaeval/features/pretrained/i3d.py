@@ -13,10 +13,12 @@ convolutions.  ``tests/test_pretrained.py`` compares the port with outputs of th
 """
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 
 import numpy as np
 
+from ...cpu import NATIVE, bfloat16_support
 from ..registry import Extractor, as_float32, register
 from .runtime import batched_predict
 from .weights import load_array_pickle, packaged_file
@@ -56,18 +58,60 @@ def load_weights() -> dict:
     return load_array_pickle(packaged_file(DISTRIBUTION, WEIGHTS_FILE, WEIGHTS_SHA256))
 
 
-def _unit(x, name: str, params: dict, stats: dict, stride, dtype: str = "float32"):
-    """Conv3D (no bias) -> BatchNorm -> ReLU, as one Conv3D with the BatchNorm folded in."""
+EMULATED_BFLOAT16 = "emulated_bfloat16"  # float32 arithmetic on bfloat16-rounded weights and activations
+
+
+class EmulatedBfloat16Warning(UserWarning):
+    """``precision=bfloat16`` on a CPU without native bfloat16 (see :mod:`mediaeval.cpu`)."""
+
+
+# Measured by `tools/bench_pretrained.py --precisions` under ONEDNN_MAX_CPU_ISA=AVX2 (README, Performance).
+EMULATED_COST = ("i3d precision=bfloat16: this CPU has no native bfloat16 (avx512_bf16 / amx_bf16, or "
+                 "ONEDNN_MAX_CPU_ISA caps it), so it is emulated (float32 arithmetic on bfloat16-rounded "
+                 "values): no faster than float32 (0.98 x its speed) and features off by up to 2 % of the "
+                 "largest; precision=float32 is as fast and exact here")
+
+
+@lru_cache(maxsize=None)
+def warn_emulated_bfloat16() -> None:
+    """Warn, once per process, that bfloat16 is emulated here and what it costs."""
+    warnings.warn(EMULATED_COST, EmulatedBfloat16Warning, stacklevel=4)
+
+
+def _bfloat16_and_back(values):
+    """float32 ``values`` (array or tensor) rounded to the nearest bfloat16 (ties to even), as float32."""
     import keras
 
+    return keras.ops.cast(keras.ops.cast(values, "bfloat16"), "float32")
+
+
+def _rounding(x, name: str):
+    """A layer rounding float32 activations to bfloat16 (the emulated mode's activations)."""
+    import keras
+
+    return keras.layers.Lambda(_bfloat16_and_back, name=f"{name}.bf16")(x)
+
+
+def _unit(x, name: str, params: dict, stats: dict, stride, dtype: str = "float32"):
+    """Conv3D (no bias) -> BatchNorm -> ReLU, as one Conv3D with the BatchNorm folded in.
+
+    ``dtype`` :data:`EMULATED_BFLOAT16`: a float32 Conv3D of bfloat16-rounded weights whose
+    output is rounded to bfloat16, which is what ``mixed_bfloat16`` computes on a CPU with
+    bfloat16 instructions (float32 accumulation), without needing them.
+    """
+    import keras
+
+    emulated = dtype == EMULATED_BFLOAT16
     kernel = params["Conv_0"]["kernel"]
     scale = 1.0 / np.sqrt(stats["BatchNorm_0"]["var"].reshape(-1) + BN_EPSILON)
     bias = params["BatchNorm_0"]["bias"] - stats["BatchNorm_0"]["mean"].reshape(-1) * scale
     layer = keras.layers.Conv3D(kernel.shape[-1], kernel.shape[:3], strides=stride, padding="same",
-                                activation="relu", name=name.replace("/", "."), dtype=dtype)
+                                activation="relu", name=name.replace("/", "."),
+                                dtype="float32" if emulated else dtype)
     out = layer(x)
-    layer.set_weights([(kernel * scale).astype(np.float32), bias.astype(np.float32)])
-    return out
+    weights = [(kernel * scale).astype(np.float32), bias.astype(np.float32)]
+    layer.set_weights([np.asarray(_bfloat16_and_back(w)) for w in weights] if emulated else weights)
+    return _rounding(out, name.replace("/", ".")) if emulated else out
 
 
 def _mixed(x, name: str, params: dict, stats: dict, dtype: str):
@@ -80,35 +124,55 @@ def _mixed(x, name: str, params: dict, stats: dict, dtype: str):
     branch_1 = unit(unit(x, "Branch_1/Conv3d_0a_1x1"), "Branch_1/Conv3d_0b_3x3")
     branch_2 = unit(unit(x, "Branch_2/Conv3d_0a_1x1"), "Branch_2/Conv3d_0b_3x3")
     pooled = keras.layers.MaxPooling3D((3, 3, 3), strides=(1, 1, 1), padding="same", name=f"{name}.pool",
-                                       dtype=dtype)(x)
+                                       dtype=_layer_dtype(dtype))(x)
     branch_3 = unit(pooled, "Branch_3/Conv3d_0b_1x1")
-    return keras.layers.Concatenate(name=name, dtype=dtype)([branch_0, branch_1, branch_2, branch_3])
+    return keras.layers.Concatenate(name=name, dtype=_layer_dtype(dtype))([branch_0, branch_1, branch_2, branch_3])
+
+
+def _layer_dtype(dtype: str) -> str:
+    """The Keras dtype policy of the layers that do no arithmetic (pools, concatenations)."""
+    return "float32" if dtype == EMULATED_BFLOAT16 else dtype
+
+
+def compute_dtype(precision: str, bfloat16: str | None = None) -> str:
+    """The network's computation for ``precision``: ``float32``, ``mixed_bfloat16`` where the CPU
+    has bfloat16 instructions (``bfloat16`` :data:`~mediaeval.cpu.NATIVE`, detected by
+    default), else :data:`EMULATED_BFLOAT16`, with a warning (once per process) naming the cost."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"i3d precision: expected {' or '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "float32":
+        return "float32"
+    if (bfloat16 or bfloat16_support()) == NATIVE:
+        return PRECISIONS[precision]
+    warn_emulated_bfloat16()
+    return EMULATED_BFLOAT16
 
 
 @lru_cache(maxsize=None)
-def i3d_network(size: int = 112, logits: bool = False, precision: str = "float32"):
+def i3d_network(size: int = 112, logits: bool = False, precision: str = "float32", bfloat16: str | None = None):
     """The Keras I3D network: (n, 16, size, size, 3) in [-1, 1] -> (n, 1024) mean Mixed_5c.
 
     With ``logits`` (``size`` 224 only) the model has a second output, the network's own
     Kinetics-400 logits (2 x 7 x 7 average pool, 1x1x1 convolution, mean over time).
     ``precision="bfloat16"`` computes the convolutions in bfloat16 (Keras's
-    ``mixed_bfloat16``: float32 weights and output): measured here 1.4 to 1.7 x faster,
-    within 1.6 % of the float32 features (correlation 0.9998).
+    ``mixed_bfloat16``: float32 weights and output) on CPUs with bfloat16 instructions; on
+    others (``bfloat16`` :data:`~mediaeval.cpu.EMULATED`, detected by default) it is emulated
+    (:func:`compute_dtype`) and warns once.  README's Performance section gives the measured
+    speed and deviation of both.
     """
     import keras
 
-    if precision not in PRECISIONS:
-        raise ValueError(f"i3d precision: expected {' or '.join(PRECISIONS)}, got {precision!r}")
-    dtype = PRECISIONS[precision]
+    dtype = compute_dtype(precision, bfloat16)
     weights = load_weights()
     params, stats = weights["params"], weights["batch_stats"]
     inputs = keras.Input((16, size, size, 3), name="clips")
-    x = inputs
+    x = _rounding(inputs, "clips") if dtype == EMULATED_BFLOAT16 else inputs
     for kind, name, args in LAYOUT:
         if kind == "unit":
             x = _unit(x, name, params[name], stats[name], args[2], dtype)
         elif kind == "pool":
-            x = keras.layers.MaxPooling3D(args[0], strides=args[1], padding="same", name=name, dtype=dtype)(x)
+            x = keras.layers.MaxPooling3D(args[0], strides=args[1], padding="same", name=name,
+                                          dtype=_layer_dtype(dtype))(x)
         else:
             x = _mixed(x, name, params, stats, dtype)
     features = keras.layers.GlobalAveragePooling3D(name="mixed_5c_mean", dtype="float32")(x)
@@ -143,8 +207,7 @@ def i3d_features(clips: np.ndarray, size: int = 112, batch_size: int = BATCH_SIZ
 
 
 def _extractor(size: int, precision: str) -> Extractor:
-    if precision not in PRECISIONS:
-        raise ValueError(f"i3d precision: expected {' or '.join(PRECISIONS)}, got {precision!r}")
+    compute_dtype(precision)  # checks it, and warns now (before any film) if bfloat16 is emulated here
     name = "i3d" if size == 112 else f"i3d-{size}"
     return Extractor(name, "visual", "1", [f"mixed5c_{i}" for i in range(FEATURE_DIM)],
                      process=lambda state, block: i3d_features(block.frames, size, precision=precision),

@@ -233,17 +233,16 @@ def step_patches(audio, steps: np.ndarray, n_frames: int) -> np.ndarray:
 def musicnn_windows(source: FilmSource, model: str = "MSD_musicnn", context_seconds: float = CONTEXT_SECONDS,
                     batch_size: int = BATCH_SIZE) -> np.ndarray:
     """Embedding and tag probabilities of the window centred on each step: (n_steps, dim + 50)."""
-    from tqdm import tqdm
-
     from ...media import RollingAudio, iter_audio_steps
+    from ...progress import progress
 
     n_frames = context_frames(context_seconds)
     network = musicnn_network(model, n_frames)
     audio = RollingAudio(iter_audio_steps(source.video, source.n_steps, warnings_out=source.warnings),
                          source.n_steps * SAMPLES_PER_STEP)
     parts = []
-    with tqdm(total=source.n_steps, desc=f"{source.name} {model}", unit="step", leave=False,
-              disable=not source.progress) as bar:
+    with progress(total=source.n_steps, desc=f"{source.name} {model}", unit="step", leave=False,
+                  disable=not source.progress) as bar:
         for first in range(0, source.n_steps, BATCH_STEPS):
             steps = np.arange(first, min(source.n_steps, first + BATCH_STEPS))
             embedding, tags = batched_predict(network, step_patches(audio, steps, n_frames), batch_size)
