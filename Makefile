@@ -21,7 +21,7 @@ MODELS ?= build/models
 SUBMISSION ?= submission
 BENCH_MINUTES ?= 10,60
 
-.PHONY: install install-pretrained lock test demo submission package bench clean
+.PHONY: install install-pretrained lock test demo submission package bench bench-accuracy clean
 
 install: $(INSTALLED) $(PRETRAINED)
 
@@ -48,24 +48,29 @@ lock:
 test: $(INSTALLED) $(PRETRAINED)
 	MEDIAEVAL_REQUIRE_PRETRAINED=1 $(BIN)/python -m pytest -n $(JOBS) --doctest-modules mediaeval tests
 
-# The main job on a built-in sample: sample data, then `make submission` on it.
+# The main job on a built-in sample, quick: a small sample (6 development and 2 test films of
+# 40-70 s), then `make submission` on it with every run's [light] settings (LIGHT=1), plots, an
+# amplified film, and the leaderboard last.  `make submission` without LIGHT trains the full runs.
+DEMO_SAMPLE := --films 6 --test-films 2 --duration 40:70 --seed 0
 demo: $(INSTALLED) $(PRETRAINED)
-	test -f $(DEMO)/sample.done || { rm -rf $(DEMO)/sample && \
-	  $(BIN)/mediaeval sample $(DEMO)/sample --seed 0 && touch $(DEMO)/sample.done; }
+	test -f $(DEMO)/sample-small.done || { rm -rf $(DEMO)/sample && \
+	  $(BIN)/mediaeval sample $(DEMO)/sample $(DEMO_SAMPLE) && touch $(DEMO)/sample-small.done; }
 	$(MAKE) submission TEAM=$(TEAM) DATASET=$(DEMO)/sample FEATURES=$(DEMO)/features MODELS=$(DEMO)/models \
-	  SUBMISSION=$(DEMO)/submission
-	$(BIN)/mediaeval plot $(DEMO)/models/*/me17ei_$(TEAM)_*_run*.txt --dataset $(DEMO)/sample --out $(DEMO)/plots
+	  SUBMISSION=$(DEMO)/submission LIGHT=1
+	$(BIN)/mediaeval plot $(DEMO)/models/*_run?/me17ei_$(TEAM)_*_run*.txt --dataset $(DEMO)/sample --out $(DEMO)/plots
 	$(BIN)/mediaeval render $(DEMO)/sample/MEDIAEVAL17-TestSet-Data/data/MEDIAEVAL17_00.mp4 \
 	  --run $(DEMO)/submission/me17ei_$(TEAM)_valence_arousal_run1.txt --style rgb --out $(DEMO)/MEDIAEVAL17_00-rgb.mp4
 	@echo "demo: plots in $(DEMO)/plots, amplified film $(DEMO)/MEDIAEVAL17_00-rgb.mp4"
 	@echo "demo submission: $(DEMO)/submission/me17ei_$(TEAM).zip"
+	@echo
+	$(BIN)/mediaeval leaderboard $(DEMO)/models/*_run? --dataset $(DEMO)/sample --plot $(DEMO)/leaderboard.png
 
 # Every run of runs/: extract what is missing, train what is not trained, predict the test
 # films, validate, package (TEAM=name DATASET=path).
 submission: $(INSTALLED) $(PRETRAINED)
 	@test -n "$(DATASET)" || { echo "usage: make submission TEAM=name DATASET=path/to/data" >&2; exit 2; }
 	$(BIN)/mediaeval pipeline --dataset $(DATASET) --team $(TEAM) --runs runs --features $(FEATURES) \
-	  --models $(MODELS) --out $(SUBMISSION) --jobs $(JOBS)
+	  --models $(MODELS) --out $(SUBMISSION) --jobs $(JOBS) $(if $(LIGHT),--light)
 
 # Validate and package hand-made run files submission/me17ei_<TEAM>_*.txt.
 package: $(INSTALLED)
@@ -84,3 +89,8 @@ bench: $(INSTALLED) $(PRETRAINED)
 	$(BIN)/python tools/bench_pretrained.py --precisions
 	ONEDNN_MAX_CPU_ISA=AVX2 $(BIN)/python tools/bench_pretrained.py --precisions
 	$(BIN)/python tools/bench_train.py
+
+# Accuracy on a realistic-difficulty set built from the real per-second curves in ../shared (skips
+# when absent): every run of runs/ beside the constant and a plain ridge reference, same folds.
+bench-accuracy: $(INSTALLED)
+	$(BIN)/python tools/bench_accuracy.py --runs runs --jobs $(JOBS)
