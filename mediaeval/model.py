@@ -68,6 +68,26 @@ SETTING_RANGES = {"lstm_units": Range(1), "input_dropout": Range(0, high=1), "ou
                   "fear_positive_weight": Range(0, open_low=True), "max_positive_weight": Range(1)}
 
 
+def _native_bfloat16() -> bool:
+    """True where bfloat16 is native (see :mod:`mediaeval.cpu`); elsewhere the projection setting
+    ``bfloat16`` rounds its operands to bfloat16 and multiplies in float32 (same precision, no
+    speed-up), warned once, because TensorFlow's bfloat16 kernels crash under an AVX2 cap and
+    drift on CPUs without bfloat16 instructions."""
+    from .cpu import NATIVE, bfloat16_support
+
+    native = bfloat16_support() == NATIVE
+    if not native and not _WARNED:
+        import warnings
+
+        _WARNED.append(True)
+        warnings.warn("projection_dtype = bfloat16: this CPU has no native bfloat16, so it is emulated "
+                      "(bfloat16 precision, float32 speed); float32 is as fast and exact here", stacklevel=2)
+    return native
+
+
+_WARNED: list = []
+
+
 def _keras():
     import keras
 
@@ -107,9 +127,13 @@ def make_chunk_lstm_class():
 
             if self.projection_dtype == "float32":
                 projected = ops.einsum("btd,dg->tbg", x, self.kernel)
-            else:  # bfloat16 products, float32 sums and state (AMX / AVX512-BF16 CPUs, GPUs)
+            elif _native_bfloat16():  # bfloat16 products, float32 sums and state (AMX / AVX512-BF16 CPUs)
                 low = self.projection_dtype
                 projected = ops.cast(ops.einsum("btd,dg->tbg", ops.cast(x, low), ops.cast(self.kernel, low)), "float32")
+            else:  # emulated: TensorFlow's bfloat16 kernels crash or drift there; the same values in float32
+                def rounded(t):
+                    return ops.cast(ops.cast(t, "bfloat16"), "float32")
+                projected = ops.einsum("btd,dg->tbg", rounded(x), rounded(self.kernel))
             projected = projected + self.bias
             recurrent = self.recurrent_kernel
 

@@ -203,11 +203,13 @@ def run_from_data(path, data: dict) -> RunConfig:
     unknown = sorted(set(light) - set(typing.get_type_hints(ModelSettings)) - set(typing.get_type_hints(SegmentSettings)))
     if unknown or "type" in light:
         raise DataError(path, f"light.{(unknown or ['type'])[0]}: expected a [model] setting to lighten (not type)")
-    try:
-        model_settings(path, {**table, **light})
-    except DataError as error:
-        raise DataError(path, "light: " + error.message) from None
-    return RunConfig(model=model_settings(path, table), path=Path(path), **data)
+    settings = model_settings(path, table)
+    if light:
+        try:
+            model_settings(path, {**table, **light})
+        except DataError as error:
+            raise DataError(path, "light: " + error.message) from None
+    return RunConfig(model=settings, path=Path(path), **data)
 
 
 def load_run(path) -> RunConfig:
