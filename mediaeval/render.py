@@ -107,7 +107,7 @@ def render(film, valence_arousal: np.ndarray, out, style: str = "rgb", threshold
     previous render and ``overwrite`` is false (:func:`check_output`).
     """
     import av
-    from tqdm import tqdm
+    from .progress import progress as progress_bar
 
     if style not in STYLES:
         raise ValueError(f"style {style!r}: expected one of {', '.join(STYLES)}")
@@ -131,7 +131,7 @@ def render(film, valence_arousal: np.ndarray, out, style: str = "rgb", threshold
             video_out.options = {"preset": "veryfast", "crf": "20"}
             audio_out = target.add_stream_from_template(audio_in) if audio_in is not None else None
             streams = [video_in] + ([audio_in] if audio_in is not None else [])
-            bar = tqdm(total=total, desc=f"render {film.stem}", unit="frame", disable=not progress)
+            bar = progress_bar(total=total, desc=f"render {film.stem}", unit="frame", disable=not progress)
             index = 0
             for packet in source.demux(*streams):
                 if packet.stream is audio_in:

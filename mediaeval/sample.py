@@ -217,7 +217,7 @@ def make_sample(dest, films: int = 8, test_films: int = 3, durations: tuple[floa
         Also write the test films' ground truth (``MEDIAEVAL17_NN_valence_arousal.txt``,
         ``..._fear.txt``), as the organisers did after the evaluation.
     """
-    from tqdm import tqdm
+    from .progress import progress as progress_bar
 
     dest = Path(dest)
     low, high = durations
@@ -232,7 +232,7 @@ def make_sample(dest, films: int = 8, test_films: int = 3, durations: tuple[floa
         else:
             write_annotations(plan, dest / DEV_VA_DIR / f"{plan.name}-MEDIAEVAL2017-valence_arousal.txt",
                               dest / DEV_FEAR_DIR / f"{plan.name}-MEDIAEVAL2017-fear.txt")
-    bar = tqdm(total=len(plans), desc="sample films", unit="film", disable=not progress)
+    bar = progress_bar(total=len(plans), desc="sample films", unit="film", disable=not progress)
     if jobs > 1 and len(plans) > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             for _ in pool.map(render_film, plans):

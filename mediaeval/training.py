@@ -169,7 +169,7 @@ def fit(films: list[FilmData], subtask: str, settings: ModelSettings, seed: int,
     Returns the Keras model, its normaliser and the per-epoch log.
     """
     import tensorflow as tf
-    from tqdm import tqdm
+    from .progress import progress as progress_bar
 
     set_seed(seed)
     held_out = _validation_split([f.name for f in films], settings.validation_share, seed)
@@ -191,7 +191,7 @@ def fit(films: list[FilmData], subtask: str, settings: ModelSettings, seed: int,
     n_outputs = targets[0].shape[1]
     writer = tf.summary.create_file_writer(str(out_dir / "tensorboard")) if out_dir else None
     log, best, best_loss, waited = [], None, np.inf, 0
-    bar = tqdm(range(settings.epochs), desc=label or "epochs", unit="epoch", leave=False, disable=not progress)
+    bar = progress_bar(range(settings.epochs), desc=label or "epochs", unit="epoch", leave=False, disable=not progress)
     for epoch in bar:
         started = time.perf_counter()
         losses = []
@@ -560,7 +560,7 @@ def _train_into(folder: Path, config: RunConfig, films: list[FilmData], run_name
                 progress: bool, jobs: int) -> tuple[dict, list[list[str]]]:
     """Train every fold and the final model(s) into ``folder``; write the definition, folds,
     out-of-fold run file and scores.  Returns the scores and the folds."""
-    from tqdm import tqdm
+    from .progress import progress as progress_bar
 
     from .folds import make_folds, write_folds
     from .metrics import score_folds
@@ -582,7 +582,7 @@ def _train_into(folder: Path, config: RunConfig, films: list[FilmData], run_name
     for seed in seeds:
         fit_jobs.append((films, [], config.subtask, config.model, seed, folder / "final" / f"seed{seed}",
                          progress, f"final seed {seed}"))
-    with tqdm(total=len(fit_jobs), desc=f"{config.name} models", unit="model", disable=not progress) as bar:
+    with progress_bar(total=len(fit_jobs), desc=f"{config.name} models", unit="model", disable=not progress) as bar:
         results = _run_jobs(fit_jobs, jobs, bar)
     oof: dict[str, np.ndarray] = {}
     for k in range(len(folds)):

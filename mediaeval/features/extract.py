@@ -68,7 +68,7 @@ def extract_film(video, extractors=DEFAULT_EXTRACTORS, name: str | None = None, 
         Naming the film when it cannot be decoded, or when decoding stops more than
         :func:`mediaeval.media.truncation_limit` before its end (a truncated file).
     """
-    from tqdm import tqdm
+    from ..progress import progress as progress_bar
 
     from .. import __version__
 
@@ -102,7 +102,7 @@ def extract_film(video, extractors=DEFAULT_EXTRACTORS, name: str | None = None, 
         states = {e.name: {} for e in group}
         outputs = {e.name: [] for e in group}
         label = name if len(sizes) == 1 or size is None else f"{name} {size}px"
-        with tqdm(total=n_steps, desc=label, unit="step", leave=False, disable=not progress) as bar:
+        with progress_bar(total=n_steps, desc=label, unit="step", leave=False, disable=not progress) as bar:
             for block in iter_steps(video, n_steps, size=size, video_backend=video_backend,
                                     warnings_out=warnings if size == sizes[0] else None):
                 for extractor in group:
@@ -184,7 +184,7 @@ def extract_dataset(films, features_dir, extractors=DEFAULT_EXTRACTORS, dataset_
     killed runs left in the set's folder are removed first
     (:func:`~mediaeval.features.store.remove_stale_temporaries`).
     """
-    from tqdm import tqdm
+    from ..progress import progress as progress_bar
 
     extractors = list(extractors) or list(DEFAULT_EXTRACTORS)
     check_ready(_extractors(extractors, settings))  # unknown names, missing weights fail before any work
@@ -196,7 +196,7 @@ def extract_dataset(films, features_dir, extractors=DEFAULT_EXTRACTORS, dataset_
         else:
             todo.append((film.name, film.video, features_dir, extractors, dataset_root, overwrite,
                          progress and jobs == 1, video_backend, settings))
-    with tqdm(total=len(todo), desc="films", unit="film", disable=not progress) as bar:
+    with progress_bar(total=len(todo), desc="films", unit="film", disable=not progress) as bar:
         if jobs > 1:
             from ..workers import WorkerPool
 

@@ -250,7 +250,7 @@ def import_features(src, dataset, features_dir, name: str, films=None, overwrite
     a faulty table is a :class:`DataError` naming its file and line, and each film's file is
     written atomically, so what exists is complete (a rerun skips it) and nothing is half-written.
     """
-    from tqdm import tqdm
+    from ..progress import progress as progress_bar
 
     check_set_name(name)
     sources = source_files(src)
@@ -265,7 +265,7 @@ def import_features(src, dataset, features_dir, name: str, films=None, overwrite
                              f"{' ...' if len(missing) > 10 else ''} (expected <Film>.csv or <Film>.npz)")
     report = ImportReport()
     columns = None
-    for film in tqdm(chosen, desc=f"import {name}", unit="film", disable=not progress):
+    for film in progress_bar(chosen, desc=f"import {name}", unit="film", disable=not progress):
         source = sources[film.name]
         digest = file_sha256(source)
         out = feature_path(features_dir, [name], film.name)
