@@ -176,7 +176,8 @@ def _raw_predict(estimator, x: np.ndarray, classify: bool) -> np.ndarray:
     if len(x) == 0:
         return np.zeros(0)
     if classify and hasattr(estimator, "predict_proba"):
-        return estimator.predict_proba(x)[:, 1]
+        classes = list(estimator.classes_)        # a prior fitted on one class has one column
+        return estimator.predict_proba(x)[:, classes.index(1)] if 1 in classes else np.zeros(len(x))
     out = estimator.predict(x)
     return np.clip(out, 0.0, 1.0) if classify else out
 

@@ -71,3 +71,12 @@ def test_a_learnable_signal_is_learnt():
 def test_settings_out_of_range_are_listed():
     problems = SegmentSettings(type="forest", context=-1, inner_folds=1, alphas=()).check()
     assert [p.split(":")[0] for p in problems] == ["type", "context", "inner_folds", "alphas"]
+
+
+def test_fear_training_folds_without_a_fear_segment_predict_zero_confidence():
+    films = _films(n=4, subtask="fear")
+    for film in films[:3]:
+        film.labels = np.zeros_like(film.labels)
+    model = fit_segment_model(films[:3], "fear", SegmentSettings(type="ridge", inner_folds=3), 0)
+    rows = model.predict_rows(films[3].x, films[3].n_segments)
+    assert rows[:, 1].tolist() == [0.0] * films[3].n_segments
