@@ -120,3 +120,43 @@ def test_leaderboard_of_two_trained_runs(imported, tmp_path):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert sum("valence_arousal_run" in line for line in lines) == 2 and "constant (training mean)" in result.output
+
+
+def test_light_settings_and_fused_run_definitions(tmp_path):
+    from mediaeval.errors import DataError
+    from mediaeval.runs import find_runs, run_from_data
+
+    base = {"subtask": "valence_arousal", "run": 4, "description": "d", "features": ["a"],
+            "model": {"lstm_units": 512}, "light": {"lstm_units": 32, "epochs": 8}}
+    config = run_from_data(tmp_path / "r.toml", base)
+    light = config.lightened()
+    assert (light.model.lstm_units, light.model.epochs, light.light) == (32, 8, {})
+    assert light.description == "d (light settings: lstm_units = 32, epochs = 8)"
+    assert run_from_data(tmp_path / "r.toml", config.to_data()) == config
+    with pytest.raises(DataError, match="light: model.lstm_units: expected at least 1"):
+        run_from_data(tmp_path / "r.toml", {**base, "light": {"lstm_units": 0}})
+    fused = {"subtask": "valence_arousal", "run": 5, "description": "f", "fuse": [1, 2]}
+    assert run_from_data(tmp_path / "f.toml", fused).features == []
+    with pytest.raises(DataError, match="fuse: expected at least 2 distinct run numbers"):
+        run_from_data(tmp_path / "f.toml", {**fused, "fuse": [1, 1]})
+    with pytest.raises(DataError, match="trains no model of its own"):
+        run_from_data(tmp_path / "f.toml", {**fused, "model": {"lstm_units": 8}})
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "run1.toml").write_text('subtask = "valence_arousal"\nrun = 1\ndescription = "x"\nfeatures = ["a"]\n')
+    (runs / "run5.toml").write_text('subtask = "valence_arousal"\nrun = 5\ndescription = "f"\nfuse = [1, 3]\n')
+    with pytest.raises(DataError, match="fuse: valence_arousal run 3 is not defined"):
+        find_runs(runs)
+
+
+def test_every_shipped_run_loads_and_names_known_features():
+    from pathlib import Path
+
+    from mediaeval.features import available
+    from mediaeval.runs import find_runs
+
+    runs = find_runs(Path(__file__).resolve().parents[1] / "runs")
+    assert {(r.subtask, r.run) for r in runs} == {("valence_arousal", n) for n in (1, 2, 3, 4, 5)} | {
+        ("fear", n) for n in (1, 2, 5)}
+    assert all(set(r.features) <= set(available()) for r in runs)
+    assert sum(r.fused for r in runs) == 2 and any(getattr(r.model, "type", "lstm") != "lstm" for r in runs)

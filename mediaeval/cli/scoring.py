@@ -41,7 +41,10 @@ def score(run_file, dataset_root, as_json, truncate, folds_file):
         click.echo(json.dumps(scores.to_json(), indent=2))
         return
     click.echo(f"{run_file}: {scores.subtask}, {len(scores.per_film)} films\n")
-    click.echo(_table({"official (mean over films)": scores.official, "pooled": scores.pooled}))
+    click.echo(_table({"official (mean over films)": scores.official, "pooled*": scores.pooled}))
+    click.echo("* pooled: every segment of every film together; dominated by differences between films, "
+               "and biased on out-of-fold files (a leave-one-film-out constant gets a strongly negative "
+               "pooled PCC): not a figure to choose runs by")
     click.echo("\nper film:")
     click.echo(_table(scores.per_film))
     if scores.folds:
