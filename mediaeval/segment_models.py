@@ -327,11 +327,26 @@ def fit_segment_model(films, subtask: str, settings: SegmentSettings, seed: int 
         _choose_post_processing(target, truth, oof, settings, classify)
         target.estimator = _fit(settings, params, classify, seed, np.concatenate([inputs[n] for n in names]),
                                 np.concatenate([truth[n] for n in names]))
+        if not classify and settings.calibrate:
+            _cap_scale(target, inputs, truth)
         model.targets.append(target)
         if classify:
             calibrated = {n: np.clip(target.scale * smooth(oof[n], target.sigma) + target.offset, 0, 1) for n in names}
             model.threshold = _best_threshold(truth, calibrated)
     return model
+
+
+def _cap_scale(target: Target, inputs: dict, truth: dict) -> None:
+    """The final estimator, fitted on more films than the inner ones, may spread its predictions
+    wider than they did: cap the calibration scale so that its calibrated predictions of the
+    training films spread no wider than their truth (else a scale fitted on timid inner
+    predictions would blow the final ones up to the [-1, 1] clip)."""
+    fitted = np.concatenate([smooth(_raw_predict(target.estimator, inputs[n], False), target.sigma) for n in truth])
+    y = np.concatenate(list(truth.values()))
+    spread = float(np.std(fitted))
+    if spread > 1e-12 and target.scale * spread > float(np.std(y)):
+        target.scale = float(np.std(y)) / spread
+        target.offset = float(y.mean() - target.scale * fitted.mean())
 
 
 def _inner_predictions(inputs, truth, folds, settings, params, classify, seed) -> dict:
