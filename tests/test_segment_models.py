@@ -80,3 +80,16 @@ def test_fear_training_folds_without_a_fear_segment_predict_zero_confidence():
     model = fit_segment_model(films[:3], "fear", SegmentSettings(type="ridge", inner_folds=3), 0)
     rows = model.predict_rows(films[3].x, films[3].n_segments)
     assert rows[:, 1].tolist() == [0.0] * films[3].n_segments
+
+
+def test_calibrated_predictions_of_training_films_spread_no_wider_than_their_truth():
+    """Many noise columns and few films: inner models are timid, the final one is not; the scale
+    fitted on the first must not blow the second up (it did, to the [-1, 1] clip, on i3d + musicnn)."""
+    rng = np.random.default_rng(7)
+    films = _films(n=6, seed=7, noise=0.1)
+    for film in films:
+        film.x = np.c_[film.x, rng.normal(0, 1, (len(film.x), 100))].astype(np.float32)
+    model = fit_segment_model(films, "valence_arousal", SegmentSettings(type="ridge", inner_folds=5, alphas=(1.0,)), 0)
+    predicted = np.concatenate([model.predict_curves(f.x, f.n_segments) for f in films])
+    truth = np.concatenate([f.labels for f in films])
+    assert np.all(predicted.std(axis=0) <= truth.std(axis=0) + 1e-9)   # 1.057 times wider without the cap
