@@ -109,8 +109,11 @@ def segment_inputs(x_steps: np.ndarray, n_segments: int, context: int = 0,
 
     x = np.asarray(x_steps, dtype=np.float64)
     if per_film_standardise and len(x):
-        std = x.std(axis=0)
-        x = (x - x.mean(axis=0)) / np.where(std > 1e-12, std, 1.0)
+        # A column (nearly) constant in the film carries nothing there: 0, not its rounding noise
+        # blown up to unit variance.
+        mean, std = x.mean(axis=0), x.std(axis=0)
+        varies = std > 1e-5 * np.maximum(1.0, np.abs(mean))
+        x = np.where(varies, (x - mean) / np.where(varies, std, 1.0), 0.0)
     mean = steps_to_n_segments(x, n_segments)
     square = steps_to_n_segments(x ** 2, n_segments)
     std = np.sqrt(np.maximum(square - mean ** 2, 0.0))
@@ -145,7 +148,7 @@ def _estimator(settings: SegmentSettings, params: dict, classify: bool, seed: in
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
     from sklearn.svm import SVR
 
     if settings.type == "ridge":
@@ -159,7 +162,7 @@ def _estimator(settings: SegmentSettings, params: dict, classify: bool, seed: in
                       early_stopping=False)
         model = (HistGradientBoostingClassifier(class_weight="balanced", **common) if classify
                  else HistGradientBoostingRegressor(**common))
-    return make_pipeline(StandardScaler(), model)
+    return make_pipeline(StandardScaler(), FunctionTransformer(clip_inputs), model)
 
 
 def _fit(settings: SegmentSettings, params: dict, classify: bool, seed: int, x: np.ndarray, y: np.ndarray):
@@ -170,6 +173,16 @@ def _fit(settings: SegmentSettings, params: dict, classify: bool, seed: int, x: 
 
         return DummyClassifier(strategy="prior").fit(x, y)
     return _estimator(settings, params, classify, seed).fit(x, y)
+
+
+CLIP = 10.0
+
+
+def clip_inputs(x: np.ndarray) -> np.ndarray:
+    """Standardised inputs clipped to +-:data:`CLIP`: a column nearly constant in the training
+    films (its scale set by rounding noise) must not turn a test film's ordinary values into
+    thousands of standard deviations, and predictions into nonsense."""
+    return np.clip(x, -CLIP, CLIP)
 
 
 def _raw_predict(estimator, x: np.ndarray, classify: bool) -> np.ndarray:

@@ -93,3 +93,18 @@ def test_calibrated_predictions_of_training_films_spread_no_wider_than_their_tru
     predicted = np.concatenate([model.predict_curves(f.x, f.n_segments) for f in films])
     truth = np.concatenate([f.labels for f in films])
     assert np.all(predicted.std(axis=0) <= truth.std(axis=0) + 1e-9)   # 1.057 times wider without the cap
+
+
+def test_a_column_nearly_constant_in_the_training_films_cannot_blow_up_a_test_film():
+    """It did: its training scale, set by float rounding noise (~1e-9), turned a test film's
+    ordinary values into 10^9 standard deviations and every prediction into the [-1, 1] clip
+    (i3d + musicnn on the demo).  Standardised inputs are clipped to +-10."""
+    rng = np.random.default_rng(3)
+    films = _films(n=7, seed=3)
+    for film in films[:6]:
+        film.x = np.c_[film.x, rng.normal(0, 1e-9, len(film.x))].astype(np.float32)
+    films[6].x = np.c_[films[6].x, rng.normal(0, 1.0, len(films[6].x))].astype(np.float32)
+    settings = SegmentSettings(type="ridge", inner_folds=3, alphas=(1.0,), per_film_standardise=False, context=0)
+    model = fit_segment_model(films[:6], "valence_arousal", settings, 0)
+    rows = model.predict_rows(films[6].x, films[6].n_segments)
+    assert np.abs(rows).max() < 0.95
