@@ -91,6 +91,7 @@ bench: $(INSTALLED) $(PRETRAINED)
 	$(BIN)/python tools/bench_train.py
 
 # Accuracy on a realistic-difficulty set built from the real per-second curves in ../shared (skips
-# when absent): every run of runs/ beside the constant and a plain ridge reference, same folds.
+# when absent): every run of runs/ (ONLY=name,name: some) beside the constant and a plain ridge
+# reference, on the same folds.
 bench-accuracy: $(INSTALLED)
-	$(BIN)/python tools/bench_accuracy.py --runs runs --jobs $(JOBS)
+	$(BIN)/python tools/bench_accuracy.py --runs runs --jobs $(JOBS) $(if $(ONLY),--only $(ONLY))
