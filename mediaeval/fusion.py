@@ -144,7 +144,7 @@ def fuse_auto(paths, dataset, n_folds: int = 5, seed: int = 0, step: float = GRI
 def fixed(weights: list[float], n_runs: int, n_columns: int) -> Fusion:
     """Given weights, normalised to sum to 1 (the same for every column)."""
     w = np.asarray(weights, dtype=np.float64)
-    if len(w) != n_runs or np.any(w < 0) or w.sum() <= 0:
+    if len(w) != n_runs or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
         raise MediaevalError(f"--weights: expected {n_runs} non-negative numbers, not all 0, got "
                              f"{','.join(map(str, weights))}")
     return Fusion(np.tile((w / w.sum())[:, None], (1, n_columns)))

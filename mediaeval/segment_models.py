@@ -306,13 +306,14 @@ class SegmentModel:
 
 def _labels(film, subtask: str) -> np.ndarray:
     labels = np.asarray(film.labels, dtype=np.float64)
-    return labels.reshape(len(labels), -1)
+    return labels.reshape(len(labels), 2 if subtask == "valence_arousal" else 1)
 
 
 def fit_segment_model(films, subtask: str, settings: SegmentSettings, seed: int = 0) -> SegmentModel:
     """Fit on ``films`` (objects with ``name``, ``x`` steps, ``n_segments``, ``labels``), choosing
     everything by inner cross-validation over these films only (see the module docstring)."""
     classify = subtask == "fear"
+    films = [f for f in films if f.n_segments > 0]   # a film shorter than one segment teaches nothing
     inputs = {f.name: segment_inputs(f.x, f.n_segments, settings.context, settings.per_film_standardise)
               for f in films}
     labels = {f.name: _labels(f, subtask) for f in films}

@@ -127,3 +127,23 @@ def test_fuse_command_applies_auto_weights_to_test_files(dataset, tmp_path):
     assert np.array_equal(read_run(out).films["Film_03"], read_run(a).films["Film_03"])
     bad = CliRunner().invoke(cli, args + ["--weights", "1,x", "--force"])
     assert bad.exit_code == 2 and "expected auto or numbers" in bad.output
+
+
+def test_fixed_weights_must_be_finite():
+    with pytest.raises(MediaevalError, match="expected 2 non-negative numbers"):
+        fixed([float("nan"), 1], 2, 2)
+
+
+def test_fuse_never_replaces_the_out_of_fold_file_without_force(dataset, tmp_path):
+    from click.testing import CliRunner
+
+    from mediaeval.cli import cli
+
+    a = _noisy_run(dataset, tmp_path / "me17ei_T_valence_arousal_run1.txt", "valence_arousal", 0.05, 1)
+    b = _noisy_run(dataset, tmp_path / "me17ei_T_valence_arousal_run2.txt", "valence_arousal", 0.4, 2)
+    out = tmp_path / "me17ei_T_valence_arousal_run5.txt"
+    (tmp_path / "me17ei_T_valence_arousal_run5.oof.txt").write_text("mine\n")
+    result = CliRunner().invoke(cli, ["fuse", str(a), str(b), "--dataset", str(dataset.root), "--out", str(out),
+                                      "--apply-to", str(a), "--apply-to", str(b)])
+    assert result.exit_code == 1 and "use --force" in result.output
+    assert (tmp_path / "me17ei_T_valence_arousal_run5.oof.txt").read_text() == "mine\n" and not out.exists()

@@ -122,3 +122,14 @@ def test_columns_must_agree_across_films(tmp_path):
     with pytest.raises(DataError, match="columns differ") as error:
         import_features(src, dataset, tmp_path / "f", "mine", progress=False)
     assert error.value.path.name == "Film_B.csv"
+
+
+def test_sets_side_by_side_name_their_files_in_one_text(tmp_path):
+    dataset = _annotated(tmp_path / "data", {"Film_A": 3})
+    for name in ("one", "two"):
+        src = tmp_path / name
+        src.mkdir()
+        _csv(src / "Film_A.csv", np.arange(20) + 0.5, np.ones((20, 2)))
+        import_features(src, dataset, tmp_path / "f", name, progress=False)
+    both = load_set(tmp_path / "f", ["one", "two"], "Film_A")
+    assert both.columns == ["one/a", "one/b", "two/a", "two/b"] and isinstance(both.meta["source"], str)

@@ -108,3 +108,10 @@ def test_a_column_nearly_constant_in_the_training_films_cannot_blow_up_a_test_fi
     model = fit_segment_model(films[:6], "valence_arousal", settings, 0)
     rows = model.predict_rows(films[6].x, films[6].n_segments)
     assert np.abs(rows).max() < 0.95
+
+
+def test_films_without_a_segment_are_left_out_of_fitting():
+    films = _films(n=5)
+    films.append(FilmData("Short", np.zeros((9, films[0].x.shape[1]), np.float32), 0, np.zeros((0, 2))))
+    model = fit_segment_model(films, "valence_arousal", SegmentSettings(type="ridge", inner_folds=3), 0)
+    assert model.predict_rows(films[-1].x, 0).shape == (0, 2)

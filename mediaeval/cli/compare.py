@@ -82,8 +82,15 @@ def fuse(run_files, dataset_root, out, weights, apply_to, force):
     inputs = {Path(p).resolve() for p in (*run_files, *apply_to)}
     if out.resolve() in inputs:
         raise click.UsageError(f"--out {out} is one of the input run files")
-    if out.exists() and not force:
-        raise MediaevalError(f"{out} exists; use --force to replace it")
+    written = [out, description_path(out)]
+    if apply_to:
+        oof = out.with_name(out.stem + ".oof.txt")
+        written += [oof, description_path(oof)]
+    if any(p.resolve() in inputs for p in written):
+        raise click.UsageError(f"--out {out} would replace one of the input run files or its description")
+    existing = [str(p) for p in written if p.exists()]
+    if existing and not force:
+        raise MediaevalError(f"{', '.join(existing)} exist(s); use --force to replace")
     if weights == "auto":
         chosen, oof_rows, scores = fusion.fuse_auto(list(run_files), dataset)
         runs = fusion.read_runs(list(run_files))

@@ -225,7 +225,7 @@ def load_set(features_dir, extractors, film: str) -> FilmFeatures:
         if len(piece.times) != len(first.times):
             raise DataError(path, f"{len(piece.times)} steps, but {parts[0][0]} has {len(first.times)} for the same "
                                   f"film; extract or import both from the same film")
-    meta = dict(first.meta, source=[str(p) for p, _ in parts],
+    meta = dict(first.meta, source=" + ".join(str(p) for p, _ in parts),
                 extractors=[e for piece in pieces for e in piece.meta["extractors"]],
                 warnings=[w for piece in pieces for w in piece.meta.get("warnings", [])])
     return FilmFeatures(first.times, np.concatenate([p.values for p in pieces], axis=1),
