@@ -8,13 +8,13 @@ that is not recorded, or that was edited since, is refused unless ``force``.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from .atomic import write_text_atomic
 from .errors import MediaevalError
+from .features.store import file_sha256
 
 OUTPUTS = ".mediaeval-pipeline.json"   # in the output folder: {file name: sha256} of what the pipeline wrote
 
@@ -27,14 +27,6 @@ class RunOutcome:
     description: str
     scores: dict
     test_run: Path
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class OutputRecord:
@@ -52,12 +44,12 @@ class OutputRecord:
 
     def foreign(self, paths) -> list[Path]:
         """Those of ``paths`` that exist and are not as the pipeline wrote them."""
-        return [p for p in paths if p.exists() and self.hashes.get(p.name) != _sha256(p)]
+        return [p for p in paths if p.exists() and self.hashes.get(p.name) != file_sha256(p)]
 
     def wrote(self, *paths) -> None:
         for path in paths:
             if path.exists():
-                self.hashes[path.name] = _sha256(path)
+                self.hashes[path.name] = file_sha256(path)
         write_text_atomic(self.path, json.dumps(self.hashes, indent=2, sort_keys=True) + "\n")
 
 

@@ -20,7 +20,6 @@ source is unchanged and whose file is complete.
 from __future__ import annotations
 
 import csv
-import hashlib
 import math
 import re
 import zipfile
@@ -31,7 +30,7 @@ import numpy as np
 
 from ..errors import DataError, MediaevalError
 from ..windows import STEP_SECONDS, step_count, step_starts
-from .store import FilmFeatures, feature_path, load_features, save_features
+from .store import FilmFeatures, feature_path, file_sha256, load_features, save_features
 
 IMPORTED_VERSION = "1"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -178,14 +177,6 @@ def to_steps(times, values, n_steps: int) -> np.ndarray:
         nearest = np.where(np.abs(times[before] - middles) <= np.abs(times[after] - middles), before, after)
         out[empty] = values[nearest]
     return out
-
-
-def file_sha256(path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def source_files(src) -> dict[str, Path]:

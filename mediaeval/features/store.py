@@ -87,6 +87,15 @@ def load_features(path) -> FilmFeatures:
 FINGERPRINT_BYTES = 1 << 20
 
 
+def file_sha256(path) -> str:
+    """SHA-256 of a whole file, read in 1 MiB blocks (memory stays flat)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def file_fingerprint(path) -> dict:
     """What identifies a film's file cheaply: ``size`` (bytes), ``mtime`` (seconds) and
     ``head_tail_sha256``, the SHA-256 of its first and last MiB (the whole file when smaller)."""

