@@ -88,7 +88,8 @@ bench: $(INSTALLED) $(PRETRAINED)
 	$(BIN)/python tools/bench_pretrained.py
 	$(BIN)/python tools/bench_pretrained.py --precisions
 	ONEDNN_MAX_CPU_ISA=AVX2 $(BIN)/python tools/bench_pretrained.py --precisions
-	$(BIN)/python tools/bench_train.py
+	$(BIN)/python tools/bench_train.py --realistic ''
+	$(BIN)/python tools/bench_train.py --no-thesis --threads 1
 
 # Accuracy on a realistic-difficulty set built from the real per-second curves in ../shared (skips
 # when absent): every run of runs/ (ONLY=name,name: some) beside the constant and a plain ridge

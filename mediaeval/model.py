@@ -1,10 +1,14 @@
-"""The LSTM of the UPC thesis (SPEC section 10), trained fast on whole films side by side.
+"""The LSTM of the UPC thesis (Domènech's thesis, UPC 2017: BatchNorm, Dropout, LSTM, Dropout,
+Dense over the 0.533 s steps), trained fast on films packed end to end.
 
 Architecture: BatchNormalization -> Dropout -> LSTM -> Dropout -> Dense per step (2 tanh units
 for valence/arousal, 1 sigmoid unit for fear).  Training is truncated back-propagation through
-time: films are batched side by side, cut into chunks of ``chunk_steps``, and the LSTM state
-is carried from chunk to chunk within a film and reset between films.  Padding after the end
-of a film has weight 0 in the loss.
+time over chunks of ``chunk_steps``.  The training films are packed end to end into
+``batch_films`` rows (:func:`pack_films`): films longer than ``piece_steps`` are cut into pieces,
+each piece starts at a chunk boundary with the state reset to zero (a cut piece re-reads the
+chunk before it with weight 0, to warm the state up), and the state is carried from chunk to
+chunk within a piece.  Padding (only to the next chunk boundary) has weight 0 in the loss and is
+masked out of the batch normalisation's statistics.
 
 :class:`ChunkLSTM` takes its state as inputs and returns it, so the state is carried explicitly
 (no stateful layer, any batch size).  It computes the input projection of a whole chunk as one
@@ -34,15 +38,29 @@ class ModelSettings:
     learning_rate: float = 1e-3
     epochs: int = 30
     patience: int = 5
-    batch_films: int = 8
-    chunk_steps: int = 128
+    batch_films: int = 16                 # rows of a batch: films packed end to end (see pack_films)
+    chunk_steps: int = 64
     validation_share: float = 0.2
     fear_positive_weight: float | None = None   # None: negatives / positives of the training steps
     max_positive_weight: float = 20.0
     projection_dtype: Literal["float32", "bfloat16"] = "float32"  # "bfloat16": the input projection in bfloat16
+    # Early stopping on the held-out share of the training films: "official" (valence/arousal:
+    # mean per-film MSE of the 10 s segments; fear: 1 - MAP), "pcc" (1 - mean per-film PCC;
+    # fear: as official) or "loss" (the training loss, step-weighted: the thesis's).
+    stop_on: Literal["official", "pcc", "loss"] = "official"
+    loss: Literal["mse", "ccc"] = "mse"   # valence/arousal: squared error, or 1 - concordance (CCC)
+    film_balanced: bool = False           # every training film weighs the same in the loss
+    film_standardise: bool = False        # z-score each film's features by its own mean and std first
+    piece_steps: int = 1024               # films are cut into pieces of at most this many steps to pack rows
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def check(self) -> list[str]:
+        """Problems between settings (each ``"key: message"``); ranges are in :data:`SETTING_RANGES`."""
+        if self.piece_steps < self.chunk_steps:
+            return [f"piece_steps: expected at least chunk_steps ({self.chunk_steps}), got {self.piece_steps}"]
+        return []
 
 
 @dataclass(frozen=True)
@@ -65,7 +83,8 @@ class Range:
 SETTING_RANGES = {"lstm_units": Range(1), "input_dropout": Range(0, high=1), "output_dropout": Range(0, high=1),
                   "learning_rate": Range(0, open_low=True), "epochs": Range(1), "patience": Range(1),
                   "batch_films": Range(1), "chunk_steps": Range(1), "validation_share": Range(0, high=1),
-                  "fear_positive_weight": Range(0, open_low=True), "max_positive_weight": Range(1)}
+                  "fear_positive_weight": Range(0, open_low=True), "max_positive_weight": Range(1),
+                  "piece_steps": Range(1)}
 
 
 def _native_bfloat16() -> bool:
@@ -146,6 +165,9 @@ def make_chunk_lstm_class():
             hs, cs = tf.scan(step, projected, initializer=(h0, c0))
             return tf.transpose(hs, (1, 0, 2)), hs[-1], cs[-1]
 
+        def compute_mask(self, inputs, mask=None):
+            return None, None, None   # the mask only serves the input normalisation before
+
         def compute_output_shape(self, input_shape):
             x_shape = input_shape[0] if isinstance(input_shape[0], (list, tuple)) else input_shape
             return (x_shape[0], x_shape[1], self.units), (x_shape[0], self.units), (x_shape[0], self.units)
@@ -184,18 +206,23 @@ def build_model(n_features: int, subtask: str, settings: ModelSettings | None = 
     z = keras.layers.Dropout(settings.output_dropout, name="output_dropout")(sequence)
     outputs, activation = (2, "tanh") if subtask == VALENCE_AROUSAL else (1, "sigmoid")
     y = keras.layers.Dense(outputs, activation=activation, name="emotion")(z)
-    return keras.Model([x, h0, c0], [y, h, c], name=f"lstm_{subtask}")
+    model = keras.Model([x, h0, c0], [y, h, c], name=f"lstm_{subtask}")
+    model.supports_masking = True
+    return model
 
 
 # --------------------------------------------------------------------------- batching
 
 @dataclass
 class Sequences:
-    """Films side by side: inputs, targets and loss weights padded to a common length."""
+    """Films side by side (or packed end to end): inputs, targets and loss weights padded to a
+    common length."""
 
-    x: np.ndarray        # (films, steps, features) float32
-    y: np.ndarray        # (films, steps, outputs) float32
-    weight: np.ndarray   # (films, steps) float32, 0 on padding
+    x: np.ndarray        # (rows, steps, features) float32
+    y: np.ndarray        # (rows, steps, outputs) float32
+    weight: np.ndarray   # (rows, steps) float32, 0 on padding
+    reset: np.ndarray | None = None   # (rows, steps) bool: the state restarts at zero before this step
+                                      # (only at chunk boundaries); None: only at the start
 
 
 def pad_films(xs: list[np.ndarray], ys: list[np.ndarray] | None, weights: list[np.ndarray] | None,
@@ -215,6 +242,70 @@ def pad_films(xs: list[np.ndarray], ys: list[np.ndarray] | None, weights: list[n
             y[i, :len(film)] = ys[i].reshape(len(film), n_outputs)
             w[i, :len(film)] = 1.0 if weights is None else weights[i]
     return Sequences(x, y, w)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Steps ``[start, stop)`` of film ``film`` in a packed row; the steps before ``weighted_from``
+    only warm the state up (weight 0)."""
+
+    film: int
+    start: int
+    stop: int
+    weighted_from: int
+
+
+def cut_films(lengths: list[int], piece_steps: int, chunk_steps: int) -> list[Piece]:
+    """Every film as pieces of at most ``piece_steps`` weighted steps, cut at multiples of
+    ``chunk_steps``; a piece after the first starts one chunk early, unweighted, to warm up.
+
+    >>> cut_films([5, 10], piece_steps=4, chunk_steps=2)  # doctest: +NORMALIZE_WHITESPACE
+    [Piece(film=0, start=0, stop=4, weighted_from=0), Piece(film=0, start=2, stop=5, weighted_from=4),
+     Piece(film=1, start=0, stop=4, weighted_from=0), Piece(film=1, start=2, stop=8, weighted_from=4),
+     Piece(film=1, start=6, stop=10, weighted_from=8)]
+    """
+    size = max(chunk_steps, piece_steps // chunk_steps * chunk_steps)
+    pieces = []
+    for film, length in enumerate(lengths):
+        for first in range(0, max(length, 1), size):
+            pieces.append(Piece(film, max(0, first - chunk_steps), min(length, first + size), first))
+    return pieces
+
+
+def pack_films(xs: list[np.ndarray], ys: list[np.ndarray], weights: list[np.ndarray], rows: int,
+               settings: "ModelSettings", rng: np.random.Generator) -> Sequences:
+    """The films' pieces (:func:`cut_films`) in shuffled order, each put in the row that ends
+    first, each padded to the next chunk boundary; every row then padded to the longest.
+
+    Every weighted step of every film is in exactly one piece, so the loss sees each step once
+    per epoch; the state restarts (``reset``) where a piece starts, always on a chunk boundary.
+    """
+    chunk = settings.chunk_steps
+    pieces = cut_films([len(x) for x in xs], settings.piece_steps, chunk)
+    order = rng.permutation(len(pieces))
+    rows = max(1, min(rows, len(pieces)))
+    placed: list[list[tuple[int, Piece]]] = [[] for _ in range(rows)]
+    ends = np.zeros(rows, np.int64)
+    for index in order:
+        piece = pieces[index]
+        row = int(np.argmin(ends))
+        placed[row].append((int(ends[row]), piece))
+        ends[row] += -(-(piece.stop - piece.start) // chunk) * chunk
+    length = max(int(ends.max()), 1)
+    n_outputs = ys[0].reshape(len(ys[0]), -1).shape[1]
+    x = np.zeros((rows, length, xs[0].shape[1]), np.float32)
+    y = np.zeros((rows, length, n_outputs), np.float32)
+    w = np.zeros((rows, length), np.float32)
+    reset = np.zeros((rows, length), bool)
+    for row, row_pieces in enumerate(placed):
+        for at, p in row_pieces:
+            n = p.stop - p.start
+            x[row, at:at + n] = xs[p.film][p.start:p.stop]
+            y[row, at:at + n] = ys[p.film][p.start:p.stop].reshape(n, n_outputs)
+            warm = p.weighted_from - p.start
+            w[row, at + warm:at + n] = weights[p.film][p.weighted_from:p.stop]
+            reset[row, at] = True
+    return Sequences(x, y, w, reset)
 
 
 # --------------------------------------------------------------------------- training and inference
@@ -241,9 +332,12 @@ class Trainer:
     def loss(self, y, prediction, weight):
         """Weighted mean over steps of the squared error (valence/arousal, averaged over the two
         outputs) or of the binary cross-entropy (fear); arrays (films, steps, outputs) and weights
-        (films, steps)."""
+        (films, steps).  With ``loss = "ccc"`` (valence/arousal): 1 - the concordance correlation
+        coefficient of the weighted steps, averaged over the two outputs."""
         from keras import ops
 
+        if self.subtask == VALENCE_AROUSAL and self.settings.loss == "ccc":
+            return concordance_loss(y, prediction, weight)
         if self.subtask == VALENCE_AROUSAL:
             per_step = ops.mean(ops.square(y - prediction), axis=-1)
         else:
@@ -255,8 +349,8 @@ class Trainer:
     def _step(self, x, y, weight, h, c):
         import tensorflow as tf
 
-        with tf.GradientTape() as tape:
-            prediction, h_next, c_next = self.model([x, h, c], training=True)
+        with tf.GradientTape() as tape:   # padding is masked out of the batch normalisation's statistics
+            prediction, h_next, c_next = self.model([x, h, c], training=True, mask=[weight > 0, None, None])
             loss = self.loss(y, prediction, weight)
         variables = self.model.trainable_variables
         gradients = tape.gradient(loss, variables)
@@ -264,14 +358,21 @@ class Trainer:
         return loss, tf.stop_gradient(h_next), tf.stop_gradient(c_next)
 
     def train_batch(self, batch: Sequences) -> float:
-        """One pass over a batch of films, chunk by chunk, carrying the state; mean loss."""
+        """One pass over a batch, chunk by chunk, carrying the state (reset to zero where
+        ``batch.reset`` says a film or piece starts); mean loss."""
         chunk = self.settings.chunk_steps
         h = c = np.zeros((len(batch.x), self.units), np.float32)
         total, weight_sum = 0.0, 0.0
         for start in range(0, batch.x.shape[1], chunk):
             w = batch.weight[:, start:start + chunk]
-            if not w.any():
+            if not batch.weight[:, start:].any():
                 break
+            if batch.reset is not None:
+                keep = (~batch.reset[:, start])[:, None].astype(np.float32)
+                h, c = np.asarray(h) * keep, np.asarray(c) * keep
+            if not w.any():   # every row warming up: carry the state on, no update
+                _, h, c = self.infer(batch.x[:, start:start + chunk], h, c)
+                continue
             loss, h, c = self._train_step(batch.x[:, start:start + chunk], batch.y[:, start:start + chunk], w, h, c)
             total += float(loss) * float(w.sum())
             weight_sum += float(w.sum())
@@ -280,6 +381,24 @@ class Trainer:
     def predict(self, films: list[np.ndarray]) -> list[np.ndarray]:
         """Per-step outputs of each film (n_steps, outputs), in chunks carrying the state."""
         return predict_films(self.infer, films, self.units)
+
+
+def concordance_loss(y, prediction, weight):
+    """1 - Lin's concordance correlation coefficient of ``y`` and ``prediction`` over the steps
+    of weight > 0 (weighted moments), averaged over the outputs; arrays (rows, steps, outputs),
+    weights (rows, steps).  CCC = 2 cov / (var_y + var_p + (mean_y - mean_p)^2)."""
+    from keras import ops
+
+    w = ops.expand_dims(weight, -1)
+    total = ops.maximum(ops.sum(weight), 1e-8)
+    mean_y = ops.sum(w * y, axis=(0, 1)) / total
+    mean_p = ops.sum(w * prediction, axis=(0, 1)) / total
+    dy, dp = y - mean_y, prediction - mean_p
+    cov = ops.sum(w * dy * dp, axis=(0, 1)) / total
+    var_y = ops.sum(w * dy * dy, axis=(0, 1)) / total
+    var_p = ops.sum(w * dp * dp, axis=(0, 1)) / total
+    ccc = 2 * cov / (var_y + var_p + ops.square(mean_y - mean_p) + 1e-8)
+    return 1.0 - ops.mean(ccc)
 
 
 def compiled_inference(model, jit: bool = False):
@@ -309,18 +428,6 @@ def predict_films(infer, films: list[np.ndarray], units: int, chunk_steps: int =
         y = np.concatenate(pieces, axis=1)
         for row, i in enumerate(group):
             out[i] = y[row, :len(films[i])]
-    return out
-
-
-def batches(n_films: int, batch_films: int, lengths: list[int], rng: np.random.Generator) -> list[list[int]]:
-    """Shuffled batches of film indices; films of similar length go together to limit padding."""
-    order = list(rng.permutation(n_films))
-    pool = 4 * batch_films
-    out = []
-    for start in range(0, n_films, pool):
-        group = sorted(order[start:start + pool], key=lambda i: lengths[i])
-        out += [group[k:k + batch_films] for k in range(0, len(group), batch_films)]
-    rng.shuffle(out)
     return out
 
 

@@ -24,6 +24,7 @@ import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from .dataset import VALENCE_AROUSAL
 from .errors import DataError
 from .model import SETTING_RANGES, ModelSettings
 from .segment_models import FAMILIES, SegmentSettings
@@ -159,7 +160,7 @@ def model_settings(path, table: dict) -> ModelSettings | SegmentSettings:
         if allowed is not None and values[key] is not None and values[key] not in allowed:
             raise DataError(path, f"model.{key}: expected {allowed}, got {value!r}")
     settings = family(**values)
-    problems = settings.check() if family is SegmentSettings else []
+    problems = settings.check()
     if problems:
         raise DataError(path, f"model.{problems[0]}")
     return settings
@@ -204,6 +205,8 @@ def run_from_data(path, data: dict) -> RunConfig:
     if unknown or "type" in light:
         raise DataError(path, f"light.{(unknown or ['type'])[0]}: expected a [model] setting to lighten (not type)")
     settings = model_settings(path, table)
+    if data["subtask"] != VALENCE_AROUSAL and getattr(settings, "loss", "mse") == "ccc":
+        raise DataError(path, "model.loss: \"ccc\" is for valence/arousal; fear trains on cross-entropy")
     if light:
         try:
             model_settings(path, {**table, **light})

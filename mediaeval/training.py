@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import json
 import os
 import shutil
@@ -35,7 +36,7 @@ import numpy as np
 from .atomic import write_text_atomic
 from .dataset import VALENCE_AROUSAL
 from .errors import DataError, MediaevalError
-from .model import ModelSettings, Trainer, batches, build_model, pad_films, positive_weight, set_seed
+from .model import ModelSettings, Trainer, build_model, positive_weight, set_seed
 from .runs import RunConfig, changes, run_from_data
 from .windows import segments_to_n_steps, steps_to_n_segments
 
@@ -119,33 +120,51 @@ def load_films(dataset, features_dir, extractors, films, subtask: str, with_labe
 
 
 class Normaliser:
-    """Per-feature standardisation with statistics of the training films only."""
+    """Per-feature standardisation with statistics of the training films only; with
+    ``per_film``, each film's features are first z-scored by that film's own mean and std."""
 
-    def __init__(self, mean: np.ndarray, std: np.ndarray):
-        self.mean, self.std = mean.astype(np.float32), std.astype(np.float32)
+    def __init__(self, mean: np.ndarray, std: np.ndarray, per_film: bool = False):
+        self.mean, self.std, self.per_film = mean.astype(np.float32), std.astype(np.float32), bool(per_film)
+
+    @staticmethod
+    def _own(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, np.float64)
+        if len(x) == 0:
+            return x
+        std = x.std(axis=0)
+        return (x - x.mean(axis=0)) / np.where(std > 1e-8, std, 1.0)
 
     @classmethod
-    def fit(cls, films: list[FilmData]) -> "Normaliser":
-        stacked = np.concatenate([f.x for f in films]).astype(np.float64)
+    def fit(cls, films: list[FilmData], per_film: bool = False) -> "Normaliser":
+        stacked = np.concatenate([cls._own(f.x) if per_film else f.x for f in films]).astype(np.float64)
         std = stacked.std(axis=0)
-        return cls(stacked.mean(axis=0), np.where(std > 1e-8, std, 1.0))
+        return cls(stacked.mean(axis=0), np.where(std > 1e-8, std, 1.0), per_film)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self.per_film:
+            x = self._own(x)
         return ((x - self.mean) / self.std).astype(np.float32)
 
     def save(self, path) -> None:
-        np.savez(path, mean=self.mean, std=self.std)
+        np.savez(path, mean=self.mean, std=self.std, per_film=np.array(self.per_film))
 
     @classmethod
     def load(cls, path) -> "Normaliser":
         with np.load(path) as data:
-            return cls(data["mean"], data["std"])
+            return cls(data["mean"], data["std"], bool(data["per_film"]) if "per_film" in data else False)
 
 
 def _step_weights(targets: np.ndarray, subtask: str, pos_weight: float) -> np.ndarray:
     if subtask == VALENCE_AROUSAL:
         return np.ones(len(targets), np.float32)
     return (1.0 + (pos_weight - 1.0) * targets[:, 0]).astype(np.float32)
+
+
+def _balanced(weights: list[np.ndarray]) -> list[np.ndarray]:
+    """The step weights scaled so that every film weighs the same in total (the mean film
+    length's worth of steps), whatever its length."""
+    mean_length = float(np.mean([len(w) for w in weights]))
+    return [(w * (mean_length / max(float(w.sum()), 1e-8))).astype(np.float32) for w in weights]
 
 
 def _validation_split(names: list[str], share: float, seed: int) -> set[str]:
@@ -156,83 +175,128 @@ def _validation_split(names: list[str], share: float, seed: int) -> set[str]:
     return set(order[:min(count, len(names) - 2)])
 
 
+def validation_figure(films: list[FilmData], steps: list[np.ndarray], subtask: str, stop_on: str) -> float:
+    """What early stopping minimises on the held-out training films, from their per-step
+    outputs: the official figure of their 10 s segments (valence/arousal: the mean per-film MSE
+    of valence and arousal, or with ``stop_on = "pcc"`` 1 - their mean per-film PCC, an undefined
+    PCC counting 0; fear: 1 - MAP).  ``nan`` when undefined (no fear segment held out)."""
+    from .metrics import score_fear, score_valence_arousal
+
+    truth = {f.name: f.labels for f in films}
+    rows = {f.name: to_segments(s, f.n_segments, subtask) for f, s in zip(films, steps)}
+    if subtask != VALENCE_AROUSAL:
+        return 1.0 - score_fear(truth, rows).official["map"]
+    scores = score_valence_arousal(truth, rows)
+    if stop_on == "pcc":
+        pccs = [np.nan_to_num(scores.per_film[f][k]) for f in scores.per_film for k in ("valence_pcc", "arousal_pcc")]
+        return 1.0 - float(np.mean(pccs))
+    return float(np.mean([scores.official["valence_mse"], scores.official["arousal_mse"]]))
+
+
 def _save_keras(model, path: Path) -> None:
     tmp = path.with_name(f".{os.getpid()}-{path.name}")
     model.save(tmp)
     os.replace(tmp, path)
 
 
-def fit(films: list[FilmData], subtask: str, settings: ModelSettings, seed: int, out_dir: Path | None = None,
-        progress: bool = True, label: str = "") -> tuple[object, Normaliser, list[dict]]:
-    """Train one model on ``films`` (a share held out for early stopping); save it to ``out_dir``.
+@dataclass
+class Fitted:
+    """A trained LSTM and what came with it."""
 
-    Returns the Keras model, its normaliser and the per-epoch log.
+    model: object
+    normaliser: Normaliser
+    log: list[dict]
+    best_epoch: int          # the epoch whose weights were kept (the last one without held-out films)
+
+
+def fit(films: list[FilmData], subtask: str, settings: ModelSettings, seed: int, out_dir: Path | None = None,
+        progress: bool = True, label: str = "") -> Fitted:
+    """Train one model on ``films``; save it to ``out_dir``.
+
+    With ``settings.validation_share`` > 0, that share of ``films`` is held out and the epoch
+    with the best validation figure (``settings.stop_on``, see :func:`validation_figure`) is
+    kept, stopping after ``patience`` epochs without progress; with 0 (the final model, whose
+    epoch count comes from the folds) every film trains for ``settings.epochs`` epochs.
     """
     import tensorflow as tf
+
+    from .model import pack_films
     from .progress import progress as progress_bar
 
     set_seed(seed)
     held_out = _validation_split([f.name for f in films], settings.validation_share, seed)
     train = [f for f in films if f.name not in held_out]
     valid = [f for f in films if f.name in held_out]
-    normaliser = Normaliser.fit(train)
+    normaliser = Normaliser.fit(train, settings.film_standardise)
     targets = [f.targets(subtask) for f in train]
     pos_weight = positive_weight(targets, settings) if subtask != VALENCE_AROUSAL else 1.0
     xs = [normaliser(f.x) for f in train]
     weights = [_step_weights(t, subtask, pos_weight) for t in targets]
+    if settings.film_balanced:
+        weights = _balanced(weights)
     valid_xs = [normaliser(f.x) for f in valid]
-    valid_targets = [f.targets(subtask) for f in valid]
-    if valid:  # the held-out films end to end, as one weighted series
-        valid_y = np.concatenate(valid_targets)[None]
-        valid_weight = np.concatenate([_step_weights(t, subtask, pos_weight) for t in valid_targets])[None]
     model = build_model(xs[0].shape[1], subtask, settings)
     trainer = Trainer(model, subtask, settings)
     rng = np.random.default_rng(seed)
-    n_outputs = targets[0].shape[1]
     writer = tf.summary.create_file_writer(str(out_dir / "tensorboard")) if out_dir else None
-    log, best, best_loss, waited = [], None, np.inf, 0
+    log, best, best_figure, best_epoch, waited = [], None, np.inf, settings.epochs, 0
     bar = progress_bar(range(settings.epochs), desc=label or "epochs", unit="epoch", leave=False, disable=not progress)
     for epoch in bar:
         started = time.perf_counter()
-        losses = []
-        for group in batches(len(xs), settings.batch_films, [len(x) for x in xs], rng):
-            batch = pad_films([xs[i] for i in group], [targets[i] for i in group], [weights[i] for i in group],
-                              n_outputs)
-            losses.append(trainer.train_batch(batch) * float(batch.weight.sum()))
-        loss = float(np.sum(losses) / sum(float(w.sum()) for w in weights))
-        row = {"epoch": epoch + 1, "loss": loss, "seconds": time.perf_counter() - started}
+        batch = pack_films(xs, targets, weights, settings.batch_films, settings, rng)
+        row = {"epoch": epoch + 1, "loss": trainer.train_batch(batch), "seconds": time.perf_counter() - started}
         if valid:
-            predictions = np.concatenate(trainer.predict(valid_xs))[None]
-            row["val_loss"] = float(trainer.loss(valid_y, predictions, valid_weight))
+            row.update(_validation_row(trainer, valid, valid_xs, subtask, settings, pos_weight))
         log.append(row)
         if writer is not None:
             with writer.as_default():
-                for key in ("loss", "val_loss"):
+                for key in ("loss", "val_loss", "val_figure"):
                     if key in row:
                         tf.summary.scalar(key, row[key], step=epoch + 1)
-        bar.set_postfix({k: f"{v:.4f}" for k, v in row.items() if k in ("loss", "val_loss")})
+        bar.set_postfix({k: f"{v:.4f}" for k, v in row.items() if k in ("loss", "val_figure")})
         if valid:
-            if row["val_loss"] < best_loss - 1e-6:
-                best_loss, best, waited = row["val_loss"], model.get_weights(), 0
+            figure = row["val_figure"]
+            if np.isfinite(figure) and figure < best_figure - 1e-6:
+                best_figure, best, best_epoch, waited = figure, model.get_weights(), epoch + 1, 0
             else:
                 waited += 1
                 if waited >= settings.patience:
                     break
+        else:
+            best_epoch = epoch + 1
     bar.close()
     if best is not None:
         model.set_weights(best)
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        _save_keras(model, out_dir / "model.keras")
-        normaliser.save(out_dir / "normalisation.npz")
-        with open(out_dir / "log.csv", "w", newline="") as handle:
-            writer_csv = csv.DictWriter(handle, fieldnames=["epoch", "loss", "val_loss", "seconds"])
-            writer_csv.writeheader()
-            writer_csv.writerows(log)
-        write_text_atomic(out_dir / "settings.json", json.dumps(
-            {"subtask": subtask, "seed": seed, "settings": settings.as_dict(), "positive_weight": pos_weight,
-             "train_films": [f.name for f in train], "validation_films": [f.name for f in valid]}, indent=2))
-    return model, normaliser, log
+        _save_fitted(out_dir, model, normaliser, log, {
+            "subtask": subtask, "seed": seed, "settings": settings.as_dict(), "positive_weight": pos_weight,
+            "best_epoch": best_epoch, "train_films": [f.name for f in train],
+            "validation_films": [f.name for f in valid]})
+    return Fitted(model, normaliser, log, best_epoch)
+
+
+def _validation_row(trainer, valid, valid_xs, subtask, settings, pos_weight) -> dict:
+    """The held-out films' loss (as trained: step-weighted) and early-stopping figure."""
+    steps = trainer.predict(valid_xs)
+    targets = [f.targets(subtask) for f in valid]
+    weights = [_step_weights(t, subtask, pos_weight) for t in targets]
+    loss = float(trainer.loss(np.concatenate(targets)[None], np.concatenate(steps)[None],
+                              np.concatenate(weights)[None]))
+    figure = loss if settings.stop_on == "loss" else validation_figure(valid, steps, subtask, settings.stop_on)
+    if not np.isfinite(figure):   # nothing to measure it on (no fear segment held out): the loss
+        figure = loss
+    return {"val_loss": loss, "val_figure": float(figure)}
+
+
+def _save_fitted(out_dir: Path, model, normaliser: Normaliser, log: list[dict], settings: dict) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _save_keras(model, out_dir / "model.keras")
+    normaliser.save(out_dir / "normalisation.npz")
+    with open(out_dir / "log.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["epoch", "loss", "val_loss", "val_figure", "seconds"])
+        writer.writeheader()
+        writer.writerows(log)
+    write_text_atomic(out_dir / "settings.json", json.dumps(settings, indent=2))
 
 
 def predict_steps(models, normalisers: list[Normaliser], films: list[FilmData]) -> list[np.ndarray]:
@@ -421,14 +485,33 @@ def _install(partial: Path, model_dir: Path) -> None:
     os.replace(partial, model_dir)
 
 
-def _fit_job(job) -> list:
-    """Train one model (one fold or the final model, one seed); predict its held-out films:
-    per-step outputs (LSTM), or ``(curves, threshold)`` per film (per-segment families)."""
+@dataclass
+class FitOutcome:
+    """What a fit job sends back: its held-out films' predictions (per-step outputs for the LSTM,
+    ``(curves, threshold)`` for per-segment families) and, for the LSTM, the epoch it kept."""
+
+    predictions: list
+    best_epoch: int | None = None
+
+
+def _fit_job(job) -> FitOutcome:
+    """Train one model (one fold or the final model, one seed); predict its held-out films."""
     train, held_out, subtask, settings, seed, out_dir, progress, label = job
     if _is_segment_family(settings):
-        return _fit_segment_job(train, held_out, subtask, settings, seed, out_dir)
-    model, normaliser, _ = fit(train, subtask, settings, seed, out_dir, progress, label)
-    return predict_steps([model], [normaliser], held_out) if held_out else []
+        return FitOutcome(_fit_segment_job(train, held_out, subtask, settings, seed, out_dir))
+    fitted = fit(train, subtask, settings, seed, out_dir, progress, label)
+    predictions = predict_steps([fitted.model], [fitted.normaliser], held_out) if held_out else []
+    return FitOutcome(predictions, fitted.best_epoch)
+
+
+def final_epochs(best_epochs: list[int]) -> int:
+    """The final LSTM's epoch count from the fold models' kept epochs: their median, halves
+    rounded up (at least 1).
+
+    >>> final_epochs([3, 4, 8, 5, 2]), final_epochs([3, 4]), final_epochs([])
+    (4, 4, 1)
+    """
+    return max(1, int(np.floor(np.median(best_epochs) + 0.5))) if best_epochs else 1
 
 
 def _fit_segment_job(train, held_out, subtask, settings, seed, out_dir) -> list:
@@ -571,6 +654,7 @@ def _train_into(folder: Path, config: RunConfig, films: list[FilmData], run_name
     write_text_atomic(folder / "run.toml", definition_text)
     write_folds(folder / "folds.json", folds, config.seed)
     seeds = _seeds(config)
+    segment_family = _is_segment_family(config.model)
     fit_jobs, held = [], []
     for k, held_names in enumerate(folds, start=1):
         held_films = [by_name[n] for n in held_names]
@@ -579,16 +663,24 @@ def _train_into(folder: Path, config: RunConfig, films: list[FilmData], run_name
             fit_jobs.append((train, held_films, config.subtask, config.model, seed,
                              folder / f"fold{k}" / f"seed{seed}", progress, f"fold {k}/{len(folds)} seed {seed}"))
             held.append(held_films)
-    for seed in seeds:
-        fit_jobs.append((films, [], config.subtask, config.model, seed, folder / "final" / f"seed{seed}",
-                         progress, f"final seed {seed}"))
-    with progress_bar(total=len(fit_jobs), desc=f"{config.name} models", unit="model", disable=not progress) as bar:
-        results = _run_jobs(fit_jobs, jobs, bar)
+
+    def final_jobs(settings) -> list:
+        return [(films, [], config.subtask, settings, seed, folder / "final" / f"seed{seed}", progress,
+                 f"final seed {seed}") for seed in seeds]
+
+    total = len(fit_jobs) + len(seeds)
+    with progress_bar(total=total, desc=f"{config.name} models", unit="model", disable=not progress) as bar:
+        if segment_family:   # the final models need nothing from the folds
+            results = _run_jobs(fit_jobs + final_jobs(config.model), jobs, bar)[:len(fit_jobs)]
+        else:   # the final LSTM trains on every film for the folds' median kept epoch, none held out
+            results = _run_jobs(fit_jobs, jobs, bar)
+            epochs = final_epochs([r.best_epoch for r in results])
+            _run_jobs(final_jobs(dataclasses.replace(config.model, epochs=epochs, validation_share=0.0)), jobs, bar)
     oof: dict[str, np.ndarray] = {}
     for k in range(len(folds)):
-        per_seed = results[k * len(seeds):(k + 1) * len(seeds)]
+        per_seed = [r.predictions for r in results[k * len(seeds):(k + 1) * len(seeds)]]
         for i, film in enumerate(held[k * len(seeds)]):
-            if _is_segment_family(config.model):
+            if segment_family:
                 oof[film.name] = segment_rows([r[i] for r in per_seed], config.subtask)
                 continue
             steps = np.mean([r[i] for r in per_seed], axis=0)

@@ -57,7 +57,11 @@ def test_model_folder(trained, tiny_dataset):
         assert (model_dir / name).exists(), name
     assert list((model_dir / "final/seed1/tensorboard").iterdir())
     log = (model_dir / "final/seed1/log.csv").read_text().splitlines()
-    assert log[0] == "epoch,loss,val_loss,seconds" and len(log) == 3
+    assert log[0] == "epoch,loss,val_loss,val_figure,seconds" and len(log) == 3
+    final = json.loads((model_dir / "final/seed1/settings.json").read_text())
+    # the final LSTM sees every development film, none held out, for the folds' median kept epoch
+    assert final["train_films"] == ["Sample_01", "Sample_02"] and final["validation_films"] == []
+    assert final["settings"]["epochs"] == 2 and final["settings"]["validation_share"] == 0.0
     assert not model_dir.with_name("va.partial").exists()
     folds = json.loads((model_dir / "folds.json").read_text())["folds"]
     assert sorted(n for f in folds for n in f) == ["Sample_01", "Sample_02"]

@@ -1,14 +1,22 @@
 #!/usr/bin/env python3
-"""Training benchmark at the thesis's scale, against stock Keras measured in the same run.
+"""Training benchmark at the thesis's scale and at realistic sizes, against baselines measured
+in the same run.
 
-30 films of random features totalling 49,900 steps (7 h 23 min), 7,168 inputs (the thesis's
-C3D + VGG19 audio features), LSTM 512, valence/arousal.  Prints seconds per epoch of
-mediaeval's trainer (films side by side, 128-step chunks, XLA) and of stock Keras
-(``keras.layers.LSTM`` in a Sequential model, ``fit`` on 128-step chunks, batch 8, timed on a
-subset and scaled to the same number of steps), their ratio, the FLOP rate, and the time to
-predict 14 films of 90 minutes.
+30 films of random features of the development films' lengths, totalling 49,900 steps (7 h 23
+min), LSTM 512, valence/arousal, ``--threads 1`` as each of ``--jobs 2``'s workers has.
 
-    python tools/bench_train.py [--steps 49900] [--features 7168] [--baseline-share 0.1]
+* Thesis scale, 7,168 inputs (C3D + VGG19 audio): seconds per epoch of mediaeval's trainer
+  (films packed end to end in 16 rows, 64-step chunks) in float32 and bfloat16 projection, and
+  of stock Keras (``keras.layers.LSTM`` in a Sequential model, ``fit`` on 128-step chunks, batch
+  8, timed on a subset and scaled to the same number of steps); the time to predict 14 films
+  of 90 minutes.
+* Realistic sizes, 150 and 1,500 inputs: seconds per epoch on a training fold (4/5 of the
+  films) of the packed trainer and of the previous one (films side by side, padded to the
+  longest of each batch of 8, 128-step chunks), and the wall time of a whole LSTM run (5 folds
+  and the final model, 2 models at once) at the run's worst case: every model trains all its
+  30 epochs (early stopping usually ends them far sooner).
+
+    python tools/bench_train.py [--steps 49900] [--features 7168] [--realistic 150,1500] [--no-thesis] [--threads 1]
 """
 from __future__ import annotations
 
@@ -34,26 +42,70 @@ def flops_per_step(features: int, units: int, outputs: int = 2) -> float:
     return 2 * features * 4 * units + 2 * units * 4 * units + 12 * units + 2 * units * outputs + 4 * features
 
 
-def ours(xs, ys, settings, epochs: int) -> tuple[float, int]:
-    """Seconds per epoch of mediaeval's trainer, and the steps computed (padding included)."""
-    from mediaeval.model import Trainer, batches, build_model, pad_films, set_seed
+def side_by_side_batches(n_films: int, batch_films: int, lengths: list[int], rng) -> list[list[int]]:
+    """The previous trainer's batches (the baseline): shuffled groups of films of similar
+    length, each padded to its longest."""
+    order = list(rng.permutation(n_films))
+    pool = 4 * batch_films
+    out = []
+    for start in range(0, n_films, pool):
+        group = sorted(order[start:start + pool], key=lambda i: lengths[i])
+        out += [group[k:k + batch_films] for k in range(0, len(group), batch_films)]
+    rng.shuffle(out)
+    return out
+
+
+def epoch_batches(xs, ys, settings, rng, packed: bool):
+    """One epoch's batches: packed rows (mediaeval's trainer) or films side by side (baseline)."""
+    from mediaeval.model import pack_films, pad_films
+
+    if packed:
+        return [pack_films(xs, ys, [np.ones(len(x), np.float32) for x in xs], settings.batch_films, settings, rng)]
+    groups = side_by_side_batches(len(xs), settings.batch_films, [len(x) for x in xs], rng)
+    return [pad_films([xs[i] for i in g], [ys[i] for i in g], None, 2) for g in groups]
+
+
+def ours(xs, ys, settings, epochs: int, packed: bool = True, label: str = "") -> tuple[float, int]:
+    """Seconds per epoch of the trainer, and the steps computed (padding included)."""
+    from mediaeval.model import Trainer, build_model, set_seed
 
     set_seed(0)
     trainer = Trainer(build_model(xs[0].shape[1], "valence_arousal", settings), "valence_arousal", settings)
     rng = np.random.default_rng(0)
-    lengths = [len(x) for x in xs]
     times, computed = [], 0
     for epoch in range(epochs + 1):          # the first epoch includes compilation
         started = time.perf_counter()
         computed = 0
-        for group in batches(len(xs), settings.batch_films, lengths, rng):
-            batch = pad_films([xs[i] for i in group], [ys[i] for i in group], None, 2)
+        for batch in epoch_batches(xs, ys, settings, rng, packed):
             trainer.train_batch(batch)
-            computed += len(group) * batch.x.shape[1]
+            computed += batch.x.shape[0] * batch.x.shape[1]
         times.append(time.perf_counter() - started)
-        print(f"  mediaeval ({settings.projection_dtype} projection) epoch {epoch}: {times[-1]:.1f} s"
+        print(f"  {label or 'mediaeval'} ({settings.projection_dtype} projection) epoch {epoch}: {times[-1]:.1f} s"
               f"{' (with tracing)' if epoch == 0 else ''}", flush=True)
     return float(np.mean(times[1:])), computed
+
+
+def realistic(lengths: list[int], features: int, units: int, epochs: int) -> None:
+    """Packed against side by side on a training fold at ``features`` inputs; a whole run's
+    worst-case wall time with 2 models at once."""
+    from mediaeval.model import ModelSettings
+
+    rng = np.random.default_rng(features)
+    xs = [rng.standard_normal((n, features), dtype=np.float32) for n in lengths]
+    ys = [np.tanh(rng.standard_normal((n, 2))).astype(np.float32) for n in lengths]
+    fold = [i for i in range(len(lengths)) if i % 5 != 4]          # 4/5 of the films, of every length
+    fold_xs, fold_ys = [xs[i] for i in fold], [ys[i] for i in fold]
+    settings = ModelSettings(lstm_units=units)
+    print(f"realistic size: {len(fold)} of {len(lengths)} films, {sum(len(x) for x in fold_xs)} steps, "
+          f"{features} inputs, LSTM {units}", flush=True)
+    packed, _ = ours(fold_xs, fold_ys, settings, epochs, packed=True, label="packed")
+    side, _ = ours(fold_xs, fold_ys, ModelSettings(lstm_units=units, batch_films=8, chunk_steps=128), epochs,
+                   packed=False, label="side by side (previous)")
+    whole, _ = ours(xs, ys, settings, 1, packed=True, label="packed, every film (final model)")
+    worst = (5 * settings.epochs * packed / 2 + settings.epochs * whole) / 60
+    print(f"  {features} inputs: seconds per fold epoch, packed {packed:.1f}, side by side {side:.1f} "
+          f"(x {side / packed:.2f} faster); a whole run, 30 epochs for every model, 2 at once: "
+          f"{worst:.1f} min at most (side by side: {worst * side / packed:.1f} min)", flush=True)
 
 
 def stock_keras(xs, ys, units: int, chunk: int, share: float) -> float:
@@ -104,7 +156,21 @@ def main() -> None:
     parser.add_argument("--baseline-share", type=float, default=0.1, help="Share of the steps stock Keras is timed on.")
     parser.add_argument("--predict-films", type=int, default=14)
     parser.add_argument("--predict-minutes", type=float, default=90)
+    parser.add_argument("--realistic", default="150,1500", help="input counts of the realistic-size cases ('' for none)")
+    parser.add_argument("--thesis", action=argparse.BooleanOptionalAction, default=True,
+                        help="run the thesis-scale case")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="TensorFlow threads (0: its default; 1: as each of --jobs 2's workers)")
     args = parser.parse_args()
+    if args.threads:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    for features in [int(v) for v in args.realistic.split(",") if v]:
+        realistic(film_lengths(args.steps), features, args.units, args.epochs)
+    if not args.thesis:
+        return
 
     settings = ModelSettings(lstm_units=args.units)
     rng = np.random.default_rng(0)

@@ -1,0 +1,134 @@
+"""The LSTM's training: packing films into rows, padding kept out of the normalisation, the
+concordance loss, early stopping on the official figure, the final model on every film."""
+import json
+
+import numpy as np
+import pytest
+
+from mediaeval.model import ModelSettings, Piece, Trainer, build_model, concordance_loss, cut_films, pack_films, set_seed
+from mediaeval.training import FilmData, Normaliser, _balanced, _train_into, final_epochs, validation_figure
+
+TINY = ModelSettings(lstm_units=4, epochs=3, patience=2, batch_films=2, chunk_steps=4, piece_steps=8)
+
+
+def test_cut_films_covers_every_step_once_with_warm_up():
+    pieces = cut_films([9, 3, 0], piece_steps=8, chunk_steps=4)
+    assert pieces == [Piece(0, 0, 8, 0), Piece(0, 4, 9, 8), Piece(1, 0, 3, 0), Piece(2, 0, 0, 0)]
+    # piece_steps is rounded down to whole chunks, and never below one chunk
+    assert cut_films([10], piece_steps=7, chunk_steps=4) == [Piece(0, 0, 4, 0), Piece(0, 0, 8, 4), Piece(0, 4, 10, 8)]
+
+
+def test_pack_films_places_every_weighted_step_once_and_resets_on_chunk_boundaries():
+    lengths = [9, 3, 6, 1]
+    xs = [np.full((n, 1), 10 * (i + 1), np.float32) + np.arange(n, dtype=np.float32)[:, None] for i, n in enumerate(lengths)]
+    ys = [x[:, :1] / 100 for x in xs]
+    ws = [np.full(n, i + 1.0, np.float32) for i, n in enumerate(lengths)]
+    batch = pack_films(xs, ys, ws, 2, TINY, np.random.default_rng(0))
+    assert batch.x.shape[0] == 2 and batch.x.shape[1] % 4 == 0
+    starts = np.argwhere(batch.reset)
+    assert all(step % 4 == 0 for _, step in starts)
+    weighted = batch.weight > 0
+    # each film's weighted steps appear exactly once, with their own weights and targets
+    values = sorted(batch.x[weighted, 0].tolist())
+    assert values == sorted(float(v) for x in xs for v in x[:, 0])
+    assert sorted(batch.weight[weighted].tolist()) == sorted(float(v) for w in ws for v in w)
+    assert np.allclose(batch.y[weighted, 0], batch.x[weighted, 0] / 100)
+    # the second piece of the 9-step film re-reads steps 4-7 with weight 0 (warm-up) after a reset
+    row, at = next((r, s) for r, s in starts if batch.x[r, s, 0] == 14.0)
+    assert batch.weight[row, at:at + 4].tolist() == [0, 0, 0, 0] and batch.x[row, at + 4, 0] == 18.0
+    # the same generator state gives the same rows
+    again = pack_films(xs, ys, ws, 2, TINY, np.random.default_rng(0))
+    assert np.array_equal(again.x, batch.x) and np.array_equal(again.reset, batch.reset)
+
+
+def test_padding_is_masked_out_of_the_batch_normalisation():
+    set_seed(0)
+    settings = ModelSettings(lstm_units=4, input_dropout=0.0, output_dropout=0.0, chunk_steps=8)
+    trainer = Trainer(build_model(2, "valence_arousal", settings), "valence_arousal", settings)
+    x = np.zeros((2, 8, 2), np.float32)
+    x[0, :8] = [3.0, 5.0]
+    x[1, :2] = [3.0, 5.0]                     # 6 steps of padding (zeros) after the second film
+    weight = np.zeros((2, 8), np.float32)
+    weight[0, :] = 1
+    weight[1, :2] = 1
+    h = np.zeros((2, 4), np.float32)
+    trainer._train_step(x, np.zeros((2, 8, 2), np.float32), weight, h, h)
+    norm = trainer.model.get_layer("input_norm")
+    # momentum 0.99: the moving mean moved 1 % of the way to the real steps' mean (3, 5), and
+    # the variance of the real steps is 0 (the padding's zeros would have made it 2.1 and 5.9)
+    assert np.allclose(norm.moving_mean.numpy(), [0.03, 0.05], atol=1e-6)
+    assert np.allclose(norm.moving_variance.numpy(), [0.99, 0.99], atol=1e-6)
+
+
+def textbook_ccc(y, p):
+    return 2 * np.cov(y, p, bias=True)[0, 1] / (y.var() + p.var() + (y.mean() - p.mean()) ** 2)
+
+
+def test_concordance_loss_is_one_minus_lins_ccc_over_weighted_steps():
+    rng = np.random.default_rng(4)
+    y = rng.normal(size=(2, 5, 2)).astype(np.float32)
+    p = (0.5 * y + rng.normal(size=y.shape)).astype(np.float32)
+    weight = np.ones((2, 5), np.float32)
+    weight[1, 3:] = 0
+    keep = weight > 0
+    expected = 1 - np.mean([textbook_ccc(y[keep][:, j].astype(np.float64), p[keep][:, j].astype(np.float64))
+                            for j in range(2)])
+    assert float(concordance_loss(y, p, weight)) == pytest.approx(expected, abs=1e-5)
+    assert float(concordance_loss(y, y, weight)) == pytest.approx(0.0, abs=1e-5)
+
+
+def _film(name, n_segments, labels, rng, n_features=3):
+    n_steps = int(round((5 * n_segments + 5) * 30 / 16))
+    return FilmData(name, rng.normal(size=(n_steps, n_features)).astype(np.float32), n_segments, labels)
+
+
+def test_validation_figure_is_the_official_figure_of_the_segments():
+    rng = np.random.default_rng(5)
+    labels = np.column_stack([np.linspace(-0.5, 0.5, 6), np.linspace(0.2, -0.2, 6)])
+    film = _film("A", 6, labels, rng)
+    constant = np.zeros((len(film.x), 2), np.float32)
+    expected_mse = np.mean([np.mean(labels[:, 0] ** 2), np.mean(labels[:, 1] ** 2)])
+    assert validation_figure([film], [constant], "valence_arousal", "official") == pytest.approx(expected_mse)
+    # a constant prediction has no PCC: it counts 0, so 1 - PCC is 1
+    assert validation_figure([film], [constant], "valence_arousal", "pcc") == pytest.approx(1.0)
+    fear = FilmData("F", film.x, 6, np.array([0, 0, 1, 1, 0, 0.0]))
+    ranked = np.zeros((len(film.x), 1), np.float32)
+    assert validation_figure([fear], [ranked], "fear", "official") == pytest.approx(1 - 2 / 6)
+
+
+def test_balanced_weights_make_every_film_weigh_the_same():
+    weights = _balanced([np.ones(10, np.float32), np.full(30, 2.0, np.float32)])
+    assert [float(w.sum()) for w in weights] == pytest.approx([20.0, 20.0])
+
+
+def test_per_film_standardisation_round_trips(tmp_path):
+    rng = np.random.default_rng(6)
+    films = [FilmData(n, rng.normal(loc=i * 5, scale=i + 1, size=(20, 2)).astype(np.float32), 0) for i, n in
+             enumerate("AB")]
+    normaliser = Normaliser.fit(films, per_film=True)
+    for film in films:  # each film's own level and scale are gone
+        assert np.allclose(normaliser(film.x).mean(axis=0), 0, atol=1e-5)
+    normaliser.save(tmp_path / "n.npz")
+    loaded = Normaliser.load(tmp_path / "n.npz")
+    assert loaded.per_film and np.array_equal(loaded(films[0].x), normaliser(films[0].x))
+
+
+def test_early_stopping_is_nested_and_the_final_model_sees_every_film(tmp_path):
+    from mediaeval.runs import RunConfig
+
+    rng = np.random.default_rng(7)
+    films = [_film(f"Film{i}", 8, np.tanh(rng.normal(size=(8, 2))), rng) for i in range(6)]
+    config = RunConfig("valence_arousal", 1, "t", ["x"], seed=3, folds=2,
+                       model=ModelSettings(lstm_units=4, epochs=3, patience=1, batch_films=2, chunk_steps=8,
+                                           validation_share=0.34))
+    _, folds = _train_into(tmp_path, config, films, "run.txt", "", progress=False, jobs=1)
+    kept = []
+    for k, held in enumerate(folds, start=1):
+        fold = json.loads((tmp_path / f"fold{k}/seed3/settings.json").read_text())
+        # early stopping looks at a film of the training fold, never at the scored fold
+        assert fold["validation_films"] and not set(fold["validation_films"]) & set(held)
+        assert not set(fold["train_films"]) & set(held)
+        kept.append(fold["best_epoch"])
+    final = json.loads((tmp_path / "final/seed3/settings.json").read_text())
+    assert sorted(final["train_films"]) == [f.name for f in films] and final["validation_films"] == []
+    assert final["settings"]["epochs"] == final_epochs(kept) == final["best_epoch"]
