@@ -23,6 +23,7 @@ import types
 import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Literal
 
 from .dataset import VALENCE_AROUSAL
 from .errors import DataError
@@ -46,6 +47,7 @@ class RunConfig:
     seed: int = 0
     seeds: int = 1
     folds: int = 5
+    ensemble: Literal["final", "folds"] = "final"   # test predictions: the final model(s), or the mean of the fold models
     model: ModelSettings | SegmentSettings = field(default_factory=ModelSettings)
     fuse: list[int] = field(default_factory=list)   # a fused run: the numbers of the runs it fuses
     light: dict = field(default_factory=dict)       # [light]: [model] settings that make demo runs quick
@@ -81,7 +83,9 @@ class RunConfig:
                           f"{', '.join(map(str, self.fuse))}" if self.fused else
                           self.model.describe() if isinstance(self.model, SegmentSettings) else
                           f"BatchNorm, Dropout, LSTM({self.model.lstm_units}), Dropout, Dense")
-                         + (f"; mean of {self.seeds} seeds" if self.seeds > 1 else ""),
+                         + (f"; mean of {self.seeds} seeds" if self.seeds > 1 else "")
+                         + (f"; test predictions: mean of the {self.folds} fold models" if self.ensemble == "folds"
+                            and not self.fused else ""),
                 "settings": {"seed": self.seed, "folds": self.folds, **self.model.as_dict()}}
 
     def to_data(self) -> dict:

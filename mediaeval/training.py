@@ -732,20 +732,33 @@ def _load_normaliser(path: Path) -> Normaliser:
                               f"retrain with mediaeval train --overwrite") from error
 
 
+def ensemble_dirs(model_dir, config: RunConfig) -> list[Path]:
+    """The folders of the models that predict test films: the final model of each seed
+    (``ensemble = "final"``), or every fold's model of each seed (``ensemble = "folds"``)."""
+    model_dir = Path(model_dir)
+    if config.ensemble == "folds":
+        from .folds import read_folds
+
+        n_folds = len(read_folds(model_dir / "folds.json"))
+        return [model_dir / f"fold{k}" / f"seed{seed}" for k in range(1, n_folds + 1) for seed in _seeds(config)]
+    return [model_dir / "final" / f"seed{seed}" for seed in _seeds(config)]
+
+
 def load_final_models(model_dir) -> tuple[RunConfig, list, list[Normaliser]]:
-    """The stored run definition and the final model(s) of a trained model folder."""
+    """The stored run definition and the models that predict test films (see :func:`ensemble_dirs`)
+    of a trained model folder."""
     model_dir = Path(model_dir)
     config, _ = trained_run(model_dir)
     models, norms = [], []
-    for seed in _seeds(config):
-        seed_dir = model_dir / "final" / f"seed{seed}"
+    for seed_dir in ensemble_dirs(model_dir, config):
         norms.append(_load_normaliser(seed_dir / "normalisation.npz"))
         models.append(_load_model(seed_dir / "model.keras"))
     return config, models, norms
 
 
 def predict_run(model_dir, dataset, features_dir, films, out) -> Path:
-    """Predict ``films`` with the final model(s) of ``model_dir`` and write the run file ``out``,
+    """Predict ``films`` with the final model(s) of ``model_dir`` (or its fold models, with
+    ``ensemble = "folds"``: the mean of their outputs) and write the run file ``out``,
     described by the definition stored in the model folder.
 
     Checked before TensorFlow starts: the model folder is complete, ``out`` names the model's
@@ -761,7 +774,7 @@ def predict_run(model_dir, dataset, features_dir, films, out) -> Path:
     data = load_films(dataset, features_dir, config.features, films, config.subtask, with_labels=False,
                       expected_made_by=manifest["extractors"])
     if _is_segment_family(config.model):
-        models = [_load_segment_model(Path(model_dir) / "final" / f"seed{seed}" / SEGMENT_FILES[0]) for seed in _seeds(config)]
+        models = [_load_segment_model(folder / SEGMENT_FILES[0]) for folder in ensemble_dirs(model_dir, config)]
         rows = {f.name: segment_rows([(m.predict_curves(f.x, f.n_segments), m.threshold) for m in models],
                                      config.subtask) for f in data}
         return write_run(out, rows, config.subtask, config.describe())

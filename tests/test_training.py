@@ -101,6 +101,29 @@ def test_predict_writes_a_valid_test_run(trained, tiny_dataset, features, tmp_pa
     assert result.exit_code == 1 and "the model is for valence_arousal" in result.output
 
 
+def test_fold_ensemble_predicts_the_mean_of_the_fold_models(tiny_dataset, features, tmp_path):
+    from mediaeval.training import ensemble_dirs, load_films, predict_steps, stored_run, to_segments
+    from mediaeval.training import _load_model, _load_normaliser
+
+    config = tmp_path / "run3.toml"
+    config.write_text(RUN.format(subtask="valence_arousal", seeds=1).replace("folds = 2", 'folds = 2\nensemble = "folds"'))
+    model_dir = tmp_path / "va"
+    assert invoke("train", config, "--dataset", tiny_dataset, "--features", features, "--out", model_dir,
+                  "--team", "T").exit_code == 0
+    out = tmp_path / "me17ei_T_valence_arousal_run3.txt"
+    assert invoke("predict", model_dir, "--dataset", tiny_dataset, "--features", features, "--out", out).exit_code == 0
+    dirs = ensemble_dirs(model_dir, stored_run(model_dir))
+    assert [d.relative_to(model_dir).as_posix() for d in dirs] == ["fold1/seed1", "fold2/seed1"]
+    dataset = Dataset.discover(tiny_dataset)
+    film = load_films(dataset, features, ["visual-stats", "audio-stats"], dataset.test_films, "valence_arousal", False)
+    outputs = [predict_steps([_load_model(d / "model.keras")], [_load_normaliser(d / "normalisation.npz")], film)[0]
+               for d in dirs]
+    expected = to_segments(np.mean(outputs, axis=0), film[0].n_segments, "valence_arousal")
+    written = np.array([ln.split() for ln in out.read_text().splitlines()[1:]], float)
+    assert np.allclose(written, expected, atol=1e-6)
+    assert "mean of the 2 fold models" in json.dumps(stored_run(model_dir).describe())
+
+
 def test_fear_seed_ensemble(tiny_dataset, features, tmp_path):
     config = tmp_path / "run3.toml"
     config.write_text(RUN.format(subtask="fear", seeds=2))
