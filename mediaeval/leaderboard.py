@@ -97,11 +97,12 @@ def run_file_entry(path, scores, dataset) -> Entry:
 
     A run file of a model folder (the run file its manifest names) is that folder's entry
     (:func:`read_entry`: out-of-fold figures ± std over folds, the constant on the same folds),
-    named after the file.  Any other run file (a test-set prediction, a fused run) has no folds:
-    its own figures ``scores`` (a :class:`~mediaeval.metrics.Scores` of the films it was scored
-    on) without spread, and the constant baseline only where it is honest without folds: when
-    every scored film is a test film, the mean label of the labelled development films (as
-    ``mediaeval baseline --films test``); none for development films of unknown folds.
+    named after the file.  Any other run file (a test-set prediction, the output of ``mediaeval
+    fuse``) has no folds: its own figures ``scores`` (a :class:`~mediaeval.metrics.Scores` of
+    the films it was scored on) without spread, and the constant baseline only where it is honest
+    without folds: when every scored film is a test film, the mean label of the labelled
+    development films (as ``mediaeval baseline --films test``); none for development films of
+    unknown folds.
     """
     import dataclasses
 
@@ -190,10 +191,6 @@ def has_folds(entry: Entry) -> bool:
     return bool(entry.scores.get("fold_std"))
 
 
-def _baselines(entries: list[Entry], key: str) -> list:
-    return [e.figure(key, "baseline:official") for e in entries]
-
-
 def _plot_title(board: dict[str, list[Entry]]) -> str:
     entries = [e for rows in board.values() for e in rows]
     plain = [e.name for e in entries if not has_folds(e)]
@@ -231,7 +228,7 @@ def leaderboard_figure(board: dict[str, list[Entry]]):
         ys = range(len(names))
         ax.errorbar([math.nan if v is None else v for v in values], ys, xerr=spreads, fmt="o", color="#1f5fbf",
                     ecolor="#7f9fd0", capsize=3)
-        bases = _baselines(entries, key)
+        bases = [e.figure(key, "baseline:official") for e in entries]
         known = [b for b in bases if b is not None]
         if known and len(known) == len(bases) and max(known) - min(known) <= 1e-12:
             ax.axvline(known[0], color="#c8372d", ls="--", lw=1.2, label="constant")
