@@ -187,8 +187,9 @@ def describe_fused(described: dict, paths, fusion: Fusion, subtask: str) -> dict
     the model line completed by the weights chosen on all development films, the ``weights``,
     the fused runs' features, and external data if the definition or a fused run declares some."""
     theirs = describe(paths, fusion, subtask)
+    threshold = f"; fear label threshold {fusion.threshold:g}" if subtask == "fear" else ""
     out = {**described, "model": f"{described['model']}; weights chosen on all development films: "
-                                 f"{_weights_text(theirs['weights'])}",
+                                 f"{_weights_text(theirs['weights'])}{threshold}",
            "features": sorted({*described.get("features", []), *theirs["features"]}),
            "external_data": bool(described.get("external_data")) or theirs["external_data"],
            "weights": theirs["weights"]}

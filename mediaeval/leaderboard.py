@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -217,7 +218,8 @@ def leaderboard_figure(board: dict[str, list[Entry]]):
 
     plt = _pyplot()
     panels = [(s, k) for s, entries in board.items() for k in FIGURES[s][: 4 if s == "valence_arousal" else 1]]
-    title = _plot_title(board)
+    # wrapped to the figure's width (about 13 characters an inch): one panel of fear is narrow
+    title = "\n".join(textwrap.fill(line, int(13 * 3.6 * len(panels))) for line in _plot_title(board).split("\n"))
     fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 0.45 * max(
         len(e) for e in board.values()) + 2.2 + 0.2 * title.count("\n")), squeeze=False)
     for ax, (subtask, key) in zip(axes[0], panels):
@@ -245,7 +247,7 @@ def leaderboard_figure(board: dict[str, list[Entry]]):
         ax.set_yticklabels(names, fontsize=7)
         ax.set_title(f"{key}{' (lower is better)' if key.endswith('mse') else ''}", fontsize=9)
         ax.grid(axis="x", color="#dddddd", lw=0.6)
-    fig.suptitle(title, fontsize=10 if "\n" not in title and len(title) < 100 else 8)
+    fig.suptitle(title, fontsize=10 if "\n" not in title else 8)
     fig.tight_layout()
     return fig
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from films import write_film
 from mediaeval.cli import cli
 from mediaeval.render import amplify_rgb, curves_at, gain
-from mediaeval.submission import fear_rows, write_run
+from mediaeval.submission import fear_rows, read_run, write_run
 
 
 def test_gain_is_steepest_in_the_middle():
@@ -146,8 +146,6 @@ def test_runs_compared_as_the_leaderboard(tiny_dataset, tmp_path):
 
     entries = []
     for path in paths:
-        from mediaeval.submission import read_run
-
         run = read_run(path)
         truth = {f: dataset.films[f].labels("valence_arousal") for f in run.films}
         entries.append(run_file_entry(path, score_valence_arousal(truth, run.films), dataset))
