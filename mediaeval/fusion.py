@@ -86,8 +86,7 @@ class Fusion:
 
 def choose(parts: list[dict], truth: dict, films, subtask: str, step: float = GRID_STEP) -> Fusion:
     """Weights (and threshold) chosen on ``films`` only."""
-    from .metrics import average_precision
-    from .segment_models import _best_threshold
+    from .metrics import best_f1_threshold, film_mean_mse, mean_average_precision
 
     grid = simplex_grid(len(parts), step)
     n_columns = next(iter(parts[0].values())).shape[1]
@@ -98,23 +97,20 @@ def choose(parts: list[dict], truth: dict, films, subtask: str, step: float = GR
         best = None
         for w in grid:
             fused = {f: sum(wi * c[f] for wi, c in zip(w, column)) for f in films}
-            if subtask == "valence_arousal":
-                score = -np.mean([np.mean((y[f] - fused[f]) ** 2) for f in films])
-            else:
-                aps = [average_precision(y[f], fused[f]) for f in films if np.any(y[f] > 0)]
-                score = np.mean(aps) if aps else -np.inf
+            score = -film_mean_mse(y, fused) if subtask == "valence_arousal" else mean_average_precision(y, fused)
+            score = -np.inf if np.isnan(score) else score
             if best is None or score > best[0] + 1e-12:
                 best = (score, w)
         weights[:, j] = best[1]
     threshold = 0.5
     if subtask == "fear":
         fused = combine([{f: p[f] for f in films} for p in parts], weights)
-        threshold = _best_threshold({f: truth[f] for f in films}, {f: v[:, 0] for f, v in fused.items()})
+        threshold = best_f1_threshold({f: truth[f] for f in films}, {f: v[:, 0] for f, v in fused.items()})
     return Fusion(weights, threshold)
 
 
-def fuse_auto(paths, dataset, n_folds: int = 5, seed: int = 0, step: float = GRID_STEP):
-    """Nested choice on out-of-fold development files.
+def fuse_auto(runs, dataset, n_folds: int = 5, seed: int = 0, step: float = GRID_STEP):
+    """Nested choice on out-of-fold development files, ``runs`` as :func:`read_runs` returns them.
 
     Returns ``(fusion, rows, scores)``: the fusion chosen on all films (to apply to test files),
     the nested out-of-fold fused rows of every film, and their scores (``score_folds``).
@@ -122,7 +118,6 @@ def fuse_auto(paths, dataset, n_folds: int = 5, seed: int = 0, step: float = GRI
     from .folds import make_folds
     from .metrics import score_folds
 
-    runs = read_runs(paths)
     subtask = runs[0].subtask
     films = sorted(runs[0].films)
     missing = [f for f in films if f not in dataset.films or not dataset.films[f].has_labels(subtask)]
@@ -164,14 +159,40 @@ def describe(paths, fusion: Fusion, subtask: str) -> dict:
             sidecars.append(json.loads(description_path(p).read_text(encoding="utf-8")))
         except (OSError, ValueError):
             sidecars.append({})
-    columns = ("valence", "arousal") if subtask == "valence_arousal" else ("fear confidence",)
-    weights = {c: {n: round(float(fusion.weights[i, j]), 4) for i, n in enumerate(names)}
-               for j, c in enumerate(columns)}
-    text = "; ".join(f"{c}: " + ", ".join(f"{w:g} x {n}" for n, w in ws.items()) for c, ws in weights.items())
+    weights = _named_weights(names, fusion, subtask)
+    text = _weights_text(weights)
     features = sorted({f for s in sidecars if isinstance(s, dict) for f in s.get("features", []) or []})
     out = {"description": f"late fusion (weighted mean) of {len(names)} runs: {text}", "fused_runs": names,
            "features": features, "weights": weights,
            "external_data": any(isinstance(s, dict) and s.get("external_data") is True for s in sidecars)}
+    if subtask == "fear":
+        out["threshold"] = fusion.threshold
+    return out
+
+
+def _named_weights(names: list[str], fusion: Fusion, subtask: str) -> dict:
+    """``{column: {run name: weight}}``, the weights rounded to 4 decimals."""
+    columns = ("valence", "arousal") if subtask == "valence_arousal" else ("fear confidence",)
+    return {c: {n: round(float(fusion.weights[i, j]), 4) for i, n in enumerate(names)} for j, c in enumerate(columns)}
+
+
+def _weights_text(weights: dict) -> str:
+    """``valence: 0.7 x a.txt, 0.3 x b.txt; arousal: ...``"""
+    return "; ".join(f"{c}: " + ", ".join(f"{w:g} x {n}" for n, w in ws.items()) for c, ws in weights.items())
+
+
+def describe_fused(described: dict, paths, fusion: Fusion, subtask: str) -> dict:
+    """The sidecar of a fused run of ``runs/`` fusing the run files ``paths``: its definition's
+    description ``described`` (:meth:`RunConfig.describe`: the fused runs, no model settings),
+    the model line completed by the weights chosen on all development films, the ``weights``,
+    the fused runs' features, and external data if the definition or a fused run declares some."""
+    theirs = describe(paths, fusion, subtask)
+    threshold = f"; fear label threshold {fusion.threshold:g}" if subtask == "fear" else ""
+    out = {**described, "model": f"{described['model']}; weights chosen on all development films: "
+                                 f"{_weights_text(theirs['weights'])}{threshold}",
+           "features": sorted({*described.get("features", []), *theirs["features"]}),
+           "external_data": bool(described.get("external_data")) or theirs["external_data"],
+           "weights": theirs["weights"]}
     if subtask == "fear":
         out["threshold"] = fusion.threshold
     return out
@@ -192,7 +213,7 @@ def fuse_trained(config, dataset, models_dir, team: str) -> tuple[Path, dict, Fu
 
     models_dir = Path(models_dir)
     sources = [models_dir / f"{config.subtask}_run{n}" / run_filename(team, config.subtask, n) for n in config.fuse]
-    chosen, rows, scores = fuse_auto(sources, dataset, n_folds=config.folds, seed=config.seed)
+    chosen, rows, scores = fuse_auto(read_runs(sources), dataset, n_folds=config.folds, seed=config.seed)
     model_dir = models_dir / config.name
     run_name = run_filename(team, config.subtask, config.run)
     check_model_folder(model_dir)
@@ -203,7 +224,8 @@ def fuse_trained(config, dataset, models_dir, team: str) -> tuple[Path, dict, Fu
         _write_manifest(partial, state="partial", pid=os.getpid())
         write_text_atomic(partial / "run.toml", config.path.read_text(encoding="utf-8") if config.path else "")
         write_folds(partial / "folds.json", [list(f) for f in scores_folds(scores)], config.seed)
-        write_run(partial / run_name, rows, config.subtask, config.describe())
+        write_run(partial / run_name, rows, config.subtask, describe_fused(config.describe(), sources, chosen,
+                                                                           config.subtask))
         write_text_atomic(partial / "scores.json", json.dumps(scores, indent=2) + "\n")
         write_text_atomic(partial / "fusion.json", json.dumps(
             {"fused_runs": [str(p) for p in sources], "weights": chosen.weights.tolist(),
@@ -226,5 +248,4 @@ def apply_to_test(config, fusion: Fusion, test_runs: list, out, described_by: di
 
     runs = read_runs(test_runs)
     rows = fusion.rows([columns(r, config.subtask) for r in runs], config.subtask)
-    return write_run(out, rows, config.subtask, {**described_by, **{k: v for k, v in describe(
-        test_runs, fusion, config.subtask).items() if k in ("features", "external_data", "weights")}})
+    return write_run(out, rows, config.subtask, describe_fused(described_by, test_runs, fusion, config.subtask))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,13 +93,56 @@ def read_entry(model_dir, dataset) -> Entry:
     return Entry(config.name, config.subtask, config.description, model_dir, scores, baseline)
 
 
-def leaderboard(model_dirs, dataset) -> dict[str, list[Entry]]:
-    """``{subtask: entries, best first}`` of the given model folders."""
+def run_file_entry(path, scores, dataset) -> Entry:
+    """The entry of a run file, for comparing run files (``mediaeval plot``).
+
+    A run file of a model folder (the run file its manifest names) is that folder's entry
+    (:func:`read_entry`: out-of-fold figures ± std over folds, the constant on the same folds),
+    named after the file.  Any other run file (a test-set prediction, the output of ``mediaeval
+    fuse``) has no folds: its own figures ``scores`` (a :class:`~mediaeval.metrics.Scores` of
+    the films it was scored on) without spread, and the constant baseline only where it is honest
+    without folds: when every scored film is a test film, the mean label of the labelled
+    development films (as ``mediaeval baseline --films test``); none for development films of
+    unknown folds.
+    """
+    import dataclasses
+
+    from .training import read_manifest
+
+    path = Path(path)
+    manifest = read_manifest(path.parent)
+    if manifest is not None and manifest.get("state") == "complete" and manifest.get("run_file") == path.name:
+        return dataclasses.replace(read_entry(path.parent, dataset), name=path.stem)
+    return Entry(path.stem, scores.subtask, "", path, {"official": scores.to_json()["official"]},
+                 _test_baseline(sorted(scores.per_film), scores.subtask, dataset))
+
+
+def _test_baseline(films: list[str], subtask: str, dataset) -> dict:
+    """The constant (mean label of the labelled development films) scored on ``films``, if they
+    are all test films and some development film is labelled; else ``{}``."""
+    from .baseline import constant_predictions
+    from .dataset import TEST, VALENCE_AROUSAL
+    from .metrics import score_fear, score_valence_arousal
+
+    train = [f for f in dataset.dev_films if f.has_labels(subtask)]
+    if not films or not train or any(dataset.films[f].split != TEST for f in films):
+        return {}
+    prediction = constant_predictions(train, [dataset.films[f] for f in films], subtask)
+    scorer = score_valence_arousal if subtask == VALENCE_AROUSAL else score_fear
+    return {"official": scorer({f: dataset.films[f].labels(subtask) for f in films}, prediction).to_json()["official"]}
+
+
+def ranked(entries) -> dict[str, list[Entry]]:
+    """``{subtask: entries, best first}``: valence/arousal by the mean of the two PCCs, fear by MAP."""
     out: dict[str, list[Entry]] = {}
-    for model_dir in model_dirs:
-        entry = read_entry(model_dir, dataset)
+    for entry in entries:
         out.setdefault(entry.subtask, []).append(entry)
     return {s: sorted(rows, key=lambda e: (-e.rank_value, e.name)) for s, rows in sorted(out.items())}
+
+
+def leaderboard(model_dirs, dataset) -> dict[str, list[Entry]]:
+    """``{subtask: entries, best first}`` of the given model folders."""
+    return ranked(read_entry(model_dir, dataset) for model_dir in model_dirs)
 
 
 def _cell(value, spread=None) -> str:
@@ -143,26 +187,58 @@ def to_records(board: dict[str, list[Entry]]) -> list[dict]:
     return records
 
 
-def plot_leaderboard(board: dict[str, list[Entry]], out) -> Path:
-    """One panel per figure (MSE and PCC never share an axis): each run's official value as a
-    point with its spread over folds (± std), the constant baseline as a dashed line."""
+def has_folds(entry: Entry) -> bool:
+    """Whether the entry's figures have a spread over folds (a model folder's; not a plain run file's)."""
+    return bool(entry.scores.get("fold_std"))
+
+
+def _plot_title(board: dict[str, list[Entry]]) -> str:
+    entries = [e for rows in board.values() for e in rows]
+    plain = [e.name for e in entries if not has_folds(e)]
+    if not plain:
+        return "out-of-fold figures (official value ± std over folds), constant on the same folds"
+    lines = [f"official figures (± std over folds for the runs of model folders); no spread for "
+             f"{len(plain)} run file(s) without folds (marked *)"]
+    without = [e.name for e in entries if not has_folds(e) and not e.baseline]
+    if without:
+        lines.append(f"no constant for {', '.join(without)}: development films of unknown folds")
+    return "\n".join(lines)
+
+
+def leaderboard_figure(board: dict[str, list[Entry]]):
+    """The figure of :func:`plot_leaderboard` (a matplotlib ``Figure``; close it when done).
+
+    One panel per figure (MSE and PCC never share an axis), titled by the figure's key: each
+    run's official value as a point with its spread over folds (± std; none for a run file
+    without folds, whose name is marked ``*``).  The constant baseline is a dashed line across
+    the panel when the runs share it, else a dashed mark on each run's row (runs on other folds
+    or films); a run without an honest constant has none.
+    """
     from .plots import _pyplot
 
     plt = _pyplot()
     panels = [(s, k) for s, entries in board.items() for k in FIGURES[s][: 4 if s == "valence_arousal" else 1]]
+    # wrapped to the figure's width (about 13 characters an inch): one panel of fear is narrow
+    title = "\n".join(textwrap.fill(line, int(13 * 3.6 * len(panels))) for line in _plot_title(board).split("\n"))
     fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 0.45 * max(
-        len(e) for e in board.values()) + 2.2), squeeze=False)
+        len(e) for e in board.values()) + 2.2 + 0.2 * title.count("\n")), squeeze=False)
     for ax, (subtask, key) in zip(axes[0], panels):
-        entries = board[subtask]
-        names = [e.name for e in entries][::-1]
-        values = [e.figure(key) for e in entries][::-1]
-        spreads = [e.figure(key, "fold_std") or 0.0 for e in entries][::-1]
+        entries = board[subtask][::-1]
+        names = [e.name + ("" if has_folds(e) else " *") for e in entries]
+        values = [e.figure(key) for e in entries]
+        spreads = [e.figure(key, "fold_std") or 0.0 for e in entries]
         ys = range(len(names))
         ax.errorbar([math.nan if v is None else v for v in values], ys, xerr=spreads, fmt="o", color="#1f5fbf",
                     ecolor="#7f9fd0", capsize=3)
-        base = entries[0].figure(key, "baseline:official")
-        if base is not None:
-            ax.axvline(base, color="#c8372d", ls="--", lw=1.2, label="constant")
+        bases = [e.figure(key, "baseline:official") for e in entries]
+        known = [b for b in bases if b is not None]
+        if known and len(known) == len(bases) and max(known) - min(known) <= 1e-12:
+            ax.axvline(known[0], color="#c8372d", ls="--", lw=1.2, label="constant")
+        elif known:
+            rows = [(y, b) for y, b in zip(ys, bases) if b is not None]
+            ax.vlines([b for _, b in rows], [y - 0.4 for y, _ in rows], [y + 0.4 for y, _ in rows],
+                      color="#c8372d", ls="--", lw=1.2, label="constant (of each run)")
+        if known:
             ax.legend(fontsize=7, loc="best")
         if key.endswith("pcc"):
             ax.axvline(0, color="#999999", lw=0.6)
@@ -171,13 +247,20 @@ def plot_leaderboard(board: dict[str, list[Entry]], out) -> Path:
         ax.set_yticklabels(names, fontsize=7)
         ax.set_title(f"{key}{' (lower is better)' if key.endswith('mse') else ''}", fontsize=9)
         ax.grid(axis="x", color="#dddddd", lw=0.6)
-    fig.suptitle("out-of-fold figures (official value ± std over folds)", fontsize=10)
+    fig.suptitle(title, fontsize=10 if "\n" not in title else 8)
     fig.tight_layout()
+    return fig
+
+
+def plot_leaderboard(board: dict[str, list[Entry]], out) -> Path:
+    """Draw :func:`leaderboard_figure` to the PNG ``out`` (written to a temporary name, then renamed)."""
+    from .atomic import atomic_output
+    from .plots import _pyplot
+
+    fig = leaderboard_figure(board)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    from .atomic import atomic_output
-
     with atomic_output(out) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    _pyplot().close(fig)
     return out

@@ -152,6 +152,50 @@ def quadrant_accuracy(truth, prediction) -> float:
     return float(np.mean(np.all((truth >= 0) == (prediction >= 0), axis=1)))
 
 
+# --------------------------------------------------------------------------- choosing on films
+
+def film_mean_mse(truth: dict, prediction: dict) -> float:
+    """The official MSE of one column: the unweighted mean over the films of ``truth`` of each
+    film's :func:`mean_squared_error` (``truth[film]``, ``prediction[film]`` 1-D arrays).
+
+    >>> film_mean_mse({"A": [0.0, 1.0], "B": [0.5]}, {"A": [0.0, 0.0], "B": [0.0]})
+    0.375
+    """
+    return float(np.mean([mean_squared_error(truth[f], prediction[f]) for f in truth]))
+
+
+def mean_average_precision(truth: dict, confidence: dict) -> float:
+    """The official MAP: the mean :func:`average_precision` over the films of ``truth`` with at
+    least one positive segment; ``nan`` when no film has one.
+
+    >>> mean_average_precision({"A": [0, 1], "B": [1, 0], "C": [0, 0]},
+    ...                        {"A": [0.2, 0.8], "B": [0.2, 0.8], "C": [0.5, 0.5]})
+    0.75
+    """
+    values = [average_precision(truth[f], confidence[f]) for f in truth if np.any(np.asarray(truth[f]) > 0)]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def best_f1_threshold(truth: dict, confidence: dict) -> float:
+    """The confidence threshold (a value >= it is labelled positive) that maximises the F1 of all
+    segments of all films together; ties go to the lowest.  Candidates are the confidences
+    rounded to 6 decimals; 0.5 when no segment is positive.
+
+    >>> best_f1_threshold({"A": [0, 1, 1, 0]}, {"A": [0.1, 0.8, 0.6, 0.3]})
+    0.6
+    >>> best_f1_threshold({"A": [0, 0]}, {"A": [0.1, 0.8]})
+    0.5
+    """
+    y = np.concatenate([np.asarray(v, dtype=np.float64) for v in truth.values()])
+    c = np.concatenate([np.asarray(v, dtype=np.float64) for v in confidence.values()])
+    if not np.any(y > 0):
+        return 0.5
+    candidates = np.unique(np.round(c, 6))
+    scores = [(f1(y, (c >= t).astype(float)), -t) for t in candidates]
+    best = max(range(len(candidates)), key=lambda i: (np.nan_to_num(scores[i][0], nan=-1.0), scores[i][1]))
+    return float(candidates[best])
+
+
 # --------------------------------------------------------------------------- run-level scores
 
 @dataclass

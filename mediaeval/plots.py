@@ -1,4 +1,5 @@
-"""Pictures of a run: predictions against truth per film, per-film figures, runs compared.
+"""Pictures of a run: predictions against truth per film, per-film figures; runs compared (drawn by
+:func:`mediaeval.leaderboard.plot_leaderboard`).
 
 Matplotlib with the Agg backend (no screen).  Time runs along the x axis in minutes, at the
 middle of each 10 s segment (5 k + 5 s).  Colours are the same everywhere: valence blue,
@@ -122,38 +123,18 @@ def plot_summary(name: str, subtask: str, per_film: dict[str, dict], official: d
     return Path(out)
 
 
-def plot_comparison(official_by_run: dict[str, dict], subtask: str, out) -> Path:
-    """The official figures of several runs side by side."""
-    plt = _pyplot()
-    keys = ["valence_mse", "valence_pcc", "arousal_mse", "arousal_pcc"] if subtask == VALENCE_AROUSAL \
-        else ["map", "accuracy", "precision", "recall", "f1"]
-    runs = list(official_by_run)
-    fig, ax = plt.subplots(figsize=(max(7, 1.6 * len(keys) + 2), 4.2))
-    width = 0.8 / len(runs)
-    cmap = plt.get_cmap("tab10")
-    for j, run in enumerate(runs):
-        values = [official_by_run[run].get(k) for k in keys]
-        ax.bar(np.arange(len(keys)) + j * width, [np.nan if v is None else v for v in values], width,
-               color=cmap(j % 10), label=run)
-    ax.set_xticks(np.arange(len(keys)) + width * (len(runs) - 1) / 2)
-    ax.set_xticklabels(keys)
-    ax.axhline(0, color="#999999", lw=0.6)
-    ax.legend(fontsize=8)
-    ax.set_title(f"{subtask}: official figures of {len(runs)} runs", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return Path(out)
-
-
 def plot_runs(run_paths, dataset, out_dir) -> list[Path]:
     """Every picture for the given run files: per run a folder of per-film figures and a summary,
-    and per subtask with several runs ``comparison-<subtask>.png``.  Returns the files written."""
+    and per subtask with several scored runs ``comparison-<subtask>.png``, drawn as the
+    leaderboard is (:func:`mediaeval.leaderboard.plot_leaderboard`: a panel per figure, spread
+    over folds for the run files of model folders, the constant baseline as a line; see
+    :func:`mediaeval.leaderboard.run_file_entry`).  Returns the files written."""
+    from .leaderboard import plot_leaderboard, ranked, run_file_entry
     from .metrics import score_fear, score_valence_arousal
     from .submission import read_run
 
     out_dir = Path(out_dir)
-    written, official_by_run = [], {}
+    written, entries = [], []
     for path in run_paths:
         run = read_run(path)
         folder = out_dir / Path(path).stem
@@ -164,14 +145,14 @@ def plot_runs(run_paths, dataset, out_dir) -> list[Path]:
         if usable:
             scorer = score_valence_arousal if run.subtask == VALENCE_AROUSAL else score_fear
             scores = scorer(usable, {f: run.films[f] for f in usable})
-            official_by_run.setdefault(run.subtask, {})[Path(path).stem] = scores.official
+            entries.append(run_file_entry(path, scores, dataset))
         for film, values in run.films.items():
             figures = scores.per_film.get(film) if scores else None
             written.append(plot_film(film, values, run.subtask, truth.get(film), figures, folder / f"{film}.png"))
         if scores:
             written.append(plot_summary(Path(path).stem, run.subtask, scores.per_film, scores.official,
                                         folder / "summary.png"))
-    for subtask, runs in official_by_run.items():
-        if len(runs) > 1:
-            written.append(plot_comparison(runs, subtask, out_dir / f"comparison-{subtask}.png"))
+    for subtask, rows in ranked(entries).items():
+        if len(rows) > 1:
+            written.append(plot_leaderboard({subtask: rows}, out_dir / f"comparison-{subtask}.png"))
     return written

@@ -76,16 +76,19 @@ class RunConfig:
                                    + ", ".join(f"{k} = {v}" for k, v in self.light.items()) + ")")
 
     def describe(self) -> dict:
-        """What goes into the submission's README."""
-        return {"description": self.description, "features": list(self.features),
-                "external_data": self.external_data,
-                "model": (f"late fusion (weighted mean, weights by nested CV over films) of runs "
-                          f"{', '.join(map(str, self.fuse))}" if self.fused else
-                          self.model.describe() if isinstance(self.model, SegmentSettings) else
-                          f"BatchNorm, Dropout, LSTM({self.model.lstm_units}), Dropout, Dense")
-                         + (f"; mean of {self.seeds} seeds" if self.seeds > 1 else "")
-                         + (f"; test predictions: mean of the {self.folds} fold models" if self.ensemble == "folds"
-                            and not self.fused else ""),
+        """What goes into the submission's README.  A fused run has no model: its model line
+        names the runs it fuses (``fused_runs``, their numbers), its settings are the folds (and
+        their seed) on which the weights are chosen; :func:`mediaeval.fusion.describe_fused` adds
+        the weights once chosen."""
+        out = {"description": self.description, "features": list(self.features), "external_data": self.external_data}
+        if self.fused:
+            return {**out, "model": f"late fusion (weighted mean, weights by nested CV over films) of {self.subtask} "
+                                    f"runs {', '.join(map(str, self.fuse))}",
+                    "fused_runs": list(self.fuse), "settings": {"seed": self.seed, "folds": self.folds}}
+        return {**out, "model": (self.model.describe() if isinstance(self.model, SegmentSettings) else
+                                 f"BatchNorm, Dropout, LSTM({self.model.lstm_units}), Dropout, Dense")
+                + (f"; mean of {self.seeds} seeds" if self.seeds > 1 else "")
+                + (f"; test predictions: mean of the {self.folds} fold models" if self.ensemble == "folds" else ""),
                 "settings": {"seed": self.seed, "folds": self.folds, **self.model.as_dict()}}
 
     def to_data(self) -> dict:

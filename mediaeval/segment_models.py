@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .metrics import best_f1_threshold, film_mean_mse, mean_average_precision
+
 FAMILIES = ("ridge", "svr", "hgb")
 MIN_SCALE = 0.05
 
@@ -204,33 +206,6 @@ def smooth(values: np.ndarray, sigma: float) -> np.ndarray:
     return gaussian_filter1d(np.asarray(values, dtype=np.float64), sigma, mode="nearest")
 
 
-# --------------------------------------------------------------------------- selection criteria
-
-def _film_mse(truth: dict, prediction: dict) -> float:
-    return float(np.mean([np.mean((truth[f] - prediction[f]) ** 2) for f in truth]))
-
-
-def _map(truth: dict, confidence: dict) -> float:
-    from .metrics import average_precision
-
-    values = [average_precision(truth[f], confidence[f]) for f in truth if np.any(truth[f] > 0)]
-    return float(np.mean(values)) if values else float("nan")
-
-
-def _best_threshold(truth: dict, confidence: dict) -> float:
-    """The confidence threshold maximising F1 of all inner out-of-fold segments (0.5 without positives)."""
-    from .metrics import f1
-
-    y = np.concatenate(list(truth.values()))
-    c = np.concatenate(list(confidence.values()))
-    if not np.any(y > 0):
-        return 0.5
-    candidates = np.unique(np.round(c, 6))
-    scores = [(f1(y, (c >= t).astype(float)), -t) for t in candidates]
-    best = max(range(len(candidates)), key=lambda i: (np.nan_to_num(scores[i][0], nan=-1.0), scores[i][1]))
-    return float(candidates[best])
-
-
 # --------------------------------------------------------------------------- the model
 
 @dataclass
@@ -332,7 +307,7 @@ def fit_segment_model(films, subtask: str, settings: SegmentSettings, seed: int 
         best = None
         for params in _candidates(settings, classify):
             oof = _inner_predictions(inputs, truth, folds, settings, params, classify, seed)
-            score = _map(truth, oof) if classify else -_film_mse(truth, oof)
+            score = mean_average_precision(truth, oof) if classify else -film_mean_mse(truth, oof)
             score = -math.inf if math.isnan(score) else score
             if best is None or score > best[0]:
                 best = (score, params, oof)
@@ -346,7 +321,7 @@ def fit_segment_model(films, subtask: str, settings: SegmentSettings, seed: int 
         model.targets.append(target)
         if classify:
             calibrated = {n: np.clip(target.scale * smooth(oof[n], target.sigma) + target.offset, 0, 1) for n in names}
-            model.threshold = _best_threshold(truth, calibrated)
+            model.threshold = best_f1_threshold(truth, calibrated)
     return model
 
 
@@ -381,7 +356,7 @@ def _choose_post_processing(target: Target, truth: dict, oof: dict, settings: Se
     best = None
     for sigma in settings.smoothing:
         smoothed = {n: smooth(p, sigma) for n, p in oof.items()}
-        score = _map(truth, smoothed) if classify else -_film_mse(truth, smoothed)
+        score = mean_average_precision(truth, smoothed) if classify else -film_mean_mse(truth, smoothed)
         score = -math.inf if math.isnan(score) else score
         if best is None or score > best[0]:
             best = (score, sigma)

@@ -53,7 +53,7 @@ def test_simplex_grid_sums_to_one():
 def test_auto_weights_are_never_much_worse_than_the_better_run(dataset, tmp_path):
     good = _noisy_run(dataset, tmp_path / "me17ei_T_valence_arousal_run1.txt", "valence_arousal", 0.05, 1)
     poor = _noisy_run(dataset, tmp_path / "me17ei_T_valence_arousal_run2.txt", "valence_arousal", 0.4, 2)
-    fusion, rows, scores = fuse_auto([good, poor], dataset)
+    fusion, rows, scores = fuse_auto(read_runs([good, poor]), dataset)
     assert fusion.weights[0].min() >= 0.8           # the good run dominates both columns
     single = {f.name: read_runs([good, poor])[0].films[f.name] for f in dataset.dev_films}
     better = score_valence_arousal({f.name: f.labels("valence_arousal") for f in dataset.dev_films}, single)
@@ -66,7 +66,7 @@ def test_auto_weights_are_never_much_worse_than_the_better_run(dataset, tmp_path
 def test_two_equal_runs_with_independent_noise_fuse_better_than_either(dataset, tmp_path):
     a = _noisy_run(dataset, tmp_path / "me17ei_T_valence_arousal_run1.txt", "valence_arousal", 0.2, 3)
     b = _noisy_run(dataset, tmp_path / "me17ei_T_valence_arousal_run2.txt", "valence_arousal", 0.2, 4)
-    fusion, _, scores = fuse_auto([a, b], dataset)
+    fusion, _, scores = fuse_auto(read_runs([a, b]), dataset)
     truth = {f.name: f.labels("valence_arousal") for f in dataset.dev_films}
     alone = [score_valence_arousal(truth, r.films).official["valence_mse"] for r in read_runs([a, b])]
     assert scores["official"]["valence_mse"] < min(alone)
@@ -76,7 +76,7 @@ def test_two_equal_runs_with_independent_noise_fuse_better_than_either(dataset, 
 def test_fear_fusion_by_map(dataset, tmp_path):
     good = _noisy_run(dataset, tmp_path / "me17ei_T_fear_run1.txt", "fear", 0.05, 5)
     poor = _noisy_run(dataset, tmp_path / "me17ei_T_fear_run2.txt", "fear", 0.5, 6)
-    fusion, rows, scores = fuse_auto([good, poor], dataset)
+    fusion, rows, scores = fuse_auto(read_runs([good, poor]), dataset)
     assert fusion.weights[0, 0] >= 0.7 and 0.0 <= fusion.threshold <= 1.0
     assert scores["official"]["map"] > 0.9
     assert set(np.unique(np.concatenate([r[:, 0] for r in rows.values()]))) <= {0.0, 1.0}
@@ -147,3 +147,40 @@ def test_fuse_never_replaces_the_out_of_fold_file_without_force(dataset, tmp_pat
                                       "--apply-to", str(a), "--apply-to", str(b)])
     assert result.exit_code == 1 and "use --force" in result.output
     assert (tmp_path / "me17ei_T_valence_arousal_run5.oof.txt").read_text() == "mine\n" and not out.exists()
+
+
+def test_a_fused_run_is_described_by_its_fused_runs_and_weights_not_model_settings(dataset, tmp_path):
+    import json
+
+    from mediaeval.fusion import fuse_trained
+    from mediaeval.runs import load_run
+    from mediaeval.submission import _describe, parse_run_name
+
+    models = tmp_path / "models"
+    for n, noise in ((1, 0.05), (2, 0.4)):
+        (models / f"valence_arousal_run{n}").mkdir(parents=True)
+        _noisy_run(dataset, models / f"valence_arousal_run{n}" / f"me17ei_T_valence_arousal_run{n}.txt",
+                   "valence_arousal", noise, n)
+    definition = tmp_path / "run5.toml"
+    definition.write_text('subtask = "valence_arousal"\nrun = 5\ndescription = "runs 1 and 2 fused"\nfuse = [1, 2]\n')
+    config = load_run(definition)
+    assert config.describe() == {
+        "description": "runs 1 and 2 fused", "features": [], "external_data": False,
+        "model": "late fusion (weighted mean, weights by nested CV over films) of valence_arousal runs 1, 2",
+        "fused_runs": [1, 2], "settings": {"seed": 0, "folds": 5}}
+    model_dir, _, chosen = fuse_trained(config, dataset, models, "T")
+    run = model_dir / "me17ei_T_valence_arousal_run5.txt"
+    sidecar = json.loads((model_dir / "me17ei_T_valence_arousal_run5.txt.json").read_text())
+    names = ["me17ei_T_valence_arousal_run1.txt", "me17ei_T_valence_arousal_run2.txt"]
+    weights = {c: {n: round(float(chosen.weights[i, j]), 4) for i, n in enumerate(names)}
+               for j, c in enumerate(("valence", "arousal"))}
+    text = "; ".join(f"{c}: {w[names[0]]:g} x {names[0]}, {w[names[1]]:g} x {names[1]}" for c, w in weights.items())
+    assert sidecar == {
+        "description": "runs 1 and 2 fused", "external_data": False, "fused_runs": [1, 2],
+        "features": ["me17ei_T_valence_arousal_run1", "me17ei_T_valence_arousal_run2"],   # the fused runs' features
+        "model": "late fusion (weighted mean, weights by nested CV over films) of valence_arousal runs 1, 2; weights "
+                 f"chosen on all development films: {text}",
+        "settings": {"seed": 0, "folds": 5}, "weights": weights}
+    readme = _describe(run, parse_run_name(run), sidecar)
+    assert readme.splitlines()[-1] == "  settings: seed=0, folds=5"       # no LSTM settings for a run without a model
+    assert "lstm" not in readme.lower() and "  model: late fusion" in readme

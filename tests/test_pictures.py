@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from films import write_film
 from mediaeval.cli import cli
 from mediaeval.render import amplify_rgb, curves_at, gain
-from mediaeval.submission import fear_rows, write_run
+from mediaeval.submission import fear_rows, read_run, write_run
 
 
 def test_gain_is_steepest_in_the_middle():
@@ -86,8 +86,122 @@ def test_plots(tiny_dataset, tmp_path):
     for n in (1, 2):
         folder = out / f"me17ei_T_valence_arousal_run{n}"
         assert sorted(p.name for p in folder.iterdir()) == ["Sample_01.png", "Sample_02.png", "summary.png"]
-    assert (out / "comparison-valence_arousal.png").stat().st_size > 10_000
+    assert png_size(out / "comparison-valence_arousal.png") == (int(3.6 * 4 * 110), int((0.45 * 2 + 2.2 + 0.2) * 110))
     result = CliRunner().invoke(cli, ["plot", str(fear), "--dataset", str(tiny_dataset), "--out", str(out)],
                                 catch_exceptions=False)
     assert result.exit_code == 0
     assert (out / "me17ei_T_fear_run1" / "MEDIAEVAL17_00.png").exists()
+
+
+def png_size(path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def _model_folder(folder, dataset, prediction: dict, n: int):
+    """What mediaeval train leaves in a model folder, for the comparison: manifest, definition,
+    folds, scores of the out-of-fold run file, and the run file."""
+    import json
+
+    from mediaeval.folds import write_folds
+    from mediaeval.metrics import score_folds
+    from mediaeval.training import MADE_BY, MANIFEST
+
+    folder.mkdir(parents=True)
+    name = f"me17ei_T_valence_arousal_run{n}.txt"
+    run = write_run(folder / name, prediction, "valence_arousal")
+    folds = [[f] for f in sorted(prediction)]
+    write_folds(folder / "folds.json", folds, 0)
+    (folder / "run.toml").write_text(f'subtask = "valence_arousal"\nrun = {n}\ndescription = "d"\n'
+                                     f'features = ["x"]\nfolds = 2\n')
+    truth = {f: dataset.films[f].labels("valence_arousal") for f in prediction}
+    rounded = {f: np.round(v, 6) for f, v in prediction.items()}
+    (folder / "scores.json").write_text(json.dumps(score_folds(truth, rounded, folds, "valence_arousal")))
+    (folder / MANIFEST).write_text(json.dumps({"made_by": MADE_BY, "state": "complete", "run_file": name}))
+    return run
+
+
+def test_runs_compared_as_the_leaderboard(tiny_dataset, tmp_path):
+    """Run files of model folders bring their spread over folds and the constant on their folds;
+    a test-set run file has no spread and the development films' constant; a plain development
+    run file has neither, and the plot's title says so."""
+    from mediaeval.dataset import Dataset
+    from mediaeval.leaderboard import leaderboard_figure, ranked, run_file_entry
+    from mediaeval.metrics import score_valence_arousal
+    from mediaeval.plots import _pyplot
+
+    dataset = Dataset.discover(tiny_dataset)
+    rng = np.random.default_rng(1)
+    dev = {f.name: f.labels("valence_arousal") for f in dataset.dev_films}
+    folders = [_model_folder(tmp_path / f"models/valence_arousal_run{n}", dataset,
+                             {f: np.clip(t + rng.normal(0, 0.1 * n, t.shape), -1, 1) for f, t in dev.items()}, n)
+               for n in (1, 2)]
+    plain_dev = write_run(tmp_path / "me17ei_T_valence_arousal_run3.txt",
+                          {f: np.clip(t + rng.normal(0, 0.2, t.shape), -1, 1) for f, t in dev.items()}, "valence_arousal")
+    test = {f.name: f.labels("valence_arousal") for f in dataset.test_films}
+    plain_test = write_run(tmp_path / "me17ei_T_valence_arousal_run4.txt",
+                           {f: np.clip(t + rng.normal(0, 0.1, t.shape), -1, 1) for f, t in test.items()}, "valence_arousal")
+    paths = [*folders, plain_dev, plain_test]
+
+    entries = []
+    for path in paths:
+        run = read_run(path)
+        truth = {f: dataset.films[f].labels("valence_arousal") for f in run.films}
+        entries.append(run_file_entry(path, score_valence_arousal(truth, run.films), dataset))
+    by_name = {e.name: e for e in entries}
+    # a model folder's run file: its out-of-fold figures with their std over folds (one film per fold),
+    # and the constant on its folds (each film predicted by the other film's mean label)
+    first = by_name["me17ei_T_valence_arousal_run1"]
+    per_film = [np.mean((dev[f] - np.round(read_run(folders[0]).films[f], 6)) ** 2, axis=0) for f in sorted(dev)]
+    assert first.figure("valence_mse") == pytest.approx(np.mean([m[0] for m in per_film]), abs=1e-9)
+    assert first.figure("valence_mse", "fold_std") == pytest.approx(np.std([m[0] for m in per_film]), abs=1e-9)
+    a, b = sorted(dev)
+    constant = np.mean([np.mean((dev[a][:, 0] - dev[b][:, 0].mean()) ** 2), np.mean((dev[b][:, 0] - dev[a][:, 0].mean()) ** 2)])
+    assert first.figure("valence_mse", "baseline:official") == pytest.approx(constant, abs=1e-12)
+    # a test-set run file: no spread; the constant is the mean label of every development film
+    fourth = by_name["me17ei_T_valence_arousal_run4"]
+    mean = np.concatenate(list(dev.values())).mean(axis=0)
+    (film, labels), = test.items()
+    assert fourth.figure("valence_mse", "fold_std") is None
+    assert fourth.figure("arousal_mse", "baseline:official") == pytest.approx(np.mean((labels[:, 1] - mean[1]) ** 2))
+    # a development run file of unknown folds: no spread, no constant
+    third = by_name["me17ei_T_valence_arousal_run3"]
+    assert third.figure("valence_mse") is not None and third.baseline == {}
+
+    fig = leaderboard_figure(ranked(entries))
+    try:
+        keys = ("valence_mse", "valence_pcc", "arousal_mse", "arousal_pcc")
+        assert [ax.get_title() for ax in fig.axes] == ["valence_mse (lower is better)", "valence_pcc",
+                                                       "arousal_mse (lower is better)", "arousal_pcc"]
+        for ax, key in zip(fig.axes, keys):
+            labels_drawn = [t.get_text() for t in ax.get_yticklabels()]
+            assert sorted(labels_drawn) == ["me17ei_T_valence_arousal_run1", "me17ei_T_valence_arousal_run2",
+                                            "me17ei_T_valence_arousal_run3 *", "me17ei_T_valence_arousal_run4 *"]
+            drawn = dict(zip(labels_drawn, next(l for l in ax.get_lines() if l.get_marker() == "o").get_xdata()))
+            value = fourth.figure(key)   # a PCC of a test film this short may be undefined: not drawn (nan)
+            assert drawn["me17ei_T_valence_arousal_run4 *"] == pytest.approx(np.nan if value is None else value,
+                                                                             nan_ok=True)
+            bars = {lab: s[1][0] - s[0][0] if len(s) else None   # no bar at an undefined value
+                    for lab, s in zip(labels_drawn, ax.collections[0].get_segments())}
+            assert bars["me17ei_T_valence_arousal_run4 *"] == (None if value is None else 0)
+            if key.endswith("mse"):   # the PCCs of films of 1-2 segments are undefined, so is their spread
+                assert bars["me17ei_T_valence_arousal_run1"] == pytest.approx(2 * first.figure(key, "fold_std"))
+            marks = [c for c in ax.collections[1:] if c.get_label() == "constant (of each run)"]
+            if key.endswith("mse"):   # the runs' constants differ (folds, test films), so one mark per row that has one
+                xs = sorted(seg[0][0] for seg in marks[0].get_segments())
+                assert xs == pytest.approx(sorted([first.figure(key, "baseline:official")] * 2
+                                                  + [fourth.figure(key, "baseline:official")]))
+            else:
+                assert marks == []
+        assert fig._suptitle.get_text() == (
+            "official figures (± std over folds for the runs of model folders); no spread for 2 run file(s) "
+            "without folds (marked *)\nno constant for me17ei_T_valence_arousal_run3: development films of unknown folds")
+    finally:
+        _pyplot().close(fig)
+
+    out = tmp_path / "plots"
+    result = CliRunner().invoke(cli, ["plot", *map(str, paths), "--dataset", str(tiny_dataset), "--out", str(out)],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert png_size(out / "comparison-valence_arousal.png")[0] == int(3.6 * 4 * 110)

@@ -381,8 +381,8 @@ def test_item3_score_reports_an_undefined_official_pcc(data, tmp_path):
 def test_item3_undefined_official_pcc_is_shown_by_every_consumer(tmp_path):
     from mediaeval.cli.model import _figures
     from mediaeval.metrics import score_folds
-    from mediaeval.leaderboard import Entry, format_table
-    from mediaeval.plots import plot_comparison, plot_summary
+    from mediaeval.leaderboard import Entry, format_table, plot_leaderboard
+    from mediaeval.plots import plot_summary
 
     rng = np.random.default_rng(0)
     truth = {f: rng.uniform(-1, 1, (6, 2)) for f in "ABCD"}
@@ -392,14 +392,15 @@ def test_item3_undefined_official_pcc_is_shown_by_every_consumer(tmp_path):
     assert scores["official"]["valence_pcc"] is None and scores["folds"][0]["official"]["valence_pcc"] is None
     assert scores["fold_mean"]["valence_pcc"] == pytest.approx(scores["folds"][1]["official"]["valence_pcc"])
     assert "valence_pcc n/a" in _figures(scores)
-    table = format_table({"valence_arousal": [Entry("r", "valence_arousal", "d", tmp_path, scores, scores)]})
+    board = {"valence_arousal": [Entry("r", "valence_arousal", "d", tmp_path, scores, scores)]}
+    table = format_table(board)
     assert "—" in table.splitlines()[2]
     summary = score_valence_arousal(truth, prediction)
     from mediaeval.plots import _headline
     defined = summary.official["valence_pcc_defined_films"]
     assert f"valence_pcc n/a ({defined:.3f} over the defined films), arousal_mse" in _headline(summary.official)
     plot_summary("r", "valence_arousal", summary.per_film, summary.official, tmp_path / "s.png")
-    plot_comparison({"r": summary.official, "q": summary.official}, "valence_arousal", tmp_path / "c.png")
+    plot_leaderboard(board, tmp_path / "c.png")
     assert (tmp_path / "s.png").stat().st_size > 0 and (tmp_path / "c.png").stat().st_size > 0
 
 

@@ -370,7 +370,7 @@ def _other_value(hint, default):
         return [a for a in args if a != default][0]
     if type(None) in args:
         return 2.5
-    return {int: default + 1, float: default / 2}[hint]
+    return {bool: not default, int: default + 1, float: default / 2}[hint]
 
 
 def test_issue11_item2_every_model_setting_round_trips(tmp_path):
@@ -379,7 +379,7 @@ def test_issue11_item2_every_model_setting_round_trips(tmp_path):
     table = "".join(f"{f.name} = {json.dumps(_other_value(hints[f.name], getattr(defaults, f.name)))}\n"
                     for f in fields(ModelSettings))
     path = tmp_path / "every.toml"
-    path.write_text('subtask = "fear"\nrun = 2\ndescription = "every setting"\nfeatures = ["audio-stats"]\n'
+    path.write_text('subtask = "valence_arousal"\nrun = 2\ndescription = "every setting"\nfeatures = ["audio-stats"]\n'
                     "external_data = true\nseed = 3\nseeds = 2\nfolds = 3\n[model]\n" + table)
     configs = [load_run(path)] + [load_run(p) for p in sorted((REPO / "runs").glob("*/*.toml"))]
     assert all(getattr(configs[0].model, f.name) != getattr(defaults, f.name) for f in fields(ModelSettings))

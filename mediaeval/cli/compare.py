@@ -91,17 +91,25 @@ def fuse(run_files, dataset_root, out, weights, apply_to, force):
     existing = [str(p) for p in written if p.exists()]
     if existing and not force:
         raise MediaevalError(f"{', '.join(existing)} exist(s); use --force to replace")
+    if weights != "auto" and apply_to:
+        raise click.UsageError("--apply-to goes with --weights auto")
+    if apply_to and len(apply_to) != len(run_files):
+        raise click.UsageError(f"--apply-to: expected {len(run_files)} test run files (one per RUN_FILE), "
+                               f"got {len(apply_to)}")
+    if weights != "auto":
+        try:
+            values = [float(w) for w in weights.split(",")]
+        except ValueError:
+            raise click.BadParameter(f"expected auto or numbers separated by commas, got {weights!r}",
+                                     param_hint="--weights") from None
+    runs = fusion.read_runs(list(run_files))     # read once: the weights are chosen on them, or applied to them
+    subtask = runs[0].subtask
     if weights == "auto":
-        chosen, oof_rows, scores = fusion.fuse_auto(list(run_files), dataset)
-        runs = fusion.read_runs(list(run_files))
-        subtask = runs[0].subtask
-        if apply_to:
-            if len(apply_to) != len(run_files):
-                raise click.UsageError(f"--apply-to: expected {len(run_files)} test run files (one per RUN_FILE), "
-                                       f"got {len(apply_to)}")
-            tests = fusion.read_runs(list(apply_to))
-            if tests[0].subtask != subtask:
-                raise MediaevalError(f"{apply_to[0]}: a {tests[0].subtask} run; RUN_FILES are {subtask}")
+        tests = fusion.read_runs(list(apply_to)) if apply_to else None
+        if tests and tests[0].subtask != subtask:
+            raise MediaevalError(f"{apply_to[0]}: a {tests[0].subtask} run; RUN_FILES are {subtask}")
+        chosen, oof_rows, scores = fusion.fuse_auto(runs, dataset)
+        if tests:
             parts = [fusion.columns(r, subtask) for r in tests]
             oof_out = out.with_name(out.stem + ".oof.txt")
             write_run(oof_out, oof_rows, subtask, fusion.describe(run_files, chosen, subtask))
@@ -111,15 +119,6 @@ def fuse(run_files, dataset_root, out, weights, apply_to, force):
             write_run(out, oof_rows, subtask, fusion.describe(run_files, chosen, subtask))
         _print_scores(scores, subtask)
     else:
-        if apply_to:
-            raise click.UsageError("--apply-to goes with --weights auto")
-        try:
-            values = [float(w) for w in weights.split(",")]
-        except ValueError:
-            raise click.BadParameter(f"expected auto or numbers separated by commas, got {weights!r}",
-                                     param_hint="--weights") from None
-        runs = fusion.read_runs(list(run_files))
-        subtask = runs[0].subtask
         parts = [fusion.columns(r, subtask) for r in runs]
         n_columns = next(iter(parts[0].values())).shape[1]
         chosen = fusion.fixed(values, len(runs), n_columns)
