@@ -429,27 +429,37 @@ def check_model_folder(model_dir, inputs: dict | None = None) -> None:
 
 
 @contextlib.contextmanager
-def model_lock(model_dir):
-    """Hold the exclusive lock of ``model_dir`` (the file ``.<name>.lock`` beside it) for the block.
+def model_lock(model_dir, shared: bool = False):
+    """Hold the lock of ``model_dir`` (the file ``.<name>.lock`` beside it) for the block:
+    exclusive to train (``shared=False``), shared to read a model (``predict``: any number of
+    readers, no writer).
 
-    A second holder is refused at once with the first one's process id.  The operating system
-    releases the lock when its process ends, killed or not, so a lock is never stale.
+    A holder that cannot have it is refused at once, with the writer's process id.  The
+    operating system releases the lock when its process ends, killed or not, so a lock is never
+    stale.
     """
     import fcntl
 
     model_dir = Path(model_dir)
+    lock = model_dir.parent / f".{model_dir.name}.lock"
+    if shared and not lock.exists():   # never trained here: nothing to wait for, nothing to create
+        yield
+        return
     model_dir.parent.mkdir(parents=True, exist_ok=True)
-    with open(model_dir.parent / f".{model_dir.name}.lock", "a+", encoding="utf-8") as handle:
+    with open(lock, "a+", encoding="utf-8") as handle:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
-            raise MediaevalError(f"{model_dir} is being trained by process {handle.read().strip() or '?'}; "
-                                 f"wait for it to finish, or train into another --out") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
+            writer = handle.read().strip() or "?"
+            raise MediaevalError(f"{model_dir} is being trained by process {writer}; " + (
+                "predict once it has finished" if shared else
+                "wait for it to finish, or train into another --out")) from None
+        if not shared:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
         try:
             yield
         finally:
@@ -765,6 +775,11 @@ def predict_run(model_dir, dataset, features_dir, films, out) -> Path:
     subtask, and the films' features exist and were made by the extractors, versions and
     settings the model was trained on.
     """
+    with model_lock(model_dir, shared=True):   # no train replaces the model while it is read
+        return _predict_run(model_dir, dataset, features_dir, films, out)
+
+
+def _predict_run(model_dir, dataset, features_dir, films, out) -> Path:
     from .submission import parse_run_name, write_run
 
     config, manifest = trained_run(model_dir)

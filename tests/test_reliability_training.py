@@ -179,6 +179,19 @@ def test_item2_concurrent_train_is_refused(trained, tiny_dataset, features, tmp_
         assert (partial / MANIFEST).exists()
 
 
+def test_item2_predict_waits_for_no_train_and_reads_beside_another_predict(trained, tiny_dataset, features, tmp_path):
+    model_dir = trained[0]
+    out = tmp_path / "me17ei_T_valence_arousal_run1.txt"
+    args = ("predict", model_dir, "--dataset", tiny_dataset, "--features", features, "--out", out)
+    with model_lock(model_dir):   # a train is replacing the model
+        result = invoke(*args)
+        assert result.exit_code == 1 and not out.exists()
+        assert result.output == (f"Error: {model_dir} is being trained by process {os.getpid()}; predict once it "
+                                 f"has finished\n")
+    with model_lock(model_dir, shared=True):   # another predict reads it: no conflict
+        assert invoke(*args).exit_code == 0 and out.exists()
+
+
 def test_item2_stale_partial_is_removed_a_foreign_one_refused(tiny_dataset, features, tmp_path):
     config = write_run(tmp_path / "run1.toml")
     partial = tmp_path / "va.partial"
