@@ -52,15 +52,23 @@ class ModelSettings:
     film_balanced: bool = False           # every training film weighs the same in the loss
     film_standardise: bool = False        # z-score each film's features by its own mean and std first
     piece_steps: int = 1024               # films are cut into pieces of at most this many steps to pack rows
+    # Post-processing of each film's 10 s segment curve, chosen on the held-out training films
+    # (see mediaeval.training.PostProcessing): Gaussian smoothing widths to choose from (in 5 s
+    # segments, 0 = none), and a linear calibration (valence/arousal).
+    smoothing: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0, 8.0)
+    calibrate: bool = True
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     def check(self) -> list[str]:
         """Problems between settings (each ``"key: message"``); ranges are in :data:`SETTING_RANGES`."""
+        problems = []
         if self.piece_steps < self.chunk_steps:
-            return [f"piece_steps: expected at least chunk_steps ({self.chunk_steps}), got {self.piece_steps}"]
-        return []
+            problems.append(f"piece_steps: expected at least chunk_steps ({self.chunk_steps}), got {self.piece_steps}")
+        if not self.smoothing or any(not (0 <= s <= 50) for s in self.smoothing):
+            problems.append("smoothing: expected a non-empty list of widths from 0 to 50 segments")
+        return problems
 
 
 @dataclass(frozen=True)

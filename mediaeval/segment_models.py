@@ -13,10 +13,11 @@ over those films (:func:`inner_folds`):
 1. the estimator's hyper-parameters (a small grid per family) by the inner out-of-fold
    official figure (mean per-film MSE for valence and arousal, each on its own; MAP for fear);
 2. on the winner's inner out-of-fold predictions: the Gaussian smoothing width of each film's
-   predicted curve (in segments, 0 = none), then a linear calibration ``a p + b`` (least
-   squares, ``a`` kept >= ``MIN_SCALE`` so that no film's prediction becomes constant, which
-   would leave its PCC and so the official mean undefined); for fear, the decision threshold
-   that maximises F1 of the inner out-of-fold labels;
+   predicted curve (in segments, 0 = none) together with a linear calibration ``a p + b``
+   (least squares for each width, ``a`` kept >= ``MIN_SCALE`` so that no film's prediction
+   becomes constant, which would leave its PCC and so the official mean undefined), the pair
+   with the best calibrated figure; for fear, the decision threshold that maximises F1 of the
+   inner out-of-fold labels;
 3. the estimator is refitted on all training films with the chosen hyper-parameters.
 
 So the out-of-fold figures of the outer folds stay honest: no choice ever sees the films it
@@ -353,19 +354,39 @@ def _inner_predictions(inputs, truth, folds, settings, params, classify, seed) -
 def _choose_post_processing(target: Target, truth: dict, oof: dict, settings: SegmentSettings,
                             classify: bool) -> None:
     """Smoothing width, then calibration, on the inner out-of-fold predictions."""
+    target.sigma, target.scale, target.offset = choose_post_processing(truth, oof, settings.smoothing,
+                                                                       settings.calibrate and not classify, classify)
+
+
+def choose_post_processing(truth: dict, predicted: dict, smoothing, calibrate: bool,
+                           classify: bool) -> tuple[float, float, float]:
+    """``(sigma, scale, offset)`` for one output, chosen on held-out predictions ``predicted``
+    (film -> curve of its segments) against ``truth``: for each Gaussian smoothing width (in
+    segments, among ``smoothing``), with ``calibrate`` the least-squares line ``scale p +
+    offset`` of the smoothed curves (``scale`` at least :data:`MIN_SCALE`, so that no film's
+    prediction becomes constant and its PCC undefined); the width whose (calibrated) curves have
+    the best official figure (mean per-film MSE, or MAP with ``classify``) wins, the first on a
+    tie.  Apply as ``scale * smooth(p, sigma) + offset``."""
     best = None
-    for sigma in settings.smoothing:
-        smoothed = {n: smooth(p, sigma) for n, p in oof.items()}
-        score = mean_average_precision(truth, smoothed) if classify else -film_mean_mse(truth, smoothed)
+    for sigma in smoothing:
+        smoothed = {n: smooth(p, sigma) for n, p in predicted.items()}
+        scale, offset = _calibration(truth, smoothed) if calibrate else (1.0, 0.0)
+        if classify:
+            score = mean_average_precision(truth, smoothed)
+        else:
+            score = -film_mean_mse(truth, {n: scale * p + offset for n, p in smoothed.items()})
         score = -math.inf if math.isnan(score) else score
         if best is None or score > best[0]:
-            best = (score, sigma)
-    target.sigma = float(best[1])
-    if not settings.calibrate or classify:
-        return
-    p = np.concatenate([smooth(oof[n], target.sigma) for n in truth])
+            best = (score, float(sigma), scale, offset)
+    return best[1:] if best is not None else (0.0, 1.0, 0.0)
+
+
+def _calibration(truth: dict, predicted: dict) -> tuple[float, float]:
+    """The least-squares line from ``predicted`` to ``truth`` over all their segments, its
+    slope at least :data:`MIN_SCALE`."""
+    p = np.concatenate([predicted[n] for n in truth])
     y = np.concatenate([truth[n] for n in truth])
     variance = float(np.var(p))
     scale = float(np.cov(p, y, bias=True)[0, 1] / variance) if variance > 1e-12 else 1.0
-    target.scale = max(scale, MIN_SCALE)
-    target.offset = float(y.mean() - target.scale * p.mean())
+    scale = max(scale, MIN_SCALE)
+    return scale, float(y.mean() - scale * p.mean())

@@ -193,6 +193,81 @@ def validation_figure(films: list[FilmData], steps: list[np.ndarray], subtask: s
     return float(np.mean([scores.official["valence_mse"], scores.official["arousal_mse"]]))
 
 
+@dataclass(frozen=True)
+class PostProcessing:
+    """What the LSTM's segment curves go through before they become run rows, per output
+    (valence and arousal, or the fear confidence): Gaussian smoothing of each film's curve
+    (``sigma``, in segments), a linear calibration (``scale``, ``offset``), then the clip to the
+    output's range; for fear, the label threshold.  Chosen on held-out training films by
+    :meth:`choose` (:func:`mediaeval.segment_models.choose_post_processing`), stored with the
+    model (``post_processing.json``)."""
+
+    sigma: tuple[float, ...]
+    scale: tuple[float, ...]
+    offset: tuple[float, ...]
+    threshold: float = 0.5
+
+    FILE = "post_processing.json"
+
+    @classmethod
+    def identity(cls, n_outputs: int) -> "PostProcessing":
+        return cls((0.0,) * n_outputs, (1.0,) * n_outputs, (0.0,) * n_outputs)
+
+    @classmethod
+    def choose(cls, films: list[FilmData], steps: list[np.ndarray], subtask: str, settings: ModelSettings):
+        """Chosen on ``films`` (held out from training) from the model's per-step outputs."""
+        from .metrics import best_f1_threshold
+        from .segment_models import choose_post_processing
+
+        classify = subtask != VALENCE_AROUSAL
+        raw = {f.name: steps_to_n_segments(s.astype(np.float64), f.n_segments) for f, s in zip(films, steps)}
+        truth = {f.name: np.asarray(f.labels, np.float64).reshape(f.n_segments, -1) for f in films}
+        chosen = [choose_post_processing({n: t[:, j] for n, t in truth.items()}, {n: r[:, j] for n, r in raw.items()},
+                                          settings.smoothing, settings.calibrate and not classify, classify)
+                  for j in range(steps[0].shape[1])]
+        post = cls(*(tuple(c[i] for c in chosen) for i in range(3)))
+        if classify:
+            curves = {n: post.curves_of(r) for n, r in raw.items()}
+            post = dataclasses.replace(post, threshold=best_f1_threshold({n: t[:, 0] for n, t in truth.items()},
+                                                                        {n: c[:, 0] for n, c in curves.items()}))
+        return post
+
+    @classmethod
+    def median(cls, posts: list["PostProcessing"]) -> "PostProcessing":
+        """The element-wise median of several models' choices (the final model's, from its folds)."""
+        return cls(*(tuple(float(v) for v in np.median([getattr(p, k) for p in posts], axis=0))
+                     for k in ("sigma", "scale", "offset")), threshold=float(np.median([p.threshold for p in posts])))
+
+    def curves_of(self, segments: np.ndarray) -> np.ndarray:
+        """Raw segment curves (K, outputs) smoothed and calibrated (not clipped)."""
+        from .segment_models import smooth
+
+        if len(segments) == 0:
+            return np.zeros_like(segments, dtype=np.float64)
+        return np.column_stack([self.scale[j] * smooth(segments[:, j], self.sigma[j]) + self.offset[j]
+                                for j in range(segments.shape[1])])
+
+    def curves(self, step_outputs: np.ndarray, n_segments: int, subtask: str) -> np.ndarray:
+        """A film's post-processed segment curves from the model's per-step outputs, clipped to
+        the output's range."""
+        segments = steps_to_n_segments(step_outputs.astype(np.float64), n_segments)
+        low = -1.0 if subtask == VALENCE_AROUSAL else 0.0
+        return np.clip(self.curves_of(segments), low, 1.0)
+
+    def save(self, folder: Path) -> None:
+        write_text_atomic(folder / self.FILE, json.dumps(dataclasses.asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, folder: Path) -> "PostProcessing":
+        path = Path(folder) / cls.FILE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(tuple(data["sigma"]), tuple(data["scale"]), tuple(data["offset"]), float(data["threshold"]))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise DataError(path, f"expected the post-processing written by mediaeval train ({error}); retrain "
+                                  f"with mediaeval train --overwrite") from error
+
+
 def _save_keras(model, path: Path) -> None:
     tmp = path.with_name(f".{os.getpid()}-{path.name}")
     model.save(tmp)
@@ -207,6 +282,7 @@ class Fitted:
     normaliser: Normaliser
     log: list[dict]
     best_epoch: int          # the epoch whose weights were kept (the last one without held-out films)
+    post: PostProcessing | None = None   # chosen on the held-out films (None without any)
 
 
 def fit(films: list[FilmData], subtask: str, settings: ModelSettings, seed: int, out_dir: Path | None = None,
@@ -267,12 +343,16 @@ def fit(films: list[FilmData], subtask: str, settings: ModelSettings, seed: int,
     bar.close()
     if best is not None:
         model.set_weights(best)
+    post = PostProcessing.choose(valid, trainer.predict(valid_xs), subtask, settings) if valid else None
     if out_dir is not None:
+        if post is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            post.save(out_dir)
         _save_fitted(out_dir, model, normaliser, log, {
             "subtask": subtask, "seed": seed, "settings": settings.as_dict(), "positive_weight": pos_weight,
             "best_epoch": best_epoch, "train_films": [f.name for f in train],
             "validation_films": [f.name for f in valid]})
-    return Fitted(model, normaliser, log, best_epoch)
+    return Fitted(model, normaliser, log, best_epoch, post)
 
 
 def _validation_row(trainer, valid, valid_xs, subtask, settings, pos_weight) -> dict:
@@ -351,7 +431,7 @@ def _write_manifest(folder: Path, **content) -> None:
     write_text_atomic(folder / MANIFEST, json.dumps({"made_by": MADE_BY, **content}, indent=2) + "\n")
 
 
-LSTM_FILES = ("model.keras", "normalisation.npz")
+LSTM_FILES = ("model.keras", "normalisation.npz", "post_processing.json")
 SEGMENT_FILES = ("segment_model.pkl",)
 
 
@@ -497,11 +577,13 @@ def _install(partial: Path, model_dir: Path) -> None:
 
 @dataclass
 class FitOutcome:
-    """What a fit job sends back: its held-out films' predictions (per-step outputs for the LSTM,
-    ``(curves, threshold)`` for per-segment families) and, for the LSTM, the epoch it kept."""
+    """What a fit job sends back: ``(curves, threshold)`` of each held-out film (its
+    post-processed segment curves, and for fear the label threshold) and, for the LSTM, the
+    epoch it kept and the post-processing it chose."""
 
     predictions: list
     best_epoch: int | None = None
+    post: "PostProcessing | None" = None
 
 
 def _fit_job(job) -> FitOutcome:
@@ -510,8 +592,10 @@ def _fit_job(job) -> FitOutcome:
     if _is_segment_family(settings):
         return FitOutcome(_fit_segment_job(train, held_out, subtask, settings, seed, out_dir))
     fitted = fit(train, subtask, settings, seed, out_dir, progress, label)
-    predictions = predict_steps([fitted.model], [fitted.normaliser], held_out) if held_out else []
-    return FitOutcome(predictions, fitted.best_epoch)
+    post = fitted.post or PostProcessing.identity(2 if subtask == VALENCE_AROUSAL else 1)
+    steps = predict_steps([fitted.model], [fitted.normaliser], held_out) if held_out else []
+    return FitOutcome([(post.curves(s, f.n_segments, subtask), post.threshold) for f, s in zip(held_out, steps)],
+                      fitted.best_epoch, fitted.post)
 
 
 def final_epochs(best_epochs: list[int]) -> int:
@@ -682,19 +766,24 @@ def _train_into(folder: Path, config: RunConfig, films: list[FilmData], run_name
     with progress_bar(total=total, desc=f"{config.name} models", unit="model", disable=not progress) as bar:
         if segment_family:   # the final models need nothing from the folds
             results = _run_jobs(fit_jobs + final_jobs(config.model), jobs, bar)[:len(fit_jobs)]
-        else:   # the final LSTM trains on every film for the folds' median kept epoch, none held out
-            results = _run_jobs(fit_jobs, jobs, bar)
+        else:   # the final LSTM trains on every film for the folds' median kept epoch, none held out,
+            results = _run_jobs(fit_jobs, jobs, bar)   # and post-processes as their median choice
             epochs = final_epochs([r.best_epoch for r in results])
             _run_jobs(final_jobs(dataclasses.replace(config.model, epochs=epochs, validation_share=0.0)), jobs, bar)
+            chosen = [r.post for r in results if r.post is not None]
+            post = PostProcessing.median(chosen) if chosen else PostProcessing.identity(
+                2 if config.subtask == VALENCE_AROUSAL else 1)
+            for seed in seeds:
+                post.save(folder / "final" / f"seed{seed}")
+            for k in range(1, len(folds) + 1):   # fold models that had no held-out film to choose on
+                for seed in seeds:
+                    if not (folder / f"fold{k}" / f"seed{seed}" / PostProcessing.FILE).exists():
+                        PostProcessing.identity(len(post.sigma)).save(folder / f"fold{k}" / f"seed{seed}")
     oof: dict[str, np.ndarray] = {}
     for k in range(len(folds)):
         per_seed = [r.predictions for r in results[k * len(seeds):(k + 1) * len(seeds)]]
         for i, film in enumerate(held[k * len(seeds)]):
-            if segment_family:
-                oof[film.name] = segment_rows([r[i] for r in per_seed], config.subtask)
-                continue
-            steps = np.mean([r[i] for r in per_seed], axis=0)
-            oof[film.name] = to_segments(steps, film.n_segments, config.subtask)
+            oof[film.name] = segment_rows([r[i] for r in per_seed], config.subtask)
     write_run(folder / run_name, oof, config.subtask, config.describe())
     scores = score_folds({f.name: f.labels for f in films}, oof, folds, config.subtask)
     write_text_atomic(folder / "scores.json", json.dumps(scores, indent=2) + "\n")
@@ -754,18 +843,6 @@ def ensemble_dirs(model_dir, config: RunConfig) -> list[Path]:
     return [model_dir / "final" / f"seed{seed}" for seed in _seeds(config)]
 
 
-def load_final_models(model_dir) -> tuple[RunConfig, list, list[Normaliser]]:
-    """The stored run definition and the models that predict test films (see :func:`ensemble_dirs`)
-    of a trained model folder."""
-    model_dir = Path(model_dir)
-    config, _ = trained_run(model_dir)
-    models, norms = [], []
-    for seed_dir in ensemble_dirs(model_dir, config):
-        norms.append(_load_normaliser(seed_dir / "normalisation.npz"))
-        models.append(_load_model(seed_dir / "model.keras"))
-    return config, models, norms
-
-
 def predict_run(model_dir, dataset, features_dir, films, out) -> Path:
     """Predict ``films`` with the final model(s) of ``model_dir`` (or its fold models, with
     ``ensemble = "folds"``: the mean of their outputs) and write the run file ``out``,
@@ -793,7 +870,11 @@ def _predict_run(model_dir, dataset, features_dir, films, out) -> Path:
         rows = {f.name: segment_rows([(m.predict_curves(f.x, f.n_segments), m.threshold) for m in models],
                                      config.subtask) for f in data}
         return write_run(out, rows, config.subtask, config.describe())
-    config, models, norms = load_final_models(model_dir)
-    steps = predict_steps(models, norms, data)
-    rows = {f.name: to_segments(s, f.n_segments, config.subtask) for f, s in zip(data, steps)}
+    per_model = []
+    for folder in ensemble_dirs(model_dir, config):
+        post = PostProcessing.load(folder)
+        model, normaliser = _load_model(folder / "model.keras"), _load_normaliser(folder / "normalisation.npz")
+        steps = predict_steps([model], [normaliser], data)
+        per_model.append([(post.curves(s, f.n_segments, config.subtask), post.threshold) for f, s in zip(data, steps)])
+    rows = {f.name: segment_rows([m[i] for m in per_model], config.subtask) for i, f in enumerate(data)}
     return write_run(out, rows, config.subtask, config.describe())

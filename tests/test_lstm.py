@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from mediaeval.model import ModelSettings, Piece, Trainer, build_model, concordance_loss, cut_films, pack_films, set_seed
-from mediaeval.training import FilmData, Normaliser, _balanced, _train_into, final_epochs, validation_figure
+from mediaeval.training import (FilmData, Normaliser, PostProcessing, _balanced, _train_into, final_epochs,
+                                validation_figure)
 
 TINY = ModelSettings(lstm_units=4, epochs=3, patience=2, batch_films=2, chunk_steps=4, piece_steps=8)
 
@@ -132,3 +133,33 @@ def test_early_stopping_is_nested_and_the_final_model_sees_every_film(tmp_path):
     final = json.loads((tmp_path / "final/seed3/settings.json").read_text())
     assert sorted(final["train_films"]) == [f.name for f in films] and final["validation_films"] == []
     assert final["settings"]["epochs"] == final_epochs(kept) == final["best_epoch"]
+    # the final model post-processes as the median of the fold models' choices
+    folds_post = [PostProcessing.load(tmp_path / f"fold{k}/seed3") for k in (1, 2)]
+    assert PostProcessing.load(tmp_path / "final/seed3") == PostProcessing.median(folds_post)
+
+
+def test_post_processing_is_chosen_on_held_out_films_and_undoes_a_linear_distortion():
+    rng = np.random.default_rng(8)
+    films, steps = [], []
+    for i in range(3):
+        labels = np.column_stack([np.sin(np.arange(12) / (2 + i)), np.cos(np.arange(12) / 3)]) * 0.4
+        film = _film(f"F{i}", 12, labels, rng)
+        from mediaeval.windows import segments_to_n_steps
+
+        steps.append((2 * segments_to_n_steps(labels, len(film.x)) + 0.1).astype(np.float32))   # too wide, shifted
+        films.append(film)
+    post = PostProcessing.choose(films, steps, "valence_arousal", ModelSettings(smoothing=(0.0, 4.0)))
+    assert post.sigma == (0.0, 0.0)      # smoothing would blur a perfect (if distorted) curve
+    from mediaeval.windows import steps_to_n_segments
+
+    raw = np.concatenate([steps_to_n_segments(s.astype(np.float64), f.n_segments) for f, s in zip(films, steps)])
+    truth = np.concatenate([f.labels for f in films])
+    for j in range(2):   # the textbook least-squares line over every segment of the held-out films
+        slope = np.sum((raw[:, j] - raw[:, j].mean()) * (truth[:, j] - truth[:, j].mean())) / np.sum(
+            (raw[:, j] - raw[:, j].mean()) ** 2)
+        assert post.scale[j] == pytest.approx(slope, rel=1e-9)
+        assert post.offset[j] == pytest.approx(truth[:, j].mean() - slope * raw[:, j].mean(), abs=1e-9)
+        assert 0.45 < slope < 0.55    # about undoing the factor 2
+    for film, s in zip(films, steps):
+        assert np.allclose(post.curves(s, film.n_segments, "valence_arousal"), film.labels, atol=0.05)
+    assert PostProcessing.choose(films, steps, "valence_arousal", ModelSettings(calibrate=False)).scale == (1.0, 1.0)

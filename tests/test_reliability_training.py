@@ -383,6 +383,8 @@ def _other_value(hint, default):
         return [a for a in args if a != default][0]
     if type(None) in args:
         return 2.5
+    if origin is tuple:
+        return [0.0, 3.0]
     return {bool: not default, int: default + 1, float: default / 2}[hint]
 
 

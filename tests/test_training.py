@@ -102,7 +102,7 @@ def test_predict_writes_a_valid_test_run(trained, tiny_dataset, features, tmp_pa
 
 
 def test_fold_ensemble_predicts_the_mean_of_the_fold_models(tiny_dataset, features, tmp_path):
-    from mediaeval.training import ensemble_dirs, load_films, predict_steps, stored_run, to_segments
+    from mediaeval.training import PostProcessing, ensemble_dirs, load_films, predict_steps, stored_run
     from mediaeval.training import _load_model, _load_normaliser
 
     config = tmp_path / "run3.toml"
@@ -116,9 +116,10 @@ def test_fold_ensemble_predicts_the_mean_of_the_fold_models(tiny_dataset, featur
     assert [d.relative_to(model_dir).as_posix() for d in dirs] == ["fold1/seed1", "fold2/seed1"]
     dataset = Dataset.discover(tiny_dataset)
     film = load_films(dataset, features, ["visual-stats", "audio-stats"], dataset.test_films, "valence_arousal", False)
-    outputs = [predict_steps([_load_model(d / "model.keras")], [_load_normaliser(d / "normalisation.npz")], film)[0]
-               for d in dirs]
-    expected = to_segments(np.mean(outputs, axis=0), film[0].n_segments, "valence_arousal")
+    curves = [PostProcessing.load(d).curves(predict_steps([_load_model(d / "model.keras")],
+                                                          [_load_normaliser(d / "normalisation.npz")], film)[0],
+                                            film[0].n_segments, "valence_arousal") for d in dirs]
+    expected = np.mean(curves, axis=0)
     written = np.array([ln.split() for ln in out.read_text().splitlines()[1:]], float)
     assert np.allclose(written, expected, atol=1e-6)
     assert "mean of the 2 fold models" in json.dumps(stored_run(model_dir).describe())
