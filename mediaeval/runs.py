@@ -25,11 +25,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 
-from .dataset import VALENCE_AROUSAL
 from .errors import DataError
 from .model import SETTING_RANGES, ModelSettings
 from .segment_models import FAMILIES, SegmentSettings
-from .submission import SUBTASKS
+from .task import SUBTASKS, Subtask
+from .task import get as get_subtask
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -56,6 +56,10 @@ class RunConfig:
     @property
     def name(self) -> str:
         return f"{self.subtask}_run{self.run}"
+
+    @property
+    def task(self) -> Subtask:
+        return get_subtask(self.subtask)
 
     @property
     def fused(self) -> bool:
@@ -212,8 +216,10 @@ def run_from_data(path, data: dict) -> RunConfig:
     if unknown or "type" in light:
         raise DataError(path, f"light.{(unknown or ['type'])[0]}: expected a [model] setting to lighten (not type)")
     settings = model_settings(path, table)
-    if data["subtask"] != VALENCE_AROUSAL and getattr(settings, "loss", "mse") == "ccc":
-        raise DataError(path, "model.loss: \"ccc\" is for valence/arousal; fear trains on cross-entropy")
+    task, loss = SUBTASKS[data["subtask"]], getattr(settings, "loss", None)
+    if loss is not None and loss not in task.losses:
+        others = " and ".join(t.title for t in SUBTASKS.values() if loss in t.losses)
+        raise DataError(path, f"model.loss: \"{loss}\" is for {others}; {task.name} trains on {task.loss_text}")
     if light:
         try:
             model_settings(path, {**table, **light})

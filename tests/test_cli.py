@@ -140,7 +140,8 @@ def test_scoring_real_curve_annotations_matches_scipy_and_sklearn(real_curves, t
         prediction = np.clip(np.column_stack([v, a]) * 0.5 + rng.normal(0, 0.15, (k, 2)), -1, 1)
         va_lines[film] = prediction
         fear_lines[film] = np.clip(0.5 * truth[film][2] + rng.random(k) * 0.6, 0, 1)
-    from mediaeval.submission import fear_rows, write_run
+    from mediaeval.submission import write_run
+    from mediaeval.task import fear_rows
 
     va_run = write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt", va_lines, "valence_arousal")
     fear_run = write_run(tmp_path / "me17ei_T_fear_run1.txt", {f: fear_rows(c) for f, c in fear_lines.items()}, "fear")

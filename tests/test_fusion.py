@@ -7,8 +7,9 @@ import pytest
 from mediaeval.dataset import Dataset
 from mediaeval.errors import DataError, MediaevalError
 from mediaeval.fusion import fixed, fuse_auto, read_runs, simplex_grid
-from mediaeval.metrics import score_valence_arousal
-from mediaeval.submission import fear_rows, write_run
+from mediaeval.scoring import score_valence_arousal
+from mediaeval.submission import write_run
+from mediaeval.task import fear_rows
 
 VA = "MEDIAEVAL17-DevSet-Valence_Arousal-annotations/annotations"
 FEAR = "MEDIAEVAL17-DevSet-Fear-annotations/annotations"
@@ -58,9 +59,9 @@ def test_auto_weights_are_never_much_worse_than_the_better_run(dataset, tmp_path
     single = {f.name: read_runs([good, poor])[0].films[f.name] for f in dataset.dev_films}
     better = score_valence_arousal({f.name: f.labels("valence_arousal") for f in dataset.dev_films}, single)
     for key in ("valence_mse", "arousal_mse"):
-        assert scores["official"][key] <= better.official[key] * 1.10
+        assert scores.official[key] <= better.official[key] * 1.10
     for key in ("valence_pcc", "arousal_pcc"):
-        assert scores["official"][key] >= better.official[key] - 0.02
+        assert scores.official[key] >= better.official[key] - 0.02
 
 
 def test_two_equal_runs_with_independent_noise_fuse_better_than_either(dataset, tmp_path):
@@ -69,7 +70,7 @@ def test_two_equal_runs_with_independent_noise_fuse_better_than_either(dataset, 
     fusion, _, scores = fuse_auto(read_runs([a, b]), dataset)
     truth = {f.name: f.labels("valence_arousal") for f in dataset.dev_films}
     alone = [score_valence_arousal(truth, r.films).official["valence_mse"] for r in read_runs([a, b])]
-    assert scores["official"]["valence_mse"] < min(alone)
+    assert scores.official["valence_mse"] < min(alone)
     assert np.all(np.abs(fusion.weights - 0.5) <= 0.2)
 
 
@@ -78,7 +79,7 @@ def test_fear_fusion_by_map(dataset, tmp_path):
     poor = _noisy_run(dataset, tmp_path / "me17ei_T_fear_run2.txt", "fear", 0.5, 6)
     fusion, rows, scores = fuse_auto(read_runs([good, poor]), dataset)
     assert fusion.weights[0, 0] >= 0.7 and 0.0 <= fusion.threshold <= 1.0
-    assert scores["official"]["map"] > 0.9
+    assert scores.official["map"] > 0.9
     assert set(np.unique(np.concatenate([r[:, 0] for r in rows.values()]))) <= {0.0, 1.0}
 
 

@@ -10,7 +10,7 @@ from mediaeval.dataset import Dataset
 from mediaeval.errors import DataError
 from mediaeval.folds import write_folds
 from mediaeval.leaderboard import format_table, leaderboard, plot_leaderboard, to_records
-from mediaeval.metrics import score_folds
+from mediaeval.scoring import score_folds
 
 VA = "MEDIAEVAL17-DevSet-Valence_Arousal-annotations/annotations"
 LABELS = {"Film_A": [(0.1, 0.5), (0.2, 0.4), (0.3, 0.3)], "Film_B": [(-0.2, 0.1), (0.0, 0.1), (0.2, 0.2)],
@@ -35,7 +35,7 @@ def _model_folder(root, n: int, description: str, prediction: dict) -> object:
     (root / "run.toml").write_text(RUN.format(n=n, d=description))
     write_folds(root / "folds.json", FOLDS, 0)
     truth = {f: np.array(rows) for f, rows in LABELS.items()}
-    (root / "scores.json").write_text(json.dumps(score_folds(truth, prediction, FOLDS, "valence_arousal")))
+    (root / "scores.json").write_text(json.dumps(score_folds(truth, prediction, FOLDS, "valence_arousal").to_json()))
     return root
 
 

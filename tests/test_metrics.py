@@ -6,7 +6,8 @@ from scipy.stats import pearsonr
 from sklearn import metrics as sk
 
 from mediaeval.metrics import (accuracy, average_precision, f1, mean_squared_error, pearson_correlation,
-                               precision, quadrant_accuracy, recall, score_fear, score_valence_arousal)
+                               precision, quadrant_accuracy, recall)
+from mediaeval.scoring import score_fear, score_valence_arousal
 
 
 @pytest.mark.parametrize("seed", range(5))

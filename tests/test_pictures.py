@@ -9,7 +9,8 @@ from click.testing import CliRunner
 from films import write_film
 from mediaeval.cli import cli
 from mediaeval.render import amplify_rgb, curves_at, gain
-from mediaeval.submission import fear_rows, read_run, write_run
+from mediaeval.submission import read_run, write_run
+from mediaeval.task import fear_rows
 
 
 def test_gain_is_steepest_in_the_middle():
@@ -105,7 +106,7 @@ def _model_folder(folder, dataset, prediction: dict, n: int):
     import json
 
     from mediaeval.folds import write_folds
-    from mediaeval.metrics import score_folds
+    from mediaeval.scoring import score_folds
     from mediaeval.training import MADE_BY, MANIFEST
 
     folder.mkdir(parents=True)
@@ -117,7 +118,7 @@ def _model_folder(folder, dataset, prediction: dict, n: int):
                                      f'features = ["x"]\nfolds = 2\n')
     truth = {f: dataset.films[f].labels("valence_arousal") for f in prediction}
     rounded = {f: np.round(v, 6) for f, v in prediction.items()}
-    (folder / "scores.json").write_text(json.dumps(score_folds(truth, rounded, folds, "valence_arousal")))
+    (folder / "scores.json").write_text(json.dumps(score_folds(truth, rounded, folds, "valence_arousal").to_json()))
     (folder / MANIFEST).write_text(json.dumps({"made_by": MADE_BY, "state": "complete", "run_file": name}))
     return run
 
@@ -128,7 +129,7 @@ def test_runs_compared_as_the_leaderboard(tiny_dataset, tmp_path):
     run file has neither, and the plot's title says so."""
     from mediaeval.dataset import Dataset
     from mediaeval.leaderboard import leaderboard_figure, ranked, run_file_entry
-    from mediaeval.metrics import score_valence_arousal
+    from mediaeval.scoring import score_valence_arousal
     from mediaeval.plots import _pyplot
 
     dataset = Dataset.discover(tiny_dataset)
@@ -167,7 +168,7 @@ def test_runs_compared_as_the_leaderboard(tiny_dataset, tmp_path):
     assert fourth.figure("arousal_mse", "baseline:official") == pytest.approx(np.mean((labels[:, 1] - mean[1]) ** 2))
     # a development run file of unknown folds: no spread, no constant
     third = by_name["me17ei_T_valence_arousal_run3"]
-    assert third.figure("valence_mse") is not None and third.baseline == {}
+    assert third.figure("valence_mse") is not None and third.baseline is None
 
     fig = leaderboard_figure(ranked(entries))
     try:

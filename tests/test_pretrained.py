@@ -345,7 +345,7 @@ RUN = TRAINING_RUN.format(subtask="valence_arousal", seeds=1).replace(
 @needs_musicnn
 def test_extract_i3d_musicnn_then_train_and_score(tiny_dataset, tmp_path):
     from mediaeval.dataset import Dataset
-    from mediaeval.metrics import score_run
+    from mediaeval.scoring import score_run
     from mediaeval.features.store import load_features
     from mediaeval.media import probe
     from mediaeval.windows import step_count

@@ -18,8 +18,9 @@ from sklearn import metrics as sk
 from mediaeval.cli import cli
 from mediaeval.dataset import Dataset, film_name_problem
 from mediaeval.errors import DataError, MediaevalError
-from mediaeval.metrics import score_fear, score_valence_arousal
-from mediaeval.submission import PROBLEM_CAP, PROBLEM_CODES, fear_rows, package_runs, validate_run, write_run
+from mediaeval.scoring import score_fear, score_valence_arousal
+from mediaeval.submission import PROBLEM_CAP, PROBLEM_CODES, package_runs, validate_run, write_run
+from mediaeval.task import fear_rows
 
 REPO = Path(__file__).resolve().parents[1]
 VA_HEADER = "Id\tTime\tMeanValence\tMeanArousal\n"
@@ -379,27 +380,26 @@ def test_item3_score_reports_an_undefined_official_pcc(data, tmp_path):
 
 
 def test_item3_undefined_official_pcc_is_shown_by_every_consumer(tmp_path):
-    from mediaeval.cli.model import _figures
-    from mediaeval.metrics import score_folds
     from mediaeval.leaderboard import Entry, format_table, plot_leaderboard
     from mediaeval.plots import plot_summary
+    from mediaeval.scoring import format_scores, score_folds
 
     rng = np.random.default_rng(0)
     truth = {f: rng.uniform(-1, 1, (6, 2)) for f in "ABCD"}
     prediction = {f: rng.uniform(-1, 1, (6, 2)) for f in "ABCD"}
     prediction["B"][:, 0] = 0.25
     scores = score_folds(truth, prediction, [["A", "B"], ["C", "D"]], "valence_arousal")
-    assert scores["official"]["valence_pcc"] is None and scores["folds"][0]["official"]["valence_pcc"] is None
-    assert scores["fold_mean"]["valence_pcc"] == pytest.approx(scores["folds"][1]["official"]["valence_pcc"])
-    assert "valence_pcc n/a" in _figures(scores)
+    stored = scores.to_json()
+    assert stored["official"]["valence_pcc"] is None and stored["folds"][0]["official"]["valence_pcc"] is None
+    assert stored["fold_mean"]["valence_pcc"] == pytest.approx(stored["folds"][1]["official"]["valence_pcc"])
+    assert "valence_pcc n/a" in format_scores(scores)
     board = {"valence_arousal": [Entry("r", "valence_arousal", "d", tmp_path, scores, scores)]}
     table = format_table(board)
     assert "—" in table.splitlines()[2]
     summary = score_valence_arousal(truth, prediction)
-    from mediaeval.plots import _headline
     defined = summary.official["valence_pcc_defined_films"]
-    assert f"valence_pcc n/a ({defined:.3f} over the defined films), arousal_mse" in _headline(summary.official)
-    plot_summary("r", "valence_arousal", summary.per_film, summary.official, tmp_path / "s.png")
+    assert f"valence_pcc n/a ({defined:.3f} over the defined films), arousal_mse" in format_scores(summary)
+    plot_summary("r", summary, tmp_path / "s.png")
     plot_leaderboard(board, tmp_path / "c.png")
     assert (tmp_path / "s.png").stat().st_size > 0 and (tmp_path / "c.png").stat().st_size > 0
 

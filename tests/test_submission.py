@@ -5,8 +5,9 @@ import pytest
 
 from mediaeval.dataset import Dataset
 from mediaeval.errors import DataError, MediaevalError
-from mediaeval.submission import (PROBLEM_CODES, fear_rows, package_runs, parse_run_name, read_run,
+from mediaeval.submission import (PROBLEM_CODES, package_runs, parse_run_name, read_run,
                                   run_filename, validate_run, write_run)
+from mediaeval.task import fear_rows
 
 
 @pytest.fixture

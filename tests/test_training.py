@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from mediaeval.cli import cli
 from mediaeval.dataset import Dataset
-from mediaeval.metrics import score_run
+from mediaeval.scoring import score_run
 from mediaeval.submission import validate_run
 
 RUN = """subtask = "{subtask}"

@@ -13,8 +13,8 @@ that mean nothing, so both extractors refuse to run without ``--weights PATH``.
 
 ``vgg19-audio`` (audio, 4,096 values per step)
     VGG19's 16 convolutions (Keras names ``block1_conv1`` ... ``block5_conv4``) on the step's
-    98 x 64 log-mel patch (exactly the ``log-mel`` extractor's, SPEC section 10), then
-    ``fc1`` and ``fc2`` (4,096 each, ReLU); the feature is fc2.  A first convolution with 3
+    98 x 64 log-mel patch (exactly the ``log-mel`` extractor's, on the UPC thesis's step grid
+    of 16/30 s), then ``fc1`` and ``fc2`` (4,096 each, ReLU); the feature is fc2.  A first convolution with 3
     input channels (a network fine-tuned from ImageNet) gets the patch on all three.
 
 Weights files: Keras HDF5 weights saved by name (``model.save_weights("x.h5")`` in Keras 2,
