@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import write_annotations
 from mediaeval.dataset import Dataset
 from mediaeval.errors import DataError, MediaevalError
 from mediaeval.fusion import fixed, fuse_auto, read_runs, simplex_grid
@@ -11,26 +12,17 @@ from mediaeval.scoring import score_valence_arousal
 from mediaeval.submission import write_run
 from mediaeval.task import fear_rows
 
-VA = "MEDIAEVAL17-DevSet-Valence_Arousal-annotations/annotations"
-FEAR = "MEDIAEVAL17-DevSet-Fear-annotations/annotations"
-
-
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     """Ten annotated films of 30-60 segments with smooth random curves and rare fear."""
     root = tmp_path_factory.mktemp("fusion") / "data"
-    (root / VA).mkdir(parents=True)
-    (root / FEAR).mkdir(parents=True)
     rng = np.random.default_rng(5)
     for i in range(10):
         k = int(rng.integers(30, 60))
         curve = np.clip(np.cumsum(rng.normal(0, 0.05, (k, 2)), axis=0), -0.9, 0.9)
         fear = ((curve[:, 0] < -0.1) & (curve[:, 1] > 0.0)).astype(int)
         fear[i % k] = 1
-        va = ["Id\tTime\tMeanValence\tMeanArousal"] + [f"{j}\t{5 * j}\t{v:.6f}\t{a:.6f}" for j, (v, a) in enumerate(curve)]
-        (root / VA / f"Film_{i:02d}-MEDIAEVAL2017-valence_arousal.txt").write_text("\n".join(va) + "\n")
-        fe = ["Id\tTime\tFear"] + [f"{j}\t{5 * j}\t{x}" for j, x in enumerate(fear)]
-        (root / FEAR / f"Film_{i:02d}-MEDIAEVAL2017-fear.txt").write_text("\n".join(fe) + "\n")
+        write_annotations(root, f"Film_{i:02d}", valence_arousal=curve, fear=fear)
     return Dataset.discover(root)
 
 
