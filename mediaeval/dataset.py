@@ -294,7 +294,7 @@ class Dataset:
     films: dict[str, Film] = field(default_factory=dict)
 
     @classmethod
-    def discover(cls, root) -> "Dataset":
+    def discover(cls, root) -> Dataset:
         """Walk ``root`` and collect films and annotation files (see the module docstring).
 
         Raises

@@ -55,7 +55,8 @@ def _read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise DataError(path.parent, f"expected a model folder made by mediaeval train; {path.name} is missing") from None
+        raise DataError(path.parent, f"expected a model folder made by mediaeval train; {path.name} is missing"
+                        ) from None
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise DataError(path, f"expected JSON written by mediaeval train: {error}") from error
 
@@ -155,7 +156,8 @@ def format_table(board: dict[str, list[Entry]]) -> str:
         base = entries[0]
         cells = "".join(f"{_cell(base.figure(k, 'baseline:official'), base.figure(k, 'baseline:fold_std')):>19s}"
                         for k in keys)
-        lines.append(f"  {'constant (training mean)':28s}{cells}" + ("  (folds of the first run)" if len(entries) > 1 else ""))
+        lines.append(f"  {'constant (training mean)':28s}{cells}"
+                     + ("  (folds of the first run)" if len(entries) > 1 else ""))
         lines.append("")
     lines.append("PCC and AP of a constant are undefined (—).  Sorted by the mean of the two PCCs "
                  "(valence/arousal) or MAP (fear).")

@@ -273,7 +273,7 @@ def cut_films(lengths: list[int], piece_steps: int, chunk_steps: int) -> list[Pi
 
 
 def pack_films(xs: list[np.ndarray], ys: list[np.ndarray], weights: list[np.ndarray], rows: int,
-               settings: "ModelSettings", rng: np.random.Generator) -> Sequences:
+               settings: ModelSettings, rng: np.random.Generator) -> Sequences:
     """The films' pieces (:func:`cut_films`) in shuffled order, each put in the row that ends
     first, each padded to the next chunk boundary; every row then padded to the longest.
 

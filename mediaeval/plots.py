@@ -100,7 +100,7 @@ def plot_summary(name: str, scores, out) -> Path:
         for j, key in enumerate(group):
             values = [per_film[f].get(key) for f in films]
             values = [np.nan if v is None else v for v in values]
-            colour = COLOURS["valence" if key.startswith("valence") else "arousal" if key.startswith("arousal") else "fear"]
+            colour = COLOURS[next((c for c in ("valence", "arousal") if key.startswith(c)), "fear")]
             ax.bar(np.arange(len(films)) + j * width, values, width, color=colour, label=key)
         ax.set_xticks(np.arange(len(films)) + width * (len(group) - 1) / 2)
         ax.set_xticklabels(films, rotation=60, ha="right", fontsize=7)

@@ -47,7 +47,7 @@ class RunConfig:
     seed: int = 0
     seeds: int = 1
     folds: int = 5
-    ensemble: Literal["final", "folds"] = "final"   # test predictions: the final model(s), or the mean of the fold models
+    ensemble: Literal["final", "folds"] = "final"   # test predictions: the final model(s), or the fold models' mean
     model: ModelSettings | SegmentSettings = field(default_factory=ModelSettings)
     fuse: list[int] = field(default_factory=list)   # a fused run: the numbers of the runs it fuses
     light: dict = field(default_factory=dict)       # [light]: [model] settings that make demo runs quick
@@ -65,7 +65,7 @@ class RunConfig:
     def fused(self) -> bool:
         return bool(self.fuse)
 
-    def lightened(self) -> "RunConfig":
+    def lightened(self) -> RunConfig:
         """This run with its ``[light]`` settings in place of the ``[model]`` ones (``pipeline
         --light``, which ``make demo`` uses): the same recipe, trained lighter; ``light`` emptied."""
         if not self.light:
@@ -212,7 +212,8 @@ def run_from_data(path, data: dict) -> RunConfig:
     if not isinstance(table, dict):
         raise DataError(path, f"model: expected a table, got {table!r}")
     light = data.get("light", {})
-    unknown = sorted(set(light) - set(typing.get_type_hints(ModelSettings)) - set(typing.get_type_hints(SegmentSettings)))
+    settings_names = set(typing.get_type_hints(ModelSettings)) | set(typing.get_type_hints(SegmentSettings))
+    unknown = sorted(set(light) - settings_names)
     if unknown or "type" in light:
         raise DataError(path, f"light.{(unknown or ['type'])[0]}: expected a [model] setting to lighten (not type)")
     settings = model_settings(path, table)

@@ -66,7 +66,7 @@ class Scores:
         return out
 
     @classmethod
-    def from_json(cls, data: dict) -> "Scores":
+    def from_json(cls, data: dict) -> Scores:
         """The scores of :meth:`to_json` (a ``scores.json``); ``None`` becomes ``nan``."""
         folds = data.get("folds")
         return cls(data["subtask"], _from_json(data.get("official", {})), _from_json(data.get("pooled", {})),

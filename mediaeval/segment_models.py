@@ -265,7 +265,7 @@ class SegmentModel:
                 pickle.dump(self, handle, protocol=pickle.HIGHEST_PROTOCOL)
 
     @staticmethod
-    def load(path) -> "SegmentModel":
+    def load(path) -> SegmentModel:
         from .errors import DataError
 
         path = Path(path)

@@ -1,7 +1,8 @@
 """Run files: writing, reading, validating, and packaging them into the submission zip.
 
-A run file (the format of the 2017 task, one file per submitted run) holds every film of one set.  For each film, a line with the film's
-name alone, then one line per 10 s segment, values separated by white space, no header:
+A run file (the format of the 2017 task, one file per submitted run) holds every film of one set.
+For each film, a line with the film's name alone, then one line per 10 s segment, values
+separated by white space, no header:
 
 * valence/arousal: ``valence arousal``, each in [-1, 1];
 * fear: ``label confidence``, label 0 or 1, confidence in [0, 1] (a label alone is accepted
@@ -29,7 +30,7 @@ import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 

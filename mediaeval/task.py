@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -175,7 +176,8 @@ class _ValenceArousal(Subtask):
         import numpy as np
 
         if stop_on == "pcc":
-            pccs = [np.nan_to_num(scores.per_film[f][k]) for f in scores.per_film for k in ("valence_pcc", "arousal_pcc")]
+            keys = ("valence_pcc", "arousal_pcc")
+            pccs = [np.nan_to_num(figures[k]) for figures in scores.per_film.values() for k in keys]
             return 1.0 - float(np.mean(pccs))
         return float(np.mean([scores.official["valence_mse"], scores.official["arousal_mse"]]))
 
@@ -242,19 +244,24 @@ _VALENCE_AROUSAL_KEYS = ("valence_mse", "valence_pcc", "arousal_mse", "arousal_p
 _FEAR_KEYS = ("map", "accuracy", "precision", "recall", "f1")
 
 VALENCE_AROUSAL: Subtask = _ValenceArousal(
-    name="valence_arousal", title="valence/arousal", label_columns=("valence", "arousal"),
-    output_columns=("valence", "arousal"), row_columns=("valence", "arousal"), row_widths=(2,), activation="tanh",
-    output_range=(-1.0, 1.0), binary=False, losses=("mse", "ccc"),
-    loss_text="squared error (mse) or 1 - concordance (ccc)", metric_keys=_VALENCE_AROUSAL_KEYS,
-    table_keys=_VALENCE_AROUSAL_KEYS[:4], panel_keys=_VALENCE_AROUSAL_KEYS[:4],
+    name="valence_arousal", title="valence/arousal",
+    label_columns=("valence", "arousal"), output_columns=("valence", "arousal"),
+    row_columns=("valence", "arousal"), row_widths=(2,),
+    activation="tanh", output_range=(-1.0, 1.0), binary=False,
+    losses=("mse", "ccc"), loss_text="squared error (mse) or 1 - concordance (ccc)",
+    metric_keys=_VALENCE_AROUSAL_KEYS, table_keys=_VALENCE_AROUSAL_KEYS[:4], panel_keys=_VALENCE_AROUSAL_KEYS[:4],
     film_panels=(("valence_mse", "arousal_mse"), ("valence_pcc", "arousal_pcc")),
     pcc_columns=("valence", "arousal"))
 
 FEAR: Subtask = _Fear(
-    name="fear", title="fear", label_columns=("fear",), output_columns=("fear confidence",),
-    row_columns=("label", "confidence"), row_widths=(1, 2), activation="sigmoid", output_range=(0.0, 1.0), binary=True,
-    losses=("mse",), loss_text="cross-entropy", metric_keys=_FEAR_KEYS, table_keys=_FEAR_KEYS,
-    panel_keys=("map",), film_panels=(("ap",), ("f1",)), pcc_columns=())
+    name="fear", title="fear",
+    label_columns=("fear",), output_columns=("fear confidence",),
+    row_columns=("label", "confidence"), row_widths=(1, 2),   # a label alone: accepted with a warning
+    activation="sigmoid", output_range=(0.0, 1.0), binary=True,
+    losses=("mse",), loss_text="cross-entropy",   # the default setting, which fear leaves for cross-entropy
+    metric_keys=_FEAR_KEYS, table_keys=_FEAR_KEYS, panel_keys=("map",),
+    film_panels=(("ap",), ("f1",)),
+    pcc_columns=())
 
 SUBTASKS: dict[str, Subtask] = {t.name: t for t in (VALENCE_AROUSAL, FEAR)}
 

@@ -72,7 +72,8 @@ def _missing_features(dataset, features_dir, extractors, film) -> DataError:
                                f"table and run mediaeval import-features again")
     if unknown:
         return DataError(path, f'unknown feature set "{unknown[0]}": known extractors are {", ".join(available())}, '
-                               f"or a set made by mediaeval import-features --name {unknown[0]} (none in {features_dir})")
+                               f"or a set made by mediaeval import-features --name {unknown[0]} "
+                               f"(none in {features_dir})")
     if film.video is None:
         return DataError(path, f"no features and no video for film {film.name}: its annotations were found "
                                f"but not its mp4, so it cannot be extracted; add the video under {dataset.root}")
@@ -136,7 +137,7 @@ class Normaliser:
         return (x - x.mean(axis=0)) / np.where(std > 1e-8, std, 1.0)
 
     @classmethod
-    def fit(cls, films: list[FilmData], per_film: bool = False) -> "Normaliser":
+    def fit(cls, films: list[FilmData], per_film: bool = False) -> Normaliser:
         stacked = np.concatenate([cls._own(f.x) if per_film else f.x for f in films]).astype(np.float64)
         std = stacked.std(axis=0)
         return cls(stacked.mean(axis=0), np.where(std > 1e-8, std, 1.0), per_film)
@@ -150,7 +151,7 @@ class Normaliser:
         np.savez(path, mean=self.mean, std=self.std, per_film=np.array(self.per_film))
 
     @classmethod
-    def load(cls, path) -> "Normaliser":
+    def load(cls, path) -> Normaliser:
         with np.load(path) as data:
             return cls(data["mean"], data["std"], bool(data["per_film"]) if "per_film" in data else False)
 

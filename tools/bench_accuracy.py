@@ -155,7 +155,8 @@ def leaderboard(subtask: str, rows: list[tuple[str, dict, float | None]]) -> str
                          "/".join(_ratio(a, b) for a, b in zip(pccs, plain_pccs)))
             ratios = f"{_ratio(mse, base):>11s}{pcc_ratio:>11s}"
         else:
-            ratios = f"{_ratio(official.get(first), constant.get(first)):>11s}{_ratio(official.get(first), plain.get(first)):>11s}"
+            mine = official.get(first)
+            ratios = f"{_ratio(mine, constant.get(first)):>11s}{_ratio(mine, plain.get(first)):>11s}"
         minutes = "" if seconds is None else f"{seconds / 60:.1f}"
         lines.append(f"{name:28s}" + "".join(f"{_cell(scores, k):>17s}" for k in keys) + ratios + f"{minutes:>9s}")
     return "\n".join(lines)

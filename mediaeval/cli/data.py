@@ -67,7 +67,8 @@ def inspect(dataset_root):
 
     dataset = load_dataset(dataset_root)
     problems, unreadable = [], []
-    click.echo(f"{'film':24s} {'set':4s} {'video':5s} {'duration':>9s} {'fps':>7s} {'va':>4s} {'fear':>4s} {'segments':>8s}")
+    click.echo(f"{'film':24s} {'set':4s} {'video':5s} {'duration':>9s} {'fps':>7s} {'va':>4s} {'fear':>4s} "
+               f"{'segments':>8s}")
     for film in dataset.films.values():
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

@@ -25,7 +25,7 @@ classifiers) are ignored; a missing layer or a shape that differs is an error na
 from __future__ import annotations
 
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -151,7 +151,7 @@ def _loaded(kind: str, path: str):
     return _loaded_by_hash(kind, path, sha256(path))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _loaded_by_hash(kind: str, path: str, digest: str):
     if kind == "c3d":
         model = c3d_network()
