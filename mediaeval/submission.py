@@ -28,9 +28,9 @@ import os
 import re
 import zipfile
 from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 

@@ -19,9 +19,9 @@ so the CLI's choices can read :data:`SUBTASKS` and ``--help`` stays instant.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from collections.abc import Callable
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
