@@ -21,7 +21,7 @@ MODELS ?= build/models
 SUBMISSION ?= submission
 BENCH_MINUTES ?= 10,60
 
-.PHONY: install install-pretrained lock test demo submission package bench bench-accuracy clean
+.PHONY: install install-pretrained lock lint test demo submission package bench bench-accuracy clean
 
 install: $(INSTALLED) $(PRETRAINED)
 
@@ -43,6 +43,10 @@ $(INSTALLED): setup.cfg setup.py $(LOCK)
 # Refresh requirements.lock from the registry, deliberately (throwaway venvs; .venv untouched).
 lock:
 	$(PYTHON) tools/lock.py $(foreach p,$(LOCK_PYTHONS),--python $(p)) --out $(LOCK)
+
+# The linter (ruff, rules in ruff.toml) over the package, the tests and the tools.
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
 
 # MEDIAEVAL_REQUIRE_PRETRAINED: the port tests fail, rather than skip, if the weights are missing.
 test: $(INSTALLED) $(PRETRAINED)

@@ -3,16 +3,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dataset import VALENCE_AROUSAL, Film
+from .dataset import Film
 from .errors import MediaevalError
-from .submission import fear_rows
+from .task import get as get_subtask
 
 
 def constant_predictions(train_films: list[Film], films: list[Film], subtask: str) -> dict[str, np.ndarray]:
     """Predict, for every segment of ``films``, the mean label of all segments of ``train_films``.
 
     Valence/arousal: the mean valence and arousal.  Fear: the share of fear segments as the
-    confidence, and the label it rounds to (0 unless most segments are fearful).
+    confidence, and the label it rounds to (0 unless most segments are fearful).  The mean
+    becomes run rows as a model's outputs do (:meth:`mediaeval.task.Subtask.rows`).
 
     Returns
     -------
@@ -22,10 +23,5 @@ def constant_predictions(train_films: list[Film], films: list[Film], subtask: st
     if not labelled:
         raise MediaevalError(f"no training film has {subtask} annotations")
     mean = np.concatenate([f.labels(subtask) for f in labelled]).astype(np.float64).mean(axis=0)
-    out = {}
-    for film in films:
-        if subtask == VALENCE_AROUSAL:
-            out[film.name] = np.tile(mean, (film.n_segments, 1))
-        else:
-            out[film.name] = fear_rows(np.full(film.n_segments, float(mean)))
-    return out
+    task = get_subtask(subtask)
+    return {film.name: task.rows(np.tile(np.reshape(mean, (1, -1)), (film.n_segments, 1))) for film in films}

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
+from .task import get as get_subtask
 from .windows import SEGMENT_SECONDS, SEGMENT_SHIFT, segment_count
 
 DEV, TEST = "dev", "test"
@@ -34,7 +35,6 @@ TEST_FILM = re.compile(r"^MEDIAEVAL17_\d+$", re.IGNORECASE)
 ANNOTATION_FILE = re.compile(
     r"^(?P<film>.+?)[-_](?:MEDIAEVAL2017[-_])?(?P<kind>valence[-_]arousal|fear)\.txt$",
     re.IGNORECASE)
-VALENCE_AROUSAL, FEAR = "valence_arousal", "fear"
 # The organisers' feature trees hold hundreds of thousands of files and no film or annotation.
 _FEATURE_TREE = re.compile(r"(visual|audio)_features", re.IGNORECASE)
 _TIME_TOLERANCE = 1e-3
@@ -209,13 +209,14 @@ class Film:
         return read_fear(self.fear_path)
 
     def has_labels(self, subtask: str) -> bool:
-        return (self.valence_arousal_path if subtask == VALENCE_AROUSAL else self.fear_path) is not None
+        """Whether an annotation file of ``subtask`` was found (attribute ``<subtask>_path``)."""
+        return getattr(self, f"{get_subtask(subtask).name}_path") is not None
 
     def labels(self, subtask: str) -> np.ndarray:
-        """Ground truth per segment: (K, 2) valence, arousal; or (K,) fear labels."""
-        if subtask == VALENCE_AROUSAL:
-            return self.valence_arousal[["valence", "arousal"]].to_numpy()
-        return self.fear["fear"].to_numpy()
+        """Ground truth per segment (:meth:`mediaeval.task.Subtask.labels` of the annotation table
+        ``<subtask>``): (K, 2) valence, arousal; or (K,) fear labels."""
+        task = get_subtask(subtask)
+        return task.labels(getattr(self, task.name))
 
     @cached_property
     def info(self):
@@ -293,7 +294,7 @@ class Dataset:
     films: dict[str, Film] = field(default_factory=dict)
 
     @classmethod
-    def discover(cls, root) -> "Dataset":
+    def discover(cls, root) -> Dataset:
         """Walk ``root`` and collect films and annotation files (see the module docstring).
 
         Raises

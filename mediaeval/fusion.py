@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError, MediaevalError
+from .task import get as get_subtask
 
 GRID_STEP = 0.1
 
@@ -44,7 +45,7 @@ def read_runs(paths):
     runs = [read_run(p) for p in paths]
     first = runs[0]
     for run in runs[1:]:
-        if run.subtask != first.subtask:
+        if run.task is not first.task:
             raise DataError(run.path, f"is a {run.subtask} run; {first.path.name} is {first.subtask}: fuse runs "
                                       f"of one subtask")
         if set(run.films) != set(first.films):
@@ -59,8 +60,10 @@ def read_runs(paths):
 
 
 def columns(run, subtask: str) -> dict[str, np.ndarray]:
-    """Per film, the fused quantities: (K, 2) valence, arousal, or (K, 1) fear confidence."""
-    return {f: (rows if subtask == "valence_arousal" else rows[:, 1:2]) for f, rows in run.films.items()}
+    """Per film, the fused quantities (the subtask's outputs, :meth:`~mediaeval.task.Subtask.curves`):
+    (K, 2) valence, arousal, or (K, 1) fear confidence."""
+    task = get_subtask(subtask)
+    return {f: task.curves(rows) for f, rows in run.films.items()}
 
 
 def combine(parts: list[dict], weights: np.ndarray) -> dict[str, np.ndarray]:
@@ -76,18 +79,16 @@ class Fusion:
     threshold: float = 0.5
 
     def rows(self, parts: list[dict], subtask: str) -> dict[str, np.ndarray]:
-        from .submission import fear_rows
-
-        fused = combine(parts, self.weights)
-        if subtask == "valence_arousal":
-            return {f: np.clip(v, -1.0, 1.0) for f, v in fused.items()}
-        return {f: fear_rows(v[:, 0], self.threshold) for f, v in fused.items()}
+        task = get_subtask(subtask)
+        return {f: task.rows(v, self.threshold) for f, v in combine(parts, self.weights).items()}
 
 
 def choose(parts: list[dict], truth: dict, films, subtask: str, step: float = GRID_STEP) -> Fusion:
-    """Weights (and threshold) chosen on ``films`` only."""
-    from .metrics import best_f1_threshold, film_mean_mse, mean_average_precision
+    """Weights (and threshold) chosen on ``films`` only, each column's by the subtask's official
+    figure of that column (:meth:`~mediaeval.task.Subtask.column_figure`)."""
+    from .metrics import best_f1_threshold
 
+    task = get_subtask(subtask)
     grid = simplex_grid(len(parts), step)
     n_columns = next(iter(parts[0].values())).shape[1]
     weights = np.zeros((len(parts), n_columns))
@@ -97,13 +98,13 @@ def choose(parts: list[dict], truth: dict, films, subtask: str, step: float = GR
         best = None
         for w in grid:
             fused = {f: sum(wi * c[f] for wi, c in zip(w, column)) for f in films}
-            score = -film_mean_mse(y, fused) if subtask == "valence_arousal" else mean_average_precision(y, fused)
+            score = task.column_figure(y, fused)
             score = -np.inf if np.isnan(score) else score
             if best is None or score > best[0] + 1e-12:
                 best = (score, w)
         weights[:, j] = best[1]
     threshold = 0.5
-    if subtask == "fear":
+    if task.binary:
         fused = combine([{f: p[f] for f in films} for p in parts], weights)
         threshold = best_f1_threshold({f: truth[f] for f in films}, {f: v[:, 0] for f, v in fused.items()})
     return Fusion(weights, threshold)
@@ -113,10 +114,11 @@ def fuse_auto(runs, dataset, n_folds: int = 5, seed: int = 0, step: float = GRID
     """Nested choice on out-of-fold development files, ``runs`` as :func:`read_runs` returns them.
 
     Returns ``(fusion, rows, scores)``: the fusion chosen on all films (to apply to test files),
-    the nested out-of-fold fused rows of every film, and their scores (``score_folds``).
+    the nested out-of-fold fused rows of every film, and their :class:`~mediaeval.scoring.Scores`
+    by folds.
     """
     from .folds import make_folds
-    from .metrics import score_folds
+    from .scoring import score_folds
 
     subtask = runs[0].subtask
     films = sorted(runs[0].films)
@@ -165,14 +167,14 @@ def describe(paths, fusion: Fusion, subtask: str) -> dict:
     out = {"description": f"late fusion (weighted mean) of {len(names)} runs: {text}", "fused_runs": names,
            "features": features, "weights": weights,
            "external_data": any(isinstance(s, dict) and s.get("external_data") is True for s in sidecars)}
-    if subtask == "fear":
+    if get_subtask(subtask).binary:
         out["threshold"] = fusion.threshold
     return out
 
 
 def _named_weights(names: list[str], fusion: Fusion, subtask: str) -> dict:
     """``{column: {run name: weight}}``, the weights rounded to 4 decimals."""
-    columns = ("valence", "arousal") if subtask == "valence_arousal" else ("fear confidence",)
+    columns = get_subtask(subtask).output_columns
     return {c: {n: round(float(fusion.weights[i, j]), 4) for i, n in enumerate(names)} for j, c in enumerate(columns)}
 
 
@@ -187,13 +189,14 @@ def describe_fused(described: dict, paths, fusion: Fusion, subtask: str) -> dict
     the model line completed by the weights chosen on all development films, the ``weights``,
     the fused runs' features, and external data if the definition or a fused run declares some."""
     theirs = describe(paths, fusion, subtask)
-    threshold = f"; fear label threshold {fusion.threshold:g}" if subtask == "fear" else ""
+    binary = get_subtask(subtask).binary
+    threshold = f"; fear label threshold {fusion.threshold:g}" if binary else ""
     out = {**described, "model": f"{described['model']}; weights chosen on all development films: "
                                  f"{_weights_text(theirs['weights'])}{threshold}",
            "features": sorted({*described.get("features", []), *theirs["features"]}),
            "external_data": bool(described.get("external_data")) or theirs["external_data"],
            "weights": theirs["weights"]}
-    if subtask == "fear":
+    if binary:
         out["threshold"] = fusion.threshold
     return out
 
@@ -226,7 +229,7 @@ def fuse_trained(config, dataset, models_dir, team: str) -> tuple[Path, dict, Fu
         write_folds(partial / "folds.json", [list(f) for f in scores_folds(scores)], config.seed)
         write_run(partial / run_name, rows, config.subtask, describe_fused(config.describe(), sources, chosen,
                                                                            config.subtask))
-        write_text_atomic(partial / "scores.json", json.dumps(scores, indent=2) + "\n")
+        write_text_atomic(partial / "scores.json", json.dumps(scores.to_json(), indent=2) + "\n")
         write_text_atomic(partial / "fusion.json", json.dumps(
             {"fused_runs": [str(p) for p in sources], "weights": chosen.weights.tolist(),
              "threshold": chosen.threshold}, indent=2) + "\n")
@@ -237,9 +240,9 @@ def fuse_trained(config, dataset, models_dir, team: str) -> tuple[Path, dict, Fu
     return model_dir, scores, chosen
 
 
-def scores_folds(scores: dict) -> list[list[str]]:
-    """The folds' films, from ``score_folds`` output."""
-    return [fold["films"] for fold in scores["folds"]]
+def scores_folds(scores) -> list[list[str]]:
+    """The folds' films, from :class:`~mediaeval.scoring.Scores` by folds."""
+    return [fold["films"] for fold in scores.folds]
 
 
 def apply_to_test(config, fusion: Fusion, test_runs: list, out, described_by: dict) -> Path:

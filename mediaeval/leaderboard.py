@@ -9,7 +9,8 @@ retrained: it reads ``scores.json``, ``folds.json`` and ``run.toml``, and the an
 Order, per subtask: valence/arousal by the mean of the two official PCCs (higher first; a run
 with an undefined PCC last), fear by MAP.  A run *beats the constant* when its mean of the
 valence and arousal MSE is lower than the constant's (valence/arousal), or its MAP higher
-(fear); rows that do not are marked.
+(fear); rows that do not are marked.  Both rules, and the figures shown, are the subtask's
+(:mod:`mediaeval.task`).
 """
 from __future__ import annotations
 
@@ -20,50 +21,42 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import DataError
-
-FIGURES = {"valence_arousal": ("valence_mse", "valence_pcc", "arousal_mse", "arousal_pcc"),
-           "fear": ("map", "accuracy", "precision", "recall", "f1")}
+from .scoring import Scores
+from .task import get as get_subtask
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One trained run and the constant baseline on its folds (``score_folds`` dicts)."""
+    """One trained run and the constant baseline on its folds (``None``: no honest baseline)."""
 
     name: str
     subtask: str
     description: str
     path: Path
-    scores: dict
-    baseline: dict
+    scores: Scores
+    baseline: Scores | None
 
     def figure(self, key: str, which: str = "official"):
-        """``which``: official, fold_mean or fold_std; of the run (or of ``baseline:...``)."""
+        """``which``: official, fold_mean or fold_std; of the run (or of ``baseline:...``); ``None``
+        when undefined or absent."""
         source = self.baseline if which.startswith("baseline:") else self.scores
-        return source.get(which.split(":")[-1], {}).get(key)
+        return None if source is None else source.figure(key, which.split(":")[-1])
 
     @property
     def rank_value(self) -> float:
-        if self.subtask == "fear":
-            value = self.figure("map")
-            return -math.inf if value is None else value
-        pccs = [self.figure("valence_pcc"), self.figure("arousal_pcc")]
-        return -math.inf if None in pccs else sum(pccs) / 2
+        return get_subtask(self.subtask).rank_value(self.figure)
 
     @property
     def beats_constant(self) -> bool:
-        if self.subtask == "fear":
-            mine, base = self.figure("map"), self.figure("map", "baseline:official")
-            return mine is not None and (base is None or mine > base)
-        mine = [self.figure(k) for k in ("valence_mse", "arousal_mse")]
-        base = [self.figure(k, "baseline:official") for k in ("valence_mse", "arousal_mse")]
-        return None not in mine and None not in base and sum(mine) < sum(base)
+        return get_subtask(self.subtask).beats(self.figure, lambda key: self.figure(key, "baseline:official"))
 
 
 def _read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise DataError(path.parent, f"expected a model folder made by mediaeval train; {path.name} is missing") from None
+        raise DataError(path.parent, f"expected a model folder made by mediaeval train; {path.name} is missing"
+                        ) from None
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise DataError(path, f"expected JSON written by mediaeval train: {error}") from error
 
@@ -72,11 +65,11 @@ def read_entry(model_dir, dataset) -> Entry:
     """The figures of one model folder, and the constant baseline on its folds."""
     from .baseline import constant_predictions
     from .folds import read_folds
-    from .metrics import score_folds
     from .runs import load_run
+    from .scoring import score_folds
 
     model_dir = Path(model_dir)
-    scores = _read_json(model_dir / "scores.json")
+    scores = Scores.from_json(_read_json(model_dir / "scores.json"))
     folds = read_folds(model_dir / "folds.json")
     config = load_run(model_dir / "run.toml")
     films = [n for fold in folds for n in fold]
@@ -99,7 +92,7 @@ def run_file_entry(path, scores, dataset) -> Entry:
     A run file of a model folder (the run file its manifest names) is that folder's entry
     (:func:`read_entry`: out-of-fold figures ± std over folds, the constant on the same folds),
     named after the file.  Any other run file (a test-set prediction, the output of ``mediaeval
-    fuse``) has no folds: its own figures ``scores`` (a :class:`~mediaeval.metrics.Scores` of
+    fuse``) has no folds: its own figures ``scores`` (a :class:`~mediaeval.scoring.Scores` of
     the films it was scored on) without spread, and the constant baseline only where it is honest
     without folds: when every scored film is a test film, the mean label of the labelled
     development films (as ``mediaeval baseline --films test``); none for development films of
@@ -113,23 +106,21 @@ def run_file_entry(path, scores, dataset) -> Entry:
     manifest = read_manifest(path.parent)
     if manifest is not None and manifest.get("state") == "complete" and manifest.get("run_file") == path.name:
         return dataclasses.replace(read_entry(path.parent, dataset), name=path.stem)
-    return Entry(path.stem, scores.subtask, "", path, {"official": scores.to_json()["official"]},
+    return Entry(path.stem, scores.subtask, "", path, scores,
                  _test_baseline(sorted(scores.per_film), scores.subtask, dataset))
 
 
-def _test_baseline(films: list[str], subtask: str, dataset) -> dict:
+def _test_baseline(films: list[str], subtask: str, dataset) -> Scores | None:
     """The constant (mean label of the labelled development films) scored on ``films``, if they
-    are all test films and some development film is labelled; else ``{}``."""
+    are all test films and some development film is labelled; else ``None``."""
     from .baseline import constant_predictions
-    from .dataset import TEST, VALENCE_AROUSAL
-    from .metrics import score_fear, score_valence_arousal
+    from .dataset import TEST
 
     train = [f for f in dataset.dev_films if f.has_labels(subtask)]
     if not films or not train or any(dataset.films[f].split != TEST for f in films):
-        return {}
+        return None
     prediction = constant_predictions(train, [dataset.films[f] for f in films], subtask)
-    scorer = score_valence_arousal if subtask == VALENCE_AROUSAL else score_fear
-    return {"official": scorer({f: dataset.films[f].labels(subtask) for f in films}, prediction).to_json()["official"]}
+    return get_subtask(subtask).score({f: dataset.films[f].labels(subtask) for f in films}, prediction)
 
 
 def ranked(entries) -> dict[str, list[Entry]]:
@@ -154,7 +145,7 @@ def format_table(board: dict[str, list[Entry]]) -> str:
     """Plain-text leaderboard: per subtask, a row per run and the constant on the same folds."""
     lines = []
     for subtask, entries in board.items():
-        keys = FIGURES[subtask]
+        keys = get_subtask(subtask).table_keys
         lines.append(f"{subtask}: out-of-fold figures on the development films; value is the official "
                      f"(per-film mean over all films), ± the std over folds")
         lines.append(f"  {'run':28s}" + "".join(f"{k:>19s}" for k in keys) + "  vs constant")
@@ -165,7 +156,8 @@ def format_table(board: dict[str, list[Entry]]) -> str:
         base = entries[0]
         cells = "".join(f"{_cell(base.figure(k, 'baseline:official'), base.figure(k, 'baseline:fold_std')):>19s}"
                         for k in keys)
-        lines.append(f"  {'constant (training mean)':28s}{cells}" + ("  (folds of the first run)" if len(entries) > 1 else ""))
+        lines.append(f"  {'constant (training mean)':28s}{cells}"
+                     + ("  (folds of the first run)" if len(entries) > 1 else ""))
         lines.append("")
     lines.append("PCC and AP of a constant are undefined (—).  Sorted by the mean of the two PCCs "
                  "(valence/arousal) or MAP (fear).")
@@ -179,7 +171,7 @@ def to_records(board: dict[str, list[Entry]]) -> list[dict]:
         for rank, e in enumerate(entries, start=1):
             record = {"rank": rank, "subtask": subtask, "run": e.name, "path": str(e.path),
                       "description": e.description, "beats_constant": e.beats_constant}
-            for key in FIGURES[subtask]:
+            for key in get_subtask(subtask).table_keys:
                 record[key] = e.figure(key)
                 record[f"{key}_fold_std"] = e.figure(key, "fold_std")
                 record[f"constant_{key}"] = e.figure(key, "baseline:official")
@@ -189,7 +181,7 @@ def to_records(board: dict[str, list[Entry]]) -> list[dict]:
 
 def has_folds(entry: Entry) -> bool:
     """Whether the entry's figures have a spread over folds (a model folder's; not a plain run file's)."""
-    return bool(entry.scores.get("fold_std"))
+    return bool(entry.scores.fold_std)
 
 
 def _plot_title(board: dict[str, list[Entry]]) -> str:
@@ -217,7 +209,7 @@ def leaderboard_figure(board: dict[str, list[Entry]]):
     from .plots import _pyplot
 
     plt = _pyplot()
-    panels = [(s, k) for s, entries in board.items() for k in FIGURES[s][: 4 if s == "valence_arousal" else 1]]
+    panels = [(s, k) for s, entries in board.items() for k in get_subtask(s).panel_keys]
     # wrapped to the figure's width (about 13 characters an inch): one panel of fear is narrow
     title = "\n".join(textwrap.fill(line, int(13 * 3.6 * len(panels))) for line in _plot_title(board).split("\n"))
     fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 0.45 * max(

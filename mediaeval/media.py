@@ -3,7 +3,8 @@
 Video is decoded as a stream (PyAV by default, decord as an option) at 112 x 112 and resampled
 to 30 fps by timestamps (the frame shown at each 1/30 s instant); audio is decoded as a stream
 with PyAV and resampled to 44.1 kHz mono (decord's AudioReader holds a whole track in memory,
-~15 GB for 90 minutes, and its VideoReader grows to the size of the file).  Each step is 16 frames and 23,520 samples, so audio and video steps coincide.
+~15 GB for 90 minutes, and its VideoReader grows to the size of the file).  Each step is 16
+frames and 23,520 samples, so audio and video steps coincide.
 
 Times are taken from the container's start (a video stream starting at 5 s shows its first
 frame 5 s into the film), and a film lasts until its video stream ends.  Decoding checks how
@@ -17,9 +18,9 @@ import itertools
 import queue
 import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -425,7 +426,8 @@ def iter_audio_steps(path, n_steps: int, steps_per_chunk: int = STEPS_PER_CHUNK,
                 yield blocks(padded)
                 emitted += padded.size
             if total - emitted > SAMPLES_PER_STEP and message is None:
-                note(f"the audio track ends {(total - emitted) / AUDIO_RATE:.1f} s before the video; padded with silence")
+                note(f"the audio track ends {(total - emitted) / AUDIO_RATE:.1f} s before the video; "
+                     f"padded with silence")
     while emitted < total:
         take = min(chunk_samples, total - emitted)
         yield np.zeros((take // SAMPLES_PER_STEP, SAMPLES_PER_STEP), np.float32)

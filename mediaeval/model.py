@@ -21,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 
-from .dataset import VALENCE_AROUSAL
+from .task import get as get_subtask
 
 
 @dataclass
@@ -199,8 +199,8 @@ def chunk_lstm_class():
 def build_model(n_features: int, subtask: str, settings: ModelSettings | None = None):
     """The thesis model as a Keras model ``[x, h0, c0] -> [y, h, c]``.
 
-    ``y`` has shape (batch, time, 2) in [-1, 1] for valence/arousal or (batch, time, 1) in
-    [0, 1] for fear.
+    ``y`` has the subtask's outputs and activation (:mod:`mediaeval.task`): shape
+    (batch, time, 2) in [-1, 1] for valence/arousal, (batch, time, 1) in [0, 1] for fear.
     """
     keras = _keras()
     settings = settings or ModelSettings()
@@ -212,8 +212,8 @@ def build_model(n_features: int, subtask: str, settings: ModelSettings | None = 
     z = keras.layers.Dropout(settings.input_dropout, name="input_dropout")(z)
     sequence, h, c = chunk_lstm_class()(units, settings.projection_dtype, name="lstm")(z, h0, c0)
     z = keras.layers.Dropout(settings.output_dropout, name="output_dropout")(sequence)
-    outputs, activation = (2, "tanh") if subtask == VALENCE_AROUSAL else (1, "sigmoid")
-    y = keras.layers.Dense(outputs, activation=activation, name="emotion")(z)
+    task = get_subtask(subtask)
+    y = keras.layers.Dense(task.outputs, activation=task.activation, name="emotion")(z)
     model = keras.Model([x, h0, c0], [y, h, c], name=f"lstm_{subtask}")
     model.supports_masking = True
     return model
@@ -281,7 +281,7 @@ def cut_films(lengths: list[int], piece_steps: int, chunk_steps: int) -> list[Pi
 
 
 def pack_films(xs: list[np.ndarray], ys: list[np.ndarray], weights: list[np.ndarray], rows: int,
-               settings: "ModelSettings", rng: np.random.Generator) -> Sequences:
+               settings: ModelSettings, rng: np.random.Generator) -> Sequences:
     """The films' pieces (:func:`cut_films`) in shuffled order, each put in the row that ends
     first, each padded to the next chunk boundary; every row then padded to the longest.
 
@@ -338,20 +338,20 @@ class Trainer:
         self.infer = compiled_inference(model, jit)
 
     def loss(self, y, prediction, weight):
-        """Weighted mean over steps of the squared error (valence/arousal, averaged over the two
-        outputs) or of the binary cross-entropy (fear); arrays (films, steps, outputs) and weights
-        (films, steps).  With ``loss = "ccc"`` (valence/arousal): 1 - the concordance correlation
-        coefficient of the weighted steps, averaged over the two outputs."""
+        """Weighted mean over steps of the binary cross-entropy (a binary subtask: fear) or of the
+        squared error averaged over the outputs (valence/arousal); arrays (films, steps, outputs)
+        and weights (films, steps).  With ``loss = "ccc"`` (valence/arousal): 1 - the concordance
+        correlation coefficient of the weighted steps, averaged over the two outputs."""
         from keras import ops
 
-        if self.subtask == VALENCE_AROUSAL and self.settings.loss == "ccc":
-            return concordance_loss(y, prediction, weight)
-        if self.subtask == VALENCE_AROUSAL:
-            per_step = ops.mean(ops.square(y - prediction), axis=-1)
-        else:
+        if get_subtask(self.subtask).binary:
             p = ops.clip(prediction[..., 0], 1e-7, 1 - 1e-7)
             t = y[..., 0]
             per_step = -(t * ops.log(p) + (1 - t) * ops.log(1 - p))
+        elif self.settings.loss == "ccc":
+            return concordance_loss(y, prediction, weight)
+        else:
+            per_step = ops.mean(ops.square(y - prediction), axis=-1)
         return ops.sum(per_step * weight) / ops.maximum(ops.sum(weight), 1.0)
 
     def _step(self, x, y, weight, h, c):

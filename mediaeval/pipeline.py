@@ -15,6 +15,7 @@ from pathlib import Path
 from .atomic import write_text_atomic
 from .errors import MediaevalError
 from .features.store import file_sha256
+from .scoring import Scores
 
 OUTPUTS = ".mediaeval-pipeline.json"   # in the output folder: {file name: sha256} of what the pipeline wrote
 
@@ -25,7 +26,7 @@ class RunOutcome:
     subtask: str
     run: int
     description: str
-    scores: dict
+    scores: Scores            # out-of-fold figures of the development films
     test_run: Path
 
 
@@ -69,6 +70,7 @@ def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team:
     from .features.extract import extract_dataset
     from .features.store import covering_sets
     from .runs import find_runs
+    from .scoring import format_scores
     from .submission import description_path, package_runs, run_filename, validate_run
     from .training import check_model_folder, predict_run, train_run
 
@@ -114,6 +116,7 @@ def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team:
                 echo(f"  already trained in {model_dir}")
             predict_run(model_dir, dataset, features_dir, dataset.test_films, test_run)
             scores, config = result.scores, result.config
+        echo(f"  out-of-fold: {format_scores(scores)}")
         record.wrote(test_run, description_path(test_run))
         problems = [p for p in validate_run(test_run, dataset) if p.is_error]
         if problems:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset import VALENCE_AROUSAL
+from .task import get as get_subtask
 from .windows import SEGMENT_SECONDS, SEGMENT_SHIFT
 
 COLOURS = {"valence": "#1f5fbf", "arousal": "#c8372d", "fear": "#7b3294", "truth": "#222222"}
@@ -37,12 +37,14 @@ def _fmt(value) -> str:
 
 def plot_film(film: str, prediction: np.ndarray, subtask: str, truth: np.ndarray | None, figures: dict | None,
               out) -> Path:
-    """One film: predicted (and true) valence and arousal, or fear confidence and true fear segments."""
+    """One film: predicted (and true) valence and arousal, a panel each (a subtask of continuous values), or
+    fear confidence and true fear segments (a binary subtask)."""
     plt = _pyplot()
     minutes = segment_minutes(len(prediction))
-    if subtask == VALENCE_AROUSAL:
-        fig, axes = plt.subplots(2, 1, figsize=(10, 5.5), sharex=True)
-        for ax, column, name in ((axes[0], 0, "valence"), (axes[1], 1, "arousal")):
+    task = get_subtask(subtask)
+    if not task.binary:
+        fig, axes = plt.subplots(len(task.row_columns), 1, figsize=(10, 5.5), sharex=True)
+        for column, (ax, name) in enumerate(zip(axes, task.row_columns)):
             ax.plot(minutes, prediction[:, column], color=COLOURS[name], lw=1.8, label=f"predicted {name}")
             if truth is not None:
                 ax.plot(minutes[:len(truth)], truth[:, column], color=COLOURS["truth"], lw=1.2, ls="--",
@@ -83,40 +85,28 @@ def plot_film(film: str, prediction: np.ndarray, subtask: str, truth: np.ndarray
     return out
 
 
-def _headline(official: dict) -> str:
-    """The official figures in a few words: the side figures (``*_defined_films``,
-    ``*_per_film``, film counts) are left out, but an undefined PCC shows its defined-films mean."""
-    parts = []
-    for key, value in official.items():
-        if key.startswith("map_films") or key.endswith(("_defined_films", "_per_film")):
-            continue
-        text = f"{key} {_fmt(value)}"
-        defined = _fmt(official.get(f"{key}_defined_films"))
-        if _fmt(value) == "n/a" and defined != "n/a":
-            text += f" ({defined} over the defined films)"
-        parts.append(text)
-    return ", ".join(parts)
+def plot_summary(name: str, scores, out) -> Path:
+    """Per-film figures of a run (:class:`~mediaeval.scoring.Scores`) as bars (MSE and PCC, or AP
+    and F1: the subtask's ``film_panels``), titled by its official figures."""
+    from .scoring import format_scores
 
-
-def plot_summary(name: str, subtask: str, per_film: dict[str, dict], official: dict, out) -> Path:
-    """Per-film figures of a run as bars (MSE and PCC, or AP and F1), with the official figures."""
     plt = _pyplot()
+    per_film = scores.per_film
     films = list(per_film)
-    keys = (("valence_mse", "arousal_mse"), ("valence_pcc", "arousal_pcc")) if subtask == VALENCE_AROUSAL \
-        else (("ap",), ("f1",))
+    keys = get_subtask(scores.subtask).film_panels
     fig, axes = plt.subplots(1, 2, figsize=(max(8, 0.5 * len(films) + 4), 4.5))
     for ax, group in zip(axes, keys):
         width = 0.8 / len(group)
         for j, key in enumerate(group):
             values = [per_film[f].get(key) for f in films]
             values = [np.nan if v is None else v for v in values]
-            colour = COLOURS["valence" if key.startswith("valence") else "arousal" if key.startswith("arousal") else "fear"]
+            colour = COLOURS[next((c for c in ("valence", "arousal") if key.startswith(c)), "fear")]
             ax.bar(np.arange(len(films)) + j * width, values, width, color=colour, label=key)
         ax.set_xticks(np.arange(len(films)) + width * (len(group) - 1) / 2)
         ax.set_xticklabels(films, rotation=60, ha="right", fontsize=7)
         ax.axhline(0, color="#999999", lw=0.6)
         ax.legend(fontsize=8)
-    fig.suptitle(f"{name}: per film (official: {_headline(official)})", fontsize=9)
+    fig.suptitle(f"{name}: per film (official: {format_scores(scores)})", fontsize=9)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
@@ -130,7 +120,6 @@ def plot_runs(run_paths, dataset, out_dir) -> list[Path]:
     over folds for the run files of model folders, the constant baseline as a line; see
     :func:`mediaeval.leaderboard.run_file_entry`).  Returns the files written."""
     from .leaderboard import plot_leaderboard, ranked, run_file_entry
-    from .metrics import score_fear, score_valence_arousal
     from .submission import read_run
 
     out_dir = Path(out_dir)
@@ -143,15 +132,13 @@ def plot_runs(run_paths, dataset, out_dir) -> list[Path]:
         usable = {f: t for f, t in truth.items() if len(t) == len(run.films[f])}
         scores = None
         if usable:
-            scorer = score_valence_arousal if run.subtask == VALENCE_AROUSAL else score_fear
-            scores = scorer(usable, {f: run.films[f] for f in usable})
+            scores = run.task.score(usable, {f: run.films[f] for f in usable})
             entries.append(run_file_entry(path, scores, dataset))
         for film, values in run.films.items():
             figures = scores.per_film.get(film) if scores else None
             written.append(plot_film(film, values, run.subtask, truth.get(film), figures, folder / f"{film}.png"))
         if scores:
-            written.append(plot_summary(Path(path).stem, run.subtask, scores.per_film, scores.official,
-                                        folder / "summary.png"))
+            written.append(plot_summary(Path(path).stem, scores, folder / "summary.png"))
     for subtask, rows in ranked(entries).items():
         if len(rows) > 1:
             written.append(plot_leaderboard({subtask: rows}, out_dir / f"comparison-{subtask}.png"))

@@ -25,11 +25,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 
-from .dataset import VALENCE_AROUSAL
 from .errors import DataError
 from .model import SETTING_RANGES, ModelSettings
 from .segment_models import FAMILIES, SegmentSettings
-from .submission import SUBTASKS
+from .task import SUBTASKS, Subtask
+from .task import get as get_subtask
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -47,7 +47,7 @@ class RunConfig:
     seed: int = 0
     seeds: int = 1
     folds: int = 5
-    ensemble: Literal["final", "folds"] = "final"   # test predictions: the final model(s), or the mean of the fold models
+    ensemble: Literal["final", "folds"] = "final"   # test predictions: the final model(s), or the fold models' mean
     model: ModelSettings | SegmentSettings = field(default_factory=ModelSettings)
     fuse: list[int] = field(default_factory=list)   # a fused run: the numbers of the runs it fuses
     light: dict = field(default_factory=dict)       # [light]: [model] settings that make demo runs quick
@@ -58,10 +58,14 @@ class RunConfig:
         return f"{self.subtask}_run{self.run}"
 
     @property
+    def task(self) -> Subtask:
+        return get_subtask(self.subtask)
+
+    @property
     def fused(self) -> bool:
         return bool(self.fuse)
 
-    def lightened(self) -> "RunConfig":
+    def lightened(self) -> RunConfig:
         """This run with its ``[light]`` settings in place of the ``[model]`` ones (``pipeline
         --light``, which ``make demo`` uses): the same recipe, trained lighter; ``light`` emptied."""
         if not self.light:
@@ -208,12 +212,15 @@ def run_from_data(path, data: dict) -> RunConfig:
     if not isinstance(table, dict):
         raise DataError(path, f"model: expected a table, got {table!r}")
     light = data.get("light", {})
-    unknown = sorted(set(light) - set(typing.get_type_hints(ModelSettings)) - set(typing.get_type_hints(SegmentSettings)))
+    settings_names = set(typing.get_type_hints(ModelSettings)) | set(typing.get_type_hints(SegmentSettings))
+    unknown = sorted(set(light) - settings_names)
     if unknown or "type" in light:
         raise DataError(path, f"light.{(unknown or ['type'])[0]}: expected a [model] setting to lighten (not type)")
     settings = model_settings(path, table)
-    if data["subtask"] != VALENCE_AROUSAL and getattr(settings, "loss", "mse") == "ccc":
-        raise DataError(path, "model.loss: \"ccc\" is for valence/arousal; fear trains on cross-entropy")
+    task, loss = SUBTASKS[data["subtask"]], getattr(settings, "loss", None)
+    if loss is not None and loss not in task.losses:
+        others = " and ".join(t.title for t in SUBTASKS.values() if loss in t.losses)
+        raise DataError(path, f"model.loss: \"{loss}\" is for {others}; {task.name} trains on {task.loss_text}")
     if light:
         try:
             model_settings(path, {**table, **light})

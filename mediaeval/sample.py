@@ -202,7 +202,9 @@ def write_annotations(plan: FilmPlan, va_path: Path, fear_path: Path) -> None:
 
 def make_sample(dest, films: int = 8, test_films: int = 3, durations: tuple[float, float] = (60.0, 180.0),
                 seed: int = 0, jobs: int = 2, test_labels: bool = False, progress: bool = True) -> list[FilmPlan]:
-    """Write a synthetic dataset under ``dest`` in the official layout (SPEC section 3).
+    """Write a synthetic dataset under ``dest`` in the layout of the task's zips as
+    distributed (``continuous-movies/<Film>.mp4``, ``MEDIAEVAL17-DevSet-*-annotations/annotations/``,
+    ``MEDIAEVAL17-TestSet-Data/data/``; README, "Where to put the real data").
 
     Parameters
     ----------

@@ -33,7 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .metrics import best_f1_threshold, film_mean_mse, mean_average_precision
+from .metrics import best_f1_threshold
+from .task import Subtask
+from .task import get as get_subtask
 
 FAMILIES = ("ridge", "svr", "hgb")
 MIN_SCALE = 0.05
@@ -232,7 +234,8 @@ class SegmentModel:
 
     @property
     def classify(self) -> bool:
-        return self.subtask == "fear"
+        """A binary subtask (fear): classifiers, confidences, a threshold."""
+        return get_subtask(self.subtask).binary
 
     def predict_curves(self, x_steps: np.ndarray, n_segments: int) -> np.ndarray:
         """(n_segments, outputs): smoothed, calibrated predictions (fear: confidences in [0, 1])."""
@@ -242,14 +245,11 @@ class SegmentModel:
             raw = smooth(_raw_predict(target.estimator, x, self.classify), target.sigma)
             columns.append(target.scale * raw + target.offset)
         out = np.column_stack(columns) if columns else np.zeros((n_segments, 0))
-        return np.clip(out, 0.0, 1.0) if self.classify else np.clip(out, -1.0, 1.0)
+        return np.clip(out, *get_subtask(self.subtask).output_range)
 
     def predict_rows(self, x_steps: np.ndarray, n_segments: int) -> np.ndarray:
         """Run-file rows: (K, 2) valence, arousal; or (K, 2) label, confidence."""
-        from .submission import fear_rows
-
-        curves = self.predict_curves(x_steps, n_segments)
-        return fear_rows(curves[:, 0], self.threshold) if self.classify else curves
+        return get_subtask(self.subtask).rows(self.predict_curves(x_steps, n_segments), self.threshold)
 
     def choices(self) -> dict:
         """What was chosen by the inner cross-validation (for settings.json and the README)."""
@@ -266,7 +266,7 @@ class SegmentModel:
                 pickle.dump(self, handle, protocol=pickle.HIGHEST_PROTOCOL)
 
     @staticmethod
-    def load(path) -> "SegmentModel":
+    def load(path) -> SegmentModel:
         from .errors import DataError
 
         path = Path(path)
@@ -280,19 +280,19 @@ class SegmentModel:
         return model
 
 
-def _labels(film, subtask: str) -> np.ndarray:
-    labels = np.asarray(film.labels, dtype=np.float64)
-    return labels.reshape(len(labels), 2 if subtask == "valence_arousal" else 1)
+def _labels(film, task: Subtask) -> np.ndarray:
+    return task.targets(np.asarray(film.labels, dtype=np.float64))
 
 
 def fit_segment_model(films, subtask: str, settings: SegmentSettings, seed: int = 0) -> SegmentModel:
     """Fit on ``films`` (objects with ``name``, ``x`` steps, ``n_segments``, ``labels``), choosing
     everything by inner cross-validation over these films only (see the module docstring)."""
-    classify = subtask == "fear"
+    task = get_subtask(subtask)
+    classify = task.binary
     films = [f for f in films if f.n_segments > 0]   # a film shorter than one segment teaches nothing
     inputs = {f.name: segment_inputs(f.x, f.n_segments, settings.context, settings.per_film_standardise)
               for f in films}
-    labels = {f.name: _labels(f, subtask) for f in films}
+    labels = {f.name: _labels(f, task) for f in films}
     names = [f.name for f in films]
     folds = inner_folds(names, settings.inner_folds, seed) if len(names) >= 2 else []
     model = SegmentModel(subtask, settings, threshold=0.5)
@@ -308,13 +308,13 @@ def fit_segment_model(films, subtask: str, settings: SegmentSettings, seed: int 
         best = None
         for params in _candidates(settings, classify):
             oof = _inner_predictions(inputs, truth, folds, settings, params, classify, seed)
-            score = mean_average_precision(truth, oof) if classify else -film_mean_mse(truth, oof)
+            score = task.column_figure(truth, oof)
             score = -math.inf if math.isnan(score) else score
             if best is None or score > best[0]:
                 best = (score, params, oof)
         score, params, oof = best
         target = Target(params=params, inner_score=score)
-        _choose_post_processing(target, truth, oof, settings, classify)
+        _choose_post_processing(target, truth, oof, settings, task)
         target.estimator = _fit(settings, params, classify, seed, np.concatenate([inputs[n] for n in names]),
                                 np.concatenate([truth[n] for n in names]))
         if not classify and settings.calibrate:
@@ -352,29 +352,26 @@ def _inner_predictions(inputs, truth, folds, settings, params, classify, seed) -
 
 
 def _choose_post_processing(target: Target, truth: dict, oof: dict, settings: SegmentSettings,
-                            classify: bool) -> None:
-    """Smoothing width, then calibration, on the inner out-of-fold predictions."""
+                            task: Subtask) -> None:
+    """Smoothing width and calibration (not of confidences), on the inner out-of-fold predictions."""
     target.sigma, target.scale, target.offset = choose_post_processing(truth, oof, settings.smoothing,
-                                                                       settings.calibrate and not classify, classify)
+                                                                       settings.calibrate and not task.binary, task)
 
 
 def choose_post_processing(truth: dict, predicted: dict, smoothing, calibrate: bool,
-                           classify: bool) -> tuple[float, float, float]:
+                           task: Subtask) -> tuple[float, float, float]:
     """``(sigma, scale, offset)`` for one output, chosen on held-out predictions ``predicted``
     (film -> curve of its segments) against ``truth``: for each Gaussian smoothing width (in
     segments, among ``smoothing``), with ``calibrate`` the least-squares line ``scale p +
     offset`` of the smoothed curves (``scale`` at least :data:`MIN_SCALE`, so that no film's
     prediction becomes constant and its PCC undefined); the width whose (calibrated) curves have
-    the best official figure (mean per-film MSE, or MAP with ``classify``) wins, the first on a
-    tie.  Apply as ``scale * smooth(p, sigma) + offset``."""
+    the best official figure (``task.column_figure``: mean per-film MSE, or MAP for fear) wins,
+    the first on a tie.  Apply as ``scale * smooth(p, sigma) + offset``."""
     best = None
     for sigma in smoothing:
         smoothed = {n: smooth(p, sigma) for n, p in predicted.items()}
         scale, offset = _calibration(truth, smoothed) if calibrate else (1.0, 0.0)
-        if classify:
-            score = mean_average_precision(truth, smoothed)
-        else:
-            score = -film_mean_mse(truth, {n: scale * p + offset for n, p in smoothed.items()})
+        score = task.column_figure(truth, {n: scale * p + offset for n, p in smoothed.items()})
         score = -math.inf if math.isnan(score) else score
         if best is None or score > best[0]:
             best = (score, float(sigma), scale, offset)

@@ -1,11 +1,15 @@
 """Run files: writing, reading, validating, and packaging them into the submission zip.
 
-A run file (SPEC section 6) holds every film of one set.  For each film, a line with the film's
-name alone, then one line per 10 s segment, values separated by white space, no header:
+A run file (the format of the 2017 task, one file per submitted run) holds every film of one set.
+For each film, a line with the film's name alone, then one line per 10 s segment, values
+separated by white space, no header:
 
 * valence/arousal: ``valence arousal``, each in [-1, 1];
 * fear: ``label confidence``, label 0 or 1, confidence in [0, 1] (a label alone is accepted
   with a warning, its confidence taken equal to the label).
+
+What differs between the two (the row's values, their check and format) is the subtask's
+(:mod:`mediaeval.task`).
 
 Files are named ``me17ei_<TEAM>_<subtask>_run<N>.txt`` with subtask ``valence_arousal`` or
 ``fear`` and N in 1..5.  A run may have a description beside it, ``<run file>.json``.
@@ -24,19 +28,20 @@ import os
 import re
 import zipfile
 from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
 from .atomic import atomic_output, write_text_atomic
-from .dataset import DEV, FEAR, TEST, VALENCE_AROUSAL, Dataset, film_name_problem, film_split, is_number
+from .dataset import DEV, TEST, Dataset, film_name_problem, film_split, is_number
 from .errors import DataError, MediaevalError
+from .task import FEAR, SUBTASKS, VALENCE_AROUSAL, Subtask
+from .task import get as get_subtask
 
-SUBTASKS = (VALENCE_AROUSAL, FEAR)
 MAX_RUNS = 5
-RUN_NAME = re.compile(r"^me17ei_(?P<team>[A-Za-z0-9-]+)_(?P<subtask>valence_arousal|fear)"
+RUN_NAME = re.compile(rf"^me17ei_(?P<team>[A-Za-z0-9-]+)_(?P<subtask>{'|'.join(SUBTASKS)})"
                       r"_run(?P<number>[1-9]\d*)\.txt$")
 TEAM_NAME = re.compile(r"^[A-Za-z0-9-]+$")
 PROBLEM_CAP = 50          # problems of one code kept (and printed) per file; the others are counted
@@ -74,13 +79,16 @@ class RunName:
     subtask: str
     number: int
 
+    @property
+    def task(self) -> Subtask:
+        return get_subtask(self.subtask)
+
 
 def run_filename(team: str, subtask: str, number: int) -> str:
     """``me17ei_<team>_<subtask>_run<number>.txt``, checking each part."""
     if not TEAM_NAME.match(team):
         raise ValueError(f"team name {team!r}: expected letters, digits and '-' only")
-    if subtask not in SUBTASKS:
-        raise ValueError(f"subtask {subtask!r}: expected one of {', '.join(SUBTASKS)}")
+    get_subtask(subtask)   # a ValueError naming the subtasks for any other
     if not 1 <= int(number) <= MAX_RUNS:
         raise ValueError(f"run number {number}: expected 1 to {MAX_RUNS}")
     return f"me17ei_{team}_{subtask}_run{int(number)}.txt"
@@ -124,6 +132,10 @@ class Run:
     name: RunName | None = None
     counts: dict[str, int] = field(default_factory=dict)
     unknown: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def task(self) -> Subtask:
+        return get_subtask(self.subtask)
 
     @property
     def split(self) -> str | None:
@@ -216,15 +228,14 @@ def _guess_subtask(path: Path, rows: int = 1000) -> str:
     except OSError:
         pass
     if firsts and all(t in ("0", "1") for t in firsts):
-        return FEAR
-    return VALENCE_AROUSAL
+        return FEAR.name
+    return VALENCE_AROUSAL.name
 
 
-def _check_values(number, tokens, subtask, problems: Problems) -> list[float] | None:
+def _check_values(number, tokens, task: Subtask, problems: Problems) -> list[float] | None:
     width = len(tokens)
-    if not (width == 2 or (subtask == FEAR and width == 1)):
-        expected = "valence arousal" if subtask == VALENCE_AROUSAL else "label confidence"
-        problems.add(number, "E108", f"expected 2 values ({expected}), got {width}")
+    if width not in task.row_widths:
+        problems.add(number, "E108", f"expected 2 values ({' '.join(task.row_columns)}), got {width}")
         return None
     values = []
     for token in tokens:
@@ -234,19 +245,7 @@ def _check_values(number, tokens, subtask, problems: Problems) -> list[float] | 
             return None
         values.append(value)
     # values are shown with repr: every digit that decides the range check
-    if subtask == VALENCE_AROUSAL:
-        for name, value in zip(("valence", "arousal"), values):
-            if not -1.0 <= value <= 1.0:
-                problems.add(number, "E110", f"{name} {value!r} is outside [-1, 1]")
-        return values
-    if values[0] not in (0.0, 1.0):
-        problems.add(number, "E111", f"expected fear label 0 or 1, got {tokens[0]!r}")
-    if width == 1:
-        problems.add(number, "W201", "label without confidence; confidence = label")
-        values.append(values[0])
-    elif not 0.0 <= values[1] <= 1.0:
-        problems.add(number, "E112", f"confidence {values[1]!r} is outside [0, 1]")
-    return values
+    return task.check_row(number, tokens, values, problems)
 
 
 class _FilmLines:
@@ -304,6 +303,7 @@ def parse_run(path, subtask: str | None = None, dataset: Dataset | None = None,
     problems = Problems(path)
     name = parse_run_name(path)
     subtask = subtask or run_subtask(path)
+    task = get_subtask(subtask)
     if name is None:
         problems.add(0, "E100", f"{PROBLEM_CODES['E100']}; read as {subtask}")
     run = Run(path, subtask, name=name)
@@ -341,7 +341,7 @@ def parse_run(path, subtask: str | None = None, dataset: Dataset | None = None,
             if current is None:
                 problems.add(number, "E102", "a value line before any film name")
                 continue
-            current.add(_check_values(number, tokens, subtask, problems))
+            current.add(_check_values(number, tokens, task, problems))
     except OSError as error:
         problems.add(0, "E101", f"cannot read: {error.strerror or error}")
         return run, problems
@@ -349,13 +349,12 @@ def parse_run(path, subtask: str | None = None, dataset: Dataset | None = None,
         problems.add(0, "E101", "holds no film name")
     run.films = {film: np.asarray(lines.rows, dtype=np.float64).reshape(-1, 2) for film, lines in films.items()}
     run.counts = {film: lines.count for film, lines in films.items()}
-    if subtask == VALENCE_AROUSAL:
-        for film, lines in films.items():
-            constant = [column for column, varies in zip(("valence", "arousal"), lines.varies) if not varies]
-            if lines.count >= 2 and lines.first is not None and constant:
-                problems.add(run.film_lines[film], "W202",
-                             f"film {film}: its {' and '.join(constant)} predictions are constant: its PCC is "
-                             f"undefined, and so is the official mean PCC over films")
+    for film, lines in films.items():   # the columns scored by PCC (valence/arousal), if any
+        constant = [column for column, varies in zip(task.pcc_columns, lines.varies) if not varies]
+        if lines.count >= 2 and lines.first is not None and constant:
+            problems.add(run.film_lines[film], "W202",
+                         f"film {film}: its {' and '.join(constant)} predictions are constant: its PCC is "
+                         f"undefined, and so is the official mean PCC over films")
     return run, problems
 
 
@@ -419,8 +418,7 @@ def write_run(path, predictions: Mapping[str, np.ndarray], subtask: str,
         ``external_data``, ``model``, ``settings``); the packager puts it into the zip.
     """
     path = Path(path)
-    if subtask not in SUBTASKS:
-        raise ValueError(f"subtask {subtask!r}: expected one of {', '.join(SUBTASKS)}")
+    task = get_subtask(subtask)
     out = []
     for film in sorted(predictions):
         problem = film_name_problem(film)
@@ -432,14 +430,7 @@ def write_run(path, predictions: Mapping[str, np.ndarray], subtask: str,
         if not np.all(np.isfinite(values)):
             raise ValueError(f"film {film}: predictions hold values that are not finite")
         out.append(film)
-        if subtask == VALENCE_AROUSAL:
-            if np.any(np.abs(values) > 1):
-                raise ValueError(f"film {film}: valence/arousal outside [-1, 1]")
-            out.extend(f"{v:.6f} {a:.6f}" for v, a in values)
-        else:
-            if not np.all(np.isin(values[:, 0], (0, 1))) or np.any((values[:, 1] < 0) | (values[:, 1] > 1)):
-                raise ValueError(f"film {film}: expected labels 0/1 and confidences in [0, 1]")
-            out.extend(f"{int(label)} {conf:.6f}" for label, conf in values)
+        out.extend(task.format_rows(film, values))
     with naming_output(path):
         write_text_atomic(path, "\n".join(out) + "\n")
     if description is not None:
@@ -465,12 +456,6 @@ def naming_output(path):
 def description_path(run_path) -> Path:
     run_path = Path(run_path)
     return run_path.with_name(run_path.name + ".json")
-
-
-def fear_rows(confidence, threshold: float = 0.5) -> np.ndarray:
-    """Fear run rows (K, 2) from confidences (K,): label = confidence >= threshold."""
-    confidence = np.clip(np.asarray(confidence, dtype=np.float64), 0.0, 1.0)
-    return np.column_stack([(confidence >= threshold).astype(np.float64), confidence])
 
 
 # --------------------------------------------------------------------------- packaging
@@ -596,7 +581,8 @@ def package_runs(run_paths: Iterable, team: str, out, dataset: Dataset, force: b
                            + ", ".join(str(p) for p, n in names.items() if (n.subtask, n.number) == key))
     if reasons:
         raise MediaevalError("not packaged:\n" + "\n".join(reasons))
-    ordered = sorted(names.items(), key=lambda item: (SUBTASKS.index(item[1].subtask), item[1].number))
+    order = list(SUBTASKS)
+    ordered = sorted(names.items(), key=lambda item: (order.index(item[1].subtask), item[1].number))
     readme = [f"{PACKAGE_TITLE} {team}",
               f"Made with mediaeval {__version__}. One run file per run; each holds every test film.",
               ""] + [_describe(path, name, descriptions[path]) + "\n" for path, name in ordered]

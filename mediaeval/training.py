@@ -34,10 +34,11 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import write_text_atomic
-from .dataset import VALENCE_AROUSAL
 from .errors import DataError, MediaevalError
 from .model import ModelSettings, Trainer, build_model, positive_weight, set_seed
 from .runs import RunConfig, changes, run_from_data
+from .scoring import Scores
+from .task import get as get_subtask
 from .windows import segments_to_n_steps, steps_to_n_segments
 
 
@@ -52,8 +53,8 @@ class FilmData:
     made_by: dict | None = None       # what made its features (see made_by)
 
     def targets(self, subtask: str) -> np.ndarray:
-        """Labels brought onto the steps by overlap: (n_steps, 2) or (n_steps, 1)."""
-        values = self.labels if subtask == VALENCE_AROUSAL else self.labels.reshape(-1, 1)
+        """Labels brought onto the steps by overlap: (n_steps, outputs of the subtask)."""
+        values = get_subtask(subtask).targets(self.labels)
         return segments_to_n_steps(values.astype(np.float64), len(self.x)).astype(np.float32)
 
 
@@ -71,7 +72,8 @@ def _missing_features(dataset, features_dir, extractors, film) -> DataError:
                                f"table and run mediaeval import-features again")
     if unknown:
         return DataError(path, f'unknown feature set "{unknown[0]}": known extractors are {", ".join(available())}, '
-                               f"or a set made by mediaeval import-features --name {unknown[0]} (none in {features_dir})")
+                               f"or a set made by mediaeval import-features --name {unknown[0]} "
+                               f"(none in {features_dir})")
     if film.video is None:
         return DataError(path, f"no features and no video for film {film.name}: its annotations were found "
                                f"but not its mp4, so it cannot be extracted; add the video under {dataset.root}")
@@ -135,7 +137,7 @@ class Normaliser:
         return (x - x.mean(axis=0)) / np.where(std > 1e-8, std, 1.0)
 
     @classmethod
-    def fit(cls, films: list[FilmData], per_film: bool = False) -> "Normaliser":
+    def fit(cls, films: list[FilmData], per_film: bool = False) -> Normaliser:
         stacked = np.concatenate([cls._own(f.x) if per_film else f.x for f in films]).astype(np.float64)
         std = stacked.std(axis=0)
         return cls(stacked.mean(axis=0), np.where(std > 1e-8, std, 1.0), per_film)
@@ -149,13 +151,14 @@ class Normaliser:
         np.savez(path, mean=self.mean, std=self.std, per_film=np.array(self.per_film))
 
     @classmethod
-    def load(cls, path) -> "Normaliser":
+    def load(cls, path) -> Normaliser:
         with np.load(path) as data:
             return cls(data["mean"], data["std"], bool(data["per_film"]) if "per_film" in data else False)
 
 
 def _step_weights(targets: np.ndarray, subtask: str, pos_weight: float) -> np.ndarray:
-    if subtask == VALENCE_AROUSAL:
+    """Loss weight of each step: 1, and for a binary subtask (fear) ``pos_weight`` on the positive steps."""
+    if not get_subtask(subtask).binary:
         return np.ones(len(targets), np.float32)
     return (1.0 + (pos_weight - 1.0) * targets[:, 0]).astype(np.float32)
 
@@ -179,18 +182,12 @@ def validation_figure(films: list[FilmData], steps: list[np.ndarray], subtask: s
     """What early stopping minimises on the held-out training films, from their per-step
     outputs: the official figure of their 10 s segments (valence/arousal: the mean per-film MSE
     of valence and arousal, or with ``stop_on = "pcc"`` 1 - their mean per-film PCC, an undefined
-    PCC counting 0; fear: 1 - MAP).  ``nan`` when undefined (no fear segment held out)."""
-    from .metrics import score_fear, score_valence_arousal
-
+    PCC counting 0; fear: 1 - MAP; :meth:`mediaeval.task.Subtask.stopping_figure`).  ``nan`` when
+    undefined (no fear segment held out)."""
+    task = get_subtask(subtask)
     truth = {f.name: f.labels for f in films}
     rows = {f.name: to_segments(s, f.n_segments, subtask) for f, s in zip(films, steps)}
-    if subtask != VALENCE_AROUSAL:
-        return 1.0 - score_fear(truth, rows).official["map"]
-    scores = score_valence_arousal(truth, rows)
-    if stop_on == "pcc":
-        pccs = [np.nan_to_num(scores.per_film[f][k]) for f in scores.per_film for k in ("valence_pcc", "arousal_pcc")]
-        return 1.0 - float(np.mean(pccs))
-    return float(np.mean([scores.official["valence_mse"], scores.official["arousal_mse"]]))
+    return task.stopping_figure(task.score(truth, rows), stop_on)
 
 
 @dataclass(frozen=True)
@@ -210,7 +207,7 @@ class PostProcessing:
     FILE = "post_processing.json"
 
     @classmethod
-    def identity(cls, n_outputs: int) -> "PostProcessing":
+    def identity(cls, n_outputs: int) -> PostProcessing:
         return cls((0.0,) * n_outputs, (1.0,) * n_outputs, (0.0,) * n_outputs)
 
     @classmethod
@@ -219,21 +216,21 @@ class PostProcessing:
         from .metrics import best_f1_threshold
         from .segment_models import choose_post_processing
 
-        classify = subtask != VALENCE_AROUSAL
+        task = get_subtask(subtask)
         raw = {f.name: steps_to_n_segments(s.astype(np.float64), f.n_segments) for f, s in zip(films, steps)}
-        truth = {f.name: np.asarray(f.labels, np.float64).reshape(f.n_segments, -1) for f in films}
+        truth = {f.name: task.targets(np.asarray(f.labels, np.float64)) for f in films}
         chosen = [choose_post_processing({n: t[:, j] for n, t in truth.items()}, {n: r[:, j] for n, r in raw.items()},
-                                          settings.smoothing, settings.calibrate and not classify, classify)
-                  for j in range(steps[0].shape[1])]
+                                          settings.smoothing, settings.calibrate and not task.binary, task)
+                  for j in range(task.outputs)]
         post = cls(*(tuple(c[i] for c in chosen) for i in range(3)))
-        if classify:
+        if task.binary:
             curves = {n: post.curves_of(r) for n, r in raw.items()}
             post = dataclasses.replace(post, threshold=best_f1_threshold({n: t[:, 0] for n, t in truth.items()},
                                                                         {n: c[:, 0] for n, c in curves.items()}))
         return post
 
     @classmethod
-    def median(cls, posts: list["PostProcessing"]) -> "PostProcessing":
+    def median(cls, posts: list[PostProcessing]) -> PostProcessing:
         """The element-wise median of several models' choices (the final model's, from its folds)."""
         return cls(*(tuple(float(v) for v in np.median([getattr(p, k) for p in posts], axis=0))
                      for k in ("sigma", "scale", "offset")), threshold=float(np.median([p.threshold for p in posts])))
@@ -251,14 +248,13 @@ class PostProcessing:
         """A film's post-processed segment curves from the model's per-step outputs, clipped to
         the output's range."""
         segments = steps_to_n_segments(step_outputs.astype(np.float64), n_segments)
-        low = -1.0 if subtask == VALENCE_AROUSAL else 0.0
-        return np.clip(self.curves_of(segments), low, 1.0)
+        return np.clip(self.curves_of(segments), *get_subtask(subtask).output_range)
 
     def save(self, folder: Path) -> None:
         write_text_atomic(folder / self.FILE, json.dumps(dataclasses.asdict(self), indent=2) + "\n")
 
     @classmethod
-    def load(cls, folder: Path) -> "PostProcessing":
+    def load(cls, folder: Path) -> PostProcessing:
         path = Path(folder) / cls.FILE
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -305,7 +301,7 @@ def fit(films: list[FilmData], subtask: str, settings: ModelSettings, seed: int,
     valid = [f for f in films if f.name in held_out]
     normaliser = Normaliser.fit(train, settings.film_standardise)
     targets = [f.targets(subtask) for f in train]
-    pos_weight = positive_weight(targets, settings) if subtask != VALENCE_AROUSAL else 1.0
+    pos_weight = positive_weight(targets, settings) if get_subtask(subtask).binary else 1.0
     xs = [normaliser(f.x) for f in train]
     weights = [_step_weights(t, subtask, pos_weight) for t in targets]
     if settings.film_balanced:
@@ -393,14 +389,10 @@ def predict_steps(models, normalisers: list[Normaliser], films: list[FilmData]) 
 
 def to_segments(step_outputs: np.ndarray, n_segments: int, subtask: str) -> np.ndarray:
     """Run-file rows of one film from its per-step outputs: (K, 2) valence/arousal or label, confidence."""
-    from .submission import fear_rows
-
     if n_segments == 0:   # a film shorter than a segment (or than a step): its name and no rows
         return np.zeros((0, 2))
     segments = steps_to_n_segments(step_outputs.astype(np.float64), n_segments)
-    if subtask == VALENCE_AROUSAL:
-        return np.clip(segments, -1.0, 1.0)
-    return fear_rows(segments[:, 0])
+    return get_subtask(subtask).rows(segments)
 
 
 # --------------------------------------------------------------------------- model folders
@@ -413,7 +405,7 @@ MADE_BY = "mediaeval train"
 class TrainResult:
     model_dir: Path
     run_file: Path
-    scores: dict
+    scores: Scores
     config: RunConfig         # the definition the model was trained from (stored in the folder)
     skipped: bool = False
 
@@ -583,7 +575,7 @@ class FitOutcome:
 
     predictions: list
     best_epoch: int | None = None
-    post: "PostProcessing | None" = None
+    post: PostProcessing | None = None
 
 
 def _fit_job(job) -> FitOutcome:
@@ -592,7 +584,7 @@ def _fit_job(job) -> FitOutcome:
     if _is_segment_family(settings):
         return FitOutcome(_fit_segment_job(train, held_out, subtask, settings, seed, out_dir))
     fitted = fit(train, subtask, settings, seed, out_dir, progress, label)
-    post = fitted.post or PostProcessing.identity(2 if subtask == VALENCE_AROUSAL else 1)
+    post = fitted.post or PostProcessing.identity(get_subtask(subtask).outputs)
     steps = predict_steps([fitted.model], [fitted.normaliser], held_out) if held_out else []
     return FitOutcome([(post.curves(s, f.n_segments, subtask), post.threshold) for f, s in zip(held_out, steps)],
                       fitted.best_epoch, fitted.post)
@@ -624,12 +616,8 @@ def _fit_segment_job(train, held_out, subtask, settings, seed, out_dir) -> list:
 def segment_rows(per_seed: list[tuple[np.ndarray, float]], subtask: str) -> np.ndarray:
     """Run rows from the curves of one film by each seed's per-segment model: their mean, and for
     fear the label by the mean of the seeds' thresholds."""
-    from .submission import fear_rows
-
     curves = np.mean([c for c, _ in per_seed], axis=0)
-    if subtask == VALENCE_AROUSAL:
-        return np.clip(curves, -1.0, 1.0)
-    return fear_rows(curves[:, 0], float(np.mean([t for _, t in per_seed])))
+    return get_subtask(subtask).rows(curves, float(np.mean([t for _, t in per_seed])))
 
 
 def _one_thread_each() -> None:
@@ -712,8 +700,8 @@ def train_run(config: RunConfig, dataset, features_dir, model_dir, team: str, ov
             changed = model_changes(model_dir, config, team, first[0].made_by)
             if not changed:
                 return TrainResult(model_dir, model_dir / run_name,
-                                   json.loads((model_dir / "scores.json").read_text()), stored_run(model_dir),
-                                   skipped=True)
+                                   Scores.from_json(json.loads((model_dir / "scores.json").read_text())),
+                                   stored_run(model_dir), skipped=True)
             echo(f"{model_dir} was trained from another definition; retraining: " + "; ".join(changed))
         films = load_films(dataset, features_dir, config.features, dev, config.subtask, with_labels=True)
         partial = model_dir.with_name(model_dir.name + ".partial")
@@ -734,13 +722,13 @@ def _seeds(config: RunConfig) -> list[int]:
 
 
 def _train_into(folder: Path, config: RunConfig, films: list[FilmData], run_name: str, definition_text: str,
-                progress: bool, jobs: int) -> tuple[dict, list[list[str]]]:
+                progress: bool, jobs: int) -> tuple[Scores, list[list[str]]]:
     """Train every fold and the final model(s) into ``folder``; write the definition, folds,
     out-of-fold run file and scores.  Returns the scores and the folds."""
     from .progress import progress as progress_bar
 
     from .folds import make_folds, write_folds
-    from .metrics import score_folds
+    from .scoring import score_folds
     from .submission import write_run
 
     by_name = {f.name: f for f in films}
@@ -771,8 +759,7 @@ def _train_into(folder: Path, config: RunConfig, films: list[FilmData], run_name
             epochs = final_epochs([r.best_epoch for r in results])
             _run_jobs(final_jobs(dataclasses.replace(config.model, epochs=epochs, validation_share=0.0)), jobs, bar)
             chosen = [r.post for r in results if r.post is not None]
-            post = PostProcessing.median(chosen) if chosen else PostProcessing.identity(
-                2 if config.subtask == VALENCE_AROUSAL else 1)
+            post = PostProcessing.median(chosen) if chosen else PostProcessing.identity(config.task.outputs)
             for seed in seeds:
                 post.save(folder / "final" / f"seed{seed}")
             for k in range(1, len(folds) + 1):   # fold models that had no held-out film to choose on
@@ -786,7 +773,7 @@ def _train_into(folder: Path, config: RunConfig, films: list[FilmData], run_name
             oof[film.name] = segment_rows([r[i] for r in per_seed], config.subtask)
     write_run(folder / run_name, oof, config.subtask, config.describe())
     scores = score_folds({f.name: f.labels for f in films}, oof, folds, config.subtask)
-    write_text_atomic(folder / "scores.json", json.dumps(scores, indent=2) + "\n")
+    write_text_atomic(folder / "scores.json", json.dumps(scores.to_json(), indent=2) + "\n")
     return scores, folds
 
 
@@ -861,7 +848,7 @@ def _predict_run(model_dir, dataset, features_dir, films, out) -> Path:
 
     config, manifest = trained_run(model_dir)
     name = parse_run_name(out)
-    if name is not None and name.subtask != config.subtask:
+    if name is not None and name.task is not config.task:
         raise DataError(out, f"the model is for {config.subtask}, the file name says {name.subtask}")
     data = load_films(dataset, features_dir, config.features, films, config.subtask, with_labels=False,
                       expected_made_by=manifest["extractors"])

@@ -1,4 +1,8 @@
-"""Shared fixtures: a tiny sample dataset made once per test session, and the real curves."""
+"""Shared fixtures and helpers: a tiny sample dataset made once per test session, its features,
+the real curves, the CLI runner, annotation files, a training run, a temporary extractor.
+
+Test modules import the helpers from here (``from conftest import invoke``), never from one another.
+"""
 from __future__ import annotations
 
 import os
@@ -8,6 +12,59 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_CURVES = Path(os.environ.get("MEDIAEVAL_SHARED", REPO.parent / "shared")) / "data" / "liris-accede-continuous"
+
+# Where the task's zips put the annotation files (discovery finds them at any depth).
+VA_ANNOTATIONS = "MEDIAEVAL17-DevSet-Valence_Arousal-annotations/annotations"
+FEAR_ANNOTATIONS = "MEDIAEVAL17-DevSet-Fear-annotations/annotations"
+
+# A tiny LSTM run trained on the default features (format with subtask and seeds).
+TRAINING_RUN = """subtask = "{subtask}"
+run = 3
+description = "tiny test run"
+features = ["visual-stats", "audio-stats"]
+seed = 1
+seeds = {seeds}
+folds = 2
+
+[model]
+lstm_units = 8
+epochs = 2
+chunk_steps = 16
+batch_films = 2
+"""
+
+
+def invoke(*args, catch_exceptions: bool = False):
+    """Run the ``mediaeval`` command with ``args`` (any objects, made strings) in Click's runner."""
+    from click.testing import CliRunner
+
+    from mediaeval.cli import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=catch_exceptions)
+
+
+def valence_arousal_text(rows) -> str:
+    """A valence/arousal annotation file: header, then ``id time valence arousal`` per segment
+    (six decimals)."""
+    return "Id\tTime\tMeanValence\tMeanArousal\n" + "".join(
+        f"{k}\t{5 * k}\t{v:.6f}\t{a:.6f}\n" for k, (v, a) in enumerate(rows))
+
+
+def fear_text(labels) -> str:
+    """A fear annotation file: header, then ``id time label`` per segment."""
+    return "Id\tTime\tFear\n" + "".join(f"{k}\t{5 * k}\t{int(x)}\n" for k, x in enumerate(labels))
+
+
+def write_annotations(root, film: str, valence_arousal=None, fear=None) -> None:
+    """A film's annotation files where the task's zips put them under ``root``."""
+    root = Path(root)
+    if valence_arousal is not None:
+        (root / VA_ANNOTATIONS).mkdir(parents=True, exist_ok=True)
+        (root / VA_ANNOTATIONS / f"{film}-MEDIAEVAL2017-valence_arousal.txt").write_text(
+            valence_arousal_text(valence_arousal))
+    if fear is not None:
+        (root / FEAR_ANNOTATIONS).mkdir(parents=True, exist_ok=True)
+        (root / FEAR_ANNOTATIONS / f"{film}-MEDIAEVAL2017-fear.txt").write_text(fear_text(fear))
 
 
 @pytest.fixture(scope="session")
@@ -19,6 +76,28 @@ def tiny_dataset(tmp_path_factory):
     make_sample(root, films=2, test_films=1, durations=(12.0, 16.0), seed=3, jobs=1,
                 test_labels=True, progress=False)
     return root
+
+
+@pytest.fixture(scope="module")
+def features(tiny_dataset, tmp_path_factory):
+    """The tiny dataset's default features (visual-stats + audio-stats), extracted once per module."""
+    out = tmp_path_factory.mktemp("features")
+    result = invoke("extract", "--dataset", tiny_dataset, "--out", out)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture
+def temporary_extractor(monkeypatch):
+    """``add(name, factory)`` registers an extractor for one test; the registry is as before after it."""
+    from mediaeval.features import registry
+
+    registry.available()   # the built-in extractors are in before the test adds its own
+
+    def add(name, factory):
+        monkeypatch.setitem(registry._REGISTRY, name, factory)
+
+    return add
 
 
 @pytest.fixture(scope="session")

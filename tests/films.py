@@ -62,3 +62,15 @@ def truncate(path, keep: float):
     data = path.read_bytes()
     path.write_bytes(data[:int(len(data) * keep)])
     return path
+
+
+def source_grey(path, backend):
+    """Grey level of every source frame as the backend decodes it, without resampling."""
+    if backend == "decord":
+        import decord
+
+        reader = decord.VideoReader(str(path), width=112, height=112)
+        return reader.get_batch(list(range(len(reader)))).asnumpy().mean(axis=(1, 2, 3))
+    with av.open(str(path)) as container:
+        return np.array([f.to_ndarray(width=112, height=112, format="rgb24").mean()
+                         for f in container.decode(video=0)])

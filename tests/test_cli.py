@@ -6,24 +6,19 @@ import zipfile
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from scipy.stats import pearsonr
 from sklearn.metrics import average_precision_score, mean_squared_error
 
-from mediaeval.cli import cli
+from conftest import fear_text, invoke, valence_arousal_text
 from mediaeval.dataset import Dataset
 
 COMMANDS = ["sample", "inspect", "baseline", "validate", "score", "package", "extract", "train", "predict",
             "pipeline", "plot", "render"]
 
 
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-
-
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help_with_defaults(command):
-    result = run(command, "--help")
+    result = invoke(command, "--help")
     assert result.exit_code == 0
     assert "Usage: cli " + command in result.output or f"{command} [OPTIONS]" in result.output
     if command == "sample":
@@ -40,8 +35,8 @@ def test_help_does_not_import_heavy_libraries():
 
 
 def test_usage_error_exits_2(tmp_path):
-    assert run("score").exit_code == 2
-    assert run("sample", tmp_path / "x", "--duration", "5").exit_code == 2
+    assert invoke("score").exit_code == 2
+    assert invoke("sample", tmp_path / "x", "--duration", "5").exit_code == 2
 
 
 @pytest.fixture(scope="module")
@@ -51,24 +46,25 @@ def demo_runs(tiny_dataset, tmp_path_factory):
     for subtask in ("valence_arousal", "fear"):
         for films in ("dev", "test"):
             path = out / films / f"me17ei_T_{subtask}_run1.txt"
-            result = run("baseline", "--dataset", tiny_dataset, "--subtask", subtask, "--films", films, "--out", path)
+            result = invoke("baseline", "--dataset", tiny_dataset, "--subtask", subtask, "--films", films,
+                            "--out", path)
             assert result.exit_code == 0, result.output
             paths[subtask, films] = path
     return paths
 
 
 def test_validate_valid_and_invalid(tiny_dataset, demo_runs, tmp_path):
-    result = run("validate", demo_runs["fear", "dev"], demo_runs["fear", "test"], "--dataset", tiny_dataset)
+    result = invoke("validate", demo_runs["fear", "dev"], demo_runs["fear", "test"], "--dataset", tiny_dataset)
     assert result.exit_code == 0
     bad = tmp_path / "me17ei_T_fear_run1.txt"
     bad.write_text(re.sub(r"^[01] ", "3 ", demo_runs["fear", "test"].read_text(), count=1, flags=re.M))
-    result = run("validate", bad, "--dataset", tiny_dataset)
+    result = invoke("validate", bad, "--dataset", tiny_dataset)
     assert result.exit_code == 1
     assert f"{bad}:2: E111 expected fear label 0 or 1, got '3'" in result.output
 
 
 def test_score_json_is_one_object(tiny_dataset, demo_runs):
-    result = run("score", demo_runs["valence_arousal", "dev"], "--dataset", tiny_dataset, "--json")
+    result = invoke("score", demo_runs["valence_arousal", "dev"], "--dataset", tiny_dataset, "--json")
     assert result.exit_code == 0
     scores = json.loads(result.output)
     assert scores["subtask"] == "valence_arousal"
@@ -76,46 +72,46 @@ def test_score_json_is_one_object(tiny_dataset, demo_runs):
                                        "valence_pcc_defined_films", "arousal_pcc_defined_films"}  # issue 11 item 3
     assert scores["official"]["valence_pcc"] is None  # the constant baseline has no PCC
     assert set(scores["per_film"]) == {"Sample_01", "Sample_02"}
-    fear = json.loads(run("score", demo_runs["fear", "dev"], "--dataset", tiny_dataset, "--json").output)
+    fear = json.loads(invoke("score", demo_runs["fear", "dev"], "--dataset", tiny_dataset, "--json").output)
     assert {"map", "accuracy", "precision", "recall", "f1"} <= set(fear["official"])
 
 
 def test_score_human_output_says_why_values_are_missing(tiny_dataset, demo_runs):
-    result = run("score", demo_runs["valence_arousal", "dev"], "--dataset", tiny_dataset)
+    result = invoke("score", demo_runs["valence_arousal", "dev"], "--dataset", tiny_dataset)
     assert result.exit_code == 0
     assert "official (mean over films)" in result.output
     assert "note: valence_pcc: undefined for 2 of 2 films (constant truth or prediction)" in result.output
 
 
 def test_score_test_run_with_released_truth_and_errors(tiny_dataset, demo_runs, tmp_path):
-    assert run("score", demo_runs["fear", "test"], "--dataset", tiny_dataset).exit_code == 0
+    assert invoke("score", demo_runs["fear", "test"], "--dataset", tiny_dataset).exit_code == 0
     short = tmp_path / "me17ei_T_fear_run1.txt"
     lines = demo_runs["fear", "test"].read_text().splitlines()
     short.write_text("\n".join(lines[:-1]) + "\n")
-    result = run("score", short, "--dataset", tiny_dataset)
+    result = invoke("score", short, "--dataset", tiny_dataset)
     assert result.exit_code == 1
     assert "film MEDIAEVAL17_00 has" in result.output and "--truncate" in result.output
-    assert run("score", short, "--dataset", tiny_dataset, "--truncate").exit_code == 0
+    assert invoke("score", short, "--dataset", tiny_dataset, "--truncate").exit_code == 0
     unknown = tmp_path / "me17ei_T_valence_arousal_run1.txt"
     unknown.write_text("Nope\n0 0\n")
-    result = run("score", unknown, "--dataset", tiny_dataset)
+    result = invoke("score", unknown, "--dataset", tiny_dataset)
     assert result.exit_code == 1 and "film Nope has no valence_arousal ground truth" in result.output
 
 
 def test_package_and_refuse_overwrite(tiny_dataset, demo_runs, tmp_path):
     out = tmp_path / "me17ei_T.zip"
     runs = [demo_runs["valence_arousal", "test"], demo_runs["fear", "test"]]
-    result = run("package", *runs, "--team", "T", "--dataset", tiny_dataset, "--out", out)
+    result = invoke("package", *runs, "--team", "T", "--dataset", tiny_dataset, "--out", out)
     assert result.exit_code == 0, result.output
     assert sorted(zipfile.ZipFile(out).namelist()) == sorted(["README.txt", runs[0].name, runs[1].name])
-    result = run("package", *runs, "--team", "T", "--dataset", tiny_dataset, "--out", out)
+    result = invoke("package", *runs, "--team", "T", "--dataset", tiny_dataset, "--out", out)
     assert result.exit_code == 1 and "use --force" in result.output
-    assert run("package", *runs, "--team", "T", "--dataset", tiny_dataset, "--out", out, "--force").exit_code == 0
+    assert invoke("package", *runs, "--team", "T", "--dataset", tiny_dataset, "--out", out, "--force").exit_code == 0
 
 
 def test_list_options_take_commas(tiny_dataset, tmp_path):
     out = tmp_path / "me17ei_T_fear_run1.txt"
-    result = run("baseline", "--dataset", tiny_dataset, "--subtask", "fear", "--films", "Sample_01,Sample_02",
+    result = invoke("baseline", "--dataset", tiny_dataset, "--subtask", "fear", "--films", "Sample_01,Sample_02",
                  "--train-films", "Sample_01", "--train-films", "Sample_02", "--out", out)
     assert result.exit_code == 0
     assert [ln for ln in out.read_text().splitlines() if ln.startswith("Sample")] == ["Sample_01", "Sample_02"]
@@ -132,21 +128,20 @@ def test_scoring_real_curve_annotations_matches_scipy_and_sklearn(real_curves, t
         k = segment_count(len(valence))
         v, a = segment_means(valence, k), segment_means(arousal, k)
         truth[film] = (v, a, fear_labels(v, a))
-        rows = "".join(f"{i}\t{5 * i}\t{v[i]:.6f}\t{a[i]:.6f}\n" for i in range(k))
         (tmp_path / "data").mkdir(exist_ok=True)
-        (tmp_path / "data" / f"{film}-MEDIAEVAL2017-valence_arousal.txt").write_text("Id\tTime\tMeanValence\tMeanArousal\n" + rows)
-        (tmp_path / "data" / f"{film}-MEDIAEVAL2017-fear.txt").write_text(
-            "Id\tTime\tFear\n" + "".join(f"{i}\t{5 * i}\t{truth[film][2][i]}\n" for i in range(k)))
+        (tmp_path / "data" / f"{film}-MEDIAEVAL2017-valence_arousal.txt").write_text(valence_arousal_text(zip(v, a)))
+        (tmp_path / "data" / f"{film}-MEDIAEVAL2017-fear.txt").write_text(fear_text(truth[film][2]))
         prediction = np.clip(np.column_stack([v, a]) * 0.5 + rng.normal(0, 0.15, (k, 2)), -1, 1)
         va_lines[film] = prediction
         fear_lines[film] = np.clip(0.5 * truth[film][2] + rng.random(k) * 0.6, 0, 1)
-    from mediaeval.submission import fear_rows, write_run
+    from mediaeval.submission import write_run
+    from mediaeval.task import fear_rows
 
     va_run = write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt", va_lines, "valence_arousal")
     fear_run = write_run(tmp_path / "me17ei_T_fear_run1.txt", {f: fear_rows(c) for f, c in fear_lines.items()}, "fear")
-    assert run("validate", va_run, fear_run, "--dataset", tmp_path / "data").exit_code == 0
-    va = json.loads(run("score", va_run, "--dataset", tmp_path / "data", "--json").output)
-    fear = json.loads(run("score", fear_run, "--dataset", tmp_path / "data", "--json").output)
+    assert invoke("validate", va_run, fear_run, "--dataset", tmp_path / "data").exit_code == 0
+    va = json.loads(invoke("score", va_run, "--dataset", tmp_path / "data", "--json").output)
+    fear = json.loads(invoke("score", fear_run, "--dataset", tmp_path / "data", "--json").output)
     dataset = Dataset.discover(tmp_path / "data")
 
     def written(path):  # the values as the run file holds them (six decimals)
@@ -177,17 +172,17 @@ def test_scoring_real_curve_annotations_matches_scipy_and_sklearn(real_curves, t
 
 
 def test_inspect_lists_films_and_problems(tiny_dataset, tmp_path):
-    result = run("inspect", "--dataset", tiny_dataset)
+    result = invoke("inspect", "--dataset", tiny_dataset)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].split() == ["film", "set", "video", "duration", "fps", "va", "fear", "segments"]
     assert [ln.split()[0] for ln in lines[1:4]] == ["MEDIAEVAL17_00", "Sample_01", "Sample_02"]
     assert "2 development films" in result.output and "1 test films" in result.output
     (tmp_path / "Lonely_valence_arousal.txt").write_text("Id\tTime\tMeanValence\tMeanArousal\n0\t0\t0.1\t0.1\n")
-    result = run("inspect", "--dataset", tmp_path)
+    result = invoke("inspect", "--dataset", tmp_path)
     assert result.exit_code == 0
     assert "note: Lonely: no video (.mp4) found" in result.output
     assert "note: Lonely: development film without fear annotations" in result.output
     (tmp_path / "Lonely_fear.txt").write_text("Id\tTime\tFear\n0\t3\t0\n")
-    result = run("inspect", "--dataset", tmp_path)
+    result = invoke("inspect", "--dataset", tmp_path)
     assert result.exit_code == 1 and "Lonely_fear.txt:2: expected start time 0 s for segment 0, got 3" in result.output

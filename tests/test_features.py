@@ -6,7 +6,7 @@ from click.testing import CliRunner
 from films import write_film
 from mediaeval.cli import cli
 from mediaeval.errors import DataError
-from mediaeval.features import available, get_extractor, register
+from mediaeval.features import available, get_extractor
 from mediaeval.features.audio import N_FRAMES, N_MELS, audio_stats, log_mel_patch, mel_filterbank
 from mediaeval.features.extract import extract_dataset, extract_film, extract_to_file
 from mediaeval.features.registry import Extractor
@@ -14,7 +14,6 @@ from mediaeval.features.store import feature_path, is_complete, load_features
 from mediaeval.features.visual import COLUMNS, visual_stats
 from mediaeval.media import StepBlock
 from mediaeval.windows import SAMPLES_PER_STEP, step_starts
-
 
 def block(frames=None, audio=None, n=2):
     if frames is None:
@@ -127,14 +126,14 @@ def test_files_are_skipped_redone_when_corrupt_or_stale(tmp_path):
     assert load_features(out).values.shape == (3, 153)
 
 
-def test_interrupted_extraction_leaves_no_file(tmp_path):
+def test_interrupted_extraction_leaves_no_file(tmp_path, temporary_extractor):
     calls = []
 
     def interrupt(state, blk):
         calls.append(1)
         raise KeyboardInterrupt
 
-    register("interrupting")(lambda: Extractor("interrupting", "visual", "1", ["x"], process=interrupt))
+    temporary_extractor("interrupting", lambda: Extractor("interrupting", "visual", "1", ["x"], process=interrupt))
     path = write_film(tmp_path / "Film.mp4", 2.0)
     with pytest.raises(KeyboardInterrupt):
         extract_to_file(path, tmp_path / "f", ["interrupting"])

@@ -4,32 +4,25 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import write_annotations
 from mediaeval.dataset import Dataset
 from mediaeval.errors import DataError, MediaevalError
 from mediaeval.fusion import fixed, fuse_auto, read_runs, simplex_grid
-from mediaeval.metrics import score_valence_arousal
-from mediaeval.submission import fear_rows, write_run
-
-VA = "MEDIAEVAL17-DevSet-Valence_Arousal-annotations/annotations"
-FEAR = "MEDIAEVAL17-DevSet-Fear-annotations/annotations"
-
+from mediaeval.scoring import score_valence_arousal
+from mediaeval.submission import write_run
+from mediaeval.task import fear_rows
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     """Ten annotated films of 30-60 segments with smooth random curves and rare fear."""
     root = tmp_path_factory.mktemp("fusion") / "data"
-    (root / VA).mkdir(parents=True)
-    (root / FEAR).mkdir(parents=True)
     rng = np.random.default_rng(5)
     for i in range(10):
         k = int(rng.integers(30, 60))
         curve = np.clip(np.cumsum(rng.normal(0, 0.05, (k, 2)), axis=0), -0.9, 0.9)
         fear = ((curve[:, 0] < -0.1) & (curve[:, 1] > 0.0)).astype(int)
         fear[i % k] = 1
-        va = ["Id\tTime\tMeanValence\tMeanArousal"] + [f"{j}\t{5 * j}\t{v:.6f}\t{a:.6f}" for j, (v, a) in enumerate(curve)]
-        (root / VA / f"Film_{i:02d}-MEDIAEVAL2017-valence_arousal.txt").write_text("\n".join(va) + "\n")
-        fe = ["Id\tTime\tFear"] + [f"{j}\t{5 * j}\t{x}" for j, x in enumerate(fear)]
-        (root / FEAR / f"Film_{i:02d}-MEDIAEVAL2017-fear.txt").write_text("\n".join(fe) + "\n")
+        write_annotations(root, f"Film_{i:02d}", valence_arousal=curve, fear=fear)
     return Dataset.discover(root)
 
 
@@ -58,9 +51,9 @@ def test_auto_weights_are_never_much_worse_than_the_better_run(dataset, tmp_path
     single = {f.name: read_runs([good, poor])[0].films[f.name] for f in dataset.dev_films}
     better = score_valence_arousal({f.name: f.labels("valence_arousal") for f in dataset.dev_films}, single)
     for key in ("valence_mse", "arousal_mse"):
-        assert scores["official"][key] <= better.official[key] * 1.10
+        assert scores.official[key] <= better.official[key] * 1.10
     for key in ("valence_pcc", "arousal_pcc"):
-        assert scores["official"][key] >= better.official[key] - 0.02
+        assert scores.official[key] >= better.official[key] - 0.02
 
 
 def test_two_equal_runs_with_independent_noise_fuse_better_than_either(dataset, tmp_path):
@@ -69,7 +62,7 @@ def test_two_equal_runs_with_independent_noise_fuse_better_than_either(dataset, 
     fusion, _, scores = fuse_auto(read_runs([a, b]), dataset)
     truth = {f.name: f.labels("valence_arousal") for f in dataset.dev_films}
     alone = [score_valence_arousal(truth, r.films).official["valence_mse"] for r in read_runs([a, b])]
-    assert scores["official"]["valence_mse"] < min(alone)
+    assert scores.official["valence_mse"] < min(alone)
     assert np.all(np.abs(fusion.weights - 0.5) <= 0.2)
 
 
@@ -78,7 +71,7 @@ def test_fear_fusion_by_map(dataset, tmp_path):
     poor = _noisy_run(dataset, tmp_path / "me17ei_T_fear_run2.txt", "fear", 0.5, 6)
     fusion, rows, scores = fuse_auto(read_runs([good, poor]), dataset)
     assert fusion.weights[0, 0] >= 0.7 and 0.0 <= fusion.threshold <= 1.0
-    assert scores["official"]["map"] > 0.9
+    assert scores.official["map"] > 0.9
     assert set(np.unique(np.concatenate([r[:, 0] for r in rows.values()]))) <= {0.0, 1.0}
 
 

@@ -4,21 +4,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import write_annotations
 from mediaeval.dataset import Dataset
 from mediaeval.errors import DataError
 from mediaeval.features.imported import import_features, read_csv_table, to_steps
 from mediaeval.features.store import feature_path, load_features, load_set
 
-VA = "MEDIAEVAL17-DevSet-Valence_Arousal-annotations/annotations"
-
-
 def _annotated(root, films: dict[str, int]):
     """Annotation-only films: ``{name: segments}`` (a film of K segments lasts 5 (K - 1) + 10 s)."""
-    folder = root / VA
-    folder.mkdir(parents=True)
     for name, k in films.items():
-        rows = ["Id\tTime\tMeanValence\tMeanArousal"] + [f"{i}\t{5 * i}\t0.1\t-0.2" for i in range(k)]
-        (folder / f"{name}-MEDIAEVAL2017-valence_arousal.txt").write_text("\n".join(rows) + "\n")
+        write_annotations(root, name, valence_arousal=[(0.1, -0.2)] * k)
     return Dataset.discover(root)
 
 

@@ -6,13 +6,13 @@ import json
 import numpy as np
 import pytest
 
+from conftest import write_annotations
 from mediaeval.dataset import Dataset
 from mediaeval.errors import DataError
 from mediaeval.folds import write_folds
 from mediaeval.leaderboard import format_table, leaderboard, plot_leaderboard, to_records
-from mediaeval.metrics import score_folds
+from mediaeval.scoring import score_folds
 
-VA = "MEDIAEVAL17-DevSet-Valence_Arousal-annotations/annotations"
 LABELS = {"Film_A": [(0.1, 0.5), (0.2, 0.4), (0.3, 0.3)], "Film_B": [(-0.2, 0.1), (0.0, 0.1), (0.2, 0.2)],
           "Film_C": [(0.4, -0.1), (0.5, 0.0), (0.3, -0.3)], "Film_D": [(-0.5, 0.2), (-0.4, 0.3), (-0.6, 0.1)]}
 FOLDS = [["Film_A", "Film_B"], ["Film_C", "Film_D"]]
@@ -21,11 +21,8 @@ RUN = 'subtask = "valence_arousal"\nrun = {n}\ndescription = "{d}"\nfeatures = [
 
 @pytest.fixture()
 def dataset(tmp_path):
-    folder = tmp_path / "data" / VA
-    folder.mkdir(parents=True)
     for name, rows in LABELS.items():
-        lines = ["Id\tTime\tMeanValence\tMeanArousal"] + [f"{k}\t{5 * k}\t{v}\t{a}" for k, (v, a) in enumerate(rows)]
-        (folder / f"{name}-MEDIAEVAL2017-valence_arousal.txt").write_text("\n".join(lines) + "\n")
+        write_annotations(tmp_path / "data", name, valence_arousal=rows)
     return Dataset.discover(tmp_path / "data")
 
 
@@ -35,7 +32,7 @@ def _model_folder(root, n: int, description: str, prediction: dict) -> object:
     (root / "run.toml").write_text(RUN.format(n=n, d=description))
     write_folds(root / "folds.json", FOLDS, 0)
     truth = {f: np.array(rows) for f, rows in LABELS.items()}
-    (root / "scores.json").write_text(json.dumps(score_folds(truth, prediction, FOLDS, "valence_arousal")))
+    (root / "scores.json").write_text(json.dumps(score_folds(truth, prediction, FOLDS, "valence_arousal").to_json()))
     return root
 
 
@@ -56,7 +53,8 @@ def test_runs_are_ranked_and_compared_with_the_constant_on_their_folds(dataset, 
     assert entries[0].figure("valence_mse", "baseline:official") == pytest.approx(expected, abs=1e-12)
     assert entries[0].figure("valence_pcc", "baseline:official") is None     # a constant has no PCC
     table = format_table(board)
-    assert table.index("valence_arousal_run1") < table.index("valence_arousal_run2") < table.index("constant (training mean)")
+    assert (table.index("valence_arousal_run1") < table.index("valence_arousal_run2")
+            < table.index("constant (training mean)"))
     assert "* does not beat it" in table.splitlines()[3] and "beats it" in table.splitlines()[2]
     records = to_records(board)
     assert [r["rank"] for r in records] == [1, 2] and records[1]["beats_constant"] is False
@@ -107,7 +105,8 @@ def test_the_plot_has_one_panel_per_figure_with_spread_and_the_constant(dataset,
     from mediaeval.plots import _pyplot
 
     truth = {f: np.array(rows) for f, rows in LABELS.items()}
-    good = _model_folder(tmp_path / "good", 1, "close", {f: t + 0.01 * (k + 1) for k, (f, t) in enumerate(truth.items())})
+    good = _model_folder(tmp_path / "good", 1, "close",
+                         {f: t + 0.01 * (k + 1) for k, (f, t) in enumerate(truth.items())})
     bad = _model_folder(tmp_path / "bad", 2, "upside down", {f: -t for f, t in truth.items()})
     board = leaderboard([bad, good], dataset)
     fig = leaderboard_figure(board)

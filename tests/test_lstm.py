@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from mediaeval.model import ModelSettings, Piece, Trainer, build_model, concordance_loss, cut_films, pack_films, set_seed
+from mediaeval.model import (ModelSettings, Piece, Trainer, build_model, concordance_loss, cut_films, pack_films,
+                             set_seed)
 from mediaeval.training import (FilmData, Normaliser, PostProcessing, _balanced, _train_into, final_epochs,
                                 validation_figure)
 
@@ -21,7 +22,8 @@ def test_cut_films_covers_every_step_once_with_warm_up():
 
 def test_pack_films_places_every_weighted_step_once_and_resets_on_chunk_boundaries():
     lengths = [9, 3, 6, 1]
-    xs = [np.full((n, 1), 10 * (i + 1), np.float32) + np.arange(n, dtype=np.float32)[:, None] for i, n in enumerate(lengths)]
+    xs = [np.full((n, 1), 10 * (i + 1), np.float32) + np.arange(n, dtype=np.float32)[:, None]
+          for i, n in enumerate(lengths)]
     ys = [x[:, :1] / 100 for x in xs]
     ws = [np.full(n, i + 1.0, np.float32) for i, n in enumerate(lengths)]
     batch = pack_films(xs, ys, ws, 2, TINY, np.random.default_rng(0))

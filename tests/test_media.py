@@ -4,11 +4,10 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from films import write_film
+from films import source_grey, write_film
 from mediaeval.errors import DataError
 from mediaeval.media import iter_audio_steps, iter_steps, iter_video_steps, probe, shown_frames
 from mediaeval.windows import FRAMES_PER_STEP, SAMPLES_PER_STEP, step_count
-
 
 BACKENDS = ["pyav", "decord"]
 
@@ -16,20 +15,6 @@ BACKENDS = ["pyav", "decord"]
 def decoded_grey(path, n_steps, backend):
     frames = np.concatenate(list(iter_video_steps(path, n_steps, steps_per_chunk=2, backend=backend)))
     return frames.reshape(-1, 112, 112, 3).mean(axis=(1, 2, 3))
-
-
-def source_grey(path, backend):
-    """Grey level of every source frame as the backend decodes it, without resampling."""
-    if backend == "decord":
-        import decord
-
-        reader = decord.VideoReader(str(path), width=112, height=112)
-        return reader.get_batch(list(range(len(reader)))).asnumpy().mean(axis=(1, 2, 3))
-    import av
-
-    with av.open(str(path)) as container:
-        return np.array([f.to_ndarray(width=112, height=112, format="rgb24").mean()
-                         for f in container.decode(video=0)])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

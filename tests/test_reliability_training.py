@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from mediaeval.cli import cli
+from conftest import invoke
 from mediaeval.dataset import Dataset
 from mediaeval.errors import DataError
 from mediaeval.model import ModelSettings
@@ -39,20 +38,9 @@ batch_films = 2
 """
 
 
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-
-
 def write_run(path, subtask="valence_arousal", description="tiny run", units=8, extra=""):
     path.write_text(RUN.format(subtask=subtask, description=description, units=units) + extra)
     return path
-
-
-@pytest.fixture(scope="module")
-def features(tiny_dataset, tmp_path_factory):
-    out = tmp_path_factory.mktemp("features")
-    assert invoke("extract", "--dataset", tiny_dataset, "--out", out).exit_code == 0
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +82,8 @@ def test_item1_train_out_holding_an_input_is_refused(tiny_dataset, features, tmp
     monkeypatch.chdir(tmp_path)
     result = invoke("train", "run1.toml", "--dataset", tiny_dataset, "--features", features, "--out", ".")
     assert result.exit_code == 1
-    assert result.output == (f"Error: .: holds the run definition (run1.toml); a model folder is replaced as a "
-                             f"whole, give --out a folder of its own\n")
+    assert result.output == ("Error: .: holds the run definition (run1.toml); a model folder is replaced as a "
+                             "whole, give --out a folder of its own\n")
     for out, what in ((tiny_dataset.parent, "dataset"), (features, "features")):
         result = invoke("train", config, "--dataset", tiny_dataset, "--features", features, "--out", out)
         assert result.exit_code == 1 and f"holds the {what} (" in result.output
@@ -326,8 +314,7 @@ def test_item10_corrupt_model_files_are_named(trained, tiny_dataset, features, t
     broken = model_dir / "final" / "seed1" / name
     broken.write_bytes(b"not a model")
     out = tmp_path / "me17ei_T_valence_arousal_run1.txt"
-    result = CliRunner().invoke(cli, ["predict", str(model_dir), "--dataset", str(tiny_dataset), "--features",
-                                      str(features), "--out", str(out)])
+    result = invoke("predict", model_dir, "--dataset", tiny_dataset, "--features", features, "--out", out)
     assert result.exit_code == 1
     assert result.output.startswith(f"Error: {broken}: ") and len(result.output.splitlines()) == 1
     assert "retrain with mediaeval train --overwrite" in result.output

@@ -48,15 +48,17 @@ def test_every_family_fits_and_predicts_run_rows(family, subtask, tmp_path):
         assert np.abs(rows).max() <= 1.0 and rows[:, 0].std() > 0      # never constant: PCC stays defined
     model.save(tmp_path / "model.pkl")
     again = SegmentModel.load(tmp_path / "model.pkl")
-    assert np.array_equal(again.predict_rows(films[7].x, films[7].n_segments), model.predict_rows(films[7].x, films[7].n_segments))
+    assert np.array_equal(again.predict_rows(films[7].x, films[7].n_segments),
+                          model.predict_rows(films[7].x, films[7].n_segments))
 
 
 def test_the_same_seed_gives_the_same_choices_and_predictions():
     films = _films()
     settings = SegmentSettings(type="ridge", inner_folds=3)
-    a, b = fit_segment_model(films[:6], "valence_arousal", settings, 3), fit_segment_model(films[:6], "valence_arousal", settings, 3)
+    a, b = (fit_segment_model(films[:6], "valence_arousal", settings, 3) for _ in range(2))
     assert a.choices() == b.choices()
-    assert np.array_equal(a.predict_rows(films[6].x, films[6].n_segments), b.predict_rows(films[6].x, films[6].n_segments))
+    assert np.array_equal(a.predict_rows(films[6].x, films[6].n_segments),
+                          b.predict_rows(films[6].x, films[6].n_segments))
 
 
 def test_a_learnable_signal_is_learnt():

@@ -3,23 +3,22 @@ import zipfile
 import numpy as np
 import pytest
 
+from conftest import fear_text, valence_arousal_text
 from mediaeval.dataset import Dataset
 from mediaeval.errors import DataError, MediaevalError
-from mediaeval.submission import (PROBLEM_CODES, fear_rows, package_runs, parse_run_name, read_run,
-                                  run_filename, validate_run, write_run)
-
+from mediaeval.submission import (PROBLEM_CODES, package_runs, parse_run_name, read_run, run_filename, validate_run,
+                                  write_run)
+from mediaeval.task import fear_rows
 
 @pytest.fixture
 def dataset(tmp_path):
     """Dev films A (3 segments) and B (2), test films MEDIAEVAL17_00 (2) and MEDIAEVAL17_01 (1)."""
     root = tmp_path / "data"
     for film, k in [("A", 3), ("B", 2), ("MEDIAEVAL17_00", 2), ("MEDIAEVAL17_01", 1)]:
-        va = "Id\tTime\tMeanValence\tMeanArousal\n" + "".join(f"{i}\t{5 * i}\t0.{i}\t-0.{i}\n" for i in range(k))
-        fear = "Id\tTime\tFear\n" + "".join(f"{i}\t{5 * i}\t{i % 2}\n" for i in range(k))
         folder = root / ("dev" if film in "AB" else "test")
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{film}_valence_arousal.txt").write_text(va)
-        (folder / f"{film}_fear.txt").write_text(fear)
+        (folder / f"{film}_valence_arousal.txt").write_text(valence_arousal_text([(i / 10, -i / 10) for i in range(k)]))
+        (folder / f"{film}_fear.txt").write_text(fear_text([i % 2 for i in range(k)]))
     return Dataset.discover(root)
 
 

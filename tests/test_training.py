@@ -3,46 +3,17 @@ import json
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from mediaeval.cli import cli
+from conftest import TRAINING_RUN, invoke
 from mediaeval.dataset import Dataset
-from mediaeval.metrics import score_run
+from mediaeval.scoring import score_run
 from mediaeval.submission import validate_run
-
-RUN = """subtask = "{subtask}"
-run = 3
-description = "tiny test run"
-features = ["visual-stats", "audio-stats"]
-seed = 1
-seeds = {seeds}
-folds = 2
-
-[model]
-lstm_units = 8
-epochs = 2
-chunk_steps = 16
-batch_films = 2
-"""
-
-
-def invoke(*args):
-    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-    return result
-
-
-@pytest.fixture(scope="module")
-def features(tiny_dataset, tmp_path_factory):
-    out = tmp_path_factory.mktemp("features")
-    assert invoke("extract", "--dataset", tiny_dataset, "--out", out).exit_code == 0
-    return out
-
 
 @pytest.fixture(scope="module")
 def trained(tiny_dataset, features, tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
     config = root / "run3.toml"
-    config.write_text(RUN.format(subtask="valence_arousal", seeds=1))
+    config.write_text(TRAINING_RUN.format(subtask="valence_arousal", seeds=1))
     result = invoke("train", config, "--dataset", tiny_dataset, "--features", features, "--out", root / "va",
                     "--team", "T")
     assert result.exit_code == 0, result.output
@@ -84,7 +55,8 @@ def test_out_of_fold_run_is_valid_and_scored(trained, tiny_dataset):
 
 def test_retrain_is_skipped(trained, tiny_dataset, features):
     model_dir, config = trained
-    result = invoke("train", config, "--dataset", tiny_dataset, "--features", features, "--out", model_dir, "--team", "T")
+    result = invoke("train", config, "--dataset", tiny_dataset, "--features", features, "--out", model_dir,
+                    "--team", "T")
     assert result.exit_code == 0 and "already trained" in result.output
 
 
@@ -102,11 +74,19 @@ def test_predict_writes_a_valid_test_run(trained, tiny_dataset, features, tmp_pa
 
 
 def test_fold_ensemble_predicts_the_mean_of_the_fold_models(tiny_dataset, features, tmp_path):
-    from mediaeval.training import PostProcessing, ensemble_dirs, load_films, predict_steps, stored_run
-    from mediaeval.training import _load_model, _load_normaliser
+    from mediaeval.training import (
+        PostProcessing,
+        _load_model,
+        _load_normaliser,
+        ensemble_dirs,
+        load_films,
+        predict_steps,
+        stored_run,
+    )
 
     config = tmp_path / "run3.toml"
-    config.write_text(RUN.format(subtask="valence_arousal", seeds=1).replace("folds = 2", 'folds = 2\nensemble = "folds"'))
+    config.write_text(TRAINING_RUN.format(subtask="valence_arousal", seeds=1).replace(
+        "folds = 2", 'folds = 2\nensemble = "folds"'))
     model_dir = tmp_path / "va"
     assert invoke("train", config, "--dataset", tiny_dataset, "--features", features, "--out", model_dir,
                   "--team", "T").exit_code == 0
@@ -127,7 +107,7 @@ def test_fold_ensemble_predicts_the_mean_of_the_fold_models(tiny_dataset, featur
 
 def test_fear_seed_ensemble(tiny_dataset, features, tmp_path):
     config = tmp_path / "run3.toml"
-    config.write_text(RUN.format(subtask="fear", seeds=2))
+    config.write_text(TRAINING_RUN.format(subtask="fear", seeds=2))
     result = invoke("train", config, "--dataset", tiny_dataset, "--features", features, "--out", tmp_path / "fear",
                     "--team", "T")
     assert result.exit_code == 0, result.output
@@ -141,7 +121,7 @@ def test_fear_seed_ensemble(tiny_dataset, features, tmp_path):
 
 def test_missing_features_say_what_to_run(tiny_dataset, tmp_path):
     config = tmp_path / "run3.toml"
-    config.write_text(RUN.format(subtask="fear", seeds=1).replace('"visual-stats", ', ""))
+    config.write_text(TRAINING_RUN.format(subtask="fear", seeds=1).replace('"visual-stats", ', ""))
     (tmp_path / "features").mkdir()
     result = invoke("train", config, "--dataset", tiny_dataset, "--features", tmp_path / "features",
                     "--out", tmp_path / "m")

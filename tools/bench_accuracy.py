@@ -20,7 +20,8 @@ References, on the same folds and scored by the same code:
   predicted curve (sigma 10 s, fixed), computed with scikit-learn.
 
 Figures are out of fold: every film is predicted by models that never saw it, and nothing is
-chosen on it.  Official figures are per-film means (SPEC section 7); the leaderboard prints them
+chosen on it.  Official figures are per-film means (as the 2017 evaluation script computed them; see
+``mediaeval.scoring``); the leaderboard prints them
 with the spread over folds, and the ratios against the references.  Seeded and deterministic.
 
 Usage: ``python tools/bench_accuracy.py [--runs runs] [--only valence_arousal_run1,...] [--jobs 2]``
@@ -70,7 +71,7 @@ def plain_reference(films, folds, subtask: str) -> dict:
     from sklearn.linear_model import LogisticRegression, RidgeCV
     from sklearn.model_selection import GridSearchCV
 
-    from mediaeval.submission import fear_rows
+    from mediaeval.task import fear_rows
 
     inputs = {f.name: _segment_inputs(f) for f in films}
     oof = {}
@@ -99,7 +100,7 @@ def plain_reference(films, folds, subtask: str) -> dict:
 
 
 def constant_reference(films, folds, subtask: str) -> dict:
-    from mediaeval.submission import fear_rows
+    from mediaeval.task import fear_rows
 
     oof = {}
     for held in folds:
@@ -154,7 +155,8 @@ def leaderboard(subtask: str, rows: list[tuple[str, dict, float | None]]) -> str
                          "/".join(_ratio(a, b) for a, b in zip(pccs, plain_pccs)))
             ratios = f"{_ratio(mse, base):>11s}{pcc_ratio:>11s}"
         else:
-            ratios = f"{_ratio(official.get(first), constant.get(first)):>11s}{_ratio(official.get(first), plain.get(first)):>11s}"
+            mine = official.get(first)
+            ratios = f"{_ratio(mine, constant.get(first)):>11s}{_ratio(mine, plain.get(first)):>11s}"
         minutes = "" if seconds is None else f"{seconds / 60:.1f}"
         lines.append(f"{name:28s}" + "".join(f"{_cell(scores, k):>17s}" for k in keys) + ratios + f"{minutes:>9s}")
     return "\n".join(lines)
@@ -176,7 +178,7 @@ def main(argv=None) -> int:
     from mediaeval.features.imported import import_features
     from mediaeval.folds import make_folds
     from mediaeval.fusion import fuse_trained
-    from mediaeval.metrics import score_folds
+    from mediaeval.scoring import score_folds
     from mediaeval.runs import find_runs
     from mediaeval.training import load_films, train_run
 
@@ -197,7 +199,8 @@ def main(argv=None) -> int:
         for name, reference in (("constant", constant_reference), ("plain", plain_reference)):
             started = time.perf_counter()
             oof = reference(data, folds, subtask)
-            results[subtask].append((name, score_folds(truth, oof, folds, subtask), time.perf_counter() - started))
+            results[subtask].append((name, score_folds(truth, oof, folds, subtask).to_json(),
+                                     time.perf_counter() - started))
     for config in sorted(runs, key=lambda c: c.fused):     # fused runs after the runs they fuse
         if only and config.name not in only:
             continue
@@ -209,7 +212,7 @@ def main(argv=None) -> int:
             config = dataclasses.replace(config, features=[FEATURE_SET], path=None)
             scores = train_run(config, dataset, features, args.work / "models" / config.name, "bench",
                                overwrite=True, progress=False, jobs=args.jobs).scores
-        results[config.subtask].append((config.name, scores, time.perf_counter() - started))
+        results[config.subtask].append((config.name, scores.to_json(), time.perf_counter() - started))
     for subtask, rows in results.items():
         print()
         print(leaderboard(subtask, rows))

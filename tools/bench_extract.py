@@ -102,7 +102,8 @@ def main() -> None:
         decode = measure("decode", path)
         extract = measure("extract", path, args.extractors)
         rows.append((minutes, decode, extract))
-        print(f"{minutes:g} min: decode-only {decode['seconds']:.1f} s, extraction {extract['seconds']:.1f} s", flush=True)
+        print(f"{minutes:g} min: decode-only {decode['seconds']:.1f} s, extraction {extract['seconds']:.1f} s",
+              flush=True)
     print(f"\nextractors: {args.extractors}; films {WIDTH}x{HEIGHT} H.264 at {float(FPS):g} fps")
     print(f"{'film':>8} {'decode s':>9} {'extract s':>10} {'extract/decode':>15} {'real-time x':>12} "
           f"{'peak MB decode':>15} {'peak MB extract':>16}")

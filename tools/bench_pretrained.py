@@ -51,7 +51,8 @@ elif mode == "network":
     rng = np.random.default_rng(0)
     if name.startswith("i3d"):
         size = 224 if name == "i3d-224" else 112
-        net, x, batch = i3d.i3d_network(size, precision=precision or "float32"), rng.uniform(-1, 1, (64, 16, size, size, 3)), i3d.BATCH_SIZE
+        net, batch = i3d.i3d_network(size, precision=precision or "float32"), i3d.BATCH_SIZE
+        x = rng.uniform(-1, 1, (64, 16, size, size, 3))
     elif name.startswith("musicnn"):
         model = "MSD_vgg" if name == "musicnn-vgg" else "MSD_musicnn"
         net, x, batch = musicnn.musicnn_network(model, 187), rng.uniform(0, 3, (64, 187, 96)), musicnn.BATCH_SIZE

@@ -13,8 +13,8 @@ min), LSTM 512, valence/arousal, ``--threads 1`` as each of ``--jobs 2``'s worke
 * Realistic sizes, 150 and 1,500 inputs: seconds per epoch on a training fold (4/5 of the
   films) of the packed trainer and of the previous one (films side by side, padded to the
   longest of each batch of 8, 128-step chunks), and the wall time of a whole LSTM run (5 folds
-  and the final model, 2 models at once) at the run's worst case, all in CPU seconds (one thread): every model trains all its
-  30 epochs (early stopping usually ends them far sooner).
+  and the final model, 2 models at once) at the run's worst case, all in CPU seconds (one
+  thread): every model trains all its 30 epochs (early stopping usually ends them far sooner).
 
     python tools/bench_train.py [--steps 49900] [--features 7168] [--realistic 150,1500] [--no-thesis] [--threads 1]
 """
@@ -122,7 +122,8 @@ def stock_keras(xs, ys, units: int, chunk: int, share: float) -> float:
     yc = y[:n_chunks * chunk].reshape(n_chunks, chunk, -1)
     model = keras.Sequential([keras.Input((chunk, x.shape[1])), keras.layers.BatchNormalization(),
                               keras.layers.Dropout(0.5), keras.layers.LSTM(units, return_sequences=True),
-                              keras.layers.Dropout(0.5), keras.layers.TimeDistributed(keras.layers.Dense(2, activation="tanh"))])
+                              keras.layers.Dropout(0.5),
+                              keras.layers.TimeDistributed(keras.layers.Dense(2, activation="tanh"))])
     model.compile(optimizer="adam", loss="mse")
     model.fit(xc[:16], yc[:16], batch_size=8, epochs=1, verbose=0)   # build and trace
     started = time.perf_counter()
@@ -158,7 +159,8 @@ def main() -> None:
     parser.add_argument("--baseline-share", type=float, default=0.1, help="Share of the steps stock Keras is timed on.")
     parser.add_argument("--predict-films", type=int, default=14)
     parser.add_argument("--predict-minutes", type=float, default=90)
-    parser.add_argument("--realistic", default="150,1500", help="input counts of the realistic-size cases ('' for none)")
+    parser.add_argument("--realistic", default="150,1500",
+                        help="input counts of the realistic-size cases ('' for none)")
     parser.add_argument("--thesis", action=argparse.BooleanOptionalAction, default=True,
                         help="run the thesis-scale case")
     parser.add_argument("--threads", type=int, default=0,
@@ -194,7 +196,8 @@ def main() -> None:
               f"(x {seconds / keras_seconds:.2f} of stock Keras), {flops * computed / seconds / 1e9:.0f} GFLOP/s "
               f"on the {computed} steps computed ({sum(lengths)} film steps + padding)")
     total_minutes = args.predict_films * args.predict_minutes
-    print(f"prediction of {args.predict_films} films of {args.predict_minutes:g} min (float32): {predict_seconds:.1f} s "
+    print(f"prediction of {args.predict_films} films of {args.predict_minutes:g} min (float32): "
+          f"{predict_seconds:.1f} s "
           f"({total_minutes * 60 / predict_seconds:.0f} x real time)")
 
 

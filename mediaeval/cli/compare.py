@@ -75,6 +75,7 @@ def fuse(run_files, dataset_root, out, weights, apply_to, force):
 
     from .. import fusion
     from ..errors import MediaevalError
+    from ..scoring import format_scores
     from ..submission import description_path, write_run
 
     dataset = load_dataset(dataset_root)
@@ -106,7 +107,7 @@ def fuse(run_files, dataset_root, out, weights, apply_to, force):
     subtask = runs[0].subtask
     if weights == "auto":
         tests = fusion.read_runs(list(apply_to)) if apply_to else None
-        if tests and tests[0].subtask != subtask:
+        if tests and tests[0].task is not runs[0].task:
             raise MediaevalError(f"{apply_to[0]}: a {tests[0].subtask} run; RUN_FILES are {subtask}")
         chosen, oof_rows, scores = fusion.fuse_auto(runs, dataset)
         if tests:
@@ -117,22 +118,15 @@ def fuse(run_files, dataset_root, out, weights, apply_to, force):
             click.echo(f"out-of-fold fusion of the development films: {oof_out}")
         else:
             write_run(out, oof_rows, subtask, fusion.describe(run_files, chosen, subtask))
-        _print_scores(scores, subtask)
+        click.echo(f"nested out-of-fold figures of the fusion: {format_scores(scores)}")
     else:
         parts = [fusion.columns(r, subtask) for r in runs]
         n_columns = next(iter(parts[0].values())).shape[1]
         chosen = fusion.fixed(values, len(runs), n_columns)
         write_run(out, chosen.rows(parts, subtask), subtask, fusion.describe(run_files, chosen, subtask))
     click.echo(f"fused run: {out} (description in {description_path(out).name})")
-    for column, row in zip(("valence", "arousal") if subtask == "valence_arousal" else ("fear",),
-                           chosen.weights.T):
+    for column, row in zip(runs[0].task.label_columns, chosen.weights.T):
         click.echo(f"weights of {column}: " + ", ".join(f"{w:.2f}" for w in row))
-
-
-def _print_scores(scores: dict, subtask: str) -> None:
-    from .model import _figures
-
-    click.echo(f"nested out-of-fold figures of the fusion: {_figures(scores)}")
 
 
 COMMANDS = [leaderboard, fuse]

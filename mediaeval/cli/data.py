@@ -61,13 +61,14 @@ def inspect(dataset_root):
     """
     import warnings
 
-    from ..dataset import FEAR, VALENCE_AROUSAL
     from ..errors import DataError
+    from ..task import SUBTASKS
     from .options import load_dataset
 
     dataset = load_dataset(dataset_root)
     problems, unreadable = [], []
-    click.echo(f"{'film':24s} {'set':4s} {'video':5s} {'duration':>9s} {'fps':>7s} {'va':>4s} {'fear':>4s} {'segments':>8s}")
+    click.echo(f"{'film':24s} {'set':4s} {'video':5s} {'duration':>9s} {'fps':>7s} {'va':>4s} {'fear':>4s} "
+               f"{'segments':>8s}")
     for film in dataset.films.values():
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -82,14 +83,14 @@ def inspect(dataset_root):
                 problems.append(f"{film.name}: {error}")
                 duration, fps, segments = "UNREADABLE", "      -", f"{'-':>8s}"
         problems += [f"{film.name}: {w.message}" for w in caught]
-        counts = [str(len(film.labels(s))) if film.has_labels(s) else "-" for s in (VALENCE_AROUSAL, FEAR)]
+        counts = [str(len(film.labels(s))) if film.has_labels(s) else "-" for s in SUBTASKS]
         click.echo(f"{film.name:24s} {film.split:4s} {'yes' if film.video else 'NO':5s} {duration:>9s} {fps} "
                    f"{counts[0]:>4s} {counts[1]:>4s} {segments}")
         if film.video is None:
             problems.append(f"{film.name}: no video (.mp4) found; features cannot be extracted")
-        if film.split == "dev" and not (film.has_labels(VALENCE_AROUSAL) and film.has_labels(FEAR)):
+        if film.split == "dev" and not all(film.has_labels(s) for s in SUBTASKS):
             problems.append(f"{film.name}: development film without "
-                            + " and ".join(s for s in (VALENCE_AROUSAL, FEAR) if not film.has_labels(s)) + " annotations")
+                            + " and ".join(s for s in SUBTASKS if not film.has_labels(s)) + " annotations")
     dev, test = dataset.dev_films, dataset.test_films
     def hours(films):
         return sum(f.duration for f in films if f.name not in unreadable) / 3600

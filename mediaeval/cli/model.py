@@ -6,19 +6,6 @@ import click
 from .options import dataset_option, load_dataset, split_commas
 
 
-def _figures(scores: dict) -> str:
-    mean, std = scores.get("fold_mean", {}), scores.get("fold_std", {})
-    parts = []
-    for key, value in scores["official"].items():
-        if key.startswith("map_films"):
-            continue
-        text = "n/a" if value is None else f"{value:.4f}"
-        if mean.get(key) is not None:
-            text += f" (folds {mean[key]:.4f} ± {std[key]:.4f})"
-        parts.append(f"{key} {text}")
-    return "; ".join(parts)
-
-
 @click.command()
 @click.argument("run_config", type=click.Path(exists=True, dir_okay=False))
 @dataset_option()
@@ -43,6 +30,7 @@ def train(run_config, dataset_root, features_dir, model_dir, team, overwrite, jo
     that holds the dataset, the features or RUN_CONFIG, or that another train is writing.
     """
     from ..runs import load_run
+    from ..scoring import format_scores
     from ..training import train_run
 
     config = load_run(run_config)
@@ -50,7 +38,7 @@ def train(run_config, dataset_root, features_dir, model_dir, team, overwrite, jo
                        echo=click.echo)
     if result.skipped:
         click.echo(f"{model_dir} is already trained (use --overwrite to retrain)")
-    click.echo(f"{config.name}: {_figures(result.scores)}")
+    click.echo(f"{config.name}: {format_scores(result.scores)}")
     click.echo(f"out-of-fold run file: {result.run_file}")
 
 

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import click
 
-SUBTASK_CHOICE = click.Choice(["valence_arousal", "fear"])
+from ..task import SUBTASKS
+
+SUBTASK_CHOICE = click.Choice(list(SUBTASKS))
 
 
 def split_commas(ctx, param, values):

@@ -50,10 +50,11 @@ def render(film, run_file, out, style, film_name, threshold, overwrite):
     """
     from ..render import render as render_film
     from ..submission import read_run
+    from ..task import VALENCE_AROUSAL
 
     run = read_run(run_file)
     name = film_name or Path(film).stem
-    if run.subtask != "valence_arousal":
+    if run.task is not VALENCE_AROUSAL:   # the picture is coloured by valence and arousal
         raise click.ClickException(f"{run_file}: expected a valence_arousal run, got a {run.subtask} run")
     if name not in run.films:
         raise click.ClickException(f"{run_file}: holds no film named {name} (use --film-name)")

@@ -2,18 +2,10 @@
 from __future__ import annotations
 
 import json
-import math
 
 import click
 
 from .options import dataset_option, load_dataset
-
-
-def _table(rows: dict[str, dict[str, float]]) -> str:
-    import pandas as pd
-
-    frame = pd.DataFrame.from_dict(rows, orient="index")
-    return frame.to_string(float_format=lambda v: "nan" if math.isnan(v) else f"{v:.4f}", na_rep="nan")
 
 
 @click.command()
@@ -34,26 +26,14 @@ def score(run_file, dataset_root, as_json, truncate, folds_file):
     Fear: AP per film and MAP over films with a fear segment (official), plus accuracy,
     precision, recall and F1 over all segments and their means per film (*_per_film).
     """
-    from ..metrics import score_run
+    from ..scoring import format_scores, score_run
 
     scores = score_run(run_file, load_dataset(dataset_root), truncate, folds_file)
     if as_json:
         click.echo(json.dumps(scores.to_json(), indent=2))
         return
     click.echo(f"{run_file}: {scores.subtask}, {len(scores.per_film)} films\n")
-    click.echo(_table({"official (mean over films)": scores.official, "pooled*": scores.pooled}))
-    click.echo("* pooled: every segment of every film together; dominated by differences between films, "
-               "and biased on out-of-fold files (a leave-one-film-out constant gets a strongly negative "
-               "pooled PCC): not a figure to choose runs by")
-    click.echo("\nper film:")
-    click.echo(_table(scores.per_film))
-    if scores.folds:
-        rows = {f"fold {k}": fold["official"] for k, fold in enumerate(scores.folds, start=1)}
-        rows.update({"mean over folds": scores.fold_mean, "std over folds": scores.fold_std})
-        click.echo("\nper fold:")
-        click.echo(_table({k: {m: (math.nan if v is None else v) for m, v in r.items()} for k, r in rows.items()}))
-    for note in scores.notes:
-        click.echo(f"note: {note}")
+    click.echo(format_scores(scores, detail=True))
 
 
 COMMANDS = [score]

@@ -7,7 +7,7 @@ window is completed with zeros), and 64 mel bands (HTK mel scale, 0 to 22,050 Hz
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -26,7 +26,7 @@ def _mel_to_hz(mel):
     return 700.0 * (10.0 ** (np.asarray(mel) / 2595.0) - 1.0)
 
 
-@lru_cache(maxsize=None)
+@cache
 def mel_filterbank(n_mels: int = N_MELS, n_fft: int = N_FFT, rate: int = AUDIO_RATE) -> np.ndarray:
     """Triangular mel filters, shape (n_mels, n_fft // 2 + 1), each peaking at 1."""
     bins = np.linspace(0, rate / 2, n_fft // 2 + 1)

@@ -89,8 +89,8 @@ def extract_film(video, extractors=DEFAULT_EXTRACTORS, name: str | None = None, 
              f"and it has no segment")
     angle = rotation(video)
     if angle:
-        note(f"film {name}: its video stream is to be shown rotated by {angle} degrees counter-clockwise; features are computed "
-             f"on the frames as stored (unrotated)")
+        note(f"film {name}: its video stream is to be shown rotated by {angle} degrees counter-clockwise; "
+             f"features are computed on the frames as stored (unrotated)")
     parts: dict[str, list[np.ndarray] | np.ndarray] = {}
     check_ready(chosen)
     streaming = [e for e in chosen if e.streaming]

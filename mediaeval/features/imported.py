@@ -247,8 +247,8 @@ def import_features(src, dataset, features_dir, name: str, films=None, overwrite
     sources = source_files(src)
     unknown = sorted(set(sources) - set(dataset.films))
     if unknown:
-        raise DataError(sources[unknown[0]], f"the dataset at {dataset.root} has no film named {unknown[0]!r}"
-                        + (f" (nor {', '.join(unknown[1:4])}{' ...' if len(unknown) > 4 else ''})" if len(unknown) > 1 else ""))
+        others = f" (nor {', '.join(unknown[1:4])}{' ...' if len(unknown) > 4 else ''})" if len(unknown) > 1 else ""
+        raise DataError(sources[unknown[0]], f"the dataset at {dataset.root} has no film named {unknown[0]!r}{others}")
     chosen = list(films) if films is not None else list(dataset.films.values())
     missing = [f.name for f in chosen if f.name not in sources]
     if missing:

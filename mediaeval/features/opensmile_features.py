@@ -10,7 +10,7 @@ time on one core.
 from __future__ import annotations
 
 import tempfile
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,7 @@ BATCH_STEPS = 3 * 188           # about 300 s of steps per batch; a multiple of 
 _PASS_STEP_SECONDS = 1.6        # three steps
 
 
-@lru_cache(maxsize=None)
+@cache
 def _smile(context_seconds: float):
     try:
         import opensmile

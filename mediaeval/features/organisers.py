@@ -1,10 +1,10 @@
 """``organisers``, ``organisers-visual``, ``organisers-audio``: the task's own features on the step grid.
 
-Visual (SPEC section 5): one frame per second, numbered from 00001 (frame n shows second n - 1),
-one text file per frame and feature, ``<features>/<Film>/<feat>/<Film>-NNNNN_<feat>.txt``,
-one comma-separated line each.  Each step takes the frame of the second holding its middle.
-Missing, empty or unreadable files are listed in the film's warnings and filled from the
-nearest second that has one.
+Visual (LIRE descriptors and VGG16 fc6, extracted by the organisers with ``ffmpeg -r 1``): one
+frame per second, numbered from 00001 (frame n shows second n - 1), one text file per frame and
+feature, ``<features>/<Film>/<feat>/<Film>-NNNNN_<feat>.txt``, one comma-separated line each.
+Each step takes the frame of the second holding its middle.  Missing, empty or unreadable files
+are listed in the film's warnings and filled from the nearest second that has one.
 
 Audio: openSMILE output in ARFF-style ``.csv`` files under ``<audio features>/<Film>/``
 (``@attribute`` lines, ``@data``, rows whose first value is a name).  Rows of all files are

@@ -14,7 +14,7 @@ convolutions.  ``tests/test_pretrained.py`` compares the port with outputs of th
 from __future__ import annotations
 
 import warnings
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -72,7 +72,7 @@ EMULATED_COST = ("i3d precision=bfloat16: this CPU has no native bfloat16 (avx51
                  "largest; precision=float32 is as fast and exact here")
 
 
-@lru_cache(maxsize=None)
+@cache
 def warn_emulated_bfloat16() -> None:
     """Warn, once per process, that bfloat16 is emulated here and what it costs."""
     warnings.warn(EMULATED_COST, EmulatedBfloat16Warning, stacklevel=4)
@@ -148,7 +148,7 @@ def compute_dtype(precision: str, bfloat16: str | None = None) -> str:
     return EMULATED_BFLOAT16
 
 
-@lru_cache(maxsize=None)
+@cache
 def i3d_network(size: int = 112, logits: bool = False, precision: str = "float32", bfloat16: str | None = None):
     """The Keras I3D network: (n, 16, size, size, 3) in [-1, 1] -> (n, 1024) mean Mixed_5c.
 

@@ -20,7 +20,7 @@ original's outputs (recipe in ``tools/reference/musicnn_reference.py``).
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -63,7 +63,7 @@ def _slaney_mel_to_hz(mel):
     return np.where(mel >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (mel - 15.0)), mel * (200.0 / 3))
 
 
-@lru_cache(maxsize=None)
+@cache
 def mel_filters(rate: int = RATE, n_fft: int = N_FFT, n_mels: int = N_MELS) -> np.ndarray:
     """Slaney-normalised mel filters on the Slaney mel scale, as ``librosa.filters.mel``
     builds them by default: shape (n_mels, n_fft // 2 + 1), float32."""
@@ -188,7 +188,7 @@ def _vgg(n_frames: int):
     return keras.Model(inputs, [pool5, ops.sigmoid(logits)], name="MSD_vgg")
 
 
-@lru_cache(maxsize=None)
+@cache
 def musicnn_network(model: str = "MSD_musicnn", n_frames: int = 187):
     """The Keras port of ``model`` (``MSD_musicnn`` or ``MSD_vgg``): log-mel patches
     (n, n_frames, 96) -> [embedding, tag probabilities (n, 50)]."""

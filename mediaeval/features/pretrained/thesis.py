@@ -13,8 +13,8 @@ that mean nothing, so both extractors refuse to run without ``--weights PATH``.
 
 ``vgg19-audio`` (audio, 4,096 values per step)
     VGG19's 16 convolutions (Keras names ``block1_conv1`` ... ``block5_conv4``) on the step's
-    98 x 64 log-mel patch (exactly the ``log-mel`` extractor's, SPEC section 10), then
-    ``fc1`` and ``fc2`` (4,096 each, ReLU); the feature is fc2.  A first convolution with 3
+    98 x 64 log-mel patch (exactly the ``log-mel`` extractor's, on the UPC thesis's step grid
+    of 16/30 s), then ``fc1`` and ``fc2`` (4,096 each, ReLU); the feature is fc2.  A first convolution with 3
     input channels (a network fine-tuned from ImageNet) gets the patch on all three.
 
 Weights files: Keras HDF5 weights saved by name (``model.save_weights("x.h5")`` in Keras 2,
@@ -25,7 +25,7 @@ classifiers) are ignored; a missing layer or a shape that differs is an error na
 from __future__ import annotations
 
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -151,7 +151,7 @@ def _loaded(kind: str, path: str):
     return _loaded_by_hash(kind, path, sha256(path))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _loaded_by_hash(kind: str, path: str, digest: str):
     if kind == "c3d":
         model = c3d_network()

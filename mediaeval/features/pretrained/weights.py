@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pickle
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from ...errors import MediaevalError
@@ -22,12 +22,12 @@ def sha256(path) -> str:
     return _sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _sha256(path: str, size: int, mtime_ns: int) -> str:
     return file_sha256(path)
 
 
-@lru_cache(maxsize=None)
+@cache
 def packaged_file(distribution: str, relative: str, expected_sha256: str | None = None) -> Path:
     """Path of the file ``relative`` installed by ``distribution``, hash-checked.
 
@@ -55,7 +55,7 @@ def packaged_file(distribution: str, relative: str, expected_sha256: str | None 
     return path
 
 
-@lru_cache(maxsize=None)
+@cache
 def packaged_folder(distribution: str, folder: str) -> Path:
     """Folder ``folder`` of an installed distribution (for TensorFlow checkpoints)."""
     index = packaged_file(distribution, f"{folder}/.index")

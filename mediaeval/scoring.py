@@ -1,0 +1,324 @@
+"""Scoring runs: the figures of a whole run (:class:`Scores`), per fold, and of a run file against a
+dataset's ground truth; and the one way they are written out (:func:`format_scores`).
+
+The official figures of the 2017 task, computed from :mod:`mediaeval.metrics`:
+
+* valence/arousal: MSE and PCC of each film's segments, then their unweighted mean over films;
+* fear: the AP of each film's confidences, then their mean over the films with at least one
+  fear segment (MAP).
+
+Pooled figures (every segment of every film together) are given beside them.  An undefined
+figure is ``nan`` (``null`` in JSON), never a substitute number, and a note says which film and why.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .metrics import (_pair, accuracy, average_precision, f1, mean_squared_error, pearson_correlation, precision,
+                      quadrant_accuracy, recall)
+from .task import FEAR, VALENCE_AROUSAL, get
+
+
+def _undefined(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _to_json(mapping: dict) -> dict:
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in mapping.items()}
+
+
+def _from_json(mapping: dict) -> dict:
+    return {k: (math.nan if v is None else v) for k, v in mapping.items()}
+
+
+@dataclass
+class Scores:
+    """Figures of one run: the official ones, the pooled ones, per film, and, when scored by
+    folds (:func:`score_folds`), each fold's official figures and their mean and standard
+    deviation over folds.  Undefined figures are ``nan``; :meth:`to_json` makes them ``None``
+    (what ``scores.json`` holds) and :meth:`from_json` reads them back."""
+
+    subtask: str
+    official: dict[str, float]
+    pooled: dict[str, float]
+    per_film: dict[str, dict[str, float]]
+    notes: list[str] = field(default_factory=list)
+    folds: list[dict] | None = None      # per fold: {"films": [...], "official": {...}}; None: not by folds
+    fold_mean: dict[str, float] = field(default_factory=dict)
+    fold_std: dict[str, float] = field(default_factory=dict)
+
+    def figure(self, key: str, which: str = "official") -> float | None:
+        """An official figure (``which="official"``), or its mean or standard deviation over
+        folds (``"fold_mean"``, ``"fold_std"``); ``None`` when undefined or absent."""
+        value = getattr(self, which).get(key)
+        return None if _undefined(value) else value
+
+    def to_json(self) -> dict:
+        """A JSON-ready dict; ``nan`` becomes ``None``."""
+        out = {"subtask": self.subtask, "official": _to_json(self.official), "pooled": _to_json(self.pooled),
+               "per_film": {film: _to_json(v) for film, v in self.per_film.items()}, "notes": list(self.notes)}
+        if self.folds is not None:
+            out.update({"folds": [{"films": f["films"], "official": _to_json(f["official"])} for f in self.folds],
+                        "fold_mean": _to_json(self.fold_mean), "fold_std": _to_json(self.fold_std)})
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict) -> Scores:
+        """The scores of :meth:`to_json` (a ``scores.json``); ``None`` becomes ``nan``."""
+        folds = data.get("folds")
+        return cls(data["subtask"], _from_json(data.get("official", {})), _from_json(data.get("pooled", {})),
+                   {film: _from_json(v) for film, v in data.get("per_film", {}).items()}, list(data.get("notes", [])),
+                   None if folds is None else [{"films": f["films"], "official": _from_json(f["official"])}
+                                               for f in folds],
+                   _from_json(data.get("fold_mean", {})), _from_json(data.get("fold_std", {})))
+
+
+# --------------------------------------------------------------------------- per subtask
+
+def _film_mean(per_film: dict[str, dict[str, float]], key: str, notes: list[str], why: str,
+               name: str | None = None) -> float:
+    """Mean of ``per_film[*][key]`` over the films where it is defined; a note (about ``name``,
+    default ``key``) names the others."""
+    values = {film: figures[key] for film, figures in per_film.items()}
+    undefined = sorted(film for film, v in values.items() if np.isnan(v))
+    if undefined:
+        notes.append(f"{name or key}: undefined for {len(undefined)} of {len(values)} films ({why}), left out "
+                     f"of the mean: {', '.join(undefined)}")
+    defined = [v for v in values.values() if not np.isnan(v)]
+    return float(np.mean(defined)) if defined else float("nan")
+
+
+def _official_pcc(per_film: dict[str, dict[str, float]], key: str, notes: list[str]) -> tuple[float, float]:
+    """The official mean PCC over films and the mean over the films whose PCC is defined.
+
+    As in the 2017 evaluation script, one film whose PCC is undefined (constant truth or
+    prediction) makes the mean over films undefined (``nan``); the mean over the other films is
+    returned beside it, and a note names the films.
+    """
+    values = {film: figures[key] for film, figures in per_film.items()}
+    undefined = sorted(film for film, v in values.items() if np.isnan(v))
+    defined = [v for v in values.values() if not np.isnan(v)]
+    mean_defined = float(np.mean(defined)) if defined else float("nan")
+    if undefined:
+        notes.append(f"{key}: undefined for {len(undefined)} of {len(values)} films (constant truth or "
+                     f"prediction): {', '.join(undefined)}; the official mean over films is undefined, as in "
+                     f"the 2017 script; {key}_defined_films is the mean over the other {len(defined)}")
+        return float("nan"), mean_defined
+    return mean_defined, mean_defined
+
+
+def _valence_arousal_figures(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    return {"valence_mse": mean_squared_error(y[:, 0], p[:, 0]), "valence_pcc": pearson_correlation(y[:, 0], p[:, 0]),
+            "arousal_mse": mean_squared_error(y[:, 1], p[:, 1]), "arousal_pcc": pearson_correlation(y[:, 1], p[:, 1]),
+            "quadrant_accuracy": quadrant_accuracy(y, p)}
+
+
+def score_valence_arousal(truth: dict[str, np.ndarray], prediction: dict[str, np.ndarray]) -> Scores:
+    """Score valence/arousal predictions; each dict maps a film to an array (K, 2).
+
+    Official figures are unweighted means over films of the per-film figures.  The official
+    PCC is undefined (``nan``) when any film's PCC is (constant truth or prediction), as the mean
+    over films of the 2017 script was; ``<key>_defined_films`` is the mean over the films whose
+    PCC is defined, and a note names the others.  An undefined MSE or quadrant accuracy (a film
+    of no segment) is left out of its mean, with a note.
+    """
+    per_film, notes = {}, []
+    for film in sorted(truth):
+        per_film[film] = _valence_arousal_figures(*_pair(truth[film], prediction[film]))
+    official = {}
+    for key in VALENCE_AROUSAL.metric_keys:
+        if key.endswith("_pcc"):
+            official[key], official[f"{key}_defined_films"] = _official_pcc(per_film, key, notes)
+        else:
+            official[key] = _film_mean(per_film, key, notes, "no segment")
+    y = np.concatenate([truth[f] for f in sorted(truth)])
+    p = np.concatenate([prediction[f] for f in sorted(truth)])
+    pooled = _valence_arousal_figures(y, p)
+    for key in ("valence_pcc", "arousal_pcc"):
+        if np.isnan(pooled[key]):
+            notes.append(f"pooled {key}: undefined (constant truth or prediction over all films)")
+    return Scores(VALENCE_AROUSAL.name, official, pooled, per_film, notes)
+
+
+def _fear_figures(labels: np.ndarray, predicted: np.ndarray, confidence: np.ndarray) -> dict[str, float]:
+    return {"ap": average_precision(labels, confidence), "accuracy": accuracy(labels, predicted),
+            "precision": precision(labels, predicted), "recall": recall(labels, predicted),
+            "f1": f1(labels, predicted)}
+
+
+_UNDEFINED_BECAUSE = {"precision": "no segment is predicted fearful",
+                      "recall": "no segment is fearful in the truth",
+                      "f1": "no fearful segment in truth or prediction"}
+
+
+def score_fear(truth: dict[str, np.ndarray], prediction: dict[str, np.ndarray]) -> Scores:
+    """Score fear predictions; ``truth[film]`` is (K,) of 0/1, ``prediction[film]`` (K, 2) of
+    label and confidence.
+
+    Official: ``map`` is the mean AP over films with at least one fear segment (the others are
+    counted in ``map_films_left_out``), the figure the task page announced; accuracy,
+    precision, recall and F1 are pooled over all segments, and ``<figure>_per_film`` is their
+    unweighted mean over films (over the films where the figure is defined; a note names the
+    others).  Which of the two the 2017 overview reported is unconfirmed.  Pooled: the same
+    label figures, and ``map`` the AP of all segments ranked together.
+    """
+    keys = FEAR.metric_keys
+    per_film, notes = {}, []
+    for film in sorted(truth):
+        y, p = np.asarray(truth[film], dtype=np.float64), np.asarray(prediction[film], dtype=np.float64)
+        per_film[film] = _fear_figures(y, p[:, 0], p[:, 1])
+    aps = {film: v["ap"] for film, v in per_film.items()}
+    without = sorted(film for film, ap in aps.items() if np.isnan(ap))
+    if without:
+        notes.append(f"map: {len(without)} of {len(aps)} films have no fear segment and are left out: "
+                     f"{', '.join(without)}")
+    defined = [ap for ap in aps.values() if not np.isnan(ap)]
+    y = np.concatenate([np.asarray(truth[f], dtype=np.float64) for f in sorted(truth)])
+    p = np.concatenate([np.asarray(prediction[f], dtype=np.float64) for f in sorted(truth)])
+    pooled = _fear_figures(y, p[:, 0], p[:, 1])
+    pooled["map"] = pooled.pop("ap")
+    official = {"map": float(np.mean(defined)) if defined else float("nan"),
+                **{k: pooled[k] for k in keys[1:]},
+                "map_films": len(defined), "map_films_left_out": len(without)}
+    for key in keys[2:]:
+        if np.isnan(pooled[key]):
+            notes.append(f"{key}: undefined ({_UNDEFINED_BECAUSE[key]})")
+    for key in keys[1:]:
+        official[f"{key}_per_film"] = _film_mean(per_film, key, notes, _UNDEFINED_BECAUSE.get(key, "no segment"),
+                                                 f"{key}_per_film")
+    return Scores(FEAR.name, official, {k: pooled[k] for k in keys}, per_film, notes)
+
+
+# --------------------------------------------------------------------------- folds and run files
+
+def score_folds(truth: dict[str, np.ndarray], prediction: dict[str, np.ndarray], folds: list[list[str]],
+                subtask: str) -> Scores:
+    """Scores of all films together, with each fold's official figures (``folds``: each fold's
+    films, those without a prediction left out) and their mean and population standard
+    deviation over folds (undefined fold figures are left out; ``nan`` when no fold has one)."""
+    task = get(subtask)
+    scores = task.score(truth, prediction)
+    per_fold = []
+    for films in folds:
+        films = [f for f in films if f in truth]
+        fold = task.score({f: truth[f] for f in films}, {f: prediction[f] for f in films})
+        per_fold.append({"films": films, "official": fold.official})
+    scores.folds = per_fold
+    for key in scores.official:
+        values = [f["official"][key] for f in per_fold if not _undefined(f["official"][key])]
+        scores.fold_mean[key] = float(np.mean(values)) if values else math.nan
+        scores.fold_std[key] = float(np.std(values)) if values else math.nan
+    return scores
+
+
+def score_run(path, dataset, truncate: bool = False, folds_file=None) -> Scores:
+    """Score a run file against the ground truth of ``dataset`` (a :class:`~mediaeval.dataset.Dataset`).
+
+    Every film of the run needs ground truth of the run's subtask, and by default exactly its
+    number of segments; ``truncate=True`` cuts prediction and truth to the shorter length, as
+    the evaluation script of the time did, and says so in the notes.  With ``folds_file`` (a
+    model folder's ``folds.json``) the scores are by folds (:func:`score_folds`).
+
+    Raises
+    ------
+    DataError
+        A malformed run file, a film without ground truth, or a length mismatch (without
+        ``truncate``), naming the film; a folds file naming a film the run does not hold.
+
+    The run is read one line at a time, keeping per film at most its truth's number of rows.
+    """
+    from .errors import DataError
+    from .submission import SCORER_FAILURES, parse_run, raise_if_errors, run_subtask
+
+    subtask = run_subtask(path)
+
+    def truth_length(film: str) -> int:  # rows kept per film: the truth's, so memory follows the dataset
+        return len(dataset.films[film].labels(subtask)) if dataset.films[film].has_labels(subtask) else 0
+
+    run, problems = parse_run(path, subtask, dataset, keep=truth_length)
+    missing = [(film, line) for film, line in run.unknown.items()]
+    missing += [(film, line) for film, line in run.film_lines.items() if not dataset.films[film].has_labels(subtask)]
+    if missing:
+        film, line = min(missing, key=lambda item: item[1])
+        raise DataError(run.path, f"film {film} has no {subtask} ground truth in {dataset.root}", line)
+    raise_if_errors(run.path, problems)
+    truth, prediction, notes = {}, {}, []
+    if any(problems.counts[code] for code in SCORER_FAILURES):
+        notes.append(f"{run.path}: blank lines or spaces around film names: the organisers' scorer failed on "
+                     f"such a run (see mediaeval validate)")
+    for film, values in run.films.items():
+        labels = dataset.films[film].labels(subtask)
+        count = run.counts[film]
+        if len(labels) != count:
+            if not truncate:
+                raise DataError(run.path, f"film {film} has {count} segment lines but its ground "
+                                          f"truth has {len(labels)} (--truncate cuts both to the shorter)",
+                                run.film_lines[film])
+            shorter = min(len(labels), count)
+            notes.append(f"{film}: truncated to {shorter} segments (prediction {count}, "
+                         f"truth {len(labels)})")
+            labels, values = labels[:shorter], values[:shorter]
+        truth[film], prediction[film] = labels, values
+    if folds_file is None:
+        scores = get(run.subtask).score(truth, prediction)
+    else:
+        from .folds import read_folds
+
+        folds = read_folds(folds_file)
+        for k, films in enumerate(folds, start=1):
+            for film in films:
+                if film not in truth:
+                    raise DataError(folds_file, f"fold {k}: film {film} is not in the run {run.path}; "
+                                                f"expected the folds of this run (folds.json of its model folder)")
+        scores = score_folds(truth, prediction, folds, run.subtask)
+    scores.notes[:0] = notes
+    return scores
+
+
+# --------------------------------------------------------------------------- writing them out
+
+def _number(value, decimals: int = 3) -> str:
+    return "n/a" if _undefined(value) else f"{value:.{decimals}f}"
+
+
+def _table(rows: dict[str, dict[str, float]]) -> str:
+    import pandas as pd
+
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    return frame.to_string(float_format=lambda v: "nan" if math.isnan(v) else f"{v:.4f}", na_rep="nan")
+
+
+def format_scores(scores: Scores, detail: bool = False) -> str:
+    """The scores as text, the one way every command shows them.
+
+    By default one line of the official figures (``train``, ``pipeline``, ``fuse``, the titles
+    of ``plot``): their side figures (``*_defined_films``, ``*_per_film``, film counts) are left
+    out, but an undefined figure shows its mean over the films where it is defined, and a
+    figure scored by folds its mean ± standard deviation over folds.  With ``detail`` (``score``):
+    tables of the official and pooled figures, per film and per fold, then the notes.
+    """
+    if detail:
+        lines = [_table({"official (mean over films)": scores.official, "pooled*": scores.pooled}),
+                 "* pooled: every segment of every film together; dominated by differences between films, "
+                 "and biased on out-of-fold files (a leave-one-film-out constant gets a strongly negative "
+                 "pooled PCC): not a figure to choose runs by", "\nper film:", _table(scores.per_film)]
+        if scores.folds is not None:
+            rows = {f"fold {k}": fold["official"] for k, fold in enumerate(scores.folds, start=1)}
+            rows.update({"mean over folds": scores.fold_mean, "std over folds": scores.fold_std})
+            lines += ["\nper fold:", _table(rows)]
+        return "\n".join(lines + [f"note: {note}" for note in scores.notes])
+    parts = []
+    for key, value in scores.official.items():
+        if key.startswith("map_films") or key.endswith(("_defined_films", "_per_film")):
+            continue
+        extra = []
+        defined = scores.official.get(f"{key}_defined_films")
+        if _undefined(value) and not _undefined(defined):
+            extra.append(f"{_number(defined)} over the defined films")
+        if scores.figure(key, "fold_mean") is not None:
+            extra.append(f"folds {_number(scores.fold_mean[key])} ± {_number(scores.fold_std[key])}")
+        parts.append(f"{key} {_number(value)}" + (f" ({'; '.join(extra)})" if extra else ""))
+    return ", ".join(parts)
