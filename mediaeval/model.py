@@ -10,9 +10,9 @@ chunk before it with weight 0, to warm the state up), and the state is carried f
 chunk within a piece.  Padding (only to the next chunk boundary) has weight 0 in the loss and is
 masked out of the batch normalisation's statistics.
 
-:class:`ChunkLSTM` takes its state as inputs and returns it, so the state is carried explicitly
-(no stateful layer, any batch size).  It computes the input projection of a whole chunk as one
-matrix product and scans only the recurrent part, the cost that dominates at 7,168 inputs.
+The LSTM layer, :class:`mediaeval.lstm_layer.ChunkLSTM`, takes its state as inputs and returns
+it (no stateful layer, any batch size); it lives in its own module, imported only to build or
+load a network, because it imports Keras.
 """
 from __future__ import annotations
 
@@ -95,114 +95,16 @@ SETTING_RANGES = {"lstm_units": Range(1), "input_dropout": Range(0, high=1), "ou
                   "piece_steps": Range(1)}
 
 
-def _native_bfloat16() -> bool:
-    """True where bfloat16 is native (see :mod:`mediaeval.cpu`); elsewhere the projection setting
-    ``bfloat16`` rounds its operands to bfloat16 and multiplies in float32 (same precision, no
-    speed-up), warned once, because TensorFlow's bfloat16 kernels crash under an AVX2 cap and
-    drift on CPUs without bfloat16 instructions."""
-    from .cpu import NATIVE, bfloat16_support
-
-    native = bfloat16_support() == NATIVE
-    if not native and not _WARNED:
-        import warnings
-
-        _WARNED.append(True)
-        warnings.warn("projection_dtype = bfloat16: this CPU has no native bfloat16, so it is emulated "
-                      "(bfloat16 precision, float32 speed); float32 is as fast and exact here", stacklevel=2)
-    return native
-
-
-_WARNED: list = []
-
-
-def _keras():
-    import keras
-
-    return keras
-
-
-def make_chunk_lstm_class():
-    keras = _keras()
-    from keras import ops
-
-    @keras.saving.register_keras_serializable(package="mediaeval")
-    class ChunkLSTM(keras.layers.Layer):
-        """LSTM over a chunk with explicit state: ``(x, h0, c0) -> (h_seq, h_last, c_last)``.
-
-        Gates in the order input, forget, cell, output; the forget bias starts at 1.
-        Shapes: x (batch, time, features), h0 and c0 (batch, units).
-        """
-
-        def __init__(self, units: int, projection_dtype: str = "float32", **kwargs):
-            super().__init__(**kwargs)
-            self.units = units
-            self.projection_dtype = projection_dtype
-
-        def build(self, input_shape):
-            features = input_shape[0][-1] if isinstance(input_shape, (list, tuple)) and isinstance(
-                input_shape[0], (list, tuple)) else input_shape[-1]
-            self.kernel = self.add_weight(shape=(features, 4 * self.units), initializer="glorot_uniform", name="kernel")
-            self.recurrent_kernel = self.add_weight(shape=(self.units, 4 * self.units), initializer="orthogonal",
-                                                    name="recurrent_kernel")
-            bias = np.zeros(4 * self.units, np.float32)
-            bias[self.units:2 * self.units] = 1.0
-            self.bias = self.add_weight(shape=(4 * self.units,), initializer=keras.initializers.Constant(bias),
-                                        name="bias")
-
-        def call(self, x, h0, c0):
-            import tensorflow as tf
-
-            if self.projection_dtype == "float32":
-                projected = ops.einsum("btd,dg->tbg", x, self.kernel)
-            elif _native_bfloat16():  # bfloat16 products, float32 sums and state (AMX / AVX512-BF16 CPUs)
-                low = self.projection_dtype
-                projected = ops.cast(ops.einsum("btd,dg->tbg", ops.cast(x, low), ops.cast(self.kernel, low)), "float32")
-            else:  # emulated: TensorFlow's bfloat16 kernels crash or drift there; the same values in float32
-                def rounded(t):
-                    return ops.cast(ops.cast(t, "bfloat16"), "float32")
-                projected = ops.einsum("btd,dg->tbg", rounded(x), rounded(self.kernel))
-            projected = projected + self.bias
-            recurrent = self.recurrent_kernel
-
-            def step(carry, z):
-                h, c = carry
-                i, f, g, o = tf.split(z + tf.matmul(h, recurrent), 4, axis=-1)
-                c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
-                return tf.sigmoid(o) * tf.tanh(c), c
-
-            hs, cs = tf.scan(step, projected, initializer=(h0, c0))
-            return tf.transpose(hs, (1, 0, 2)), hs[-1], cs[-1]
-
-        def compute_mask(self, inputs, mask=None):
-            return None, None, None   # the mask only serves the input normalisation before
-
-        def compute_output_shape(self, input_shape):
-            x_shape = input_shape[0] if isinstance(input_shape[0], (list, tuple)) else input_shape
-            return (x_shape[0], x_shape[1], self.units), (x_shape[0], self.units), (x_shape[0], self.units)
-
-        def get_config(self):
-            return {**super().get_config(), "units": self.units, "projection_dtype": self.projection_dtype}
-
-    return ChunkLSTM
-
-
-_CHUNK_LSTM = None
-
-
-def chunk_lstm_class():
-    global _CHUNK_LSTM
-    if _CHUNK_LSTM is None:
-        _CHUNK_LSTM = make_chunk_lstm_class()
-    return _CHUNK_LSTM
-
-
 def build_model(n_features: int, subtask: str, settings: ModelSettings | None = None):
     """The thesis model as a Keras model ``[x, h0, c0] -> [y, h, c]``.
 
     ``y`` has the subtask's outputs and activation (:mod:`mediaeval.task`): shape
     (batch, time, 2) in [-1, 1] for valence/arousal, (batch, time, 1) in [0, 1] for fear.
     """
-    keras = _keras()
+    import keras
+
+    from .lstm_layer import ChunkLSTM
+
     settings = settings or ModelSettings()
     units = settings.lstm_units
     x = keras.Input((None, n_features), name="features")
@@ -210,7 +112,7 @@ def build_model(n_features: int, subtask: str, settings: ModelSettings | None = 
     c0 = keras.Input((units,), name="c0")
     z = keras.layers.BatchNormalization(name="input_norm")(x)
     z = keras.layers.Dropout(settings.input_dropout, name="input_dropout")(z)
-    sequence, h, c = chunk_lstm_class()(units, settings.projection_dtype, name="lstm")(z, h0, c0)
+    sequence, h, c = ChunkLSTM(units, settings.projection_dtype, name="lstm")(z, h0, c0)
     z = keras.layers.Dropout(settings.output_dropout, name="output_dropout")(sequence)
     task = get_subtask(subtask)
     y = keras.layers.Dense(task.outputs, activation=task.activation, name="emotion")(z)
@@ -328,9 +230,9 @@ class Trainer:
     """
 
     def __init__(self, model, subtask: str, settings: ModelSettings, jit: bool = False):
+        import keras
         import tensorflow as tf
 
-        keras = _keras()
         self.model, self.subtask, self.settings = model, subtask, settings
         self.optimizer = keras.optimizers.Adam(settings.learning_rate)
         self.units = settings.lstm_units
@@ -441,9 +343,9 @@ def predict_films(infer, films: list[np.ndarray], units: int, chunk_steps: int =
 
 def set_seed(seed: int) -> None:
     """Seed Python, NumPy, TensorFlow and Keras, and ask TensorFlow for deterministic ops."""
+    import keras
     import tensorflow as tf
 
-    keras = _keras()
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
 

@@ -792,10 +792,10 @@ def trained_run(model_dir) -> tuple[RunConfig, dict]:
 def _load_model(path: Path):
     import keras
 
-    from .model import chunk_lstm_class
+    from .lstm_layer import ChunkLSTM
 
     try:
-        return keras.saving.load_model(path, custom_objects={"ChunkLSTM": chunk_lstm_class()})
+        return keras.saving.load_model(path, custom_objects={"ChunkLSTM": ChunkLSTM})
     except Exception as error:  # Keras raises many kinds (ValueError, OSError, "File not found", ...)
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise DataError(path, f"cannot read this Keras model ({reason}); retrain with mediaeval train "
