@@ -465,37 +465,31 @@ def _one_thread_each() -> None:
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
-_POOLS: dict = {}
+def _fit_job_afresh(job) -> list:
+    """:func:`_fit_job`, after removing what an earlier attempt of it left in its folder (its
+    worker died and the cluster runs it again; the folder is inside ``<model>.partial``)."""
+    out_dir = job[5]
+    if out_dir is not None and Path(out_dir).is_dir():
+        shutil.rmtree(out_dir)
+    return _fit_job(job)
 
 
-def _pool(workers: int):
-    """One pool of worker processes per size for the life of this process: TensorFlow is
-    imported once per worker, not once per run."""
-    if workers not in _POOLS:
-        import atexit
+def _run_jobs(jobs: list, executor, bar) -> list:
+    """Run fit jobs with ``executor`` (here, local processes or a cluster: each seeded alike,
+    so the results agree); jobs that run elsewhere draw no progress bar, and a cluster gets
+    every film's data once."""
+    from .workers import as_executor
 
-        from .workers import WorkerPool
-
-        _POOLS[workers] = WorkerPool(workers, initializer=_one_thread_each)  # workers die with this process
-        atexit.register(_POOLS[workers].shutdown)
-    return _POOLS[workers]
-
-
-def _run_jobs(jobs: list, workers: int, bar) -> list:
-    """Run fit jobs here or in ``workers`` processes (each seeded alike, so the results agree)."""
-    if workers <= 1 or len(jobs) <= 1:
-        results = []
-        for job in jobs:
-            results.append(_fit_job(job))
-            bar.update()
-        return results
-    from concurrent.futures import as_completed
-
-    pool = _pool(workers)
+    executor = as_executor(executor)
+    if not executor.in_process:
+        films = list({id(f): f for job in jobs for f in (*job[0], *job[1])}.values())
+        shared = dict(zip(map(id, films), executor.share(films)))
+        jobs = [([shared[id(f)] for f in job[0]], [shared[id(f)] for f in job[1]]) + job[2:6] + (False,) + job[7:]
+                for job in jobs]
     results: list = [None] * len(jobs)
-    futures = {pool.submit(_fit_job, job[:6] + (False,) + job[7:]): i for i, job in enumerate(jobs)}
-    for future in as_completed(futures):
-        results[futures[future]] = future.result()
+    for index, result in executor.run(_fit_job_afresh, jobs, names=[job[7] for job in jobs],
+                                      initializer=_one_thread_each):
+        results[index] = result
         bar.update()
     return results
 
@@ -505,7 +499,7 @@ def _inputs(config: RunConfig, dataset, features_dir) -> dict:
 
 
 def train_run(config: RunConfig, dataset, features_dir, model_dir, team: str, overwrite: bool = False,
-              progress: bool = True, jobs: int = 1, echo=print) -> TrainResult:
+              progress: bool = True, jobs=1, echo=print) -> TrainResult:
     """Cross-validate ``config`` on the development films, write the out-of-fold run file and its
     scores, then train the final model(s) on all development films.
 
@@ -516,11 +510,15 @@ def train_run(config: RunConfig, dataset, features_dir, model_dir, team: str, ov
     under :func:`model_lock`, then installed by :func:`_install`.
 
     ``jobs > 1`` trains that many models at once in separate processes; every model is seeded
-    on its own, so the numbers do not depend on ``jobs``.
+    on its own, so the numbers do not depend on ``jobs``.  ``jobs`` may also be an
+    :class:`~mediaeval.workers.Executor`: a Dask cluster (:mod:`mediaeval.cluster`) trains the
+    models, its workers first checked to write into the model folder.
     """
     from .submission import run_filename
+    from .workers import as_executor
 
-    model_dir = Path(model_dir)
+    jobs = as_executor(jobs)
+    model_dir = jobs.job_path(model_dir)
     check_model_folder(model_dir, _inputs(config, dataset, features_dir))
     run_name = run_filename(team, config.subtask, config.run)
     dev = [f for f in dataset.dev_films if f.has_labels(config.subtask)]
@@ -557,7 +555,7 @@ def _seeds(config: RunConfig) -> list[int]:
 
 
 def _train_into(folder: Path, config: RunConfig, films: list[FilmData], run_name: str, definition_text: str,
-                progress: bool, jobs: int) -> tuple[dict, list[list[str]]]:
+                progress: bool, jobs) -> tuple[dict, list[list[str]]]:
     """Train every fold and the final model(s) into ``folder``; write the definition, folds,
     out-of-fold run file and scores.  Returns the scores and the folds."""
     from .progress import progress as progress_bar
@@ -582,6 +580,7 @@ def _train_into(folder: Path, config: RunConfig, films: list[FilmData], run_name
     for seed in seeds:
         fit_jobs.append((films, [], config.subtask, config.model, seed, folder / "final" / f"seed{seed}",
                          progress, f"final seed {seed}"))
+    jobs.check_shared(write={"the model folder being written": folder})
     with progress_bar(total=len(fit_jobs), desc=f"{config.name} models", unit="model", disable=not progress) as bar:
         results = _run_jobs(fit_jobs, jobs, bar)
     oof: dict[str, np.ndarray] = {}
