@@ -25,6 +25,7 @@ worker runs to its end (Dask does not interrupt running tasks).
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import re
 import secrets
@@ -54,6 +55,7 @@ def executor_for(jobs: int = 1, cluster: str | None = None, echo=None) -> Execut
 
 _JOB_LOCK = threading.Lock()      # one job at a time per worker, whatever its --nthreads
 _CHILD = LocalExecutor(1)         # the worker's job process (its pool is kept between tasks)
+atexit.register(_CHILD.stop)      # a worker that closes stops its job, as Ctrl-C does
 
 
 def _on_worker(fn, item, initializer):
@@ -74,7 +76,7 @@ def _on_worker(fn, item, initializer):
         except BrokenProcessPool:    # its process died since the last task
             _CHILD.stop()
             future = _CHILD.pool(initializer).submit(fn, item)
-    return future.result()
+        return future.result()
 
 
 @contextlib.contextmanager

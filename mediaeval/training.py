@@ -25,6 +25,7 @@ import contextlib
 import csv
 import json
 import os
+import secrets
 import shutil
 import time
 from dataclasses import dataclass
@@ -465,19 +466,41 @@ def _one_thread_each() -> None:
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
-def _fit_job_afresh(job) -> list:
-    """:func:`_fit_job`, after removing what an earlier attempt of it left in its folder (its
-    worker died and the cluster runs it again; the folder is inside ``<model>.partial``)."""
-    out_dir = job[5]
-    if out_dir is not None and Path(out_dir).is_dir():
-        shutil.rmtree(out_dir)
-    return _fit_job(job)
+def _fit_job_afresh(item) -> list:
+    """:func:`_fit_job` ``(job, token)`` into a temporary folder beside its own
+    (``<model>.partial/fold<k>/.seed<s>.<token>.tmp``), renamed onto it once complete, and only
+    while ``<model>.partial`` is still being written by the command that made the job (``token``
+    in its manifest).  So a job whose worker died and that runs again starts clean, and one that
+    outlived its command (Dask does not stop running tasks) leaves nothing behind."""
+    job, token = item
+    if job[5] is None:
+        return _fit_job(job)
+    out_dir = Path(job[5])
+    partial = out_dir.parents[1]
+    tmp = out_dir.with_name(f".{out_dir.name}.{token}.tmp")
+    try:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        result = _fit_job(job[:5] + (tmp,) + job[6:])
+        if (read_manifest(partial) or {}).get("token") != token:
+            raise MediaevalError(f"{partial} is no longer written by the command that started this job; "
+                                 f"its model is dropped")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+        return result
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        for folder in (tmp.parent, partial):   # remade by a job whose command is gone: empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
 
 
-def _run_jobs(jobs: list, executor, bar) -> list:
+def _run_jobs(jobs: list, executor, bar, token: str) -> list:
     """Run fit jobs with ``executor`` (here, local processes or a cluster: each seeded alike,
-    so the results agree); jobs that run elsewhere draw no progress bar, and a cluster gets
-    every film's data once."""
+    so the results agree) as :func:`_fit_job_afresh` with ``token``; jobs that run elsewhere
+    draw no progress bar, and a cluster gets every film's data once."""
     from .workers import as_executor
 
     executor = as_executor(executor)
@@ -487,7 +510,7 @@ def _run_jobs(jobs: list, executor, bar) -> list:
         jobs = [([shared[id(f)] for f in job[0]], [shared[id(f)] for f in job[1]]) + job[2:6] + (False,) + job[7:]
                 for job in jobs]
     results: list = [None] * len(jobs)
-    for index, result in executor.run(_fit_job_afresh, jobs, names=[job[7] for job in jobs],
+    for index, result in executor.run(_fit_job_afresh, [(job, token) for job in jobs], names=[job[7] for job in jobs],
                                       initializer=_one_thread_each):
         results[index] = result
         bar.update()
@@ -540,8 +563,9 @@ def train_run(config: RunConfig, dataset, features_dir, model_dir, team: str, ov
         partial = model_dir.with_name(model_dir.name + ".partial")
         _remove_ours(partial)  # left by a process that died: the lock is ours, so nobody writes it
         partial.mkdir(parents=True)
-        _write_manifest(partial, state="partial", pid=os.getpid())
-        scores, folds = _train_into(partial, config, films, run_name, definition_text, progress, jobs)
+        token = secrets.token_hex(8)   # the jobs of this command write into partial only while it holds it
+        _write_manifest(partial, state="partial", pid=os.getpid(), token=token)
+        scores, folds = _train_into(partial, config, films, run_name, definition_text, progress, jobs, token)
         _write_manifest(partial, state="complete", definition=config.to_data(), digest=config.digest(), team=team,
                         extractors=films[0].made_by, run_file=run_name,
                         files=model_files(len(folds), _seeds(config), run_name,
@@ -555,7 +579,7 @@ def _seeds(config: RunConfig) -> list[int]:
 
 
 def _train_into(folder: Path, config: RunConfig, films: list[FilmData], run_name: str, definition_text: str,
-                progress: bool, jobs) -> tuple[dict, list[list[str]]]:
+                progress: bool, jobs, token: str) -> tuple[dict, list[list[str]]]:
     """Train every fold and the final model(s) into ``folder``; write the definition, folds,
     out-of-fold run file and scores.  Returns the scores and the folds."""
     from .progress import progress as progress_bar
@@ -582,7 +606,7 @@ def _train_into(folder: Path, config: RunConfig, films: list[FilmData], run_name
                          progress, f"final seed {seed}"))
     jobs.check_shared(write={"the model folder being written": folder})
     with progress_bar(total=len(fit_jobs), desc=f"{config.name} models", unit="model", disable=not progress) as bar:
-        results = _run_jobs(fit_jobs, jobs, bar)
+        results = _run_jobs(fit_jobs, jobs, bar, token)
     oof: dict[str, np.ndarray] = {}
     for k in range(len(folds)):
         per_seed = results[k * len(seeds):(k + 1) * len(seeds)]

@@ -135,7 +135,7 @@ def test_extract_and_train_on_a_cluster_give_what_a_local_run_gives(cluster, tin
     config = tmp_path / "run3.toml"
     config.write_text(RUN)
     local = invoke("train", config, "--dataset", tiny_dataset, "--features", local_features,
-                   "--out", tmp_path / "local", "--team", "T", "--jobs", "2")
+                   "--out", tmp_path / "local", "--team", "T")
     assert local.exit_code == 0, local.output
     remote = invoke("train", config, "--dataset", tiny_dataset, "--features", features, "--out", tmp_path / "remote",
                     "--team", "T", env={"MEDIAEVAL_CLUSTER": cluster.address})   # the address from the environment
@@ -154,6 +154,21 @@ def test_extract_and_train_on_a_cluster_give_what_a_local_run_gives(cluster, tin
         for stat in ("mean", "std"):
             assert np.array_equal(np.load(tmp_path / "remote" / model / "normalisation.npz")[stat],
                                   np.load(tmp_path / "local" / model / "normalisation.npz")[stat])
+
+
+def test_pipeline_on_a_cluster_builds_a_valid_zip(cluster, tiny_dataset, tmp_path):
+    from mediaeval.dataset import Dataset
+    from mediaeval.submission import validate_run
+
+    (tmp_path / "runs" / "valence_arousal").mkdir(parents=True)
+    (tmp_path / "runs" / "valence_arousal" / "run3.toml").write_text(RUN)
+    result = invoke("pipeline", "--dataset", tiny_dataset, "--team", "T", "--runs", tmp_path / "runs",
+                    "--features", tmp_path / "features", "--models", tmp_path / "models",
+                    "--out", tmp_path / "submission", "--cluster", cluster.address)
+    assert result.exit_code == 0, result.output
+    assert f"submission: {tmp_path / 'submission' / 'me17ei_T.zip'} (1 runs)" in result.output
+    assert validate_run(tmp_path / "submission" / "me17ei_T_valence_arousal_run3.txt",
+                        Dataset.discover(tiny_dataset)) == []
 
 
 def test_a_worker_killed_during_extraction_loses_nothing(cluster, tiny_dataset, local_features, tmp_path):
@@ -260,3 +275,35 @@ def test_cluster_without_distributed_says_how_to_install_it(tiny_dataset, tmp_pa
     assert result.exit_code == 1
     assert result.output == ("Error: --cluster needs Dask's distributed package, which is not installed: "
                              "pip install 'mediaeval[cluster]' (make install includes it)\n")
+
+
+def test_a_fit_job_that_outlived_its_command_leaves_nothing(tmp_path):
+    """Dask does not stop a running task when its command ends: a fit job that finishes after the
+    model folder it wrote into was given up (or replaced by a rerun) drops its model."""
+    from mediaeval.errors import MediaevalError
+    from mediaeval.model import ModelSettings
+    from mediaeval.training import FilmData, _fit_job_afresh, _write_manifest
+
+    rng = np.random.default_rng(0)
+    films = [FilmData(f"F{k}", rng.standard_normal((40, 3)).astype(np.float32), 1,
+                      rng.uniform(-1, 1, (1, 2))) for k in range(3)]
+    settings = ModelSettings(lstm_units=4, epochs=1, chunk_steps=16, batch_films=2)
+    partial = tmp_path / "va.partial"
+    job = (films[:2], films[2:], "valence_arousal", settings, 1, partial / "fold1" / "seed1", False, "fold 1")
+    partial.mkdir()
+    _write_manifest(partial, state="partial", pid=1, token="mine")
+    outputs = _fit_job_afresh((job, "mine"))                    # the command's own job: its model is in place
+    assert len(outputs) == 1 and outputs[0].shape == (40, 2)
+    assert sorted(p.name for p in (partial / "fold1").iterdir()) == ["seed1"]
+    assert {"model.keras", "normalisation.npz", "settings.json"} <= {p.name for p in (partial / "fold1/seed1").iterdir()}
+
+    _write_manifest(partial, state="partial", pid=2, token="rerun")  # a rerun took the folder over
+    before = sorted(str(p) for p in partial.rglob("*"))
+    with pytest.raises(MediaevalError, match="no longer written by the command that started this job"):
+        _fit_job_afresh((job, "mine"))
+    assert sorted(str(p) for p in partial.rglob("*")) == before
+
+    shutil.rmtree(partial)                                          # the folder was installed or removed
+    with pytest.raises(MediaevalError):
+        _fit_job_afresh((job, "mine"))
+    assert not partial.exists()

@@ -196,6 +196,11 @@ def extract_dataset(films, features_dir, extractors=DEFAULT_EXTRACTORS, dataset_
     folder = features_dir / set_name(extractors)
     report = ExtractionReport(removed=remove_stale_temporaries(folder))
     root = executor.job_path(dataset_root) if dataset_root is not None else None
+    settings = {name: dict(values) for name, values in (settings or {}).items()}
+    weights = {}                # weights files (c3d, vgg19-audio), as the jobs are to read them
+    for name, values in settings.items():
+        if values.get("weights"):
+            values["weights"] = weights[f"the weights of {name}"] = str(executor.job_path(values["weights"]))
     todo = []
     for film in films:
         if film.video is None:
@@ -204,7 +209,7 @@ def extract_dataset(films, features_dir, extractors=DEFAULT_EXTRACTORS, dataset_
             todo.append((film.name, executor.job_path(film.video), features_dir, extractors, root, overwrite,
                          progress and executor.in_process, video_backend, settings))
     if todo:
-        executor.check_shared(read={**({"the dataset": root} if root is not None else {}),
+        executor.check_shared(read={**({"the dataset": root} if root is not None else {}), **weights,
                                     **{f"film {args[0]}": args[1] for args in todo}},
                               write={"the feature folder": folder})
     with progress_bar(total=len(todo), desc="films", unit="film", disable=not progress) as bar:
