@@ -19,8 +19,9 @@ DEMO := build/demo
 FEATURES ?= build/features
 MODELS ?= build/models
 SUBMISSION ?= submission
-# A running Dask scheduler (tcp://host:8786) to extract and train on, instead of JOBS local processes.
-CLUSTER ?= $(MEDIAEVAL_CLUSTER)
+# A running Dask scheduler (tcp://host:8786) to extract and train on, instead of JOBS local processes
+# (MEDIAEVAL_CLUSTER in the environment does the same).
+CLUSTER ?=
 BENCH_MINUTES ?= 10,60
 
 .PHONY: install install-pretrained lock test demo submission package bench bench-accuracy clean
