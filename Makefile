@@ -19,6 +19,9 @@ DEMO := build/demo
 FEATURES ?= build/features
 MODELS ?= build/models
 SUBMISSION ?= submission
+# A running Dask scheduler (tcp://host:8786) to extract and train on, instead of JOBS local processes
+# (MEDIAEVAL_CLUSTER in the environment does the same).
+CLUSTER ?=
 BENCH_MINUTES ?= 10,60
 
 .PHONY: install install-pretrained lock lint test demo submission package bench bench-accuracy clean
@@ -37,7 +40,7 @@ $(INSTALLED): setup.cfg setup.py $(LOCK)
 	  "$(VENV) has Python %d.%d; requirements.lock covers 3.10 to 3.12: rm -r $(VENV) and make PYTHON=python3.12" \
 	  % sys.version_info[:2])'
 	$(BIN)/python -m pip install --quiet --upgrade -c $(LOCK) pip setuptools wheel
-	$(BIN)/python -m pip install -c $(LOCK) -e '.[dev]'
+	$(BIN)/python -m pip install -c $(LOCK) -e '.[dev,cluster]'
 	touch $@
 
 # Refresh requirements.lock from the registry, deliberately (throwaway venvs; .venv untouched).
@@ -70,11 +73,11 @@ demo: $(INSTALLED) $(PRETRAINED)
 	$(BIN)/mediaeval leaderboard $(DEMO)/models/*_run? --dataset $(DEMO)/sample --plot $(DEMO)/leaderboard.png
 
 # Every run of runs/: extract what is missing, train what is not trained, predict the test
-# films, validate, package (TEAM=name DATASET=path).
+# films, validate, package (TEAM=name DATASET=path; CLUSTER=tcp://host:8786 to run the jobs on a Dask cluster).
 submission: $(INSTALLED) $(PRETRAINED)
 	@test -n "$(DATASET)" || { echo "usage: make submission TEAM=name DATASET=path/to/data" >&2; exit 2; }
 	$(BIN)/mediaeval pipeline --dataset $(DATASET) --team $(TEAM) --runs runs --features $(FEATURES) \
-	  --models $(MODELS) --out $(SUBMISSION) --jobs $(JOBS) $(if $(LIGHT),--light)
+	  --models $(MODELS) --out $(SUBMISSION) --jobs $(JOBS) $(if $(CLUSTER),--cluster $(CLUSTER)) $(if $(LIGHT),--light)
 
 # Validate and package hand-made run files submission/me17ei_<TEAM>_*.txt.
 package: $(INSTALLED)

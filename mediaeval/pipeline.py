@@ -64,6 +64,8 @@ def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team:
     zip to write that exists and was not written by the pipeline (or was edited since) is
     refused unless ``force``.  Test runs are described by the definition stored with their model.
     ``light``: train every run with its ``[light]`` settings (:meth:`RunConfig.lightened`).
+    ``jobs``: local processes, or an :class:`~mediaeval.workers.Executor` (a Dask cluster, see
+    :mod:`mediaeval.cluster`) that extracts and trains.
     """
     from .features import available
     from .fusion import apply_to_test, fuse_trained

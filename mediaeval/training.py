@@ -26,6 +26,7 @@ import csv
 import dataclasses
 import json
 import os
+import secrets
 import shutil
 import time
 from dataclasses import dataclass
@@ -630,37 +631,53 @@ def _one_thread_each() -> None:
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
-_POOLS: dict = {}
+def _fit_job_afresh(item) -> list:
+    """:func:`_fit_job` ``(job, token)`` into a temporary folder beside its own
+    (``<model>.partial/fold<k>/.seed<s>.<token>.tmp``), renamed onto it once complete, and only
+    while ``<model>.partial`` is still being written by the command that made the job (``token``
+    in its manifest).  So a job whose worker died and that runs again starts clean, and one that
+    outlived its command (Dask does not stop running tasks) leaves nothing behind."""
+    job, token = item
+    if job[5] is None:
+        return _fit_job(job)
+    out_dir = Path(job[5])
+    partial = out_dir.parents[1]
+    tmp = out_dir.with_name(f".{out_dir.name}.{token}.tmp")
+    try:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        result = _fit_job(job[:5] + (tmp,) + job[6:])
+        if (read_manifest(partial) or {}).get("token") != token:
+            raise MediaevalError(f"{partial} is no longer written by the command that started this job; "
+                                 f"its model is dropped")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+        return result
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        for folder in (tmp.parent, partial):   # remade by a job whose command is gone: empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
 
 
-def _pool(workers: int):
-    """One pool of worker processes per size for the life of this process: TensorFlow is
-    imported once per worker, not once per run."""
-    if workers not in _POOLS:
-        import atexit
+def _run_jobs(jobs: list, executor, bar, token: str) -> list:
+    """Run fit jobs with ``executor`` (here, local processes or a cluster: each seeded alike,
+    so the results agree) as :func:`_fit_job_afresh` with ``token``; jobs that run elsewhere
+    draw no progress bar, and a cluster gets every film's data once."""
+    from .workers import as_executor
 
-        from .workers import WorkerPool
-
-        _POOLS[workers] = WorkerPool(workers, initializer=_one_thread_each)  # workers die with this process
-        atexit.register(_POOLS[workers].shutdown)
-    return _POOLS[workers]
-
-
-def _run_jobs(jobs: list, workers: int, bar) -> list:
-    """Run fit jobs here or in ``workers`` processes (each seeded alike, so the results agree)."""
-    if workers <= 1 or len(jobs) <= 1:
-        results = []
-        for job in jobs:
-            results.append(_fit_job(job))
-            bar.update()
-        return results
-    from concurrent.futures import as_completed
-
-    pool = _pool(workers)
+    executor = as_executor(executor)
+    if not executor.in_process:
+        films = list({id(f): f for job in jobs for f in (*job[0], *job[1])}.values())
+        shared = dict(zip(map(id, films), executor.share(films)))
+        jobs = [([shared[id(f)] for f in job[0]], [shared[id(f)] for f in job[1]]) + job[2:6] + (False,) + job[7:]
+                for job in jobs]
     results: list = [None] * len(jobs)
-    futures = {pool.submit(_fit_job, job[:6] + (False,) + job[7:]): i for i, job in enumerate(jobs)}
-    for future in as_completed(futures):
-        results[futures[future]] = future.result()
+    for index, result in executor.run(_fit_job_afresh, [(job, token) for job in jobs], names=[job[7] for job in jobs],
+                                      initializer=_one_thread_each):
+        results[index] = result
         bar.update()
     return results
 
@@ -670,7 +687,7 @@ def _inputs(config: RunConfig, dataset, features_dir) -> dict:
 
 
 def train_run(config: RunConfig, dataset, features_dir, model_dir, team: str, overwrite: bool = False,
-              progress: bool = True, jobs: int = 1, echo=print) -> TrainResult:
+              progress: bool = True, jobs=1, echo=print) -> TrainResult:
     """Cross-validate ``config`` on the development films, write the out-of-fold run file and its
     scores, then train the final model(s) on all development films.
 
@@ -681,11 +698,15 @@ def train_run(config: RunConfig, dataset, features_dir, model_dir, team: str, ov
     under :func:`model_lock`, then installed by :func:`_install`.
 
     ``jobs > 1`` trains that many models at once in separate processes; every model is seeded
-    on its own, so the numbers do not depend on ``jobs``.
+    on its own, so the numbers do not depend on ``jobs``.  ``jobs`` may also be an
+    :class:`~mediaeval.workers.Executor`: a Dask cluster (:mod:`mediaeval.cluster`) trains the
+    models, its workers first checked to write into the model folder.
     """
     from .submission import run_filename
+    from .workers import as_executor
 
-    model_dir = Path(model_dir)
+    jobs = as_executor(jobs)
+    model_dir = jobs.job_path(model_dir)
     check_model_folder(model_dir, _inputs(config, dataset, features_dir))
     run_name = run_filename(team, config.subtask, config.run)
     dev = [f for f in dataset.dev_films if f.has_labels(config.subtask)]
@@ -707,8 +728,9 @@ def train_run(config: RunConfig, dataset, features_dir, model_dir, team: str, ov
         partial = model_dir.with_name(model_dir.name + ".partial")
         _remove_ours(partial)  # left by a process that died: the lock is ours, so nobody writes it
         partial.mkdir(parents=True)
-        _write_manifest(partial, state="partial", pid=os.getpid())
-        scores, folds = _train_into(partial, config, films, run_name, definition_text, progress, jobs)
+        token = secrets.token_hex(8)   # the jobs of this command write into partial only while it holds it
+        _write_manifest(partial, state="partial", pid=os.getpid(), token=token)
+        scores, folds = _train_into(partial, config, films, run_name, definition_text, progress, jobs, token)
         _write_manifest(partial, state="complete", definition=config.to_data(), digest=config.digest(), team=team,
                         extractors=films[0].made_by, run_file=run_name,
                         files=model_files(len(folds), _seeds(config), run_name,
@@ -722,7 +744,7 @@ def _seeds(config: RunConfig) -> list[int]:
 
 
 def _train_into(folder: Path, config: RunConfig, films: list[FilmData], run_name: str, definition_text: str,
-                progress: bool, jobs: int) -> tuple[Scores, list[list[str]]]:
+                progress: bool, jobs, token: str) -> tuple[Scores, list[list[str]]]:
     """Train every fold and the final model(s) into ``folder``; write the definition, folds,
     out-of-fold run file and scores.  Returns the scores and the folds."""
     from .progress import progress as progress_bar
@@ -750,14 +772,16 @@ def _train_into(folder: Path, config: RunConfig, films: list[FilmData], run_name
         return [(films, [], config.subtask, settings, seed, folder / "final" / f"seed{seed}", progress,
                  f"final seed {seed}") for seed in seeds]
 
+    jobs.check_shared(write={"the model folder being written": folder})
     total = len(fit_jobs) + len(seeds)
     with progress_bar(total=total, desc=f"{config.name} models", unit="model", disable=not progress) as bar:
         if segment_family:   # the final models need nothing from the folds
-            results = _run_jobs(fit_jobs + final_jobs(config.model), jobs, bar)[:len(fit_jobs)]
+            results = _run_jobs(fit_jobs + final_jobs(config.model), jobs, bar, token)[:len(fit_jobs)]
         else:   # the final LSTM trains on every film for the folds' median kept epoch, none held out,
-            results = _run_jobs(fit_jobs, jobs, bar)   # and post-processes as their median choice
+            results = _run_jobs(fit_jobs, jobs, bar, token)   # and post-processes as their median choice
             epochs = final_epochs([r.best_epoch for r in results])
-            _run_jobs(final_jobs(dataclasses.replace(config.model, epochs=epochs, validation_share=0.0)), jobs, bar)
+            _run_jobs(final_jobs(dataclasses.replace(config.model, epochs=epochs, validation_share=0.0)), jobs, bar,
+                      token)
             chosen = [r.post for r in results if r.post is not None]
             post = PostProcessing.median(chosen) if chosen else PostProcessing.identity(config.task.outputs)
             for seed in seeds:

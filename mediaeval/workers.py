@@ -14,6 +14,10 @@ the command's process alone.  Spawned workers would outlive it (and go on writin
 
 Linux delivers the parent-death signal when the *thread* that started the worker ends, so a pool
 is used from the thread that created it (the CLI's main thread).
+
+Extraction and training hand their jobs to an :class:`Executor`, chosen once per command:
+:class:`LocalExecutor` (``--jobs N``: here, or in N such worker processes) or
+:class:`mediaeval.cluster.DaskExecutor` (``--cluster ADDRESS``: the workers of a Dask cluster).
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ import sys
 import threading
 import weakref
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 WATCHDOG_SECONDS = 0.5
 PR_SET_PDEATHSIG = 1
@@ -141,3 +146,118 @@ def terminate_like_ctrl_c() -> None:
     """Make SIGTERM in this (main) process pass SIGTERM to the workers of its pools and raise
     ``KeyboardInterrupt``, as Ctrl-C does."""
     signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+class Executor:
+    """Where jobs run.  ``run(fn, items)`` yields ``(index, fn(item))`` as each job finishes;
+    a job that raises raises there (the others are stopped or cancelled).
+
+    A job is a module-level function and picklable arguments; it reads and writes files by the
+    paths it is given (:meth:`job_path`), which :meth:`check_shared` checks the workers see.
+    """
+
+    in_process = False   # jobs run in this process (they may draw their own progress bars)
+
+    def run(self, fn, items, names=None, initializer=None):
+        """Run ``fn(item)`` for every item; ``names`` label the jobs (messages, a cluster's
+        dashboard); ``initializer()`` runs once in every worker process before its first job."""
+        raise NotImplementedError
+
+    def share(self, objects: list) -> list:
+        """``objects`` as jobs should carry them: large inputs that many jobs use are sent to a
+        cluster once; here they are the objects themselves."""
+        return objects
+
+    def job_path(self, path) -> Path:
+        """``path`` as jobs should be given it (absolute when they run elsewhere)."""
+        return Path(path)
+
+    def check_shared(self, read: dict | None = None, write: dict | None = None) -> None:
+        """Raise unless every worker sees the paths of ``read`` (``{what: path}``, files and
+        folders its jobs read) and can write into the folders of ``write``, as this process
+        does.  Nothing to check for local workers."""
+
+    def stop(self) -> None:
+        """Stop the running jobs and cancel the queued ones."""
+
+    def close(self) -> None:
+        """Release what this executor holds."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            self.stop()
+        self.close()
+        return False
+
+
+class LocalExecutor(Executor):
+    """Jobs here (``jobs`` = 1, or a single job), or in ``jobs`` :class:`WorkerPool` processes.
+
+    Its pool lives on between calls of :meth:`run` with the same initializer (TensorFlow is
+    imported once per worker for every run of a pipeline); one with another initializer
+    replaces it, so that one pool at a time holds memory.
+    """
+
+    def __init__(self, jobs: int):
+        self.jobs = max(1, int(jobs))
+        self.in_process = self.jobs == 1
+        self._pool: WorkerPool | None = None
+        self._initializer = None
+
+    def pool(self, initializer=None) -> WorkerPool:
+        if self._pool is not None and self._initializer is not initializer:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        if self._pool is None:
+            self._pool, self._initializer = WorkerPool(self.jobs, initializer=initializer), initializer
+        return self._pool
+
+    def run(self, fn, items, names=None, initializer=None):
+        from concurrent.futures import as_completed
+
+        items = list(items)
+        if self.in_process or len(items) <= 1:
+            for index, item in enumerate(items):
+                yield index, fn(item)
+            return
+        pool = self.pool(initializer)
+        futures = {pool.submit(fn, item): index for index, item in enumerate(items)}
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        except BaseException:   # Ctrl-C, SIGTERM, a failed job, a consumer that stops early
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if self._pool is not None:
+            self._pool.stop()
+            self._pool = None
+
+    def close(self) -> None:
+        """Nothing: the pool is kept for later commands of this process (it ends with it)."""
+
+    def shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+
+_LOCAL: dict[int, LocalExecutor] = {}
+
+
+def as_executor(jobs) -> Executor:
+    """``jobs`` itself if it is an :class:`Executor`, else the local executor of ``jobs``
+    processes (one per number for the life of this process)."""
+    if isinstance(jobs, Executor):
+        return jobs
+    jobs = max(1, int(jobs))
+    if jobs not in _LOCAL:
+        import atexit
+
+        _LOCAL[jobs] = LocalExecutor(jobs)
+        atexit.register(_LOCAL[jobs].shutdown)
+    return _LOCAL[jobs]

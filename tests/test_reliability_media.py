@@ -170,14 +170,14 @@ def test_item6_sigterm_is_handled_like_ctrl_c(tmp_path):
 
 
 def test_item6_training_pool_workers_die_with_their_parent():
-    from mediaeval.training import _POOLS, _pool
-    from mediaeval.workers import WorkerPool
+    from mediaeval.training import _one_thread_each
+    from mediaeval.workers import WorkerPool, as_executor
 
-    pool = _pool(3)
+    executor = as_executor(3)
     try:
-        assert isinstance(pool, WorkerPool)
+        assert isinstance(executor.pool(_one_thread_each), WorkerPool)
     finally:
-        _POOLS.pop(3).shutdown()
+        executor.shutdown()
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")

@@ -2,7 +2,7 @@
 """Write requirements.lock: the exact version of everything `make install` installs, for each
 supported Python.
 
-For each interpreter given, a throwaway venv resolves ``-e .[dev]`` plus pip, setuptools and
+For each interpreter given, a throwaway venv resolves ``-e .[dev,cluster]`` plus pip, setuptools and
 wheel from the registry (``pip install --dry-run --ignore-installed --report``: nothing is
 installed, the project's environment is not touched).  The first interpreter is the reference
 (the one the test suite runs on); the others are resolved with its versions as constraints, so
@@ -47,7 +47,7 @@ def resolve(python: str, workdir: Path, prefer: dict[str, str] | None = None) ->
                              check=True, capture_output=True, text=True).stdout.strip()
     report = workdir / f"report-{version}.json"
     command = pip + ["install", "--quiet", "--dry-run", "--ignore-installed", "--report", str(report),
-                     "-e", f"{ROOT}[dev]", *TOOLING]
+                     "-e", f"{ROOT}[dev,cluster]", *TOOLING]
     if prefer:
         constraints = workdir / "prefer.txt"
         constraints.write_text("".join(f"{n}=={v}\n" for n, v in prefer.items() if n not in PRETRAINED))

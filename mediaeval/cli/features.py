@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from .options import dataset_option, load_dataset, split_commas
+from .options import cluster_option, dataset_option, executor, load_dataset, split_commas
 
 
 @click.command()
@@ -17,6 +17,7 @@ from .options import dataset_option, load_dataset, split_commas
 @click.option("--films", "film_names", multiple=True, default=("all",), callback=split_commas,
               help="Films: dev, test, all, or film names.")
 @click.option("--jobs", default=1, type=click.IntRange(1), help="Films extracted in parallel processes.")
+@cluster_option()
 @click.option("--overwrite", is_flag=True, help="Redo films whose feature file is complete.")
 @click.option("--video-backend", type=click.Choice(["pyav", "decord"]), default="pyav",
               help="Video decoder; decord's memory grows with the file's size, so pyav is the default.")
@@ -26,7 +27,7 @@ from .options import dataset_option, load_dataset, split_commas
 @click.option("--setting", "setting_items", multiple=True, metavar="EXTRACTOR.NAME=VALUE",
               help="An extractor setting, e.g. musicnn.context_seconds=5 (see --list).  Repeatable.")
 @click.option("--list", "list_only", is_flag=True, help="List the extractors and their settings, and exit.")
-def extract(dataset_root, features_dir, extractors, film_names, jobs, overwrite, video_backend, weights,
+def extract(dataset_root, features_dir, extractors, film_names, jobs, cluster, overwrite, video_backend, weights,
             setting_items, list_only):
     """Extract features of films on the 16/30 s step grid, one file per film.
 
@@ -42,7 +43,8 @@ def extract(dataset_root, features_dir, extractors, film_names, jobs, overwrite,
     matrix or rotate tag) a warning (features use the frames as stored).
 
     Temporary files left by killed runs are removed.  SIGTERM stops as Ctrl-C does ("Aborted!",
-    exit status 1); the workers of --jobs die with this process, even when it is killed.
+    exit status 1); the workers of --jobs die with this process, even when it is killed.  With
+    --cluster each film is a task of the Dask cluster (see README, "On a cluster").
     """
     from ..features import available, get_extractor
     from ..features.extract import extract_dataset
@@ -66,8 +68,9 @@ def extract(dataset_root, features_dir, extractors, film_names, jobs, overwrite,
     dataset = load_dataset(dataset_root)
     films = dataset.select(film_names)
     try:
-        report = extract_dataset(films, features_dir, extractors, dataset.root, overwrite, jobs,
-                                 video_backend=video_backend, settings=settings)
+        with executor(jobs, cluster) as runner:
+            report = extract_dataset(films, features_dir, extractors, dataset.root, overwrite, runner,
+                                     video_backend=video_backend, settings=settings)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     for path in report.removed:

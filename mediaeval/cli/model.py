@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from .options import dataset_option, load_dataset, split_commas
+from .options import cluster_option, dataset_option, executor, load_dataset, split_commas
 
 
 @click.command()
@@ -19,7 +19,8 @@ from .options import dataset_option, load_dataset, split_commas
               help="Retrain even if OUT holds a model trained from this definition and these features.")
 @click.option("--jobs", default=1, type=click.IntRange(1),
               help="Models trained at once, in separate processes (results do not depend on it).")
-def train(run_config, dataset_root, features_dir, model_dir, team, overwrite, jobs):
+@cluster_option()
+def train(run_config, dataset_root, features_dir, model_dir, team, overwrite, jobs, cluster):
     """Cross-validate a run by film, then train its final model on all development films.
 
     Writes into OUT the out-of-fold predictions of every development film as a run file (so that
@@ -34,8 +35,9 @@ def train(run_config, dataset_root, features_dir, model_dir, team, overwrite, jo
     from ..training import train_run
 
     config = load_run(run_config)
-    result = train_run(config, load_dataset(dataset_root), features_dir, model_dir, team, overwrite, jobs=jobs,
-                       echo=click.echo)
+    dataset = load_dataset(dataset_root)
+    with executor(jobs, cluster) as runner:
+        result = train_run(config, dataset, features_dir, model_dir, team, overwrite, jobs=runner, echo=click.echo)
     if result.skipped:
         click.echo(f"{model_dir} is already trained (use --overwrite to retrain)")
     click.echo(f"{config.name}: {format_scores(result.scores)}")
@@ -83,14 +85,15 @@ COMMANDS = [train, predict]
 @click.option("--out", "out_dir", default="submission", type=click.Path(file_okay=False),
               help="Where the test run files and the zip go.")
 @click.option("--jobs", default=1, type=click.IntRange(1),
-              help="Models trained at once, in separate processes (results do not depend on it).")
+              help="Films extracted and models trained at once, in separate processes (results do not depend on it).")
+@cluster_option()
 @click.option("--force", is_flag=True,
               help="Overwrite test run files, descriptions and the zip in OUT that the pipeline did not "
                    "write or that were edited since (refused by default).")
 @click.option("--light", is_flag=True,
               help="Train each run with its [light] settings (quicker; make demo uses them); the model "
                    "folders then hold the lighter runs, and a later run without --light retrains them.")
-def pipeline(dataset_root, team, runs_dir, features_dir, models_dir, out_dir, jobs, force, light):
+def pipeline(dataset_root, team, runs_dir, features_dir, models_dir, out_dir, jobs, cluster, force, light):
     """Everything for every run: extract, train, predict the test films, validate, package.
 
     A run whose model was trained from another definition or other features is retrained.
@@ -103,8 +106,9 @@ def pipeline(dataset_root, team, runs_dir, features_dir, models_dir, out_dir, jo
     from ..pipeline import build_submission
 
     dataset = load_dataset(dataset_root)
-    zip_path, outcomes = build_submission(runs_dir, dataset, features_dir, models_dir, out_dir,
-                                          team, force=force, jobs=jobs, echo=click.echo, light=light)
+    with executor(jobs, cluster) as runner:
+        zip_path, outcomes = build_submission(runs_dir, dataset, features_dir, models_dir, out_dir,
+                                              team, force=force, jobs=runner, echo=click.echo, light=light)
     click.echo("\n" + format_table(leaderboard([Path(models_dir) / o.name for o in outcomes], dataset)))
     click.echo(f"submission: {zip_path} ({len(outcomes)} runs)")
 

@@ -37,3 +37,20 @@ def load_dataset(root):
     if not dataset.films:
         raise click.ClickException(f"{root}: no film or annotation file found under this folder")
     return dataset
+
+
+def cluster_option():
+    return click.option("--cluster", default=None, envvar="MEDIAEVAL_CLUSTER", metavar="ADDRESS",
+                        help="Run the jobs (one per film, one per model) on the Dask cluster whose scheduler is at "
+                             "ADDRESS (tcp://host:8786; or set MEDIAEVAL_CLUSTER) instead of --jobs local "
+                             "processes.  Its workers must see the dataset and output folders at the same "
+                             "paths (a shared file system) and run the same mediaeval; both are checked first.  "
+                             "Needs pip install 'mediaeval[cluster]'.")
+
+
+def executor(jobs: int, cluster):
+    """The executor of a command's jobs (:func:`mediaeval.cluster.executor_for`); its notes go
+    to stderr."""
+    from ..cluster import executor_for
+
+    return executor_for(jobs, cluster, echo=lambda text: click.echo(text, err=True))

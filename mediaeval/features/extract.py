@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import traceback
 import warnings as python_warnings
-from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -161,7 +160,8 @@ class ExtractionReport:
     removed: list[Path] = field(default_factory=list)   # stale temporary files of interrupted runs
 
 
-def _one(args) -> tuple[str, str, str]:
+def _extract_one(args) -> tuple[str, str, str]:
+    """A job: one film to its file; ``(name, "written" | "skipped" | "failed", message)``."""
     name, video, features_dir, extractors, root, overwrite, progress, backend, settings = args
     try:
         _, wrote = extract_to_file(video, features_dir, extractors, name, root, overwrite, progress, backend,
@@ -174,40 +174,47 @@ def _one(args) -> tuple[str, str, str]:
 
 
 def extract_dataset(films, features_dir, extractors=DEFAULT_EXTRACTORS, dataset_root=None,
-                    overwrite: bool = False, jobs: int = 1, progress: bool = True,
+                    overwrite: bool = False, jobs=1, progress: bool = True,
                     video_backend: str = "pyav", settings: dict | None = None) -> ExtractionReport:
     """Extract every film of ``films`` (:class:`~mediaeval.dataset.Film` s with a video).
 
     One failing film does not stop the others; the report lists written, skipped and failed
-    films.  With ``jobs > 1`` films are extracted in parallel processes
-    (:class:`mediaeval.workers.WorkerPool`: they die with this process).  Temporary files that
+    films.  ``jobs``: films extracted at once in local processes
+    (:class:`mediaeval.workers.WorkerPool`: they die with this process), or an
+    :class:`~mediaeval.workers.Executor` (a Dask cluster: :mod:`mediaeval.cluster`, whose
+    workers are first checked to see the films and the feature folder).  Temporary files that
     killed runs left in the set's folder are removed first
     (:func:`~mediaeval.features.store.remove_stale_temporaries`).
     """
     from ..progress import progress as progress_bar
+    from ..workers import as_executor
 
+    executor = as_executor(jobs)
     extractors = list(extractors) or list(DEFAULT_EXTRACTORS)
     check_ready(_extractors(extractors, settings))  # unknown names, missing weights fail before any work
-    report = ExtractionReport(removed=remove_stale_temporaries(Path(features_dir) / set_name(extractors)))
+    features_dir = executor.job_path(features_dir)
+    folder = features_dir / set_name(extractors)
+    report = ExtractionReport(removed=remove_stale_temporaries(folder))
+    root = executor.job_path(dataset_root) if dataset_root is not None else None
+    settings = {name: dict(values) for name, values in (settings or {}).items()}
+    weights = {}                # weights files (c3d, vgg19-audio), as the jobs are to read them
+    for name, values in settings.items():
+        if values.get("weights"):
+            values["weights"] = weights[f"the weights of {name}"] = str(executor.job_path(values["weights"]))
     todo = []
     for film in films:
         if film.video is None:
             report.failed[film.name] = "no video file (.mp4) was found for this film"
         else:
-            todo.append((film.name, film.video, features_dir, extractors, dataset_root, overwrite,
-                         progress and jobs == 1, video_backend, settings))
+            todo.append((film.name, executor.job_path(film.video), features_dir, extractors, root, overwrite,
+                         progress and executor.in_process, video_backend, settings))
+    if todo:
+        executor.check_shared(read={**({"the dataset": root} if root is not None else {}), **weights,
+                                    **{f"film {args[0]}": args[1] for args in todo}},
+                              write={"the feature folder": folder})
     with progress_bar(total=len(todo), desc="films", unit="film", disable=not progress) as bar:
-        if jobs > 1:
-            from ..workers import WorkerPool
-
-            with WorkerPool(jobs) as pool:
-                futures = [pool.submit(_one, args) for args in todo]
-                results = (f.result() for f in as_completed(futures))
-                for result in results:
-                    _record(report, result, bar)
-        else:
-            for args in todo:
-                _record(report, _one(args), bar)
+        for _, result in executor.run(_extract_one, todo, names=[args[0] for args in todo]):
+            _record(report, result, bar)
     return report
 
 
