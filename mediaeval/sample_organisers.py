@@ -260,8 +260,8 @@ def audio_attributes() -> list[str]:
 
 
 def _mel_bank(n_bands: int, low: float, high: float) -> np.ndarray:
-    mel = lambda hz: 2595 * np.log10(1 + hz / 700)          # noqa: E731
-    edges = 700 * (10 ** (np.linspace(mel(low), mel(high), n_bands + 2) / 2595) - 1)
+    low_mel, high_mel = (2595 * math.log10(1 + hz / 700) for hz in (low, high))
+    edges = 700 * (10 ** (np.linspace(low_mel, high_mel, n_bands + 2) / 2595) - 1)
     freqs = np.fft.rfftfreq(FRAME, 1 / AUDIO_RATE)
     bank = np.zeros((n_bands, freqs.size))
     for b in range(n_bands):
