@@ -14,6 +14,10 @@ Picture and sound follow the curves, so that features can learn them:
   (a brighter spectrum).
 
 Fear is marked on segments whose mean valence is below -0.15 and mean arousal above 0.25.
+
+Beside the films, the organisers' features are written as the real task shipped them (per-second
+visual features, openSMILE audio features per 10 s segment), computed from each film's own
+frames and sound: see :mod:`mediaeval.sample_organisers`.
 """
 from __future__ import annotations
 
@@ -82,6 +86,7 @@ class FilmPlan:
     valence: np.ndarray   # per second
     arousal: np.ndarray   # per second
     seed: int
+    features: tuple[Path, Path] | None = None   # the organisers' visual and audio folders, if written
 
     @property
     def duration(self) -> float:
@@ -89,7 +94,9 @@ class FilmPlan:
 
 
 def plan_films(dest: Path, n_dev: int, n_test: int, durations: tuple[float, float],
-               seed: int) -> list[FilmPlan]:
+               seed: int, organisers: bool = True) -> list[FilmPlan]:
+    from .sample_organisers import feature_dirs
+
     rng = np.random.default_rng(seed)
     plans = []
     names = [(f"Sample_{i + 1:02d}", dest / DEV_VIDEO_DIR) for i in range(n_dev)]
@@ -103,8 +110,9 @@ def plan_films(dest: Path, n_dev: int, n_test: int, durations: tuple[float, floa
                                 rng.uniform(0.12, 0.3), rng.uniform(15, 45), rng)
         arousal = emotion_curve(n_seconds, float(np.clip(rng.normal(0.12, 0.2), -0.4, 0.6)),
                                 rng.uniform(0.14, 0.3), rng.uniform(15, 45), rng)
+        features = feature_dirs(dest, name, test=folder == dest / TEST_VIDEO_DIR) if organisers else None
         plans.append(FilmPlan(name, folder / f"{name}.mp4", fps, n_frames, valence, arousal,
-                              int(rng.integers(2 ** 31))))
+                              int(rng.integers(2 ** 31)), features))
     return plans
 
 
@@ -116,8 +124,11 @@ def _frame_colour(valence: float, arousal: float) -> np.ndarray:
 
 
 def render_film(plan: FilmPlan) -> Path:
-    """Encode one film: H.264 video at ``plan.fps`` and 44.1 kHz mono AAC, written atomically."""
+    """Encode one film: H.264 video at ``plan.fps`` and 44.1 kHz mono AAC, written atomically; then
+    its organisers' features (from the first frame of every second and the sound) if planned."""
     import av
+
+    from . import sample_organisers
 
     rng = np.random.default_rng(plan.seed)
     fps = float(plan.fps)
@@ -127,6 +138,7 @@ def render_film(plan: FilmPlan) -> Path:
     audio_phase, pattern_phase = 0.0, 0.0
     angle, wavelength, next_cut = rng.uniform(0, math.pi), rng.uniform(12, 40), 0.0
     grains = rng.standard_normal((8, HEIGHT, WIDTH)).astype(np.float32)
+    per_second, sound = [], []      # the organisers' visual descriptors of each second; the sound
     with atomic_output(plan.video_path) as tmp:
         with av.open(str(tmp), "w", format="mp4") as container:
             video = container.add_stream("libx264", rate=plan.fps)
@@ -151,20 +163,29 @@ def render_film(plan: FilmPlan) -> Path:
                     grain = grains[rng.integers(len(grains))] * (0.02 + 0.08 * (a + 1) / 2)
                     luminance = 1 + 0.25 * grating + grain
                     rgb = np.clip(luminance[..., None] * _frame_colour(v, a) * 255, 0, 255).astype(np.uint8)
+                    if plan.features and index == frame_index:
+                        per_second.append(sample_organisers.visual_descriptors(rgb))
                     frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
                     frame.pts = index
                     container.mux(video.encode(frame))
+                if plan.features and len(per_second) <= second:   # a second without a frame of its own
+                    per_second.append(per_second[-1])
                 frame_index = stop
                 begin = second * AUDIO_RATE
                 end = min(n_audio, begin + AUDIO_RATE)
                 if end > begin:
                     samples, audio_phase = _sound(begin, end, seconds, plan, audio_phase, rng)
+                    sound.append(samples[0])
                     chunk = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
                     chunk.sample_rate = AUDIO_RATE
                     chunk.pts = begin
                     container.mux(audio.encode(chunk))
             container.mux(video.encode(None))
             container.mux(audio.encode(None))
+    if plan.features:
+        visual_dir, audio_dir = plan.features
+        sample_organisers.write_visual(visual_dir, plan.name, per_second)
+        sample_organisers.write_audio(audio_dir, plan.name, np.concatenate(sound), plan.duration)
     return plan.video_path
 
 
@@ -201,7 +222,8 @@ def write_annotations(plan: FilmPlan, va_path: Path, fear_path: Path) -> None:
 
 
 def make_sample(dest, films: int = 8, test_films: int = 3, durations: tuple[float, float] = (60.0, 180.0),
-                seed: int = 0, jobs: int = 2, test_labels: bool = False, progress: bool = True) -> list[FilmPlan]:
+                seed: int = 0, jobs: int = 2, test_labels: bool = False, progress: bool = True,
+                organisers: bool = True) -> list[FilmPlan]:
     """Write a synthetic dataset under ``dest`` in the layout of the task's zips as
     distributed (``continuous-movies/<Film>.mp4``, ``MEDIAEVAL17-DevSet-*-annotations/annotations/``,
     ``MEDIAEVAL17-TestSet-Data/data/``; README, "Where to put the real data").
@@ -218,6 +240,9 @@ def make_sample(dest, films: int = 8, test_films: int = 3, durations: tuple[floa
     test_labels : bool
         Also write the test films' ground truth (``MEDIAEVAL17_NN_valence_arousal.txt``,
         ``..._fear.txt``), as the organisers did after the evaluation.
+    organisers : bool
+        Also write the organisers' features of every film (:mod:`mediaeval.sample_organisers`),
+        in the real zips' folders (the layout :mod:`mediaeval.features.organisers` reads).
     """
     from .progress import progress as progress_bar
 
@@ -225,7 +250,7 @@ def make_sample(dest, films: int = 8, test_films: int = 3, durations: tuple[floa
     low, high = durations
     if not 10 <= low <= high:
         raise ValueError(f"durations must satisfy 10 <= min <= max seconds, got {low}, {high}")
-    plans = plan_films(dest, films, test_films, (low, high), seed)
+    plans = plan_films(dest, films, test_films, (low, high), seed, organisers)
     for plan in plans:
         if plan.name.startswith("MEDIAEVAL17_"):
             if test_labels:

@@ -24,6 +24,7 @@ def test_every_command_has_help_with_defaults(command):
     if command == "sample":
         text = " ".join(result.output.split())
         assert "[default: 8; x>=1]" in text and "[default: 60:180]" in text
+        assert "--organisers / --no-organisers" in text and "[default: organisers]" in text
 
 
 def test_help_does_not_import_heavy_libraries():

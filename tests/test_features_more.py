@@ -6,7 +6,7 @@ from films import write_film
 from mediaeval.errors import DataError
 from mediaeval.features.extract import extract_film
 from mediaeval.features.organisers import read_arff
-from mediaeval.windows import segments_to_steps
+from mediaeval.windows import segments_to_n_steps, segments_to_steps
 
 ARFF = """@relation openSMILE_features
 
@@ -97,3 +97,50 @@ def test_egemaps_windows_are_centred_on_the_steps(tmp_path):
     assert loudness[ends < 3.95].max() < 0.05
     assert loudness[(starts > 4.05) & (ends < 8)].min() > 0.5
     assert opensmile.__version__
+
+
+def test_organisers_audio_rows_of_every_segment_of_the_film_need_no_warning(tmp_path):
+    """A 15.2 s film has 28 whole steps (14.93 s, one segment) but two annotated segments: two
+    rows are one per segment, brought onto the steps without a warning."""
+    video = organisers_tree(tmp_path / "data", rows=((1, 10), (3, 30)))
+    write_film(video, 15.2)
+    features = extract_film(video, ["organisers-audio"], dataset_root=tmp_path / "data")
+    assert features.values.shape == (28, 2) and features.meta["warnings"] == []
+    assert np.allclose(features.values, segments_to_n_steps(np.array([[1, 10], [3, 30]]), 28))
+    # steps before 5 s: the first segment; 5-10 s: both; after 10 s: the second (the last step included)
+    assert [features.values[i].tolist() for i in (0, 10, 27)] == [[1, 10], [2, 20], [3, 30]]
+
+
+def test_organisers_features_of_the_sample_dataset(tiny_dataset, tmp_path):
+    """``mediaeval extract --extractor organisers`` reads what ``mediaeval sample`` wrote: every
+    film, the real dimensions, no warning, each step holding its second's file."""
+    from click.testing import CliRunner
+
+    from mediaeval.cli import cli
+    from mediaeval.dataset import Dataset
+    from mediaeval.features.store import load_set
+
+    result = CliRunner().invoke(cli, ["extract", "--dataset", str(tiny_dataset), "--out", str(tmp_path),
+                                      "--extractor", "organisers"])
+    assert result.exit_code == 0, result.output
+    assert "3 films extracted, 0 already complete, 0 failed" in result.output
+    dims = {"acc": 256, "cedd": 144, "cl": 33, "eh": 80, "fcth": 192, "gabor": 60, "jcd": 168, "sc": 64,
+            "tamura": 18, "lbp": 256, "fc6": 4096}
+    for film in Dataset.discover(tiny_dataset).films.values():
+        features = load_set(tmp_path, ["organisers"], film.name)
+        n = len(features.values)
+        assert features.meta["warnings"] == [] and n == int(film.duration // (16 / 30))
+        assert features.values.shape == (n, sum(dims.values()) + 1582) and np.isfinite(features.values).all()
+        visual = [c.split("/")[2].rsplit("_", 1)[0] for c in features.columns if c.startswith("organisers/visual/")]
+        assert [(kind, visual.count(kind)) for kind in dict.fromkeys(visual)] == list(dims.items())
+        folder = next(tiny_dataset.glob(f"*Visual_features/*/{film.name}"))
+        for step in (0, n // 2, n - 1):
+            second = int((step + 0.5) * 16 / 30)
+            fc6 = (folder / "fc6" / f"{film.name}-{second + 1:05d}_fc6.txt").read_text().split(",")
+            start = features.columns.index("organisers/visual/fc6_0")
+            assert features.values[step, start:start + 4096].tolist() == np.float32([float(v) for v in fc6]).tolist()
+        audio = sorted(next(tiny_dataset.glob(f"*Audio_features/*/{film.name}")).rglob("*.csv"))
+        rows = np.concatenate([read_arff(p)[1] for p in audio])
+        assert len(rows) == film.n_segments
+        start = features.columns.index("organisers/audio/pcm_loudness_sma_maxPos")
+        assert np.allclose(features.values[:, start:], segments_to_n_steps(rows, n), rtol=1e-6, atol=1e-6)

@@ -87,3 +87,26 @@ def test_pipeline_with_a_per_segment_run_on_imported_features_and_a_fused_run(ti
         assert validate_run(tmp_path / "submission" / f"me17ei_T_valence_arousal_run{n}.txt", dataset) == []
     fused = (tmp_path / "models" / "valence_arousal_run5")
     assert (fused / "fusion.json").exists() and (fused / "scores.json").exists()
+
+
+def test_pipeline_light_trains_the_shipped_fear_run_on_the_organisers_features(tiny_dataset, tmp_path):
+    """Fear run 3 as shipped, as make demo trains it: the organisers' features are read from the
+    dataset (the sample writes them), the run is trained with its [light] settings and submitted."""
+    import shutil
+    from pathlib import Path
+
+    runs = tmp_path / "runs" / "fear"
+    runs.mkdir(parents=True)
+    shutil.copy(Path(__file__).resolve().parents[1] / "runs" / "fear" / "run3.toml", runs)
+    args = ["pipeline", "--dataset", str(tiny_dataset), "--team", "T", "--runs", str(tmp_path / "runs"),
+            "--features", str(tmp_path / "features"), "--models", str(tmp_path / "models"),
+            "--out", str(tmp_path / "submission"), "--light"]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "features organisers" in result.output and "(light settings: alphas = [100.0])" in result.output
+    assert sorted(p.name for p in (tmp_path / "features").iterdir()) == ["organisers"]
+    run = tmp_path / "submission" / "me17ei_T_fear_run3.txt"
+    assert validate_run(run, Dataset.discover(tiny_dataset)) == []
+    with zipfile.ZipFile(tmp_path / "submission" / "me17ei_T.zip") as archive:
+        assert archive.namelist() == ["me17ei_T_fear_run3.txt", "README.txt"]
+        assert "on the organisers' features" in archive.read("README.txt").decode()

@@ -9,8 +9,9 @@ are listed in the film's warnings and filled from the nearest second that has on
 Audio: openSMILE output in ARFF-style ``.csv`` files under ``<audio features>/<Film>/``
 (``@attribute`` lines, ``@data``, rows whose first value is a name).  Rows of all files are
 taken in natural file-name order.  If there is one row per 10 s segment (the probable 2017
-layout) they are brought onto the steps with ``segments_to_steps``; otherwise the rows are
-spread evenly over the film, and a warning says so.
+layout; the film's whole steps may end up to one step before the film, which may drop its last
+segment, so either count is taken) they are brought onto the steps with
+``segments_to_n_steps``; otherwise the rows are spread evenly over the film, and a warning says so.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from ..windows import STEP_SECONDS, segment_count, segments_to_steps
+from ..windows import STEP_SECONDS, segment_count, segments_to_n_steps
 from .registry import Extractor, FilmSource, as_float32, register
 
 VISUAL_ORDER = ["acc", "cedd", "cl", "eh", "fcth", "gabor", "jcd", "sc", "tamura", "lbp", "fc6"]
@@ -163,11 +164,16 @@ def audio_features(source: FilmSource) -> tuple[np.ndarray, list[str]]:
         names = these
         blocks.append(rows)
     rows = np.concatenate(blocks)
-    duration = source.n_steps * STEP_SECONDS
-    if len(rows) == segment_count(duration):
-        on_steps = segments_to_steps(rows, duration)
+    # The film lasts from the end of its whole steps to one step more: its segments are as many
+    # as a film of either length has (a 45.2 s film's whole steps end at 44.8 s: 7 segments by
+    # its steps, 8 by its duration, as its annotations).
+    covered = source.n_steps * STEP_SECONDS
+    counts = (segment_count(covered), segment_count(covered + STEP_SECONDS * (1 - 1e-9)))
+    if counts[0] <= len(rows) <= counts[1]:
+        on_steps = segments_to_n_steps(rows, source.n_steps)
     else:
-        source.warnings.append(f"organisers' audio: {len(rows)} rows for {segment_count(duration)} segments; "
+        expected = str(counts[0]) if counts[0] == counts[1] else f"{counts[0]} or {counts[1]}"
+        source.warnings.append(f"organisers' audio: {len(rows)} rows for {expected} segments; "
                                f"rows spread evenly over the film")
         mids = (np.arange(source.n_steps) + 0.5) / max(source.n_steps, 1)
         on_steps = rows[np.minimum((mids * len(rows)).astype(int), len(rows) - 1)]
@@ -183,7 +189,7 @@ def both(source: FilmSource) -> tuple[np.ndarray, list[str]]:
 
 @register("organisers")
 def _organisers() -> Extractor:
-    return Extractor("organisers", "organisers", "1", None, whole_film=both)
+    return Extractor("organisers", "organisers", "2", None, whole_film=both)
 
 
 @register("organisers-visual")
@@ -193,4 +199,4 @@ def _organisers_visual() -> Extractor:
 
 @register("organisers-audio")
 def _organisers_audio() -> Extractor:
-    return Extractor("organisers-audio", "audio", "1", None, whole_film=audio_features)
+    return Extractor("organisers-audio", "audio", "2", None, whole_film=audio_features)
