@@ -622,11 +622,16 @@ def segment_rows(per_seed: list[tuple[np.ndarray, float]], subtask: str) -> np.n
 
 
 def _one_thread_each() -> None:
-    """Worker processes share the cores: one TensorFlow thread each, and one OpenMP thread for
-    scikit-learn's gradient boosting (set before anything loads OpenMP)."""
+    """Worker processes share the cores: one TensorFlow thread each, and one thread for the BLAS
+    and OpenMP pools that NumPy, SciPy and scikit-learn use (a worker forked from a process that
+    had loaded them would otherwise start one thread per core in each: measured, a per-segment
+    fit took 5 times the CPU)."""
     os.environ["OMP_NUM_THREADS"] = "1"
+    import sklearn.ensemble  # noqa: F401  (loads scikit-learn's OpenMP runtime, so that it is limited too)
     import tensorflow as tf
+    from threadpoolctl import threadpool_limits
 
+    threadpool_limits(1)
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
