@@ -248,6 +248,8 @@ class PostProcessing:
     def curves(self, step_outputs: np.ndarray, n_segments: int, subtask: str) -> np.ndarray:
         """A film's post-processed segment curves from the model's per-step outputs, clipped to
         the output's range."""
+        if n_segments == 0:   # a film shorter than a segment (or than a step): no rows
+            return np.zeros((0, len(self.sigma)))
         segments = steps_to_n_segments(step_outputs.astype(np.float64), n_segments)
         return np.clip(self.curves_of(segments), *get_subtask(subtask).output_range)
 

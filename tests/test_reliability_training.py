@@ -137,7 +137,8 @@ def test_item1_item2_killed_train_keeps_the_old_model(trained, tiny_dataset, fea
                                env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     try:
-        while process.poll() is None and not (partial / "fold1" / "seed1" / "tensorboard").exists():
+        # a fit writes into a temporary folder beside its own (.seed1.<token>.tmp) until it is complete
+        while process.poll() is None and not any(partial.glob("fold1/*seed1*/tensorboard")):
             time.sleep(0.2)
     finally:
         process.kill()
