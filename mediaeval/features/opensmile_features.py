@@ -24,12 +24,42 @@ BATCH_STEPS = 3 * 188           # about 300 s of steps per batch; a multiple of 
 _PASS_STEP_SECONDS = 1.6        # three steps
 
 
-@cache
-def _smile(context_seconds: float):
+def _import_opensmile():
+    """``import opensmile``, its native library first loaded with ``RTLD_DEEPBIND`` (Linux).
+
+    TensorFlow loads its libraries with ``RTLD_GLOBAL``, and ``libtensorflow_framework.so``
+    exports Ooura's FFT (``rdft``, ``makewt``, ...) in double precision.  ``libSMILEapi.so``
+    has its own copy of these functions in single precision, but loaded after TensorFlow
+    without ``RTLD_DEEPBIND`` it calls TensorFlow's, which write twice the floats' bytes and
+    corrupt the heap ("malloc(): invalid size", then abort).  Deep binding makes the library
+    use its own functions first, in any order of imports; the results are the same as in a
+    process without TensorFlow.  (A library that is already loaded keeps its bindings: code
+    that imported opensmile itself after TensorFlow is not mended.)
+    """
+    import glob
+    import importlib.util
+    import os
+
+    missing = RuntimeError("the egemaps extractor needs the opensmile package: pip install opensmile")
+    spec = importlib.util.find_spec("opensmile")
+    if spec is None:
+        raise missing
+    deepbind = getattr(os, "RTLD_DEEPBIND", None)
+    libraries = glob.glob(os.path.join(spec.submodule_search_locations[0], "core", "bin", "*", "libSMILEapi.so"))
+    if deepbind is not None and len(libraries) == 1:
+        import ctypes
+
+        ctypes.CDLL(libraries[0], mode=os.RTLD_LOCAL | deepbind)   # opensmile's own load reuses it
     try:
         import opensmile
     except ImportError as error:
-        raise RuntimeError("the egemaps extractor needs the opensmile package: pip install opensmile") from error
+        raise missing from error
+    return opensmile
+
+
+@cache
+def _smile(context_seconds: float):
+    opensmile = _import_opensmile()
     frame_mode = Path(tempfile.gettempdir()) / f"mediaeval-egemaps-{context_seconds:g}s.conf.inc"
     frame_mode.write_text(f"frameMode = fixed\nframeSize = {context_seconds}\n"
                           f"frameStep = {_PASS_STEP_SECONDS}\nframeCenterSpecial = left\n")
