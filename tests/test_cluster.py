@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from conftest import TRAINING_RUN
 from films import truncate, write_film
 from mediaeval.cli import cli
 from mediaeval.features.store import load_features
@@ -22,20 +23,7 @@ distributed = pytest.importorskip("distributed")
 
 REPO = Path(__file__).resolve().parents[1]
 SET = "visual-stats+audio-stats"
-RUN = """subtask = "valence_arousal"
-run = 3
-description = "tiny cluster run"
-features = ["visual-stats", "audio-stats"]
-seed = 1
-seeds = 1
-folds = 2
-
-[model]
-lstm_units = 8
-epochs = 2
-chunk_steps = 16
-batch_films = 2
-"""
+RUN = TRAINING_RUN.format(subtask="valence_arousal", seeds=1)
 
 
 def invoke(*args, env=None):
