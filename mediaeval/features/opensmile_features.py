@@ -101,5 +101,7 @@ def egemaps_windows(source: FilmSource, context_seconds: float = CONTEXT_SECONDS
 @register("egemaps")
 def _egemaps() -> Extractor:
     smile = _smile(CONTEXT_SECONDS)
-    return Extractor("egemaps", "audio", "1", list(smile.feature_names), whole_film=egemaps_windows,
+    # version 2: files of version 1 made in a process that had loaded TensorFlow (a --jobs worker
+    # that had extracted i3d or musicnn) may hold values of a corrupted FFT (see _import_opensmile)
+    return Extractor("egemaps", "audio", "2", list(smile.feature_names), whole_film=egemaps_windows,
                      params={"feature_set": "eGeMAPSv02", "context_seconds": CONTEXT_SECONDS, "rate": RATE})
