@@ -581,9 +581,25 @@ class FitOutcome:
     post: PostProcessing | None = None
 
 
-def _fit_job(job) -> FitOutcome:
+@dataclass(frozen=True)
+class FitJob:
+    """One model to train (one fold or the final model, one seed), and the films it predicts."""
+
+    train: list            # FilmData the model learns from
+    held_out: list         # FilmData it predicts (the fold's; none for the final model)
+    subtask: str
+    settings: object       # ModelSettings or SegmentSettings
+    seed: int
+    out_dir: Path | None   # where the model is saved (None: not saved)
+    progress: bool         # draw the epochs' bar (only where the job runs in this process)
+    label: str             # "fold 2/5 seed 0": the bar's and the failure's name
+
+
+def _fit_job(job: FitJob) -> FitOutcome:
     """Train one model (one fold or the final model, one seed); predict its held-out films."""
-    train, held_out, subtask, settings, seed, out_dir, progress, label = job
+    train, held_out, subtask, settings, seed, out_dir = (job.train, job.held_out, job.subtask, job.settings,
+                                                          job.seed, job.out_dir)
+    progress, label = job.progress, job.label
     if _is_segment_family(settings):
         return FitOutcome(_fit_segment_job(train, held_out, subtask, settings, seed, out_dir))
     fitted = fit(train, subtask, settings, seed, out_dir, progress, label)
@@ -645,15 +661,15 @@ def _fit_job_afresh(item) -> list:
     in its manifest).  So a job whose worker died and that runs again starts clean, and one that
     outlived its command (Dask does not stop running tasks) leaves nothing behind."""
     job, token = item
-    if job[5] is None:
+    if job.out_dir is None:
         return _fit_job(job)
-    out_dir = Path(job[5])
+    out_dir = Path(job.out_dir)
     partial = out_dir.parents[1]
     tmp = out_dir.with_name(f".{out_dir.name}.{token}.tmp")
     try:
         if tmp.exists():
             shutil.rmtree(tmp)
-        result = _fit_job(job[:5] + (tmp,) + job[6:])
+        result = _fit_job(dataclasses.replace(job, out_dir=tmp))
         if (read_manifest(partial) or {}).get("token") != token:
             raise MediaevalError(f"{partial} is no longer written by the command that started this job; "
                                  f"its model is dropped")
@@ -669,7 +685,7 @@ def _fit_job_afresh(item) -> list:
         raise
 
 
-def _run_jobs(jobs: list, executor, bar, token: str) -> list:
+def _run_jobs(jobs: list[FitJob], executor, bar, token: str) -> list[FitOutcome]:
     """Run fit jobs with ``executor`` (here, local processes or a cluster: each seeded alike,
     so the results agree) as :func:`_fit_job_afresh` with ``token``; jobs that run elsewhere
     draw no progress bar, and a cluster gets every film's data once."""
@@ -677,13 +693,13 @@ def _run_jobs(jobs: list, executor, bar, token: str) -> list:
 
     executor = as_executor(executor)
     if not executor.in_process:
-        films = list({id(f): f for job in jobs for f in (*job[0], *job[1])}.values())
+        films = list({id(f): f for job in jobs for f in (*job.train, *job.held_out)}.values())
         shared = dict(zip(map(id, films), executor.share(films)))
-        jobs = [([shared[id(f)] for f in job[0]], [shared[id(f)] for f in job[1]]) + job[2:6] + (False,) + job[7:]
-                for job in jobs]
+        jobs = [dataclasses.replace(job, train=[shared[id(f)] for f in job.train],
+                                    held_out=[shared[id(f)] for f in job.held_out], progress=False) for job in jobs]
     results: list = [None] * len(jobs)
-    for index, result in executor.run(_fit_job_afresh, [(job, token) for job in jobs], names=[job[7] for job in jobs],
-                                      initializer=_one_thread_each):
+    for index, result in executor.run(_fit_job_afresh, [(job, token) for job in jobs],
+                                      names=[job.label for job in jobs], initializer=_one_thread_each):
         results[index] = result
         bar.update()
     return results
@@ -771,13 +787,13 @@ def _train_into(folder: Path, config: RunConfig, films: list[FilmData], run_name
         held_films = [by_name[n] for n in held_names]
         train = [f for f in films if f.name not in held_names]
         for seed in seeds:
-            fit_jobs.append((train, held_films, config.subtask, config.model, seed,
-                             folder / f"fold{k}" / f"seed{seed}", progress, f"fold {k}/{len(folds)} seed {seed}"))
+            fit_jobs.append(FitJob(train, held_films, config.subtask, config.model, seed,
+                                   folder / f"fold{k}" / f"seed{seed}", progress, f"fold {k}/{len(folds)} seed {seed}"))
             held.append(held_films)
 
-    def final_jobs(settings) -> list:
-        return [(films, [], config.subtask, settings, seed, folder / "final" / f"seed{seed}", progress,
-                 f"final seed {seed}") for seed in seeds]
+    def final_jobs(settings) -> list[FitJob]:
+        return [FitJob(films, [], config.subtask, settings, seed, folder / "final" / f"seed{seed}", progress,
+                       f"final seed {seed}") for seed in seeds]
 
     jobs.check_shared(write={"the model folder being written": folder})
     total = len(fit_jobs) + len(seeds)

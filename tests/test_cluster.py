@@ -273,14 +273,14 @@ def test_a_fit_job_that_outlived_its_command_leaves_nothing(tmp_path):
     model folder it wrote into was given up (or replaced by a rerun) drops its model."""
     from mediaeval.errors import MediaevalError
     from mediaeval.model import ModelSettings
-    from mediaeval.training import FilmData, _fit_job_afresh, _write_manifest
+    from mediaeval.training import FilmData, FitJob, _fit_job_afresh, _write_manifest
 
     rng = np.random.default_rng(0)
     films = [FilmData(f"F{k}", rng.standard_normal((40, 3)).astype(np.float32), 1,
                       rng.uniform(-1, 1, (1, 2))) for k in range(3)]
     settings = ModelSettings(lstm_units=4, epochs=1, chunk_steps=16, batch_films=2)
     partial = tmp_path / "va.partial"
-    job = (films[:2], films[2:], "valence_arousal", settings, 1, partial / "fold1" / "seed1", False, "fold 1")
+    job = FitJob(films[:2], films[2:], "valence_arousal", settings, 1, partial / "fold1" / "seed1", False, "fold 1")
     partial.mkdir()
     _write_manifest(partial, state="partial", pid=1, token="mine")
     outputs = _fit_job_afresh((job, "mine"))                    # the command's own job: its model is in place
