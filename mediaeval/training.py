@@ -660,7 +660,9 @@ def _fit_job_afresh(item) -> list:
     while ``<model>.partial`` is still being written by the command that made the job (``token``
     in its manifest).  So a job whose worker died and that runs again starts clean, and one that
     outlived its command (Dask does not stop running tasks) leaves nothing behind."""
-    job, token = item
+    job, token, *films = item
+    if films:   # the films travel beside the job: Dask resolves scattered data in lists, not in a dataclass
+        job = dataclasses.replace(job, train=list(films[0]), held_out=list(films[1]))
     if job.out_dir is None:
         return _fit_job(job)
     out_dir = Path(job.out_dir)
@@ -695,11 +697,13 @@ def _run_jobs(jobs: list[FitJob], executor, bar, token: str) -> list[FitOutcome]
     if not executor.in_process:
         films = list({id(f): f for job in jobs for f in (*job.train, *job.held_out)}.values())
         shared = dict(zip(map(id, films), executor.share(films)))
-        jobs = [dataclasses.replace(job, train=[shared[id(f)] for f in job.train],
-                                    held_out=[shared[id(f)] for f in job.held_out], progress=False) for job in jobs]
+        items = [(dataclasses.replace(job, train=[], held_out=[], progress=False), token,
+                  [shared[id(f)] for f in job.train], [shared[id(f)] for f in job.held_out]) for job in jobs]
+    else:
+        items = [(job, token) for job in jobs]
     results: list = [None] * len(jobs)
-    for index, result in executor.run(_fit_job_afresh, [(job, token) for job in jobs],
-                                      names=[job.label for job in jobs], initializer=_one_thread_each):
+    for index, result in executor.run(_fit_job_afresh, items, names=[job.label for job in jobs],
+                                      initializer=_one_thread_each):
         results[index] = result
         bar.update()
     return results
