@@ -391,11 +391,10 @@ def predict_steps(models, normalisers: list[Normaliser], films: list[FilmData]) 
 
 
 def to_segments(step_outputs: np.ndarray, n_segments: int, subtask: str) -> np.ndarray:
-    """Run-file rows of one film from its per-step outputs: (K, 2) valence/arousal or label, confidence."""
-    if n_segments == 0:   # a film shorter than a segment (or than a step): its name and no rows
-        return np.zeros((0, 2))
-    segments = steps_to_n_segments(step_outputs.astype(np.float64), n_segments)
-    return get_subtask(subtask).rows(segments)
+    """Run-file rows of one film from its per-step outputs, with no post-processing: (K, 2)
+    valence/arousal or label, confidence."""
+    task = get_subtask(subtask)
+    return task.rows(PostProcessing.identity(task.outputs).curves(step_outputs, n_segments, subtask))
 
 
 # --------------------------------------------------------------------------- model folders
