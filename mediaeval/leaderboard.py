@@ -198,7 +198,7 @@ def _plot_title(board: dict[str, list[Entry]]) -> str:
 
 
 def leaderboard_figure(board: dict[str, list[Entry]]):
-    """The figure of :func:`plot_leaderboard` (a matplotlib ``Figure``; close it when done).
+    """The figure of :func:`plot_leaderboard` (a matplotlib ``Figure`` of its own, outside pyplot).
 
     One panel per figure (MSE and PCC never share an axis), titled by the figure's key: each
     run's official value as a point with its spread over folds (± std; none for a run file
@@ -206,14 +206,14 @@ def leaderboard_figure(board: dict[str, list[Entry]]):
     the panel when the runs share it, else a dashed mark on each run's row (runs on other folds
     or films); a run without an honest constant has none.
     """
-    from .plots import _pyplot
+    from .plots import new_figure
 
-    plt = _pyplot()
     panels = [(s, k) for s, entries in board.items() for k in get_subtask(s).panel_keys]
     # wrapped to the figure's width (about 13 characters an inch): one panel of fear is narrow
     title = "\n".join(textwrap.fill(line, int(13 * 3.6 * len(panels))) for line in _plot_title(board).split("\n"))
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 0.45 * max(
-        len(e) for e in board.values()) + 2.2 + 0.2 * title.count("\n")), squeeze=False)
+    fig = new_figure(figsize=(3.6 * len(panels), 0.45 * max(len(e) for e in board.values()) + 2.2
+                              + 0.2 * title.count("\n")))
+    axes = fig.subplots(1, len(panels), squeeze=False)
     for ax, (subtask, key) in zip(axes[0], panels):
         entries = board[subtask][::-1]
         names = [e.name + ("" if has_folds(e) else " *") for e in entries]
@@ -247,12 +247,10 @@ def leaderboard_figure(board: dict[str, list[Entry]]):
 def plot_leaderboard(board: dict[str, list[Entry]], out) -> Path:
     """Draw :func:`leaderboard_figure` to the PNG ``out`` (written to a temporary name, then renamed)."""
     from .atomic import atomic_output
-    from .plots import _pyplot
 
     fig = leaderboard_figure(board)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(out) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
-    _pyplot().close(fig)
     return out

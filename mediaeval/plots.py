@@ -17,13 +17,13 @@ from .windows import SEGMENT_SECONDS, SEGMENT_SHIFT
 COLOURS = {"valence": "#1f5fbf", "arousal": "#c8372d", "fear": "#7b3294", "truth": "#222222"}
 
 
-def _pyplot():
-    import matplotlib
+def new_figure(**kwargs):
+    """A matplotlib ``Figure`` of its own (``figsize=...``), outside pyplot: nothing global (no
+    backend switched, no figure kept by pyplot; a notebook's own plots are untouched); it is
+    freed like any object, and ``savefig`` draws it with Agg."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(**kwargs)
 
 
 def segment_minutes(n_segments: int) -> np.ndarray:
@@ -39,11 +39,11 @@ def plot_film(film: str, prediction: np.ndarray, subtask: str, truth: np.ndarray
               out) -> Path:
     """One film: predicted (and true) valence and arousal, a panel each (a subtask of continuous values), or
     fear confidence and true fear segments (a binary subtask)."""
-    plt = _pyplot()
     minutes = segment_minutes(len(prediction))
     task = get_subtask(subtask)
     if not task.binary:
-        fig, axes = plt.subplots(len(task.row_columns), 1, figsize=(10, 5.5), sharex=True)
+        fig = new_figure(figsize=(10, 5.5))
+        axes = fig.subplots(len(task.row_columns), 1, sharex=True)
         for column, (ax, name) in enumerate(zip(axes, task.row_columns)):
             ax.plot(minutes, prediction[:, column], color=COLOURS[name], lw=1.8, label=f"predicted {name}")
             if truth is not None:
@@ -58,7 +58,8 @@ def plot_film(film: str, prediction: np.ndarray, subtask: str, truth: np.ndarray
                              fontsize=9, loc="left")
         axes[-1].set_xlabel("time (minutes, segment middles)")
     else:
-        fig, ax = plt.subplots(figsize=(10, 3.5))
+        fig = new_figure(figsize=(10, 3.5))
+        ax = fig.subplots()
         axes = [ax]
         if truth is not None:
             for k in np.flatnonzero(truth):
@@ -81,7 +82,6 @@ def plot_film(film: str, prediction: np.ndarray, subtask: str, truth: np.ndarray
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
-    plt.close(fig)
     return out
 
 
@@ -90,11 +90,11 @@ def plot_summary(name: str, scores, out) -> Path:
     and F1: the subtask's ``film_panels``), titled by its official figures."""
     from .scoring import format_scores
 
-    plt = _pyplot()
     per_film = scores.per_film
     films = list(per_film)
     keys = get_subtask(scores.subtask).film_panels
-    fig, axes = plt.subplots(1, 2, figsize=(max(8, 0.5 * len(films) + 4), 4.5))
+    fig = new_figure(figsize=(max(8, 0.5 * len(films) + 4), 4.5))
+    axes = fig.subplots(1, 2)
     for ax, group in zip(axes, keys):
         width = 0.8 / len(group)
         for j, key in enumerate(group):
@@ -109,7 +109,6 @@ def plot_summary(name: str, scores, out) -> Path:
     fig.suptitle(f"{name}: per film (official: {format_scores(scores)})", fontsize=9)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
-    plt.close(fig)
     return Path(out)
 
 

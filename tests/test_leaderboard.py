@@ -102,7 +102,6 @@ def test_leaderboard_command_table_json_csv_plot(dataset, tmp_path):
 
 def test_the_plot_has_one_panel_per_figure_with_spread_and_the_constant(dataset, tmp_path):
     from mediaeval.leaderboard import leaderboard_figure
-    from mediaeval.plots import _pyplot
 
     truth = {f: np.array(rows) for f, rows in LABELS.items()}
     good = _model_folder(tmp_path / "good", 1, "close",
@@ -110,24 +109,21 @@ def test_the_plot_has_one_panel_per_figure_with_spread_and_the_constant(dataset,
     bad = _model_folder(tmp_path / "bad", 2, "upside down", {f: -t for f, t in truth.items()})
     board = leaderboard([bad, good], dataset)
     fig = leaderboard_figure(board)
-    try:
-        axes = fig.axes
-        assert [ax.get_title() for ax in axes] == ["valence_mse (lower is better)", "valence_pcc",
-                                                   "arousal_mse (lower is better)", "arousal_pcc"]
-        entries = board["valence_arousal"][::-1]          # drawn bottom to top: the best at the top
-        for ax, key in zip(axes, ("valence_mse", "valence_pcc", "arousal_mse", "arousal_pcc")):
-            assert [t.get_text() for t in ax.get_yticklabels()] == ["valence_arousal_run2", "valence_arousal_run1"]
-            points = next(line for line in ax.get_lines() if line.get_marker() == "o")
-            # the points of this panel are this figure of each run, and no other figure (MSE and PCC never share)
-            assert points.get_xdata().tolist() == pytest.approx([e.figure(key) for e in entries])
-            bars = ax.collections[0].get_segments()
-            assert [s[1][0] - s[0][0] for s in bars] == pytest.approx([2 * e.figure(key, "fold_std") for e in entries])
-            constant = [line for line in ax.get_lines() if line.get_label() == "constant"]
-            if key.endswith("mse"):
-                assert constant[0].get_xdata()[0] == pytest.approx(entries[0].figure(key, "baseline:official"))
-            else:
-                assert constant == []      # a constant has no PCC
-        assert fig._suptitle.get_text() == ("out-of-fold figures (official value ± std over folds), constant on the "
-                                            "same folds")
-    finally:
-        _pyplot().close(fig)
+    axes = fig.axes
+    assert [ax.get_title() for ax in axes] == ["valence_mse (lower is better)", "valence_pcc",
+                                               "arousal_mse (lower is better)", "arousal_pcc"]
+    entries = board["valence_arousal"][::-1]          # drawn bottom to top: the best at the top
+    for ax, key in zip(axes, ("valence_mse", "valence_pcc", "arousal_mse", "arousal_pcc")):
+        assert [t.get_text() for t in ax.get_yticklabels()] == ["valence_arousal_run2", "valence_arousal_run1"]
+        points = next(line for line in ax.get_lines() if line.get_marker() == "o")
+        # the points of this panel are this figure of each run, and no other figure (MSE and PCC never share)
+        assert points.get_xdata().tolist() == pytest.approx([e.figure(key) for e in entries])
+        bars = ax.collections[0].get_segments()
+        assert [s[1][0] - s[0][0] for s in bars] == pytest.approx([2 * e.figure(key, "fold_std") for e in entries])
+        constant = [line for line in ax.get_lines() if line.get_label() == "constant"]
+        if key.endswith("mse"):
+            assert constant[0].get_xdata()[0] == pytest.approx(entries[0].figure(key, "baseline:official"))
+        else:
+            assert constant == []      # a constant has no PCC
+    assert fig._suptitle.get_text() == ("out-of-fold figures (official value ± std over folds), constant on the "
+                                        "same folds")

@@ -128,7 +128,6 @@ def test_runs_compared_as_the_leaderboard(tiny_dataset, tmp_path):
     run file has neither, and the plot's title says so."""
     from mediaeval.dataset import Dataset
     from mediaeval.leaderboard import leaderboard_figure, ranked, run_file_entry
-    from mediaeval.plots import _pyplot
     from mediaeval.scoring import score_valence_arousal
 
     dataset = Dataset.discover(tiny_dataset)
@@ -173,37 +172,34 @@ def test_runs_compared_as_the_leaderboard(tiny_dataset, tmp_path):
     assert third.figure("valence_mse") is not None and third.baseline is None
 
     fig = leaderboard_figure(ranked(entries))
-    try:
-        keys = ("valence_mse", "valence_pcc", "arousal_mse", "arousal_pcc")
-        assert [ax.get_title() for ax in fig.axes] == ["valence_mse (lower is better)", "valence_pcc",
-                                                       "arousal_mse (lower is better)", "arousal_pcc"]
-        for ax, key in zip(fig.axes, keys):
-            labels_drawn = [t.get_text() for t in ax.get_yticklabels()]
-            assert sorted(labels_drawn) == ["me17ei_T_valence_arousal_run1", "me17ei_T_valence_arousal_run2",
-                                            "me17ei_T_valence_arousal_run3 *", "me17ei_T_valence_arousal_run4 *"]
-            points = next(line for line in ax.get_lines() if line.get_marker() == "o")
-            drawn = dict(zip(labels_drawn, points.get_xdata()))
-            value = fourth.figure(key)   # a PCC of a test film this short may be undefined: not drawn (nan)
-            assert drawn["me17ei_T_valence_arousal_run4 *"] == pytest.approx(np.nan if value is None else value,
-                                                                             nan_ok=True)
-            bars = {lab: s[1][0] - s[0][0] if len(s) else None   # no bar at an undefined value
-                    for lab, s in zip(labels_drawn, ax.collections[0].get_segments())}
-            assert bars["me17ei_T_valence_arousal_run4 *"] == (None if value is None else 0)
-            if key.endswith("mse"):   # the PCCs of films of 1-2 segments are undefined, so is their spread
-                assert bars["me17ei_T_valence_arousal_run1"] == pytest.approx(2 * first.figure(key, "fold_std"))
-            marks = [c for c in ax.collections[1:] if c.get_label() == "constant (of each run)"]
-            if key.endswith("mse"):   # the runs' constants differ (folds, test films), so one mark per row that has one
-                xs = sorted(seg[0][0] for seg in marks[0].get_segments())
-                assert xs == pytest.approx(sorted([first.figure(key, "baseline:official")] * 2
-                                                  + [fourth.figure(key, "baseline:official")]))
-            else:
-                assert marks == []
-        assert fig._suptitle.get_text() == (
-            "official figures (± std over folds for the runs of model folders); no spread for 2 run file(s) "
-            "without folds (marked *)\nno constant for me17ei_T_valence_arousal_run3: development films of unknown "
-            "folds")
-    finally:
-        _pyplot().close(fig)
+    keys = ("valence_mse", "valence_pcc", "arousal_mse", "arousal_pcc")
+    assert [ax.get_title() for ax in fig.axes] == ["valence_mse (lower is better)", "valence_pcc",
+                                                   "arousal_mse (lower is better)", "arousal_pcc"]
+    for ax, key in zip(fig.axes, keys):
+        labels_drawn = [t.get_text() for t in ax.get_yticklabels()]
+        assert sorted(labels_drawn) == ["me17ei_T_valence_arousal_run1", "me17ei_T_valence_arousal_run2",
+                                        "me17ei_T_valence_arousal_run3 *", "me17ei_T_valence_arousal_run4 *"]
+        points = next(line for line in ax.get_lines() if line.get_marker() == "o")
+        drawn = dict(zip(labels_drawn, points.get_xdata()))
+        value = fourth.figure(key)   # a PCC of a test film this short may be undefined: not drawn (nan)
+        assert drawn["me17ei_T_valence_arousal_run4 *"] == pytest.approx(np.nan if value is None else value,
+                                                                         nan_ok=True)
+        bars = {lab: s[1][0] - s[0][0] if len(s) else None   # no bar at an undefined value
+                for lab, s in zip(labels_drawn, ax.collections[0].get_segments())}
+        assert bars["me17ei_T_valence_arousal_run4 *"] == (None if value is None else 0)
+        if key.endswith("mse"):   # the PCCs of films of 1-2 segments are undefined, so is their spread
+            assert bars["me17ei_T_valence_arousal_run1"] == pytest.approx(2 * first.figure(key, "fold_std"))
+        marks = [c for c in ax.collections[1:] if c.get_label() == "constant (of each run)"]
+        if key.endswith("mse"):   # the runs' constants differ (folds, test films), so one mark per row that has one
+            xs = sorted(seg[0][0] for seg in marks[0].get_segments())
+            assert xs == pytest.approx(sorted([first.figure(key, "baseline:official")] * 2
+                                              + [fourth.figure(key, "baseline:official")]))
+        else:
+            assert marks == []
+    assert fig._suptitle.get_text() == (
+        "official figures (± std over folds for the runs of model folders); no spread for 2 run file(s) "
+        "without folds (marked *)\nno constant for me17ei_T_valence_arousal_run3: development films of unknown "
+        "folds")
 
     out = tmp_path / "plots"
     result = CliRunner().invoke(cli, ["plot", *map(str, paths), "--dataset", str(tiny_dataset), "--out", str(out)],
