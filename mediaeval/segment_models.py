@@ -98,6 +98,22 @@ class SegmentSettings:
 
 # --------------------------------------------------------------------------- inputs
 
+def standardise_within_film(x: np.ndarray) -> np.ndarray:
+    """Each column of one film's steps z-scored by the film's own mean and std (float64).  A
+    column (nearly) constant in the film carries nothing there: 0, not its rounding noise blown
+    up to unit variance.
+
+    >>> standardise_within_film(np.array([[1.0, 5.0], [3.0, 5.0]])).tolist()
+    [[-1.0, 0.0], [1.0, 0.0]]
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if not len(x):
+        return x
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    varies = std > 1e-5 * np.maximum(1.0, np.abs(mean))
+    return np.where(varies, (x - mean) / np.where(varies, std, 1.0), 0.0)
+
+
 def segment_inputs(x_steps: np.ndarray, n_segments: int, context: int = 0,
                    per_film_standardise: bool = True) -> np.ndarray:
     """Per-segment inputs of one film: shape (n_segments, 2 d (1 + context)) for d step features.
@@ -111,13 +127,7 @@ def segment_inputs(x_steps: np.ndarray, n_segments: int, context: int = 0,
     """
     from .windows import steps_to_n_segments
 
-    x = np.asarray(x_steps, dtype=np.float64)
-    if per_film_standardise and len(x):
-        # A column (nearly) constant in the film carries nothing there: 0, not its rounding noise
-        # blown up to unit variance.
-        mean, std = x.mean(axis=0), x.std(axis=0)
-        varies = std > 1e-5 * np.maximum(1.0, np.abs(mean))
-        x = np.where(varies, (x - mean) / np.where(varies, std, 1.0), 0.0)
+    x = standardise_within_film(x_steps) if per_film_standardise else np.asarray(x_steps, dtype=np.float64)
     mean = steps_to_n_segments(x, n_segments)
     square = steps_to_n_segments(x ** 2, n_segments)
     std = np.sqrt(np.maximum(square - mean ** 2, 0.0))

@@ -131,11 +131,9 @@ class Normaliser:
 
     @staticmethod
     def _own(x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, np.float64)
-        if len(x) == 0:
-            return x
-        std = x.std(axis=0)
-        return (x - x.mean(axis=0)) / np.where(std > 1e-8, std, 1.0)
+        from .segment_models import standardise_within_film
+
+        return standardise_within_film(x)
 
     @classmethod
     def fit(cls, films: list[FilmData], per_film: bool = False) -> Normaliser:
