@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -26,7 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from .errors import DataError, warn
+from .task import SUBTASKS
 from .task import get as get_subtask
 from .windows import SEGMENT_SECONDS, SEGMENT_SHIFT, segment_count
 
@@ -252,15 +252,64 @@ class Film:
         else ``segment_count(duration)``.  A video whose duration implies another count
         than its annotations gets a warning.
         """
+        count, problem = self._segment_count()
+        if problem:
+            warn(self.name, problem)
+        return count
+
+    def _segment_count(self) -> tuple[int, str | None]:
+        """:attr:`n_segments`, and why the video disagrees with the annotations (None if not)."""
         table = self._annotations()
         if table is None:
-            return segment_count(self.duration)
+            return segment_count(self.duration), None
         annotated = len(table)
         if self.video is not None and segment_count(self.duration) != annotated:
-            warnings.warn(f"{self.name}: the video lasts {self.duration:.3f} s "
-                          f"({segment_count(self.duration)} segments) but its annotations have "
-                          f"{annotated} segments; runs must follow the annotations", stacklevel=2)
-        return annotated
+            return annotated, (f"the video lasts {self.duration:.3f} s ({segment_count(self.duration)} segments) "
+                               f"but its annotations have {annotated} segments; runs must follow the annotations")
+        return annotated, None
+
+    def summary(self) -> FilmSummary:
+        """What :command:`mediaeval inspect` lists of this film, reading its annotation files
+        and probing its video.  An unreadable video is a problem of the summary (``unreadable``);
+        a malformed annotation file raises :class:`DataError`, naming its line."""
+        problems: list[str] = []
+        duration = fps = segments = None
+        try:
+            duration = self.duration
+            fps = self.info.fps if self.video is not None else None
+            segments, mismatch = self._segment_count()
+            if mismatch:
+                problems.append(f"{self.name}: {mismatch}")
+        except DataError as error:
+            if self.video is None or error.path != Path(self.video):
+                raise                       # an annotation file
+            problems.append(f"{self.name}: {error}")
+        counts = {s: len(self.labels(s)) if self.has_labels(s) else None for s in SUBTASKS}
+        if self.video is None:
+            problems.append(f"{self.name}: no video (.mp4) found; features cannot be extracted")
+        if self.split == DEV and None in counts.values():
+            problems.append(f"{self.name}: development film without "
+                            + " and ".join(s for s, n in counts.items() if n is None) + " annotations")
+        return FilmSummary(self.name, self.split, self.video is not None, duration is None, duration, fps,
+                           counts, segments, tuple(problems))
+
+
+@dataclass(frozen=True)
+class FilmSummary:
+    """One film as :meth:`Film.summary` found it: ``duration`` (s), ``fps`` and ``segments``
+    are None when unknown (an unreadable video, or no video for ``fps``); ``label_counts`` the
+    annotated segments per subtask (None: no annotation file); ``problems`` what is missing or
+    inconsistent, each ``<film>: <what>``."""
+
+    name: str
+    split: str
+    has_video: bool
+    unreadable: bool
+    duration: float | None
+    fps: float | None
+    label_counts: dict
+    segments: int | None
+    problems: tuple[str, ...]
 
 
 def _suggest_name(name: str) -> str:
@@ -354,6 +403,19 @@ class Dataset:
         except KeyError:
             raise DataError(self.root, f"no film named {name!r} in this dataset "
                                        f"({len(self.films)} films found)") from None
+
+    def summaries(self):
+        """:meth:`Film.summary` of every film, one at a time (a generator: a caller can list
+        each as it is read)."""
+        for film in self.films.values():
+            yield film.summary()
+
+    def problems(self) -> list[str]:
+        """What is missing or inconsistent in the dataset, film by film (``<film>: <what>``):
+        unreadable videos, films without video, development films lacking a subtask's
+        annotations, videos whose duration disagrees with their annotations.  A malformed
+        annotation file raises :class:`DataError`."""
+        return [problem for summary in self.summaries() for problem in summary.problems]
 
     def select(self, names) -> list[Film]:
         """Films named by ``dev``, ``test``, ``all`` or film names (any mix, in order given)."""

@@ -107,3 +107,36 @@ def test_a_non_video_mp4_is_a_clear_error(tmp_path):
     film = Dataset.discover(tmp_path).film("Broken")
     with pytest.raises(DataError, match="Broken.mp4: expected a readable video file"):
         _ = film.duration
+
+
+def test_problems_list_what_inspect_notes_without_python_warnings(tmp_path):
+    import warnings
+
+    from conftest import write_annotations
+    from films import write_film
+
+    from mediaeval.errors import MediaevalWarning
+    from mediaeval.windows import segment_count
+
+    write_film(tmp_path / "Longer.mp4", 12.0)
+    write_annotations(tmp_path, "Longer", valence_arousal=[(0.1, 0.2)] * 4)   # 4 segments for a 12 s video
+    write_annotations(tmp_path, "Unseen", valence_arousal=[(0.1, 0.2)], fear=[0])
+    dataset = Dataset.discover(tmp_path)
+    duration = dataset.film("Longer").duration
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        summaries = {s.name: s for s in dataset.summaries()}
+        problems = dataset.problems()
+    assert shown == []                                 # the summary reports them; Python does not also warn
+    assert problems == [
+        f"Longer: the video lasts {duration:.3f} s ({segment_count(duration)} segments) but its annotations "
+        f"have 4 segments; runs must follow the annotations",
+        "Longer: development film without fear annotations",
+        "Unseen: no video (.mp4) found; features cannot be extracted"]
+    longer, unseen = summaries["Longer"], summaries["Unseen"]
+    assert (longer.has_video, longer.unreadable, longer.segments, longer.fps) == (True, False, 4, 25.0)
+    assert longer.label_counts == {"valence_arousal": 4, "fear": None}
+    assert (unseen.has_video, unseen.duration, unseen.fps, unseen.segments) == (False, 10.0, None, 1)
+    assert unseen.label_counts == {"valence_arousal": 1, "fear": 1}
+    with pytest.warns(MediaevalWarning, match="^Longer: the video lasts"):   # outside a summary, a warning
+        assert Dataset.discover(tmp_path).film("Longer").n_segments == 4

@@ -64,43 +64,26 @@ def inspect(dataset_root):
     that cannot be read is listed as UNREADABLE with its error and the listing goes on; exit
     status 1 at the end if any is.
     """
-    import warnings
-
-    from ..errors import DataError
-    from ..task import SUBTASKS
     from .options import load_dataset
 
     dataset = load_dataset(dataset_root)
-    problems, unreadable = [], []
+    problems, unreadable, hours = [], [], {"dev": 0.0, "test": 0.0}
     click.echo(f"{'film':24s} {'set':4s} {'video':5s} {'duration':>9s} {'fps':>7s} {'va':>4s} {'fear':>4s} "
                f"{'segments':>8s}")
-    for film in dataset.films.values():
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                duration = f"{film.duration:9.2f}"
-                fps = f"{film.info.fps:7.3f}" if film.video else "      -"
-                segments = f"{film.n_segments:8d}"
-            except DataError as error:
-                if film.video is None or error.path != Path(film.video):
-                    raise                       # an annotation file: reported as before
-                unreadable.append(film.name)
-                problems.append(f"{film.name}: {error}")
-                duration, fps, segments = "UNREADABLE", "      -", f"{'-':>8s}"
-        problems += [f"{film.name}: {w.message}" for w in caught]
-        counts = [str(len(film.labels(s))) if film.has_labels(s) else "-" for s in SUBTASKS]
-        click.echo(f"{film.name:24s} {film.split:4s} {'yes' if film.video else 'NO':5s} {duration:>9s} {fps} "
+    for film in dataset.summaries():
+        problems += film.problems
+        if film.unreadable:
+            unreadable.append(film.name)
+        else:
+            hours[film.split] += film.duration / 3600
+        duration = "UNREADABLE" if film.unreadable else f"{film.duration:9.2f}"
+        fps = f"{film.fps:7.3f}" if film.fps is not None else "      -"
+        segments = f"{film.segments:8d}" if film.segments is not None else f"{'-':>8s}"
+        counts = ["-" if n is None else str(n) for n in film.label_counts.values()]
+        click.echo(f"{film.name:24s} {film.split:4s} {'yes' if film.has_video else 'NO':5s} {duration:>9s} {fps} "
                    f"{counts[0]:>4s} {counts[1]:>4s} {segments}")
-        if film.video is None:
-            problems.append(f"{film.name}: no video (.mp4) found; features cannot be extracted")
-        if film.split == "dev" and not all(film.has_labels(s) for s in SUBTASKS):
-            problems.append(f"{film.name}: development film without "
-                            + " and ".join(s for s in SUBTASKS if not film.has_labels(s)) + " annotations")
-    dev, test = dataset.dev_films, dataset.test_films
-    def hours(films):
-        return sum(f.duration for f in films if f.name not in unreadable) / 3600
-
-    click.echo(f"\n{len(dev)} development films ({hours(dev):.2f} h), {len(test)} test films ({hours(test):.2f} h)"
+    click.echo(f"\n{len(dataset.dev_films)} development films ({hours['dev']:.2f} h), {len(dataset.test_films)} test "
+               f"films ({hours['test']:.2f} h)"
                + (f", {len(unreadable)} unreadable videos not counted in the hours" if unreadable else ""))
     for problem in problems:
         click.echo(f"note: {problem}")
