@@ -14,17 +14,17 @@ is refused (:class:`DataError`) when the gap exceeds :func:`truncation_limit`.
 """
 from __future__ import annotations
 
+import contextvars
 import itertools
 import queue
 import threading
-import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, warn
 from .windows import AUDIO_RATE, FRAMES_PER_STEP, SAMPLES_PER_STEP, STEP_SECONDS, VIDEO_FPS, step_count
 
 
@@ -214,12 +214,12 @@ VIDEO_BACKENDS = ("pyav", "decord")
 
 
 def iter_video_steps(path, n_steps: int, size: int = FRAME_SIZE, steps_per_chunk: int = STEPS_PER_CHUNK,
-                     backend: str = "pyav", warnings_out: list | None = None) -> Iterator[np.ndarray]:
+                     backend: str = "pyav") -> Iterator[np.ndarray]:
     """Yield arrays (n, 16, size, size, 3) of RGB frames at 30 fps, ``n_steps`` steps in all.
 
     Each 1/30 s instant shows the last frame started by then (:func:`shown_frames`), times
     counted from the container's start.  When the stream stops before the end the container
-    gives it, the last frame is held, with a warning (appended to ``warnings_out`` too) for a
+    gives it, the last frame is held, with a warning (:func:`mediaeval.errors.warn`) for a
     small gap, and a :class:`DataError` beyond :func:`truncation_limit` (:func:`check_decoded`).
 
     ``backend="pyav"`` (default) decodes packet by packet, so memory stays flat whatever the
@@ -229,23 +229,22 @@ def iter_video_steps(path, n_steps: int, size: int = FRAME_SIZE, steps_per_chunk
     films only.
     """
     if backend == "pyav":
-        return _video_steps_pyav(Path(path), n_steps, size, steps_per_chunk, warnings_out)
+        return _video_steps_pyav(Path(path), n_steps, size, steps_per_chunk)
     if backend == "decord":
-        return _video_steps_decord(Path(path), n_steps, size, steps_per_chunk, warnings_out)
+        return _video_steps_decord(Path(path), n_steps, size, steps_per_chunk)
     raise ValueError(f"video backend {backend!r}: expected one of {', '.join(VIDEO_BACKENDS)}")
 
 
-def _noter(path: Path, warnings_out: list | None):
-    """A function that warns ``path: message`` and appends ``message`` to ``warnings_out``."""
-    def note(message: str) -> None:
-        warnings.warn(f"{path}: {message}", stacklevel=3)
-        if warnings_out is not None:
-            warnings_out.append(message)
-    return note
+def _stop_message(path, stream: str, decoded: float, expected: float | None, failure) -> str | None:
+    """The warning on where decoding of ``stream`` stopped: :func:`check_decoded`'s, or, when it
+    finds nothing missing but a decoding error ended the stream, that error; ``None`` when all is well."""
+    message = check_decoded(path, stream, decoded, expected, failure)
+    if message is None and failure is not None:
+        message = f"{stream} decoding stopped at {decoded:.1f} s [{failure}]"
+    return message
 
 
-def _video_steps_pyav(path: Path, n_steps: int, size: int, steps_per_chunk: int,
-                      warnings_out: list | None = None) -> Iterator[np.ndarray]:
+def _video_steps_pyav(path: Path, n_steps: int, size: int, steps_per_chunk: int) -> Iterator[np.ndarray]:
     import av
 
     n_out = n_steps * FRAMES_PER_STEP
@@ -304,11 +303,9 @@ def _video_steps_pyav(path: Path, n_steps: int, size: int, steps_per_chunk: int,
             failure = error
         if shown is None:
             raise DataError(path, "the video has no frame")
-        message = check_decoded(path, "video", decoded_to, film_duration(path, container), failure)
-        if message is None and failure is not None:
-            message = f"video decoding stopped at {decoded_to:.1f} s [{failure}]"
+        message = _stop_message(path, "video", decoded_to, film_duration(path, container), failure)
         if message is not None:
-            _noter(path, warnings_out)(f"{message}; the last frame is held")
+            warn(path, f"{message}; the last frame is held")
         if shown_array is None:
             shown_array = shown.to_ndarray(width=size, height=size, format="rgb24")
         yield from put(shown_array, n_out)
@@ -325,8 +322,7 @@ def _video_timeline(path: Path) -> tuple[float, float]:
         return start, film_duration(path, container)
 
 
-def _video_steps_decord(path: Path, n_steps: int, size: int, steps_per_chunk: int,
-                        warnings_out: list | None = None) -> Iterator[np.ndarray]:
+def _video_steps_decord(path: Path, n_steps: int, size: int, steps_per_chunk: int) -> Iterator[np.ndarray]:
     import decord
 
     if n_steps == 0:
@@ -342,7 +338,7 @@ def _video_steps_decord(path: Path, n_steps: int, size: int, steps_per_chunk: in
     starts = stamps[:, 0] + offset
     message = check_decoded(path, "video", float(stamps[:, 1].max()) + offset, duration)
     if message is not None:
-        _noter(path, warnings_out)(f"{message}; the last frame is held")
+        warn(path, f"{message}; the last frame is held")
     order = np.maximum.accumulate(starts)  # a stray decreasing timestamp must not reorder frames
     indices = shown_frames(order, n_steps * FRAMES_PER_STEP)
     for first in range(0, n_steps, steps_per_chunk):
@@ -355,95 +351,122 @@ def _video_steps_decord(path: Path, n_steps: int, size: int, steps_per_chunk: in
         yield frames[repeat].reshape(-1, FRAMES_PER_STEP, size, size, 3)
 
 
-def iter_audio_steps(path, n_steps: int, steps_per_chunk: int = STEPS_PER_CHUNK,
-                     warnings_out: list | None = None) -> Iterator[np.ndarray]:
+def iter_audio_steps(path, n_steps: int, steps_per_chunk: int = STEPS_PER_CHUNK) -> Iterator[np.ndarray]:
     """Yield arrays (n, 23520) of mono float32 samples at 44.1 kHz, ``n_steps`` steps in all.
 
     The track is decoded and resampled as a stream (PyAV), so memory stays bounded.  A film
-    without audio gives silence and a warning (appended to ``warnings_out`` too); a track that
+    without audio gives silence and a warning (:func:`mediaeval.errors.warn`); a track that
     ends early is padded with silence.  A track that stops before the end the container gives
     it gets a warning with the position reached, or a :class:`DataError` beyond
     :func:`truncation_limit` (:func:`check_decoded`).
     """
-    import av
-
     path = Path(path)
     chunk_samples = steps_per_chunk * SAMPLES_PER_STEP
     total = n_steps * SAMPLES_PER_STEP
-
-    note = _noter(path, warnings_out)
-
-    def blocks(samples: np.ndarray):
-        return samples.reshape(-1, SAMPLES_PER_STEP)
-
     emitted = 0
     with open_film(path) as container:
         if not container.streams.audio:
-            note("no audio track: the audio features are computed on silence")
+            warn(path, "no audio track: the audio features are computed on silence")
         else:
-            stream = container.streams.audio[0]
-            resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
-            pending: list[np.ndarray] = []
-            held = 0
-            first = True
-            start = origin(container)
-            decoded_to = 0.0    # end of the last decoded frame, seconds from the container's start
-            failure = None
-            try:
-                for frame in container.decode(stream):
-                    time_ = frame.time - start if frame.time is not None else decoded_to
-                    if first and time_ > 0:
-                        pending.append(np.zeros(int(round(time_ * AUDIO_RATE)), np.float32))
-                        held += pending[-1].size
-                    first = False
-                    if frame.sample_rate:
-                        decoded_to = max(decoded_to, time_ + frame.samples / frame.sample_rate)
-                    for out in resampler.resample(frame):
-                        pending.append(out.to_ndarray().reshape(-1))
-                        held += pending[-1].size
-                    while held >= chunk_samples and emitted < total:
-                        samples = np.concatenate(pending)
-                        take = min(chunk_samples, total - emitted)
-                        yield blocks(samples[:take])
-                        emitted += take
-                        pending, held = [samples[take:]], samples.size - take
-                    if emitted >= total:
-                        return
-                for out in resampler.resample(None):
-                    pending.append(out.to_ndarray().reshape(-1))
-            except av.error.FFmpegError as error:
-                failure = error
-            message = check_decoded(path, "audio", decoded_to, stream_end(container, stream), failure)
-            if message is None and failure is not None:
-                message = f"audio decoding stopped at {decoded_to:.1f} s [{failure}]"
-            if message is not None:
-                note(f"{message}; the rest is silence")
-            rest = np.concatenate(pending) if pending else np.zeros(0, np.float32)
-            rest = rest[:total - emitted]
-            if rest.size:
-                padded = np.zeros(-(-rest.size // SAMPLES_PER_STEP) * SAMPLES_PER_STEP, np.float32)
-                padded[:rest.size] = rest
-                yield blocks(padded)
-                emitted += padded.size
-            if total - emitted > SAMPLES_PER_STEP and message is None:
-                note(f"the audio track ends {(total - emitted) / AUDIO_RATE:.1f} s before the video; "
-                     f"padded with silence")
+            track = _AudioDecoding(container, container.streams.audio[0])
+            emitted = yield from _track_steps(path, track, total, chunk_samples)
     while emitted < total:
         take = min(chunk_samples, total - emitted)
         yield np.zeros((take // SAMPLES_PER_STEP, SAMPLES_PER_STEP), np.float32)
         emitted += take
 
 
+@dataclass
+class _AudioDecoding:
+    """An audio track being decoded: how far it got, the error that stopped it if any, and the
+    samples decoded (44.1 kHz mono) and not yet handed out."""
+
+    container: object
+    stream: object
+    decoded_to: float = 0.0     # end of the last decoded frame, seconds from the container's start
+    failure: Exception | None = None
+    pending: list = field(default_factory=list)
+    held: int = 0               # samples in ``pending``
+
+    def add(self, samples: np.ndarray) -> None:
+        self.pending.append(samples)
+        self.held += samples.size
+
+    def take(self, n: int) -> np.ndarray:
+        """The first ``n`` samples held (fewer if fewer are), no longer held."""
+        samples = np.concatenate(self.pending) if self.pending else np.zeros(0, np.float32)
+        self.pending, self.held = [samples[n:]], max(0, samples.size - n)
+        return samples[:n]
+
+
+def _decode_audio(decoding: _AudioDecoding) -> Iterator[None]:
+    """Decode and resample the track into ``decoding``, pausing after each frame (silence first
+    when the track starts after the container); the resampler's tail is added after the last
+    frame without a pause, and an FFmpeg error ends decoding (kept in ``decoding.failure``)."""
+    import av
+
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
+    start = origin(decoding.container)
+    first = True
+    try:
+        for frame in decoding.container.decode(decoding.stream):
+            time_ = frame.time - start if frame.time is not None else decoding.decoded_to
+            if first and time_ > 0:
+                decoding.add(np.zeros(int(round(time_ * AUDIO_RATE)), np.float32))
+            first = False
+            if frame.sample_rate:
+                decoding.decoded_to = max(decoding.decoded_to, time_ + frame.samples / frame.sample_rate)
+            for out in resampler.resample(frame):
+                decoding.add(out.to_ndarray().reshape(-1))
+            yield
+        for out in resampler.resample(None):
+            decoding.add(out.to_ndarray().reshape(-1))
+    except av.error.FFmpegError as error:
+        decoding.failure = error
+
+
+def _track_steps(path: Path, decoding: _AudioDecoding, total: int,
+                 chunk_samples: int) -> Generator[np.ndarray, None, int]:
+    """Yield the track's steps, ``chunk_samples`` at a time, up to ``total`` samples; the last
+    block is padded with silence to a whole step.  Warns when decoding stopped short (or beyond
+    :func:`truncation_limit`, raises), or when the track ends more than a step before the video.
+    Returns how many samples it yielded."""
+    emitted = 0
+    for _ in _decode_audio(decoding):
+        while decoding.held >= chunk_samples and emitted < total:
+            take = min(chunk_samples, total - emitted)
+            yield decoding.take(take).reshape(-1, SAMPLES_PER_STEP)
+            emitted += take
+        if emitted >= total:
+            return emitted
+    message = _stop_message(path, "audio", decoding.decoded_to, stream_end(decoding.container, decoding.stream),
+                            decoding.failure)
+    if message is not None:
+        warn(path, f"{message}; the rest is silence")
+    rest = decoding.take(total - emitted)
+    if rest.size:
+        padded = np.zeros(-(-rest.size // SAMPLES_PER_STEP) * SAMPLES_PER_STEP, np.float32)
+        padded[:rest.size] = rest
+        yield padded.reshape(-1, SAMPLES_PER_STEP)
+        emitted += padded.size
+    if total - emitted > SAMPLES_PER_STEP and message is None:
+        warn(path, f"the audio track ends {(total - emitted) / AUDIO_RATE:.1f} s before the video; "
+                   f"padded with silence")
+    return emitted
+
+
 def iter_steps(path, n_steps: int | None = None, size: int | None = FRAME_SIZE,
-               steps_per_chunk: int = STEPS_PER_CHUNK, warnings_out: list | None = None,
-               prefetch: int = 2, video_backend: str = "pyav") -> Iterator[StepBlock]:
+               steps_per_chunk: int = STEPS_PER_CHUNK, prefetch: int = 2,
+               video_backend: str = "pyav") -> Iterator[StepBlock]:
     """Yield :class:`StepBlock` s covering the film's ``step_count(duration)`` steps.
 
     ``size=None`` decodes the audio only (the blocks' ``frames`` are ``None``).
 
     Decoding runs in a background thread, ``prefetch`` chunks ahead, so that decoding and
     feature computation overlap; memory stays bounded by ``(prefetch + 2) * steps_per_chunk``
-    steps whatever the film length.
+    steps whatever the film length.  Warnings (:func:`mediaeval.errors.warn`) raised while
+    decoding reach the :func:`~mediaeval.errors.collect_warnings` blocks open around the
+    iteration, the thread's included.
     """
     path = Path(path)
     if n_steps is None:
@@ -451,8 +474,8 @@ def iter_steps(path, n_steps: int | None = None, size: int | None = FRAME_SIZE,
 
     def produce():
         video = (itertools.repeat(None) if size is None
-                 else iter_video_steps(path, n_steps, size, steps_per_chunk, video_backend, warnings_out))
-        audio = _rechunk(iter_audio_steps(path, n_steps, steps_per_chunk, warnings_out), steps_per_chunk)
+                 else iter_video_steps(path, n_steps, size, steps_per_chunk, video_backend))
+        audio = _rechunk(iter_audio_steps(path, n_steps, steps_per_chunk), steps_per_chunk)
         first = 0
         for frames, samples in zip(video, audio):
             yield StepBlock(first, frames, samples)
@@ -482,7 +505,8 @@ _DONE = object()
 
 
 def _in_background(iterator: Iterator, depth: int) -> Iterator:
-    """Run ``iterator`` in a daemon thread, ``depth`` items ahead; re-raise its errors here."""
+    """Run ``iterator`` in a daemon thread, ``depth`` items ahead; re-raise its errors here.
+    The thread runs in a copy of this context (the warnings it raises are collected as here)."""
     items: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
@@ -501,7 +525,8 @@ def _in_background(iterator: Iterator, depth: int) -> Iterator:
         except BaseException as error:  # handed to the consumer, raised there
             items.put(error)
 
-    thread = threading.Thread(target=work, daemon=True, name="mediaeval-decode")
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(work,), daemon=True,
+                              name="mediaeval-decode")
     thread.start()
     try:
         while True:

@@ -69,7 +69,7 @@ def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team:
     """
     from .features import available
     from .fusion import apply_to_test, fuse_trained
-    from .features.extract import extract_dataset
+    from .features.extract import ExtractionOptions, extract_dataset
     from .features.store import covering_sets
     from .runs import find_runs
     from .scoring import format_scores
@@ -97,7 +97,8 @@ def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team:
     extractable = [tuple(n for n in r.features if n in available()) for r in runs if not r.fused]
     for features in covering_sets(s for s in extractable if s):
         echo(f"features {'+'.join(features)}")
-        report = extract_dataset(films, features_dir, list(features), dataset.root, progress=progress, jobs=jobs)
+        options = ExtractionOptions(features, progress=progress, dataset_root=dataset.root)
+        report = extract_dataset(films, features_dir, options, jobs=jobs)
         if report.failed:
             raise MediaevalError("feature extraction failed for: " + "; ".join(
                 f"{name}: {message.splitlines()[0]}" for name, message in report.failed.items()))

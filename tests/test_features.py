@@ -8,7 +8,7 @@ from mediaeval.cli import cli
 from mediaeval.errors import DataError
 from mediaeval.features import available, get_extractor
 from mediaeval.features.audio import N_FRAMES, N_MELS, audio_stats, log_mel_patch, mel_filterbank
-from mediaeval.features.extract import extract_dataset, extract_film, extract_to_file
+from mediaeval.features.extract import ExtractionOptions, extract_dataset, extract_film, extract_to_file
 from mediaeval.features.registry import Extractor
 from mediaeval.features.store import feature_path, is_complete, load_features
 from mediaeval.features.visual import COLUMNS, visual_stats
@@ -101,7 +101,7 @@ def test_extract_film_in_memory(tmp_path):
     assert features.meta["film"] == "Film" and features.meta["n_steps"] == 7
     assert [e["name"] for e in features.meta["extractors"]] == ["visual-stats", "audio-stats"]
     assert np.isfinite(features.values).all()
-    only_audio = extract_film(path, ["audio-stats"])
+    only_audio = extract_film(path, ExtractionOptions(("audio-stats",)))
     assert np.array_equal(only_audio.values, features.values[:, 20:])
 
 
@@ -117,7 +117,7 @@ def test_files_are_skipped_redone_when_corrupt_or_stale(tmp_path):
     out, wrote = extract_to_file(path, tmp_path / "f")
     assert wrote and out == feature_path(tmp_path / "f", ["visual-stats", "audio-stats"], "Film")
     assert extract_to_file(path, tmp_path / "f") == (out, False)
-    assert extract_to_file(path, tmp_path / "f", overwrite=True) == (out, True)
+    assert extract_to_file(path, tmp_path / "f", ExtractionOptions(overwrite=True)) == (out, True)
     out.write_bytes(out.read_bytes()[:100])
     with pytest.raises(DataError, match="Film.npz: expected a mediaeval feature file"):
         load_features(out)
@@ -136,7 +136,7 @@ def test_interrupted_extraction_leaves_no_file(tmp_path, temporary_extractor):
     temporary_extractor("interrupting", lambda: Extractor("interrupting", "visual", "1", ["x"], process=interrupt))
     path = write_film(tmp_path / "Film.mp4", 2.0)
     with pytest.raises(KeyboardInterrupt):
-        extract_to_file(path, tmp_path / "f", ["interrupting"])
+        extract_to_file(path, tmp_path / "f", ExtractionOptions(("interrupting",)))
     assert calls and list((tmp_path / "f").rglob("*")) in ([], [tmp_path / "f" / "interrupting"])
 
 
@@ -147,7 +147,7 @@ def test_dataset_extraction_goes_on_after_a_failure(tmp_path):
     write_film(tmp_path / "data" / "Good.mp4", 2.0)
     (tmp_path / "data" / "Bad.mp4").write_text("not a film")
     films = Dataset.discover(tmp_path / "data").select(["dev"])
-    report = extract_dataset(films, tmp_path / "f", progress=False)
+    report = extract_dataset(films, tmp_path / "f", ExtractionOptions(progress=False))
     assert report.written == ["Good"]
     assert list(report.failed) == ["Bad"] and "Bad.mp4" in report.failed["Bad"]
 
@@ -172,7 +172,7 @@ def test_a_set_is_read_from_a_larger_set(tmp_path):
     from mediaeval.features.store import load_set
 
     path = write_film(tmp_path / "Film.mp4", 2.0)
-    extract_to_file(path, tmp_path / "f", ["visual-stats", "audio-stats"])
+    extract_to_file(path, tmp_path / "f", ExtractionOptions(("visual-stats", "audio-stats")))
     both = load_features(feature_path(tmp_path / "f", ["visual-stats", "audio-stats"], "Film"))
     audio_first = load_set(tmp_path / "f", ["audio-stats", "visual-stats"], "Film")
     assert np.array_equal(audio_first.values, np.concatenate([both.values[:, 20:], both.values[:, :20]], axis=1))

@@ -10,7 +10,7 @@ import pytest
 
 from films import write_film
 from mediaeval.errors import DataError
-from mediaeval.features.extract import extract_film
+from mediaeval.features.extract import ExtractionOptions, extract_film
 from mediaeval.features.organisers import read_arff
 from mediaeval.windows import segments_to_n_steps, segments_to_steps
 
@@ -59,7 +59,7 @@ def test_read_arff(tmp_path):
 
 def test_organisers_features_on_the_steps(tmp_path):
     video = organisers_tree(tmp_path / "data")
-    features = extract_film(video, ["organisers"], dataset_root=tmp_path / "data")
+    features = extract_film(video, ExtractionOptions(("organisers",), dataset_root=tmp_path / "data"))
     assert features.values.shape == (30, 5 + 2)
     assert features.columns[:5] == ["organisers/visual/acc_0", "organisers/visual/acc_1", "organisers/visual/acc_2",
                                     "organisers/visual/cedd_0", "organisers/visual/cedd_1"]
@@ -79,7 +79,7 @@ def test_organisers_features_on_the_steps(tmp_path):
 
 def test_organisers_audio_rows_that_are_not_segments_are_spread_with_a_warning(tmp_path):
     video = organisers_tree(tmp_path / "data", rows=((1, 1), (2, 2), (3, 3), (4, 4)))
-    features = extract_film(video, ["organisers-audio"], dataset_root=tmp_path / "data")
+    features = extract_film(video, ExtractionOptions(("organisers-audio",), dataset_root=tmp_path / "data"))
     assert features.values[:, 0].tolist() == np.repeat([1, 2, 3, 4], [7, 8, 7, 8]).tolist()
     assert any("4 rows for 2 segments" in w for w in features.meta["warnings"])
 
@@ -88,7 +88,7 @@ def test_organisers_features_missing_is_a_clear_error(tmp_path):
     (tmp_path / "data").mkdir()
     video = write_film(tmp_path / "data" / "Other.mp4", 2.0)
     with pytest.raises(DataError, match="no organisers' visual features found for film Other"):
-        extract_film(video, ["organisers-visual"], dataset_root=tmp_path / "data")
+        extract_film(video, ExtractionOptions(("organisers-visual",), dataset_root=tmp_path / "data"))
 
 
 def needs(module: str) -> None:
@@ -101,7 +101,7 @@ def needs(module: str) -> None:
 def test_egemaps_windows_are_centred_on_the_steps(tmp_path):
     needs("opensmile")
     video = write_film(tmp_path / "Film.mp4", 8.0, loud_after=4.0)
-    features = extract_film(video, ["egemaps"])
+    features = extract_film(video, ExtractionOptions(("egemaps",)))
     n = len(features.values)
     assert features.values.shape == (n, 88) and n == 15
     assert np.isfinite(features.values).all()
@@ -142,7 +142,7 @@ def test_organisers_audio_rows_of_every_segment_of_the_film_need_no_warning(tmp_
     rows are one per segment, brought onto the steps without a warning."""
     video = organisers_tree(tmp_path / "data", rows=((1, 10), (3, 30)))
     write_film(video, 15.2)
-    features = extract_film(video, ["organisers-audio"], dataset_root=tmp_path / "data")
+    features = extract_film(video, ExtractionOptions(("organisers-audio",), dataset_root=tmp_path / "data"))
     assert features.values.shape == (28, 2) and features.meta["warnings"] == []
     assert np.allclose(features.values, segments_to_n_steps(np.array([[1, 10], [3, 30]]), 28))
     # steps before 5 s: the first segment; 5-10 s: both; after 10 s: the second (the last step included)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from films import source_grey, write_film
-from mediaeval.errors import DataError
+from mediaeval.errors import DataError, collect_warnings
 from mediaeval.media import iter_audio_steps, iter_steps, iter_video_steps, probe, shown_frames
 from mediaeval.windows import FRAMES_PER_STEP, SAMPLES_PER_STEP, step_count
 
@@ -76,12 +76,11 @@ def test_steps_come_in_aligned_blocks(tmp_path):
 
 def test_film_without_audio_gives_silence_and_a_warning(tmp_path):
     path = write_film(tmp_path / "silent.mp4", 2.0, audio=False)
-    warnings_out = []
-    with pytest.warns(UserWarning, match="no audio track"):
-        blocks = list(iter_steps(path, warnings_out=warnings_out))
+    with pytest.warns(UserWarning, match="no audio track"), collect_warnings() as caught:
+        blocks = list(iter_steps(path))
     assert sum(len(b) for b in blocks) == 3
     assert all(not b.audio.any() for b in blocks)
-    assert warnings_out == ["no audio track: the audio features are computed on silence"]
+    assert [w.message for w in caught] == ["no audio track: the audio features are computed on silence"]
 
 
 def test_truncated_and_non_video_files_are_named(tmp_path):

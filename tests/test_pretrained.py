@@ -67,15 +67,16 @@ def test_frame_sizes_are_decoded_apart(tmp_path):
     """visual-stats still sees 112 x 112 frames next to i3d-224, which sees 224 x 224 ones."""
     from films import write_film
 
-    from mediaeval.features.extract import extract_film
+    from mediaeval.features.extract import ExtractionOptions, extract_film
     from mediaeval.features.pretrained.i3d import i3d_features
     from mediaeval.media import iter_steps
 
     path = write_film(tmp_path / "Film.mp4", 2.2, size=(96, 64))
-    together = extract_film(path, ["visual-stats", "i3d-224", "audio-stats"])
+    together = extract_film(path, ExtractionOptions(("visual-stats", "i3d-224", "audio-stats")))
     assert together.values.shape == (4, 20 + 1024 + 133)
-    np.testing.assert_array_equal(together.values[:, :20], extract_film(path, ["visual-stats"]).values)
-    np.testing.assert_array_equal(together.values[:, -133:], extract_film(path, ["audio-stats"]).values)
+    alone = {name: extract_film(path, ExtractionOptions((name,))).values for name in ("visual-stats", "audio-stats")}
+    np.testing.assert_array_equal(together.values[:, :20], alone["visual-stats"])
+    np.testing.assert_array_equal(together.values[:, -133:], alone["audio-stats"])
     frames = np.concatenate([block.frames for block in iter_steps(path, 4, size=224)])
     assert frames.shape == (4, 16, 224, 224, 3)
     np.testing.assert_allclose(together.values[:, 20:-133], i3d_features(frames, 224), atol=1e-5)

@@ -69,13 +69,13 @@ def make_film(path: Path, minutes: float) -> Path:
 CHILD = r"""
 import json, resource, sys, time
 from mediaeval.media import iter_steps
-from mediaeval.features.extract import extract_film
+from mediaeval.features.extract import ExtractionOptions, extract_film
 mode, path = sys.argv[1], sys.argv[2]
 start = time.perf_counter()
 if mode == "decode":
     steps = sum(len(block) for block in iter_steps(path))
 else:
-    steps = len(extract_film(path, sys.argv[3].split(",")).values)
+    steps = len(extract_film(path, ExtractionOptions(sys.argv[3].split(","))).values)
 print(json.dumps({"seconds": time.perf_counter() - start, "steps": steps,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """

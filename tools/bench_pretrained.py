@@ -66,8 +66,8 @@ elif mode == "network":
     out = batched_predict(net, x.astype(np.float32), batch)
     steps = len(out[0] if isinstance(out, list) else out)
 else:
-    from mediaeval.features.extract import extract_film
-    steps = len(extract_film(path, [name], settings=settings).values)
+    from mediaeval.features.extract import ExtractionOptions, extract_film
+    steps = len(extract_film(path, ExtractionOptions((name,), settings)).values)
 print(json.dumps({"seconds": time.perf_counter() - start, "steps": steps, "startup": locals().get("startup", 0.0),
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """

@@ -47,7 +47,7 @@ def extract(dataset_root, features_dir, extractors, film_names, jobs, cluster, o
     --cluster each film is a task of the Dask cluster (see README, "On a cluster").
     """
     from ..features import available, get_extractor
-    from ..features.extract import extract_dataset
+    from ..features.extract import ExtractionOptions, extract_dataset
     from ..features.registry import settings_of
 
     if list_only:
@@ -69,8 +69,9 @@ def extract(dataset_root, features_dir, extractors, film_names, jobs, cluster, o
     films = dataset.select(film_names)
     try:
         with executor(jobs, cluster) as runner:
-            report = extract_dataset(films, features_dir, extractors, dataset.root, overwrite, runner,
-                                     video_backend=video_backend, settings=settings)
+            options = ExtractionOptions(extractors, settings=settings, video_backend=video_backend,
+                                        overwrite=overwrite, progress=True, dataset_root=dataset.root)
+            report = extract_dataset(films, features_dir, options, runner)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     for path in report.removed:

@@ -80,7 +80,7 @@ def egemaps_windows(source: FilmSource, context_seconds: float = CONTEXT_SECONDS
     half = int(round(context_seconds * AUDIO_RATE / 2))
     window = 2 * half
     pass_step = 3 * SAMPLES_PER_STEP
-    audio = RollingAudio(iter_audio_steps(source.video, n, warnings_out=source.warnings), n * SAMPLES_PER_STEP)
+    audio = RollingAudio(iter_audio_steps(source.video, n), n * SAMPLES_PER_STEP)
     for first in range(0, n, BATCH_STEPS):
         last = min(n, first + BATCH_STEPS)
         for offset in range(3):

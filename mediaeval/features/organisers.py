@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, warn
 from ..windows import STEP_SECONDS, segment_count, segments_to_n_steps
 from .registry import Extractor, FilmSource, as_float32, register
 
@@ -68,7 +68,9 @@ def _read_vector(path: Path) -> np.ndarray | None:
     return values if values.size and np.all(np.isfinite(values)) else None
 
 
-def _nearest_fill(rows: list, what: str, source: FilmSource) -> np.ndarray:
+def _nearest_fill(rows: list, what: str, source: FilmSource, folder: Path) -> np.ndarray:
+    """``rows`` (one per second, ``None`` where the file in ``folder`` is missing, empty, unreadable
+    or of another length) with each gap taken from the nearest second, and a warning listing them."""
     have = [i for i, r in enumerate(rows) if r is not None]
     if not have:
         raise DataError(source.dataset_root, f"film {source.name}: no readable {what} file")
@@ -80,8 +82,8 @@ def _nearest_fill(rows: list, what: str, source: FilmSource) -> np.ndarray:
     missing = [i for i, r in enumerate(rows) if r is None]
     if missing:
         shown = ", ".join(str(i + 1) for i in missing[:10]) + (" ..." if len(missing) > 10 else "")
-        source.warnings.append(f"organisers' {what}: {len(missing)} of {len(rows)} frame files missing, "
-                               f"empty or unreadable (frames {shown}); filled from the nearest second")
+        warn(folder, f"organisers' {what}: {len(missing)} of {len(rows)} frame files missing, "
+                     f"empty or unreadable (frames {shown}); filled from the nearest second")
     out = np.empty((len(rows), dim), np.float64)
     for i in range(len(rows)):
         if rows[i] is None:
@@ -109,7 +111,7 @@ def visual_features(source: FilmSource) -> tuple[np.ndarray, list[str]]:
             if match:
                 files[int(match[1])] = path
         rows = [_read_vector(files[s + 1]) if s + 1 in files else None for s in range(n_seconds)]
-        per_second = _nearest_fill(rows, f"visual {kind}", source)
+        per_second = _nearest_fill(rows, f"visual {kind}", source, folder / kind)
         parts.append(per_second[second_of_step])
         columns += [f"{kind}_{j}" for j in range(per_second.shape[1])]
     return as_float32(np.concatenate(parts, axis=1)), columns
@@ -173,8 +175,8 @@ def audio_features(source: FilmSource) -> tuple[np.ndarray, list[str]]:
         on_steps = segments_to_n_steps(rows, source.n_steps)
     else:
         expected = str(counts[0]) if counts[0] == counts[1] else f"{counts[0]} or {counts[1]}"
-        source.warnings.append(f"organisers' audio: {len(rows)} rows for {expected} segments; "
-                               f"rows spread evenly over the film")
+        warn(folder, f"organisers' audio: {len(rows)} rows for {expected} segments; "
+                     f"rows spread evenly over the film")
         mids = (np.arange(source.n_steps) + 0.5) / max(source.n_steps, 1)
         on_steps = rows[np.minimum((mids * len(rows)).astype(int), len(rows) - 1)]
     return as_float32(np.nan_to_num(on_steps)), list(names)

@@ -11,13 +11,15 @@ DEFAULT_EXTRACTORS = ("visual-stats", "audio-stats")
 
 @dataclass
 class FilmSource:
-    """What a whole-film extractor may read: the video, the film's name, and the dataset root."""
+    """What a whole-film extractor may read: the video, the film's name, and the dataset root.
+
+    A problem in the film's data that does not stop the extractor is reported with
+    :func:`mediaeval.errors.warn` (the extraction stores it with the film's features)."""
 
     name: str
     video: object
     n_steps: int
     dataset_root: object = None
-    warnings: list = field(default_factory=list)
     progress: bool = False
 
 

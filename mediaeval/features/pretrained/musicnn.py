@@ -238,8 +238,7 @@ def musicnn_windows(source: FilmSource, model: str = "MSD_musicnn", context_seco
 
     n_frames = context_frames(context_seconds)
     network = musicnn_network(model, n_frames)
-    audio = RollingAudio(iter_audio_steps(source.video, source.n_steps, warnings_out=source.warnings),
-                         source.n_steps * SAMPLES_PER_STEP)
+    audio = RollingAudio(iter_audio_steps(source.video, source.n_steps), source.n_steps * SAMPLES_PER_STEP)
     parts = []
     with progress(total=source.n_steps, desc=f"{source.name} {model}", unit="step", leave=False,
                   disable=not source.progress) as bar:
