@@ -225,7 +225,7 @@ def fuse_trained(config, dataset, models_dir, team: str) -> tuple[Path, dict, Fu
         _remove_ours(partial)
         partial.mkdir(parents=True)
         _write_manifest(partial, state="partial", pid=os.getpid())
-        write_text_atomic(partial / "run.toml", config.path.read_text(encoding="utf-8") if config.path else "")
+        write_text_atomic(partial / "run.toml", config.text())
         write_folds(partial / "folds.json", [list(f) for f in scores_folds(scores)], config.seed)
         write_run(partial / run_name, rows, config.subtask, describe_fused(config.describe(), sources, chosen,
                                                                            config.subtask))

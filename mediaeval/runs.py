@@ -107,6 +107,60 @@ class RunConfig:
         """sha256 of the canonical definition: equal digests, equal runs."""
         return hashlib.sha256(json.dumps(self.to_data(), sort_keys=True).encode()).hexdigest()
 
+    def to_toml(self) -> str:
+        """The definition as the text of a run file, which :func:`load_run` reads back to an equal
+        definition (``to_data`` alike): every field, then the ``[model]`` table (none for a fused
+        run) and the ``[light]`` one if any.  A ``None`` setting is left out (TOML has no null;
+        every setting that may be ``None`` defaults to it), as are an empty ``fuse`` and ``light``."""
+        data = self.to_data()
+        model, light = data.pop("model", None), data.pop("light")
+        if not data["fuse"]:
+            del data["fuse"]
+        lines = _toml_lines(data)
+        for name, table in (("model", model), ("light", light)):
+            if table:
+                lines += ["", f"[{name}]", *_toml_lines(table)]
+        return "\n".join(lines) + "\n"
+
+    def text(self) -> str:
+        """The definition as TOML text, for a model folder's ``run.toml``: its file's own text
+        (comments kept) when that file still loads to this very definition, else
+        :meth:`to_toml` (a run built or changed in code, a :meth:`lightened` one)."""
+        if self.path is not None:
+            try:
+                written = self.path.read_text(encoding="utf-8")
+                if _run_from_text(self.path, written).to_data() == self.to_data():
+                    return written
+            except (OSError, UnicodeDecodeError, DataError):
+                pass
+        return self.to_toml()
+
+
+def _toml_value(value) -> str:
+    """One value of a run definition as TOML: a string (as JSON writes it, whose escapes are
+    TOML's; characters beyond ASCII written as they are, since TOML refuses JSON's surrogate
+    pairs, and DEL escaped, which TOML wants escaped), a bool, a number, or an array of them.
+
+    >>> _toml_value(["a", 1, 2.5, True, 1e-05])
+    '["a", 1, 2.5, true, 1e-05]'
+    """
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        return repr(float(value))
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"a run definition holds no {type(value).__name__} ({value!r})")
+
+
+def _toml_lines(table: dict) -> list[str]:
+    """``key = value`` lines of a table, its ``None`` values left out."""
+    return [f"{key} = {_toml_value(value)}" for key, value in table.items() if value is not None]
+
 
 def _type_error(hint, value) -> str | None:
     """What ``value`` should have been to match the annotation ``hint``, or None if it matches.
@@ -233,12 +287,39 @@ def load_run(path) -> RunConfig:
     """Read and check a run definition; :class:`DataError` names the file and the key."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise DataError(path, f"cannot read: {error}") from error
+    return _run_from_text(path, text)
+
+
+def _run_from_text(path, text: str) -> RunConfig:
+    """The checked definition the TOML ``text`` of ``path`` holds."""
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise DataError(path, f"expected TOML: {error}") from error
     return run_from_data(path, data)
+
+
+def save_run(config: RunConfig, path) -> Path:
+    """Write ``config`` as a run file ``path`` (:meth:`RunConfig.to_toml`), atomically; the file
+    must not exist yet (DataError naming it: nothing is overwritten).  The text is checked first
+    to load back to this definition (DataError naming ``path`` and the key otherwise, say for
+    a setting out of its range).  Returns ``path``."""
+    from .atomic import write_text_atomic
+
+    path = Path(path)
+    if path.exists():
+        raise DataError(path, "exists; save_run writes a new run file and overwrites none: remove it or "
+                              "choose another name")
+    text = config.to_toml()
+    loaded = _run_from_text(path, text)
+    if loaded.to_data() != config.to_data():   # a value TOML cannot hold as it is
+        raise DataError(path, "the definition does not survive as TOML: "
+                              + "; ".join(changes(config.to_data(), loaded.to_data())))
+    write_text_atomic(path, text)
+    return path
 
 
 def changes(old, new, prefix: str = "") -> list[str]:

@@ -5,10 +5,12 @@ A model folder holds::
     model.json                   the manifest: made by mediaeval train; the run definition (as data),
                                  the team and what made the features (extractors, versions,
                                  settings) it was trained from; every file below
-    run.toml                     the run definition as it was written
+    run.toml                     the run definition: its file as written, or as RunConfig.to_toml
+                                 writes it (a run built or changed in code, or lightened)
     folds.json                   the folds (film names), for ``mediaeval score --folds``
-    fold<k>/seed<s>/             one model per fold (and seed): model.keras, normalisation.npz,
-                                 log.csv, tensorboard/
+    fold<k>/seed<s>/             one model per fold (and seed): the LSTM's model.keras,
+                                 normalisation.npz, post_processing.json (TrainedLSTM), log.csv,
+                                 tensorboard/, or a per-segment segment_model.pkl; settings.json
     final/seed<s>/               the same, trained on every development film
     me17ei_<TEAM>_<subtask>_run<N>.txt   out-of-fold predictions of every development film
     scores.json                  their official and pooled figures, per fold and mean ± std
@@ -271,15 +273,90 @@ def _save_keras(model, path: Path) -> None:
     os.replace(tmp, path)
 
 
+@dataclass(frozen=True)
+class TrainedLSTM:
+    """A trained LSTM as its folder holds it (:data:`LSTM_FILES`): the Keras model
+    (``model.keras``), the standardisation of its inputs (``normalisation.npz``) and the
+    post-processing of its segment curves (``post_processing.json``)."""
+
+    model: object
+    normaliser: Normaliser
+    post: PostProcessing
+
+    @classmethod
+    def load(cls, folder) -> TrainedLSTM:
+        """The model saved in ``folder``; DataError naming a file that is missing or unreadable."""
+        folder = Path(folder)
+        post = PostProcessing.load(folder)
+        return cls(_load_model(folder / "model.keras"), _load_normaliser(folder / "normalisation.npz"), post)
+
+    def save(self, folder: Path) -> None:
+        """Its three files into ``folder`` (made if need be)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        _save_keras(self.model, folder / "model.keras")
+        self.normaliser.save(folder / "normalisation.npz")
+        self.post.save(folder)
+
+    def steps(self, films: list[FilmData]) -> list[np.ndarray]:
+        """Per-step outputs of each film (n_steps, outputs), before post-processing."""
+        from .model import compiled_inference, predict_films
+
+        if not films:
+            return []
+        infer = compiled_inference(self.model)
+        return predict_films(infer, [self.normaliser(f.x) for f in films], self.model.get_layer("lstm").units)
+
+    def predictions(self, films: list[FilmData], subtask: str) -> list[tuple[np.ndarray, float]]:
+        """``(curves, threshold)`` of each film: its post-processed segment curves and the fear
+        label threshold (what :func:`segment_rows` takes)."""
+        return [(self.post.curves(s, f.n_segments, subtask), self.post.threshold)
+                for f, s in zip(films, self.steps(films))]
+
+
 @dataclass
 class Fitted:
     """A trained LSTM and what came with it."""
 
-    model: object
-    normaliser: Normaliser
+    trained: TrainedLSTM     # its post-processing chosen on the held-out films (the identity without any)
     log: list[dict]
     best_epoch: int          # the epoch whose weights were kept (the last one without held-out films)
-    post: PostProcessing | None = None   # chosen on the held-out films (None without any)
+    validation_films: list[str]
+
+    @property
+    def post(self) -> PostProcessing | None:
+        """The post-processing chosen on the held-out films; None without any."""
+        return self.trained.post if self.validation_films else None
+
+
+@dataclass
+class _TrainingInputs:
+    """What one LSTM learns and stops on: the training films' standardised inputs, targets and
+    step weights, and the held-out films' standardised inputs."""
+
+    normaliser: Normaliser
+    train: list[FilmData]
+    valid: list[FilmData]            # held out for early stopping and the post-processing
+    xs: list[np.ndarray]
+    targets: list[np.ndarray]
+    weights: list[np.ndarray]
+    valid_xs: list[np.ndarray]
+    pos_weight: float
+
+
+def _training_inputs(films: list[FilmData], subtask: str, settings: ModelSettings, seed: int) -> _TrainingInputs:
+    """``settings.validation_share`` of ``films`` held out (by ``seed``), the standardisation fitted
+    on the others, their step weights (fear: the positive steps weighted; film-balanced if asked)."""
+    held_out = _validation_split([f.name for f in films], settings.validation_share, seed)
+    train = [f for f in films if f.name not in held_out]
+    valid = [f for f in films if f.name in held_out]
+    normaliser = Normaliser.fit(train, settings.film_standardise)
+    targets = [f.targets(subtask) for f in train]
+    pos_weight = positive_weight(targets, settings) if get_subtask(subtask).binary else 1.0
+    weights = [_step_weights(t, subtask, pos_weight) for t in targets]
+    if settings.film_balanced:
+        weights = _balanced(weights)
+    return _TrainingInputs(normaliser, train, valid, [normaliser(f.x) for f in train], targets, weights,
+                           [normaliser(f.x) for f in valid], pos_weight)
 
 
 def fit(films: list[FilmData], subtask: str, settings: ModelSettings, seed: int, out_dir: Path | None = None,
@@ -291,35 +368,65 @@ def fit(films: list[FilmData], subtask: str, settings: ModelSettings, seed: int,
     kept, stopping after ``patience`` epochs without progress; with 0 (the final model, whose
     epoch count comes from the folds) every film trains for ``settings.epochs`` epochs.
     """
+    set_seed(seed)
+    inputs = _training_inputs(films, subtask, settings, seed)
+    model = build_model(inputs.xs[0].shape[1], subtask, settings)
+    trainer = Trainer(model, subtask, settings)
+    log, best_epoch = _train_epochs(trainer, inputs, subtask, settings, seed, out_dir, progress, label)
+    valid = inputs.valid
+    post = (PostProcessing.choose(valid, trainer.predict(inputs.valid_xs), subtask, settings) if valid
+            else PostProcessing.identity(get_subtask(subtask).outputs))
+    fitted = Fitted(TrainedLSTM(model, inputs.normaliser, post), log, best_epoch, [f.name for f in valid])
+    if out_dir is not None:
+        _save_fitted(out_dir, fitted, {
+            "subtask": subtask, "seed": seed, "settings": settings.as_dict(), "positive_weight": inputs.pos_weight,
+            "best_epoch": best_epoch, "train_films": [f.name for f in inputs.train],
+            "validation_films": fitted.validation_films})
+    return fitted
+
+
+class _EarlyStopping:
+    """Keeps the weights of the epoch with the lowest held-out figure and says when
+    ``patience`` epochs in a row have not lowered it.  Without held-out films every epoch is
+    kept: the last one's weights stay."""
+
+    def __init__(self, model, settings: ModelSettings):
+        self.model, self.patience = model, settings.patience
+        self.weights, self.figure, self.best_epoch, self.waited = None, np.inf, settings.epochs, 0
+
+    def stop_after(self, epoch: int, figure: float | None) -> bool:
+        """Record ``epoch`` (from 1) and its held-out figure (None without held-out films); True to stop."""
+        if figure is None:
+            self.best_epoch = epoch
+            return False
+        if np.isfinite(figure) and figure < self.figure - 1e-6:
+            self.figure, self.weights, self.best_epoch, self.waited = figure, self.model.get_weights(), epoch, 0
+            return False
+        self.waited += 1
+        return self.waited >= self.patience
+
+    def restore(self) -> None:
+        """Put the kept epoch's weights back into the model."""
+        if self.weights is not None:
+            self.model.set_weights(self.weights)
+
+
+def _train_epochs(trainer, inputs: _TrainingInputs, subtask: str, settings: ModelSettings, seed: int,
+                  out_dir: Path | None, progress: bool, label: str) -> tuple[list[dict], int]:
+    """The epoch loop: train, log (``log.csv`` rows, TensorBoard under ``out_dir``), stop early
+    on the held-out films; the model ends with the kept epoch's weights.  Returns the log and
+    the kept epoch."""
     import tensorflow as tf
 
-    from .model import pack_films
     from .progress import progress as progress_bar
 
-    set_seed(seed)
-    held_out = _validation_split([f.name for f in films], settings.validation_share, seed)
-    train = [f for f in films if f.name not in held_out]
-    valid = [f for f in films if f.name in held_out]
-    normaliser = Normaliser.fit(train, settings.film_standardise)
-    targets = [f.targets(subtask) for f in train]
-    pos_weight = positive_weight(targets, settings) if get_subtask(subtask).binary else 1.0
-    xs = [normaliser(f.x) for f in train]
-    weights = [_step_weights(t, subtask, pos_weight) for t in targets]
-    if settings.film_balanced:
-        weights = _balanced(weights)
-    valid_xs = [normaliser(f.x) for f in valid]
-    model = build_model(xs[0].shape[1], subtask, settings)
-    trainer = Trainer(model, subtask, settings)
     rng = np.random.default_rng(seed)
     writer = tf.summary.create_file_writer(str(out_dir / "tensorboard")) if out_dir else None
-    log, best, best_figure, best_epoch, waited = [], None, np.inf, settings.epochs, 0
+    stopping = _EarlyStopping(trainer.model, settings)
+    log = []
     bar = progress_bar(range(settings.epochs), desc=label or "epochs", unit="epoch", leave=False, disable=not progress)
     for epoch in bar:
-        started = time.perf_counter()
-        batch = pack_films(xs, targets, weights, settings.batch_films, settings, rng)
-        row = {"epoch": epoch + 1, "loss": trainer.train_batch(batch), "seconds": time.perf_counter() - started}
-        if valid:
-            row.update(_validation_row(trainer, valid, valid_xs, subtask, settings, pos_weight))
+        row = _train_epoch(trainer, inputs, subtask, settings, rng, epoch + 1)
         log.append(row)
         if writer is not None:
             with writer.as_default():
@@ -327,29 +434,24 @@ def fit(films: list[FilmData], subtask: str, settings: ModelSettings, seed: int,
                     if key in row:
                         tf.summary.scalar(key, row[key], step=epoch + 1)
         bar.set_postfix({k: f"{v:.4f}" for k, v in row.items() if k in ("loss", "val_figure")})
-        if valid:
-            figure = row["val_figure"]
-            if np.isfinite(figure) and figure < best_figure - 1e-6:
-                best_figure, best, best_epoch, waited = figure, model.get_weights(), epoch + 1, 0
-            else:
-                waited += 1
-                if waited >= settings.patience:
-                    break
-        else:
-            best_epoch = epoch + 1
+        if stopping.stop_after(epoch + 1, row["val_figure"] if inputs.valid else None):
+            break
     bar.close()
-    if best is not None:
-        model.set_weights(best)
-    post = PostProcessing.choose(valid, trainer.predict(valid_xs), subtask, settings) if valid else None
-    if out_dir is not None:
-        if post is not None:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            post.save(out_dir)
-        _save_fitted(out_dir, model, normaliser, log, {
-            "subtask": subtask, "seed": seed, "settings": settings.as_dict(), "positive_weight": pos_weight,
-            "best_epoch": best_epoch, "train_films": [f.name for f in train],
-            "validation_films": [f.name for f in valid]})
-    return Fitted(model, normaliser, log, best_epoch, post)
+    stopping.restore()
+    return log, stopping.best_epoch
+
+
+def _train_epoch(trainer, inputs: _TrainingInputs, subtask: str, settings: ModelSettings, rng, epoch: int) -> dict:
+    """One epoch (a batch of training films packed into rows, ``rng`` drawing them), then the
+    held-out films' loss and figure: its log row."""
+    from .model import pack_films
+
+    started = time.perf_counter()
+    batch = pack_films(inputs.xs, inputs.targets, inputs.weights, settings.batch_films, settings, rng)
+    row = {"epoch": epoch, "loss": trainer.train_batch(batch), "seconds": time.perf_counter() - started}
+    if inputs.valid:
+        row.update(_validation_row(trainer, inputs.valid, inputs.valid_xs, subtask, settings, inputs.pos_weight))
+    return row
 
 
 def _validation_row(trainer, valid, valid_xs, subtask, settings, pos_weight) -> dict:
@@ -365,27 +467,14 @@ def _validation_row(trainer, valid, valid_xs, subtask, settings, pos_weight) -> 
     return {"val_loss": loss, "val_figure": float(figure)}
 
 
-def _save_fitted(out_dir: Path, model, normaliser: Normaliser, log: list[dict], settings: dict) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _save_keras(model, out_dir / "model.keras")
-    normaliser.save(out_dir / "normalisation.npz")
+def _save_fitted(out_dir: Path, fitted: Fitted, settings: dict) -> None:
+    """The model (:meth:`TrainedLSTM.save`), its ``log.csv`` and ``settings.json``."""
+    fitted.trained.save(out_dir)
     with open(out_dir / "log.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["epoch", "loss", "val_loss", "val_figure", "seconds"])
         writer.writeheader()
-        writer.writerows(log)
+        writer.writerows(fitted.log)
     write_text_atomic(out_dir / "settings.json", json.dumps(settings, indent=2))
-
-
-def predict_steps(models, normalisers: list[Normaliser], films: list[FilmData]) -> list[np.ndarray]:
-    """Per-step outputs of each film, averaged over ``models`` (a seed ensemble), each with its
-    own normaliser."""
-    from .model import compiled_inference, predict_films
-
-    outputs = []
-    for model, normaliser in zip(models, normalisers):
-        infer = compiled_inference(model)
-        outputs.append(predict_films(infer, [normaliser(f.x) for f in films], model.get_layer("lstm").units))
-    return [np.mean([out[i] for out in outputs], axis=0) for i in range(len(films))]
 
 
 def to_segments(step_outputs: np.ndarray, n_segments: int, subtask: str) -> np.ndarray:
@@ -436,7 +525,7 @@ def _is_segment_family(settings) -> bool:
 def model_files(n_folds: int, seeds: list[int], run_name: str, per_model=LSTM_FILES) -> list[str]:
     """Every file a complete model folder holds (relative paths), besides its manifest;
     ``per_model`` the files of each fold/seed and final/seed model (its family's)."""
-    models = [f"fold{k}/seed{s}" for k in range(1, n_folds + 1) for s in seeds] + [f"final/seed{s}" for s in seeds]
+    models = [model_name(k, s) for k in range(1, n_folds + 1) for s in seeds] + [model_name(None, s) for s in seeds]
     return (["run.toml", "folds.json", "scores.json", run_name]
             + [f"{m}/{name}" for m in models for name in per_model])
 
@@ -571,39 +660,53 @@ def _install(partial: Path, model_dir: Path) -> None:
 class FitOutcome:
     """What a fit job sends back: ``(curves, threshold)`` of each held-out film (its
     post-processed segment curves, and for fear the label threshold) and, for the LSTM, the
-    epoch it kept and the post-processing it chose."""
+    epoch it kept and the post-processing it chose (None: no film held out to choose on)."""
 
     predictions: list
     best_epoch: int | None = None
     post: PostProcessing | None = None
 
 
+ModelKey = tuple[int | None, int]   # (fold, seed) of a model: fold 1 to n, or None for the final model
+
+
+def model_name(fold: int | None, seed: int) -> str:
+    """A model's folder inside a model folder: ``fold<k>/seed<s>``, or ``final/seed<s>`` (fold None)."""
+    return f"{'final' if fold is None else f'fold{fold}'}/seed{seed}"
+
+
 @dataclass(frozen=True)
 class FitJob:
-    """One model to train (one fold or the final model, one seed), and the films it predicts."""
+    """One model to train, keyed by its fold (1 to ``n_folds``; None: the final model) and seed,
+    and the films it predicts."""
 
+    fold: int | None
+    seed: int
     train: list            # FilmData the model learns from
     held_out: list         # FilmData it predicts (the fold's; none for the final model)
     subtask: str
     settings: object       # ModelSettings or SegmentSettings
-    seed: int
     out_dir: Path | None   # where the model is saved (None: not saved)
-    progress: bool         # draw the epochs' bar (only where the job runs in this process)
-    label: str             # "fold 2/5 seed 0": the bar's and the failure's name
+    progress: bool = True  # draw the epochs' bar (only where the job runs in this process)
+    n_folds: int = 0       # how many folds the run has (for a fold model's label)
+
+    @property
+    def key(self) -> ModelKey:
+        return self.fold, self.seed
+
+    @property
+    def label(self) -> str:
+        """The bar's and the failure's name: ``fold 2/5 seed 0``, ``final seed 0``."""
+        return (f"final seed {self.seed}" if self.fold is None
+                else f"fold {self.fold}/{self.n_folds} seed {self.seed}")
 
 
 def _fit_job(job: FitJob) -> FitOutcome:
     """Train one model (one fold or the final model, one seed); predict its held-out films."""
-    train, held_out, subtask, settings, seed, out_dir = (job.train, job.held_out, job.subtask, job.settings,
-                                                          job.seed, job.out_dir)
-    progress, label = job.progress, job.label
-    if _is_segment_family(settings):
-        return FitOutcome(_fit_segment_job(train, held_out, subtask, settings, seed, out_dir))
-    fitted = fit(train, subtask, settings, seed, out_dir, progress, label)
-    post = fitted.post or PostProcessing.identity(get_subtask(subtask).outputs)
-    steps = predict_steps([fitted.model], [fitted.normaliser], held_out) if held_out else []
-    return FitOutcome([(post.curves(s, f.n_segments, subtask), post.threshold) for f, s in zip(held_out, steps)],
-                      fitted.best_epoch, fitted.post)
+    if _is_segment_family(job.settings):
+        return FitOutcome(_fit_segment_job(job))
+    fitted = fit(job.train, job.subtask, job.settings, job.seed, job.out_dir, job.progress, job.label)
+    return FitOutcome(fitted.trained.predictions(job.held_out, job.subtask), fitted.best_epoch, fitted.post)
 
 
 def final_epochs(best_epochs: list[int]) -> int:
@@ -616,17 +719,24 @@ def final_epochs(best_epochs: list[int]) -> int:
     return max(1, int(np.floor(np.median(best_epochs) + 0.5))) if best_epochs else 1
 
 
-def _fit_segment_job(train, held_out, subtask, settings, seed, out_dir) -> list:
+def _fit_segment_job(job: FitJob) -> list:
+    """Train one per-segment model, save it (and its settings and choices) into ``job.out_dir``;
+    the predictions of its held-out films."""
     from .segment_models import fit_segment_model
 
-    model = fit_segment_model(train, subtask, settings, seed)
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        model.save(out_dir / SEGMENT_FILES[0])
-        write_text_atomic(out_dir / "settings.json", json.dumps(
-            {"subtask": subtask, "seed": seed, "settings": settings.as_dict(), "chosen": model.choices(),
-             "train_films": [f.name for f in train]}, indent=2, default=float) + "\n")
-    return [(model.predict_curves(f.x, f.n_segments), model.threshold) for f in held_out]
+    model = fit_segment_model(job.train, job.subtask, job.settings, job.seed)
+    if job.out_dir is not None:
+        job.out_dir.mkdir(parents=True, exist_ok=True)
+        model.save(job.out_dir / SEGMENT_FILES[0])
+        write_text_atomic(job.out_dir / "settings.json", json.dumps(
+            {"subtask": job.subtask, "seed": job.seed, "settings": job.settings.as_dict(), "chosen": model.choices(),
+             "train_films": [f.name for f in job.train]}, indent=2, default=float) + "\n")
+    return _segment_predictions(model, job.held_out)
+
+
+def _segment_predictions(model, films: list[FilmData]) -> list[tuple[np.ndarray, float]]:
+    """``(curves, threshold)`` of each film by a per-segment model (what :func:`segment_rows` takes)."""
+    return [(model.predict_curves(f.x, f.n_segments), model.threshold) for f in films]
 
 
 def segment_rows(per_seed: list[tuple[np.ndarray, float]], subtask: str) -> np.ndarray:
@@ -651,7 +761,7 @@ def _one_thread_each() -> None:
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
-def _fit_job_afresh(item) -> list:
+def _fit_job_afresh(item) -> FitOutcome:
     """:func:`_fit_job` ``(job, token)`` into a temporary folder beside its own
     (``<model>.partial/fold<k>/.seed<s>.<token>.tmp``), renamed onto it once complete, and only
     while ``<model>.partial`` is still being written by the command that made the job (``token``
@@ -684,10 +794,11 @@ def _fit_job_afresh(item) -> list:
         raise
 
 
-def _run_jobs(jobs: list[FitJob], executor, bar, token: str) -> list[FitOutcome]:
+def _run_jobs(jobs: list[FitJob], executor, bar, token: str) -> dict[ModelKey, FitOutcome]:
     """Run fit jobs with ``executor`` (here, local processes or a cluster: each seeded alike,
     so the results agree) as :func:`_fit_job_afresh` with ``token``; jobs that run elsewhere
-    draw no progress bar, and a cluster gets every film's data once."""
+    draw no progress bar, and a cluster gets every film's data once.  The outcomes by the
+    jobs' keys (fold, seed)."""
     from .workers import as_executor
 
     executor = as_executor(executor)
@@ -698,12 +809,12 @@ def _run_jobs(jobs: list[FitJob], executor, bar, token: str) -> list[FitOutcome]
                   [shared[id(f)] for f in job.train], [shared[id(f)] for f in job.held_out]) for job in jobs]
     else:
         items = [(job, token) for job in jobs]
-    results: list = [None] * len(jobs)
-    for index, result in executor.run(_fit_job_afresh, items, names=[job.label for job in jobs],
-                                      initializer=_one_thread_each):
-        results[index] = result
+    outcomes: dict[ModelKey, FitOutcome] = {}
+    for index, outcome in executor.run(_fit_job_afresh, items, names=[job.label for job in jobs],
+                                       initializer=_one_thread_each):
+        outcomes[jobs[index].key] = outcome
         bar.update()
-    return results
+    return outcomes
 
 
 def _inputs(config: RunConfig, dataset, features_dir) -> dict:
@@ -733,96 +844,150 @@ def train_run(config: RunConfig, dataset, features_dir, model_dir, team: str, ov
     model_dir = jobs.job_path(model_dir)
     check_model_folder(model_dir, _inputs(config, dataset, features_dir))
     run_name = run_filename(team, config.subtask, config.run)
+    dev = _training_films(config, dataset)
+    with model_lock(model_dir):
+        check_model_folder(model_dir)
+        if is_trained(model_dir) and not overwrite:
+            kept = _kept_model(model_dir, config, dataset, features_dir, dev, team, run_name, echo)
+            if kept is not None:
+                return kept
+        films = load_films(dataset, features_dir, config.features, dev, config.subtask, with_labels=True)
+        scores = _train_and_install(model_dir, config, films, run_name, team, progress, jobs)
+    return TrainResult(model_dir, model_dir / run_name, scores, stored_run(model_dir))
+
+
+def _training_films(config: RunConfig, dataset) -> list:
+    """The development films annotated for the run's subtask; DataError if fewer than 2."""
     dev = [f for f in dataset.dev_films if f.has_labels(config.subtask)]
     if len(dev) < 2:
         raise DataError(dataset.root, f"training needs at least 2 development films with {config.subtask} "
                                       f"annotations, found {len(dev)}")
-    definition_text = config.path.read_text(encoding="utf-8") if config.path else ""
-    with model_lock(model_dir):
-        check_model_folder(model_dir)
-        if is_trained(model_dir) and not overwrite:
-            first = load_films(dataset, features_dir, config.features, dev[:1], config.subtask, with_labels=False)
-            changed = model_changes(model_dir, config, team, first[0].made_by)
-            if not changed:
-                return TrainResult(model_dir, model_dir / run_name,
-                                   Scores.from_json(json.loads((model_dir / "scores.json").read_text())),
-                                   stored_run(model_dir), skipped=True)
-            echo(f"{model_dir} was trained from another definition; retraining: " + "; ".join(changed))
-        films = load_films(dataset, features_dir, config.features, dev, config.subtask, with_labels=True)
-        partial = model_dir.with_name(model_dir.name + ".partial")
-        _remove_ours(partial)  # left by a process that died: the lock is ours, so nobody writes it
-        partial.mkdir(parents=True)
-        token = secrets.token_hex(8)   # the jobs of this command write into partial only while it holds it
-        _write_manifest(partial, state="partial", pid=os.getpid(), token=token)
-        scores, folds = _train_into(partial, config, films, run_name, definition_text, progress, jobs, token)
-        _write_manifest(partial, state="complete", definition=config.to_data(), digest=config.digest(), team=team,
-                        extractors=films[0].made_by, run_file=run_name,
-                        files=model_files(len(folds), _seeds(config), run_name,
-                                          SEGMENT_FILES if _is_segment_family(config.model) else LSTM_FILES))
-        _install(partial, model_dir)
-    return TrainResult(model_dir, model_dir / run_name, scores, stored_run(model_dir))
+    return dev
+
+
+def _kept_model(model_dir: Path, config: RunConfig, dataset, features_dir, dev: list, team: str, run_name: str,
+                echo) -> TrainResult | None:
+    """The complete model folder ``model_dir`` as it is (``skipped``) if trained from this
+    definition, team and features (those of the first film); None, ``echo`` saying what
+    changed, if it is to be retrained."""
+    first = load_films(dataset, features_dir, config.features, dev[:1], config.subtask, with_labels=False)
+    changed = model_changes(model_dir, config, team, first[0].made_by)
+    if changed:
+        echo(f"{model_dir} was trained from another definition; retraining: " + "; ".join(changed))
+        return None
+    scores = Scores.from_json(json.loads((model_dir / "scores.json").read_text()))
+    return TrainResult(model_dir, model_dir / run_name, scores, stored_run(model_dir), skipped=True)
+
+
+def _train_and_install(model_dir: Path, config: RunConfig, films: list[FilmData], run_name: str, team: str,
+                       progress: bool, jobs) -> Scores:
+    """Train into ``<model_dir>.partial`` (one left by a process that died removed), marked by
+    its manifest as being written by this command (a random token the jobs check), then
+    complete; install it onto ``model_dir``.  Returns the out-of-fold scores."""
+    partial = model_dir.with_name(model_dir.name + ".partial")
+    _remove_ours(partial)  # left by a process that died: the lock is ours, so nobody writes it
+    partial.mkdir(parents=True)
+    token = secrets.token_hex(8)   # the jobs of this command write into partial only while it holds it
+    _write_manifest(partial, state="partial", pid=os.getpid(), token=token)
+    scores, folds = _train_into(partial, config, films, run_name, progress, jobs, token)
+    _write_manifest(partial, state="complete", definition=config.to_data(), digest=config.digest(), team=team,
+                    extractors=films[0].made_by, run_file=run_name,
+                    files=model_files(len(folds), _seeds(config), run_name,
+                                      SEGMENT_FILES if _is_segment_family(config.model) else LSTM_FILES))
+    _install(partial, model_dir)
+    return scores
 
 
 def _seeds(config: RunConfig) -> list[int]:
     return [config.seed + s for s in range(config.seeds)]
 
 
-def _train_into(folder: Path, config: RunConfig, films: list[FilmData], run_name: str, definition_text: str,
-                progress: bool, jobs, token: str) -> tuple[Scores, list[list[str]]]:
-    """Train every fold and the final model(s) into ``folder``; write the definition, folds,
-    out-of-fold run file and scores.  Returns the scores and the folds."""
+def _train_into(folder: Path, config: RunConfig, films: list[FilmData], run_name: str, progress: bool, jobs,
+                token: str) -> tuple[Scores, list[list[str]]]:
+    """Train every fold's and the final model(s) into ``folder``; write the definition
+    (``run.toml``: :meth:`RunConfig.text`), the folds, the out-of-fold run file and its scores.
+    Returns the scores and the folds."""
+    from .folds import make_folds, write_folds
+
+    folds = make_folds({f.name: f for f in films}, config.folds, config.seed)
+    write_text_atomic(folder / "run.toml", config.text())
+    write_folds(folder / "folds.json", folds, config.seed)
+    outcomes = _train_models(folder, config, films, folds, progress, jobs, token)
+    return _write_out_of_fold(folder, config, films, folds, outcomes, run_name), folds
+
+
+def _fold_jobs(folder: Path, config: RunConfig, films: list[FilmData], folds: list[list[str]],
+               progress: bool) -> list[FitJob]:
+    """One job per fold and seed: the model learns from the other folds' films and predicts the
+    fold's (in the fold's order)."""
+    by_name = {f.name: f for f in films}
+    return [FitJob(k, seed, [f for f in films if f.name not in names], [by_name[n] for n in names], config.subtask,
+                   config.model, folder / model_name(k, seed), progress, n_folds=len(folds))
+            for k, names in enumerate(folds, start=1) for seed in _seeds(config)]
+
+
+def _final_jobs(folder: Path, config: RunConfig, films: list[FilmData], settings, progress: bool) -> list[FitJob]:
+    """One job per seed: the final model, which learns from every development film."""
+    return [FitJob(None, seed, films, [], config.subtask, settings, folder / model_name(None, seed), progress)
+            for seed in _seeds(config)]
+
+
+def _train_models(folder: Path, config: RunConfig, films: list[FilmData], folds: list[list[str]], progress: bool,
+                  jobs, token: str) -> dict[ModelKey, FitOutcome]:
+    """Train every fold's model and the final model of every seed; the outcomes by (fold, seed).
+    The per-segment final models need nothing from the folds and train beside them; the final
+    LSTM trains after them (:func:`_train_final_lstm`)."""
     from .progress import progress as progress_bar
 
-    from .folds import make_folds, write_folds
+    fold_jobs = _fold_jobs(folder, config, films, folds, progress)
+    jobs.check_shared(write={"the model folder being written": folder})
+    total = len(fold_jobs) + config.seeds
+    with progress_bar(total=total, desc=f"{config.name} models", unit="model", disable=not progress) as bar:
+        if _is_segment_family(config.model):
+            return _run_jobs(fold_jobs + _final_jobs(folder, config, films, config.model, progress), jobs, bar, token)
+        outcomes = _run_jobs(fold_jobs, jobs, bar, token)
+        folds_outcomes = [outcomes[job.key] for job in fold_jobs]
+        return {**outcomes, **_train_final_lstm(folder, config, films, folds_outcomes, progress, jobs, bar, token)}
+
+
+def _train_final_lstm(folder: Path, config: RunConfig, films: list[FilmData], fold_outcomes: list[FitOutcome],
+                      progress: bool, jobs, bar, token: str) -> dict[ModelKey, FitOutcome]:
+    """The final LSTM of every seed: trained on every development film for the fold models'
+    median kept epoch (:func:`final_epochs`), none held out, and post-processed as the median of
+    the fold models' choices (the identity if none chose: no fold model held a film out)."""
+    epochs = final_epochs([o.best_epoch for o in fold_outcomes])
+    settings = dataclasses.replace(config.model, epochs=epochs, validation_share=0.0)
+    outcomes = _run_jobs(_final_jobs(folder, config, films, settings, progress), jobs, bar, token)
+    chosen = [o.post for o in fold_outcomes if o.post is not None]
+    post = PostProcessing.median(chosen) if chosen else PostProcessing.identity(config.task.outputs)
+    for seed in _seeds(config):
+        post.save(folder / model_name(None, seed))
+    return outcomes
+
+
+def _out_of_fold(folds: list[list[str]], seeds: list[int], outcomes: dict[ModelKey, FitOutcome],
+                 subtask: str) -> dict[str, np.ndarray]:
+    """The run rows of every development film by its fold's models: the mean over seeds."""
+    rows = {}
+    for k, names in enumerate(folds, start=1):
+        per_seed = [outcomes[k, seed].predictions for seed in seeds]   # each in the order of the fold's films
+        for i, name in enumerate(names):
+            rows[name] = segment_rows([predictions[i] for predictions in per_seed], subtask)
+    return rows
+
+
+def _write_out_of_fold(folder: Path, config: RunConfig, films: list[FilmData], folds: list[list[str]],
+                       outcomes: dict[ModelKey, FitOutcome], run_name: str) -> Scores:
+    """Write the out-of-fold run file and ``scores.json`` (official and pooled figures, per fold
+    and mean ± std); returns the scores."""
     from .scoring import score_folds
     from .submission import write_run
 
-    by_name = {f.name: f for f in films}
-    folds = make_folds(by_name, config.folds, config.seed)
-    write_text_atomic(folder / "run.toml", definition_text)
-    write_folds(folder / "folds.json", folds, config.seed)
-    seeds = _seeds(config)
-    segment_family = _is_segment_family(config.model)
-    fit_jobs, held = [], []
-    for k, held_names in enumerate(folds, start=1):
-        held_films = [by_name[n] for n in held_names]
-        train = [f for f in films if f.name not in held_names]
-        for seed in seeds:
-            fit_jobs.append(FitJob(train, held_films, config.subtask, config.model, seed,
-                                   folder / f"fold{k}" / f"seed{seed}", progress, f"fold {k}/{len(folds)} seed {seed}"))
-            held.append(held_films)
-
-    def final_jobs(settings) -> list[FitJob]:
-        return [FitJob(films, [], config.subtask, settings, seed, folder / "final" / f"seed{seed}", progress,
-                       f"final seed {seed}") for seed in seeds]
-
-    jobs.check_shared(write={"the model folder being written": folder})
-    total = len(fit_jobs) + len(seeds)
-    with progress_bar(total=total, desc=f"{config.name} models", unit="model", disable=not progress) as bar:
-        if segment_family:   # the final models need nothing from the folds
-            results = _run_jobs(fit_jobs + final_jobs(config.model), jobs, bar, token)[:len(fit_jobs)]
-        else:   # the final LSTM trains on every film for the folds' median kept epoch, none held out,
-            results = _run_jobs(fit_jobs, jobs, bar, token)   # and post-processes as their median choice
-            epochs = final_epochs([r.best_epoch for r in results])
-            _run_jobs(final_jobs(dataclasses.replace(config.model, epochs=epochs, validation_share=0.0)), jobs, bar,
-                      token)
-            chosen = [r.post for r in results if r.post is not None]
-            post = PostProcessing.median(chosen) if chosen else PostProcessing.identity(config.task.outputs)
-            for seed in seeds:
-                post.save(folder / "final" / f"seed{seed}")
-            for k in range(1, len(folds) + 1):   # fold models that had no held-out film to choose on
-                for seed in seeds:
-                    if not (folder / f"fold{k}" / f"seed{seed}" / PostProcessing.FILE).exists():
-                        PostProcessing.identity(len(post.sigma)).save(folder / f"fold{k}" / f"seed{seed}")
-    oof: dict[str, np.ndarray] = {}
-    for k in range(len(folds)):
-        per_seed = [r.predictions for r in results[k * len(seeds):(k + 1) * len(seeds)]]
-        for i, film in enumerate(held[k * len(seeds)]):
-            oof[film.name] = segment_rows([r[i] for r in per_seed], config.subtask)
-    write_run(folder / run_name, oof, config.subtask, config.describe())
-    scores = score_folds({f.name: f.labels for f in films}, oof, folds, config.subtask)
+    rows = _out_of_fold(folds, _seeds(config), outcomes, config.subtask)
+    write_run(folder / run_name, rows, config.subtask, config.describe())
+    scores = score_folds({f.name: f.labels for f in films}, rows, folds, config.subtask)
     write_text_atomic(folder / "scores.json", json.dumps(scores.to_json(), indent=2) + "\n")
-    return scores, folds
+    return scores
 
 
 def trained_run(model_dir) -> tuple[RunConfig, dict]:
@@ -874,8 +1039,8 @@ def ensemble_dirs(model_dir, config: RunConfig) -> list[Path]:
         from .folds import read_folds
 
         n_folds = len(read_folds(model_dir / "folds.json"))
-        return [model_dir / f"fold{k}" / f"seed{seed}" for k in range(1, n_folds + 1) for seed in _seeds(config)]
-    return [model_dir / "final" / f"seed{seed}" for seed in _seeds(config)]
+        return [model_dir / model_name(k, seed) for k in range(1, n_folds + 1) for seed in _seeds(config)]
+    return [model_dir / model_name(None, seed) for seed in _seeds(config)]
 
 
 def predict_run(model_dir, dataset, features_dir, films, out) -> Path:
@@ -900,16 +1065,11 @@ def _predict_run(model_dir, dataset, features_dir, films, out) -> Path:
         raise DataError(out, f"the model is for {config.subtask}, the file name says {name.subtask}")
     data = load_films(dataset, features_dir, config.features, films, config.subtask, with_labels=False,
                       expected_made_by=manifest["extractors"])
+    folders = ensemble_dirs(model_dir, config)
     if _is_segment_family(config.model):
-        models = [_load_segment_model(folder / SEGMENT_FILES[0]) for folder in ensemble_dirs(model_dir, config)]
-        rows = {f.name: segment_rows([(m.predict_curves(f.x, f.n_segments), m.threshold) for m in models],
-                                     config.subtask) for f in data}
-        return write_run(out, rows, config.subtask, config.describe())
-    per_model = []
-    for folder in ensemble_dirs(model_dir, config):
-        post = PostProcessing.load(folder)
-        model, normaliser = _load_model(folder / "model.keras"), _load_normaliser(folder / "normalisation.npz")
-        steps = predict_steps([model], [normaliser], data)
-        per_model.append([(post.curves(s, f.n_segments, config.subtask), post.threshold) for f, s in zip(data, steps)])
+        models = [_load_segment_model(folder / SEGMENT_FILES[0]) for folder in folders]
+        per_model = [_segment_predictions(model, data) for model in models]
+    else:   # one LSTM in memory at a time
+        per_model = [TrainedLSTM.load(folder).predictions(data, config.subtask) for folder in folders]
     rows = {f.name: segment_rows([m[i] for m in per_model], config.subtask) for i, f in enumerate(data)}
     return write_run(out, rows, config.subtask, config.describe())

@@ -280,7 +280,8 @@ def test_a_fit_job_that_outlived_its_command_leaves_nothing(tmp_path):
                       rng.uniform(-1, 1, (1, 2))) for k in range(3)]
     settings = ModelSettings(lstm_units=4, epochs=1, chunk_steps=16, batch_films=2)
     partial = tmp_path / "va.partial"
-    job = FitJob(films[:2], films[2:], "valence_arousal", settings, 1, partial / "fold1" / "seed1", False, "fold 1")
+    job = FitJob(fold=1, seed=1, train=films[:2], held_out=films[2:], subtask="valence_arousal", settings=settings,
+                 out_dir=partial / "fold1" / "seed1", progress=False, n_folds=2)
     partial.mkdir()
     _write_manifest(partial, state="partial", pid=1, token="mine")
     outputs = _fit_job_afresh((job, "mine"))                    # the command's own job: its model is in place

@@ -177,3 +177,22 @@ def test_a_fused_run_is_described_by_its_fused_runs_and_weights_not_model_settin
     readme = _describe(run, parse_run_name(run), sidecar)
     assert readme.splitlines()[-1] == "  settings: seed=0, folds=5"       # no LSTM settings for a run without a model
     assert "lstm" not in readme.lower() and "  model: late fusion" in readme
+
+
+def test_a_fused_model_folder_holds_its_definition_as_written_or_as_built(dataset, tmp_path):
+    import dataclasses
+
+    from mediaeval.fusion import fuse_trained
+    from mediaeval.runs import load_run
+
+    models = tmp_path / "models"
+    for n, noise in ((1, 0.05), (2, 0.4)):
+        (models / f"fear_run{n}").mkdir(parents=True)
+        _noisy_run(dataset, models / f"fear_run{n}" / f"me17ei_T_fear_run{n}.txt", "fear", noise, n)
+    definition = tmp_path / "run5.toml"
+    definition.write_text('# my notes\nsubtask = "fear"\nrun = 5\ndescription = "1 and 2"\nfuse = [1, 2]\n')
+    model_dir, _, _ = fuse_trained(load_run(definition), dataset, models, "T")
+    assert (model_dir / "run.toml").read_text() == definition.read_text()
+    built = dataclasses.replace(load_run(definition), description="changed in code", folds=3)
+    model_dir, _, _ = fuse_trained(built, dataset, models, "T")
+    assert load_run(model_dir / "run.toml").to_data() == built.to_data()

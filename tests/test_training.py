@@ -74,15 +74,7 @@ def test_predict_writes_a_valid_test_run(trained, tiny_dataset, features, tmp_pa
 
 
 def test_fold_ensemble_predicts_the_mean_of_the_fold_models(tiny_dataset, features, tmp_path):
-    from mediaeval.training import (
-        PostProcessing,
-        _load_model,
-        _load_normaliser,
-        ensemble_dirs,
-        load_films,
-        predict_steps,
-        stored_run,
-    )
+    from mediaeval.training import TrainedLSTM, ensemble_dirs, load_films, stored_run
 
     config = tmp_path / "run3.toml"
     config.write_text(TRAINING_RUN.format(subtask="valence_arousal", seeds=1).replace(
@@ -96,9 +88,8 @@ def test_fold_ensemble_predicts_the_mean_of_the_fold_models(tiny_dataset, featur
     assert [d.relative_to(model_dir).as_posix() for d in dirs] == ["fold1/seed1", "fold2/seed1"]
     dataset = Dataset.discover(tiny_dataset)
     film = load_films(dataset, features, ["visual-stats", "audio-stats"], dataset.test_films, "valence_arousal", False)
-    curves = [PostProcessing.load(d).curves(predict_steps([_load_model(d / "model.keras")],
-                                                          [_load_normaliser(d / "normalisation.npz")], film)[0],
-                                            film[0].n_segments, "valence_arousal") for d in dirs]
+    models = [TrainedLSTM.load(d) for d in dirs]
+    curves = [m.post.curves(m.steps(film)[0], film[0].n_segments, "valence_arousal") for m in models]
     expected = np.mean(curves, axis=0)
     written = np.array([ln.split() for ln in out.read_text().splitlines()[1:]], float)
     assert np.allclose(written, expected, atol=1e-6)
@@ -150,3 +141,20 @@ def test_results_do_not_depend_on_jobs(trained, tiny_dataset, features, tmp_path
     assert result.exit_code == 0, result.output
     name = "me17ei_T_valence_arousal_run3.txt"
     assert (tmp_path / "va" / name).read_text() == (model_dir / name).read_text()
+
+
+def test_the_model_folder_keeps_the_run_file_as_written(trained):
+    model_dir, config = trained
+    assert (model_dir / "run.toml").read_text() == config.read_text()
+
+
+def test_a_run_built_in_code_trains_and_its_folder_holds_its_definition(tiny_dataset, features, tmp_path):
+    from mediaeval.model import ModelSettings
+    from mediaeval.runs import RunConfig, load_run
+    from mediaeval.training import train_run
+
+    config = RunConfig("valence_arousal", 3, "built in code", ["visual-stats", "audio-stats"], seed=1, folds=2,
+                       model=ModelSettings(lstm_units=8, epochs=2, chunk_steps=16, batch_films=2))
+    result = train_run(config, Dataset.discover(tiny_dataset), features, tmp_path / "va", "T", progress=False)
+    assert not result.skipped and result.config.to_data() == config.to_data()
+    assert load_run(tmp_path / "va" / "run.toml").to_data() == config.to_data()

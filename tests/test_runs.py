@@ -1,0 +1,94 @@
+"""Run definitions built in code: written as TOML (to_toml, save_run), read back equal by load_run."""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from pathlib import Path
+
+import pytest
+
+from mediaeval.errors import DataError
+from mediaeval.model import ModelSettings
+from mediaeval.runs import RunConfig, find_runs, load_run, save_run
+from mediaeval.segment_models import SegmentSettings
+
+RUNS = Path(__file__).resolve().parents[1] / "runs"
+
+
+def _round_trip(config: RunConfig, path: Path) -> RunConfig:
+    """``config`` saved to ``path`` and loaded back."""
+    return load_run(save_run(config, path))
+
+
+def test_every_shipped_run_and_its_light_version_round_trips(tmp_path):
+    runs = find_runs(RUNS)
+    kinds = {(r.subtask, "fused" if r.fused else getattr(r.model, "type", "lstm")) for r in runs}
+    assert kinds == {("valence_arousal", "ridge"), ("valence_arousal", "svr"), ("valence_arousal", "lstm"),
+                     ("valence_arousal", "fused"), ("fear", "ridge"), ("fear", "hgb"), ("fear", "fused")}
+    for config in runs:
+        for version in (config, config.lightened()):
+            loaded = _round_trip(version, tmp_path / f"{version.name}-{len(list(tmp_path.iterdir()))}.toml")
+            assert loaded.to_data() == version.to_data(), version.name
+            assert loaded.to_toml() == version.to_toml()
+        assert config.text() == config.path.read_text(encoding="utf-8")   # its own text, comments kept
+    lightened = [r.lightened() for r in runs if r.light]
+    assert len(lightened) == 2 and all(r.text() == r.to_toml() for r in lightened)   # not the heavy file's text
+
+
+def test_a_config_built_in_code_round_trips(tmp_path):
+    base = load_run(RUNS / "valence_arousal" / "run4.toml")
+    odd = 'a "quote", a \\ backslash,\na new line, a\ttab, é, 😀, \x7f and \x01'
+    config = dataclasses.replace(base, description=odd, seeds=3, ensemble="folds", features=["mine"], path=None,
+                                 model=dataclasses.replace(base.model, fear_positive_weight=2.5, smoothing=(0.0, 1.5),
+                                                           learning_rate=1e-05, input_dropout=0))
+    loaded = _round_trip(config, tmp_path / "run.toml")
+    assert loaded.to_data() == config.to_data() and loaded.description == odd
+    assert loaded.model.smoothing == (0.0, 1.5) and loaded.model.fear_positive_weight == 2.5
+    segment = RunConfig("fear", 2, "d", ["a", "b"], seed=4, model=SegmentSettings(type="hgb", hgb_max_leaf_nodes=(3,)),
+                        light={"hgb_max_iter": 10})
+    assert _round_trip(segment, tmp_path / "segment.toml").to_data() == segment.to_data()
+
+
+def test_to_toml_writes_every_field_and_leaves_out_none():
+    config = RunConfig("fear", 5, 'fused "a" and b', [], seed=2, folds=3, fuse=[1, 2])
+    assert config.to_toml() == ('subtask = "fear"\nrun = 5\ndescription = "fused \\"a\\" and b"\nfeatures = []\n'
+                                'external_data = false\nseed = 2\nseeds = 1\nfolds = 3\nensemble = "final"\n'
+                                'fuse = [1, 2]\n')
+    lstm = RunConfig("valence_arousal", 1, "d", ["a"], model=ModelSettings(lstm_units=8), light={"epochs": 2})
+    text = lstm.to_toml()
+    assert "fear_positive_weight" not in text and "fuse" not in text   # None, and an empty fuse, are left out
+    assert text.endswith("calibrate = true\n\n[light]\nepochs = 2\n") and "\n[model]\nlstm_units = 8\n" in text
+
+
+def test_every_setting_that_may_be_none_defaults_to_none():
+    """What lets to_toml leave a None setting out (TOML has no null): it loads back as the default."""
+    for cls in (RunConfig, ModelSettings, SegmentSettings):
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if f.name != "path" and type(None) in typing.get_args(hints[f.name]):
+                assert f.default is None, f"{cls.__name__}.{f.name}"
+
+
+def test_save_run_overwrites_nothing_and_refuses_what_would_not_load(tmp_path):
+    config = RunConfig("valence_arousal", 1, "d", ["a"])
+    mine = tmp_path / "run1.toml"
+    mine.write_text("# my notes\n")
+    with pytest.raises(DataError, match="run1.toml: exists; save_run writes a new run file and overwrites none"):
+        save_run(config, mine)
+    assert mine.read_text() == "# my notes\n"
+    bad = dataclasses.replace(config, model=ModelSettings(lstm_units=0))
+    with pytest.raises(DataError, match=r"bad.toml: model.lstm_units: expected at least 1, got 0"):
+        save_run(bad, tmp_path / "bad.toml")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run1.toml"]   # nothing written, no temporary left
+
+
+def test_text_is_the_file_while_it_still_says_this_definition(tmp_path):
+    path = tmp_path / "run1.toml"
+    path.write_text('# notes\nsubtask = "valence_arousal"\nrun = 1\ndescription = "d"\nfeatures = ["a"]\n')
+    config = load_run(path)
+    assert config.text() == path.read_text()
+    assert dataclasses.replace(config, seed=7).text() == dataclasses.replace(config, seed=7).to_toml()
+    path.write_text(path.read_text().replace('"d"', '"edited since"'))
+    assert config.text() == config.to_toml()
+    path.unlink()
+    assert config.text() == config.to_toml()
