@@ -30,6 +30,9 @@ class DataError(MediaevalError, ValueError):
         where = f"{self.path}:{line}" if line is not None else str(self.path)
         super().__init__(f"{where}: {message}")
 
+    def __reduce__(self):   # pickles whole: a job's error reaches the command from a worker process
+        return type(self), (self.path, self.message, self.line)
+
 
 class MediaevalWarning(UserWarning):
     """A problem in a user's data that does not stop the work; ``str()`` reads ``path: message``
@@ -39,6 +42,9 @@ class MediaevalWarning(UserWarning):
         self.path = str(path)
         self.message = message
         super().__init__(f"{self.path}: {message}")
+
+    def __reduce__(self):   # pickles whole (pytest-xdist and worker processes carry warnings)
+        return type(self), (self.path, self.message)
 
 
 _COLLECTORS: contextvars.ContextVar[tuple[list, ...]] = contextvars.ContextVar("mediaeval_warnings", default=())

@@ -656,7 +656,7 @@ def _install(partial: Path, model_dir: Path) -> None:
     os.replace(partial, model_dir)
 
 
-@dataclass
+@dataclass(frozen=True)
 class FitOutcome:
     """What a fit job sends back: ``(curves, threshold)`` of each held-out film (its
     post-processed segment curves, and for fear the label threshold) and, for the LSTM, the

@@ -140,3 +140,18 @@ def test_problems_list_what_inspect_notes_without_python_warnings(tmp_path):
     assert unseen.label_counts == {"valence_arousal": 1, "fear": 1}
     with pytest.warns(MediaevalWarning, match="^Longer: the video lasts"):   # outside a summary, a warning
         assert Dataset.discover(tmp_path).film("Longer").n_segments == 4
+
+
+def test_errors_and_warnings_pickle_whole():
+    """A job's DataError or warning crosses from a worker process intact (path, line, message)."""
+    import pickle
+
+    from mediaeval.errors import MediaevalWarning
+
+    error = pickle.loads(pickle.dumps(DataError("runs/run1.toml", "model.epochs: expected int", 12)))
+    assert (type(error), str(error.path), error.line, error.message) == (DataError, "runs/run1.toml", 12,
+                                                                       "model.epochs: expected int")
+    assert str(error) == "runs/run1.toml:12: model.epochs: expected int"
+    warning = pickle.loads(pickle.dumps(MediaevalWarning("Film_A", "the audio stops 3.0 s early")))
+    assert (type(warning), warning.path, warning.message) == (MediaevalWarning, "Film_A", "the audio stops 3.0 s early")
+    assert str(warning) == "Film_A: the audio stops 3.0 s early"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from films import write_film
-from mediaeval.errors import DataError
+from mediaeval.errors import DataError, MediaevalWarning
 from mediaeval.features.extract import ExtractionOptions, extract_film
 from mediaeval.features.organisers import read_arff
 from mediaeval.windows import segments_to_n_steps, segments_to_steps
@@ -59,7 +59,8 @@ def test_read_arff(tmp_path):
 
 def test_organisers_features_on_the_steps(tmp_path):
     video = organisers_tree(tmp_path / "data")
-    features = extract_film(video, ExtractionOptions(("organisers",), dataset_root=tmp_path / "data"))
+    with pytest.warns(MediaevalWarning) as shown:
+        features = extract_film(video, ExtractionOptions(("organisers",), dataset_root=tmp_path / "data"))
     assert features.values.shape == (30, 5 + 2)
     assert features.columns[:5] == ["organisers/visual/acc_0", "organisers/visual/acc_1", "organisers/visual/acc_2",
                                     "organisers/visual/cedd_0", "organisers/visual/cedd_1"]
@@ -75,11 +76,14 @@ def test_organisers_features_on_the_steps(tmp_path):
     warnings = features.meta["warnings"]
     assert any("visual acc: 1 of 16 frame files missing, empty or unreadable (frames 3)" in w for w in warnings)
     assert any("visual cedd: 1 of 16" in w and "(frames 2)" in w for w in warnings)
+    assert [w.message.message for w in shown] == warnings   # shown as Python warnings too, the folder named
+    assert str(shown[0].message).startswith(str(tmp_path / "data" / "MEDIAEVAL17-DevSet-Visual_features"))
 
 
 def test_organisers_audio_rows_that_are_not_segments_are_spread_with_a_warning(tmp_path):
     video = organisers_tree(tmp_path / "data", rows=((1, 1), (2, 2), (3, 3), (4, 4)))
-    features = extract_film(video, ExtractionOptions(("organisers-audio",), dataset_root=tmp_path / "data"))
+    with pytest.warns(MediaevalWarning, match="organisers' audio: 4 rows for 2 segments"):
+        features = extract_film(video, ExtractionOptions(("organisers-audio",), dataset_root=tmp_path / "data"))
     assert features.values[:, 0].tolist() == np.repeat([1, 2, 3, 4], [7, 8, 7, 8]).tolist()
     assert any("4 rows for 2 segments" in w for w in features.meta["warnings"])
 
