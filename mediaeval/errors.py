@@ -31,7 +31,7 @@ class DataError(MediaevalError, ValueError):
         super().__init__(f"{where}: {message}")
 
     def __reduce__(self):   # pickles whole: a job's error reaches the command from a worker process
-        return type(self), (self.path, self.message, self.line)
+        return type(self), (self.path, self.message, self.line), self.__dict__
 
 
 class MediaevalWarning(UserWarning):
@@ -44,7 +44,7 @@ class MediaevalWarning(UserWarning):
         super().__init__(f"{self.path}: {message}")
 
     def __reduce__(self):   # pickles whole (pytest-xdist and worker processes carry warnings)
-        return type(self), (self.path, self.message)
+        return type(self), (self.path, self.message), self.__dict__
 
 
 _COLLECTORS: contextvars.ContextVar[tuple[list, ...]] = contextvars.ContextVar("mediaeval_warnings", default=())

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sys
 import types
 import typing
@@ -125,7 +126,9 @@ class RunConfig:
     def text(self) -> str:
         """The definition as TOML text, for a model folder's ``run.toml``: its file's own text
         (comments kept) when that file still loads to this very definition, else
-        :meth:`to_toml` (a run built or changed in code, a :meth:`lightened` one)."""
+        :meth:`to_toml` (a run built or changed in code, a :meth:`lightened` one), checked to
+        load back to it (:class:`DataError` naming the file, or ``<name>.toml`` for a run built
+        in code, otherwise)."""
         if self.path is not None:
             try:
                 written = self.path.read_text(encoding="utf-8")
@@ -133,7 +136,24 @@ class RunConfig:
                     return written
             except (OSError, UnicodeDecodeError, DataError):
                 pass
-        return self.to_toml()
+        return _checked_toml(self, self.path or Path(f"{self.name}.toml"))
+
+
+def _checked_toml(config: RunConfig, path: Path) -> str:
+    """:meth:`RunConfig.to_toml`, checked to read back (as ``path``) to ``config``, to be UTF-8,
+    and to hold only what TOML can (:class:`DataError` naming ``path`` and the key otherwise:
+    a setting out of its range, an int beyond 64 bits, a ``None`` in ``[light]``, ...)."""
+    text = config.to_toml()
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise DataError(path, f"expected text that UTF-8 can write, got {text[error.start:error.end]!r} "
+                              f"(a lone surrogate) in the definition") from None
+    loaded = _run_from_text(path, text)
+    if loaded.to_data() != config.to_data():   # a value TOML cannot hold as it is
+        raise DataError(path, "the definition does not survive as TOML: "
+                              + "; ".join(changes(config.to_data(), loaded.to_data())))
+    return text
 
 
 def _toml_value(value) -> str:
@@ -165,7 +185,7 @@ def _toml_lines(table: dict) -> list[str]:
 def _type_error(hint, value) -> str | None:
     """What ``value`` should have been to match the annotation ``hint``, or None if it matches.
     Handles ``X | None``, ``Literal[...]``, ``list[X]``, and bool apart from int (an int is a
-    float)."""
+    float); a float must be finite, an int fit in 64 bits (TOML's range)."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
@@ -181,8 +201,12 @@ def _type_error(hint, value) -> str | None:
         return None if not any(bad) else f"a list of {args[0].__name__}"
     if hint is float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if ok and not math.isfinite(value):   # no setting means anything by inf or nan
+            return "a finite float"
     elif hint is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
+        if ok and not -2**63 <= value < 2**63:   # TOML's integers are 64-bit
+            return "an int of 64 bits"
     else:
         ok = isinstance(value, hint)
     return None if ok else hint.__name__
@@ -303,22 +327,37 @@ def _run_from_text(path, text: str) -> RunConfig:
 
 
 def save_run(config: RunConfig, path) -> Path:
-    """Write ``config`` as a run file ``path`` (:meth:`RunConfig.to_toml`), atomically; the file
-    must not exist yet (DataError naming it: nothing is overwritten).  The text is checked first
-    to load back to this definition (DataError naming ``path`` and the key otherwise, say for
-    a setting out of its range).  Returns ``path``."""
-    from .atomic import write_text_atomic
+    """Write ``config`` as a new run file ``path`` (:meth:`RunConfig.to_toml`), complete or not
+    at all; an existing ``path`` (a link too, even a broken one) is refused and left as it is,
+    and so is one made meanwhile by another process.  The text is checked first to load back to
+    this definition (:class:`DataError` naming ``path`` and the key otherwise, say for a setting
+    out of its range).  Returns ``path``."""
+    import os
+    import tempfile
 
     path = Path(path)
-    if path.exists():
+    if path.exists() or path.is_symlink():
         raise DataError(path, "exists; save_run writes a new run file and overwrites none: remove it or "
                               "choose another name")
-    text = config.to_toml()
-    loaded = _run_from_text(path, text)
-    if loaded.to_data() != config.to_data():   # a value TOML cannot hold as it is
-        raise DataError(path, "the definition does not survive as TOML: "
-                              + "; ".join(changes(config.to_data(), loaded.to_data())))
-    write_text_atomic(path, text)
+    text = _checked_toml(config, path)
+    try:
+        handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(text)
+            try:
+                os.link(tmp, path)   # fails if path appeared meanwhile: never replaces a file
+            except FileExistsError:
+                raise
+            except OSError:          # a file system without hard links (FAT, some shares): create it exclusively
+                with open(path, "x", encoding="utf-8") as out:
+                    out.write(text)
+        finally:
+            os.unlink(tmp)
+    except FileExistsError:
+        raise DataError(path, "was made by something else while it was being saved; left as it is") from None
+    except OSError as error:
+        raise DataError(path, f"cannot write: {error.strerror or error}") from None
     return path
 
 

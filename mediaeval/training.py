@@ -688,7 +688,7 @@ class FitJob:
     settings: object       # ModelSettings or SegmentSettings
     out_dir: Path | None   # where the model is saved (None: not saved)
     progress: bool = True  # draw the epochs' bar (only where the job runs in this process)
-    n_folds: int = 0       # how many folds the run has (for a fold model's label)
+    n_folds: int = 0       # how many folds the run has (for a fold model's label; 0: not said)
 
     @property
     def key(self) -> ModelKey:
@@ -698,7 +698,7 @@ class FitJob:
     def label(self) -> str:
         """The bar's and the failure's name: ``fold 2/5 seed 0``, ``final seed 0``."""
         return (f"final seed {self.seed}" if self.fold is None
-                else f"fold {self.fold}/{self.n_folds} seed {self.seed}")
+                else f"fold {self.fold}{f'/{self.n_folds}' if self.n_folds else ''} seed {self.seed}")
 
 
 def _fit_job(job: FitJob) -> FitOutcome:

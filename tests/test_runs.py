@@ -92,3 +92,40 @@ def test_text_is_the_file_while_it_still_says_this_definition(tmp_path):
     assert config.text() == config.to_toml()
     path.unlink()
     assert config.text() == config.to_toml()
+
+
+def test_save_run_leaves_a_link_alone_even_a_broken_one(tmp_path):
+    config = RunConfig("valence_arousal", 1, "d", ["a"])
+    link = tmp_path / "run1.toml"
+    link.symlink_to(tmp_path / "nowhere.toml")
+    with pytest.raises(DataError, match="run1.toml: exists; save_run writes a new run file"):
+        save_run(config, link)
+    assert link.is_symlink() and not (tmp_path / "nowhere.toml").exists()
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(DataError, match=r"a-file/inside.toml: cannot write: Not a directory$"):
+        save_run(config, tmp_path / "a-file" / "inside.toml")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"description": "bad \ud800 text"}, r"expected text that UTF-8 can write, got '\\ud800'"),
+    ({"seed": 2**70}, r"seed: expected an int of 64 bits, got 1180591620717411303424"),
+    ({"light": {"epochs": None}}, r"the definition does not survive as TOML: light.epochs: null -> \(none\)"),
+])
+def test_what_toml_cannot_hold_is_refused_naming_the_key(tmp_path, change, message):
+    config = dataclasses.replace(RunConfig("valence_arousal", 1, "d", ["a"]), **change)
+    with pytest.raises(DataError, match=message):
+        save_run(config, tmp_path / "run1.toml")
+    with pytest.raises(DataError, match=message):   # and before a model folder's run.toml is written
+        config.text()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_settings_must_be_finite_and_64_bit(tmp_path):
+    path = tmp_path / "run1.toml"
+    base = 'subtask = "valence_arousal"\nrun = 1\ndescription = "d"\nfeatures = ["a"]\n'
+    path.write_text(base + "[model]\ntype = \"svr\"\nsvr_epsilon = nan\n")
+    with pytest.raises(DataError, match=r"run1.toml: model.svr_epsilon: expected a finite float, got nan$"):
+        load_run(path)
+    path.write_text(base.replace("run = 1", "run = 1\nseed = 9223372036854775808"))
+    with pytest.raises(DataError, match=r"run1.toml: seed: expected an int of 64 bits, got 9223372036854775808"):
+        load_run(path)
