@@ -171,3 +171,13 @@ def test_post_processing_is_chosen_on_held_out_films_and_undoes_a_linear_distort
     for film, s in zip(films, steps):
         assert np.allclose(post.curves(s, film.n_segments, "valence_arousal"), film.labels, atol=0.05)
     assert PostProcessing.choose(films, steps, "valence_arousal", ModelSettings(calibrate=False)).scale == (1.0, 1.0)
+    # with the level of every film the model was given, the slope stays and the mean goes to that level
+    level = np.array([0.25, -0.125])
+    anchored = PostProcessing.choose(films, steps, "valence_arousal", ModelSettings(smoothing=(0.0,)), level)
+    assert anchored.scale == post.scale and anchored.sigma == post.sigma
+    for j in range(2):
+        assert anchored.offset[j] == pytest.approx(level[j] - post.scale[j] * raw[:, j].mean(), abs=1e-12)
+        assert anchored.curves_of(raw)[:, j].mean() == pytest.approx(level[j], abs=1e-12)
+    assert PostProcessing.choose(films, steps, "valence_arousal", ModelSettings(smoothing=(0.0,), calibrate=False),
+                                 level) == PostProcessing.choose(films, steps, "valence_arousal",
+                                                                 ModelSettings(smoothing=(0.0,), calibrate=False))
