@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import hashlib
 import json
 import os
 import secrets
@@ -576,17 +577,22 @@ def stored_run(model_dir) -> RunConfig:
     return run_from_data(path, manifest["definition"])
 
 
-def _record(config: RunConfig, team: str, extractors: dict) -> dict:
+def _record(config: RunConfig, team: str, extractors: dict, data: dict) -> dict:
     """What a model depends on, compared with :func:`changes`: the definition, the team (the run
-    file's name) and what made the features."""
-    return {**config.to_data(), "team": team, "extractors": extractors}
+    file's name), what made the features, and the films' data (:func:`data_digests`)."""
+    return {**config.to_data(), "team": team, "extractors": extractors, "data": data}
 
 
-def model_changes(model_dir, config: RunConfig, team: str, extractors: dict) -> list[str]:
-    """``key: old -> new`` for what differs between a trained model folder and a run to train."""
+def model_changes(model_dir, config: RunConfig, team: str, extractors: dict, data: dict) -> list[str]:
+    """``key: old -> new`` for what differs between a trained model folder and a run to train
+    (``data.<film>`` for a film added, removed, or whose features or labels changed)."""
     manifest = read_manifest(model_dir)
-    old = {**manifest.get("definition", {}), "team": manifest.get("team"), "extractors": manifest.get("extractors")}
-    return changes(old, _record(config, team, extractors))
+    old = {**manifest.get("definition", {}), "team": manifest.get("team"), "extractors": manifest.get("extractors"),
+           "data": manifest.get("data", data)}
+    lines = changes(old, _record(config, team, extractors, data))
+    if "data" not in manifest:   # trained before the data were recorded: what it learnt from is unknown
+        lines.append("data: not recorded by the mediaeval that trained it")
+    return lines
 
 
 def _contains(folder: Path, path) -> bool:
@@ -868,11 +874,11 @@ def train_run(config: RunConfig, dataset, features_dir, model_dir, team: str, ov
     dev = _training_films(config, dataset)
     with model_lock(model_dir):
         check_model_folder(model_dir)
+        films = load_films(dataset, features_dir, config.features, dev, config.subtask, with_labels=True)
         if is_trained(model_dir) and not overwrite:
-            kept = _kept_model(model_dir, config, dataset, features_dir, dev, team, run_name, echo)
+            kept = _kept_model(model_dir, config, films, team, run_name, echo)
             if kept is not None:
                 return kept
-        films = load_films(dataset, features_dir, config.features, dev, config.subtask, with_labels=True)
         scores = _train_and_install(model_dir, config, films, run_name, team, progress, jobs)
     return TrainResult(model_dir, model_dir / run_name, scores, stored_run(model_dir))
 
@@ -886,18 +892,30 @@ def _training_films(config: RunConfig, dataset) -> list:
     return dev
 
 
-def _kept_model(model_dir: Path, config: RunConfig, dataset, features_dir, dev: list, team: str, run_name: str,
+def _kept_model(model_dir: Path, config: RunConfig, films: list[FilmData], team: str, run_name: str,
                 echo) -> TrainResult | None:
     """The complete model folder ``model_dir`` as it is (``skipped``) if trained from this
-    definition, team and features (those of the first film); None, ``echo`` saying what
-    changed, if it is to be retrained."""
-    first = load_films(dataset, features_dir, config.features, dev[:1], config.subtask, with_labels=False)
-    changed = model_changes(model_dir, config, team, first[0].made_by)
+    definition and team, on these films with these features and labels
+    (:func:`data_digests`); None, ``echo`` saying what changed, if it is to be retrained."""
+    changed = model_changes(model_dir, config, team, films[0].made_by, data_digests(films))
     if changed:
-        echo(f"{model_dir} was trained from another definition; retraining: " + "; ".join(changed))
+        echo(f"{model_dir} was trained from another definition or data; retraining: " + "; ".join(changed))
         return None
     scores = Scores.from_json(json.loads((model_dir / "scores.json").read_text()))
     return TrainResult(model_dir, model_dir / run_name, scores, stored_run(model_dir), skipped=True)
+
+
+def data_digests(films: list[FilmData]) -> dict[str, str]:
+    """What a model learnt from, film by film: ``{film: the first 16 hex digits of the SHA-256 of
+    its feature values and its labels}``.  A film added or removed, or whose features (say the
+    organisers' files they came from) or annotations changed, changes them, and the model is
+    retrained; features extracted again to the same values do not."""
+    digests = {}
+    for film in films:
+        digest = hashlib.sha256(np.ascontiguousarray(film.x, np.float32).tobytes())
+        digest.update(np.ascontiguousarray(film.labels, np.float64).tobytes())
+        digests[film.name] = digest.hexdigest()[:16]
+    return digests
 
 
 def _train_and_install(model_dir: Path, config: RunConfig, films: list[FilmData], run_name: str, team: str,
@@ -912,7 +930,7 @@ def _train_and_install(model_dir: Path, config: RunConfig, films: list[FilmData]
     _write_manifest(partial, state="partial", pid=os.getpid(), token=token)
     scores, folds = _train_into(partial, config, films, run_name, progress, jobs, token)
     _write_manifest(partial, state="complete", definition=config.to_data(), digest=config.digest(), team=team,
-                    extractors=films[0].made_by, run_file=run_name,
+                    extractors=films[0].made_by, data=data_digests(films), run_file=run_name,
                     files=model_files(len(folds), _seeds(config), run_name,
                                       SEGMENT_FILES if _is_segment_family(config.model) else LSTM_FILES))
     _install(partial, model_dir)

@@ -186,3 +186,40 @@ def test_organisers_features_of_the_sample_dataset(tiny_dataset, tmp_path):
         assert len(rows) == film.n_segments
         start = features.columns.index("organisers/audio/pcm_loudness_sma_maxPos")
         assert np.allclose(features.values[:, start:], segments_to_n_steps(rows, n), rtol=1e-6, atol=1e-6)
+
+
+def test_organisers_features_are_redone_when_their_files_change_and_never_decode_the_film(tmp_path):
+    import os
+
+    from films import truncate
+
+    from mediaeval.features.extract import extract_to_file
+    from mediaeval.features.store import load_features
+
+    data = tmp_path / "data"
+    video = organisers_tree(data, seconds=30)
+    truncate(write_film(video, 30.0, faststart=True), 0.5)   # a partial download: its decoding fails (the
+    # index first, so it probes), and its organisers' features stand apart from it
+    options = ExtractionOptions(("organisers",), dataset_root=data)
+    out = tmp_path / "features"
+    with pytest.warns(MediaevalWarning):
+        path, wrote = extract_to_file(video, out, options)
+    assert wrote and load_features(path).values.shape[1] == 5 + 2
+    assert list(load_features(path).meta["inputs"]) == ["organisers"]
+    assert extract_to_file(video, out, options) == (path, False)            # unchanged: kept
+    frame = data / "MEDIAEVAL17-DevSet-Visual_features" / "features" / "Film" / "acc" / "Film-00005_acc.txt"
+    frame.write_text("50,50,50\n")                                          # one frame file edited
+    with pytest.warns(MediaevalWarning):
+        assert extract_to_file(video, out, options) == (path, True)
+    steps = [i for i in range(len(load_features(path).values)) if int((i + 0.5) * 16 / 30) == 4]
+    assert load_features(path).values[steps, 0].tolist() == [50.0] * len(steps)
+    os.utime(frame, ns=(0, 0))                                              # touched, same size: redone too
+    with pytest.warns(MediaevalWarning):
+        assert extract_to_file(video, out, options) == (path, True)
+    (data / "MEDIAEVAL17-DevSet-Audio_features" / "features" / "Film" / "Film_1.csv").unlink()   # a file removed
+    with pytest.warns(MediaevalWarning):
+        assert extract_to_file(video, out, options) == (path, True)
+    import shutil
+
+    shutil.rmtree(data / "MEDIAEVAL17-DevSet-Visual_features")   # the raw trees deleted to save space: kept
+    assert extract_to_file(video, out, options) == (path, False)

@@ -225,13 +225,39 @@ def test_item3_changed_definition_is_retrained(trained, tiny_dataset, features, 
     result = invoke("train", config, "--dataset", tiny_dataset, "--features", features, "--out", model_dir,
                     "--team", "T")
     assert result.exit_code == 0, result.output
-    assert (f"{model_dir} was trained from another definition; retraining: description: \"tiny run\" -> "
+    assert (f"{model_dir} was trained from another definition or data; retraining: description: \"tiny run\" -> "
             f"\"smaller\"; model.lstm_units: 8 -> 4\n") in result.output
     stored = stored_run(model_dir)
     assert (stored.description, stored.model.lstm_units) == ("smaller", 4)
     again = invoke("train", config, "--dataset", tiny_dataset, "--features", features, "--out", model_dir,
                    "--team", "T")
     assert "already trained" in again.output
+
+
+def test_item3_changed_data_is_retrained(trained, tiny_dataset, features, tmp_path):
+    """A film whose labels or features changed, or a film added, is a reason to retrain: the
+    model records what it learnt from (mediaeval.training.data_digests)."""
+    from mediaeval.training import read_manifest
+
+    model_dir = copy_model(trained, tmp_path)
+    data = tmp_path / "data"
+    shutil.copytree(tiny_dataset, data)
+    recorded = read_manifest(model_dir)["data"]
+    assert sorted(recorded) == ["Sample_01", "Sample_02"] and all(len(d) == 16 for d in recorded.values())
+    again = invoke("train", trained[1], "--dataset", data, "--features", features, "--out", model_dir, "--team", "T")
+    assert again.exit_code == 0 and "already trained" in again.output       # a copy of the same data
+    annotations = next(data.rglob("Sample_01*valence_arousal*.txt"))
+    lines = annotations.read_text().splitlines()
+    fields = lines[1].split()
+    lines[1] = "\t".join(fields[:2] + [f"{float(fields[2]) / 2:.6f}", fields[3]])   # one label corrected
+    annotations.write_text("\n".join(lines) + "\n")
+    result = invoke("train", trained[1], "--dataset", data, "--features", features, "--out", model_dir,
+                    "--team", "T")
+    assert result.exit_code == 0, result.output
+    changed = read_manifest(model_dir)["data"]
+    assert changed["Sample_02"] == recorded["Sample_02"] and changed["Sample_01"] != recorded["Sample_01"]
+    assert (f"{model_dir} was trained from another definition or data; retraining: data.Sample_01: "
+            f"\"{recorded['Sample_01']}\" -> \"{changed['Sample_01']}\"\n") in result.output
 
 
 def test_item3_predict_refuses_features_made_otherwise(trained, tiny_dataset, features, tmp_path):

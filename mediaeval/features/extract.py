@@ -21,8 +21,8 @@ from ..errors import DataError, MediaevalWarning, collect_warnings, warn
 from ..media import VideoInfo, iter_steps, probe, rotation
 from ..windows import step_count, step_starts
 from .registry import DEFAULT_EXTRACTORS, Extractor, FilmSource, get_extractor
-from .store import (FilmFeatures, feature_path, file_fingerprint, is_complete, remove_stale_temporaries,
-                    save_features, set_name)
+from .store import (FilmFeatures, feature_path, file_fingerprint, files_fingerprint, is_complete,
+                    remove_stale_temporaries, save_features, set_name)
 
 
 @dataclass(frozen=True)
@@ -132,10 +132,28 @@ def extract_film(video, options: ExtractionOptions | None = None, name: str | No
     with collect_warnings() as caught:
         film = _open(video, name or video.stem)
         check_ready(chosen)
+        source = FilmSource(film.name, film.video, film.n_steps, dataset_root=options.dataset_root,
+                            progress=options.progress)
+        inputs = input_fingerprints(chosen, source)   # taken before reading, as the video's
         parts, repeated = _stream(film, [e for e in chosen if e.streaming], options)
-        whole, columns_of = _whole_film(film, [e for e in chosen if not e.streaming], options)
+        whole, columns_of = _whole_film(source, [e for e in chosen if not e.streaming])
     stored = [w.message for w in caught if not any(w is again for again in repeated)]
-    return _assemble(film, chosen, {**parts, **whole}, columns_of, stored)
+    return _assemble(film, chosen, {**parts, **whole}, columns_of, stored, inputs)
+
+
+def input_fingerprints(extractors: list[Extractor], source: FilmSource) -> dict[str, str]:
+    """``{extractor: files_fingerprint}`` of the files besides the video that ``extractors``
+    read for the film of ``source`` (:attr:`Extractor.inputs`: the organisers' features).  An
+    extractor whose files cannot be listed (its folder gone) is left out: a rerun then keeps
+    the features made from them rather than fail."""
+    out = {}
+    for extractor in extractors:
+        if extractor.inputs is not None:
+            try:
+                out[extractor.name] = files_fingerprint(extractor.inputs(source), source.dataset_root)
+            except (DataError, OSError):
+                continue
+    return out
 
 
 def _open(video: Path, name: str) -> _Film:
@@ -157,11 +175,15 @@ def _stream(film: _Film, streaming: list[Extractor],
             options: ExtractionOptions) -> tuple[dict[str, np.ndarray], list[MediaevalWarning]]:
     """Run the streaming extractors: one decode pass per frame size in use (i3d-224 wants
     224 x 224 frames), the audio extractors joining the first, or an audio-only pass of their
-    own when no visual extractor streams (a pass runs even with no streaming extractor).
+    own when no visual extractor streams.
 
     Returns each extractor's values, and the warnings of the passes after the first: they
     decode the same film again and repeat the first pass's warnings, which are stored once.
+    Without a streaming extractor the film is not decoded here (the whole-film extractors read
+    what they need: the organisers' features do not decode it at all).
     """
+    if not streaming:
+        return {}, []
     sizes = sorted({e.frame_size for e in streaming if e.modality == "visual"}) or [None]
     parts: dict[str, np.ndarray] = {}
     repeated: list[MediaevalWarning] = []
@@ -194,12 +216,9 @@ def _decode_pass(film: _Film, size: int | None, group: list[Extractor], label: s
             for e in group}
 
 
-def _whole_film(film: _Film, extractors: list[Extractor],
-                options: ExtractionOptions) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
+def _whole_film(source: FilmSource, extractors: list[Extractor]) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
     """Run the whole-film extractors in order: their values, and the columns of each (those the
     data decide, such as the organisers' features, as the extractor returns them)."""
-    source = FilmSource(film.name, film.video, film.n_steps, dataset_root=options.dataset_root,
-                        progress=options.progress)
     parts, columns_of = {}, {}
     for extractor in extractors:
         result = extractor.whole_film(source)
@@ -210,9 +229,9 @@ def _whole_film(film: _Film, extractors: list[Extractor],
 
 
 def _assemble(film: _Film, chosen: list[Extractor], parts: dict[str, np.ndarray],
-              data_columns: dict[str, list[str]], warnings: list[str]) -> FilmFeatures:
+              data_columns: dict[str, list[str]], warnings: list[str], inputs: dict[str, str]) -> FilmFeatures:
     """Check each extractor gave (n_steps, its dim) values, and join them, in the order chosen,
-    with their columns and the film's meta."""
+    with their columns and the film's meta (``inputs`` in it when an extractor read other files)."""
     from .. import __version__
 
     columns_of = {e.name: e.columns for e in chosen} | data_columns
@@ -227,6 +246,8 @@ def _assemble(film: _Film, chosen: list[Extractor], parts: dict[str, np.ndarray]
     meta = {"film": film.name, "video": str(film.video), "duration": film.info.duration, "fps": film.info.fps,
             "n_steps": film.n_steps, "step_seconds": 16 / 30, "extractors": described,
             "toolkit_version": __version__, "warnings": warnings, "video_file": film.fingerprint}
+    if inputs:
+        meta["inputs"] = inputs
     return FilmFeatures(step_starts(film.n_steps), values.astype(np.float32), columns, meta)
 
 
@@ -236,15 +257,20 @@ def extract_to_file(video, features_dir, options: ExtractionOptions | None = Non
     (or ``options.overwrite``).
 
     A file made by other extractor versions or settings, of another version of the film's file
-    (size or content changed), or unreadable, is redone.  Returns the path and whether it was
+    (size or content changed), from other versions of the files an extractor reads besides it
+    (the organisers' features: a file added, removed, resized or modified), or unreadable, is
+    redone.  Returns the path and whether it was
     (re)written.  ``options`` default to ``ExtractionOptions()``, as for :func:`extract_film`.
     """
     options = ExtractionOptions() if options is None else options
     video = Path(video)
     name = name or video.stem
     path = feature_path(features_dir, options.extractors, name)
-    if not options.overwrite and is_complete(path, _extractors(options), video):
-        return path, False
+    chosen = _extractors(options)
+    if not options.overwrite and path.exists():
+        source = FilmSource(name, video, 0, dataset_root=options.dataset_root)
+        if is_complete(path, chosen, video, input_fingerprints(chosen, source)):
+            return path, False
     save_features(path, extract_film(video, options, name))
     return path, True
 

@@ -94,22 +94,46 @@ def _nearest_fill(rows: list, what: str, source: FilmSource, folder: Path) -> np
     return out
 
 
+def _visual_files(folder: Path) -> dict[str, dict[int, Path]]:
+    """``{kind: {frame number: file}}`` of a film's visual features folder, kinds in
+    :data:`VISUAL_ORDER` (others after them, by name)."""
+    kinds = [d.name for d in folder.iterdir() if d.is_dir()]
+    kinds.sort(key=lambda k: (VISUAL_ORDER.index(k) if k in VISUAL_ORDER else len(VISUAL_ORDER), k))
+    files: dict[str, dict[int, Path]] = {}
+    for kind in kinds:
+        files[kind] = {}
+        for path in (folder / kind).iterdir():
+            match = _FRAME_FILE.search(path.name)
+            if match:
+                files[kind][int(match[1])] = path
+    return files
+
+
+def _audio_files(folder: Path) -> list[Path]:
+    """A film's openSMILE files, in natural name order."""
+    return sorted(folder.rglob("*.csv"), key=_natural_key)
+
+
+def visual_inputs(source: FilmSource) -> list[Path]:
+    """Every frame file of the film's visual features (what :func:`visual_features` may read)."""
+    return [path for by_frame in _visual_files(_folder(source, "visual")).values() for path in by_frame.values()]
+
+
+def audio_inputs(source: FilmSource) -> list[Path]:
+    """The film's openSMILE files (what :func:`audio_features` reads)."""
+    return _audio_files(_folder(source, "audio"))
+
+
 def visual_features(source: FilmSource) -> tuple[np.ndarray, list[str]]:
     """Per-second visual features of every kind found, on the steps: (n_steps, dim), columns."""
     folder = _folder(source, "visual")
-    kinds = [d.name for d in folder.iterdir() if d.is_dir()]
-    kinds.sort(key=lambda k: (VISUAL_ORDER.index(k) if k in VISUAL_ORDER else len(VISUAL_ORDER), k))
-    if not kinds:
+    by_kind = _visual_files(folder)
+    if not by_kind:
         raise DataError(folder, "expected one sub-folder per visual feature (acc, cedd, ..., fc6), found none")
     n_seconds = max(1, math.ceil(source.n_steps * STEP_SECONDS))
     second_of_step = np.minimum(((np.arange(source.n_steps) + 0.5) * STEP_SECONDS).astype(int), n_seconds - 1)
     parts, columns = [], []
-    for kind in kinds:
-        files = {}
-        for path in (folder / kind).iterdir():
-            match = _FRAME_FILE.search(path.name)
-            if match:
-                files[int(match[1])] = path
+    for kind, files in by_kind.items():
         rows = [_read_vector(files[s + 1]) if s + 1 in files else None for s in range(n_seconds)]
         per_second = _nearest_fill(rows, f"visual {kind}", source, folder / kind)
         parts.append(per_second[second_of_step])
@@ -155,7 +179,7 @@ def _natural_key(path: Path):
 def audio_features(source: FilmSource) -> tuple[np.ndarray, list[str]]:
     """The organisers' openSMILE rows on the steps: (n_steps, dim), columns."""
     folder = _folder(source, "audio")
-    files = sorted(folder.rglob("*.csv"), key=_natural_key)
+    files = _audio_files(folder)
     if not files:
         raise DataError(folder, "expected openSMILE .csv files, found none")
     names, blocks = None, []
@@ -182,6 +206,10 @@ def audio_features(source: FilmSource) -> tuple[np.ndarray, list[str]]:
     return as_float32(np.nan_to_num(on_steps)), list(names)
 
 
+def both_inputs(source: FilmSource) -> list[Path]:
+    return visual_inputs(source) + audio_inputs(source)
+
+
 def both(source: FilmSource) -> tuple[np.ndarray, list[str]]:
     visual, visual_columns = visual_features(source)
     audio, audio_columns = audio_features(source)
@@ -191,14 +219,14 @@ def both(source: FilmSource) -> tuple[np.ndarray, list[str]]:
 
 @register("organisers")
 def _organisers() -> Extractor:
-    return Extractor("organisers", "organisers", "2", None, whole_film=both)
+    return Extractor("organisers", "organisers", "2", None, whole_film=both, inputs=both_inputs)
 
 
 @register("organisers-visual")
 def _organisers_visual() -> Extractor:
-    return Extractor("organisers-visual", "visual", "1", None, whole_film=visual_features)
+    return Extractor("organisers-visual", "visual", "1", None, whole_film=visual_features, inputs=visual_inputs)
 
 
 @register("organisers-audio")
 def _organisers_audio() -> Extractor:
-    return Extractor("organisers-audio", "audio", "2", None, whole_film=audio_features)
+    return Extractor("organisers-audio", "audio", "2", None, whole_film=audio_features, inputs=audio_inputs)

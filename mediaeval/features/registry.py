@@ -47,6 +47,12 @@ class Extractor:
     check : callable, optional
         Called before any film is decoded; raises when the extractor cannot run (weights not
         installed or not given), with a message that says what to do.
+    inputs : callable, optional
+        Whole-film extractors that read files besides the video (the organisers' features):
+        ``inputs(source: FilmSource) -> list of paths``, the files they read for the film.
+        Their names, sizes and modification times are recorded with the features
+        (:func:`~mediaeval.features.store.files_fingerprint`), and a rerun redoes a film whose
+        files changed.
     """
 
     name: str
@@ -58,6 +64,7 @@ class Extractor:
     params: dict = field(default_factory=dict)
     frame_size: int = 112
     check: Callable | None = None
+    inputs: Callable | None = None
 
     @property
     def dim(self) -> int | None:

@@ -5,7 +5,8 @@ given).  Arrays: ``times`` (n_steps,) step start times in seconds, ``values`` (n
 float32, ``columns`` (dim,) the value names, and ``meta``, a JSON text: extractors (name,
 version, dim, params), film, duration, fps, n_steps, toolkit version, warnings, and
 ``video_file``, the film file's size, modification time and hash of its first and last MiB
-(:func:`file_fingerprint`).
+(:func:`file_fingerprint`), and ``inputs``, the fingerprints of the other files an extractor
+read (:func:`files_fingerprint`; the organisers' features).
 Files are written to a temporary name, then renamed: a file that exists is complete.
 """
 from __future__ import annotations
@@ -110,6 +111,30 @@ def file_fingerprint(path) -> dict:
     return {"size": stat.st_size, "mtime": stat.st_mtime, "head_tail_sha256": digest.hexdigest()}
 
 
+def files_fingerprint(paths, root=None) -> str:
+    """What identifies a set of input files cheaply (the organisers' features: tens of thousands
+    of small files per film): the SHA-256 of their sorted names (relative to ``root`` when
+    under it, so that a moved dataset is the same dataset), sizes and modification times (ns).
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "a.txt").write_text("1,2")
+    >>> before = files_fingerprint([folder / "a.txt"], folder)
+    >>> _ = (folder / "a.txt").write_text("1,2,3")
+    >>> before == files_fingerprint([folder / "a.txt"], folder)
+    False
+    """
+    root = Path(root).resolve() if root is not None else None
+    entries = []
+    for path in paths:
+        path = Path(path)
+        stat = path.stat()
+        resolved = path.resolve()
+        name = resolved.relative_to(root) if root is not None and root in resolved.parents else resolved
+        entries.append(f"{name.as_posix()}\t{stat.st_size}\t{stat.st_mtime_ns}")
+    return hashlib.sha256("\n".join(sorted(entries)).encode()).hexdigest()
+
+
 def same_file(recorded: dict | None, current: dict) -> bool:
     """True when a recorded :func:`file_fingerprint` matches the file's current one: same size
     and same hash (the modification time alone does not count: a copy of the same film is the
@@ -126,10 +151,12 @@ def same_file(recorded: dict | None, current: dict) -> bool:
     return (recorded.get("size"), recorded.get("head_tail_sha256")) == (current["size"], current["head_tail_sha256"])
 
 
-def is_complete(path, extractors, video=None) -> bool:
+def is_complete(path, extractors, video=None, inputs: dict | None = None) -> bool:
     """True if ``path`` holds readable features made by these extractors at these versions and
     settings (a setting requested as ``None``, such as weights not named, accepts any) and,
-    when ``video`` is given, from this version of the film's file (:func:`same_file`)."""
+    when ``video`` is given, from this version of the film's file (:func:`same_file`); with
+    ``inputs`` (``{extractor: files_fingerprint}`` of the other files extractors read, see
+    :func:`mediaeval.features.extract.input_fingerprints`), from these versions of them."""
     path = Path(path)
     if not path.exists():
         return False
@@ -138,6 +165,8 @@ def is_complete(path, extractors, video=None) -> bool:
     except DataError:
         return False
     if video is not None and not same_file(meta.get("video_file"), file_fingerprint(video)):
+        return False
+    if any(meta.get("inputs", {}).get(name) != fingerprint for name, fingerprint in (inputs or {}).items()):
         return False
     made_by = meta.get("extractors", [])
     if [(e["name"], e["version"]) for e in made_by] != [(e.name, e.version) for e in extractors]:
