@@ -113,8 +113,9 @@ def file_fingerprint(path) -> dict:
 
 def files_fingerprint(paths, root=None) -> str:
     """What identifies a set of input files cheaply (the organisers' features: tens of thousands
-    of small files per film): the SHA-256 of their sorted names (relative to ``root`` when
-    under it, so that a moved dataset is the same dataset), sizes and modification times (ns).
+    of small files per film): the SHA-256 of their sorted names (relative to ``root`` when they
+    are named under it, so that a moved dataset is the same dataset), sizes and modification
+    times (ns).
 
     >>> import tempfile
     >>> folder = Path(tempfile.mkdtemp())
@@ -124,13 +125,15 @@ def files_fingerprint(paths, root=None) -> str:
     >>> before == files_fingerprint([folder / "a.txt"], folder)
     False
     """
-    root = Path(root).resolve() if root is not None else None
+    root = Path(root) if root is not None else None
     entries = []
     for path in paths:
         path = Path(path)
         stat = path.stat()
-        resolved = path.resolve()
-        name = resolved.relative_to(root) if root is not None and root in resolved.parents else resolved
+        try:   # by name, not resolved: the files are found under root, and a film has tens of thousands
+            name = path.relative_to(root) if root is not None else path
+        except ValueError:
+            name = path
         entries.append(f"{name.as_posix()}\t{stat.st_size}\t{stat.st_mtime_ns}")
     return hashlib.sha256("\n".join(sorted(entries)).encode()).hexdigest()
 
