@@ -70,7 +70,7 @@ def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team:
     from .features import available
     from .fusion import apply_to_test, fuse_trained
     from .features.extract import ExtractionOptions, extract_dataset
-    from .features.store import covering_sets
+    from .features.store import covering_sets, set_name
     from .runs import find_runs
     from .scoring import format_scores
     from .submission import description_path, package_runs, run_filename, validate_run
@@ -95,7 +95,12 @@ def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team:
     films = [f for f in dataset.films.values() if f.video is not None]
     # A run reads its part of a larger set; sets made by import-features are not extracted.
     extractable = [tuple(n for n in r.features if n in available()) for r in runs if not r.fused]
-    for features in covering_sets(s for s in extractable if s):
+    to_extract = covering_sets(s for s in extractable if s)
+    # A run's own set, where a folder of it exists, is what it reads (load_set prefers it): brought
+    # up to date too (only its films whose film or inputs changed, or whose file is stale, are redone).
+    to_extract += sorted({s for s in extractable if s and s not in to_extract
+                          and (Path(features_dir) / set_name(s)).is_dir()})
+    for features in to_extract:
         echo(f"features {'+'.join(features)}")
         options = ExtractionOptions(features, progress=progress, dataset_root=dataset.root)
         report = extract_dataset(films, features_dir, options, jobs=jobs)

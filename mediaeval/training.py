@@ -855,7 +855,8 @@ def train_run(config: RunConfig, dataset, features_dir, model_dir, team: str, ov
 
     Everything is checked before TensorFlow starts: the output folder (see
     :func:`check_model_folder`), the films and their features.  A complete model folder trained
-    from the same definition, team and features is kept (``skipped``); one trained from others
+    from the same definition, team and features, on the same data (:func:`data_digests`), is
+    kept (``skipped``); one trained from others
     is retrained, ``echo`` saying what changed.  The model is written into ``<folder>.partial``
     under :func:`model_lock`, then installed by :func:`_install`.
 

@@ -223,3 +223,25 @@ def test_organisers_features_are_redone_when_their_files_change_and_never_decode
 
     shutil.rmtree(data / "MEDIAEVAL17-DevSet-Visual_features")   # the raw trees deleted to save space: kept
     assert extract_to_file(video, out, options) == (path, False)
+
+
+def test_organisers_inputs_count_broken_links_and_new_folders(tmp_path):
+    from mediaeval.features.extract import extract_to_file
+    from mediaeval.features.store import load_features
+
+    data = tmp_path / "data"
+    video = organisers_tree(data, seconds=30)
+    visual = data / "MEDIAEVAL17-DevSet-Visual_features" / "features" / "Film"
+    (visual / "acc" / "Film-00003_acc.txt").symlink_to(tmp_path / "nowhere.txt")   # a broken link among them
+    options = ExtractionOptions(("organisers-visual",), dataset_root=data)
+    with pytest.warns(MediaevalWarning) as shown:
+        path, wrote = extract_to_file(video, tmp_path / "features", options)
+    assert "visual acc: 1 of 30 frame files missing, empty or unreadable (frames 3)" in str(shown[0].message)
+    assert wrote and list(load_features(path).meta["inputs"]) == ["organisers-visual"]
+    (visual / "acc" / "Film-00005_acc.txt").write_text("50,50,50\n")           # still noticed
+    with pytest.warns(MediaevalWarning):
+        assert extract_to_file(video, tmp_path / "features", options) == (path, True)
+    assert extract_to_file(video, tmp_path / "features", options) == (path, False)
+    (visual / "eh").mkdir()                                                     # a kind folder added, empty
+    with pytest.warns(MediaevalWarning), pytest.raises(DataError, match="no readable visual eh file"):
+        extract_to_file(video, tmp_path / "features", options)                 # redone, and said why it fails

@@ -16,7 +16,7 @@ from .options import cluster_option, dataset_option, executor, load_dataset, spl
                    "once the new model is complete).")
 @click.option("--team", default="team", show_default=True, help="Team name in the out-of-fold run file's name.")
 @click.option("--overwrite", is_flag=True,
-              help="Retrain even if OUT holds a model trained from this definition and these features.")
+              help="Retrain even if OUT holds a model trained from this definition, team and data.")
 @click.option("--jobs", default=1, type=click.IntRange(1),
               help="Models trained at once, in separate processes (results do not depend on it).")
 @cluster_option()
@@ -26,9 +26,10 @@ def train(run_config, dataset_root, features_dir, model_dir, team, overwrite, jo
     Writes into OUT the out-of-fold predictions of every development film as a run file (so that
     mediaeval score gives honest development figures), the folds, the scores (per fold, mean ±
     std), and for every model its Keras file, normalisation, per-epoch log (CSV, TensorBoard).
-    A model trained from another definition, team or features is retrained (the changes are
-    printed). Refused before training starts: an OUT that is not empty and not a model folder,
-    that holds the dataset, the features or RUN_CONFIG, or that another train is writing.
+    A model trained from another definition, team or features, or on other data (a film added or
+    removed, its features or labels changed), is retrained (the changes are printed). Refused
+    before training starts: an OUT that is not empty and not a model folder, that holds the
+    dataset, the features or RUN_CONFIG, or that another train is writing.
     """
     from ..runs import load_run
     from ..scoring import format_scores
@@ -96,7 +97,7 @@ COMMANDS = [train, predict]
 def pipeline(dataset_root, team, runs_dir, features_dir, models_dir, out_dir, jobs, cluster, force, light):
     """Everything for every run: extract, train, predict the test films, validate, package.
 
-    A run whose model was trained from another definition or other features is retrained.
+    A run whose model was trained from another definition, features or data is retrained.
     Prints the leaderboard of the runs (out-of-fold development figures beside the constant
     baseline on the same folds; see mediaeval leaderboard) so that the team can choose.
     """

@@ -115,13 +115,18 @@ def _audio_files(folder: Path) -> list[Path]:
 
 
 def visual_inputs(source: FilmSource) -> list[Path]:
-    """Every frame file of the film's visual features (what :func:`visual_features` may read)."""
-    return [path for by_frame in _visual_files(_folder(source, "visual")).values() for path in by_frame.values()]
+    """What :func:`visual_features` reads: the film's visual folder and its kind folders (a kind
+    or frame file added or removed changes their modification time), and every frame file."""
+    folder = _folder(source, "visual")
+    files = _visual_files(folder)
+    return [folder, *(folder / kind for kind in files), *(p for by_frame in files.values() for p in by_frame.values())]
 
 
 def audio_inputs(source: FilmSource) -> list[Path]:
-    """The film's openSMILE files (what :func:`audio_features` reads)."""
-    return _audio_files(_folder(source, "audio"))
+    """What :func:`audio_features` reads: the film's audio folder, its sub-folders and its
+    openSMILE files."""
+    folder = _folder(source, "audio")
+    return [folder, *sorted(p for p in folder.rglob("*") if p.is_dir()), *_audio_files(folder)]
 
 
 def visual_features(source: FilmSource) -> tuple[np.ndarray, list[str]]:

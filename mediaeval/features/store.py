@@ -115,7 +115,9 @@ def files_fingerprint(paths, root=None) -> str:
     """What identifies a set of input files cheaply (the organisers' features: tens of thousands
     of small files per film): the SHA-256 of their sorted names (relative to ``root`` when they
     are named under it, so that a moved dataset is the same dataset), sizes and modification
-    times (ns).
+    times (ns); a file that cannot be examined (a broken link) counts as ``unreadable``.
+    Folders given among ``paths`` count by their modification time, which changes when an
+    entry is added or removed.
 
     >>> import tempfile
     >>> folder = Path(tempfile.mkdtemp())
@@ -129,12 +131,15 @@ def files_fingerprint(paths, root=None) -> str:
     entries = []
     for path in paths:
         path = Path(path)
-        stat = path.stat()
         try:   # by name, not resolved: the files are found under root, and a film has tens of thousands
             name = path.relative_to(root) if root is not None else path
         except ValueError:
             name = path
-        entries.append(f"{name.as_posix()}\t{stat.st_size}\t{stat.st_mtime_ns}")
+        try:
+            stat = path.stat()
+            entries.append(f"{name.as_posix()}\t{stat.st_size}\t{stat.st_mtime_ns}")
+        except OSError:   # a broken link, a file gone meanwhile: recorded as such, the others still count
+            entries.append(f"{name.as_posix()}\tunreadable")
     return hashlib.sha256("\n".join(sorted(entries)).encode()).hexdigest()
 
 
