@@ -54,6 +54,34 @@ class OutputRecord:
         write_text_atomic(self.path, json.dumps(self.hashes, indent=2, sort_keys=True) + "\n")
 
 
+def sets_to_extract(runs, features_dir) -> list[tuple[str, ...]]:
+    """The extractor sets the pipeline extracts (each brought up to date: only films whose file,
+    inputs or extractors changed are redone): the fewest that hold every run's features
+    (:func:`~mediaeval.features.store.covering_sets`; a run reads its part of a larger set),
+    then each run's own set where a folder of it already exists, since that is what the run
+    reads first (:func:`~mediaeval.features.store.load_set`).  Sets made by import-features
+    and fused runs are not extracted.
+
+    >>> import tempfile
+    >>> from mediaeval.runs import RunConfig
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> runs = [RunConfig("fear", 1, "", ["organisers-visual"]),
+    ...         RunConfig("fear", 2, "", ["organisers-visual", "organisers-audio", "mine"])]
+    >>> sets_to_extract(runs, folder)
+    [('organisers-visual', 'organisers-audio')]
+    >>> (folder / "organisers-visual").mkdir()
+    >>> sets_to_extract(runs, folder)
+    [('organisers-visual', 'organisers-audio'), ('organisers-visual',)]
+    """
+    from .features import available
+    from .features.store import covering_sets, set_name
+
+    extractable = [tuple(n for n in r.features if n in available()) for r in runs if not r.fused]
+    chosen = covering_sets(s for s in extractable if s)
+    own = {s for s in extractable if s and s not in chosen and (Path(features_dir) / set_name(s)).is_dir()}
+    return chosen + sorted(own)
+
+
 def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team: str, force: bool = False,
                      progress: bool = True, jobs: int = 1, echo=print,
                      light: bool = False) -> tuple[Path, list[RunOutcome]]:
@@ -67,10 +95,8 @@ def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team:
     ``jobs``: local processes, or an :class:`~mediaeval.workers.Executor` (a Dask cluster, see
     :mod:`mediaeval.cluster`) that extracts and trains.
     """
-    from .features import available
     from .fusion import apply_to_test, fuse_trained
     from .features.extract import ExtractionOptions, extract_dataset
-    from .features.store import covering_sets, set_name
     from .runs import find_runs
     from .scoring import format_scores
     from .submission import description_path, package_runs, run_filename, validate_run
@@ -93,14 +119,7 @@ def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team:
         raise MediaevalError("not overwritten (not written by mediaeval pipeline, or edited since): "
                              + ", ".join(map(str, foreign)) + "; move them away or use --force")
     films = [f for f in dataset.films.values() if f.video is not None]
-    # A run reads its part of a larger set; sets made by import-features are not extracted.
-    extractable = [tuple(n for n in r.features if n in available()) for r in runs if not r.fused]
-    to_extract = covering_sets(s for s in extractable if s)
-    # A run's own set, where a folder of it exists, is what it reads (load_set prefers it): brought
-    # up to date too (only its films whose film or inputs changed, or whose file is stale, are redone).
-    to_extract += sorted({s for s in extractable if s and s not in to_extract
-                          and (Path(features_dir) / set_name(s)).is_dir()})
-    for features in to_extract:
+    for features in sets_to_extract(runs, features_dir):
         echo(f"features {'+'.join(features)}")
         options = ExtractionOptions(features, progress=progress, dataset_root=dataset.root)
         report = extract_dataset(films, features_dir, options, jobs=jobs)
