@@ -181,3 +181,23 @@ def test_a_set_is_read_from_a_larger_set(tmp_path):
     assert np.array_equal(load_set(tmp_path / "f", ["visual-stats"], "Film").values, both.values[:, :20])
     with pytest.raises(FileNotFoundError):
         load_set(tmp_path / "f", ["egemaps"], "Film")
+
+
+def test_of_several_larger_sets_the_most_recently_written_is_read(tmp_path):
+    """A set left over from other runs (here "audio-stats+visual-stats", name-sorted first) may
+    be stale; the one an extraction last brought up to date is read."""
+    import os
+
+    from mediaeval.features.store import FilmFeatures, load_set, save_features
+
+    path = write_film(tmp_path / "Film.mp4", 2.0)
+    extract_to_file(path, tmp_path / "f", ExtractionOptions(("visual-stats", "audio-stats")))
+    fresh = load_features(feature_path(tmp_path / "f", ["visual-stats", "audio-stats"], "Film"))
+    old = [*fresh.columns[20:], *fresh.columns[:20]]
+    stale = feature_path(tmp_path / "f", ["audio-stats", "visual-stats"], "Film")
+    meta = dict(fresh.meta, extractors=fresh.meta["extractors"][::-1])
+    save_features(stale, FilmFeatures(fresh.times, np.zeros_like(fresh.values), old, meta))
+    os.utime(stale, ns=(0, 0))                                   # written long before
+    assert np.array_equal(load_set(tmp_path / "f", ["visual-stats"], "Film").values, fresh.values[:, :20])
+    os.utime(stale)                                              # written after
+    assert not load_set(tmp_path / "f", ["visual-stats"], "Film").values.any()

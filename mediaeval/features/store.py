@@ -236,7 +236,8 @@ def load_set(features_dir, extractors, film: str) -> FilmFeatures:
     """Features of ``film`` made by ``extractors`` (in that order): from their own file, cut from
     the file of a larger extractor set, or put side by side from several sets' files (an
     extracted set beside one made by ``mediaeval import-features``, say); columns are named
-    ``<extractor>/<value>``.
+    ``<extractor>/<value>``.  Among several files that hold an extractor, the most recently
+    written is read (the one an extraction last brought up to date).
 
     Raises
     ------
@@ -251,6 +252,9 @@ def load_set(features_dir, extractors, film: str) -> FilmFeatures:
         return load_features(exact)
     folder = Path(features_dir)
     holders = [c for c in (sorted(folder.iterdir()) if folder.is_dir() else []) if (c / f"{film}.npz").exists()]
+    # The most recently written first: after an extraction brought its set up to date, that file
+    # reflects the film and inputs as they are, where a set left over from other runs may not.
+    holders.sort(key=lambda c: -(c / f"{film}.npz").stat().st_mtime_ns)
     for candidate in holders:
         if set(extractors) <= set(candidate.name.split("+")):
             path = candidate / f"{film}.npz"
