@@ -201,6 +201,63 @@ def describe_fused(described: dict, paths, fusion: Fusion, subtask: str) -> dict
     return out
 
 
+@dataclass(frozen=True)
+class FusedFiles:
+    """What :func:`fuse_files` wrote: the fused run ``out`` of the subtask ``task``, with
+    ``weights = "auto"`` its nested out-of-fold ``scores`` and, when test files were fused, the
+    out-of-fold fusion ``oof``."""
+
+    task: object
+    fusion: Fusion
+    out: Path
+    scores: object = None
+    oof: Path | None = None
+
+
+def oof_path(out) -> Path:
+    """Where :func:`fuse_files` puts the out-of-fold fusion beside the fused test files."""
+    out = Path(out)
+    return out.with_name(out.stem + ".oof.txt")
+
+
+def fuse_files(run_files, dataset, out, weights="auto", apply_to=(), force: bool = False) -> FusedFiles:
+    """Late fusion of run files (``mediaeval fuse``): with ``weights = "auto"``, weights chosen on
+    the runs' out-of-fold development files (:func:`fuse_auto`) and written as the nested
+    out-of-fold fusion, or applied to their test files ``apply_to`` (same order) and written to
+    ``out``, the out-of-fold fusion beside it (:func:`oof_path`); with a list of weights, the
+    runs fused with them.  Every output (run files and their descriptions) is checked by the
+    output guard (:mod:`mediaeval.outputs`, ``force`` replacing run files mediaeval did not
+    write) before anything is computed."""
+    from .outputs import OutputGuard
+    from .submission import DESCRIPTION, RUN_FILE, description_path, write_run
+
+    out = Path(out)
+    guard = OutputGuard(force, dataset_root=dataset.root, inputs=[*run_files, *apply_to],
+                        inputs_are="one of the input run files")
+    outputs = [out, oof_path(out)] if apply_to else [out]
+    for path in outputs:
+        guard.check(path, RUN_FILE)
+        guard.check(description_path(path), DESCRIPTION)
+    runs = read_runs(list(run_files))     # read once: the weights are chosen on them, or applied to them
+    subtask = runs[0].subtask
+    if weights != "auto":
+        parts = [columns(r, subtask) for r in runs]
+        chosen = fixed(list(weights), len(runs), next(iter(parts[0].values())).shape[1])
+        write_run(out, chosen.rows(parts, subtask), subtask, describe(run_files, chosen, subtask), guard)
+        return FusedFiles(runs[0].task, chosen, out)
+    tests = read_runs(list(apply_to)) if apply_to else None
+    if tests and tests[0].task is not runs[0].task:
+        raise MediaevalError(f"{apply_to[0]}: a {tests[0].subtask} run; RUN_FILES are {subtask}")
+    chosen, oof_rows, scores = fuse_auto(runs, dataset)
+    if not tests:
+        write_run(out, oof_rows, subtask, describe(run_files, chosen, subtask), guard)
+        return FusedFiles(runs[0].task, chosen, out, scores)
+    write_run(oof_path(out), oof_rows, subtask, describe(run_files, chosen, subtask), guard)
+    parts = [columns(r, subtask) for r in tests]
+    write_run(out, chosen.rows(parts, subtask), subtask, describe(apply_to, chosen, subtask), guard)
+    return FusedFiles(runs[0].task, chosen, out, scores, oof_path(out))
+
+
 def fuse_trained(config, dataset, models_dir, team: str) -> tuple[Path, dict, Fusion]:
     """A fused run of ``runs/`` (``fuse = [...]``): fuse the out-of-fold files of the trained runs
     it names into a model folder of its own (the definition, folds, nested out-of-fold run file
@@ -245,10 +302,12 @@ def scores_folds(scores) -> list[list[str]]:
     return [fold["films"] for fold in scores.folds]
 
 
-def apply_to_test(config, fusion: Fusion, test_runs: list, out, described_by: dict) -> Path:
-    """Fuse the fused runs' test files with the chosen weights into ``out``."""
+def apply_to_test(config, fusion: Fusion, test_runs: list, out, described_by: dict, guard=None) -> Path:
+    """Fuse the fused runs' test files with the chosen weights into ``out`` (through ``guard``:
+    :func:`mediaeval.submission.write_run`)."""
     from .submission import write_run
 
     runs = read_runs(test_runs)
     rows = fusion.rows([columns(r, config.subtask) for r in runs], config.subtask)
-    return write_run(out, rows, config.subtask, describe_fused(described_by, test_runs, fusion, config.subtask))
+    return write_run(out, rows, config.subtask, describe_fused(described_by, test_runs, fusion, config.subtask),
+                     guard)

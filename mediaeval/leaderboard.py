@@ -244,13 +244,9 @@ def leaderboard_figure(board: dict[str, list[Entry]]):
     return fig
 
 
-def plot_leaderboard(board: dict[str, list[Entry]], out) -> Path:
-    """Draw :func:`leaderboard_figure` to the PNG ``out`` (written to a temporary name, then renamed)."""
-    from .atomic import atomic_output
+def plot_leaderboard(board: dict[str, list[Entry]], out, guard=None) -> Path:
+    """Draw :func:`leaderboard_figure` to the PNG ``out`` (:func:`mediaeval.plots.save_plot`:
+    through ``guard``, written to a temporary name, then renamed)."""
+    from .plots import save_plot
 
-    fig = leaderboard_figure(board)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_output(out) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    return out
+    return save_plot(leaderboard_figure(board), out, guard)

@@ -2,22 +2,23 @@
 train what is not trained, predict the test films, validate, package, and tabulate the
 development cross-validation figures of every run so that the team can choose.
 
-The pipeline overwrites only what it wrote: the sha256 of every file it writes into the output
-folder (test run files, their descriptions, the zip) is recorded in ``OUTPUTS``; an existing file
-that is not recorded, or that was edited since, is refused unless ``force``.
+What it writes into the output folder (test run files, their descriptions, the zip) goes through
+the output guard (:mod:`mediaeval.outputs`): a file mediaeval wrote and nobody changed since is
+replaced, another run file or zip only with ``force``, anything else never.  The output folder may
+not overlap the model, feature or run definition folders.
 """
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .atomic import write_text_atomic
 from .errors import MediaevalError
-from .features.store import file_sha256
+from .outputs import OutputGuard, sha256_of
 from .scoring import Scores
 
-OUTPUTS = ".mediaeval-pipeline.json"   # in the output folder: {file name: sha256} of what the pipeline wrote
+LEGACY_RECORD = ".mediaeval-pipeline.json"   # {file name: sha256} of what an earlier pipeline wrote
 
 
 @dataclass
@@ -30,28 +31,28 @@ class RunOutcome:
     test_run: Path
 
 
-class OutputRecord:
-    """The files the pipeline wrote into a folder, by sha256 (``OUTPUTS`` in that folder)."""
+def legacy_outputs(folder) -> list[Path]:
+    """The files of ``folder`` that a pipeline of an earlier mediaeval recorded as written (in
+    :data:`LEGACY_RECORD`, by sha256) and that are unchanged since: they count as the
+    pipeline's own, so that the first rerun after an upgrade needs no ``--force``."""
+    folder = Path(folder)
+    try:
+        hashes = json.loads((folder / LEGACY_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(hashes, dict):
+        return []
+    return [folder / name for name, digest in hashes.items()
+            if isinstance(name, str) and (folder / name).is_file() and sha256_of(folder / name) == digest]
 
-    def __init__(self, folder):
-        self.folder = Path(folder)
-        self.path = self.folder / OUTPUTS
-        try:
-            self.hashes = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            self.hashes = {}
-        if not isinstance(self.hashes, dict):
-            self.hashes = {}
 
-    def foreign(self, paths) -> list[Path]:
-        """Those of ``paths`` that exist and are not as the pipeline wrote them."""
-        return [p for p in paths if p.exists() and self.hashes.get(p.name) != file_sha256(p)]
-
-    def wrote(self, *paths) -> None:
-        for path in paths:
-            if path.exists():
-                self.hashes[path.name] = file_sha256(path)
-        write_text_atomic(self.path, json.dumps(self.hashes, indent=2, sort_keys=True) + "\n")
+def check_folders(folders: dict) -> None:
+    """Refuse folders (``{option: path}``) of which one holds another: each must be a folder of
+    its own (the output folder inside the model folders, say, would mix run files into them)."""
+    resolved = {option: Path(path).resolve() for option, path in folders.items() if path is not None}
+    for (a, path_a), (b, path_b) in itertools.combinations(resolved.items(), 2):
+        if path_a == path_b or path_a in path_b.parents or path_b in path_a.parents:
+            raise MediaevalError(f"{a} {folders[a]} and {b} {folders[b]} overlap; give each a folder of its own")
 
 
 def sets_to_extract(runs, features_dir) -> list[tuple[str, ...]]:
@@ -87,10 +88,12 @@ def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team:
                      light: bool = False) -> tuple[Path, list[RunOutcome]]:
     """Do everything for every run under ``runs_dir``; return the zip and each run's outcome.
 
-    Before anything starts: every model folder is checked (see
-    :func:`mediaeval.training.check_model_folder`), and every test run file, description and
-    zip to write that exists and was not written by the pipeline (or was edited since) is
-    refused unless ``force``.  Test runs are described by the definition stored with their model.
+    Before anything starts: the folders must not overlap (:func:`check_folders`), every model
+    folder is checked (see :func:`mediaeval.training.check_model_folder`), and every test run
+    file, description and zip to write goes through the output guard
+    (:mod:`mediaeval.outputs`): one that mediaeval did not write, or that was edited since, is
+    refused unless ``force``; anything else of another kind always.  Test runs are described by
+    the definition stored with their model.
     ``light``: train every run with its ``[light]`` settings (:meth:`RunConfig.lightened`).
     ``jobs``: local processes, or an :class:`~mediaeval.workers.Executor` (a Dask cluster, see
     :mod:`mediaeval.cluster`) that extracts and trains.
@@ -99,7 +102,7 @@ def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team:
     from .features.extract import ExtractionOptions, extract_dataset
     from .runs import find_runs
     from .scoring import format_scores
-    from .submission import description_path, package_runs, run_filename, validate_run
+    from .submission import DESCRIPTION, PACKAGE, RUN_FILE, description_path, package_runs, run_filename, validate_run
     from .training import check_model_folder, predict_run, train_run
 
     runs = [r.lightened() if light else r for r in find_runs(runs_dir)]
@@ -108,16 +111,22 @@ def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team:
     if not dataset.test_films:
         raise MediaevalError(f"{dataset.root}: no test film (MEDIAEVAL17_NN.mp4) found to predict")
     out_dir, models_dir = Path(out_dir), Path(models_dir)
+    check_folders({"--out": out_dir, "--models": models_dir, "--features": features_dir, "--runs": runs_dir})
     for config in runs:
         check_model_folder(models_dir / config.name, {"dataset": dataset.root, "features": features_dir,
                                                       "run definitions": runs_dir})
-    record = OutputRecord(out_dir)
+    guard = OutputGuard(force, dataset_root=dataset.root, ours=legacy_outputs(out_dir))
     zip_path = out_dir / f"me17ei_{team}.zip"
     test_runs = [out_dir / run_filename(team, c.subtask, c.run) for c in runs]
-    foreign = record.foreign([p for run in test_runs for p in (run, description_path(run))] + [zip_path])
-    if foreign and not force:
-        raise MediaevalError("not overwritten (not written by mediaeval pipeline, or edited since): "
-                             + ", ".join(map(str, foreign)) + "; move them away or use --force")
+    refused = [guard.refusal(path, kind) for run in test_runs
+               for path, kind in ((run, RUN_FILE), (description_path(run), DESCRIPTION))]
+    refused = [r for r in [*refused, guard.refusal(zip_path, PACKAGE)] if r is not None]
+    for refusal in refused:
+        if not refusal.forceable:
+            raise refusal
+    if refused:
+        raise MediaevalError("not overwritten (not written by mediaeval, or edited since): "
+                             + ", ".join(str(r.path) for r in refused) + "; move them away or use --force")
     films = [f for f in dataset.films.values() if f.video is not None]
     for features in sets_to_extract(runs, features_dir):
         echo(f"features {'+'.join(features)}")
@@ -134,21 +143,19 @@ def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team:
         if config.fused:
             model_dir, scores, fusion = fuse_trained(config, dataset, models_dir, team)
             apply_to_test(config, fusion, [by_number[(config.subtask, n)] for n in config.fuse], test_run,
-                          config.describe())
+                          config.describe(), guard)
             echo("  weights: " + "; ".join(", ".join(f"{w:.2f}" for w in column) for column in fusion.weights.T))
         else:
             result = train_run(config, dataset, features_dir, model_dir, team, progress=progress, jobs=jobs,
                                echo=lambda text: echo(f"  {text}"))
             if result.skipped:
                 echo(f"  already trained in {model_dir}")
-            predict_run(model_dir, dataset, features_dir, dataset.test_films, test_run)
+            predict_run(model_dir, dataset, features_dir, dataset.test_films, test_run, guard=guard)
             scores, config = result.scores, result.config
         echo(f"  out-of-fold: {format_scores(scores)}")
-        record.wrote(test_run, description_path(test_run))
         problems = [p for p in validate_run(test_run, dataset) if p.is_error]
         if problems:
             raise MediaevalError("\n".join(str(p) for p in problems))
         outcomes.append(RunOutcome(config.name, config.subtask, config.run, config.description, scores, test_run))
-    zip_path = package_runs([o.test_run for o in outcomes], team, zip_path, dataset, force=True)
-    record.wrote(zip_path)
+    zip_path = package_runs([o.test_run for o in outcomes], team, zip_path, dataset, guard=guard)
     return zip_path, outcomes

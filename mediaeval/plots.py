@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .outputs import PLOT, OutputGuard, png_metadata
 from .task import get as get_subtask
 from .windows import SEGMENT_SECONDS, SEGMENT_SHIFT
 
@@ -26,6 +27,16 @@ def new_figure(**kwargs):
     return Figure(**kwargs)
 
 
+def save_plot(fig, out, guard: OutputGuard | None = None) -> Path:
+    """Draw ``fig`` to the PNG ``out`` through ``guard`` (:mod:`mediaeval.outputs`; a PNG plot that
+    mediaeval drew, marked so in its ``Software`` text, is replaced, no other file), written to a
+    temporary name, then renamed."""
+    out = Path(out)
+    with (guard or OutputGuard()).writing(out, PLOT) as tmp:
+        fig.savefig(tmp, dpi=110, format="png", metadata=png_metadata())
+    return out
+
+
 def segment_minutes(n_segments: int) -> np.ndarray:
     """Middle of each segment in minutes."""
     return (np.arange(n_segments) * SEGMENT_SHIFT + SEGMENT_SECONDS / 2) / 60
@@ -36,7 +47,7 @@ def _fmt(value) -> str:
 
 
 def plot_film(film: str, prediction: np.ndarray, subtask: str, truth: np.ndarray | None, figures: dict | None,
-              out) -> Path:
+              out, guard: OutputGuard | None = None) -> Path:
     """One film: predicted (and true) valence and arousal, a panel each (a subtask of continuous values), or
     fear confidence and true fear segments (a binary subtask)."""
     minutes = segment_minutes(len(prediction))
@@ -79,13 +90,10 @@ def plot_film(film: str, prediction: np.ndarray, subtask: str, truth: np.ndarray
             ax.set_title(f"AP {ap}, F1 {_fmt(figures.get('f1'))}", fontsize=9, loc="left")
     fig.suptitle(film + ("" if truth is not None else " (no ground truth: predictions only)"), fontsize=11)
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    return out
+    return save_plot(fig, out, guard)
 
 
-def plot_summary(name: str, scores, out) -> Path:
+def plot_summary(name: str, scores, out, guard: OutputGuard | None = None) -> Path:
     """Per-film figures of a run (:class:`~mediaeval.scoring.Scores`) as bars (MSE and PCC, or AP
     and F1: the subtask's ``film_panels``), titled by its official figures."""
     from .scoring import format_scores
@@ -108,8 +116,7 @@ def plot_summary(name: str, scores, out) -> Path:
         ax.legend(fontsize=8)
     fig.suptitle(f"{name}: per film (official: {format_scores(scores)})", fontsize=9)
     fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    return Path(out)
+    return save_plot(fig, out, guard)
 
 
 def plot_runs(run_paths, dataset, out_dir) -> list[Path]:
@@ -117,15 +124,22 @@ def plot_runs(run_paths, dataset, out_dir) -> list[Path]:
     and per subtask with several scored runs ``comparison-<subtask>.png``, drawn as the
     leaderboard is (:func:`mediaeval.leaderboard.plot_leaderboard`: a panel per figure, spread
     over folds for the run files of model folders, the constant baseline as a line; see
-    :func:`mediaeval.leaderboard.run_file_entry`).  Returns the files written."""
+    :func:`mediaeval.leaderboard.run_file_entry`).  Every output is checked by the output guard
+    before anything is drawn (:func:`save_plot`).  Returns the files written."""
     from .leaderboard import plot_leaderboard, ranked, run_file_entry
     from .submission import read_run
 
     out_dir = Path(out_dir)
+    runs = [(Path(path), read_run(path)) for path in run_paths]
+    guard = OutputGuard(dataset_root=dataset.root, inputs=[p for p, _ in runs], inputs_are="one of the run files given")
+    for path, run in runs:
+        for name in [*(f"{film}.png" for film in run.films), "summary.png"]:
+            guard.check(out_dir / path.stem / name, PLOT)
+    for subtask in {run.subtask for _, run in runs}:
+        guard.check(out_dir / f"comparison-{subtask}.png", PLOT)
     written, entries = [], []
-    for path in run_paths:
-        run = read_run(path)
-        folder = out_dir / Path(path).stem
+    for path, run in runs:
+        folder = out_dir / path.stem
         truth = {f: dataset.films[f].labels(run.subtask) for f in run.films
                  if f in dataset.films and dataset.films[f].has_labels(run.subtask)}
         usable = {f: t for f, t in truth.items() if len(t) == len(run.films[f])}
@@ -135,10 +149,11 @@ def plot_runs(run_paths, dataset, out_dir) -> list[Path]:
             entries.append(run_file_entry(path, scores, dataset))
         for film, values in run.films.items():
             figures = scores.per_film.get(film) if scores else None
-            written.append(plot_film(film, values, run.subtask, truth.get(film), figures, folder / f"{film}.png"))
+            written.append(plot_film(film, values, run.subtask, truth.get(film), figures, folder / f"{film}.png",
+                                     guard))
         if scores:
-            written.append(plot_summary(Path(path).stem, scores, folder / "summary.png"))
+            written.append(plot_summary(path.stem, scores, folder / "summary.png", guard))
     for subtask, rows in ranked(entries).items():
         if len(rows) > 1:
-            written.append(plot_leaderboard({subtask: rows}, out_dir / f"comparison-{subtask}.png"))
+            written.append(plot_leaderboard({subtask: rows}, out_dir / f"comparison-{subtask}.png", guard))
     return written

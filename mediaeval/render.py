@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_output
 from .errors import DataError
 from .media import open_film
+from .outputs import Kind, OutputGuard, has_magic
 from .windows import SEGMENT_SECONDS, SEGMENT_SHIFT
 
 STYLES = ("rgb", "vignette")
@@ -90,13 +90,14 @@ def is_render(path) -> bool:
         return False
 
 
-def check_output(film: Path, out: Path, overwrite: bool) -> None:
-    """Refuse an output that is the film itself (whatever the path's spelling, links included),
-    or an existing file that is not a previous render unless ``overwrite``."""
-    if out.exists() and (out.resolve() == film.resolve() or out.samefile(film)):
-        raise DataError(out, f"is the film being rendered ({film}); choose another output file")
-    if out.exists() and not overwrite and not is_render(out):
-        raise DataError(out, "exists and is not a render made by mediaeval; use --overwrite to replace it")
+RENDER = Kind("render", is_render, lambda path: has_magic(path, b"ftyp", offset=4), "mp4 film")
+
+
+def output_guard(film, overwrite: bool) -> OutputGuard:
+    """The guard of a render's output (:mod:`mediaeval.outputs`): never the film itself
+    (whatever the path's spelling, links included); an existing file that is not a previous
+    render replaced only with ``overwrite`` (``--overwrite``), and only if it is an mp4."""
+    return OutputGuard(overwrite, flag="--overwrite", inputs=[film], inputs_are="the film being rendered")
 
 
 def render(film, valence_arousal: np.ndarray, out, style: str = "rgb", threshold: float = 0.3,
@@ -104,7 +105,7 @@ def render(film, valence_arousal: np.ndarray, out, style: str = "rgb", threshold
     """Render ``film`` with its per-segment (valence, arousal) predictions onto ``out`` (mp4).
 
     Raises :class:`DataError` when ``out`` is ``film`` itself, or an existing file that is not a
-    previous render and ``overwrite`` is false (:func:`check_output`).
+    previous render and ``overwrite`` is false (:func:`output_guard`).
     """
     import av
     from .progress import progress as progress_bar
@@ -112,11 +113,12 @@ def render(film, valence_arousal: np.ndarray, out, style: str = "rgb", threshold
     if style not in STYLES:
         raise ValueError(f"style {style!r}: expected one of {', '.join(STYLES)}")
     film, out = Path(film), Path(out)
-    check_output(film, out, overwrite)
+    guard = output_guard(film, overwrite)
+    guard.check(out, RENDER)
     values = np.asarray(valence_arousal, dtype=np.float64)
     if values.ndim != 2 or values.shape[1] != 2 or len(values) == 0:
         raise DataError(film, "expected at least one segment of valence and arousal to render")
-    with open_film(film) as source, atomic_output(out) as tmp:
+    with open_film(film) as source, guard.writing(out, RENDER) as tmp:
         if not source.streams.video:
             raise DataError(film, "expected a video stream, found none")
         video_in = source.streams.video[0]

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_output, write_text_atomic
+from .errors import MediaevalError
 from .windows import AUDIO_RATE, SEGMENT_SHIFT, segment_count
 
 FRAME_RATES = (Fraction(24000, 1001), Fraction(24), Fraction(25), Fraction(30000, 1001), Fraction(30))
@@ -221,6 +222,26 @@ def write_annotations(plan: FilmPlan, va_path: Path, fear_path: Path) -> None:
     write_text_atomic(fear_path, _annotation_text("Id\tTime\tFear", [fear_labels(valence, arousal)], ["%d"]))
 
 
+SAMPLE_MARK = ".mediaeval-sample"   # in a sample's root: made by make_sample, so --overwrite may write into it
+
+
+def check_destination(dest, overwrite: bool = False) -> None:
+    """Refuse a ``dest`` that :func:`make_sample` may not write into: a file, or a folder that is
+    not empty, unless ``overwrite`` and it is a sample made before (it holds :data:`SAMPLE_MARK`);
+    a folder of anything else is left alone, even with ``overwrite`` (its films and annotation
+    files would be replaced)."""
+    dest = Path(dest)
+    if dest.exists() and not dest.is_dir():
+        raise MediaevalError(f"{dest} is a file; expected a folder to write the sample into")
+    if not dest.is_dir() or not any(dest.iterdir()):
+        return
+    if not (dest / SAMPLE_MARK).is_file():
+        raise MediaevalError(f"{dest} is not empty and is not a sample made by mediaeval sample; it is left alone "
+                             f"(even with --overwrite): choose a new or empty folder")
+    if not overwrite:
+        raise MediaevalError(f"{dest} is not empty; use --overwrite to write into it")
+
+
 def make_sample(dest, films: int = 8, test_films: int = 3, durations: tuple[float, float] = (60.0, 180.0),
                 seed: int = 0, jobs: int = 2, test_labels: bool = False, progress: bool = True,
                 organisers: bool = True) -> list[FilmPlan]:
@@ -243,6 +264,8 @@ def make_sample(dest, films: int = 8, test_films: int = 3, durations: tuple[floa
     organisers : bool
         Also write the organisers' features of every film (:mod:`mediaeval.sample_organisers`),
         in the real zips' folders (the layout :mod:`mediaeval.features.organisers` reads).
+
+    ``dest`` must be new, empty, or a sample made before (:func:`check_destination`).
     """
     from .progress import progress as progress_bar
 
@@ -250,7 +273,11 @@ def make_sample(dest, films: int = 8, test_films: int = 3, durations: tuple[floa
     low, high = durations
     if not 10 <= low <= high:
         raise ValueError(f"durations must satisfy 10 <= min <= max seconds, got {low}, {high}")
+    check_destination(dest, overwrite=True)
     plans = plan_films(dest, films, test_films, (low, high), seed, organisers)
+    dest.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(dest / SAMPLE_MARK, "made by mediaeval sample: a synthetic dataset; mediaeval sample "
+                                          "--overwrite may write into this folder\n")
     for plan in plans:
         if plan.name.startswith("MEDIAEVAL17_"):
             if test_labels:

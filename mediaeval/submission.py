@@ -22,6 +22,7 @@ file (the others are counted), so memory and output stay bounded whatever the in
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -34,9 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_output, write_text_atomic
 from .dataset import DEV, TEST, Dataset, film_name_problem, film_split, is_number
 from .errors import DataError, MediaevalError
+from .outputs import Kind, OutputGuard, json_object, sha256_of
 from .task import FEAR, SUBTASKS, VALENCE_AROUSAL, Subtask
 from .task import get as get_subtask
 
@@ -406,18 +407,19 @@ def validate_run(path, dataset: Dataset, subtask: str | None = None) -> Problems
 # --------------------------------------------------------------------------- writing
 
 def write_run(path, predictions: Mapping[str, np.ndarray], subtask: str,
-              description: Mapping | None = None) -> Path:
-    """Write a run file atomically, films in sorted order, six decimals.
+              description: Mapping | None = None, guard: OutputGuard | None = None) -> Path:
+    """Write a run file atomically, films in sorted order, six decimals, and its description
+    beside it as ``<path>.json`` (keys such as ``description``, ``features``, ``external_data``,
+    ``model``, ``settings``, which the packager puts into the zip; always written, as it carries
+    the mark of the run file: see :data:`RUN_FILE`).
 
-    Parameters
-    ----------
-    predictions : mapping of film name to array
-        Valence/arousal: shape (K, 2).  Fear: shape (K, 2) of label (0/1) and confidence.
-    description : mapping, optional
-        Written beside the run as ``<path>.json`` (keys such as ``description``, ``features``,
-        ``external_data``, ``model``, ``settings``); the packager puts it into the zip.
+    ``predictions``: film name -> array (K, 2): valence and arousal, or fear label (0/1) and
+    confidence.  Both files go through ``guard`` (:class:`~mediaeval.outputs.OutputGuard`; by
+    default one without ``force``): a run file mediaeval did not write, or one edited since, is
+    refused (:class:`~mediaeval.outputs.OutputRefused`).
     """
     path = Path(path)
+    guard = guard or OutputGuard()
     task = get_subtask(subtask)
     out = []
     for film in sorted(predictions):
@@ -431,12 +433,81 @@ def write_run(path, predictions: Mapping[str, np.ndarray], subtask: str,
             raise ValueError(f"film {film}: predictions hold values that are not finite")
         out.append(film)
         out.extend(task.format_rows(film, values))
-    with naming_output(path):
-        write_text_atomic(path, "\n".join(out) + "\n")
-    if description is not None:
-        with naming_output(description_path(path)):
-            write_text_atomic(description_path(path), json.dumps(dict(description), indent=2) + "\n")
+    text = "\n".join(out) + "\n"
+    sidecar = description_path(path)
+    guard.check(sidecar, DESCRIPTION)
+    with naming_output(path), guard.writing(path, RUN_FILE) as tmp:
+        tmp.write_bytes(text.encode("utf-8"))
+    with naming_output(sidecar), guard.writing(sidecar, DESCRIPTION) as tmp:
+        tmp.write_text(_marked_description(description or {}, text), encoding="utf-8")
     return path
+
+
+def _description_digest(description: Mapping) -> str:
+    return hashlib.sha256(json.dumps(description, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _marked_description(description: Mapping, run_text: str) -> str:
+    """The description's JSON text, with its mark: what wrote it, the sha256 of the run file
+    beside it and of the description itself (so an edit to either shows)."""
+    from . import __version__
+
+    description = {k: v for k, v in dict(description).items() if k != WRITTEN_BY}
+    mark = {"tool": "mediaeval", "version": __version__,
+            "run_sha256": hashlib.sha256(run_text.encode("utf-8")).hexdigest(),
+            "description_sha256": _description_digest(description)}
+    return json.dumps({**description, WRITTEN_BY: mark}, indent=2) + "\n"
+
+
+WRITTEN_BY = "written_by"   # the key of a run description that holds its mark
+
+
+def _mark(sidecar) -> dict | None:
+    """The mark of a description written by :func:`write_run` and unchanged since, or None."""
+    data = json_object(sidecar)
+    mark = data.get(WRITTEN_BY) if data else None
+    if not isinstance(mark, dict) or mark.get("tool") != "mediaeval":
+        return None
+    rest = {k: v for k, v in data.items() if k != WRITTEN_BY}
+    return mark if mark.get("description_sha256") == _description_digest(rest) else None
+
+
+def _run_marked(path) -> bool:
+    mark = _mark(description_path(path))
+    return mark is not None and mark.get("run_sha256") == sha256_of(path)
+
+
+def looks_like_run(path, limit: int = 1 << 16) -> bool:
+    """Whether ``path`` reads as a run file, judged on its first ``limit`` bytes: UTF-8 text whose
+    first line is a film name and whose every line is a film name (one word, not a number) or
+    one to three numbers (a note, a PDF or random bytes are not).
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "run.txt"
+    >>> _ = path.write_text("MEDIAEVAL17_00\\n0.1 -0.2\\n")
+    >>> looks_like_run(path)
+    True
+    >>> _ = path.write_text("my notes about the runs\\n")
+    >>> looks_like_run(path)
+    False
+    """
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(limit)
+        lines = head.decode("utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return False
+    if len(head) == limit:
+        lines = lines[:-1]     # the last line may be cut
+    tokens = [line.split() for line in lines if line.strip()]
+    if not tokens or len(tokens[0]) != 1 or is_number(tokens[0][0]):
+        return False
+    return all(len(t) == 1 or (len(t) <= 3 and all(map(is_number, t))) for t in tokens)
+
+
+RUN_FILE = Kind("run file", _run_marked, looks_like_run)
+DESCRIPTION = Kind("run description", lambda path: _mark(path) is not None,
+                   lambda path: json_object(path) is not None, "JSON object (a run description)")
 
 
 @contextlib.contextmanager
@@ -482,6 +553,7 @@ def read_description(run_path) -> dict:
         raise DataError(path, f"expected a JSON object describing the run: {error}") from error
     if not isinstance(meta, dict):
         raise DataError(path, f"expected a JSON object describing the run, got a {type(meta).__name__}")
+    meta.pop(WRITTEN_BY, None)   # the output guard's mark, not part of the description
     return meta
 
 
@@ -513,34 +585,39 @@ def is_package(path) -> bool:
         return False
 
 
-def _out_problem(out: Path, inputs: list[Path], force: bool) -> str | None:
-    """Why the zip may not be written to ``out``, or ``None``."""
-    if out.is_dir():
-        return f"{out} is a folder; expected the zip file to write"
-    for path in inputs:
-        try:
-            same = out.exists() and path.exists() and out.samefile(path)
-        except OSError:
-            same = False
-        if same:
-            return f"{out} is one of the run files given ({path}) or a description of one; choose another --out"
-    if out.exists() or out.is_symlink():
-        if not is_package(out):
-            return f"{out} exists and is not a zip made by mediaeval package; it is left alone (even with --force)"
-        if not force:
-            return f"{out} exists; use --force to overwrite it"
-    return None
+def _members_digest(archive: zipfile.ZipFile) -> bytes:
+    """The zip's mark: ``mediaeval`` and a digest of its members' names, sizes and CRCs (read
+    from its directory, so an added, removed or changed member shows)."""
+    members = sorted((i.filename, i.CRC, i.file_size) for i in archive.infolist())
+    return b"mediaeval " + hashlib.sha256(json.dumps(members).encode("utf-8")).hexdigest().encode("ascii")
 
 
-def package_runs(run_paths: Iterable, team: str, out, dataset: Dataset, force: bool = False) -> Path:
+def _package_marked(path) -> bool:
+    if not is_package(path):
+        return False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.comment == _members_digest(archive)
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+PACKAGE = Kind("zip", _package_marked, is_package, "zip made by mediaeval package")
+
+
+def package_runs(run_paths: Iterable, team: str, out, dataset: Dataset, force: bool = False,
+                 guard: OutputGuard | None = None) -> Path:
     """Validate test-set runs and write them, with a description of each, into one zip.
 
     Refuses (raising :class:`MediaevalError` that lists every reason, at most
     :data:`PROBLEM_CAP` problems of a code per run) invalid runs, runs of another team or of
     the development set, more than five runs per subtask, two runs with the same subtask and
-    number, an unreadable description, and an ``out`` that is a folder, one of the inputs, or an
-    existing file; ``force`` replaces only a zip that this function wrote (:func:`is_package`).
-    The zip is written to a temporary file, then renamed.
+    number, an unreadable description, and an ``out`` that the output guard refuses
+    (:mod:`mediaeval.outputs`: a folder, one of the inputs, a file under the dataset root, or an
+    existing file other than a zip this function wrote and nobody changed since; ``force``
+    replaces a zip this function wrote and that was changed since, never another file).
+    The zip is written to a temporary file, then renamed.  ``guard``: the caller's output guard
+    instead (the pipeline's).
     """
     from . import __version__
 
@@ -549,9 +626,12 @@ def package_runs(run_paths: Iterable, team: str, out, dataset: Dataset, force: b
     reasons: list[str] = []
     if not TEAM_NAME.match(team):
         reasons.append(f"team name {team!r}: expected letters, digits and '-' only")
-    problem = _out_problem(out, run_paths + [description_path(p) for p in run_paths], force)
+    guard = guard or OutputGuard(force, dataset_root=dataset.root,
+                                 inputs=run_paths + [description_path(p) for p in run_paths],
+                                 inputs_are="one of the run files given or their descriptions")
+    problem = guard.refusal(out, PACKAGE)
     if problem:
-        reasons.append(problem)
+        reasons.append(str(problem))
     if not run_paths:
         reasons.append("no run file given")
     names: dict[Path, RunName] = {}
@@ -586,9 +666,10 @@ def package_runs(run_paths: Iterable, team: str, out, dataset: Dataset, force: b
     readme = [f"{PACKAGE_TITLE} {team}",
               f"Made with mediaeval {__version__}. One run file per run; each holds every test film.",
               ""] + [_describe(path, name, descriptions[path]) + "\n" for path, name in ordered]
-    with naming_output(out), atomic_output(out) as tmp:
+    with naming_output(out), guard.writing(out, PACKAGE) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for path, _ in ordered:
                 archive.write(path, arcname=path.name)
             archive.writestr("README.txt", "\n".join(readme))
+            archive.comment = _members_digest(archive)
     return out

@@ -654,20 +654,56 @@ def model_lock(model_dir, shared: bool = False):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def foreign_files(folder: Path, manifest: dict) -> list[str]:
+    """The files (relative paths) of a complete model folder that train did not make: neither its
+    manifest, nor a file it lists (:func:`mediaeval.outputs.own_files`), nor anything inside its
+    models' folders, nor a job's hidden temporary beside them.  A user's notes, or predictions
+    written into the folder, say."""
+    from .outputs import model_subfolders, own_files
+
+    if manifest.get("state") != "complete":
+        return []
+    own, models = own_files(manifest) | {MANIFEST}, model_subfolders(manifest)
+    parents = {m.split("/", 1)[0] for m in models}
+    found = []
+    for root, dirs, files in os.walk(folder):
+        relative = Path(root).relative_to(folder).as_posix()
+        relative = "" if relative == "." else relative + "/"
+        dirs[:] = [d for d in dirs if relative + d not in models
+                   and not (relative[:-1] in parents and d.startswith("."))]
+        found += [relative + f for f in files if relative + f not in own
+                  and not (relative[:-1] in parents and f.startswith("."))]
+    return sorted(found)
+
+
 def _remove_ours(folder: Path) -> None:
-    """Remove a left-over folder made by mediaeval train (``.partial``, ``.old``); refuse any other."""
+    """Remove a left-over folder made by mediaeval train (``.partial``, ``.old``); refuse any
+    other, and one holding files train did not make (:func:`foreign_files`)."""
     if not folder.exists():
         return
-    if read_manifest(folder) is None:
+    manifest = read_manifest(folder)
+    if manifest is None:
         raise DataError(folder, f"exists and was not made by mediaeval train (no {MANIFEST}); move it away")
+    theirs = foreign_files(folder, manifest)
+    if theirs:
+        raise DataError(folder / theirs[0], f"was not made by mediaeval train ({len(theirs)} such files in "
+                                            f"{folder}); move them away")
     shutil.rmtree(folder)
 
 
 def _install(partial: Path, model_dir: Path) -> None:
     """Rename the complete ``partial`` onto ``model_dir``.  A previous model folder is moved aside
-    to ``<name>.old`` first and deleted only once the new one is in place; an empty folder is
-    replaced; anything else is left alone (the new model then stays in ``partial``)."""
-    if read_manifest(model_dir) is not None:
+    to ``<name>.old`` first, the files train did not make (:func:`foreign_files`) are moved from it
+    into the new folder, and it is deleted only then; an empty folder is replaced; anything else
+    is left alone (the new model then stays in ``partial``)."""
+    manifest = read_manifest(model_dir)
+    if manifest is not None:
+        theirs = foreign_files(model_dir, manifest)
+        clash = [name for name in theirs if (partial / name).exists() or (partial / name).is_symlink()]
+        if clash:
+            raise DataError(model_dir / clash[0], f"was not made by mediaeval train and has the name of a file of the "
+                                                  f"new model; move it away and train again (the new model is in "
+                                                  f"{partial})")
         old = model_dir.with_name(model_dir.name + ".old")
         _remove_ours(old)
         os.replace(model_dir, old)
@@ -676,6 +712,9 @@ def _install(partial: Path, model_dir: Path) -> None:
         except BaseException:
             os.replace(old, model_dir)
             raise
+        for name in theirs:   # the user's files go with the model folder
+            (model_dir / name).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(old / name, model_dir / name)
         shutil.rmtree(old)
         return
     if model_dir.exists() and (not model_dir.is_dir() or any(model_dir.iterdir())):
@@ -1083,22 +1122,28 @@ def ensemble_dirs(model_dir, config: RunConfig) -> list[Path]:
     return [model_dir / model_name(None, seed) for seed in _seeds(config)]
 
 
-def predict_run(model_dir, dataset, features_dir, films, out) -> Path:
+def predict_run(model_dir, dataset, features_dir, films, out, force: bool = False, guard=None) -> Path:
     """Predict ``films`` with the final model(s) of ``model_dir`` (or its fold models, with
     ``ensemble = "folds"``: the mean of their outputs) and write the run file ``out``,
     described by the definition stored in the model folder.
 
     Checked before TensorFlow starts: the model folder is complete, ``out`` names the model's
-    subtask, and the films' features exist and were made by the extractors, versions and
-    settings the model was trained on.
+    subtask and may be written (``guard``, by default :class:`~mediaeval.outputs.OutputGuard`
+    with ``force`` and the dataset's root), and the films' features exist and were made by the
+    extractors, versions and settings the model was trained on.
     """
+    from .outputs import OutputGuard
+
+    guard = guard or OutputGuard(force, dataset_root=dataset.root)
     with model_lock(model_dir, shared=True):   # no train replaces the model while it is read
-        return _predict_run(model_dir, dataset, features_dir, films, out)
+        return _predict_run(model_dir, dataset, features_dir, films, out, guard)
 
 
-def _predict_run(model_dir, dataset, features_dir, films, out) -> Path:
-    from .submission import parse_run_name, write_run
+def _predict_run(model_dir, dataset, features_dir, films, out, guard) -> Path:
+    from .submission import DESCRIPTION, RUN_FILE, description_path, parse_run_name, write_run
 
+    guard.check(out, RUN_FILE)
+    guard.check(description_path(out), DESCRIPTION)
     config, manifest = trained_run(model_dir)
     name = parse_run_name(out)
     if name is not None and name.task is not config.task:
@@ -1112,4 +1157,4 @@ def _predict_run(model_dir, dataset, features_dir, films, out) -> Path:
     else:   # one LSTM in memory at a time
         per_model = [TrainedLSTM.load(folder).predictions(data, config.subtask) for folder in folders]
     rows = {f.name: segment_rows([m[i] for m in per_model], config.subtask) for i, f in enumerate(data)}
-    return write_run(out, rows, config.subtask, config.describe())
+    return write_run(out, rows, config.subtask, config.describe(), guard)

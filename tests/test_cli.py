@@ -106,6 +106,10 @@ def test_package_and_refuse_overwrite(tiny_dataset, demo_runs, tmp_path):
     assert result.exit_code == 0, result.output
     assert sorted(zipfile.ZipFile(out).namelist()) == sorted(["README.txt", runs[0].name, runs[1].name])
     result = invoke("package", *runs, "--team", "T", "--dataset", tiny_dataset, "--out", out)
+    assert result.exit_code == 0, result.output     # its own zip, unchanged: replaced
+    with zipfile.ZipFile(out, "a") as archive:      # changed since: only with --force
+        archive.writestr("notes.txt", "mine")
+    result = invoke("package", *runs, "--team", "T", "--dataset", tiny_dataset, "--out", out)
     assert result.exit_code == 1 and "use --force" in result.output
     assert invoke("package", *runs, "--team", "T", "--dataset", tiny_dataset, "--out", out, "--force").exit_code == 0
 

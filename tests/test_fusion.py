@@ -1,6 +1,8 @@
 """Late fusion: weights on the simplex, chosen by nested CV over films, never much worse than the best run."""
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 
@@ -111,6 +113,9 @@ def test_fuse_command_applies_auto_weights_to_test_files(dataset, tmp_path):
     assert set(read_run(out).films) == {f.name for f in dataset.dev_films}
     sidecar = (out.parent / "me17ei_T_valence_arousal_run5.txt.json").read_text()
     assert "late fusion (weighted mean) of 2 runs" in sidecar and '"external_data": false' in sidecar
+    again = CliRunner().invoke(cli, args)        # its own output, unchanged: replaced
+    assert again.exit_code == 0, again.output
+    out.write_text(out.read_text().replace("\n", "\n\n", 1).replace("\n\n", "\n", 1) + "Film_99\n")  # edited
     again = CliRunner().invoke(cli, args)
     assert again.exit_code == 1 and "use --force" in again.output
     same = CliRunner().invoke(cli, ["fuse", str(a), str(b), "--dataset", str(dataset.root), "--out", str(a)])
@@ -164,6 +169,7 @@ def test_a_fused_run_is_described_by_its_fused_runs_and_weights_not_model_settin
     model_dir, _, chosen = fuse_trained(config, dataset, models, "T")
     run = model_dir / "me17ei_T_valence_arousal_run5.txt"
     sidecar = json.loads((model_dir / "me17ei_T_valence_arousal_run5.txt.json").read_text())
+    assert sidecar.pop("written_by")["run_sha256"] == hashlib.sha256(run.read_bytes()).hexdigest()   # its mark
     names = ["me17ei_T_valence_arousal_run1.txt", "me17ei_T_valence_arousal_run2.txt"]
     weights = {c: {n: round(float(chosen.weights[i, j]), 4) for i, n in enumerate(names)}
                for j, c in enumerate(("valence", "arousal"))}

@@ -296,10 +296,15 @@ def test_item11_force_replaces_only_a_zip_the_tool_wrote(data, tmp_path):
         package_runs(runs, "T", other, Dataset.discover(data), force=True)
     assert zipfile.ZipFile(other).namelist() == ["holiday.jpg"]
     made = package_runs(runs, "T", tmp_path / "me17ei_T.zip", Dataset.discover(data))
-    with pytest.raises(MediaevalError, match="exists; use --force to overwrite it"):
-        package_runs(runs[:1], "T", made, Dataset.discover(data))
-    package_runs(runs[:1], "T", made, Dataset.discover(data), force=True)
+    package_runs(runs[:1], "T", made, Dataset.discover(data))       # as package wrote it: replaced
     assert sorted(zipfile.ZipFile(made).namelist()) == ["README.txt", runs[0].name]
+    with zipfile.ZipFile(made, "a") as archive:                      # changed since: only with force
+        archive.writestr("notes.txt", "mine")
+    with pytest.raises(MediaevalError, match="is not a zip made by mediaeval \\(or was changed since\\); use --force"):
+        package_runs(runs, "T", made, Dataset.discover(data))
+    assert "notes.txt" in zipfile.ZipFile(made).namelist()
+    package_runs(runs, "T", made, Dataset.discover(data), force=True)
+    assert sorted(zipfile.ZipFile(made).namelist()) == sorted(["README.txt", *(r.name for r in runs)])
 
 
 # --------------------------------------------------------------------------- issue 11 item 3

@@ -81,7 +81,7 @@ def test_same_seed_same_labels(tmp_path):
                 f"{DEV_VISUAL}/Sample_01/cedd/Sample_01-00001_cedd.txt", f"{DEV_AUDIO}/Sample_01/Sample_01-00001.csv"]
     for name in features:
         assert (a / name).read_bytes() == (b / name).read_bytes()
-    assert sorted(p.name for p in c.iterdir()) == [
+    assert sorted(p.name for p in c.iterdir()) == [".mediaeval-sample",
         "MEDIAEVAL17-DevSet-Fear-annotations", "MEDIAEVAL17-DevSet-Valence_Arousal-annotations", "continuous-movies"]
 
 

@@ -166,11 +166,13 @@ def test_package_refuses_with_every_reason(tmp_path, dataset):
     bad.write_text("MEDIAEVAL17_00\n0 0\n")
     existing = tmp_path / "me17ei_T.zip"
     package_runs(_test_runs(tmp_path / "w"), "T", existing, dataset)
+    with zipfile.ZipFile(existing, "a") as archive:    # changed since package wrote it
+        archive.writestr("notes.txt", "mine")
     kept = existing.read_bytes()
     with pytest.raises(MediaevalError) as caught:
         package_runs(runs + [dev, bad], "T", existing, dataset)
     message = str(caught.value)
-    assert "exists; use --force" in message
+    assert "(or was changed since); use --force" in message
     assert "7 fear runs; at most 5" in message
     assert "3 files are fear run 1" in message
     assert "belongs to team Other, not T" in message

@@ -12,7 +12,8 @@ from .options import dataset_option, load_dataset
 @click.option("--json", "as_json", is_flag=True, help="Print JSON records (undefined figures are null).")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV records.")
 @click.option("--plot", "plot_file", type=click.Path(dir_okay=False), default=None,
-              help="Also draw it to this PNG: one panel per figure, spread over folds, baseline line.")
+              help="Also draw it to this PNG: one panel per figure, spread over folds, baseline line.  A new "
+                   "file, or a plot mediaeval drew; never another file.")
 def leaderboard(model_dirs, dataset_root, as_json, as_csv, plot_file):
     """Rank trained runs (model folders of mediaeval train) by their out-of-fold figures.
 
@@ -23,10 +24,15 @@ def leaderboard(model_dirs, dataset_root, as_json, as_csv, plot_file):
     Nothing is retrained.
     """
     from ..leaderboard import format_table, leaderboard as build, plot_leaderboard, to_records
+    from ..outputs import PLOT, OutputGuard
 
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
-    board = build(model_dirs, load_dataset(dataset_root))
+    dataset = load_dataset(dataset_root)
+    guard = OutputGuard(dataset_root=dataset.root)
+    if plot_file:
+        guard.check(plot_file, PLOT)
+    board = build(model_dirs, dataset)
     if as_json:
         import json
 
@@ -45,7 +51,7 @@ def leaderboard(model_dirs, dataset_root, as_json, as_csv, plot_file):
     else:
         click.echo(format_table(board))
     if plot_file:
-        plot_leaderboard(board, plot_file)
+        plot_leaderboard(board, plot_file, guard)
         click.echo(f"leaderboard plot: {plot_file}", err=as_json or as_csv)
 
 
@@ -60,7 +66,9 @@ def leaderboard(model_dirs, dataset_root, as_json, as_csv, plot_file):
 @click.option("--apply-to", "apply_to", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="With --weights auto: the runs' test files, in the same order as RUN_FILES; the chosen "
                    "weights fuse them into --out, and the out-of-fold fusion goes beside it (.oof.txt).")
-@click.option("--force", is_flag=True, help="Replace --out if it is a run file.")
+@click.option("--force", is_flag=True,
+              help="Replace --out (and its .oof.txt) if it is a run file that mediaeval did not write or that "
+                   "was edited since; never another kind of file.")
 def fuse(run_files, dataset_root, out, weights, apply_to, force):
     """Late fusion: the weighted mean of run files of one subtask (for fear, of the confidences,
     then the label by a threshold chosen with the weights).
@@ -73,25 +81,15 @@ def fuse(run_files, dataset_root, out, weights, apply_to, force):
     """
     from pathlib import Path
 
-    from .. import fusion
-    from ..errors import MediaevalError
+    from ..fusion import fuse_files, oof_path
     from ..scoring import format_scores
-    from ..submission import description_path, write_run
+    from ..submission import description_path
 
-    dataset = load_dataset(dataset_root)
     out = Path(out)
     inputs = {Path(p).resolve() for p in (*run_files, *apply_to)}
-    if out.resolve() in inputs:
-        raise click.UsageError(f"--out {out} is one of the input run files")
-    written = [out, description_path(out)]
-    if apply_to:
-        oof = out.with_name(out.stem + ".oof.txt")
-        written += [oof, description_path(oof)]
+    written = [out, description_path(out)] + ([oof_path(out), description_path(oof_path(out))] if apply_to else [])
     if any(p.resolve() in inputs for p in written):
-        raise click.UsageError(f"--out {out} would replace one of the input run files or its description")
-    existing = [str(p) for p in written if p.exists()]
-    if existing and not force:
-        raise MediaevalError(f"{', '.join(existing)} exist(s); use --force to replace")
+        raise click.UsageError(f"--out {out} is one of the input run files, or would replace one or its description")
     if weights != "auto" and apply_to:
         raise click.UsageError("--apply-to goes with --weights auto")
     if apply_to and len(apply_to) != len(run_files):
@@ -99,33 +97,18 @@ def fuse(run_files, dataset_root, out, weights, apply_to, force):
                                f"got {len(apply_to)}")
     if weights != "auto":
         try:
-            values = [float(w) for w in weights.split(",")]
+            weights = [float(w) for w in weights.split(",")]
         except ValueError:
             raise click.BadParameter(f"expected auto or numbers separated by commas, got {weights!r}",
                                      param_hint="--weights") from None
-    runs = fusion.read_runs(list(run_files))     # read once: the weights are chosen on them, or applied to them
-    subtask = runs[0].subtask
-    if weights == "auto":
-        tests = fusion.read_runs(list(apply_to)) if apply_to else None
-        if tests and tests[0].task is not runs[0].task:
-            raise MediaevalError(f"{apply_to[0]}: a {tests[0].subtask} run; RUN_FILES are {subtask}")
-        chosen, oof_rows, scores = fusion.fuse_auto(runs, dataset)
-        if tests:
-            parts = [fusion.columns(r, subtask) for r in tests]
-            oof_out = out.with_name(out.stem + ".oof.txt")
-            write_run(oof_out, oof_rows, subtask, fusion.describe(run_files, chosen, subtask))
-            write_run(out, chosen.rows(parts, subtask), subtask, fusion.describe(apply_to, chosen, subtask))
-            click.echo(f"out-of-fold fusion of the development films: {oof_out}")
-        else:
-            write_run(out, oof_rows, subtask, fusion.describe(run_files, chosen, subtask))
-        click.echo(f"nested out-of-fold figures of the fusion: {format_scores(scores)}")
-    else:
-        parts = [fusion.columns(r, subtask) for r in runs]
-        n_columns = next(iter(parts[0].values())).shape[1]
-        chosen = fusion.fixed(values, len(runs), n_columns)
-        write_run(out, chosen.rows(parts, subtask), subtask, fusion.describe(run_files, chosen, subtask))
+    dataset = load_dataset(dataset_root)
+    fused = fuse_files(run_files, dataset, out, weights, apply_to, force)
+    if fused.oof is not None:
+        click.echo(f"out-of-fold fusion of the development films: {fused.oof}")
+    if fused.scores is not None:
+        click.echo(f"nested out-of-fold figures of the fusion: {format_scores(fused.scores)}")
     click.echo(f"fused run: {out} (description in {description_path(out).name})")
-    for column, row in zip(runs[0].task.label_columns, chosen.weights.T):
+    for column, row in zip(fused.task.label_columns, fused.fusion.weights.T):
         click.echo(f"weights of {column}: " + ", ".join(f"{w:.2f}" for w in row))
 
 

@@ -29,7 +29,9 @@ def _parse_durations(ctx, param, value: str):
 @click.option("--test-labels", is_flag=True, help="Also write the test films' ground truth.")
 @click.option("--organisers/--no-organisers", default=True, show_default=True,
               help="Also write the organisers' features (per-second visual, per-segment openSMILE audio).")
-@click.option("--overwrite", is_flag=True, help="Write into DEST even if it is not empty.")
+@click.option("--overwrite", is_flag=True,
+              help="Write into DEST even if it is not empty, when it is a sample made by mediaeval sample (never "
+                   "into another folder).")
 def sample(dest, films, test_films, duration, seed, jobs, test_labels, organisers, overwrite):
     """Write a small synthetic dataset in the official layout to DEST.
 
@@ -40,11 +42,10 @@ def sample(dest, films, test_films, duration, seed, jobs, test_labels, organiser
     pictures and sound (the real files' folders, formats and dimensions; about 1.2 s of CPU and
     4.5 MB per minute of film).
     """
-    from ..sample import make_sample
+    from ..sample import check_destination, make_sample
 
     dest = Path(dest)
-    if dest.exists() and any(dest.iterdir()) and not overwrite:
-        raise click.ClickException(f"{dest} is not empty; use --overwrite to write into it")
+    check_destination(dest, overwrite)
     plans = make_sample(dest, films, test_films, duration, seed, jobs, test_labels, organisers=organisers)
     minutes = sum(p.duration for p in plans) / 60
     click.echo(f"wrote {films} development and {test_films} test films ({minutes:.1f} min) to {dest}")

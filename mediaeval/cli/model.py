@@ -54,12 +54,16 @@ def train(run_config, dataset_root, features_dir, model_dir, team, overwrite, jo
               help="Run file to write, named me17ei_<TEAM>_<subtask>_run<N>.txt.")
 @click.option("--films", "film_names", multiple=True, default=("test",), callback=split_commas,
               help="Films: dev, test, all, or film names.")
-def predict(model_dir, dataset_root, features_dir, out, film_names):
+@click.option("--force", is_flag=True,
+              help="Replace OUT if it is a run file that mediaeval did not write or that was edited since (a run "
+                   "file mediaeval wrote is replaced without it; another kind of file never).")
+def predict(model_dir, dataset_root, features_dir, out, film_names, force):
     """Predict films with a trained model and write a run file.
 
     The run file's description (OUT.json) is the run definition stored in MODEL_DIR. Refused
     before TensorFlow starts: an incomplete model folder, features missing or made by other
-    extractor versions or settings than the model was trained on.
+    extractor versions or settings than the model was trained on, an OUT that the output guard
+    refuses (see --force; never a file under the dataset root or a model folder's own file).
     """
     from ..training import predict_run
 
@@ -67,7 +71,7 @@ def predict(model_dir, dataset_root, features_dir, out, film_names):
     films = dataset.select(film_names)
     if not films:
         raise click.ClickException(f"no film selected by --films {','.join(film_names)}")
-    path = predict_run(model_dir, dataset, features_dir, films, out)
+    path = predict_run(model_dir, dataset, features_dir, films, out, force=force)
     click.echo(f"wrote {path} ({len(films)} films)")
 
 

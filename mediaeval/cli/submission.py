@@ -15,21 +15,28 @@ from .options import SUBTASK_CHOICE, dataset_option, load_dataset, split_commas
               help="Films whose mean label is predicted.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="Run file to write, named me17ei_<TEAM>_<subtask>_run<N>.txt.")
-def baseline(dataset_root, subtask, film_names, train_films, out):
+@click.option("--force", is_flag=True,
+              help="Replace OUT if it is a run file that mediaeval did not write or that was edited since (a run "
+                   "file mediaeval wrote is replaced without it; another kind of file never).")
+def baseline(dataset_root, subtask, film_names, train_films, out, force):
     """Write a constant-baseline run: every segment gets the training films' mean label."""
     from ..baseline import constant_predictions
-    from ..submission import parse_run_name, write_run
+    from ..outputs import OutputGuard
+    from ..submission import DESCRIPTION, RUN_FILE, description_path, parse_run_name, write_run
 
     dataset = load_dataset(dataset_root)
     if parse_run_name(out) is None:
         raise click.BadParameter(f"{out}: expected a name me17ei_<TEAM>_{subtask}_run<1-5>.txt",
                                  param_hint="--out")
+    guard = OutputGuard(force, dataset_root=dataset.root)
+    guard.check(out, RUN_FILE)
+    guard.check(description_path(out), DESCRIPTION)
     films = dataset.select(film_names)
     predictions = constant_predictions(dataset.select(train_films), films, subtask)
     write_run(out, predictions, subtask, {
         "description": "constant baseline: the mean label of the training films on every segment",
         "external_data": False, "features": [], "model": "constant",
-        "settings": {"train_films": ",".join(train_films)}})
+        "settings": {"train_films": ",".join(train_films)}}, guard)
     click.echo(f"wrote {out} ({len(films)} films)")
 
 
@@ -70,13 +77,16 @@ def validate(run_files, dataset_root, subtask, quiet):
 @dataset_option()
 @click.option("--out", default=None, type=click.Path(dir_okay=False),
               help="Zip to write  [default: me17ei_<TEAM>.zip]")
-@click.option("--force", is_flag=True, help="Overwrite an existing zip made by mediaeval package.")
+@click.option("--force", is_flag=True,
+              help="Replace an existing zip made by mediaeval package that was changed since (one left as package "
+                   "wrote it is replaced without it; another file never).")
 def package(run_files, team, dataset_root, out, force):
     """Validate test-set runs and pack them, with a README describing each, into one zip.
 
     Refuses invalid runs, runs of another team or of the development films, more than 5 runs
     per subtask and two runs with the same number.  The zip is written atomically; --out may
-    not name an input, and --force replaces only a zip that mediaeval package wrote.
+    not name an input nor a file under the dataset root, and replaces only a zip that
+    mediaeval package wrote (one changed since needs --force).
     """
     from ..submission import package_runs
 

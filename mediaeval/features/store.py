@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_output
+from ..outputs import Kind, OutputGuard, has_magic
 from ..errors import DataError
 
 
@@ -59,10 +59,17 @@ def feature_path(features_dir, extractor_names, film: str) -> Path:
     return Path(features_dir) / set_name(extractor_names) / f"{film}.npz"
 
 
+NPZ_MAGIC = b"PK\x03\x04"
+# A feature file: the store's folders are mediaeval's, so any NPZ there may be replaced (a stale or
+# damaged one is redone), never another file (a user's note named Film.npz is left alone).
+FEATURES = Kind("feature file", lambda path: has_magic(path, NPZ_MAGIC), lambda path: has_magic(path, NPZ_MAGIC),
+                "NPZ file")
+
+
 def save_features(path, features: FilmFeatures) -> Path:
-    """Write ``features`` to ``path`` atomically."""
+    """Write ``features`` to ``path`` atomically, through the output guard (:data:`FEATURES`)."""
     path = Path(path)
-    with atomic_output(path) as tmp:
+    with OutputGuard(force=True).writing(path, FEATURES) as tmp:
         with open(tmp, "wb") as handle:
             np.savez(handle, times=features.times, values=features.values,
                      columns=np.asarray(features.columns), meta=np.asarray(json.dumps(features.meta)))
