@@ -39,7 +39,7 @@ class Kind:
     ``name``: what mediaeval writes (``"run file"``); ``marked(path)``: whether the file was
     written by mediaeval as this kind and is unchanged since; ``looks_like(path)``: whether it is
     of this kind at all, whoever wrote it (what ``force`` may replace), ``what`` saying what that
-    is (``"mp4 film"``; ``name`` by default)."""
+    is, with its article (``"an mp4 film"``; ``"a <name>"`` by default)."""
 
     name: str
     marked: Callable[[Path], bool]
@@ -176,8 +176,8 @@ class OutputGuard:
                                        f"mediaeval writes only new or regular files, never through links or "
                                        f"over devices: choose another output")
         if not kind.looks_like(path):
-            return OutputRefused(path, f"exists and is not a {kind.what or kind.name}; it is left alone (even with "
-                                       f"{self.flag})")
+            return OutputRefused(path, f"exists and is not {kind.what or 'a ' + kind.name}; it is left alone (even "
+                                       f"with {self.flag})")
         if self.dataset_root is not None and _inside(where, self.dataset_root):
             return OutputRefused(path, f"is under the dataset root {self.dataset_root}; mediaeval never "
                                        f"replaces a file there: choose another output")
@@ -210,9 +210,11 @@ class OutputGuard:
     @contextlib.contextmanager
     def writing(self, path, kind: Kind) -> Iterator[Path]:
         """Check ``path`` (:meth:`check`), then yield a temporary path beside it, renamed onto it if
-        the block succeeds (:func:`mediaeval.atomic.atomic_output`)."""
+        the block succeeds (:func:`mediaeval.atomic.atomic_output`) and ``path`` passes the check
+        again (a file made meanwhile by something else is not replaced)."""
         with atomic_output(self.check(path, kind)) as tmp:
             yield tmp
+            self.check(path, kind)
 
 
 # --------------------------------------------------------------------------- kinds of file
@@ -250,7 +252,7 @@ def _png_marked(path) -> bool:
         return False
 
 
-PLOT = Kind("plot", _png_marked, lambda path: has_magic(path, PNG_MAGIC), "PNG image")
+PLOT = Kind("plot", _png_marked, lambda path: has_magic(path, PNG_MAGIC), "a PNG image")
 
 
 def json_object(path, limit: int = 1 << 20) -> dict | None:

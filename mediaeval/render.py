@@ -90,7 +90,7 @@ def is_render(path) -> bool:
         return False
 
 
-RENDER = Kind("render", is_render, lambda path: has_magic(path, b"ftyp", offset=4), "mp4 film")
+RENDER = Kind("render", is_render, lambda path: has_magic(path, b"ftyp", offset=4), "an mp4 film")
 
 
 def output_guard(film, overwrite: bool) -> OutputGuard:

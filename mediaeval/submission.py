@@ -507,7 +507,7 @@ def looks_like_run(path, limit: int = 1 << 16) -> bool:
 
 RUN_FILE = Kind("run file", _run_marked, looks_like_run)
 DESCRIPTION = Kind("run description", lambda path: _mark(path) is not None,
-                   lambda path: json_object(path) is not None, "JSON object (a run description)")
+                   lambda path: json_object(path) is not None, "a JSON object (a run description)")
 
 
 @contextlib.contextmanager
@@ -602,7 +602,7 @@ def _package_marked(path) -> bool:
         return False
 
 
-PACKAGE = Kind("zip", _package_marked, is_package, "zip made by mediaeval package")
+PACKAGE = Kind("zip", _package_marked, is_package, "a zip made by mediaeval package")
 
 
 def package_runs(run_paths: Iterable, team: str, out, dataset: Dataset, force: bool = False,

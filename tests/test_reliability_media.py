@@ -3,6 +3,7 @@
 Real mp4 files written by the tests, real worker processes killed for real.
 """
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -259,11 +260,18 @@ def test_item11_render_refuses_to_replace_its_source(tmp_path):
             result = invoke("render", film, "--run", run, "--out", out, *extra)
             assert result.exit_code == 1 and "is the film being rendered" in result.output, result.output
     assert film.read_bytes() == original
+    notes = tmp_path / "notes.mp4"
+    notes.write_bytes(b"a user's file")
+    for extra in ([], ["--overwrite"]):                # not an mp4: left alone, even with --overwrite
+        result = invoke("render", film, "--run", run, "--out", notes, *extra)
+        assert result.exit_code == 1 and "is not an mp4 film; it is left alone (even with --overwrite)" in result.output
+    assert notes.read_bytes() == b"a user's file"
     mine = tmp_path / "mine.mp4"
-    mine.write_bytes(b"a user's file")
+    shutil.copy(film, mine)                            # a user's film: only with --overwrite
     result = invoke("render", film, "--run", run, "--out", mine)
-    assert result.exit_code == 1 and "is not a render made by mediaeval; use --overwrite" in result.output
-    assert mine.read_bytes() == b"a user's file"
+    assert result.exit_code == 1 and "is not a render made by mediaeval (or was changed since); use --overwrite" \
+        in result.output
+    assert mine.read_bytes() == original
     rendered = tmp_path / "rendered.mp4"
     assert invoke("render", film, "--run", run, "--out", rendered).exit_code == 0
     assert invoke("render", film, "--run", run, "--out", rendered).exit_code == 0   # a previous render: redone

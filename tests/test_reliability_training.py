@@ -311,7 +311,7 @@ def test_item3_pipeline_retrains_an_edited_run_and_describes_it(tiny_dataset, tm
     run_file.write_text(edited)
     result = invoke(*args)
     assert result.exit_code == 1
-    assert result.output == (f"Error: not overwritten (not written by mediaeval pipeline, or edited since): "
+    assert result.output == (f"Error: not overwritten (not written by mediaeval, or edited since): "
                              f"{run_file}; move them away or use --force\n")
     assert run_file.read_text() == edited
     assert invoke(*args, "--force").exit_code == 0 and run_file.read_text() != edited
@@ -326,9 +326,9 @@ def test_item11_pipeline_refuses_files_it_did_not_write(tiny_dataset, tmp_path):
     mine.write_text("hand-made\n")
     result = invoke("pipeline", "--dataset", tiny_dataset, "--team", "T", "--runs", tmp_path / "runs",
                     "--features", tmp_path / "features", "--models", tmp_path / "models", "--out", tmp_path / "sub")
-    assert result.exit_code == 1
-    assert result.output == (f"Error: not overwritten (not written by mediaeval pipeline, or edited since): "
-                             f"{mine}; move them away or use --force\n")
+    assert result.exit_code == 1    # not a zip: left alone, even with --force
+    assert result.output == (f"Error: {mine} exists and is not a zip made by mediaeval package; it is left alone "
+                             f"(even with --force)\n")
     assert mine.read_text() == "hand-made\n" and not (tmp_path / "features").exists()
 
 

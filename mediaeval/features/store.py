@@ -63,7 +63,7 @@ NPZ_MAGIC = b"PK\x03\x04"
 # A feature file: the store's folders are mediaeval's, so any NPZ there may be replaced (a stale or
 # damaged one is redone), never another file (a user's note named Film.npz is left alone).
 FEATURES = Kind("feature file", lambda path: has_magic(path, NPZ_MAGIC), lambda path: has_magic(path, NPZ_MAGIC),
-                "NPZ file")
+                "an NPZ file")
 
 
 def save_features(path, features: FilmFeatures) -> Path:
