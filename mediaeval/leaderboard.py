@@ -165,12 +165,13 @@ def format_table(board: dict[str, list[Entry]]) -> str:
             cells = "".join(f"{_cell(e.figure(k), e.figure(k, 'fold_std')):>19s}" for k in keys)
             verdict = {True: "beats it", False: "* does not beat it", None: "not compared (see note)"}[e.beats_constant]
             lines.append(f"  {e.name:28s}{cells}  {verdict}")
-        base = next((e for e in entries if e.baseline is not None), entries[0])
-        cells = "".join(f"{_cell(base.figure(k, 'baseline:official'), base.figure(k, 'baseline:fold_std')):>19s}"
-                        for k in keys)
-        lines.append(f"  {'constant (training mean)':28s}{cells}"
-                     + ("" if len(entries) == 1 else "  (folds of the first run)" if base is entries[0]
-                        else f"  (folds of {base.name})"))
+        base = next((e for e in entries if e.baseline is not None), None)   # none: no run is compared
+        if base is not None:
+            cells = "".join(f"{_cell(base.figure(k, 'baseline:official'), base.figure(k, 'baseline:fold_std')):>19s}"
+                            for k in keys)
+            lines.append(f"  {'constant (training mean)':28s}{cells}"
+                         + ("" if len(entries) == 1 else "  (folds of the first run)" if base is entries[0]
+                            else f"  (folds of {base.name})"))
         lines.append("")
     lines.append("PCC and AP of a constant are undefined (—).  Sorted by the mean of the two PCCs "
                  "(valence/arousal) or MAP (fear).")
