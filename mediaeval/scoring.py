@@ -220,10 +220,8 @@ def score_run(path, dataset, truncate: bool = False, folds_file=None) -> Scores:
     Every film of the run needs ground truth of the run's subtask, and by default exactly its
     number of segments; ``truncate=True`` cuts prediction and truth to the shorter length, as
     the evaluation script of the time did, and says so in the notes.  With ``folds_file`` (a
-    model folder's ``folds.json``) the scores are by folds (:func:`score_folds`).  Notes say when
-    the figures are in-sample (the run's description names films its models were trained on) and,
-    for a model folder's run file, when its labels were not this dataset's
-    (:func:`mediaeval.provenance.score_notes`).
+    model folder's ``folds.json``) the scores are by folds (:func:`score_folds`).  The notes start
+    with :func:`mediaeval.provenance.score_notes` (in-sample figures; a model's other labels).
 
     Raises
     ------

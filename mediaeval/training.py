@@ -872,9 +872,9 @@ def train_run(config: RunConfig, dataset, features_dir, model_dir, team: str, ov
 
     Everything is checked before TensorFlow starts: that the run is not a fused one
     (:func:`refuse_fused`), the output folder (see :func:`check_model_folder`), the films and
-    their features (made from the films' files as they are: :func:`load_films`).  A complete model folder trained
-    from the same definition, team and features, on the same data (:func:`data_digests`), is
-    kept (``skipped``); one trained from others
+    their features (made from the films' files as they are: :func:`load_films`).  A complete
+    model folder trained from the same definition, team and features, on the same data
+    (:func:`data_digests`), is kept (``skipped``); one trained from others
     is retrained, ``echo`` saying what changed.  The model is written into ``<folder>.partial``
     under :func:`model_lock`, then installed by :func:`_install`.
 
@@ -1143,6 +1143,7 @@ def _predict_run(model_dir, dataset, features_dir, films, out) -> Path:
         raise DataError(out, f"the model is for {config.subtask}, the file name says {name.subtask}")
     data = load_films(dataset, features_dir, config.features, films, config.subtask, with_labels=False,
                       expected_made_by=manifest["extractors"])
+    seen = in_sample_films(model_dir, [f.name for f in data])
     folders = ensemble_dirs(model_dir, config)
     if _is_segment_family(config.model):
         models = [_load_segment_model(folder / SEGMENT_FILES[0]) for folder in folders]
@@ -1150,5 +1151,4 @@ def _predict_run(model_dir, dataset, features_dir, films, out) -> Path:
     else:   # one LSTM in memory at a time
         per_model = [TrainedLSTM.load(folder).predictions(data, config.subtask) for folder in folders]
     rows = {f.name: segment_rows([m[i] for m in per_model], config.subtask) for i, f in enumerate(data)}
-    seen = in_sample_films(model_dir, rows)
     return write_run(out, rows, config.subtask, {**config.describe(), **({IN_SAMPLE: seen} if seen else {})})
