@@ -262,12 +262,14 @@ def fuse_trained(config, dataset, models_dir, team: str) -> tuple[Path, dict, Fu
     """A fused run of ``runs/`` (``fuse = [...]``): fuse the out-of-fold files of the trained runs
     it names into a model folder of its own (the definition, folds, nested out-of-fold run file
     and scores, and ``fusion.json`` with the weights chosen on all development films), written
-    like ``mediaeval train`` writes one, so that ``leaderboard`` reads it."""
+    like ``mediaeval train`` writes one (its manifest with the digests of the labels fused on),
+    so that ``leaderboard`` reads it."""
     import json
     import os
 
     from .atomic import write_text_atomic
     from .folds import write_folds
+    from .provenance import labels_digests
     from .submission import run_filename, write_run
     from .training import _install, _remove_ours, _write_manifest, check_model_folder, model_lock
 
@@ -292,7 +294,9 @@ def fuse_trained(config, dataset, models_dir, team: str) -> tuple[Path, dict, Fu
              "threshold": chosen.threshold}, indent=2) + "\n")
         files = ["run.toml", "folds.json", "scores.json", run_name, "fusion.json"]
         _write_manifest(partial, state="complete", definition=config.to_data(), digest=config.digest(), team=team,
-                        extractors={}, run_file=run_name, files=files)
+                        extractors={}, labels=labels_digests({n: dataset.films[n].labels(config.subtask)
+                                                              for n in scores.per_film}),
+                        run_file=run_name, files=files)
         _install(partial, model_dir)
     return model_dir, scores, chosen
 

@@ -10,7 +10,9 @@ Order, per subtask: valence/arousal by the mean of the two official PCCs (higher
 with an undefined PCC last), fear by MAP.  A run *beats the constant* when its mean of the
 valence and arousal MSE is lower than the constant's (valence/arousal), or its MAP higher
 (fear); rows that do not are marked.  Both rules, and the figures shown, are the subtask's
-(:mod:`mediaeval.task`).
+(:mod:`mediaeval.task`).  A model trained on other labels than the dataset's, or on films it
+lacks, is not compared with its constant, and a note says why; so does a note for a model folder
+that records no digest of its labels (it cannot be checked: :func:`mediaeval.provenance.check_labels`).
 """
 from __future__ import annotations
 
@@ -27,7 +29,9 @@ from .task import get as get_subtask
 
 @dataclass(frozen=True)
 class Entry:
-    """One trained run and the constant baseline on its folds (``None``: no honest baseline)."""
+    """One trained run and the constant baseline on its folds (``None``: no honest baseline);
+    ``note``: what the reader must know of it (its labels are not the dataset's, say), and
+    ``comparable``: whether its figures are the dataset's, to compare with the constant."""
 
     name: str
     subtask: str
@@ -35,6 +39,8 @@ class Entry:
     path: Path
     scores: Scores
     baseline: Scores | None
+    note: str | None = None
+    comparable: bool = True
 
     def figure(self, key: str, which: str = "official"):
         """``which``: official, fold_mean or fold_std; of the run (or of ``baseline:...``); ``None``
@@ -47,7 +53,10 @@ class Entry:
         return get_subtask(self.subtask).rank_value(self.figure)
 
     @property
-    def beats_constant(self) -> bool:
+    def beats_constant(self) -> bool | None:
+        """Whether it beats the constant; ``None`` when its figures are not comparable with it."""
+        if not self.comparable:
+            return None
         return get_subtask(self.subtask).beats(self.figure, lambda key: self.figure(key, "baseline:official"))
 
 
@@ -62,28 +71,31 @@ def _read_json(path: Path) -> dict:
 
 
 def read_entry(model_dir, dataset) -> Entry:
-    """The figures of one model folder, and the constant baseline on its folds."""
+    """The figures of one model folder, and the constant baseline on its folds, with what
+    :func:`~mediaeval.provenance.check_labels` says of the labels it was trained on (no baseline
+    when they are not the dataset's, or a film of its folds has none)."""
     from .baseline import constant_predictions
     from .folds import read_folds
+    from .provenance import check_labels
     from .runs import load_run
     from .scoring import score_folds
+    from .training import read_manifest
 
     model_dir = Path(model_dir)
     scores = Scores.from_json(_read_json(model_dir / "scores.json"))
     folds = read_folds(model_dir / "folds.json")
     config = load_run(model_dir / "run.toml")
     films = [n for fold in folds for n in fold]
-    unknown = [n for n in films if n not in dataset.films or not dataset.films[n].has_labels(config.subtask)]
-    if unknown:
-        raise DataError(model_dir / "folds.json", f"film {unknown[0]} has no {config.subtask} annotations in "
-                                                  f"{dataset.root}; was the model trained on another dataset?")
+    check = check_labels(read_manifest(model_dir), dataset, config.subtask, config.name, films)
+    if not check.comparable:
+        return Entry(config.name, config.subtask, config.description, model_dir, scores, None, check.note, False)
     truth = {n: dataset.films[n].labels(config.subtask) for n in films}
     prediction = {}
     for held in folds:
         train = [dataset.films[n] for n in films if n not in held]
         prediction.update(constant_predictions(train, [dataset.films[n] for n in held], config.subtask))
     baseline = score_folds(truth, prediction, folds, config.subtask)
-    return Entry(config.name, config.subtask, config.description, model_dir, scores, baseline)
+    return Entry(config.name, config.subtask, config.description, model_dir, scores, baseline, check.note)
 
 
 def run_file_entry(path, scores, dataset) -> Entry:
@@ -151,16 +163,19 @@ def format_table(board: dict[str, list[Entry]]) -> str:
         lines.append(f"  {'run':28s}" + "".join(f"{k:>19s}" for k in keys) + "  vs constant")
         for e in entries:
             cells = "".join(f"{_cell(e.figure(k), e.figure(k, 'fold_std')):>19s}" for k in keys)
-            verdict = "beats it" if e.beats_constant else "* does not beat it"
+            verdict = {True: "beats it", False: "* does not beat it", None: "not compared (see note)"}[e.beats_constant]
             lines.append(f"  {e.name:28s}{cells}  {verdict}")
-        base = entries[0]
-        cells = "".join(f"{_cell(base.figure(k, 'baseline:official'), base.figure(k, 'baseline:fold_std')):>19s}"
-                        for k in keys)
-        lines.append(f"  {'constant (training mean)':28s}{cells}"
-                     + ("  (folds of the first run)" if len(entries) > 1 else ""))
+        base = next((e for e in entries if e.baseline is not None), None)   # none: no run is compared
+        if base is not None:
+            cells = "".join(f"{_cell(base.figure(k, 'baseline:official'), base.figure(k, 'baseline:fold_std')):>19s}"
+                            for k in keys)
+            lines.append(f"  {'constant (training mean)':28s}{cells}"
+                         + ("" if len(entries) == 1 else "  (folds of the first run)" if base is entries[0]
+                            else f"  (folds of {base.name})"))
         lines.append("")
     lines.append("PCC and AP of a constant are undefined (—).  Sorted by the mean of the two PCCs "
                  "(valence/arousal) or MAP (fear).")
+    lines += [f"note: {e.note}" for entries in board.values() for e in entries if e.note]
     return "\n".join(lines)
 
 
@@ -170,7 +185,7 @@ def to_records(board: dict[str, list[Entry]]) -> list[dict]:
     for subtask, entries in board.items():
         for rank, e in enumerate(entries, start=1):
             record = {"rank": rank, "subtask": subtask, "run": e.name, "path": str(e.path),
-                      "description": e.description, "beats_constant": e.beats_constant}
+                      "description": e.description, "beats_constant": e.beats_constant, "note": e.note}
             for key in get_subtask(subtask).table_keys:
                 record[key] = e.figure(key)
                 record[f"{key}_fold_std"] = e.figure(key, "fold_std")

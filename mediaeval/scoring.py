@@ -220,7 +220,8 @@ def score_run(path, dataset, truncate: bool = False, folds_file=None) -> Scores:
     Every film of the run needs ground truth of the run's subtask, and by default exactly its
     number of segments; ``truncate=True`` cuts prediction and truth to the shorter length, as
     the evaluation script of the time did, and says so in the notes.  With ``folds_file`` (a
-    model folder's ``folds.json``) the scores are by folds (:func:`score_folds`).
+    model folder's ``folds.json``) the scores are by folds (:func:`score_folds`).  The notes start
+    with :func:`mediaeval.provenance.score_notes` (in-sample figures; a model's other labels).
 
     Raises
     ------
@@ -231,6 +232,7 @@ def score_run(path, dataset, truncate: bool = False, folds_file=None) -> Scores:
     The run is read one line at a time, keeping per film at most its truth's number of rows.
     """
     from .errors import DataError
+    from .provenance import score_notes
     from .submission import SCORER_FAILURES, parse_run, raise_if_errors, run_subtask
 
     subtask = run_subtask(path)
@@ -274,7 +276,7 @@ def score_run(path, dataset, truncate: bool = False, folds_file=None) -> Scores:
                     raise DataError(folds_file, f"fold {k}: film {film} is not in the run {run.path}; "
                                                 f"expected the folds of this run (folds.json of its model folder)")
         scores = score_folds(truth, prediction, folds, run.subtask)
-    scores.notes[:0] = notes
+    scores.notes[:0] = score_notes(run.path, dataset, run.subtask, truth) + notes
     return scores
 
 

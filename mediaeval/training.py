@@ -4,7 +4,8 @@ A model folder holds::
 
     model.json                   the manifest: made by mediaeval train; the run definition (as data),
                                  the team and what made the features (extractors, versions,
-                                 settings) it was trained from; every file below
+                                 settings) it was trained from; digests of each film's data and
+                                 of its labels alone (``labels``); every file below
     run.toml                     the run definition: its file as written, or as RunConfig.to_toml
                                  writes it (a run built or changed in code, or lightened)
     folds.json                   the folds (film names), for ``mediaeval score --folds``
@@ -85,6 +86,18 @@ def _missing_features(dataset, features_dir, extractors, film) -> DataError:
                            f"{dataset.root} --out {features_dir} --extractor {','.join(extractors)}")
 
 
+def _stale_features(dataset, features_dir, stale) -> DataError:
+    """What to run when a film's features (``stale``, a :class:`~mediaeval.features.store.StaleFeatures`)
+    were made from another version of its file: extract its set again, or import its table again."""
+    if stale.imported_from is not None:
+        return DataError(stale.path, f"{stale.message}; make {stale.imported_from} again from the film as it is "
+                                     f"now if it depends on it, and run: mediaeval import-features SRC --dataset "
+                                     f"{dataset.root} --out {features_dir} --name {stale.path.parent.name} "
+                                     f"(SRC: the folder of {stale.imported_from})")
+    return DataError(stale.path, f"{stale.message}; run: mediaeval extract --dataset {dataset.root} --out "
+                                 f"{features_dir} --extractor {stale.path.parent.name.replace('+', ',')}")
+
+
 def made_by(meta: dict) -> dict:
     """What made a feature file, from its meta: ``{extractor: {version, dim, params}}`` (what a
     model depends on; film, duration and warnings left out)."""
@@ -98,16 +111,20 @@ def load_films(dataset, features_dir, extractors, films, subtask: str, with_labe
 
     Every film's features must have been made by the same extractors, versions and settings
     (``expected_made_by`` if given, say those a model was trained on): DataError naming the file
-    and the first key that differs otherwise.
+    and the first key that differs otherwise.  A film with a video must have features made from
+    that video as it is now (its size and head/tail hash, as extraction records them; files made
+    before this was recorded are taken): DataError naming the film and what to run otherwise.
     """
-    from .features.store import feature_path, load_set
+    from .features.store import StaleFeatures, feature_path, load_set
 
     out, columns = [], None
     for film in films:
         try:
-            features = load_set(features_dir, extractors, film.name)
+            features = load_set(features_dir, extractors, film.name, video=film.video)
         except FileNotFoundError:
             raise _missing_features(dataset, features_dir, extractors, film) from None
+        except StaleFeatures as stale:
+            raise _stale_features(dataset, features_dir, stale) from None
         path = features.meta.get("source") or feature_path(features_dir, extractors, film.name)
         made = made_by(features.meta)
         if expected_made_by is not None and made != expected_made_by:
@@ -892,10 +909,11 @@ def train_run(config: RunConfig, dataset, features_dir, model_dir, team: str, ov
     """Cross-validate ``config`` on the development films, write the out-of-fold run file and its
     scores, then train the final model(s) on all development films.
 
-    Everything is checked before TensorFlow starts: the output folder (see
-    :func:`check_model_folder`), the films and their features.  A complete model folder trained
-    from the same definition, team and features, on the same data (:func:`data_digests`), is
-    kept (``skipped``); one trained from others
+    Everything is checked before TensorFlow starts: that the run is not a fused one
+    (:func:`refuse_fused`), the output folder (see :func:`check_model_folder`), the films and
+    their features (made from the films' files as they are: :func:`load_films`).  A complete
+    model folder trained from the same definition, team and features, on the same data
+    (:func:`data_digests`), is kept (``skipped``); one trained from others
     is retrained, ``echo`` saying what changed.  The model is written into ``<folder>.partial``
     under :func:`model_lock`, then installed by :func:`_install`.
 
@@ -907,6 +925,7 @@ def train_run(config: RunConfig, dataset, features_dir, model_dir, team: str, ov
     from .submission import run_filename
     from .workers import as_executor
 
+    refuse_fused(config)
     jobs = as_executor(jobs)
     model_dir = jobs.job_path(model_dir)
     check_model_folder(model_dir, _inputs(config, dataset, features_dir))
@@ -921,6 +940,16 @@ def train_run(config: RunConfig, dataset, features_dir, model_dir, team: str, ov
                 return kept
         scores = _train_and_install(model_dir, config, films, run_name, team, progress, jobs)
     return TrainResult(model_dir, model_dir / run_name, scores, stored_run(model_dir))
+
+
+def refuse_fused(config: RunConfig) -> None:
+    """A fused run (``fuse = [...]``) trains no model of its own: refused, saying how to make it."""
+    if not config.fused:
+        return
+    message = (f"a fused run (fuse = {list(config.fuse)}) has no model to train; fuse the out-of-fold run files "
+               f"of the trained runs {', '.join(map(str, config.fuse))} with mediaeval fuse, or let mediaeval "
+               f"pipeline train them and fuse them")
+    raise DataError(config.path, message) if config.path is not None else MediaevalError(message)
 
 
 def _training_films(config: RunConfig, dataset) -> list:
@@ -962,7 +991,11 @@ def _train_and_install(model_dir: Path, config: RunConfig, films: list[FilmData]
                        progress: bool, jobs) -> Scores:
     """Train into ``<model_dir>.partial`` (one left by a process that died removed), marked by
     its manifest as being written by this command (a random token the jobs check), then
-    complete; install it onto ``model_dir``.  Returns the out-of-fold scores."""
+    complete (with the data's digests, and the labels' alone for ``leaderboard`` and ``score``:
+    :func:`mediaeval.provenance.check_labels`); install it onto ``model_dir``.  Returns the
+    out-of-fold scores."""
+    from .provenance import labels_digests
+
     partial = model_dir.with_name(model_dir.name + ".partial")
     _remove_ours(partial)  # left by a process that died: the lock is ours, so nobody writes it
     partial.mkdir(parents=True)
@@ -970,7 +1003,8 @@ def _train_and_install(model_dir: Path, config: RunConfig, films: list[FilmData]
     _write_manifest(partial, state="partial", pid=os.getpid(), token=token)
     scores, folds = _train_into(partial, config, films, run_name, progress, jobs, token)
     _write_manifest(partial, state="complete", definition=config.to_data(), digest=config.digest(), team=team,
-                    extractors=films[0].made_by, data=data_digests(films), run_file=run_name,
+                    extractors=films[0].made_by, data=data_digests(films),
+                    labels=labels_digests({f.name: f.labels for f in films}), run_file=run_name,
                     files=model_files(len(folds), _seeds(config), run_name,
                                       SEGMENT_FILES if _is_segment_family(config.model) else LSTM_FILES))
     _install(partial, model_dir)
@@ -1130,7 +1164,10 @@ def predict_run(model_dir, dataset, features_dir, films, out, force: bool = Fals
     Checked before TensorFlow starts: the model folder is complete, ``out`` names the model's
     subtask and may be written (``guard``, by default :class:`~mediaeval.outputs.OutputGuard`
     with ``force`` and the dataset's root), and the films' features exist and were made by the
-    extractors, versions and settings the model was trained on.
+    extractors, versions and settings the model was trained on, from the films' files as they
+    are.  Development films the models were trained on are named in the description as
+    ``in_sample_films`` (:func:`mediaeval.provenance.in_sample_films`), so that ``score`` says
+    their figures are in-sample.
     """
     from .outputs import OutputGuard
 
@@ -1140,6 +1177,7 @@ def predict_run(model_dir, dataset, features_dir, films, out, force: bool = Fals
 
 
 def _predict_run(model_dir, dataset, features_dir, films, out, guard) -> Path:
+    from .provenance import IN_SAMPLE, in_sample_films
     from .submission import DESCRIPTION, RUN_FILE, description_path, parse_run_name, write_run
 
     guard.check(out, RUN_FILE)
@@ -1150,6 +1188,7 @@ def _predict_run(model_dir, dataset, features_dir, films, out, guard) -> Path:
         raise DataError(out, f"the model is for {config.subtask}, the file name says {name.subtask}")
     data = load_films(dataset, features_dir, config.features, films, config.subtask, with_labels=False,
                       expected_made_by=manifest["extractors"])
+    seen = in_sample_films(model_dir, [f.name for f in data])
     folders = ensemble_dirs(model_dir, config)
     if _is_segment_family(config.model):
         models = [_load_segment_model(folder / SEGMENT_FILES[0]) for folder in folders]
@@ -1157,4 +1196,5 @@ def _predict_run(model_dir, dataset, features_dir, films, out, guard) -> Path:
     else:   # one LSTM in memory at a time
         per_model = [TrainedLSTM.load(folder).predictions(data, config.subtask) for folder in folders]
     rows = {f.name: segment_rows([m[i] for m in per_model], config.subtask) for i, f in enumerate(data)}
-    return write_run(out, rows, config.subtask, config.describe(), guard)
+    return write_run(out, rows, config.subtask, {**config.describe(), **({IN_SAMPLE: seen} if seen else {})},
+                     guard)

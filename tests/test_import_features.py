@@ -128,3 +128,45 @@ def test_sets_side_by_side_name_their_files_in_one_text(tmp_path):
         import_features(src, dataset, tmp_path / "f", name, progress=False)
     both = load_set(tmp_path / "f", ["one", "two"], "Film_A")
     assert both.columns == ["one/a", "one/b", "two/a", "two/b"] and isinstance(both.meta["source"], str)
+
+
+def test_issue20_a_replaced_film_is_imported_again_and_its_old_features_refused(tmp_path):
+    """Imported features record their film's identity, as extracted ones do: a film replaced since is
+    imported again, and until then train and predict (load_films) refuse its features naming it."""
+    import os
+
+    from films import write_film
+    from mediaeval.features.store import save_features
+    from mediaeval.training import load_films
+
+    movies = tmp_path / "data" / "continuous-movies"
+    movies.mkdir(parents=True)
+    video = write_film(movies / "Film_A.mp4", 20.0)
+    write_film(movies / "Film_B.mp4", 15.0)
+    dataset = _annotated(tmp_path / "data", {"Film_A": 3, "Film_B": 2})
+    src, out = tmp_path / "src", tmp_path / "f"
+    src.mkdir()
+    for name in ("Film_A", "Film_B"):
+        _csv(src / f"{name}.csv", np.arange(20) + 0.5, np.ones((20, 2)))
+    assert import_features(src, dataset, out, "mine", progress=False).written == ["Film_A", "Film_B"]
+    os.utime(video, (1e9, 1e9))                    # touched, or copied without its times: the same film
+    assert import_features(src, dataset, out, "mine", progress=False).skipped == ["Film_A", "Film_B"]
+    assert len(load_films(dataset, out, ["mine"], dataset.dev_films, "valence_arousal", True)) == 2
+    write_film(video, 20.0, grey=lambda k: 100)   # replaced by another film
+    with pytest.raises(DataError) as error:
+        load_films(dataset, out, ["mine"], dataset.dev_films, "valence_arousal", True)
+    assert str(error.value) == (
+        f"{out / 'mine' / 'Film_A.npz'}: made from another version of film Film_A's file than {video} (its size or "
+        f"content changed since); make Film_A.csv again from the film as it is now if it depends on it, and run: "
+        f"mediaeval import-features SRC --dataset {dataset.root} --out {out} --name mine (SRC: the folder of "
+        f"Film_A.csv)")
+    again = import_features(src, dataset, out, "mine", progress=False)
+    assert again.written == ["Film_A"] and again.skipped == ["Film_B"]
+    assert len(load_films(dataset, out, ["mine"], dataset.dev_films, "valence_arousal", True)) == 2
+    # A file imported before identities were recorded is taken as it is, and the next import records it.
+    older = load_features(feature_path(out, ["mine"], "Film_B"))
+    del older.meta["video_file"]
+    save_features(feature_path(out, ["mine"], "Film_B"), older)
+    assert len(load_films(dataset, out, ["mine"], dataset.dev_films, "valence_arousal", True)) == 2
+    assert import_features(src, dataset, out, "mine", progress=False).written == ["Film_B"]
+    assert "video_file" in load_features(feature_path(out, ["mine"], "Film_B")).meta

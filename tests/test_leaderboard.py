@@ -70,12 +70,44 @@ def test_a_folder_that_is_not_a_model_is_named(dataset, tmp_path):
     assert error.value.path == tmp_path / "empty"
 
 
-def test_folds_naming_films_of_another_dataset_are_refused(dataset, tmp_path):
+def test_folds_naming_films_of_another_dataset_are_not_compared(dataset, tmp_path):
     truth = {f: np.array(rows) for f, rows in LABELS.items()}
     folder = _model_folder(tmp_path / "m", 1, "d", truth)
     write_folds(folder / "folds.json", [["Film_A", "Film_X"], ["Film_C", "Film_D"]], 0)
-    with pytest.raises(DataError, match="film Film_X has no valence_arousal annotations"):
-        leaderboard([folder], dataset)
+    entry = leaderboard([folder], dataset)["valence_arousal"][0]
+    assert entry.baseline is None and entry.beats_constant is None
+    assert entry.note == (f"valence_arousal_run1: trained on 1 film(s) without valence_arousal annotations in "
+                          f"{dataset.root} (Film_X): its figures are not this dataset's, so they are not compared "
+                          f"with its constant")
+
+
+def test_issue20_a_model_trained_on_other_labels_is_not_compared_with_the_constant(dataset, tmp_path):
+    """model.json records each film's labels digest; the leaderboard compares them with the dataset's."""
+    from mediaeval.provenance import labels_digests
+    from mediaeval.training import _write_manifest
+
+    truth = {f: np.array(rows) for f, rows in LABELS.items()}
+    mine = _model_folder(tmp_path / "mine", 1, "trained here", {f: t + 0.01 for f, t in truth.items()})
+    _write_manifest(mine, state="complete", labels=labels_digests(truth))
+    other = _model_folder(tmp_path / "other", 2, "trained elsewhere", truth)   # a perfect fit of other labels
+    _write_manifest(other, state="complete", labels={**labels_digests(truth), "Film_B": "0123456789abcdef"})
+    old = _model_folder(tmp_path / "old", 3, "trained before digests", {f: t + 0.02 for f, t in truth.items()})
+    _write_manifest(old, state="complete")
+    entries = {e.name: e for e in leaderboard([mine, other, old], dataset)["valence_arousal"]}
+    assert entries["valence_arousal_run1"].note is None and entries["valence_arousal_run1"].beats_constant is True
+    assert entries["valence_arousal_run2"].beats_constant is None and entries["valence_arousal_run2"].baseline is None
+    assert entries["valence_arousal_run2"].note == (
+        f"valence_arousal_run2: trained on other valence_arousal labels than those of {dataset.root} for 1 of 4 "
+        f"films (Film_B): its figures are not this dataset's, so they are not compared with its constant")
+    assert entries["valence_arousal_run3"].beats_constant is True
+    assert entries["valence_arousal_run3"].note == (
+        f"valence_arousal_run3: its model.json records no digest of the labels it was trained on (made by an "
+        f"earlier mediaeval): whether they are those of {dataset.root} cannot be checked")
+    table = format_table(leaderboard([mine, other, old], dataset)).splitlines()
+    row = next(line for line in table if line.lstrip().startswith("valence_arousal_run2"))
+    assert row.endswith("  not compared (see note)") and "beats it" not in row
+    assert [line for line in table if line.startswith("note: ")] == [
+        f"note: {entries['valence_arousal_run2'].note}", f"note: {entries['valence_arousal_run3'].note}"]
 
 
 def test_leaderboard_command_table_json_csv_plot(dataset, tmp_path):

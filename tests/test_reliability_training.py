@@ -444,3 +444,98 @@ def test_issue11_item2_bfloat16_run_loads_and_trains(tiny_dataset, features, tmp
     assert result.exit_code == 0, result.output
     values = np.array([ln.split() for ln in out.read_text().splitlines()[1:]], float)
     assert values.shape[1] == 2 and np.isfinite(values).all()
+
+
+# --------------------------------------------------------------------------- issue 20 "nothing stale used"
+
+SET = ["visual-stats", "audio-stats"]
+
+
+def test_issue20_item1_features_of_a_replaced_film_are_refused_naming_it(trained, tiny_dataset, features, tmp_path):
+    """Features carry their film's identity (size, hash of its first and last MiB): train and
+    predict refuse those of a film replaced since, naming it and what to run; a touched film is the same."""
+    from mediaeval.training import load_films
+
+    data, other = tmp_path / "data", tmp_path / "features"
+    shutil.copytree(tiny_dataset, data)
+    shutil.copytree(features, other)
+    dataset = Dataset.discover(data)
+    first, second, test = (dataset.films[n].video for n in ("Sample_01", "Sample_02", "MEDIAEVAL17_00"))
+    os.utime(first, (1e9, 1e9))              # touched, or copied without its times: the same film
+    assert [f.name for f in load_films(dataset, other, SET, dataset.dev_films, "valence_arousal", True)] == [
+        "Sample_01", "Sample_02"]
+    shutil.copyfile(second, first)           # re-downloaded: another film under its name
+    shutil.copyfile(second, test)
+    result = invoke("train", write_run(tmp_path / "run1.toml"), "--dataset", data, "--features", other,
+                    "--out", tmp_path / "m", "--team", "T")
+    assert result.exit_code == 1
+    assert result.output == (f"Error: {other / 'visual-stats+audio-stats' / 'Sample_01.npz'}: made from another "
+                             f"version of film Sample_01's file than {first} (its size or content changed since); "
+                             f"run: mediaeval extract --dataset {data} --out {other} --extractor "
+                             f"visual-stats,audio-stats\n")
+    assert not (tmp_path / "m").exists()
+    out = tmp_path / "me17ei_T_valence_arousal_run1.txt"
+    result = invoke("predict", trained[0], "--dataset", data, "--features", other, "--out", out)
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {other / 'visual-stats+audio-stats' / 'MEDIAEVAL17_00.npz'}: made "
+                                    f"from another version of film MEDIAEVAL17_00's file than {test} ")
+    assert not out.exists()
+    result = invoke("extract", "--dataset", data, "--out", other)
+    assert result.exit_code == 0 and "2 films extracted, 1 already complete, 0 failed" in result.output
+    assert len(load_films(dataset, other, SET, dataset.films.values(), "valence_arousal", False)) == 3
+
+
+def test_issue20_item2_score_of_a_model_folders_run_file_says_when_its_labels_are_not_the_datasets(
+        trained, tiny_dataset, tmp_path):
+    from mediaeval.training import read_manifest
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_dataset, data)
+    run_file, folds = trained[0] / "me17ei_T_valence_arousal_run1.txt", trained[0] / "folds.json"
+    assert sorted(read_manifest(trained[0])["labels"]) == ["Sample_01", "Sample_02"]
+    result = invoke("score", run_file, "--dataset", data, "--folds", folds)
+    assert result.exit_code == 0 and "labels" not in result.output
+    annotations = next(data.rglob("Sample_02*valence_arousal*.txt"))
+    lines = annotations.read_text().splitlines()
+    fields = lines[1].split()
+    lines[1] = "\t".join(fields[:2] + [f"{float(fields[2]) / 2:.6f}", fields[3]])   # another dataset's label
+    annotations.write_text("\n".join(lines) + "\n")
+    result = invoke("score", run_file, "--dataset", data, "--folds", folds)
+    assert result.exit_code == 0
+    assert (f"note: {trained[0]}: trained on other valence_arousal labels than those of {data} for 1 of 2 films "
+            f"(Sample_02): its figures are not this dataset's, so they are not compared with its constant"
+            ) in result.output.splitlines()
+
+
+def test_issue20_item3_development_films_predicted_by_models_that_saw_them_are_scored_as_in_sample(
+        trained, tiny_dataset, features, tmp_path):
+    from mediaeval.submission import description_path
+
+    out = tmp_path / "me17ei_T_valence_arousal_run1.txt"
+    result = invoke("predict", trained[0], "--dataset", tiny_dataset, "--features", features, "--out", out,
+                    "--films", "all")
+    assert result.exit_code == 0, result.output
+    assert json.loads(description_path(out).read_text())["in_sample_films"] == ["Sample_01", "Sample_02"]
+    result = invoke("score", out, "--dataset", tiny_dataset)
+    assert result.exit_code == 0
+    assert ("note: in-sample: 2 of the 3 films scored (Sample_01, Sample_02) were predicted by models trained on "
+            "them (me17ei_T_valence_arousal_run1.txt.json): these figures are not honest; the model folder's "
+            "out-of-fold run file gives honest ones") in result.output.splitlines()
+    result = invoke("predict", trained[0], "--dataset", tiny_dataset, "--features", features, "--out", out)
+    assert result.exit_code == 0 and "in_sample_films" not in json.loads(description_path(out).read_text())
+    assert "in-sample" not in invoke("score", out, "--dataset", tiny_dataset).output
+
+
+def test_issue20_item4_train_refuses_a_fused_run_before_anything_starts(tiny_dataset, features, tmp_path):
+    from mediaeval.training import train_run
+
+    config = tmp_path / "run3.toml"
+    config.write_text('subtask = "valence_arousal"\nrun = 3\ndescription = "fusion"\nfuse = [1, 2]\n')
+    result = invoke("train", config, "--dataset", tiny_dataset, "--features", features, "--out", tmp_path / "m")
+    assert result.exit_code == 1
+    assert result.output == (f"Error: {config}: a fused run (fuse = [1, 2]) has no model to train; fuse the "
+                             f"out-of-fold run files of the trained runs 1, 2 with mediaeval fuse, or let mediaeval "
+                             f"pipeline train them and fuse them\n")
+    with pytest.raises(DataError, match=r"has no model to train; fuse .* with mediaeval fuse"):
+        train_run(load_run(config), Dataset.discover(tiny_dataset), features, tmp_path / "m", "T")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run3.toml"]

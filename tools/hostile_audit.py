@@ -43,6 +43,8 @@ type = "ridge"
 inner_folds = 2
 """
 NOTES = "my notes: run 1 looked best on the sample\n"
+OUT_VA = "{scratch}/me17ei_T_valence_arousal_run1.txt"   # a new run file of the case's own
+OUT_FUSED = "{scratch}/me17ei_T_valence_arousal_run5.txt"
 
 
 @dataclass
@@ -285,8 +287,9 @@ def output_cases() -> list[Case]:
                 cases.append(Case(name, args + [path, *forced], (1, 2), setup=setup))
     cases.append(Case("out/predict/dev-full", commands["predict"] + ["/dev/full"], (1, 2)))
     cases.append(Case("out/leaderboard/dev-full", commands["leaderboard"] + ["/dev/full"], 1))
-    cases.append(Case("out/predict/under-a-file", commands["predict"] + ["{user}/notes.txt/me17ei_T_valence_arousal_run1.txt"],
-                      1, says="notes.txt"))
+    cases.append(Case("out/predict/under-a-file",
+                      commands["predict"] + ["{user}/notes.txt/me17ei_T_valence_arousal_run1.txt"], 1,
+                      says="notes.txt"))
     cases.append(Case("out/package/under-a-file", commands["package"] + ["{user}/notes.txt/z.zip"], 1,
                       says="is a file"))
     cases.append(Case("out/predict/name-too-long", commands["predict"] + ["{scratch}/" + "x" * 250 + ".txt"], 1))
@@ -306,7 +309,7 @@ def output_cases() -> list[Case]:
                       writes=("{data}/me17ei_T_valence_arousal_run1",)))
     cases.append(Case("out/fuse/oof-over-notes", ["fuse", "{va}/me17ei_T_valence_arousal_run1.txt",
                                                   "{va}/me17ei_T_valence_arousal_run1.txt", "--dataset", "{data}",
-                                                  "--out", "{scratch}/me17ei_T_valence_arousal_run5.txt",
+                                                  "--out", OUT_FUSED,
                                                   "--apply-to", test_run(), "--apply-to", test_run(), "--force"], 1,
                       setup=write("me17ei_T_valence_arousal_run5.oof.txt", NOTES)))
     return cases
@@ -477,8 +480,8 @@ def model_cases() -> list[Case]:
     for name, (file, content) in damaged.items():
         setup = corrupt(file, content)
         cases.append(Case(f"model/predict/{name}", ["predict", "{scratch}/m", "--dataset", "{data}", "--features",
-                                                    "{features}", "--out", "{scratch}/me17ei_T_valence_arousal_run1.txt"],
-                          (0, 1), setup=setup, writes=("{scratch}/me17ei_T_valence_arousal_run1.txt",)))
+                                                    "{features}", "--out", OUT_VA],
+                          (0, 1), setup=setup, writes=(OUT_VA,)))
         cases.append(Case(f"model/leaderboard/{name}", ["leaderboard", "{scratch}/m", "--dataset", "{data}"], (0, 1),
                           setup=setup))
         cases.append(Case(f"model/train/{name}", ["train", "{runs}/valence_arousal/run1.toml", "--dataset", "{data}",
@@ -486,21 +489,22 @@ def model_cases() -> list[Case]:
                           (0, 1), setup=setup, writes=("{scratch}/m",)))
     missing = copy_of("va", "m", lambda folder: (folder / "final" / "seed1" / "segment_model.pkl").unlink())
     cases.append(Case("model/predict/missing-file", ["predict", "{scratch}/m", "--dataset", "{data}", "--features",
-                                                     "{features}", "--out", "{scratch}/me17ei_T_valence_arousal_run1.txt"],
+                                                     "{features}", "--out", OUT_VA],
                       1, setup=missing, says="segment_model.pkl"))
     cases.append(Case("model/predict/not-a-model", ["predict", "{user}", "--dataset", "{data}", "--features",
-                                                    "{features}", "--out", "{scratch}/me17ei_T_valence_arousal_run1.txt"],
+                                                    "{features}", "--out", OUT_VA],
                       1))
     cases.append(Case("model/predict/wrong-subtask-name", ["predict", "{va}", "--dataset", "{data}", "--features",
-                                                           "{features}", "--out", "{scratch}/me17ei_T_fear_run1.txt"], 1))
+                                                           "{features}", "--out", "{scratch}/me17ei_T_fear_run1.txt"],
+                      1))
     cases.append(Case("model/predict/films-unknown", ["predict", "{va}", "--dataset", "{data}", "--features",
                                                       "{features}", "--films", "Nobody", "--out",
-                                                      "{scratch}/me17ei_T_valence_arousal_run1.txt"], (1, 2)))
+                                                      OUT_VA], (1, 2)))
     cases.append(Case("model/predict/films-comma", ["predict", "{va}", "--dataset", "{data}", "--features",
                                                     "{features}", "--films", ",", "--out",
-                                                    "{scratch}/me17ei_T_valence_arousal_run1.txt"], 2))
+                                                    OUT_VA], 2))
     cases.append(Case("model/predict/no-features", ["predict", "{va}", "--dataset", "{data}", "--features",
-                                                    "{scratch}", "--out", "{scratch}/me17ei_T_valence_arousal_run1.txt"],
+                                                    "{scratch}", "--out", OUT_VA],
                       1))
     cases.append(Case("model/train/out-is-user-folder", ["train", "{runs}/valence_arousal/run1.toml", "--dataset",
                                                          "{data}", "--features", "{features}", "--out", "{user}"], 1))
@@ -511,8 +515,8 @@ def model_cases() -> list[Case]:
     cases.append(Case("model/train/out-is-a-file", ["train", "{runs}/valence_arousal/run1.toml", "--dataset", "{data}",
                                                     "--features", "{features}", "--out", "{user}/notes.txt"], (1, 2)))
     cases.append(Case("model/train/team-space", ["train", "{runs}/valence_arousal/run1.toml", "--dataset", "{data}",
-                                                 "--features", "{features}", "--out", "{scratch}/m", "--team", "my team"],
-                      (1, 2)))
+                                                 "--features", "{features}", "--out", "{scratch}/m", "--team",
+                                                 "my team"], (1, 2)))
     cases.append(Case("model/train/no-features", ["train", "{runs}/valence_arousal/run1.toml", "--dataset", "{data}",
                                                   "--features", "{scratch}", "--out", "{scratch}/m"], 1))
     cases.append(Case("model/train/cluster-malformed", ["train", "{runs}/valence_arousal/run1.toml", "--dataset",
@@ -601,7 +605,8 @@ def import_cases() -> list[Case]:
     cases.append(Case("import/name-plus", base[:-1] + ["a+b"], (1, 2), setup=csv(good)))
     cases.append(Case("import/src-missing", ["import-features", "{scratch}/none", "--dataset", "{data}", "--out",
                                              "{scratch}/f", "--name", "mine"], 2))
-    cases.append(Case("import/extra-file", base, 1, setup=chain(csv(good), write("tables/Nobody.csv", "time,a\n0,1\n"))))
+    cases.append(Case("import/extra-file", base, 1,
+                      setup=chain(csv(good), write("tables/Nobody.csv", "time,a\n0,1\n"))))
     cases.append(Case("import/sparse-1g", base, 1, setup=chain(csv(good), sparse("tables/Sample_01.csv", 1 << 30,
                                                                                  b"time,a\n"))))
     cases.append(Case("import/out-over-notes", ["import-features", "{scratch}/tables", "--dataset", "{data}", "--out",
@@ -675,7 +680,7 @@ def extraction_cases() -> list[Case]:
         cases.append(Case(f"inspect/{name}", ["inspect", "--dataset", "{scratch}/data"], (0, 1), setup=films(edit)))
     cases.append(Case("extract/replaced-film-then-predict", ["predict", "{va}", "--dataset", "{scratch}/data",
                                                              "--features", "{features}", "--out",
-                                                             "{scratch}/me17ei_T_valence_arousal_run1.txt",
+                                                             OUT_VA,
                                                              "--films", "dev"], 1, setup=films(replaced_film)))
     base = ["extract", "--dataset", "{data}", "--out", "{scratch}/f"]
     options = {
@@ -727,29 +732,30 @@ def misc_cases() -> list[Case]:
                                   "{scratch}/o.mp4"], 2),
         Case("baseline/subtask-bad", ["baseline", "--dataset", "{data}", "--subtask", "joy", "--out",
                                       "{scratch}/me17ei_T_joy_run1.txt"], 2),
-        Case("baseline/name-bad", ["baseline", "--dataset", "{data}", "--subtask", VA, "--out", "{scratch}/run.txt"], 2),
+        Case("baseline/name-bad", ["baseline", "--dataset", "{data}", "--subtask", VA, "--out", "{scratch}/run.txt"],
+             2),
         Case("baseline/train-films-none", ["baseline", "--dataset", "{data}", "--subtask", VA, "--train-films",
-                                           "test", "--out", "{scratch}/me17ei_T_valence_arousal_run1.txt"], 1),
+                                           "test", "--out", OUT_VA], 1),
         Case("score/test-without-truth", ["score", test_run(), "--dataset", "{data}"], 1),
-        Case("score/in-sample", ["score", "{scratch}/me17ei_T_valence_arousal_run1.txt", "--dataset", "{data}"], 0,
+        Case("score/in-sample", ["score", OUT_VA, "--dataset", "{data}"], 0,
              setup=_in_sample, says="in-sample"),
         Case("leaderboard/other-data", ["leaderboard", "{va}", "--dataset", "{scratch}/data"], (0, 1),
              setup=_other_labels, says="labels"),
         Case("inspect/dataset-is-file", ["inspect", "--dataset", "{user}/notes.txt"], 2),
         Case("validate/subtask-bad", ["validate", test_run(), "--dataset", "{data}", "--subtask", "joy"], 2),
         Case("plot/no-run", ["plot", "--dataset", "{data}", "--out", "{scratch}/p"], 2),
-        Case("fuse/one-run", ["fuse", test_run(), "--dataset", "{data}", "--out", "{scratch}/me17ei_T_valence_arousal_run5.txt"],
+        Case("fuse/one-run", ["fuse", test_run(), "--dataset", "{data}", "--out", OUT_FUSED],
              1),
         Case("fuse/mixed-subtasks", ["fuse", test_run(), test_run("fear"), "--dataset", "{data}", "--out",
-                                     "{scratch}/me17ei_T_valence_arousal_run5.txt"], 1),
+                                     OUT_FUSED], 1),
         Case("fuse/weights-bad", ["fuse", test_run(), test_run(), "--dataset", "{data}", "--weights", "1,x", "--out",
-                                  "{scratch}/me17ei_T_valence_arousal_run5.txt"], 2),
+                                  OUT_FUSED], 2),
         Case("fuse/weights-negative", ["fuse", test_run(), test_run(), "--dataset", "{data}", "--weights", "-1,2",
-                                       "--out", "{scratch}/me17ei_T_valence_arousal_run5.txt"], (1, 2)),
+                                       "--out", OUT_FUSED], (1, 2)),
         Case("fuse/weights-count", ["fuse", test_run(), test_run(), "--dataset", "{data}", "--weights", "1,2,3",
-                                    "--out", "{scratch}/me17ei_T_valence_arousal_run5.txt"], (1, 2)),
+                                    "--out", OUT_FUSED], (1, 2)),
         Case("fuse/apply-count", ["fuse", test_run(), test_run(), "--dataset", "{data}", "--apply-to", test_run(),
-                                  "--out", "{scratch}/me17ei_T_valence_arousal_run5.txt"], 2),
+                                  "--out", OUT_FUSED], 2),
         Case("unknown-command", ["frobnicate"], 2),
         Case("unknown-option", ["score", "--frob"], 2),
     ]

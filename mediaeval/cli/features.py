@@ -131,7 +131,7 @@ def import_features(src, dataset_root, features_dir, name, film_names, overwrite
     seconds, strictly increasing, the instant each row describes) or <Film>.npz (arrays times,
     values and optionally columns).  Each step gets the mean of the rows whose time falls
     inside it, or when none does, the row nearest to the step's middle.  A rerun skips films
-    whose source is unchanged (its SHA-256 is stored).  Every chosen film needs a file, and
+    whose source and video are unchanged (their hashes are stored).  Every chosen film needs a file, and
     every file a film of the dataset; a faulty file is named with its line (exit status 1).
     """
     from ..features import available

@@ -28,14 +28,17 @@ def train(run_config, dataset_root, features_dir, model_dir, team, overwrite, jo
     std), and for every model its Keras file, normalisation, per-epoch log (CSV, TensorBoard).
     A model trained from another definition, team or features, or on other data (a film added or
     removed, its features or labels changed), is retrained (the changes are printed). Refused
-    before training starts: an OUT that is not empty and not a model folder, that holds the
-    dataset, the features or RUN_CONFIG, or that another train is writing.
+    before training starts: a fused run (fuse = [...]: made by mediaeval fuse or pipeline), an
+    OUT that is not empty and not a model folder, that holds the dataset, the features or
+    RUN_CONFIG, or that another train is writing, and features made from another version of a
+    film's file (the film replaced since: extract or import them again).
     """
     from ..runs import load_run
     from ..scoring import format_scores
-    from ..training import train_run
+    from ..training import refuse_fused, train_run
 
     config = load_run(run_config)
+    refuse_fused(config)
     dataset = load_dataset(dataset_root)
     with executor(jobs, cluster) as runner:
         result = train_run(config, dataset, features_dir, model_dir, team, overwrite, jobs=runner, echo=click.echo)
@@ -60,10 +63,12 @@ def train(run_config, dataset_root, features_dir, model_dir, team, overwrite, jo
 def predict(model_dir, dataset_root, features_dir, out, film_names, force):
     """Predict films with a trained model and write a run file.
 
-    The run file's description (OUT.json) is the run definition stored in MODEL_DIR. Refused
-    before TensorFlow starts: an incomplete model folder, features missing or made by other
-    extractor versions or settings than the model was trained on, an OUT that the output guard
-    refuses (see --force; never a file under the dataset root or a model folder's own file).
+    The run file's description (OUT.json) is the run definition stored in MODEL_DIR; it names
+    the development films the models were trained on (in_sample_films), whose figures score
+    then calls in-sample. Refused before TensorFlow starts: an incomplete model folder, features
+    missing, made by other extractor versions or settings than the model was trained on, or
+    made from another version of a film's file, an OUT that the output guard refuses (see
+    --force; never a file under the dataset root or a model folder's own file).
     """
     from ..training import predict_run
 

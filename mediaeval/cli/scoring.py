@@ -25,6 +25,9 @@ def score(run_file, dataset_root, as_json, truncate, folds_file):
     mean over the other films is given as valence_pcc_defined_films / arousal_pcc_defined_films.
     Fear: AP per film and MAP over films with a fear segment (official), plus accuracy,
     precision, recall and F1 over all segments and their means per film (*_per_film).
+    A note says when figures are in-sample (predict --films dev with a model folder: its models
+    were trained on those films) and, for a model folder's run file, when the labels it was
+    trained on are not the dataset's (or cannot be checked: a model folder of an older mediaeval).
     """
     from ..scoring import format_scores, score_run
 

@@ -14,8 +14,11 @@ from its annotations when it has no video.
 
 The output is the same per-film store file as ``mediaeval extract`` writes
 (``<FEATURES>/<NAME>/<Film>.npz``, columns ``<NAME>/<column>``), so a run names the set as
-``features = ["NAME"]``.  The meta records the source's SHA-256: a rerun skips a film whose
-source is unchanged and whose file is complete.
+``features = ["NAME"]``.  The meta records the source's SHA-256 and, for a film with a video,
+the video file's identity as extraction records it (``video_file``:
+:func:`~mediaeval.features.store.file_fingerprint`): a rerun skips a film whose source and
+video are unchanged and whose file is complete, and redoes one whose video was replaced (or
+whose file, made before the identity was recorded, holds none).
 """
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ import numpy as np
 
 from ..errors import DataError, MediaevalError
 from ..windows import STEP_SECONDS, step_count, step_starts
-from .store import FilmFeatures, feature_path, file_sha256, load_features, save_features
+from .store import FilmFeatures, feature_path, file_fingerprint, file_sha256, load_features, same_file, save_features
 
 IMPORTED_VERSION = "1"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -200,25 +203,35 @@ class ImportReport:
     skipped: list[str] = field(default_factory=list)
 
 
-def _meta(name: str, table: Table, source: Path, digest: str, film: str, duration: float, n_steps: int) -> dict:
+def _meta(name: str, table: Table, source: Path, digest: str, film: str, duration: float, n_steps: int,
+          video_file: dict | None) -> dict:
     from .. import __version__
 
     # The source is per film, so it is kept apart from ``params`` (what a model depends on).
-    return {"extractors": [{"name": name, "modality": "imported", "version": IMPORTED_VERSION,
+    meta = {"extractors": [{"name": name, "modality": "imported", "version": IMPORTED_VERSION,
                             "dim": len(table.columns), "params": {},
                             "source": {"file": source.name, "sha256": digest}}],
             "film": film, "duration": duration, "fps": None, "n_steps": n_steps, "toolkit": __version__,
             "warnings": []}
+    if video_file is not None:
+        meta["video_file"] = video_file
+    return meta
 
 
-def is_imported(path, name: str, digest: str) -> bool:
-    """True if ``path`` is a complete imported feature file of set ``name`` from a source with this hash."""
+def is_imported(path, name: str, digest: str, video_file: dict | None = None) -> bool:
+    """True if ``path`` is a complete imported feature file of set ``name`` from a source with this
+    hash and, given the film's ``video_file`` (:func:`~mediaeval.features.store.file_fingerprint`),
+    imported for this version of the film's file (a file that records none is redone: importing
+    is cheap, and the rerun records it)."""
     path = Path(path)
     if not path.exists():
         return False
     try:
-        made_by = load_features(path).meta.get("extractors", [])
+        meta = load_features(path).meta
     except DataError:
+        return False
+    made_by = meta.get("extractors", [])
+    if video_file is not None and (meta.get("video_file") is None or not same_file(meta["video_file"], video_file)):
         return False
     return (len(made_by) == 1 and made_by[0].get("name") == name and made_by[0].get("version") == IMPORTED_VERSION
             and (made_by[0].get("source") or {}).get("sha256") == digest)
@@ -239,7 +252,8 @@ def import_features(src, dataset, features_dir, name: str, films=None, overwrite
     Before anything is written: a source file naming a film the dataset does not know, or a
     chosen film without a source file, is a :class:`DataError` listing them.  Then film by film:
     a faulty table is a :class:`DataError` naming its file and line, and each film's file is
-    written atomically, so what exists is complete (a rerun skips it) and nothing is half-written.
+    written atomically, so what exists is complete and nothing is half-written.  A rerun skips a
+    film whose file is complete, from the same source, for the same video file (:func:`is_imported`).
     """
     from ..progress import progress as progress_bar
 
@@ -260,7 +274,8 @@ def import_features(src, dataset, features_dir, name: str, films=None, overwrite
         source = sources[film.name]
         digest = file_sha256(source)
         out = feature_path(features_dir, [name], film.name)
-        if not overwrite and is_imported(out, name, digest):
+        video_file = file_fingerprint(film.video) if film.video is not None else None
+        if not overwrite and is_imported(out, name, digest, video_file):
             stored = tuple(c.split("/", 1)[1] for c in load_features(out).columns)
             columns = _same_columns(columns, stored, out)
             report.skipped.append(film.name)
@@ -271,6 +286,7 @@ def import_features(src, dataset, features_dir, name: str, films=None, overwrite
         n_steps = step_count(duration)
         values = to_steps(table.times, table.values, n_steps).astype(np.float32)
         save_features(out, FilmFeatures(step_starts(n_steps), values, [f"{name}/{c}" for c in table.columns],
-                                        _meta(name, table, source, digest, film.name, duration, n_steps)))
+                                        _meta(name, table, source, digest, film.name, duration, n_steps,
+                                              video_file)))
         report.written.append(film.name)
     return report

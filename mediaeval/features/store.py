@@ -104,11 +104,25 @@ def file_sha256(path) -> str:
     return digest.hexdigest()
 
 
+_FINGERPRINTS: dict[tuple, dict] = {}   # by the file's path and stat: each film hashed once per process
+
+
 def file_fingerprint(path) -> dict:
     """What identifies a film's file cheaply: ``size`` (bytes), ``mtime`` (seconds) and
-    ``head_tail_sha256``, the SHA-256 of its first and last MiB (the whole file when smaller)."""
+    ``head_tail_sha256``, the SHA-256 of its first and last MiB (the whole file when smaller).
+
+    Remembered for the process by the file's path, device, inode, size, modification and change
+    times (any write changes the change time), so a command that checks a film several times
+    (extract, then train and predict in the pipeline) reads it once."""
     path = Path(path)
     stat = path.stat()
+    key = (str(path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    if key not in _FINGERPRINTS:
+        _FINGERPRINTS[key] = _head_tail(path, stat)
+    return dict(_FINGERPRINTS[key])
+
+
+def _head_tail(path: Path, stat) -> dict:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         digest.update(handle.read(FINGERPRINT_BYTES))
@@ -164,6 +178,29 @@ def same_file(recorded: dict | None, current: dict) -> bool:
     if recorded is None:
         return True
     return (recorded.get("size"), recorded.get("head_tail_sha256")) == (current["size"], current["head_tail_sha256"])
+
+
+class StaleFeatures(DataError):
+    """A feature file made from another version of its film's file than the one there now
+    (:func:`load_set` with ``video``); ``path`` is the feature file, ``imported_from`` the name
+    of the table ``mediaeval import-features`` read (``None`` for extracted features)."""
+
+    imported_from: str | None = None
+
+
+def check_made_from(path, meta: dict, video) -> None:
+    """Raise :class:`StaleFeatures` when the feature file ``path`` (its ``meta``) records another
+    version of the film's file than ``video`` (:func:`same_file`: size and head/tail hash; the
+    modification time alone does not count).  Nothing to check without ``video`` (a film known
+    by its annotations only) or for a file made before the film's identity was recorded."""
+    recorded = meta.get("video_file")
+    if video is None or recorded is None or same_file(recorded, file_fingerprint(video)):
+        return
+    error = StaleFeatures(path, f"made from another version of film {meta.get('film', Path(path).stem)}'s file "
+                                f"than {video} (its size or content changed since)")
+    error.imported_from = next((e["source"].get("file") for e in meta.get("extractors", [])
+                                if isinstance(e.get("source"), dict)), None)
+    raise error
 
 
 def is_complete(path, extractors, video=None, inputs: dict | None = None) -> bool:
@@ -239,24 +276,32 @@ def _cut(features: FilmFeatures, path: Path, names: list[str]) -> FilmFeatures:
     return FilmFeatures(features.times, features.values[:, order], [features.columns[i] for i in order], meta)
 
 
-def load_set(features_dir, extractors, film: str) -> FilmFeatures:
+def load_set(features_dir, extractors, film: str, video=None) -> FilmFeatures:
     """Features of ``film`` made by ``extractors`` (in that order): from their own file, cut from
     the file of a larger extractor set, or put side by side from several sets' files (an
     extracted set beside one made by ``mediaeval import-features``, say); columns are named
     ``<extractor>/<value>``.  Among several files that hold an extractor, the most recently
-    written is read (the one an extraction last brought up to date).
+    written is read (the one an extraction last brought up to date).  With ``video`` (the
+    film's file), every file read must have been made from it as it is now (:func:`check_made_from`).
 
     Raises
     ------
     FileNotFoundError
         When some extractor of ``extractors`` is in no file of ``film``.
+    StaleFeatures
+        When a file read was made from another version of ``video``.
     DataError
         When files to put side by side disagree on the number of steps.
     """
+    def read(path: Path) -> FilmFeatures:
+        features = load_features(path)
+        check_made_from(path, features.meta, video)
+        return features
+
     extractors = list(extractors)
     exact = feature_path(features_dir, extractors, film)
     if exact.exists():
-        return load_features(exact)
+        return read(exact)
     folder = Path(features_dir)
     holders = [c for c in (sorted(folder.iterdir()) if folder.is_dir() else []) if (c / f"{film}.npz").exists()]
     # The most recently written first: after an extraction brought its set up to date, that file
@@ -265,7 +310,7 @@ def load_set(features_dir, extractors, film: str) -> FilmFeatures:
     for candidate in holders:
         if set(extractors) <= set(candidate.name.split("+")):
             path = candidate / f"{film}.npz"
-            return _cut(load_features(path), path, extractors)
+            return _cut(read(path), path, extractors)
     parts: list[tuple[Path, list[str]]] = []
     for name in extractors:
         holder = next((c for c in holders if name in c.name.split("+")), None)
@@ -276,7 +321,7 @@ def load_set(features_dir, extractors, film: str) -> FilmFeatures:
             parts[-1][1].append(name)
         else:
             parts.append((path, [name]))
-    pieces = [_cut(load_features(path), path, names) for path, names in parts]
+    pieces = [_cut(read(path), path, names) for path, names in parts]
     first = pieces[0]
     for (path, _), piece in zip(parts[1:], pieces[1:]):
         if len(piece.times) != len(first.times):
