@@ -25,6 +25,12 @@ def score(run_file, dataset_root, as_json, truncate, folds_file):
     mean over the other films is given as valence_pcc_defined_films / arousal_pcc_defined_films.
     Fear: AP per film and MAP over films with a fear segment (official), plus accuracy,
     precision, recall and F1 over all segments and their means per film (*_per_film).
+
+    The run is read as the organisers' 2017 script read it, with a note for each kind of
+    deviation: values after a line's first two are ignored (validate refuses them), films of
+    the set missing from the run are left out of the means, CRLF line ends are fine.  Test films
+    are scored against the released truth (MEDIAEVAL17_NN_Valence-Arousal.txt, ..._fear.txt)
+    wherever it lies under --dataset.
     """
     from ..scoring import format_scores, score_run
 
