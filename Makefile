@@ -24,7 +24,7 @@ SUBMISSION ?= submission
 CLUSTER ?=
 BENCH_MINUTES ?= 10,60
 
-.PHONY: install install-pretrained lock lint test demo submission package bench bench-accuracy clean
+.PHONY: install install-pretrained lock lint test test-portable demo submission package bench bench-accuracy clean
 
 install: $(INSTALLED) $(PRETRAINED)
 
@@ -54,6 +54,14 @@ lint: $(INSTALLED)
 # MEDIAEVAL_REQUIRE_PRETRAINED: the port tests fail, rather than skip, if the weights are missing.
 test: $(INSTALLED) $(PRETRAINED)
 	MEDIAEVAL_REQUIRE_PRETRAINED=1 $(BIN)/python -m pytest -n $(JOBS) --doctest-modules mediaeval tests
+
+# The suite again, this machine run as a plain AVX2 CPU (an AMD Zen 3, say): NumPy's AVX-512
+# loops off (the names the installed NumPy dispatches to), OpenBLAS on its Haswell kernels,
+# TensorFlow's oneDNN capped at AVX2.  tools/portable.py check stops it unless each took effect.
+PORTABLE_ENV = NPY_DISABLE_CPU_FEATURES="$$names" OPENBLAS_CORETYPE=Haswell ONEDNN_MAX_CPU_ISA=AVX2
+test-portable: $(INSTALLED) $(PRETRAINED)
+	names="$$($(BIN)/python tools/portable.py names)" && $(PORTABLE_ENV) $(BIN)/python tools/portable.py check && \
+	  $(PORTABLE_ENV) MEDIAEVAL_REQUIRE_PRETRAINED=1 $(BIN)/python -m pytest -n $(JOBS) --doctest-modules mediaeval tests
 
 # The main job on a built-in sample, quick: a small sample (8 development and 2 test films of
 # 40-80 s, 5 of them with fear, with the organisers' features), then `make submission` on it with every run's [light] settings (LIGHT=1), plots, an

@@ -217,11 +217,15 @@ def score_folds(truth: dict[str, np.ndarray], prediction: dict[str, np.ndarray],
 def score_run(path, dataset, truncate: bool = False, folds_file=None) -> Scores:
     """Score a run file against the ground truth of ``dataset`` (a :class:`~mediaeval.dataset.Dataset`).
 
-    Every film of the run needs ground truth of the run's subtask, and by default exactly its
-    number of segments; ``truncate=True`` cuts prediction and truth to the shorter length, as
-    the evaluation script of the time did, and says so in the notes.  With ``folds_file`` (a
-    model folder's ``folds.json``) the scores are by folds (:func:`score_folds`).  The notes start
-    with :func:`mediaeval.provenance.score_notes` (in-sample figures; a model's other labels).
+    The run is read as the organisers' 2017 script read it, with one note per kind of deviation
+    from the format, and how many: a line's values after the first two are ignored (``validate``
+    refuses them); the films of the run's set that have ground truth but are not in the run are
+    left out of the means, as the script left them out, and named.  Every film of the run needs
+    ground truth of the run's subtask, and by default exactly its number of segments;
+    ``truncate=True`` cuts prediction and truth to the shorter length, as the script did, and
+    says so in the notes.  With ``folds_file`` (a model folder's ``folds.json``) the scores are
+    by folds (:func:`score_folds`).  The notes start with :func:`mediaeval.provenance.score_notes`
+    (in-sample figures; a model's other labels).
 
     Raises
     ------
@@ -233,37 +237,22 @@ def score_run(path, dataset, truncate: bool = False, folds_file=None) -> Scores:
     """
     from .errors import DataError
     from .provenance import score_notes
-    from .submission import SCORER_FAILURES, parse_run, raise_if_errors, run_subtask
+    from .submission import parse_run, raise_if_errors, run_subtask
 
     subtask = run_subtask(path)
 
     def truth_length(film: str) -> int:  # rows kept per film: the truth's, so memory follows the dataset
         return len(dataset.films[film].labels(subtask)) if dataset.films[film].has_labels(subtask) else 0
 
-    run, problems = parse_run(path, subtask, dataset, keep=truth_length)
+    run, problems = parse_run(path, subtask, dataset, keep=truth_length, ignore_extra_values=True)
     missing = [(film, line) for film, line in run.unknown.items()]
     missing += [(film, line) for film, line in run.film_lines.items() if not dataset.films[film].has_labels(subtask)]
     if missing:
         film, line = min(missing, key=lambda item: item[1])
         raise DataError(run.path, f"film {film} has no {subtask} ground truth in {dataset.root}", line)
     raise_if_errors(run.path, problems)
-    truth, prediction, notes = {}, {}, []
-    if any(problems.counts[code] for code in SCORER_FAILURES):
-        notes.append(f"{run.path}: blank lines or spaces around film names: the organisers' scorer failed on "
-                     f"such a run (see mediaeval validate)")
-    for film, values in run.films.items():
-        labels = dataset.films[film].labels(subtask)
-        count = run.counts[film]
-        if len(labels) != count:
-            if not truncate:
-                raise DataError(run.path, f"film {film} has {count} segment lines but its ground "
-                                          f"truth has {len(labels)} (--truncate cuts both to the shorter)",
-                                run.film_lines[film])
-            shorter = min(len(labels), count)
-            notes.append(f"{film}: truncated to {shorter} segments (prediction {count}, "
-                         f"truth {len(labels)})")
-            labels, values = labels[:shorter], values[:shorter]
-        truth[film], prediction[film] = labels, values
+    truth, prediction, cut = _paired(run, dataset, truncate)
+    notes = _reading_notes(run, problems, dataset) + _cut_notes(cut)
     if folds_file is None:
         scores = get(run.subtask).score(truth, prediction)
     else:
@@ -278,6 +267,62 @@ def score_run(path, dataset, truncate: bool = False, folds_file=None) -> Scores:
         scores = score_folds(truth, prediction, folds, run.subtask)
     scores.notes[:0] = score_notes(run.path, dataset, run.subtask, truth) + notes
     return scores
+
+
+def _paired(run, dataset, truncate: bool) -> tuple[dict, dict, list[tuple[str, int, int]]]:
+    """Truth and prediction of every film of ``run``, cut to the shorter length when
+    ``truncate``; and the films cut, as ``(film, prediction length, truth length)``.  A length
+    mismatch without ``truncate`` is a :class:`DataError` naming the film."""
+    from .errors import DataError
+
+    truth, prediction, cut = {}, {}, []
+    for film, values in run.films.items():
+        labels = dataset.films[film].labels(run.subtask)
+        count = run.counts[film]
+        if len(labels) != count:
+            if not truncate:
+                raise DataError(run.path, f"film {film} has {count} segment lines but its ground "
+                                          f"truth has {len(labels)} (--truncate cuts both to the shorter)",
+                                run.film_lines[film])
+            cut.append((film, count, len(labels)))
+            shorter = min(len(labels), count)
+            labels, values = labels[:shorter], values[:shorter]
+        truth[film], prediction[film] = labels, values
+    return truth, prediction, cut
+
+
+def _reading_notes(run, problems, dataset) -> list[str]:
+    """What in the run the organisers' script read although the format forbids it, or left out:
+    one note per kind, with how many."""
+    from .dataset import DEV
+    from .submission import SCORER_FAILURES
+
+    notes = []
+    if any(problems.counts[code] for code in SCORER_FAILURES):
+        notes.append(f"{run.path}: blank lines or spaces around film names: the organisers' scorer failed on "
+                     f"such a run (see mediaeval validate)")
+    if run.extra_lines:
+        notes.append(f"{run.path}: {run.extra_lines} line(s) hold more than 2 values (the first at line "
+                     f"{run.first_extra_line}): only the first 2 are read, as the organisers' script read them; "
+                     f"validate and package refuse such lines (E108)")
+    if run.split is not None:
+        films = dataset.dev_films if run.split == DEV else dataset.test_films
+        scored = [f.name for f in films if f.has_labels(run.subtask)]
+        absent = [name for name in scored if name not in run.film_lines]
+        if absent:
+            notes.append(f"{len(absent)} of the {len(scored)} {'development' if run.split == DEV else 'test'} "
+                         f"films with {run.subtask} ground truth are not in the run, and left out of the means "
+                         f"as the organisers' script left them out: {', '.join(absent)}")
+    return notes
+
+
+def _cut_notes(cut: list[tuple[str, int, int]]) -> list[str]:
+    """One note for the films cut to the shorter of prediction and truth (``--truncate``)."""
+    if not cut:
+        return []
+    return [f"{len(cut)} film(s) truncated to the shorter of prediction and truth, as the organisers' script "
+            f"cut them: " + "; ".join(f"{film} to {min(count, length)} segments (prediction {count}, truth {length})"
+                                     for film, count, length in cut)]
 
 
 # --------------------------------------------------------------------------- writing them out

@@ -124,7 +124,9 @@ class Problem:
 class Run:
     """A run file's content: ``films[name]`` is an array (K, 2) of valence, arousal or label,
     confidence (the rows kept, see :func:`parse_run`); ``counts[name]`` its number of value
-    lines; ``film_lines[name]`` the line of the film's name."""
+    lines; ``film_lines[name]`` the line of the film's name; ``extra_lines`` the lines whose
+    values after the first two were ignored (``ignore_extra_values``), the first of them at
+    ``first_extra_line``."""
 
     path: Path
     subtask: str
@@ -133,6 +135,8 @@ class Run:
     name: RunName | None = None
     counts: dict[str, int] = field(default_factory=dict)
     unknown: dict[str, int] = field(default_factory=dict)
+    extra_lines: int = 0
+    first_extra_line: int | None = None
 
     @property
     def task(self) -> Subtask:
@@ -280,7 +284,8 @@ def run_subtask(path) -> str:
 
 
 def parse_run(path, subtask: str | None = None, dataset: Dataset | None = None,
-              keep: int | Callable[[str], int] | None = None) -> tuple[Run, Problems]:
+              keep: int | Callable[[str], int] | None = None,
+              ignore_extra_values: bool = False) -> tuple[Run, Problems]:
     """Read a run file and collect the problems of its form (not of its set of films; see
     :func:`validate_run`).  ``subtask`` defaults to the one in the file name.
 
@@ -292,7 +297,11 @@ def parse_run(path, subtask: str | None = None, dataset: Dataset | None = None,
       ``dataset``, every film is kept;
     * ``keep``: ``None`` keeps every row of every film; ``n`` the first ``n`` rows of each film,
       a function ``film -> n`` the first ``n`` rows of that film (the others are only counted,
-      ``run.counts``).
+      ``run.counts``);
+    * ``ignore_extra_values``: a line of more values than a row holds is an error (E108: the
+      format says two), unless ``True``: then its first two are read, as the organisers' scorer
+      read them (a line split on white space, its first two values), and the line is counted in
+      ``run.extra_lines`` (``score``).
 
     The organisers' scorer read a run film by film, splitting lines on white space: a blank
     line (E113) or white space around a film name (E114) made it fail, so both are errors.
@@ -342,6 +351,10 @@ def parse_run(path, subtask: str | None = None, dataset: Dataset | None = None,
             if current is None:
                 problems.add(number, "E102", "a value line before any film name")
                 continue
+            if ignore_extra_values and len(tokens) > max(task.row_widths):
+                run.extra_lines += 1
+                run.first_extra_line = run.first_extra_line or number
+                tokens = tokens[:max(task.row_widths)]
             current.add(_check_values(number, tokens, task, problems))
     except OSError as error:
         problems.add(0, "E101", f"cannot read: {error.strerror or error}")

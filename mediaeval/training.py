@@ -829,21 +829,6 @@ def segment_rows(per_seed: list[tuple[np.ndarray, float]], subtask: str) -> np.n
     return get_subtask(subtask).rows(curves, float(np.mean([t for _, t in per_seed])))
 
 
-def _one_thread_each() -> None:
-    """Worker processes share the cores: one TensorFlow thread each, and one thread for the BLAS
-    and OpenMP pools that NumPy, SciPy and scikit-learn use (a worker forked from a process that
-    had loaded them would otherwise start one thread per core in each: measured, a per-segment
-    fit took 5 times the CPU)."""
-    os.environ["OMP_NUM_THREADS"] = "1"
-    import sklearn.ensemble  # noqa: F401  (loads scikit-learn's OpenMP runtime, so that it is limited too)
-    import tensorflow as tf
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-
-
 def _fit_job_afresh(item) -> FitOutcome:
     """:func:`_fit_job` ``(job, token)`` into a temporary folder beside its own
     (``<model>.partial/fold<k>/.seed<s>.<token>.tmp``), renamed onto it once complete, and only
@@ -882,7 +867,7 @@ def _run_jobs(jobs: list[FitJob], executor, bar, token: str) -> dict[ModelKey, F
     so the results agree) as :func:`_fit_job_afresh` with ``token``; jobs that run elsewhere
     draw no progress bar, and a cluster gets every film's data once.  The outcomes by the
     jobs' keys (fold, seed)."""
-    from .workers import as_executor
+    from .workers import as_executor, one_thread_each
 
     executor = as_executor(executor)
     if not executor.in_process:
@@ -894,7 +879,7 @@ def _run_jobs(jobs: list[FitJob], executor, bar, token: str) -> dict[ModelKey, F
         items = [(job, token) for job in jobs]
     outcomes: dict[ModelKey, FitOutcome] = {}
     for index, outcome in executor.run(_fit_job_afresh, items, names=[job.label for job in jobs],
-                                       initializer=_one_thread_each):
+                                       initializer=one_thread_each):
         outcomes[jobs[index].key] = outcome
         bar.update()
     return outcomes

@@ -43,6 +43,45 @@ def invoke(*args, catch_exceptions: bool = False):
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=catch_exceptions)
 
 
+# Trained numbers compared across processes (here with every core, in a worker with one thread)
+# or CPUs: TensorFlow's and BLAS's float32 sums may be split otherwise there, and a difference
+# of a few units in the last place grows through training.  Measured: a run file trained with
+# oneDNN and OpenBLAS held to AVX2 differs from this machine's AVX-512 one by 1e-6 (the sixth
+# printed decimal) in half its values.  Ten times that, far below any real difference.
+TRAINED_ATOL = 1e-5
+
+
+def assert_runs_close(path, expected, atol: float = TRAINED_ATOL) -> None:
+    """Two run files hold the same films in the same order, the same segment counts, and values
+    within ``atol`` (see :data:`TRAINED_ATOL`)."""
+    import numpy as np
+
+    from mediaeval.submission import read_run
+
+    ours, theirs = read_run(path), read_run(expected)
+    assert list(ours.films) == list(theirs.films), (path, expected)
+    for film, values in theirs.films.items():
+        assert ours.films[film].shape == values.shape, film
+        np.testing.assert_allclose(ours.films[film], values, rtol=0, atol=atol, err_msg=film)
+
+
+def assert_json_close(ours, theirs, rtol: float = 1e-4, atol: float = TRAINED_ATOL, where: str = "") -> None:
+    """Two JSON values alike: the same keys, lists, strings, booleans and nulls, numbers within
+    ``atol + rtol * |expected|`` (figures computed from trained predictions: see :data:`TRAINED_ATOL`)."""
+    if isinstance(theirs, dict):
+        assert isinstance(ours, dict) and sorted(ours) == sorted(theirs), where
+        for key, value in theirs.items():
+            assert_json_close(ours[key], value, rtol, atol, f"{where}/{key}")
+    elif isinstance(theirs, list):
+        assert isinstance(ours, list) and len(ours) == len(theirs), where
+        for k, (a, b) in enumerate(zip(ours, theirs)):
+            assert_json_close(a, b, rtol, atol, f"{where}[{k}]")
+    elif isinstance(theirs, float) and not isinstance(ours, bool) and isinstance(ours, (int, float)):
+        assert abs(ours - theirs) <= atol + rtol * abs(theirs), (where, ours, theirs)
+    else:
+        assert ours == theirs, (where, ours, theirs)
+
+
 def valence_arousal_text(rows) -> str:
     """A valence/arousal annotation file: header, then ``id time valence arousal`` per segment
     (six decimals)."""

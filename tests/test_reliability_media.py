@@ -171,14 +171,59 @@ def test_item6_sigterm_is_handled_like_ctrl_c(tmp_path):
 
 
 def test_item6_training_pool_workers_die_with_their_parent():
-    from mediaeval.training import _one_thread_each
-    from mediaeval.workers import WorkerPool, as_executor
+    from mediaeval.workers import WorkerPool, as_executor, one_thread_each
 
     executor = as_executor(3)
     try:
-        assert isinstance(executor.pool(_one_thread_each), WorkerPool)
+        assert isinstance(executor.pool(one_thread_each), WorkerPool)
     finally:
         executor.shutdown()
+
+
+def _threads_of_a_job() -> tuple[dict, dict]:
+    """In a job process: the thread count of every BLAS and OpenMP library that NumPy, SciPy
+    and scikit-learn load, and TensorFlow's thread settings in the environment."""
+    import scipy.linalg  # noqa: F401
+    import sklearn.ensemble  # noqa: F401
+    from threadpoolctl import threadpool_info
+
+    return ({f"{i['internal_api']} {Path(i['filepath']).name}": i["num_threads"] for i in threadpool_info()},
+            {k: os.environ.get(k) for k in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")})
+
+
+def test_job_processes_run_every_numerical_library_on_one_thread():
+    """Extraction and training jobs run in processes started by one_thread_each: the libraries
+    loaded before it and after it both on one thread (their sums split alike everywhere)."""
+    from mediaeval.workers import WorkerPool, one_thread_each
+
+    with WorkerPool(1, initializer=one_thread_each) as pool:
+        threads, tensorflow = pool.submit(_threads_of_a_job).result()
+    assert {name.split()[0] for name in threads} >= {"openblas", "openmp"}, threads
+    assert set(threads.values()) == {1}, threads
+    assert tensorflow == {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
+
+
+def test_extraction_here_runs_blas_on_one_thread_and_gives_the_threads_back(tmp_path, temporary_extractor):
+    """In this process (--jobs 1, a notebook) an extraction holds the BLAS and OpenMP pools to
+    one thread, as a job process is held, and restores them afterwards."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from mediaeval.features.extract import ExtractionOptions, extract_film
+    from mediaeval.features.registry import Extractor
+
+    seen = []
+
+    def record(state, block):
+        seen.append({i["internal_api"]: i["num_threads"] for i in threadpool_info()})
+        return np.zeros((len(block), 1), np.float32)
+
+    temporary_extractor("threads", lambda: Extractor("threads", "visual", "1", ["x"], process=record))
+    path = write_film(tmp_path / "Film.mp4", 2.0)
+    with threadpool_limits(3, user_api="blas"):
+        extract_film(path, ExtractionOptions(("threads",)))
+        after = {i["internal_api"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+    assert seen and "openblas" in seen[0] and all(set(s.values()) == {1} for s in seen), seen
+    assert set(after.values()) == {3}, after
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")

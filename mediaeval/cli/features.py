@@ -16,7 +16,8 @@ from .options import cluster_option, dataset_option, executor, load_dataset, spl
               callback=split_commas, help="Extractors, concatenated in this order.")
 @click.option("--films", "film_names", multiple=True, default=("all",), callback=split_commas,
               help="Films: dev, test, all, or film names.")
-@click.option("--jobs", default=1, type=click.IntRange(1), help="Films extracted in parallel processes.")
+@click.option("--jobs", default=1, type=click.IntRange(1),
+              help="Films extracted in parallel processes, one thread each (give your cores).")
 @cluster_option()
 @click.option("--overwrite", is_flag=True, help="Redo films whose feature file is complete.")
 @click.option("--video-backend", type=click.Choice(["pyav", "decord"]), default="pyav",

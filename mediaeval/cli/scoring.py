@@ -28,6 +28,12 @@ def score(run_file, dataset_root, as_json, truncate, folds_file):
     A note says when figures are in-sample (predict --films dev with a model folder: its models
     were trained on those films) and, for a model folder's run file, when the labels it was
     trained on are not the dataset's (or cannot be checked: a model folder of an older mediaeval).
+
+    The run is read as the organisers' 2017 script read it, with a note for each kind of
+    deviation: values after a line's first two are ignored (validate refuses them), films of
+    the set missing from the run are left out of the means, CRLF line ends are fine.  Test films
+    are scored against the released truth (MEDIAEVAL17_NN_Valence-Arousal.txt, ..._fear.txt)
+    wherever it lies under --dataset.
     """
     from ..scoring import format_scores, score_run
 

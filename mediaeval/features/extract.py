@@ -124,12 +124,23 @@ def extract_film(video, options: ExtractionOptions | None = None, name: str | No
         Naming the film when it cannot be decoded, or when decoding stops more than
         :func:`mediaeval.media.truncation_limit` before its end (a truncated file).
 
+    Threads: the extraction holds this process's BLAS and OpenMP pools to one thread, as every
+    job process is held (:func:`mediaeval.workers.one_thread_here`), so the features are the
+    same here, in a ``--jobs`` worker and on a cluster (a BLAS sum split over two threads gives
+    other last digits).  TensorFlow's pools are left as the process has them (they can be set
+    only before TensorFlow starts, for the whole process): the pretrained networks (``i3d``,
+    ``musicnn``, ...) use every core here (``i3d`` on 2 cores: 1.45 times as fast as on one),
+    and bit-identity with a worker's features (one thread) is not promised for them (measured
+    identical on an AVX-512 machine, capped at AVX2 or not).
+
     For example ``extract_film("Film.mp4", ExtractionOptions(("visual-stats",)))``.
     """
+    from ..workers import one_thread_here
+
     options = ExtractionOptions() if options is None else options
     video = Path(video)
     chosen = _extractors(options)
-    with collect_warnings() as caught:
+    with one_thread_here(), collect_warnings() as caught:
         film = _open(video, name or video.stem)
         check_ready(chosen)
         source = FilmSource(film.name, film.video, film.n_steps, dataset_root=options.dataset_root,
@@ -328,14 +339,15 @@ def extract_dataset(films, features_dir, options: ExtractionOptions | None = Non
     ``options`` default to ``ExtractionOptions(progress=True)`` (the default extractors, a
     progress bar of the films).  One failing film does not stop the others; the report lists
     written, skipped and failed films.  ``jobs``: films extracted at once in local processes
-    (:class:`mediaeval.workers.WorkerPool`: they die with this process), or an
+    (:class:`mediaeval.workers.WorkerPool`: they die with this process; one thread each,
+    :func:`~mediaeval.workers.one_thread_each`, so that they give the features extracted here), or an
     :class:`~mediaeval.workers.Executor` (a Dask cluster: :mod:`mediaeval.cluster`, whose
     workers are first checked to see the films and the feature folder).  Temporary files that
     killed runs left in the set's folder are removed first
     (:func:`~mediaeval.features.store.remove_stale_temporaries`).
     """
     from ..progress import progress as progress_bar
-    from ..workers import as_executor
+    from ..workers import as_executor, one_thread_each
 
     options = ExtractionOptions(progress=True) if options is None else options
     executor = as_executor(jobs)
@@ -362,7 +374,8 @@ def extract_dataset(films, features_dir, options: ExtractionOptions | None = Non
                                     **{f"film {job.name}": job.video for job in todo}},
                               write={"the feature folder": folder})
     with progress_bar(total=len(todo), desc="films", unit="film", disable=not options.progress) as bar:
-        for _, outcome in executor.run(_extract_one, todo, names=[job.name for job in todo]):
+        for _, outcome in executor.run(_extract_one, todo, names=[job.name for job in todo],
+                                       initializer=one_thread_each):
             _record(report, outcome, bar)
     return report
 
