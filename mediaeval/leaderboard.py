@@ -14,7 +14,6 @@ valence and arousal MSE is lower than the constant's (valence/arousal), or its M
 """
 from __future__ import annotations
 
-import json
 import math
 import textwrap
 from dataclasses import dataclass
@@ -51,16 +50,6 @@ class Entry:
         return get_subtask(self.subtask).beats(self.figure, lambda key: self.figure(key, "baseline:official"))
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(path.parent, f"expected a model folder made by mediaeval train; {path.name} is missing"
-                        ) from None
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise DataError(path, f"expected JSON written by mediaeval train: {error}") from error
-
-
 def read_entry(model_dir, dataset) -> Entry:
     """The figures of one model folder, and the constant baseline on its folds."""
     from .baseline import constant_predictions
@@ -69,7 +58,9 @@ def read_entry(model_dir, dataset) -> Entry:
     from .scoring import score_folds
 
     model_dir = Path(model_dir)
-    scores = Scores.from_json(_read_json(model_dir / "scores.json"))
+    if not (model_dir / "scores.json").exists():
+        raise DataError(model_dir, "expected a model folder made by mediaeval train; scores.json is missing")
+    scores = Scores.read(model_dir / "scores.json")
     folds = read_folds(model_dir / "folds.json")
     config = load_run(model_dir / "run.toml")
     films = [n for fold in folds for n in fold]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_output
 from .task import get as get_subtask
 from .windows import SEGMENT_SECONDS, SEGMENT_SHIFT
 
@@ -79,10 +80,14 @@ def plot_film(film: str, prediction: np.ndarray, subtask: str, truth: np.ndarray
             ax.set_title(f"AP {ap}, F1 {_fmt(figures.get('f1'))}", fontsize=9, loc="left")
     fig.suptitle(film + ("" if truth is not None else " (no ground truth: predictions only)"), fontsize=11)
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    return out
+    return _save(fig, out)
+
+
+def _save(fig, out) -> Path:
+    """Write ``fig`` as the PNG ``out``, atomically (a full disk names ``out``)."""
+    with atomic_output(out) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    return Path(out)
 
 
 def plot_summary(name: str, scores, out) -> Path:
@@ -108,8 +113,7 @@ def plot_summary(name: str, scores, out) -> Path:
         ax.legend(fontsize=8)
     fig.suptitle(f"{name}: per film (official: {format_scores(scores)})", fontsize=9)
     fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    return Path(out)
+    return _save(fig, out)
 
 
 def plot_runs(run_paths, dataset, out_dir) -> list[Path]:
