@@ -315,7 +315,7 @@ def parse_run(path, subtask: str | None = None, dataset: Dataset | None = None,
     films: dict[str, _FilmLines] = {}
     ignored = _FilmLines(keep=0)          # values of an unknown or repeated film: checked, not kept
     current: _FilmLines | None = None
-    previous: str | None = None           # the film named last, for the sorted order
+    previous: str | None = None           # the film read last, for the sorted order
     try:
         with open(path, "rb") as handle:
             if handle.read(len(BOM)) == BOM:
@@ -335,10 +335,6 @@ def parse_run(path, subtask: str | None = None, dataset: Dataset | None = None,
                 film = tokens[0]
                 if text != film:
                     problems.add(number, "E114", f"film name {film!r} has spaces or tabs before or after it")
-                if previous is not None and film < previous:
-                    problems.add(number, "W203", f"film {film} comes after {previous}: films are expected in "
-                                                 f"sorted order (the organisers' scorer did not mind)")
-                previous = film
                 if film in run.film_lines:
                     problems.add(number, "E104", f"film {film} appears a second time "
                                                  f"(first at line {run.film_lines[film]})")
@@ -349,6 +345,10 @@ def parse_run(path, subtask: str | None = None, dataset: Dataset | None = None,
                         run.unknown.setdefault(film, number)
                     current = ignored
                 else:
+                    if previous is not None and film < previous:
+                        problems.add(number, "W203", f"film {film} comes after {previous}: films are expected in "
+                                                     f"sorted order (the organisers' scorer did not mind)")
+                    previous = film
                     run.film_lines[film] = number
                     rows = keep(film) if callable(keep) else keep
                     current = films[film] = _FilmLines(rows)
