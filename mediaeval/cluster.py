@@ -222,7 +222,8 @@ class DaskExecutor(Executor):
         """Run :func:`_look` on every worker; raise when one cannot import this mediaeval."""
         from . import __version__
 
-        seen = self.client.run(_look, list(read), list(write), on_error="return")
+        with self._connection():
+            seen = self.client.run(_look, list(read), list(write), on_error="return")
         for worker, result in sorted(seen.items()):
             if isinstance(result, BaseException):
                 raise MediaevalError(f"worker {worker} cannot run mediaeval ({type(result).__name__}: {result}); "
@@ -280,7 +281,17 @@ class DaskExecutor(Executor):
                     raise MediaevalError(f"{folder} ({what}): {where}: {problem}; {hint}")
 
     def share(self, objects: list) -> list:
-        return self.client.scatter(list(objects), hash=False) if objects else []
+        with self._connection():
+            return self.client.scatter(list(objects), hash=False) if objects else []
+
+    @contextlib.contextmanager
+    def _connection(self):
+        """Turn a connection to the scheduler lost in the block into :meth:`_lost`'s one line."""
+        distributed = _distributed()
+        try:
+            yield
+        except (distributed.comm.CommClosedError, CancelledError) as error:
+            raise self._lost(None, error) from None
 
     def run(self, fn, items, names=None, initializer=None):
         distributed = _distributed()

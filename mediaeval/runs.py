@@ -287,8 +287,8 @@ def run_from_data(path, data: dict) -> RunConfig:
         raise DataError(path, f"features: {', '.join(map(repr, twice))} named twice; expected each feature set once")
     if data.get("folds", 5) < 2:
         raise DataError(path, "folds: expected at least 2")
-    if data.get("seeds", 1) < 1:
-        raise DataError(path, "seeds: expected at least 1")
+    if not 1 <= data.get("seeds", 1) <= 2**32:
+        raise DataError(path, f"seeds: expected 1 to 2**32, got {data['seeds']}")
     seed, last = data.get("seed", 0), 2**32 - data.get("seeds", 1)
     if not 0 <= seed <= last:   # seeds seed, seed + 1, ... seed NumPy's and scikit-learn's generators
         raise DataError(path, f"seed: expected 0 to {last}" + (f" (with seeds = {data['seeds']}, the last seed "

@@ -345,7 +345,8 @@ def test_a_scheduler_lost_mid_job_is_one_line(tiny_dataset, tmp_path):
             running.client.close(timeout=5)
         running.end(None)
     assert command.returncode == 1, err
-    assert err.splitlines()[-1].startswith(f"Error: lost the connection to the Dask scheduler at {running.address}"), err
+    last = err.splitlines()[-1]
+    assert last.startswith(f"Error: lost the connection to the Dask scheduler at {running.address}"), err
     assert "Traceback" not in err and "distributed.client - ERROR" not in err, err
     for path in features.rglob("*.npz"):              # what finished is complete
         assert load_features(path).values.shape[1] == 153
