@@ -30,12 +30,14 @@ import contextlib
 import re
 import secrets
 import threading
+from concurrent.futures import CancelledError
 from pathlib import Path
 
 from .errors import MediaevalError
 from .workers import Executor, LocalExecutor, as_executor
 
 CONNECT_SECONDS = 20       # to reach the scheduler
+CLOSE_SECONDS = 5          # to close a client that lost its scheduler
 WORKER_WAIT_SECONDS = 60   # for a first worker to join it
 INSTALL_HINT = "pip install 'mediaeval[cluster]' (make install includes it)"
 # Packages whose versions make the numbers; a worker with others may give other last digits.
@@ -184,6 +186,7 @@ class DaskExecutor(Executor):
         import warnings
 
         distributed = _distributed()
+        _check_address(address)
         self.address = address
         self.echo = echo
         self._futures: list = []
@@ -219,7 +222,8 @@ class DaskExecutor(Executor):
         """Run :func:`_look` on every worker; raise when one cannot import this mediaeval."""
         from . import __version__
 
-        seen = self.client.run(_look, list(read), list(write), on_error="return")
+        with self._connection():
+            seen = self.client.run(_look, list(read), list(write), on_error="return")
         for worker, result in sorted(seen.items()):
             if isinstance(result, BaseException):
                 raise MediaevalError(f"worker {worker} cannot run mediaeval ({type(result).__name__}: {result}); "
@@ -277,7 +281,17 @@ class DaskExecutor(Executor):
                     raise MediaevalError(f"{folder} ({what}): {where}: {problem}; {hint}")
 
     def share(self, objects: list) -> list:
-        return self.client.scatter(list(objects), hash=False) if objects else []
+        with self._connection():
+            return self.client.scatter(list(objects), hash=False) if objects else []
+
+    @contextlib.contextmanager
+    def _connection(self):
+        """Turn a connection to the scheduler lost in the block into :meth:`_lost`'s one line."""
+        distributed = _distributed()
+        try:
+            yield
+        except (distributed.comm.CommClosedError, CancelledError) as error:
+            raise self._lost(None, error) from None
 
     def run(self, fn, items, names=None, initializer=None):
         distributed = _distributed()
@@ -296,18 +310,64 @@ class DaskExecutor(Executor):
                 if future.status == "error" and isinstance(future.exception(), distributed.KilledWorker):
                     raise MediaevalError(f"{names[i]}: the workers running this job died "
                                          f"{_allowed_failures() + 1} times ({future.exception()}); see their logs")
-                yield i, future.result()
+                try:
+                    result = future.result()
+                except CancelledError as error:   # distributed's FutureCancelledError is one
+                    raise self._lost(names[i], error) from None
+                yield i, result
+        except distributed.comm.CommClosedError as error:
+            raise self._lost(None, error) from None
         finally:
             self.stop()
 
+    def _lost(self, name: str | None, error: BaseException) -> MediaevalError:
+        """The one-line error of a job cancelled, most often because the scheduler was lost."""
+        during = f" while job {name} was running" if name is not None else ""
+        if self.client.status != "running":
+            return MediaevalError(f"lost the connection to the Dask scheduler at {self.address}{during} (it stopped, "
+                                  f"or the network failed); the files of the jobs that finished are complete and "
+                                  f"kept: rerun this command once the cluster is back (or without --cluster)")
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return MediaevalError(f"job {name} was cancelled on the Dask cluster at {self.address} ({reason}); "
+                              f"rerun this command to go on")
+
     def stop(self) -> None:
         pending = [f for f in self._futures if not f.done()]
-        if pending:
-            self.client.cancel(pending)
         self._futures = []
+        if pending and self.client.status == "running":
+            self.client.cancel(pending)
 
     def close(self) -> None:
-        self.client.close()
+        """Close the client; one that lost its scheduler is closed at once and without the
+        traceback Dask logs for the reconnection it gives up."""
+        if self.client.status == "running":
+            self.client.close()
+            return
+        import logging
+
+        log = logging.getLogger("distributed.client")
+        level = log.level
+        log.setLevel(logging.CRITICAL)
+        try:
+            with contextlib.suppress(Exception):
+                self.client.close(timeout=CLOSE_SECONDS)
+        finally:
+            log.setLevel(level)
+
+
+def _check_address(address: str) -> None:
+    """Refuse an address Dask cannot parse (``tcp://host:port``, ``tls://...``; a host and port
+    alone mean tcp) before a client is made: a client failing on it takes 40 s to go."""
+    from distributed.comm import get_address_host_port, parse_address, registry
+
+    try:
+        scheme, _ = parse_address(address)
+        registry.get_backend(scheme)
+        if scheme in ("tcp", "tls", "ws", "wss"):
+            get_address_host_port(address)
+    except ValueError as error:
+        raise MediaevalError(f"--cluster {address!r}: expected the address of a Dask scheduler, such as "
+                             f"tcp://host:8786 ({error}); correct --cluster (or MEDIAEVAL_CLUSTER)") from None
 
 
 def _allowed_failures() -> int:

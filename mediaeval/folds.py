@@ -37,7 +37,8 @@ def read_folds(path) -> list[list[str]]:
         folds = json.loads(path.read_text(encoding="utf-8"))["folds"]
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise DataError(path, f"expected a folds file with a 'folds' list: {error}") from error
-    if not all(isinstance(f, list) and all(isinstance(n, str) for n in f) for f in folds):
+    if not isinstance(folds, list) or not all(isinstance(f, list) and all(isinstance(n, str) for n in f)
+                                              for f in folds):
         raise DataError(path, "expected 'folds' to be a list of lists of film names")
     films = [n for f in folds for n in f]
     if len(films) != len(set(films)):

@@ -16,7 +16,6 @@ that records no digest of its labels (it cannot be checked: :func:`mediaeval.pro
 """
 from __future__ import annotations
 
-import json
 import math
 import textwrap
 from dataclasses import dataclass
@@ -60,16 +59,6 @@ class Entry:
         return get_subtask(self.subtask).beats(self.figure, lambda key: self.figure(key, "baseline:official"))
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(path.parent, f"expected a model folder made by mediaeval train; {path.name} is missing"
-                        ) from None
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise DataError(path, f"expected JSON written by mediaeval train: {error}") from error
-
-
 def read_entry(model_dir, dataset) -> Entry:
     """The figures of one model folder, and the constant baseline on its folds, with what
     :func:`~mediaeval.provenance.check_labels` says of the labels it was trained on (no baseline
@@ -82,7 +71,9 @@ def read_entry(model_dir, dataset) -> Entry:
     from .training import read_manifest
 
     model_dir = Path(model_dir)
-    scores = Scores.from_json(_read_json(model_dir / "scores.json"))
+    if not (model_dir / "scores.json").exists():
+        raise DataError(model_dir, "expected a model folder made by mediaeval train; scores.json is missing")
+    scores = Scores.read(model_dir / "scores.json")
     folds = read_folds(model_dir / "folds.json")
     config = load_run(model_dir / "run.toml")
     films = [n for fold in folds for n in fold]

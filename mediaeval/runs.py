@@ -282,10 +282,17 @@ def run_from_data(path, data: dict) -> RunConfig:
         raise DataError(path, f"run: expected 1 to 5, got {data['run']}")
     if not data["features"] and not data.get("fuse"):
         raise DataError(path, "features: expected a non-empty list of extractor names")
+    twice = sorted({name for name in data["features"] if data["features"].count(name) > 1})
+    if twice:
+        raise DataError(path, f"features: {', '.join(map(repr, twice))} named twice; expected each feature set once")
     if data.get("folds", 5) < 2:
         raise DataError(path, "folds: expected at least 2")
-    if data.get("seeds", 1) < 1:
-        raise DataError(path, "seeds: expected at least 1")
+    if not 1 <= data.get("seeds", 1) <= 2**32:
+        raise DataError(path, f"seeds: expected 1 to 2**32, got {data['seeds']}")
+    seed, last = data.get("seed", 0), 2**32 - data.get("seeds", 1)
+    if not 0 <= seed <= last:   # seeds seed, seed + 1, ... seed NumPy's and scikit-learn's generators
+        raise DataError(path, f"seed: expected 0 to {last}" + (f" (with seeds = {data['seeds']}, the last seed "
+                              f"is below 2**32)" if data.get("seeds", 1) > 1 else "") + f", got {seed}")
     table = data.pop("model", {})
     if not isinstance(table, dict):
         raise DataError(path, f"model: expected a table, got {table!r}")

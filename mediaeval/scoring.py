@@ -12,11 +12,14 @@ figure is ``nan`` (``null`` in JSON), never a substitute number, and a note says
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from .errors import DataError
 from .metrics import (_pair, accuracy, average_precision, f1, mean_squared_error, pearson_correlation, precision,
                       quadrant_accuracy, recall)
 from .task import FEAR, VALENCE_AROUSAL, get
@@ -74,6 +77,20 @@ class Scores:
                    None if folds is None else [{"films": f["films"], "official": _from_json(f["official"])}
                                                for f in folds],
                    _from_json(data.get("fold_mean", {})), _from_json(data.get("fold_std", {})))
+
+    @classmethod
+    def read(cls, path) -> Scores:
+        """The scores a ``scores.json`` holds; :class:`DataError` naming it when it is missing,
+        unreadable, not JSON or not scores."""
+        path = Path(path)
+        try:
+            return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            raise DataError(path, "missing: expected the scores of a model folder made by mediaeval train") from None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+            raise DataError(path, f"expected the scores written by mediaeval train ({type(error).__name__}: "
+                                  f"{reason}); retrain with mediaeval train --overwrite") from error
 
 
 # --------------------------------------------------------------------------- per subtask
@@ -298,9 +315,12 @@ def _reading_notes(run, problems, dataset) -> list[str]:
     from .submission import SCORER_FAILURES
 
     notes = []
-    if any(problems.counts[code] for code in SCORER_FAILURES):
+    if any(problems.counts[code] for code in SCORER_FAILURES if code != "E116"):
         notes.append(f"{run.path}: blank lines or spaces around film names: the organisers' scorer failed on "
                      f"such a run (see mediaeval validate)")
+    if problems.counts["E116"]:
+        notes.append(f"{run.path}: a byte order mark (BOM) at its start: the organisers' scorer read it as part "
+                     f"of the first film's name (see mediaeval validate)")
     if run.extra_lines:
         notes.append(f"{run.path}: {run.extra_lines} line(s) hold more than 2 values (the first at line "
                      f"{run.first_extra_line}): only the first 2 are read, as the organisers' script read them; "

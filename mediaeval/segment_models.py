@@ -282,8 +282,10 @@ class SegmentModel:
         try:
             with open(path, "rb") as handle:
                 model = pickle.load(handle)
-        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError) as error:
-            raise DataError(path, f"expected a per-segment model written by mediaeval train: {error}") from error
+        except Exception as error:  # a damaged pickle raises almost anything (ValueError, KeyError, ...)
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+            raise DataError(path, f"expected a per-segment model written by mediaeval train ({type(error).__name__}: "
+                                  f"{reason}); retrain with mediaeval train --overwrite") from error
         if not isinstance(model, SegmentModel):
             raise DataError(path, "expected a per-segment model written by mediaeval train")
         return model

@@ -49,7 +49,8 @@ PROBLEM_CAP = 50          # problems of one code kept (and printed) per file; th
 MAX_LINE = 4096           # bytes: a longer line is reported, never held
 
 # Errors of a submission (the organisers' scorer failed on them) that leave a run readable here.
-SCORER_FAILURES = ("E113", "E114")
+SCORER_FAILURES = ("E113", "E114", "E116")
+BOM = b"\xef\xbb\xbf"
 
 PROBLEM_CODES = {
     "E100": "the file name is not me17ei_<TEAM>_<valence_arousal|fear>_run<1-5>.txt",
@@ -68,9 +69,11 @@ PROBLEM_CODES = {
     "E113": "a blank line inside the file (the organisers' scorer read a run line by line)",
     "E114": "spaces or tabs before or after a film name",
     "E115": "a line longer than 4096 bytes",
+    "E116": "the file starts with a byte order mark (BOM)",
     "W201": "fear line with a label and no confidence (confidence taken equal to the label)",
     "W202": "a film's valence or arousal predictions are constant: its PCC, and the official mean PCC, "
             "are undefined",
+    "W203": "films not in sorted order",
 }
 
 
@@ -304,10 +307,12 @@ def parse_run(path, subtask: str | None = None, dataset: Dataset | None = None,
       ``run.extra_lines`` (``score``).
 
     The organisers' scorer read a run film by film, splitting lines on white space: a blank
-    line (E113) or white space around a film name (E114) made it fail, so both are errors.
-    CRLF line ends are harmless.  A valence/arousal film of two or more lines whose predictions
-    are constant gets a warning (W202): its PCC, and so the official mean PCC, is undefined (a
-    film of one segment has no PCC either; ``score`` says so, but one value is not "constant").
+    line (E113) or white space around a film name (E114) made it fail, so both are errors; so
+    is a byte order mark (E116), which it read as part of the first film's name.  CRLF line ends
+    are harmless, and so were films out of sorted order (W203: the task asked for sorted order).
+    A valence/arousal film of two or more lines whose predictions are constant gets a warning
+    (W202): its PCC, and so the official mean PCC, is undefined (a film of one segment has no
+    PCC either; ``score`` says so, but one value is not "constant").
     """
     path = Path(path)
     problems = Problems(path)
@@ -320,7 +325,13 @@ def parse_run(path, subtask: str | None = None, dataset: Dataset | None = None,
     films: dict[str, _FilmLines] = {}
     ignored = _FilmLines(keep=0)          # values of an unknown or repeated film: checked, not kept
     current: _FilmLines | None = None
+    previous: str | None = None           # the film read last, for the sorted order
     try:
+        with open(path, "rb") as handle:
+            if handle.read(len(BOM)) == BOM:
+                problems.add(1, "E116", "the file starts with a byte order mark (BOM): the organisers' scorer "
+                                        "read it as part of the first film's name; save the file as UTF-8 "
+                                        "without BOM")
         for number, text, bad in _lines(path):
             if bad is not None:
                 problems.add(number, *bad)
@@ -344,6 +355,10 @@ def parse_run(path, subtask: str | None = None, dataset: Dataset | None = None,
                         run.unknown.setdefault(film, number)
                     current = ignored
                 else:
+                    if previous is not None and film < previous:
+                        problems.add(number, "W203", f"film {film} comes after {previous}: films are expected in "
+                                                     f"sorted order (the organisers' scorer did not mind)")
+                    previous = film
                     run.film_lines[film] = number
                     rows = keep(film) if callable(keep) else keep
                     current = films[film] = _FilmLines(rows)

@@ -538,13 +538,32 @@ class TrainResult:
     skipped: bool = False
 
 
+DAMAGED = "the model folder is damaged: remove it and train again"   # train refuses one without a readable manifest
+
+
 def read_manifest(folder) -> dict | None:
-    """The manifest of a folder made by mediaeval train (complete or being written), else None."""
+    """The manifest of a folder made by mediaeval train (complete or being written); None when
+    the folder has no ``model.json`` or one made by something else.  A ``model.json`` that
+    cannot be read, is not JSON, or lists its files wrongly is a :class:`DataError` naming it
+    (neither a model folder to use nor one to replace)."""
+    path = Path(folder) / MANIFEST
     try:
-        data = json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
         return None
-    return data if isinstance(data, dict) and data.get("made_by") == MADE_BY else None
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise DataError(path, f"cannot read this manifest of a model folder ({reason}); {DAMAGED}") from error
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise DataError(path, f"expected the JSON manifest written by mediaeval train ({error}); {DAMAGED}") from error
+    if not isinstance(data, dict) or data.get("made_by") != MADE_BY:
+        return None
+    files = data.get("files", [])
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        raise DataError(path, f"expected 'files' to be a list of file names; {DAMAGED}")
+    return data
 
 
 def _write_manifest(folder: Path, **content) -> None:
@@ -576,7 +595,7 @@ def missing_files(model_dir) -> list[Path]:
     manifest = read_manifest(model_dir)
     if manifest is None or manifest.get("state") != "complete":
         return [model_dir / MANIFEST]
-    return [model_dir / name for name in manifest["files"] if not (model_dir / name).is_file()]
+    return [model_dir / name for name in manifest.get("files", []) if not (model_dir / name).is_file()]
 
 
 def is_trained(model_dir) -> bool:
@@ -955,8 +974,8 @@ def _kept_model(model_dir: Path, config: RunConfig, films: list[FilmData], team:
     if changed:
         echo(f"{model_dir} was trained from another definition or data; retraining: " + "; ".join(changed))
         return None
-    scores = Scores.from_json(json.loads((model_dir / "scores.json").read_text()))
-    return TrainResult(model_dir, model_dir / run_name, scores, stored_run(model_dir), skipped=True)
+    return TrainResult(model_dir, model_dir / run_name, Scores.read(model_dir / "scores.json"), stored_run(model_dir),
+                       skipped=True)
 
 
 def data_digests(films: list[FilmData]) -> dict[str, str]:
@@ -1097,7 +1116,10 @@ def trained_run(model_dir) -> tuple[RunConfig, dict]:
     missing = missing_files(model_dir)
     if missing:
         raise DataError(missing[0], "missing: the model folder is incomplete; retrain it with mediaeval train")
-    return stored_run(model_dir), read_manifest(model_dir)
+    manifest = read_manifest(model_dir)
+    if not isinstance(manifest.get("extractors"), dict):
+        raise DataError(model_dir / MANIFEST, f"expected 'extractors', what made the features; {DAMAGED}")
+    return stored_run(model_dir), manifest
 
 
 def _load_model(path: Path):

@@ -117,7 +117,8 @@ def _as_rows(values, expected: int, what: str, duration: float) -> np.ndarray:
 
 def _weighted_mean(weights: sparse.csr_matrix, values: np.ndarray) -> np.ndarray:
     totals = np.asarray(weights.sum(axis=1)).ravel()
-    flat = values.reshape(values.shape[0], -1)
+    # not reshape(n, -1): -1 is ambiguous for 0 rows (a film shorter than one step has no segment)
+    flat = values.reshape(values.shape[0], int(np.prod(values.shape[1:])))
     out = weights @ flat
     with np.errstate(invalid="ignore", divide="ignore"):
         out = out / totals[:, None]

@@ -154,3 +154,25 @@ def real_curves():
         n = min(len(valence), len(arousal))
         curves[film] = (valence[:n], arousal[:n])
     return curves
+
+
+def cli_with_mount(args, folder, mount: str):
+    """Run the ``mediaeval`` command with ``args`` in a child process that sees ``folder`` as a
+    real file system of another kind: ``"size=64k"`` (any tmpfs options) a small tmpfs mounted
+    there (a disk that fills up), ``"ro"`` the folder itself mounted read-only.  The mount lives
+    in a mount namespace of the child's own (``unshare -rm``); the test is skipped where that is
+    not allowed.  Returns the ``subprocess.CompletedProcess`` (text)."""
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode:
+        pytest.skip("unshare -rm (a mount namespace of one's own) is not allowed here")
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    setup = ('mount --bind "$1" "$1" && mount -o remount,ro,bind "$1"' if mount == "ro"
+             else f'mount -t tmpfs -o {mount} none "$1"')
+    code = "import sys; from mediaeval.cli import main; sys.argv = ['mediaeval', *sys.argv[1:]]; main()"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run(["unshare", "-rm", "sh", "-c", f'{setup} && shift && exec "$@"', "sh", str(folder),
+                           sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, env=env,
+                          timeout=600)

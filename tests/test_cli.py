@@ -191,3 +191,118 @@ def test_inspect_lists_films_and_problems(tiny_dataset, tmp_path):
     (tmp_path / "Lonely_fear.txt").write_text("Id\tTime\tFear\n0\t3\t0\n")
     result = invoke("inspect", "--dataset", tmp_path)
     assert result.exit_code == 1 and "Lonely_fear.txt:2: expected start time 0 s for segment 0, got 3" in result.output
+
+
+# --------------------------------------------------------------------------- issue 20: one line, never a traceback
+
+def test_issue20_debug_shows_the_traceback_of_a_user_error(tmp_path):
+    from click.testing import CliRunner
+
+    from mediaeval.cli import cli
+    from mediaeval.errors import DataError
+
+    run = tmp_path / "run1.toml"
+    run.write_text('subtask = "valence_arousal"\nrun = 1\ndescription = "d"\nfeatures = ["visual-stats"]\nseed = -1\n')
+    args = ["train", str(run), "--dataset", str(tmp_path), "--features", str(tmp_path), "--out", str(tmp_path / "m")]
+    result = invoke(*args)
+    assert result.exit_code == 1 and result.output == f"Error: {run}: seed: expected 0 to 4294967295, got -1\n"
+    for how, env in ((["--debug"], {}), ([], {"MEDIAEVAL_DEBUG": "1"})):
+        result = CliRunner().invoke(cli, how + args, env=env)
+        assert isinstance(result.exception, DataError) and result.exception.path == run, result.output
+    assert invoke("--help").output.count("--debug") == 1
+
+
+def test_issue20_a_bug_keeps_its_traceback_with_a_note_and_os_errors_name_their_path(tmp_path):
+    import os
+
+    import click
+    from click.testing import CliRunner
+
+    from mediaeval.cli import BUG_NOTE, _Group
+
+    @click.group(cls=_Group)
+    @click.option("--debug", is_flag=True)
+    def group(debug):
+        pass
+
+    @group.command()
+    @click.argument("kind")
+    def fail(kind):
+        if kind == "rename":
+            os.rename(tmp_path / "nothing", tmp_path / "other")
+        raise TypeError("boom")
+
+    result = CliRunner().invoke(group, ["fail", "bug"])
+    assert isinstance(result.exception, TypeError) and result.exit_code == 1
+    assert getattr(result.exception, "__notes__", [BUG_NOTE]) == [BUG_NOTE]
+    result = CliRunner().invoke(group, ["fail", "rename"])
+    assert result.output == f"Error: {tmp_path / 'nothing'} -> {tmp_path / 'other'}: No such file or directory\n"
+    assert isinstance(CliRunner().invoke(group, ["--debug", "fail", "rename"]).exception, FileNotFoundError)
+
+
+def test_issue20_extract_refuses_a_read_only_folder_before_decoding(tiny_dataset, features, tmp_path):
+    from conftest import cli_with_mount
+
+    out = tmp_path / "features"
+    done = cli_with_mount(["extract", "--dataset", tiny_dataset, "--out", out], out, "ro")
+    assert done.returncode == 1
+    # one line, and no film's progress before it: nothing was decoded
+    assert done.stderr == f"Error: {out / 'visual-stats+audio-stats'}: cannot write into this folder " \
+                          f"(Read-only file system)\n"
+    done = cli_with_mount(["extract", "--dataset", tiny_dataset, "--out", features], features, "ro")
+    assert done.returncode == 0, done.stderr      # read-only but complete: nothing to write
+    assert "0 films extracted, 3 already complete, 0 failed" in done.stdout
+
+
+def test_issue20_a_full_disk_stops_extraction_in_one_line_naming_the_file(tiny_dataset, tmp_path):
+    from conftest import cli_with_mount
+
+    out = tmp_path / "features"
+    done = cli_with_mount(["extract", "--dataset", tiny_dataset, "--out", out], out, "size=8k")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    last = done.stderr.splitlines()[-1]
+    assert re.fullmatch(rf"Error: {re.escape(str(out / 'visual-stats+audio-stats'))}/\w+\.npz: "
+                        rf"No space left on device", last), done.stderr
+    assert "failed:" not in done.stderr            # it stopped: the other films did not each fail alike
+
+
+def test_issue20_a_film_name_too_long_for_a_temporary_name(tiny_dataset, tmp_path):
+    import shutil
+
+    from mediaeval.atomic import temporary_name
+    from mediaeval.features.store import load_features, remove_stale_temporaries
+
+    name = "A_very_long_title_" + "x" * 229           # 247 characters: <name>.mp4 is 251 bytes, allowed
+    (tmp_path / "data").mkdir()
+    shutil.copy(next(tiny_dataset.rglob("Sample_01.mp4")), tmp_path / "data" / f"{name}.mp4")
+    result = invoke("extract", "--dataset", tmp_path / "data", "--out", tmp_path / "features")
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "features" / "visual-stats+audio-stats"
+    assert load_features(folder / f"{name}.npz").values.shape[1] == 153
+    assert [p.name for p in folder.iterdir()] == [f"{name}.npz"]
+    left = folder / temporary_name(f"{name}.npz", pid=2**22 + 1)   # left by a killed process (no such pid)
+    assert len(left.name.encode()) == 255 and left.name.endswith(f".{2**22 + 1}.tmp")
+    left.write_bytes(b"half")
+    assert remove_stale_temporaries(folder, now=left.stat().st_mtime + 3600) == [left]
+
+
+RIDGE_RUN = ('subtask = "valence_arousal"\nrun = 1\ndescription = "ridge"\nfeatures = ["visual-stats", "audio-stats"]\n'
+             'folds = 2\n[model]\ntype = "ridge"\n')
+
+
+@pytest.mark.parametrize("command, size", [("baseline", "4k"), ("train", "12k"), ("plot", "12k")])
+def test_issue20_a_full_disk_names_the_file(tiny_dataset, features, demo_runs, tmp_path, command, size):
+    from conftest import cli_with_mount
+
+    out = tmp_path / "out"
+    (tmp_path / "run1.toml").write_text(RIDGE_RUN)
+    args = {"baseline": ["baseline", "--dataset", tiny_dataset, "--subtask", "fear", "--films", "test", "--out",
+                         out / "me17ei_T_fear_run1.txt"],
+            "train": ["train", tmp_path / "run1.toml", "--dataset", tiny_dataset, "--features", features,
+                      "--out", out / "model"],
+            "plot": ["plot", demo_runs["valence_arousal", "dev"], "--dataset", tiny_dataset, "--out", out]}[command]
+    done = cli_with_mount(args, out, f"size={size}")
+    assert done.returncode == 1
+    last = done.stderr.splitlines()[-1]
+    assert re.fullmatch(rf"Error: {re.escape(str(out))}/\S+: No space left on device", last), done.stderr
+    assert "Traceback" not in done.stderr

@@ -318,3 +318,53 @@ def test_a_fit_job_that_outlived_its_command_leaves_nothing(tmp_path):
     with pytest.raises(MediaevalError):
         _fit_job_afresh((job, "mine"))
     assert not partial.exists()
+
+
+# --------------------------------------------------------------------------- issue 20: one line, never a traceback
+
+def _cli(args) -> list[str]:
+    """The ``mediaeval`` command with ``args`` in a child process, as a user runs it."""
+    code = "import sys; from mediaeval.cli import main; sys.argv = ['mediaeval', *sys.argv[1:]]; main()"
+    return [sys.executable, "-c", code, *map(str, args)]
+
+
+@pytest.mark.parametrize("address", ["foo", "tcp://localhost:notaport", "xyz://host:8786"])
+def test_a_malformed_address_is_one_line(tiny_dataset, tmp_path, address):
+    done = subprocess.run(_cli(["extract", "--dataset", tiny_dataset, "--out", tmp_path, "--cluster", address]),
+                          capture_output=True, text=True, env=_env(), timeout=300)
+    assert done.returncode == 1
+    # one line: no "Exception ignored in Client.__del__" (a 40 s timeout) after it
+    assert done.stderr.startswith(f"Error: --cluster {address!r}: expected the address of a Dask scheduler, such as "
+                                  f"tcp://host:8786 (") and len(done.stderr.splitlines()) == 1, done.stderr
+
+
+def test_a_scheduler_lost_mid_job_is_one_line(tiny_dataset, tmp_path):
+    import contextlib
+
+    data = tmp_path / "data"
+    data.mkdir()
+    video = next(tiny_dataset.rglob("Sample_01.mp4"))
+    for k in range(8):                                # enough films that the scheduler dies mid-way
+        shutil.copy(video, data / f"Copy_{k}.mp4")
+    features = tmp_path / "features"
+    (tmp_path / "cluster").mkdir()
+    running = Cluster(tmp_path / "cluster")
+    try:
+        running.add_workers(1, "worker")
+        command = subprocess.Popen(_cli(["extract", "--dataset", data, "--out", features, "--cluster",
+                                         running.address]), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True, env=_env())
+        while not list(features.rglob("*.npz")) and command.poll() is None:
+            time.sleep(0.05)
+        os.killpg(running.processes[0].pid, signal.SIGKILL)       # the scheduler dies
+        out, err = command.communicate(timeout=300)
+    finally:
+        with contextlib.suppress(Exception):
+            running.client.close(timeout=5)
+        running.end(None)
+    assert command.returncode == 1, err
+    last = err.splitlines()[-1]
+    assert last.startswith(f"Error: lost the connection to the Dask scheduler at {running.address}"), err
+    assert "Traceback" not in err and "distributed.client - ERROR" not in err, err
+    for path in features.rglob("*.npz"):              # what finished is complete
+        assert load_features(path).values.shape[1] == 153

@@ -4,10 +4,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import subprocess
+import sys
+from pathlib import Path
+
 from conftest import write_annotations
 from mediaeval.dataset import Dataset
 from mediaeval.errors import DataError
-from mediaeval.features.imported import import_features, read_csv_table, to_steps
+from mediaeval.features.imported import MAX_BLANK_LINES, import_features, read_csv_table, read_npz_table, to_steps
 from mediaeval.features.store import feature_path, load_features, load_set
 
 def _annotated(root, films: dict[str, int]):
@@ -108,15 +112,22 @@ def test_unknown_and_missing_films_are_refused_before_anything_is_written(tmp_pa
     assert not (tmp_path / "f").exists()
 
 
-def test_columns_must_agree_across_films(tmp_path):
+@pytest.mark.parametrize("header, why", [
+    ("time,a,c", "c only here; b only in the first film's"),
+    ("time,b,a", "the same names in another order (b, a against a, b)"),
+    ("time,a", "b only in the first film's"),
+])
+def test_columns_must_agree_across_films(tmp_path, header, why):
     dataset = _annotated(tmp_path / "data", {"Film_A": 3, "Film_B": 2})
     src = tmp_path / "src"
     src.mkdir()
-    _csv(src / "Film_A.csv", [0.5], [[1.0, 2.0]])
-    _csv(src / "Film_B.csv", [0.5], [[1.0, 2.0]], header="time,a,c")
-    with pytest.raises(DataError, match="columns differ") as error:
+    _csv(src / "Film_A.csv", np.arange(20) + 0.5, np.ones((20, 2)))
+    _csv(src / "Film_B.csv", np.arange(15) + 0.5, np.ones((15, header.count(","))), header=header)
+    with pytest.raises(DataError) as error:
         import_features(src, dataset, tmp_path / "f", "mine", progress=False)
     assert error.value.path.name == "Film_B.csv"
+    assert error.value.message == f"its columns differ from the first film's (Film_A.csv): {why}; every film needs " \
+                                  f"the same columns"
 
 
 def test_sets_side_by_side_name_their_files_in_one_text(tmp_path):
@@ -170,3 +181,134 @@ def test_issue20_a_replaced_film_is_imported_again_and_its_old_features_refused(
     assert len(load_films(dataset, out, ["mine"], dataset.dev_films, "valence_arousal", True)) == 2
     assert import_features(src, dataset, out, "mine", progress=False).written == ["Film_B"]
     assert "video_file" in load_features(feature_path(out, ["mine"], "Film_B")).meta
+
+
+# --------------------------------------------------------------------------- issue 20
+
+@pytest.mark.parametrize("raw, expected", [
+    (b"time;a;b\n0;1;2\n", "expected comma-separated columns, found semicolons (;): 'time;a;b'"),
+    (b"time\ta\tb\n0\t1\t2\n", "expected comma-separated columns, found tabs: 'time\\ta\\tb'"),
+    (b"\xef\xbb\xbftime,a,b\n0,1,2\n", "starts with a byte order mark (BOM, as 'UTF-8 with BOM' or Excel's 'CSV "
+                                       "UTF-8' save it); expected a header line starting with 'time'"),
+    (b"seconds,a\n0,1\n", "expected a header line starting with 'time', e.g. time,brightness,loudness, got "
+                          "'seconds,a'"),
+])
+def test_issue20_a_header_says_which_separator_or_bom_it_found(tmp_path, raw, expected):
+    path = tmp_path / "Film.csv"
+    path.write_bytes(raw)
+    with pytest.raises(DataError) as error:
+        read_csv_table(path)
+    assert error.value.line == 1 and error.value.message.startswith(expected), error.value.message
+
+
+def test_issue20_npz_that_is_not_one_or_holds_complex_values(tmp_path):
+    text = tmp_path / "Film.npz"
+    text.write_text("time,a\n0,1\n")
+    with pytest.raises(DataError) as error:
+        read_npz_table(text)
+    assert error.value.message == ("not an NPZ file (a zip of .npy arrays, as numpy.savez writes); expected arrays "
+                                   "'times' and 'values'")
+    npy = tmp_path / "Npy.npz"
+    with open(npy, "wb") as handle:                 # a single .npy array named .npz
+        np.save(handle, np.arange(3.0))
+    with pytest.raises(DataError, match="not an NPZ file"):
+        read_npz_table(npy)
+    np.savez(tmp_path / "Complex.npz", times=np.arange(3.0), values=np.ones((3, 2)) * (1 + 2j))
+    with pytest.raises(DataError) as error:
+        read_npz_table(tmp_path / "Complex.npz")
+    assert error.value.message == "expected real numbers in 'values', got complex128 values"
+    np.savez(tmp_path / "Ints.npz", times=np.arange(3), values=np.ones((3, 2), dtype=np.int16))
+    assert read_npz_table(tmp_path / "Ints.npz").values.dtype == np.float64      # real numbers of any kind
+
+
+PEAK_RSS = """
+import resource, sys
+from mediaeval.errors import DataError
+from mediaeval.features.imported import read_csv_table
+try:
+    read_csv_table(sys.argv[1])
+    print("read")
+except DataError as error:
+    print(error.line, error.message)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)   # peak RSS of this process, MB
+"""
+
+
+@pytest.mark.parametrize("layout", ["nul-bytes-then-header", "header-then-nul-bytes"])
+def test_issue20_a_sparse_1_gib_table_is_refused_in_bounded_memory(tmp_path, layout):
+    path = tmp_path / "Film.csv"
+    with open(path, "wb") as handle:                # sparse: 1 GiB that costs no disk
+        if layout == "header-then-nul-bytes":
+            handle.write(b"time,a\n0,1\n")
+            handle.truncate(1 << 30)
+        else:
+            handle.truncate(1 << 30)
+            handle.seek(1 << 30)
+            handle.write(b"time,a\n0,1\n")
+    done = subprocess.run([sys.executable, "-c", PEAK_RSS, str(path)], capture_output=True, text=True, check=True,
+                          env={"PYTHONPATH": str(Path(__file__).resolve().parents[1])}, timeout=600)
+    said, peak = done.stdout.splitlines()
+    line = 1 if layout == "nul-bytes-then-header" else 3
+    assert said == f"{line} holds NUL bytes: expected a text table (is it a binary or damaged file?)"
+    assert int(peak) < 500, f"peak RSS {peak} MB"
+
+
+def test_issue20_long_lines_and_runs_of_blank_lines_are_refused_early(tmp_path):
+    path = tmp_path / "Film.csv"
+    path.write_text("time,a\n0," + "1" * (1 << 21) + "\n")
+    with pytest.raises(DataError) as error:
+        read_csv_table(path)
+    assert error.value.line == 2 and error.value.message.startswith("a line longer than 1,048,576 characters")
+    path.write_text("time,a\n0,1\n" + "\n" * (MAX_BLANK_LINES + 1) + "1,2\n")
+    with pytest.raises(DataError) as error:
+        read_csv_table(path)
+    assert error.value.line == MAX_BLANK_LINES + 3
+    assert error.value.message == f"more than {MAX_BLANK_LINES} blank lines in a row: expected table rows"
+    path.write_text("time,a\n0,1\n" + "\n" * MAX_BLANK_LINES + "1,2\n")     # fewer: skipped, as before
+    assert read_csv_table(path).times.tolist() == [0.0, 1.0]
+
+
+@pytest.fixture(scope="module")
+def real_films(tiny_dataset):
+    """The tiny dataset's development films (real videos of 12-16 s)."""
+    dataset = Dataset.discover(tiny_dataset)
+    return dataset, dataset.select(["dev"])
+
+
+def test_issue20_a_table_that_misses_its_film_is_refused(real_films, tmp_path):
+    dataset, films = real_films
+    film = films[0]
+    src = tmp_path / "src"
+    src.mkdir()
+    for other in films[1:]:
+        times = np.arange(0, other.duration, 0.1)
+        _csv(src / f"{other.name}.csv", times, np.ones((len(times), 2)))
+    for times, expected in (
+            (np.arange(100, 120.0), f"its rows (100 to 119 s) leave 0.00-{film.duration:.2f} s of the film uncovered "
+                                   f"(its start, {film.duration:.2f} s; the film lasts {film.duration:.2f} s)"),
+            (np.arange(0, 5.0, 0.5), f"its rows (0 to 4.5 s) leave 4.75-{film.duration:.2f} s of the film uncovered "
+                                     f"(its end, {film.duration - 4.75:.2f} s; the film lasts {film.duration:.2f} s)")):
+        _csv(src / f"{film.name}.csv", times, np.ones((len(times), 2)))
+        with pytest.raises(DataError) as error:
+            import_features(src, dataset, tmp_path / "f", "mine", films=films, progress=False)
+        assert error.value.path == src / f"{film.name}.csv"
+        assert error.value.message.startswith(expected + ", more than max(2 s, 2 % of the film) = 2.00 s")
+    assert not (tmp_path / "f" / "mine" / f"{film.name}.npz").exists()
+
+
+def test_issue20_a_short_gap_is_a_stored_warning(real_films, tmp_path):
+    dataset, films = real_films
+    src = tmp_path / "src"
+    src.mkdir()
+    for film in films:                                # 10 Hz rows over the whole film
+        times = np.arange(0.05, film.duration, 0.1)
+        if film is films[0]:
+            times = times[(times < 3.0) | (times > 4.5)]      # a gap of 1.5 s (rows 2.95 and 4.55 s)
+        _csv(src / f"{film.name}.csv", times, np.c_[times, -times])
+    with pytest.warns(UserWarning, match="imported table leaves 3.00-4.50 s of the film"):
+        report = import_features(src, dataset, tmp_path / "f", "mine", films=films, progress=False)
+    assert report.written == [f.name for f in films]
+    first = load_features(feature_path(tmp_path / "f", ["mine"], films[0].name))
+    assert first.meta["warnings"] == [f"imported table leaves 3.00-4.50 s of the film ({films[0].duration:.2f} s) "
+                                      f"uncovered (a gap): those steps repeat the nearest row"]
+    assert load_features(feature_path(tmp_path / "f", ["mine"], films[1].name)).meta["warnings"] == []

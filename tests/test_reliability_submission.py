@@ -249,7 +249,8 @@ def test_item10_output_under_a_file_is_one_line(data, tmp_path):
     out = tmp_path / "plain" / "me17ei_T_valence_arousal_run1.txt"
     result = invoke("baseline", "--dataset", data, "--subtask", "valence_arousal", "--films", "test", "--out", out)
     assert result.exit_code == 1
-    assert result.output.strip() == f"Error: {tmp_path / 'plain'}: File exists"
+    assert result.output.strip() == (f"Error: {tmp_path / 'plain'}: is a file, not a folder: cannot write {out} "
+                                     f"in it")
     assert (tmp_path / "plain").read_text() == "x"
 
 
@@ -454,3 +455,43 @@ def test_item10_cli_turns_os_errors_into_one_line_and_leaves_other_errors(tmp_pa
     with pytest.raises(click.exceptions.Abort) as caught:  # Click's own Ctrl-C handling, untouched
         runner.invoke(group, ["fail", "interrupt"], catch_exceptions=False, standalone_mode=False)
     assert isinstance(caught.value.__cause__, KeyboardInterrupt)
+
+
+# --------------------------------------------------------------------------- issue 20
+
+def test_issue20_a_bom_is_an_error_and_unsorted_films_a_warning(data, tmp_path):
+    runs = test_runs(tmp_path / "runs")
+    text = runs[0].read_text()
+    bom = tmp_path / "bom" / runs[0].name
+    bom.parent.mkdir()
+    bom.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert [str(p) for p in validate_run(bom, Dataset.discover(data))] == [
+        f"{bom}:1: E116 the file starts with a byte order mark (BOM): the organisers' scorer read it as part of the "
+        f"first film's name; save the file as UTF-8 without BOM"]
+    result = invoke("package", bom, "--team", "T", "--dataset", data, "--out", tmp_path / "bom.zip")
+    assert result.exit_code == 1 and ": E116 " in result.output and not (tmp_path / "bom.zip").exists()
+    scored = json.loads(invoke("score", bom, "--dataset", data, "--json").output)   # still read, with a note
+    assert any("byte order mark" in note for note in scored["notes"])
+
+    unsorted = tmp_path / "unsorted" / runs[0].name
+    unsorted.parent.mkdir()
+    films = text.split("MEDIAEVAL17_01\n")
+    unsorted.write_text("MEDIAEVAL17_01\n" + films[1] + films[0])       # MEDIAEVAL17_01, then MEDIAEVAL17_00
+    assert [str(p) for p in validate_run(unsorted, Dataset.discover(data))] == [
+        f"{unsorted}:3: W203 film MEDIAEVAL17_00 comes after MEDIAEVAL17_01: films are expected in sorted order "
+        f"(the organisers' scorer did not mind)"]
+    result = invoke("package", unsorted, "--team", "T", "--dataset", data, "--out", tmp_path / "unsorted.zip")
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(tmp_path / "unsorted.zip") as archive:
+        assert archive.read(unsorted.name) == unsorted.read_bytes()      # packaged as it is
+
+
+def test_issue20_package_out_under_a_file_says_it_is_a_file(data, tmp_path):
+    runs = test_runs(tmp_path / "runs")
+    (tmp_path / "afile").write_text("x")
+    for out in (tmp_path / "afile" / "z.zip", tmp_path / "afile" / "sub" / "z.zip"):
+        result = invoke("package", *runs, "--team", "T", "--dataset", data, "--out", out)
+        assert result.exit_code == 1
+        assert result.output == f"Error: {tmp_path / 'afile'}: is a file, not a folder: cannot write {out} in it\n"
+    assert (tmp_path / "afile").read_text() == "x"
+

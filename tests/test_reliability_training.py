@@ -539,3 +539,116 @@ def test_issue20_item4_train_refuses_a_fused_run_before_anything_starts(tiny_dat
     with pytest.raises(DataError, match=r"has no model to train; fuse .* with mediaeval fuse"):
         train_run(load_run(config), Dataset.discover(tiny_dataset), features, tmp_path / "m", "T")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run3.toml"]
+
+
+# --------------------------------------------------------------------------- issue 20: one line naming the cause
+
+RIDGE_RUN = """subtask = "valence_arousal"
+run = 1
+description = "ridge per segment"
+features = ["visual-stats", "audio-stats"]
+seed = {seed}
+folds = 2
+
+[model]
+type = "ridge"
+"""
+
+
+@pytest.fixture(scope="module")
+def ridge(tiny_dataset, features, tmp_path_factory):
+    """A per-segment (ridge) model folder."""
+    root = tmp_path_factory.mktemp("ridge")
+    (root / "run1.toml").write_text(RIDGE_RUN.format(seed=0))
+    result = invoke("train", root / "run1.toml", "--dataset", tiny_dataset, "--features", features,
+                    "--out", root / "va", "--team", "T")
+    assert result.exit_code == 0, result.output
+    return root / "va"
+
+
+def test_issue20_film_shorter_than_a_step_in_a_per_segment_run(tiny_dataset, tmp_path):
+    from films import write_film
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_dataset, data)
+    write_film(next(data.rglob("MEDIAEVAL17_00.mp4")).with_name("MEDIAEVAL17_09.mp4"), 0.4)
+    (tmp_path / "runs" / "valence_arousal").mkdir(parents=True)
+    (tmp_path / "runs" / "valence_arousal" / "run1.toml").write_text(RIDGE_RUN.format(seed=0))
+    result = invoke("pipeline", "--dataset", data, "--team", "T", "--runs", tmp_path / "runs", "--features",
+                    tmp_path / "features", "--models", tmp_path / "models", "--out", tmp_path / "sub")
+    assert result.exit_code == 0, result.output
+    lines = (tmp_path / "sub" / "me17ei_T_valence_arousal_run1.txt").read_text().splitlines()
+    assert lines[-1] == "MEDIAEVAL17_09" and lines.count("MEDIAEVAL17_00") == 1   # its name, and no segment
+    out = tmp_path / "short" / "me17ei_T_valence_arousal_run1.txt"
+    result = invoke("predict", tmp_path / "models" / "valence_arousal_run1", "--dataset", data, "--features",
+                    tmp_path / "features", "--films", "MEDIAEVAL17_09", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert out.read_text() == "MEDIAEVAL17_09\n"
+
+
+@pytest.mark.parametrize("seed, seeds, message", [
+    (-1, 1, "seed: expected 0 to 4294967295, got -1"),
+    (2**32, 1, "seed: expected 0 to 4294967295, got 4294967296"),
+    (2**32 - 2, 3, "seed: expected 0 to 4294967293 (with seeds = 3, the last seed is below 2**32), got 4294967294"),
+])
+def test_issue20_seed_out_of_range_is_refused_by_load_run(tmp_path, seed, seeds, message):
+    path = tmp_path / "run1.toml"
+    path.write_text(RIDGE_RUN.format(seed=seed).replace("folds = 2", f"folds = 2\nseeds = {seeds}"))
+    with pytest.raises(DataError) as error:
+        load_run(path)
+    assert str(error.value) == f"{path}: {message}"
+    path.write_text(RIDGE_RUN.format(seed=2**32 - seeds).replace("folds = 2", f"folds = 2\nseeds = {seeds}"))
+    assert load_run(path).seed == 2**32 - seeds
+
+
+def test_issue20_features_named_twice_are_refused(tmp_path):
+    path = tmp_path / "run1.toml"
+    path.write_text(RIDGE_RUN.format(seed=0).replace('["visual-stats", "audio-stats"]',
+                                                     '["visual-stats", "audio-stats", "visual-stats"]'))
+    with pytest.raises(DataError) as error:
+        load_run(path)
+    assert str(error.value) == f"{path}: features: 'visual-stats' named twice; expected each feature set once"
+
+
+@pytest.mark.parametrize("command", ["train", "pipeline"])
+def test_issue20_a_team_name_that_cannot_be_a_file_name_is_a_usage_error(tiny_dataset, features, tmp_path, command):
+    (tmp_path / "runs" / "valence_arousal").mkdir(parents=True)
+    config = write_run(tmp_path / "runs" / "valence_arousal" / "run1.toml")
+    args = (["train", config, "--dataset", tiny_dataset, "--features", features, "--out", tmp_path / "m"]
+            if command == "train" else ["pipeline", "--dataset", tiny_dataset, "--runs", tmp_path / "runs",
+                                        "--features", features, "--models", tmp_path / "m", "--out", tmp_path / "s"])
+    result = invoke(*args, "--team", "my team")
+    assert result.exit_code == 2
+    assert ("Invalid value for '--team': 'my team': expected letters, digits and '-' only (it goes into file "
+            "names me17ei_<TEAM>_...)") in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
+
+
+@pytest.mark.parametrize("name, command, reason", [
+    ("model.json", "predict", "expected the JSON manifest written by mediaeval train (Expecting value: line 1 "
+                              "column 1 (char 0)); the model folder is damaged: remove it and train again"),
+    ("model.json", "train", "expected the JSON manifest written by mediaeval train (Expecting value: line 1 "
+                            "column 1 (char 0)); the model folder is damaged: remove it and train again"),
+    ("scores.json", "train", "expected the scores written by mediaeval train (JSONDecodeError: Expecting value: "
+                             "line 1 column 1 (char 0)); retrain with mediaeval train --overwrite"),
+    ("scores.json", "leaderboard", "expected the scores written by mediaeval train (JSONDecodeError: Expecting "
+                                   "value: line 1 column 1 (char 0)); retrain with mediaeval train --overwrite"),
+    ("final/seed0/segment_model.pkl", "predict", "expected a per-segment model written by mediaeval train "
+                                                 "(UnpicklingError: pickle data was truncated); "
+                                                 "retrain with mediaeval train --overwrite"),
+    ("folds.json", "leaderboard", "expected a folds file with a 'folds' list: Expecting value: line 1 column 1"),
+])
+def test_issue20_damaged_model_folder_files_are_named(ridge, tiny_dataset, features, tmp_path, name, command,
+                                                      reason):
+    model_dir = tmp_path / "va"
+    shutil.copytree(ridge, model_dir)
+    (model_dir / name).write_text("garbage{")
+    (tmp_path / "run1.toml").write_text(RIDGE_RUN.format(seed=0))
+    args = {"predict": ["predict", model_dir, "--dataset", tiny_dataset, "--features", features, "--out",
+                        tmp_path / "me17ei_T_valence_arousal_run1.txt"],
+            "train": ["train", tmp_path / "run1.toml", "--dataset", tiny_dataset, "--features", features, "--out",
+                      model_dir, "--team", "T"],
+            "leaderboard": ["leaderboard", model_dir, "--dataset", tiny_dataset]}[command]
+    result = invoke(*args)
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {model_dir / name}: {reason}") and len(result.output.splitlines()) == 1

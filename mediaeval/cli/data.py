@@ -24,7 +24,7 @@ def _parse_durations(ctx, param, value: str):
 @click.option("--test-films", default=3, type=click.IntRange(0), help="Test films (no annotations).")
 @click.option("--duration", default="60:180", callback=_parse_durations,
               help="Film duration in seconds: S, or MIN:MAX to draw each film's uniformly.")
-@click.option("--seed", default=0, type=int, help="Seed of curves, labels, pictures and sound.")
+@click.option("--seed", default=0, type=click.IntRange(0), help="Seed of curves, labels, pictures and sound.")
 @click.option("--jobs", default=2, type=click.IntRange(1), help="Films encoded in parallel.")
 @click.option("--test-labels", is_flag=True, help="Also write the test films' ground truth.")
 @click.option("--organisers/--no-organisers", default=True, show_default=True,

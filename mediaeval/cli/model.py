@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from .options import cluster_option, dataset_option, executor, load_dataset, split_commas
+from .options import check_team, cluster_option, dataset_option, executor, load_dataset, split_commas
 
 
 @click.command()
@@ -14,7 +14,8 @@ from .options import cluster_option, dataset_option, executor, load_dataset, spl
 @click.option("--out", "model_dir", required=True, type=click.Path(file_okay=False),
               help="Model folder to write: new, empty, or a model folder made by train (replaced only "
                    "once the new model is complete).")
-@click.option("--team", default="team", show_default=True, help="Team name in the out-of-fold run file's name.")
+@click.option("--team", default="team", show_default=True, callback=check_team,
+              help="Team name in the out-of-fold run file's name (letters, digits, '-').")
 @click.option("--overwrite", is_flag=True,
               help="Retrain even if OUT holds a model trained from this definition, team and data.")
 @click.option("--jobs", default=1, type=click.IntRange(1),
@@ -85,7 +86,7 @@ COMMANDS = [train, predict]
 
 @click.command()
 @dataset_option()
-@click.option("--team", required=True, help="Team name (letters, digits, '-').")
+@click.option("--team", required=True, callback=check_team, help="Team name (letters, digits, '-').")
 @click.option("--runs", "runs_dir", default="runs", show_default=True, type=click.Path(exists=True, file_okay=False),
               help="Folder of run definitions (runs/<subtask>/run<N>.toml).")
 @click.option("--features", "features_dir", default="build/features", show_default=True,

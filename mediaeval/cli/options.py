@@ -24,6 +24,16 @@ def split_commas(ctx, param, values):
     return parts
 
 
+def check_team(ctx, param, value):
+    """A ``--team`` value usable in run file names (letters, digits and '-'), else a usage error."""
+    from ..submission import TEAM_NAME
+
+    if value is not None and not TEAM_NAME.fullmatch(value):
+        raise click.BadParameter(f"{value!r}: expected letters, digits and '-' only (it goes into file names "
+                                 f"me17ei_<TEAM>_...)")
+    return value
+
+
 def dataset_option(required: bool = True):
     return click.option("--dataset", "dataset_root", required=required,
                         type=click.Path(exists=True, file_okay=False),

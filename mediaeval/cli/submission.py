@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from .options import SUBTASK_CHOICE, dataset_option, load_dataset, split_commas
+from .options import SUBTASK_CHOICE, check_team, dataset_option, load_dataset, split_commas
 
 
 @click.command()
@@ -73,7 +73,7 @@ def validate(run_files, dataset_root, subtask, quiet):
 
 @click.command()
 @click.argument("run_files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--team", required=True, help="Team name, as in the run file names.")
+@click.option("--team", required=True, callback=check_team, help="Team name, as in the run file names.")
 @dataset_option()
 @click.option("--out", default=None, type=click.Path(dir_okay=False),
               help="Zip to write  [default: me17ei_<TEAM>.zip]")

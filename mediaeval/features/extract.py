@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import OUTPUT_ERRNOS, unwritable
 from ..errors import DataError, MediaevalWarning, collect_warnings, warn
 from ..media import VideoInfo, iter_steps, probe, rotation
 from ..windows import step_count, step_starts
@@ -277,13 +278,20 @@ def extract_to_file(video, features_dir, options: ExtractionOptions | None = Non
     video = Path(video)
     name = name or video.stem
     path = feature_path(features_dir, options.extractors, name)
-    chosen = _extractors(options)
-    if not options.overwrite and path.exists():
-        source = FilmSource(name, video, 0, dataset_root=options.dataset_root)
-        if is_complete(path, chosen, video, input_fingerprints(chosen, source)):
-            return path, False
+    if _up_to_date(video, features_dir, options, name):
+        return path, False
     save_features(path, extract_film(video, options, name))
     return path, True
+
+
+def _up_to_date(video, features_dir, options: ExtractionOptions, name: str) -> bool:
+    """True when :func:`extract_to_file` would keep the film's file as it is."""
+    path = feature_path(features_dir, options.extractors, name)
+    if options.overwrite or not path.exists():
+        return False
+    chosen = _extractors(options)
+    source = FilmSource(name, Path(video), 0, dataset_root=options.dataset_root)
+    return is_complete(path, chosen, Path(video), input_fingerprints(chosen, source))
 
 
 @dataclass
@@ -328,6 +336,11 @@ def _extract_one(job: ExtractionJob) -> ExtractionOutcome:
         return ExtractionOutcome(job.name, ExtractionStatus.WRITTEN if wrote else ExtractionStatus.SKIPPED)
     except DataError as error:
         return ExtractionOutcome(job.name, ExtractionStatus.FAILED, str(error))
+    except OSError as error:
+        if error.errno in OUTPUT_ERRNOS:   # a full disk, a read-only folder: every film would fail alike
+            raise
+        where = f"{error.filename}: " if error.filename is not None else ""
+        return ExtractionOutcome(job.name, ExtractionStatus.FAILED, f"{where}{error.strerror or error}")
     except Exception as error:  # one film's failure never stops the others
         return ExtractionOutcome(job.name, ExtractionStatus.FAILED,
                                  f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=3)}")
@@ -338,12 +351,14 @@ def extract_dataset(films, features_dir, options: ExtractionOptions | None = Non
 
     ``options`` default to ``ExtractionOptions(progress=True)`` (the default extractors, a
     progress bar of the films).  One failing film does not stop the others; the report lists
-    written, skipped and failed films.  ``jobs``: films extracted at once in local processes
-    (:class:`mediaeval.workers.WorkerPool`: they die with this process; one thread each,
-    :func:`~mediaeval.workers.one_thread_each`, so that they give the features extracted here), or an
-    :class:`~mediaeval.workers.Executor` (a Dask cluster: :mod:`mediaeval.cluster`, whose
-    workers are first checked to see the films and the feature folder).  Temporary files that
-    killed runs left in the set's folder are removed first
+    written, skipped and failed films.  The output does stop them all, as an ``OSError`` naming
+    the path: a folder that cannot be written into (checked before any film is decoded, unless
+    every film is up to date) or a full disk (:data:`~mediaeval.atomic.OUTPUT_ERRNOS`).
+    ``jobs``: films extracted at once in local processes (:class:`mediaeval.workers.WorkerPool`:
+    they die with this process; one thread each, :func:`~mediaeval.workers.one_thread_each`, so
+    that they give the features extracted here), or an :class:`~mediaeval.workers.Executor` (a
+    Dask cluster: :mod:`mediaeval.cluster`, whose workers are first checked to see the films and
+    the feature folder).  Temporary files that killed runs left in the set's folder are removed first
     (:func:`~mediaeval.features.store.remove_stale_temporaries`).
     """
     from ..progress import progress as progress_bar
@@ -369,6 +384,9 @@ def extract_dataset(films, features_dir, options: ExtractionOptions | None = Non
             report.failed[film.name] = "no video file (.mp4) was found for this film"
         else:
             todo.append(ExtractionJob(film.name, executor.job_path(film.video), features_dir, job_options))
+    problem = unwritable(folder)
+    if problem is not None and not all(_up_to_date(job.video, features_dir, job_options, job.name) for job in todo):
+        raise problem   # before decoding any film, not once every film has been decoded
     if todo:
         executor.check_shared(read={**({"the dataset": root} if root is not None else {}), **weights,
                                     **{f"film {job.name}": job.video for job in todo}},

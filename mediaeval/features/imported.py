@@ -22,7 +22,9 @@ whose file, made before the identity was recorded, holds none).
 """
 from __future__ import annotations
 
+import array
 import csv
+import itertools
 import math
 import re
 import zipfile
@@ -31,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError, MediaevalError
+from ..errors import DataError, MediaevalError, warn
 from ..windows import STEP_SECONDS, step_count, step_starts
 from .store import FilmFeatures, feature_path, file_fingerprint, file_sha256, load_features, same_file, save_features
 
@@ -66,24 +68,64 @@ def _number(text: str, path, line: int, column: str) -> float:
     return value
 
 
-def read_csv_table(path) -> Table:
-    """Read ``time,<name>,...`` rows; :class:`DataError` names the file and line of any fault.
+MAX_LINE_CHARS = 1 << 20   # a row of 10,000 columns takes about 200,000; a longer line is refused unread
+MAX_BLANK_LINES = 1000     # blank lines in a row: more is not a table (and would be read one by one)
+_SEPARATORS = {";": "semicolons (;)", "\t": "tabs", "|": "vertical bars (|)"}
 
-    Reads line by line; the table itself is held in memory (it is what the film needs).
+
+def _bounded_lines(handle, path):
+    """The lines of a text file, each at most :data:`MAX_LINE_CHARS` characters long (a longer
+    one, or one holding a NUL byte, is a :class:`DataError` before more of it is read), and at
+    most :data:`MAX_BLANK_LINES` blank ones in a row: memory stays bounded whatever the file."""
+    blank_run = 0
+    for number in itertools.count(1):
+        line = handle.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            return
+        if "\0" in line:
+            raise DataError(path, "holds NUL bytes: expected a text table (is it a binary or damaged file?)", number)
+        if len(line) > MAX_LINE_CHARS:
+            raise DataError(path, f"a line longer than {MAX_LINE_CHARS:,} characters: expected one row per line "
+                                  f"(time and its values)", number)
+        blank_run = blank_run + 1 if not line.strip() else 0
+        if blank_run > MAX_BLANK_LINES:
+            raise DataError(path, f"more than {MAX_BLANK_LINES} blank lines in a row: expected table rows", number)
+        yield line
+
+
+def _header_problem(line: str) -> str:
+    """Why ``line`` is not a header ``time,<name>,...``: the byte order mark or the separator
+    found, or what it starts with."""
+    if line.startswith("\ufeff"):
+        return ("starts with a byte order mark (BOM, as 'UTF-8 with BOM' or Excel's 'CSV UTF-8' save it); "
+                "expected a header line starting with 'time': save the table as UTF-8 without BOM")
+    text = line.strip()
+    found = [name for separator, name in _SEPARATORS.items() if separator in text]
+    if found and "," not in text:
+        return (f"expected comma-separated columns, found {found[0]}: {text[:60]!r}; expected a header line "
+                f"starting with 'time', e.g. time,brightness,loudness")
+    return f"expected a header line starting with 'time', e.g. time,brightness,loudness, got {text[:60]!r}"
+
+
+def read_csv_table(path) -> Table:
+    """Read ``time,<name>,...`` rows; :class:`DataError` names the file and line of any fault:
+    a header with another separator or a byte order mark says which.
+
+    Reads line by line, each line bounded (:func:`_bounded_lines`); the table itself is held in
+    memory (it is what the film needs), as 8 bytes per number.
     """
     path = Path(path)
     try:
         handle = open(path, newline="", encoding="utf-8")
     except OSError as error:
         raise DataError(path, f"cannot read: {error.strerror or error}") from error
-    times: list[float] = []
-    rows: list[list[float]] = []
+    times, values = array.array("d"), array.array("d")
     with handle:
-        reader = csv.reader(handle)
+        reader = csv.reader(_bounded_lines(handle, path))
         try:
             header = next(reader, None)
             if header is None or not header or header[0].strip().lower() != "time":
-                raise DataError(path, "expected a header line starting with 'time', e.g. time,brightness,loudness", 1)
+                raise DataError(path, _header_problem(",".join(header or [])), 1)
             columns = tuple(c.strip() for c in header[1:])
             if not columns or any(not c for c in columns) or len(set(columns)) != len(columns):
                 raise DataError(path, "expected named, distinct value columns after 'time' in the header", 1)
@@ -99,32 +141,36 @@ def read_csv_table(path) -> Table:
                     raise DataError(path, f"time {row[0].strip()} is not after the previous row's "
                                           f"{times[-1]:g}; expected strictly increasing times", line)
                 times.append(time)
-                rows.append([_number(cell, path, line, name) for cell, name in zip(row[1:], columns)])
+                values.extend(_number(cell, path, line, name) for cell, name in zip(row[1:], columns))
         except UnicodeDecodeError as error:
             raise DataError(path, f"expected UTF-8 text: {error.reason}", reader.line_num + 1) from error
         except csv.Error as error:
             raise DataError(path, f"expected CSV: {error}", reader.line_num) from error
     if not times:
         raise DataError(path, "expected at least one row after the header")
-    return Table(np.asarray(times), np.asarray(rows, dtype=np.float64).reshape(len(times), len(columns)), columns)
+    return Table(np.frombuffer(times, dtype=np.float64),
+                 np.frombuffer(values, dtype=np.float64).reshape(len(times), len(columns)), columns)
 
 
 def read_npz_table(path) -> Table:
     """Read arrays ``times``, ``values`` and optionally ``columns`` (no pickles)."""
     path = Path(path)
     try:
+        if not zipfile.is_zipfile(path):
+            raise DataError(path, "not an NPZ file (a zip of .npy arrays, as numpy.savez writes); expected arrays "
+                                  "'times' and 'values'")
         with np.load(path, allow_pickle=False) as data:
             missing = [k for k in ("times", "values") if k not in data.files]
             if missing:
                 raise DataError(path, f"expected arrays 'times' and 'values' (and optionally 'columns'); "
                                       f"missing {', '.join(missing)}")
-            times = np.asarray(data["times"], dtype=np.float64)
-            values = np.asarray(data["values"], dtype=np.float64)
+            times, values = _real(data["times"], "times", path), _real(data["values"], "values", path)
             columns = data["columns"].tolist() if "columns" in data.files else None
     except DataError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise DataError(path, f"expected an .npz file with arrays 'times' and 'values': {error}") from error
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise DataError(path, f"expected an .npz file with arrays 'times' and 'values': {reason}") from error
     if times.ndim != 1 or len(times) == 0:
         raise DataError(path, f"expected 'times' of shape (n,) with n >= 1, got {times.shape}")
     if values.ndim == 1:
@@ -143,6 +189,14 @@ def read_npz_table(path) -> Table:
         raise DataError(path, f"times[{back[0] + 1}] = {times[back[0] + 1]:g} is not after times[{back[0]}] = "
                               f"{times[back[0]]:g}; expected strictly increasing times")
     return Table(times, values, tuple(map(str, columns)))
+
+
+def _real(array_, name: str, path) -> np.ndarray:
+    """``array_`` as float64 if it holds real numbers (bool, int, float); a complex array (whose
+    imaginary part a conversion would drop), strings or others are a :class:`DataError`."""
+    if array_.dtype.kind not in "biuf":
+        raise DataError(path, f"expected real numbers in '{name}', got {array_.dtype} values")
+    return np.asarray(array_, dtype=np.float64)
 
 
 def read_table(path) -> Table:
@@ -182,6 +236,50 @@ def to_steps(times, values, n_steps: int) -> np.ndarray:
     return out
 
 
+COVERAGE_WARN_SECONDS = 1.0   # an uncovered span longer than this, within the limit, is a stored warning
+
+
+def uncovered(times, duration: float) -> list[tuple[float, float]]:
+    """The spans of ``[0, duration]`` that rows at ``times`` leave uncovered, in order: each row
+    covers half the table's usual spacing (the median time between rows; none for a single row)
+    on either side of its time, so a regular table at any rate covers its film.
+
+    >>> uncovered([0.5, 1.5, 2.5, 9.5], 12.0)   # rows 1 s apart: 3-9 s and 10-12 s lack rows
+    [(3.0, 9.0), (10.0, 12.0)]
+    >>> uncovered([100.0, 110.0], 33.0)          # a table of another film
+    [(0.0, 33.0)]
+    """
+    times = np.asarray(times, dtype=np.float64)
+    half = float(np.median(np.diff(times))) / 2 if len(times) > 1 else 0.0
+    starts, ends = times - half, times + half
+    edges = [(0.0, starts[0])] + list(zip(ends[:-1], starts[1:])) + [(ends[-1], duration)]
+    spans = [(max(0.0, float(a)), min(duration, float(b))) for a, b in edges]
+    return [(a, b) for a, b in spans if b > a]
+
+
+def check_coverage(table: Table, duration: float, path) -> list[str]:
+    """Refuse a table that leaves more than max(2 s, 2 % of the film) of its film uncovered (at
+    its start, its end, or a gap; :func:`uncovered`), naming the span its rows cover and the
+    film's duration: every step there would repeat the nearest row.  Returns the messages of
+    the shorter gaps over :data:`COVERAGE_WARN_SECONDS`, each warned (:func:`mediaeval.errors.warn`)."""
+    limit = max(2.0, 0.02 * duration)
+    first, last = float(table.times[0]), float(table.times[-1])
+    messages = []
+    for a, b in uncovered(table.times, duration):
+        where = "its start" if a == 0.0 else "its end" if b == duration else "a gap"
+        if b - a > limit:
+            raise DataError(path, f"its rows ({first:g} to {last:g} s) leave {a:.2f}-{b:.2f} s of the film "
+                                  f"uncovered ({where}, {b - a:.2f} s; the film lasts {duration:.2f} s), more than "
+                                  f"max(2 s, 2 % of the film) = {limit:.2f} s: is it the table of another film, or "
+                                  f"in other units than seconds?")
+        if b - a > COVERAGE_WARN_SECONDS:
+            message = (f"imported table leaves {a:.2f}-{b:.2f} s of the film ({duration:.2f} s) uncovered "
+                       f"({where}): those steps repeat the nearest row")
+            warn(path, message)
+            messages.append(message)
+    return messages
+
+
 def source_files(src) -> dict[str, Path]:
     """``{film: path}`` of the ``.csv`` / ``.npz`` files directly in ``src``; a film with both is an error."""
     src = Path(src)
@@ -204,7 +302,7 @@ class ImportReport:
 
 
 def _meta(name: str, table: Table, source: Path, digest: str, film: str, duration: float, n_steps: int,
-          video_file: dict | None) -> dict:
+          video_file: dict | None, warnings: list[str]) -> dict:
     from .. import __version__
 
     # The source is per film, so it is kept apart from ``params`` (what a model depends on).
@@ -212,7 +310,7 @@ def _meta(name: str, table: Table, source: Path, digest: str, film: str, duratio
                             "dim": len(table.columns), "params": {},
                             "source": {"file": source.name, "sha256": digest}}],
             "film": film, "duration": duration, "fps": None, "n_steps": n_steps, "toolkit": __version__,
-            "warnings": []}
+            "warnings": list(warnings)}
     if video_file is not None:
         meta["video_file"] = video_file
     return meta
@@ -237,11 +335,24 @@ def is_imported(path, name: str, digest: str, video_file: dict | None = None) ->
             and (made_by[0].get("source") or {}).get("sha256") == digest)
 
 
-def _same_columns(first, these, path) -> tuple[str, ...]:
-    if first is not None and these != first:
-        raise DataError(path, f"its columns differ from the first film's ({len(these)} vs {len(first)} "
-                              f"columns, or other names); every film needs the same columns")
-    return these
+def _names(names) -> str:
+    names = list(names)
+    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
+def _same_columns(first, these, path, first_path=None) -> tuple[str, ...]:
+    """``these`` columns if they are ``first`` (those of the first film, from ``first_path``);
+    else a :class:`DataError` naming the columns that differ."""
+    if first is None or these == first:
+        return these
+    extra, lacking = [c for c in these if c not in first], [c for c in first if c not in these]
+    of = f" ({Path(first_path).name})" if first_path is not None else ""
+    if not extra and not lacking and len(these) == len(first):
+        why = f"the same names in another order ({_names(these)} against {_names(first)})"
+    else:
+        why = "; ".join(part for part in (extra and f"{_names(extra)} only here",
+                                         lacking and f"{_names(lacking)} only in the first film's") if part)
+    raise DataError(path, f"its columns differ from the first film's{of}: {why}; every film needs the same columns")
 
 
 def import_features(src, dataset, features_dir, name: str, films=None, overwrite: bool = False,
@@ -269,7 +380,7 @@ def import_features(src, dataset, features_dir, name: str, films=None, overwrite
         raise DataError(src, f"no source file for {len(missing)} film(s): {', '.join(missing[:10])}"
                              f"{' ...' if len(missing) > 10 else ''} (expected <Film>.csv or <Film>.npz)")
     report = ImportReport()
-    columns = None
+    columns, first = None, None
     for film in progress_bar(chosen, desc=f"import {name}", unit="film", disable=not progress):
         source = sources[film.name]
         digest = file_sha256(source)
@@ -277,16 +388,17 @@ def import_features(src, dataset, features_dir, name: str, films=None, overwrite
         video_file = file_fingerprint(film.video) if film.video is not None else None
         if not overwrite and is_imported(out, name, digest, video_file):
             stored = tuple(c.split("/", 1)[1] for c in load_features(out).columns)
-            columns = _same_columns(columns, stored, out)
+            columns, first = _same_columns(columns, stored, out, first), first or out
             report.skipped.append(film.name)
             continue
         table = read_table(source)
-        columns = _same_columns(columns, table.columns, source)
+        columns, first = _same_columns(columns, table.columns, source, first), first or source
         duration = film.duration
+        warnings = check_coverage(table, duration, source)
         n_steps = step_count(duration)
         values = to_steps(table.times, table.values, n_steps).astype(np.float32)
         save_features(out, FilmFeatures(step_starts(n_steps), values, [f"{name}/{c}" for c in table.columns],
                                         _meta(name, table, source, digest, film.name, duration, n_steps,
-                                              video_file)))
+                                              video_file, warnings)))
         report.written.append(film.name)
     return report

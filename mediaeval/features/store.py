@@ -244,7 +244,8 @@ def _pid_alive(pid: int) -> bool:
 
 def remove_stale_temporaries(folder, now: float | None = None) -> list[Path]:
     """Remove the temporary files an interrupted extraction left in ``folder`` (an extractor
-    set's folder): ``.<name>.<pid>.tmp``, :func:`mediaeval.atomic.atomic_output`'s pattern, so
+    set's folder): ``.<name>.<pid>.tmp``, :func:`mediaeval.atomic.atomic_output`'s pattern (a
+    long ``<name>`` cut to ``<cut>~<hash>``, :func:`mediaeval.atomic.temporary_name`), so
     they are this tool's, whose process is no longer alive here and which were not modified in
     the last :data:`STALE_SECONDS` (a process writing one from another machine sharing the
     folder is alive elsewhere).  Returns the paths removed."""
