@@ -107,7 +107,10 @@ def model_folder_owning(path: Path) -> Path | None:
     from .training import MANIFEST, read_manifest
 
     for folder in list(path.parents)[:4]:
-        manifest = read_manifest(folder)
+        try:
+            manifest = read_manifest(folder)
+        except DataError:   # a model.json of something else, or a damaged one: not ours to protect
+            continue
         if manifest is None:
             continue
         relative = path.relative_to(folder).as_posix()
