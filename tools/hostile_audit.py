@@ -426,7 +426,6 @@ def definition_cases() -> list[Case]:
         "seed-huge": base.replace("seed = 1", "seed = 99999999999999999999"),
         "seed-float": base.replace("seed = 1", "seed = 1.5"),
         "folds-1": base.replace("folds = 2", "folds = 1"),
-        "folds-99": base.replace("folds = 2", "folds = 99"),
         "no-features": base.replace('features = ["visual-stats", "audio-stats"]\n', ""),
         "features-empty": base.replace('["visual-stats", "audio-stats"]', "[]"),
         "features-duplicate": base.replace('["visual-stats", "audio-stats"]', '["visual-stats", "visual-stats"]'),
@@ -450,6 +449,10 @@ def definition_cases() -> list[Case]:
         cases.append(Case(f"definition/train/{name}", ["train", "{scratch}/run1.toml", "--dataset", "{data}",
                                                        "--features", "{features}", "--out", "{scratch}/m"],
                           (1, 2), setup=write("run1.toml", text)))
+    # more folds than films: one film per fold (make_folds, documented), so it trains
+    cases.append(Case("definition/train/folds-99", ["train", "{scratch}/run1.toml", "--dataset", "{data}",
+                                                    "--features", "{features}", "--out", "{scratch}/m"], 0,
+                      setup=write("run1.toml", base.replace("folds = 2", "folds = 99")), writes=("{scratch}/m",)))
     cases.append(Case("definition/train/latin1", ["train", "{scratch}/run1.toml", "--dataset", "{data}", "--features",
                                                   "{features}", "--out", "{scratch}/m"], 1,
                       setup=write("run1.toml", base.replace("ridge on", "r\xe9gression").encode("latin-1"))))
@@ -609,10 +612,12 @@ def import_cases() -> list[Case]:
     cases.append(Case("import/extra-file", base, 1,
                       setup=chain(csv(good), write("tables/Nobody.csv", "time,a\n0,1\n"))))
     cases.append(Case("import/sparse-1g", base, 1, setup=chain(csv(good), sparse("tables/Sample_01.csv", 1 << 30,
-                                                                                 b"time,a\n"))))
+                                                                                 b"time,a\n")),
+                      writes=("{scratch}/f/mine/MEDIAEVAL17",)))
     cases.append(Case("import/out-over-notes", ["import-features", "{scratch}/tables", "--dataset", "{data}", "--out",
                                                 "{scratch}/f", "--name", "mine"], 1,
-                      setup=chain(csv(good), write("f/mine/Sample_01.npz", NOTES))))
+                      setup=chain(csv(good), write("f/mine/Sample_01.npz", NOTES)),
+                      writes=("{scratch}/f/mine/MEDIAEVAL17",)))
     return cases
 
 
