@@ -13,7 +13,8 @@ another: these intervals resample *films* (with replacement), never segments.
 * :func:`percentile_interval` is the percentile interval of those values (95 % by default:
   their 2.5th and 97.5th percentiles, NumPy's linear interpolation between order statistics).
 * :func:`paired_difference` is the difference of two runs' figures with the interval of its
-  resampled values, and :func:`verdict` says what that interval shows: ``"better"``,
+  resampled values (:func:`pooled_difference`: its mean over several draws of data and folds on
+  the same films), and :func:`verdict` says what that interval shows: ``"better"``,
   ``"worse"`` or ``"indistinguishable"`` (the interval holds 0).
 
 Pure functions of NumPy arrays; nothing here knows runs, files or subtasks.
@@ -110,6 +111,25 @@ def paired_difference(values, reference, samples: np.ndarray,
     difference = film_mean(values) - film_mean(reference)
     low, high = percentile_interval(resampled_means(values, samples) - resampled_means(reference, samples), level)
     return difference, low, high
+
+
+def pooled_difference(pairs, samples: np.ndarray, level: float = LEVEL) -> tuple[float, float, float]:
+    """``(difference, low, high)`` of a difference measured in several draws (other data, other
+    folds) on the same films: ``pairs`` holds, per draw, the per-film figures of a run and of its
+    reference (each in the same film order).  The difference is the mean over draws of each draw's
+    :func:`paired_difference`; its interval is the percentile interval of that mean when every
+    draw takes the same film resamples (a film drawn is drawn in every draw).
+
+    >>> samples = film_resamples(3)
+    >>> [round(v, 9) for v in pooled_difference([([0.2, 0.3, 0.4], [0.1, 0.2, 0.3]),
+    ...                                          ([0.3, 0.3, 0.3], [0.3, 0.3, 0.3])], samples)]
+    [0.05, 0.05, 0.05]
+    """
+    differences = [paired_difference(values, reference, samples, level)[0] for values, reference in pairs]
+    resampled = np.mean([resampled_means(values, samples) - resampled_means(reference, samples)
+                         for values, reference in pairs], axis=0)
+    low, high = percentile_interval(resampled, level)
+    return float(np.mean(differences)), low, high
 
 
 def verdict(low: float, high: float, lower_is_better: bool) -> str | None:

@@ -16,9 +16,9 @@ from mediaeval import evidence
 from mediaeval.dataset import Dataset
 from mediaeval.errors import DataError
 from mediaeval.folds import write_folds
-from mediaeval.leaderboard import format_latex, format_markdown, leaderboard, to_flat_records, to_records
+from mediaeval.leaderboard import leaderboard, to_flat_records, to_records
 from mediaeval.runs import load_run
-from mediaeval.scoring import intervals, score_fear, score_folds, score_valence_arousal
+from mediaeval.scoring import intervals, score_folds, score_valence_arousal
 from mediaeval.training import train_run
 
 # --------------------------------------------------------------------------- the bootstrap
@@ -63,6 +63,23 @@ def test_bootstrap_interval_matches_a_textbook_loop(seed):
     assert difference == pytest.approx(_textbook_mean(list(values)) - _textbook_mean(list(reference)), abs=1e-12)
     assert (low, high) == pytest.approx((_textbook_percentile(differences, 2.5),
                                          _textbook_percentile(differences, 97.5)), abs=1e-12)
+
+
+def test_difference_pooled_over_draws_matches_a_textbook_loop():
+    """make bench-accuracy's pooled interval: every draw takes the same film resamples, and each
+    resample's difference is the mean over draws of the draws' paired differences."""
+    rng = np.random.default_rng(3)
+    draws = [(rng.normal(0.1, 0.05, 11), rng.normal(0.12, 0.05, 11)) for _ in range(4)]
+    samples = evidence.film_resamples(11, 300, 5)
+    pooled = []
+    for row in samples:
+        per_draw = [_textbook_mean([float(a[i]) for i in row]) - _textbook_mean([float(b[i]) for i in row])
+                    for a, b in draws]
+        pooled.append(sum(per_draw) / len(per_draw))
+    difference, low, high = evidence.pooled_difference(draws, samples)
+    assert difference == pytest.approx(np.mean([a.mean() - b.mean() for a, b in draws]), abs=1e-12)
+    assert (low, high) == pytest.approx((_textbook_percentile(pooled, 2.5), _textbook_percentile(pooled, 97.5)),
+                                        abs=1e-12)
 
 
 def test_resamples_are_seeded_uniform_draws_of_films():
@@ -269,3 +286,137 @@ def test_a_run_with_real_signal_beats_the_constant_on_arousal_mse(noise_pair):
     assert "tied with the best" in table and "worse than the best on a criterion figure" not in table
     arousal = [line for line in table.splitlines() if line.strip().startswith("arousal_mse")]
     assert len(arousal) == 3 and all(line.endswith("better") for line in arousal[:2])   # two runs, the constant
+
+
+def test_a_run_defined_with_a_criterion_chooses_by_it(noise_pair, tmp_path):
+    root, folders = noise_pair
+    text = NOISE_RUN.format(run=3, seed=0).replace("alphas = [100.0]", "alphas = [1.0, 100.0]")
+    (tmp_path / "pcc.toml").write_text(text.replace("folds = 4\n", 'folds = 4\ncriterion = "pcc"\n'))
+    features = folders[0].parent / "features"
+    folder = train_run(load_run(tmp_path / "pcc.toml"), Dataset.discover(root), features, tmp_path / "m", "T",
+                       progress=False).model_dir
+    settings = json.loads((folder / "fold1" / "seed0" / "settings.json").read_text())
+    assert settings["criterion"] == "pcc"
+    scores = [t["inner_score"] for t in settings["chosen"]["targets"]]
+    assert all(0 < s < 1 for s in scores)              # a mean PCC, where the default (mse) stores minus an MSE
+    default = json.loads((folders[0] / "fold1" / "seed0" / "settings.json").read_text())
+    assert default["criterion"] == "mse" and all(t["inner_score"] < 0 for t in default["chosen"]["targets"])
+    # a board of runs of different criteria ranks by the subtask's default, and says so
+    records = json.loads(invoke("leaderboard", folders[0], folder, "--dataset", root, "--json").output)
+    assert records[0]["criterion"] == "mse" and "declare different criteria (mse, pcc)" in records[0]["notes"][0]
+    by_pcc = json.loads(invoke("leaderboard", folders[0], folder, "--dataset", root, "--json",
+                               "--criterion", "pcc").output)
+    pccs = [np.mean([r["figures"][k]["value"] for k in ("valence_pcc", "arousal_pcc")]) for r in by_pcc]
+    assert by_pcc[0]["criterion"] == "pcc" and by_pcc[0]["best"] and pccs[0] >= pccs[1]
+    refused = invoke("leaderboard", folder, "--dataset", root, "--criterion", "map")
+    assert refused.exit_code == 2 and "expected one of mse, pcc, ccc" in refused.output
+
+
+# --------------------------------------------------------------------------- boards of synthetic scores
+
+LABELS = {f"Film_{c}": np.column_stack([np.sin(np.arange(12) / (2 + i)) * 0.4 + 0.1 * i,
+                                         np.cos(np.arange(12) / (3 + i)) * 0.3 - 0.05 * i])
+          for i, c in enumerate("ABCDEF")}
+FOLDS = [["Film_A", "Film_B"], ["Film_C", "Film_D"], ["Film_E", "Film_F"]]
+
+
+@pytest.fixture()
+def six_films(tmp_path):
+    for name, rows in LABELS.items():
+        write_annotations(tmp_path / "data", name, valence_arousal=rows,
+                          fear=(rows[:, 1] > 0.2).astype(int) if name < "Film_D" else np.zeros(len(rows), int))
+    return Dataset.discover(tmp_path / "data")
+
+
+def _folder(root, run: int, prediction: dict, subtask: str = "valence_arousal", folds=FOLDS, truth=None):
+    """What mediaeval train leaves that the leaderboard reads: run.toml, folds.json, scores.json."""
+    root.mkdir(parents=True)
+    (root / "run.toml").write_text(f'subtask = "{subtask}"\nrun = {run}\ndescription = "d"\nfeatures = ["x"]\n'
+                                   f'folds = {len(folds)}\n')
+    write_folds(root / "folds.json", folds, 0)
+    truth = truth or {f: LABELS[f] for fold in folds for f in fold}
+    (root / "scores.json").write_text(json.dumps(score_folds(truth, prediction, folds, subtask).to_json()))
+    return root
+
+
+def _noisy(seed: int, scale: float, films=LABELS) -> dict:
+    rng = np.random.default_rng(seed)
+    return {f: np.clip(LABELS[f] + rng.normal(0, scale, LABELS[f].shape), -1, 1) for f in films}
+
+
+def test_runs_on_different_films_are_compared_on_the_common_films(six_films, tmp_path):
+    full = _folder(tmp_path / "full", 1, _noisy(0, 0.05))
+    five = [["Film_A", "Film_B"], ["Film_C", "Film_D"], ["Film_E"]]
+    part = _folder(tmp_path / "part", 2, _noisy(1, 0.05, [f for fold in five for f in fold]), folds=five)
+    board = leaderboard([full, part], six_films)
+    entries = board["valence_arousal"]
+    assert [e.evidence.films for e in entries] == [tuple(f"Film_{c}" for c in "ABCDE")] * 2
+    assert entries[0].evidence.notes == ("the runs hold different films: figures and comparisons are on the 5 "
+                                        "films common to all (valence_arousal_run1 1 more)",)
+    first = next(e for e in entries if e.name == "valence_arousal_run1")
+    per_film = [first.scores.per_film[f"Film_{c}"]["valence_mse"] for c in "ABCDE"]
+    assert first.evidence.figures["valence_mse"].value == pytest.approx(np.mean(per_film), abs=1e-15)
+    assert first.evidence.figures["valence_mse"].value != pytest.approx(first.figure("valence_mse"))
+
+
+def test_csv_is_flat_and_markdown_and_latex_hold_the_intervals(six_films, tmp_path):
+    good = _folder(tmp_path / "good", 1, _noisy(0, 0.02))
+    bad = _folder(tmp_path / "bad", 2, _noisy(1, 0.6))
+    base = ["leaderboard", good, bad, "--dataset", six_films.root]
+    rows = invoke(*base, "--csv").output.splitlines()
+    header = rows[0].split(",")
+    assert header[:9] == ["rank", "subtask", "run", "path", "description", "criterion", "films", "best",
+                          "tied_with_best"]
+    assert {"valence_mse", "valence_mse_ci_low", "valence_mse_ci_high", "constant_valence_mse",
+            "vs_best_valence_mse", "vs_best_valence_mse_verdict", "vs_constant_arousal_mse_verdict"} <= set(header)
+    assert len(rows) == 3
+    records = to_flat_records(leaderboard([good, bad], six_films))
+    assert records[1]["vs_best_valence_mse_verdict"] == "worse" and records[0]["vs_best_valence_mse"] is None
+    markdown = invoke(*base, "--markdown").output.splitlines()
+    assert markdown[0].startswith("**valence_arousal.** Out-of-fold figures on the 6 development films")
+    assert markdown[2] == ("| run | valence MSE | valence PCC | valence CCC | arousal MSE | arousal PCC | "
+                           "arousal CCC |")
+    good_row = next(line for line in markdown if line.startswith("| valence_arousal_run1 †"))
+    figures = to_records(leaderboard([good, bad], six_films))[0]["figures"]["valence_mse"]
+    assert f"{figures['value']:.3f} [{figures['ci'][0]:.3f}, {figures['ci'][1]:.3f}] *" in good_row
+    assert next(line for line in markdown if line.startswith("| constant (training mean) |")).count("—") == 2
+    latex = invoke(*base, "--latex").output
+    assert r"\begin{tabular}{lcccccc}" in latex and r"valence\_arousal\_run1 $^\dagger$ & " in latex
+    assert r"95 \% interval" in latex and latex.count(r"\midrule") == 2 and r"\end{table*}" in latex
+    assert invoke(*base, "--latex", "--markdown").exit_code == 2
+
+
+def test_fear_board_shows_map_label_figures_per_film_and_false_alarms(six_films, tmp_path):
+    truth = {f: six_films.films[f].labels("fear") for f in LABELS}
+
+    def rows(confidence):
+        return {f: np.column_stack([(c >= 0.5).astype(float), c]) for f, c in confidence.items()}
+
+    rng = np.random.default_rng(0)
+    sharp = rows({f: np.clip(0.8 * t + rng.uniform(0, 0.3, len(t)), 0, 1) for f, t in truth.items()})
+    blunt = rows({f: rng.uniform(0, 1, len(t)) for f, t in truth.items()})
+    board = leaderboard([_folder(tmp_path / "s", 1, sharp, "fear", truth=truth),
+                         _folder(tmp_path / "b", 2, blunt, "fear", truth=truth)], six_films)
+    record = to_records(board)[0]
+    assert list(record["figures"]) == ["map", "accuracy_per_film", "precision_per_film", "recall_per_film",
+                                       "f1_per_film", "false_alarm_rate"]
+    assert record["criterion"] == "map" and list(record["vs_constant"]) == ["map"]
+    alarms = [np.mean(sharp[f][:, 0]) for f in ("Film_D", "Film_E", "Film_F")]    # the films without fear
+    assert record["figures"]["false_alarm_rate"]["value"] == pytest.approx(np.mean(alarms), abs=1e-12)
+    table = invoke("leaderboard", tmp_path / "s", tmp_path / "b", "--dataset", six_films.root).output
+    assert "false_alarm_rate" in table and "f1_per_film" in table
+
+
+def test_score_prints_each_official_figure_with_its_interval(six_films, tmp_path):
+    folder = _folder(tmp_path / "m", 1, _noisy(0, 0.1))
+    from mediaeval.submission import write_run
+
+    run = write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt", _noisy(0, 0.1), "valence_arousal")
+    (folder / "folds.json").rename(tmp_path / "folds.json")
+    result = invoke("score", run, "--dataset", six_films.root, "--folds", tmp_path / "folds.json")
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert "95 % intervals of the official figures (percentile bootstrap over films, 2,000 resamples, seed 0" in text
+    block = text.split("95 % intervals")[1].split("per film:")[0].splitlines()
+    assert block[1].split()[:2] == ["valence_mse", "valence_pcc"] and [b.split()[0] for b in block[2:4]] == ["low",
+                                                                                                           "high"]
