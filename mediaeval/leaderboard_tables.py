@@ -80,8 +80,8 @@ def format_table(board) -> str:
             lines += [f"       {key:20s}{_ci(ev.constant[key])}" for key in task.table_keys]
         lines += [f"  note: {note}" for note in ev.notes]
         lines.append("")
-    lines.append("A constant has no PCC (—).  Beating the constant is said per figure, only where the paired "
-                 "interval excludes 0 (better).")
+    lines.append("—: undefined (a constant's PCC; a precision where nothing is predicted fearful).  Beating the "
+                 "constant is said per figure, only where the paired interval excludes 0 (better).")
     return "\n".join(lines)
 
 

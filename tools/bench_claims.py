@@ -6,7 +6,8 @@ and the provenance line of every figure it prints.
 A claim ("recipe R is better than reference Q on figure F") *holds* when R is better in at least
 7 of 9 draws (:data:`SHARE`, whatever the number of draws) and the 95 % interval of the
 difference pooled over draws (:func:`mediaeval.evidence.pooled_difference`: a percentile
-bootstrap over films, the same film resamples in every draw) excludes 0.
+bootstrap over films, the same film resamples in every draw) excludes 0; the same rule the other
+way makes R reliably *worse*, which is said too.
 """
 from __future__ import annotations
 
@@ -80,10 +81,12 @@ def _versus(task, key: str, recipe: str, reference: str, draws: list[dict], film
     lower = task.lower_is_better(key)
     differences = [evidence.film_mean(a) - evidence.film_mean(b) for a, b in pairs]
     wins = sum(bool(d < 0 if lower else d > 0) for d in differences)
+    losses = sum(bool(d > 0 if lower else d < 0) for d in differences)
     difference, low, high = evidence.pooled_difference(pairs, samples)
-    excludes = (high < 0) if lower else (low > 0)
+    better, worse = ((high < 0), (low > 0)) if lower else ((low > 0), (high < 0))
     return {"wins": wins, "difference": difference, "ci": [low, high],
-            "holds": bool(wins >= SHARE * len(draws) - 1e-9 and excludes)}
+            "holds": bool(wins >= SHARE * len(draws) - 1e-9 and better),
+            "worse": bool(losses >= SHARE * len(draws) - 1e-9 and worse)}
 
 
 def summarise(subtask: str, draws: list[dict], resamples: int = 2000) -> dict:
@@ -122,14 +125,15 @@ def _cell(versus: dict | None, draws: int) -> str:
         return ""
     low, high = versus["ci"]
     return (f"{versus['wins']}/{draws} {_signed(versus['difference'])} [{_signed(low)}, {_signed(high)}]"
-            + (" holds" if versus["holds"] else ""))
+            + (" holds" if versus["holds"] else " worse" if versus["worse"] else ""))
 
 
 def format_summary(subtask: str, summary: dict, draws: int) -> str:
     """The table of one subtask: a line per recipe and figure."""
     lines = [f"{subtask}: {draws} draws; mean ± sd over draws; vs plain / vs constant: draws in which the recipe is "
              f"better, the difference (recipe minus reference) pooled over draws [95 % interval, bootstrap over "
-             f"films]; holds: better in >= {round(SHARE * 9)} of 9 and the interval excludes 0",
+             f"films]; holds: better in >= {round(SHARE * 9)} of 9 and the interval excludes 0 (worse: the same the "
+             f"other way)",
              f"{'recipe':24s}{'figure':18s}{'mean ± sd':20s}{'vs plain':44s}{'vs constant':44s}min/draw"]
     for recipe, row in summary.items():
         for i, (key, figure) in enumerate(row["figures"].items()):
@@ -145,15 +149,16 @@ def format_summary(subtask: str, summary: dict, draws: int) -> str:
 
 def format_claims(summaries: dict, draws: int) -> str:
     """The claims that hold, one a line, with the draws and the pooled interval."""
-    lines = [f"claims that hold (better in at least {round(SHARE * 9)} of 9 draws, the 95 % interval pooled over "
-             f"draws excludes 0):"]
+    lines = [f"claims that hold (better, or WORSE, in at least {round(SHARE * 9)} of 9 draws, the 95 % interval "
+             f"pooled over draws excluding 0):"]
     for subtask, summary in summaries.items():
         for recipe, row in summary.items():
             for key, figure in row["figures"].items():
                 for reference, versus in figure["vs"].items():
-                    if versus["holds"]:
+                    if versus["holds"] or versus["worse"]:
                         low, high = versus["ci"]
-                        lines.append(f"  {subtask}: {recipe} better than {reference} on {key}: "
-                                     f"{versus['wins']}/{draws} draws, {_signed(versus['difference'])} "
+                        wins = versus["wins"] if versus["holds"] else draws - versus["wins"]
+                        lines.append(f"  {subtask}: {recipe} {'better' if versus['holds'] else 'WORSE'} than "
+                                     f"{reference} on {key}: {wins}/{draws} draws, {_signed(versus['difference'])} "
                                      f"[{_signed(low)}, {_signed(high)}]")
     return "\n".join(lines if len(lines) > 1 else lines + ["  none"])
