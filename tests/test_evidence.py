@@ -420,3 +420,32 @@ def test_score_prints_each_official_figure_with_its_interval(six_films, tmp_path
     block = text.split("95 % intervals")[1].split("per film:")[0].splitlines()
     assert block[1].split()[:2] == ["valence_mse", "valence_pcc"] and [b.split()[0] for b in block[2:4]] == ["low",
                                                                                                            "high"]
+
+
+def test_a_scores_json_written_before_ccc_is_completed_from_the_run_file_or_named(six_films, tmp_path):
+    from mediaeval.submission import write_run
+    from mediaeval.training import MADE_BY, MANIFEST
+
+    prediction = _noisy(2, 0.1)
+    folders = []
+    for name, with_run_file in (("kept", True), ("bare", False)):
+        folder = _folder(tmp_path / name, 1 if with_run_file else 2, prediction)
+        old = json.loads((folder / "scores.json").read_text())
+        for figures in old["per_film"].values():            # as an older version wrote it
+            del figures["valence_ccc"], figures["arousal_ccc"]
+        (folder / "scores.json").write_text(json.dumps(old))
+        if with_run_file:
+            run_name = "me17ei_T_valence_arousal_run1.txt"
+            write_run(folder / run_name, prediction, "valence_arousal")
+            (folder / MANIFEST).write_text(json.dumps({"made_by": MADE_BY, "state": "complete",
+                                                       "run_file": run_name}))
+        folders.append(folder)
+    kept, bare = sorted(
+        leaderboard(folders, six_films)["valence_arousal"], key=lambda e: e.name)
+    rounded = {f: np.round(p, 6) for f, p in prediction.items()}     # as the files hold them
+    truth = {f: six_films.films[f].labels("valence_arousal") for f in LABELS}
+    expected = score_valence_arousal(truth, rounded).official["valence_ccc"]
+    assert kept.evidence.figures["valence_ccc"].value == pytest.approx(expected, abs=1e-12)
+    assert bare.evidence.figures["valence_ccc"].value is None
+    assert ("valence_arousal_run2: no valence_ccc, arousal_ccc in its scores.json (written by an older version, "
+            "without its out-of-fold run file): retrain it to get them") in bare.evidence.notes
