@@ -34,7 +34,8 @@ number) and the pooled interval excludes 0; the claims that hold are listed last
 line (commit, seeds, library versions, CPU) comes first.  Seeded and deterministic.
 
 Usage: ``python tools/bench_accuracy.py [--runs runs] [--only valence_arousal_run1,...] [--jobs 2]
-[--generator realistic] [--generator-seeds 0,1,2] [--fold-seeds 0,1,2]`` (``make bench-accuracy``).
+[--generator realistic] [--generator-seeds 0,1,2] [--fold-seeds 0,1,2]`` (``make bench-accuracy``);
+``--from-draws build/bench-accuracy/draws.json`` prints the tables of an earlier run again.
 Exit status 0 with a note when the curves are absent.
 """
 from __future__ import annotations
@@ -200,14 +201,44 @@ def _arguments(argv):
     parser.add_argument("--generator-seeds", default="0,1,2", help="seeds of the sets (comma-separated)")
     parser.add_argument("--fold-seeds", default="0,1,2", help="seeds of the folds and models (comma-separated)")
     parser.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples of the films")
+    parser.add_argument("--from-draws", type=Path, default=None,
+                        help="print the tables again from the draws.json of an earlier run (nothing is trained)")
     args = parser.parse_args(argv)
     args.generator_seeds = [int(s) for s in args.generator_seeds.split(",") if s]
     args.fold_seeds = [int(s) for s in args.fold_seeds.split(",") if s]
     return args
 
 
+def _report(draws: list, resamples: int) -> dict:
+    """Print the tables and the claims of ``draws`` (each ``((generator seed, fold seed), {subtask:
+    {recipe: (Scores, seconds)}})``); returns the summary."""
+    summary = {}
+    for subtask in ("valence_arousal", "fear"):
+        summary[subtask] = bench_claims.summarise(subtask, [d[subtask] for _, d in draws], resamples)
+        print()
+        print(bench_claims.format_summary(subtask, summary[subtask], len(draws)))
+    print()
+    print(bench_claims.format_claims(summary, len(draws)))
+    return summary
+
+
+def _from_draws(path: Path, resamples: int) -> int:
+    """The tables of an earlier run, from its ``draws.json``."""
+    from mediaeval.scoring import Scores
+
+    data = json.loads(path.read_text(encoding="utf-8"))
+    print(data["provenance"] + f" (printed again from {path})")
+    draws = [((d["generator_seed"], d["fold_seed"]),
+              {sub: {n: (Scores.from_json(v["scores"]), v["seconds"]) for n, v in d[sub].items()}
+               for sub in ("valence_arousal", "fear")}) for d in data["draws"]]
+    _report(draws, resamples)
+    return 0
+
+
 def main(argv=None) -> int:
     args = _arguments(argv)
+    if args.from_draws is not None:
+        return _from_draws(args.from_draws, args.resamples)
     if not args.curves.is_dir():
         print(f"bench-accuracy: skipped, the real curves are not at {args.curves}")
         return 0
@@ -215,7 +246,8 @@ def main(argv=None) -> int:
 
     started = time.perf_counter()
     runs, added = selected_runs(find_runs(args.runs), args.only)
-    print(bench_claims.provenance(args), flush=True)
+    provenance = bench_claims.provenance(args)
+    print(provenance, flush=True)
     if added:
         print(f"also trained, as fused runs need them: {', '.join(added)}")
     curves = realistic.read_curves(args.curves)
@@ -225,16 +257,10 @@ def main(argv=None) -> int:
         for fold_seed in args.fold_seeds:
             draws.append(((generator_seed, fold_seed),
                           _one_draw(args, runs, dataset, features, generator_seed, fold_seed)))
-    summary = {}
-    for subtask in ("valence_arousal", "fear"):
-        summary[subtask] = bench_claims.summarise(subtask, [d[subtask] for _, d in draws], args.resamples)
-        print()
-        print(bench_claims.format_summary(subtask, summary[subtask], len(draws)))
-    print()
-    print(bench_claims.format_claims(summary, len(draws)))
+    summary = _report(draws, args.resamples)
     print(f"\nbench-accuracy: {len(draws)} draws in {(time.perf_counter() - started) / 60:.1f} min")
     (args.work / "draws.json").write_text(json.dumps(
-        {"provenance": bench_claims.provenance(args), "summary": summary,
+        {"provenance": provenance, "summary": summary,
          "draws": [{"generator_seed": g, "fold_seed": s,
                     **{sub: {n: {"scores": sc.to_json(), "seconds": t} for n, (sc, t) in rows.items()}
                        for sub, rows in d.items()}} for (g, s), d in draws]}, indent=1, default=float))

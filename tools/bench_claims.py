@@ -89,9 +89,19 @@ def _versus(task, key: str, recipe: str, reference: str, draws: list[dict], film
             "worse": bool(losses >= SHARE * len(draws) - 1e-9 and worse)}
 
 
+def _interval(task, key: str, recipe: str, draws: list[dict], films, samples) -> list[float]:
+    """The 95 % interval of the figure's mean over draws, every draw on the same film resamples."""
+    from mediaeval import evidence
+
+    resampled = np.mean([evidence.resampled_means(_per_film(d[recipe][0], task, key, films), samples)
+                         for d in draws], axis=0)
+    return list(evidence.percentile_interval(resampled))
+
+
 def summarise(subtask: str, draws: list[dict], resamples: int = 2000) -> dict:
-    """``{recipe: {"minutes", "figures": {key: {"mean", "sd", "vs": {reference: ...}}}}}`` from the
-    draws (each ``{recipe: (Scores, seconds)}``, on the same films)."""
+    """``{recipe: {"minutes", "figures": {key: {"mean", "ci", "sd", "vs": {reference: ...}}}}}``
+    from the draws (each ``{recipe: (Scores, seconds)}``, on the same films): ``ci`` is the 95 %
+    interval of the mean over draws (films resampled, the same resamples in every draw)."""
     from mediaeval import evidence
     from mediaeval.task import get
 
@@ -109,6 +119,7 @@ def summarise(subtask: str, draws: list[dict], resamples: int = 2000) -> dict:
             versus = {ref: _versus(task, key, recipe, ref, draws, films, samples) for ref in REFERENCES
                       if recipe != "constant" and ref != recipe and (ref != "constant" or key in task.constant_keys)}
             figures[key] = {"mean": float(np.mean(defined)) if defined else None,
+                            "ci": _interval(task, key, recipe, draws, films, samples),
                             "sd": float(np.std(defined, ddof=1)) if len(defined) > 1 else None,
                             "undefined_draws": len(values) - len(defined),
                             "vs": {k: v for k, v in versus.items() if v is not None}}
@@ -130,20 +141,23 @@ def _cell(versus: dict | None, draws: int) -> str:
 
 def format_summary(subtask: str, summary: dict, draws: int) -> str:
     """The table of one subtask: a line per recipe and figure."""
-    lines = [f"{subtask}: {draws} draws; mean ± sd over draws; vs plain / vs constant: draws in which the recipe is "
-             f"better, the difference (recipe minus reference) pooled over draws [95 % interval, bootstrap over "
-             f"films]; holds: better in >= {round(SHARE * 9)} of 9 and the interval excludes 0 (worse: the same the "
-             f"other way)",
-             f"{'recipe':24s}{'figure':18s}{'mean ± sd':20s}{'vs plain':44s}{'vs constant':44s}min/draw"]
+    lines = [f"{subtask}: {draws} draws; mean over draws [95 % interval, bootstrap over films] ± sd over "
+             f"draws; vs plain / vs constant: draws in which the recipe is better, the difference (recipe minus "
+             f"reference) pooled over draws [95 % interval, bootstrap over films]; holds: better in >= "
+             f"{round(SHARE * 9)} of 9 and the interval excludes 0 (worse: the same the other way)",
+             f"{'recipe':24s}{'figure':18s}{'mean [95 % interval] ± sd':42s}{'vs plain':44s}{'vs constant':44s}"
+             f"min/draw"]
     for recipe, row in summary.items():
         for i, (key, figure) in enumerate(row["figures"].items()):
             mean = "—" if figure["mean"] is None else f"{figure['mean']:.4f}"
+            if figure["mean"] is not None and not np.isnan(figure["ci"][0]):
+                mean += f" [{figure['ci'][0]:.4f}, {figure['ci'][1]:.4f}]"
             if figure["sd"] is not None:
                 mean += f" ± {figure['sd']:.4f}"
             minutes = f"{row['minutes']:.2f}" if i == 0 else ""
             plain, constant = (_cell(figure["vs"].get(ref), draws) for ref in REFERENCES)
             name = recipe if i == 0 else ""
-            lines.append(f"{name:24s}{key:18s}{mean:20s}{plain:44s}{constant:44s}{minutes}".rstrip())
+            lines.append(f"{name:24s}{key:18s}{mean:42s}{plain:44s}{constant:44s}{minutes}".rstrip())
     return "\n".join(lines)
 
 
