@@ -378,8 +378,10 @@ def leaderboard_figure(board: dict[str, list[Entry]]):
     dashed mark on each run's row (runs on other folds or films); a run without an honest
     constant has none.
     """
+    from .leaderboard_tables import with_evidence
     from .plots import new_figure
 
+    board = with_evidence(board)
     panels = [(s, k) for s, entries in board.items() for k in get_subtask(s).panel_keys]
     # wrapped to the figure's width (about 13 characters an inch): one panel of fear is narrow
     title = "\n".join(textwrap.fill(line, int(13 * 3.6 * len(panels))) for line in _plot_title(board).split("\n"))

@@ -14,6 +14,14 @@ _NAMES = {"valence_mse": "valence MSE", "valence_pcc": "valence PCC", "valence_c
           "recall_per_film": "recall", "f1_per_film": "F1", "false_alarm_rate": "false alarms"}
 
 
+def with_evidence(board) -> dict:
+    """``board`` with every entry's evidence (:func:`mediaeval.leaderboard.weigh` for a subtask
+    whose entries lack it: a board built by hand)."""
+    from .leaderboard import weigh
+
+    return {s: entries if all(e.evidence for e in entries) else weigh(entries) for s, entries in board.items()}
+
+
 def _value(value, decimals: int = 4, sign: bool = False) -> str:
     if value is None:
         return "—"
@@ -52,12 +60,13 @@ def format_table(board) -> str:
     each with a line per figure: its value and interval, its paired difference to the best run
     and (on the constant's figures) to the constant, with their verdicts; then the constant on
     the same folds and the notes."""
+    board = with_evidence(board)
     lines = []
     for subtask, entries in board.items():
         task = get_subtask(subtask)
         ev = entries[0].evidence
-        lines += [f"{subtask}: out-of-fold figures on {len(ev.films)} development films, the official mean over "
-                  f"films [95 % interval: {ev.method}]; ranked by the criterion {ev.criterion} "
+        lines += [f"{subtask}: out-of-fold figures on the development films ({len(ev.films)}), the official mean "
+                  f"over films [95 % interval: {ev.method}]; ranked by the criterion {ev.criterion} "
                   f"({_criterion_text(task, ev.criterion)})",
                   "  differences: run minus the best run, run minus the constant, on the same films (paired), "
                   "[95 % interval]; indistinguishable: the interval holds 0"]
@@ -116,6 +125,7 @@ def _caption(entries) -> str:
 def format_markdown(board) -> str:
     """Per subtask, a Markdown table: a row per run (``†`` tied with the best, ``*`` on a figure
     better than the constant), then the constant; its caption says how the intervals were drawn."""
+    board = with_evidence(board)
     parts = []
     for subtask, entries in board.items():
         keys = get_subtask(subtask).table_keys
@@ -146,6 +156,7 @@ def _latex_escape(text: str) -> str:
 def format_latex(board) -> str:
     """Per subtask, a LaTeX ``table*`` (``booktabs``): the rows of :func:`format_markdown`, the
     caption alike; ``$^\\dagger$`` tied with the best, ``$^*$`` better than the constant."""
+    board = with_evidence(board)
     parts = []
     for subtask, entries in board.items():
         keys = get_subtask(subtask).table_keys
