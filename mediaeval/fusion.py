@@ -4,11 +4,12 @@ Valence/arousal: each column (valence, arousal) is the weighted mean of the runs
 its own weights.  Fear: the weighted mean of the confidences, then the label by a threshold.
 
 ``auto`` weights are chosen on the runs' out-of-fold development files (what ``mediaeval train``
-writes), from a grid over the simplex (steps of :data:`GRID_STEP`), by the official figure:
-lowest mean per-film MSE (valence, arousal, each column on its own) or highest MAP (fear; the
-threshold then maximises F1).  The figures of the fused run are themselves honest: each outer
-fold's films are fused with weights chosen on the other films only (nested), and those nested
-out-of-fold predictions are what :func:`fuse_auto` scores.  The weights applied to test files
+writes), from a grid over the simplex (steps of :data:`GRID_STEP`), by the criterion (by default
+the subtask's: lowest mean per-film MSE, valence and arousal each column on its own, or highest
+MAP for fear, whose threshold then maximises F1; see :class:`mediaeval.task.Subtask`).  The
+figures of the fused run are themselves honest: each outer fold's films are fused with weights
+chosen on the other films only (nested), and those nested out-of-fold predictions are what
+:func:`fuse_auto` scores.  The weights applied to test files
 are then chosen on all development films.
 """
 from __future__ import annotations
@@ -83,9 +84,10 @@ class Fusion:
         return {f: task.rows(v, self.threshold) for f, v in combine(parts, self.weights).items()}
 
 
-def choose(parts: list[dict], truth: dict, films, subtask: str, step: float = GRID_STEP) -> Fusion:
-    """Weights (and threshold) chosen on ``films`` only, each column's by the subtask's official
-    figure of that column (:meth:`~mediaeval.task.Subtask.column_figure`)."""
+def choose(parts: list[dict], truth: dict, films, subtask: str, step: float = GRID_STEP,
+           criterion: str | None = None) -> Fusion:
+    """Weights (and threshold) chosen on ``films`` only, each column's by ``criterion``'s figure
+    of that column (:meth:`~mediaeval.task.Subtask.column_figure`; ``None``: the subtask's)."""
     from .metrics import best_f1_threshold
 
     task = get_subtask(subtask)
@@ -98,7 +100,7 @@ def choose(parts: list[dict], truth: dict, films, subtask: str, step: float = GR
         best = None
         for w in grid:
             fused = {f: sum(wi * c[f] for wi, c in zip(w, column)) for f in films}
-            score = task.column_figure(y, fused)
+            score = task.column_figure(y, fused, criterion)
             score = -np.inf if np.isnan(score) else score
             if best is None or score > best[0] + 1e-12:
                 best = (score, w)
@@ -110,8 +112,9 @@ def choose(parts: list[dict], truth: dict, films, subtask: str, step: float = GR
     return Fusion(weights, threshold)
 
 
-def fuse_auto(runs, dataset, n_folds: int = 5, seed: int = 0, step: float = GRID_STEP):
-    """Nested choice on out-of-fold development files, ``runs`` as :func:`read_runs` returns them.
+def fuse_auto(runs, dataset, n_folds: int = 5, seed: int = 0, step: float = GRID_STEP, criterion: str | None = None):
+    """Nested choice on out-of-fold development files, ``runs`` as :func:`read_runs` returns them,
+    by ``criterion`` (``None``: the subtask's).
 
     Returns ``(fusion, rows, scores)``: the fusion chosen on all films (to apply to test files),
     the nested out-of-fold fused rows of every film, and their :class:`~mediaeval.scoring.Scores`
@@ -132,10 +135,10 @@ def fuse_auto(runs, dataset, n_folds: int = 5, seed: int = 0, step: float = GRID
     folds = make_folds(films, n_folds, seed)
     for held in folds:
         inner = [f for f in films if f not in held]
-        fusion = choose(parts, truth, inner, subtask, step)
+        fusion = choose(parts, truth, inner, subtask, step, criterion)
         rows.update(fusion.rows([{f: p[f] for f in held} for p in parts], subtask))
     scores = score_folds(truth, rows, folds, subtask)
-    return choose(parts, truth, films, subtask, step), rows, scores
+    return choose(parts, truth, films, subtask, step, criterion), rows, scores
 
 
 def fixed(weights: list[float], n_runs: int, n_columns: int) -> Fusion:
@@ -220,7 +223,8 @@ def oof_path(out) -> Path:
     return out.with_name(out.stem + ".oof.txt")
 
 
-def fuse_files(run_files, dataset, out, weights="auto", apply_to=(), force: bool = False) -> FusedFiles:
+def fuse_files(run_files, dataset, out, weights="auto", apply_to=(), force: bool = False,
+               criterion: str | None = None) -> FusedFiles:
     """Late fusion of run files (``mediaeval fuse``): with ``weights = "auto"``, weights chosen on
     the runs' out-of-fold development files (:func:`fuse_auto`) and written as the nested
     out-of-fold fusion, or applied to their test files ``apply_to`` (same order) and written to
@@ -248,7 +252,7 @@ def fuse_files(run_files, dataset, out, weights="auto", apply_to=(), force: bool
     tests = read_runs(list(apply_to)) if apply_to else None
     if tests and tests[0].task is not runs[0].task:
         raise MediaevalError(f"{apply_to[0]}: a {tests[0].subtask} run; RUN_FILES are {subtask}")
-    chosen, oof_rows, scores = fuse_auto(runs, dataset)
+    chosen, oof_rows, scores = fuse_auto(runs, dataset, criterion=criterion)
     if not tests:
         write_run(out, oof_rows, subtask, describe(run_files, chosen, subtask), guard)
         return FusedFiles(runs[0].task, chosen, out, scores)
@@ -275,7 +279,8 @@ def fuse_trained(config, dataset, models_dir, team: str) -> tuple[Path, dict, Fu
 
     models_dir = Path(models_dir)
     sources = [models_dir / f"{config.subtask}_run{n}" / run_filename(team, config.subtask, n) for n in config.fuse]
-    chosen, rows, scores = fuse_auto(read_runs(sources), dataset, n_folds=config.folds, seed=config.seed)
+    chosen, rows, scores = fuse_auto(read_runs(sources), dataset, n_folds=config.folds, seed=config.seed,
+                                     criterion=config.criterion)
     model_dir = models_dir / config.name
     run_name = run_filename(team, config.subtask, config.run)
     check_model_folder(model_dir)

@@ -1,36 +1,92 @@
-"""Which trained run is best: out-of-fold figures of model folders beside the constant baseline.
+"""Which trained run is best, and how sure that is: out-of-fold figures of model folders with
+their intervals, compared with the best run and the constant baseline on the same films.
 
-A row per model folder written by ``mediaeval train`` (or ``pipeline``): its official
-out-of-fold figures (per-film means over every development film) with their mean ± standard
-deviation over folds, and the constant baseline on the *same* folds (each fold's films predicted
-by the mean label of the other folds' films), both scored by the same code.  Nothing is
-retrained: it reads ``scores.json``, ``folds.json`` and ``run.toml``, and the annotations.
+A row per model folder written by ``mediaeval train`` (or ``pipeline``): its out-of-fold
+figures (official means over films), and the constant baseline on the *same* folds (each
+fold's films predicted by the mean label of the other folds' films), both scored by the same
+code.  Nothing is retrained: it reads ``scores.json``, ``folds.json`` and ``run.toml``, and the
+annotations (and the out-of-fold run file when ``scores.json`` predates a figure).
 
-Order, per subtask: valence/arousal by the mean of the two official PCCs (higher first; a run
-with an undefined PCC last), fear by MAP.  A run *beats the constant* when its mean of the
-valence and arousal MSE is lower than the constant's (valence/arousal), or its MAP higher
-(fear); rows that do not are marked.  Both rules, and the figures shown, are the subtask's
-(:mod:`mediaeval.task`).  A model trained on other labels than the dataset's, or on films it
-lacks, is not compared with its constant, and a note says why; so does a note for a model folder
-that records no digest of its labels (it cannot be checked: :func:`mediaeval.provenance.check_labels`).
+Every figure comes with a 95 % interval from a percentile bootstrap over *films* (the unit the
+official figures average; :mod:`mediaeval.evidence`: 2,000 resamples, seeded), and every run is
+compared, film by film, with the best run (on every figure) and with the constant (on the
+subtask's :attr:`~mediaeval.task.Subtask.constant_keys`: the MSEs, MAP), the same film resamples
+for every run (paired): the difference, its interval and a verdict, ``better``, ``worse`` or
+``indistinguishable`` (the interval holds 0).  Runs are compared on the films they all hold
+(a note says so when their film sets differ).
+
+Order, per subtask: by the *criterion* (:meth:`mediaeval.task.Subtask.rank_value`; the runs'
+own ``criterion`` when they agree, else the subtask's default: valence/arousal the mean of the
+two MSEs, fear MAP), the runs *tied with the best* first: those none of whose criterion figures
+is worse than the best run's by its paired interval.
+
+A model trained on other labels than the dataset's, or on films it lacks, is not compared with
+its constant, and a note says why; so does a note for a model folder that records no digest of
+its labels (it cannot be checked: :func:`mediaeval.provenance.check_labels`).
 """
 from __future__ import annotations
 
 import math
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
+from . import evidence
 from .errors import DataError
+from .leaderboard_tables import format_latex, format_markdown, format_table  # noqa: F401  (part of the API)
 from .scoring import Scores
 from .task import get as get_subtask
 
 
 @dataclass(frozen=True)
+class Interval:
+    """A figure on the compared films and its percentile interval (``None`` where undefined)."""
+
+    value: float | None
+    low: float | None
+    high: float | None
+
+    def to_json(self) -> dict:
+        return {"value": self.value, "ci": [self.low, self.high]}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A run's figure minus another's on the same films, its paired interval and its verdict
+    (:func:`mediaeval.evidence.verdict`; ``None`` when undefined)."""
+
+    difference: float | None
+    low: float | None
+    high: float | None
+    verdict: str | None
+
+    def to_json(self) -> dict:
+        return {"difference": self.difference, "ci": [self.low, self.high], "verdict": self.verdict}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the leaderboard found for one run, beside its fellows of the same subtask."""
+
+    criterion: str                      # what the board ranks by
+    films: tuple[str, ...]              # the films its figures and comparisons are on
+    figures: dict[str, Interval]        # per table key
+    constant: dict[str, Interval]       # the constant on its folds, per table key (empty: none)
+    vs_best: dict[str, Comparison | None]   # per table key; None for the best run itself
+    vs_constant: dict[str, Comparison]  # per constant key (empty: no constant)
+    tied: bool                          # no criterion figure worse than the best run's
+    best: bool                          # the best run by the criterion
+    method: str = ""                    # how the (95 %) intervals were drawn, in words
+    notes: tuple[str, ...] = ()         # the board's notes (the same for every run of the subtask)
+
+
+@dataclass(frozen=True)
 class Entry:
     """One trained run and the constant baseline on its folds (``None``: no honest baseline);
-    ``note``: what the reader must know of it (its labels are not the dataset's, say), and
-    ``comparable``: whether its figures are the dataset's, to compare with the constant."""
+    ``note``: what the reader must know of it (its labels are not the dataset's, say);
+    ``evidence`` once ranked (:func:`ranked`)."""
 
     name: str
     subtask: str
@@ -38,25 +94,31 @@ class Entry:
     path: Path
     scores: Scores
     baseline: Scores | None
+    criterion: str | None = None        # the run's own criterion (run.toml), None: the subtask's
     note: str | None = None
-    comparable: bool = True
+    evidence: Evidence | None = field(default=None, compare=False)
 
     def figure(self, key: str, which: str = "official"):
         """``which``: official, fold_mean or fold_std; of the run (or of ``baseline:...``); ``None``
-        when undefined or absent."""
+        when undefined or absent (as in ``scores.json``, on the run's own films)."""
         source = self.baseline if which.startswith("baseline:") else self.scores
         return None if source is None else source.figure(key, which.split(":")[-1])
 
-    @property
-    def rank_value(self) -> float:
-        return get_subtask(self.subtask).rank_value(self.figure)
 
-    @property
-    def beats_constant(self) -> bool | None:
-        """Whether it beats the constant; ``None`` when its figures are not comparable with it."""
-        if not self.comparable:
-            return None
-        return get_subtask(self.subtask).beats(self.figure, lambda key: self.figure(key, "baseline:official"))
+def _with_every_figure(scores: Scores, model_dir: Path, dataset) -> Scores:
+    """``scores``, or, when its per-film figures lack one the subtask now reports (a
+    ``scores.json`` written by an older version: no CCC, no false alarm), the out-of-fold run
+    file of the folder scored again by its folds, if the folder holds it."""
+    from .scoring import score_run
+    from .training import read_manifest
+
+    task = get_subtask(scores.subtask)
+    needed = {task.film_figure(k) for k in task.table_keys} - {None}
+    held = set().union(*(set(v) for v in scores.per_film.values())) if scores.per_film else set()
+    run_file = (read_manifest(model_dir) or {}).get("run_file")
+    if needed <= held or not run_file or not (model_dir / run_file).is_file():
+        return scores
+    return score_run(model_dir / run_file, dataset, folds_file=model_dir / "folds.json")
 
 
 def read_entry(model_dir, dataset) -> Entry:
@@ -78,37 +140,36 @@ def read_entry(model_dir, dataset) -> Entry:
     config = load_run(model_dir / "run.toml")
     films = [n for fold in folds for n in fold]
     check = check_labels(read_manifest(model_dir), dataset, config.subtask, config.name, films)
+    entry = Entry(config.name, config.subtask, config.description, model_dir, scores, None, config.criterion,
+                  check.note)
     if not check.comparable:
-        return Entry(config.name, config.subtask, config.description, model_dir, scores, None, check.note, False)
+        return entry
+    scores = _with_every_figure(scores, model_dir, dataset)
     truth = {n: dataset.films[n].labels(config.subtask) for n in films}
     prediction = {}
     for held in folds:
         train = [dataset.films[n] for n in films if n not in held]
         prediction.update(constant_predictions(train, [dataset.films[n] for n in held], config.subtask))
-    baseline = score_folds(truth, prediction, folds, config.subtask)
-    return Entry(config.name, config.subtask, config.description, model_dir, scores, baseline, check.note)
+    return replace(entry, scores=scores, baseline=score_folds(truth, prediction, folds, config.subtask))
 
 
 def run_file_entry(path, scores, dataset) -> Entry:
     """The entry of a run file, for comparing run files (``mediaeval plot``).
 
     A run file of a model folder (the run file its manifest names) is that folder's entry
-    (:func:`read_entry`: out-of-fold figures ± std over folds, the constant on the same folds),
-    named after the file.  Any other run file (a test-set prediction, the output of ``mediaeval
-    fuse``) has no folds: its own figures ``scores`` (a :class:`~mediaeval.scoring.Scores` of
-    the films it was scored on) without spread, and the constant baseline only where it is honest
-    without folds: when every scored film is a test film, the mean label of the labelled
-    development films (as ``mediaeval baseline --films test``); none for development films of
-    unknown folds.
+    (:func:`read_entry`: out-of-fold figures, the constant on the same folds), named after the
+    file.  Any other run file (a test-set prediction, the output of ``mediaeval fuse``) has no
+    folds: its own figures ``scores`` (a :class:`~mediaeval.scoring.Scores` of the films it was
+    scored on), and the constant baseline only where it is honest without folds: when every
+    scored film is a test film, the mean label of the labelled development films (as ``mediaeval
+    baseline --films test``); none for development films of unknown folds.
     """
-    import dataclasses
-
     from .training import read_manifest
 
     path = Path(path)
     manifest = read_manifest(path.parent)
     if manifest is not None and manifest.get("state") == "complete" and manifest.get("run_file") == path.name:
-        return dataclasses.replace(read_entry(path.parent, dataset), name=path.stem)
+        return replace(read_entry(path.parent, dataset), name=path.stem)
     return Entry(path.stem, scores.subtask, "", path, scores,
                  _test_baseline(sorted(scores.per_film), scores.subtask, dataset))
 
@@ -126,78 +187,184 @@ def _test_baseline(films: list[str], subtask: str, dataset) -> Scores | None:
     return get_subtask(subtask).score({f: dataset.films[f].labels(subtask) for f in films}, prediction)
 
 
-def ranked(entries) -> dict[str, list[Entry]]:
-    """``{subtask: entries, best first}``: valence/arousal by the mean of the two PCCs, fear by MAP."""
+# --------------------------------------------------------------------------- the evidence
+
+def _number(value) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
+def _values(scores: Scores, task, key: str, films) -> np.ndarray:
+    """Per film (in ``films``' order) the per-film figure behind the official ``key``; ``nan``
+    where undefined or absent."""
+    source = task.film_figure(key)
+    return np.array([scores.per_film.get(f, {}).get(source, math.nan) if source else math.nan for f in films],
+                    dtype=np.float64)
+
+
+def _interval(task, key: str, values: np.ndarray, samples: np.ndarray, level: float) -> Interval:
+    low, high = evidence.interval(values, samples, level)
+    value = evidence.film_mean(values, strict=key in task.strict_keys)
+    return Interval(_number(value), _number(low), _number(high))
+
+
+def _compare(task, key: str, values: np.ndarray, reference: np.ndarray, samples: np.ndarray,
+             level: float) -> Comparison:
+    difference, low, high = evidence.paired_difference(values, reference, samples, level)
+    return Comparison(_number(difference), _number(low), _number(high),
+                      evidence.verdict(low, high, task.lower_is_better(key)))
+
+
+def _criterion(entries: list[Entry], task, criterion: str | None, notes: list[str]) -> str:
+    """The board's criterion: ``criterion`` if given, else the runs' own when they agree, else
+    the subtask's default (with a note)."""
+    if criterion is not None:
+        return task.criterion_of(criterion)
+    declared = sorted({task.criterion_of(e.criterion) for e in entries})
+    if len(declared) == 1:
+        return declared[0]
+    notes.append(f"the runs declare different criteria ({', '.join(declared)}): ranked by the subtask's "
+                 f"default, {task.criterion} (leaderboard --criterion chooses)")
+    return task.criterion
+
+
+def _films(entries: list[Entry], notes: list[str]) -> list[str] | None:
+    """The films every run holds (sorted), with a note when their film sets differ; ``None``
+    when no film is common to them all."""
+    sets = [set(e.scores.per_film) for e in entries]
+    common = set.intersection(*sets)
+    if all(s == common for s in sets):
+        return sorted(common)
+    if not common:
+        notes.append("no film is common to every run: each run's figures are on its own films, and runs are "
+                     "not compared with one another")
+        return None
+    extra = "; ".join(f"{e.name} {len(s - common)} more" for e, s in zip(entries, sets) if s - common)
+    notes.append(f"the runs hold different films: figures and comparisons are on the {len(common)} films common "
+                 f"to all ({extra})")
+    return sorted(common)
+
+
+def _missing_note(entries: list[Entry], task, notes: list[str]) -> None:
+    for e in entries:
+        held = set().union(*(set(v) for v in e.scores.per_film.values())) if e.scores.per_film else set()
+        absent = [k for k in task.table_keys if task.film_figure(k) not in held]
+        if absent:
+            notes.append(f"{e.name}: no {', '.join(absent)} in its scores.json (written by an older version, "
+                         f"without its out-of-fold run file): retrain it to get them")
+
+
+def _versus(task, e: Entry, best: Entry, values: dict, films: list[str], samples, common: bool, level: float):
+    """``(constant, vs_constant, vs_best)`` of one run (see :class:`Evidence`)."""
+    keys = task.table_keys
+    constant, vs_constant = {}, {}
+    if e.baseline is not None and films:
+        base = {k: _values(e.baseline, task, k, films) for k in keys}
+        constant = {k: _interval(task, k, base[k], samples, level) for k in keys}
+        vs_constant = {k: _compare(task, k, values[e.name][k], base[k], samples, level) for k in task.constant_keys}
+    if e is best or not common:
+        return constant, vs_constant, {k: None for k in keys}
+    return constant, vs_constant, {k: _compare(task, k, values[e.name][k], values[best.name][k], samples, level)
+                                   for k in keys}
+
+
+def weigh(entries: list[Entry], criterion: str | None = None, resamples: int = evidence.RESAMPLES,
+          seed: int = evidence.SEED, level: float = evidence.LEVEL) -> list[Entry]:
+    """The entries of one subtask with their :class:`Evidence`, in the board's order: tied with
+    the best first, each group by the criterion (best first), then by name."""
+    task = get_subtask(entries[0].subtask)
+    notes: list[str] = []
+    notes += [e.note for e in entries if e.note]
+    criterion = _criterion(entries, task, criterion, notes)
+    common = _films(entries, notes)
+    _missing_note(entries, task, notes)
+    keys = task.table_keys
+    method = f"percentile bootstrap over films, {resamples:,} resamples, seed {seed}"
+    films = {e.name: common if common is not None else sorted(e.scores.per_film) for e in entries}
+    samples = {n: evidence.film_resamples(len(fs), resamples, seed) if fs else None for n, fs in films.items()}
+    values = {e.name: {k: _values(e.scores, task, k, films[e.name]) for k in keys} for e in entries}
+    figures = {e.name: {k: _interval(task, k, values[e.name][k], samples[e.name], level) if films[e.name]
+                        else Interval(None, None, None) for k in keys} for e in entries}
+    rank = {e.name: task.rank_value(lambda k, n=e.name: figures[n][k].value, criterion) for e in entries}
+    best = min(entries, key=lambda e: (-rank[e.name], e.name))
+    out = []
+    for e in entries:
+        constant, vs_constant, vs_best = _versus(task, e, best, values, films[e.name], samples[e.name],
+                                                 common is not None, level)
+        tied = e is best or (common is not None and all(
+            vs_best[k].verdict in (evidence.INDISTINGUISHABLE, evidence.BETTER)
+            for k in task.criterion_keys(criterion)))
+        out.append(replace(e, evidence=Evidence(criterion, tuple(films[e.name]), figures[e.name], constant, vs_best,
+                                                vs_constant, tied, e is best, method, tuple(notes))))
+    return sorted(out, key=lambda e: (not e.evidence.tied, -rank[e.name], e.name))
+
+
+def ranked(entries, criterion: str | None = None, resamples: int = evidence.RESAMPLES,
+           seed: int = evidence.SEED) -> dict[str, list[Entry]]:
+    """``{subtask: entries with their evidence, in the board's order}`` (:func:`weigh`)."""
     out: dict[str, list[Entry]] = {}
     for entry in entries:
         out.setdefault(entry.subtask, []).append(entry)
-    return {s: sorted(rows, key=lambda e: (-e.rank_value, e.name)) for s, rows in sorted(out.items())}
+    return {s: weigh(rows, criterion, resamples, seed) for s, rows in sorted(out.items())}
 
 
-def leaderboard(model_dirs, dataset) -> dict[str, list[Entry]]:
-    """``{subtask: entries, best first}`` of the given model folders."""
-    return ranked(read_entry(model_dir, dataset) for model_dir in model_dirs)
+def leaderboard(model_dirs, dataset, criterion: str | None = None, resamples: int = evidence.RESAMPLES,
+                seed: int = evidence.SEED) -> dict[str, list[Entry]]:
+    """``{subtask: entries, in the board's order}`` of the given model folders."""
+    return ranked([read_entry(model_dir, dataset) for model_dir in model_dirs], criterion, resamples, seed)
 
 
-def _cell(value, spread=None) -> str:
-    text = "—" if value is None else f"{value:.3f}"
-    return text if spread is None or value is None else f"{text} ±{spread:.3f}"
-
-
-def format_table(board: dict[str, list[Entry]]) -> str:
-    """Plain-text leaderboard: per subtask, a row per run and the constant on the same folds."""
-    lines = []
-    for subtask, entries in board.items():
-        keys = get_subtask(subtask).table_keys
-        lines.append(f"{subtask}: out-of-fold figures on the development films; value is the official "
-                     f"(per-film mean over all films), ± the std over folds")
-        lines.append(f"  {'run':28s}" + "".join(f"{k:>19s}" for k in keys) + "  vs constant")
-        for e in entries:
-            cells = "".join(f"{_cell(e.figure(k), e.figure(k, 'fold_std')):>19s}" for k in keys)
-            verdict = {True: "beats it", False: "* does not beat it", None: "not compared (see note)"}[e.beats_constant]
-            lines.append(f"  {e.name:28s}{cells}  {verdict}")
-        base = next((e for e in entries if e.baseline is not None), None)   # none: no run is compared
-        if base is not None:
-            cells = "".join(f"{_cell(base.figure(k, 'baseline:official'), base.figure(k, 'baseline:fold_std')):>19s}"
-                            for k in keys)
-            lines.append(f"  {'constant (training mean)':28s}{cells}"
-                         + ("" if len(entries) == 1 else "  (folds of the first run)" if base is entries[0]
-                            else f"  (folds of {base.name})"))
-        lines.append("")
-    lines.append("PCC and AP of a constant are undefined (—).  Sorted by the mean of the two PCCs "
-                 "(valence/arousal) or MAP (fear).")
-    lines += [f"note: {e.note}" for entries in board.values() for e in entries if e.note]
-    return "\n".join(lines)
-
+# --------------------------------------------------------------------------- records
 
 def to_records(board: dict[str, list[Entry]]) -> list[dict]:
-    """One flat record per run: name, subtask, figures, fold std, baseline figures, beats_constant."""
+    """One record per run (what ``leaderboard --json`` prints): rank, subtask, run, path,
+    description, criterion, the number of films compared, ``tied_with_best``, ``best``, and
+    ``figures.<key> = {"value", "ci": [low, high]}``, ``constant.<key>`` alike (``null``: no
+    constant), ``vs_best.<key>`` (``null`` for the best run itself) and ``vs_constant.<key>`` =
+    ``{"difference", "ci": [low, high], "verdict"}``, then the board's notes."""
     records = []
     for subtask, entries in board.items():
         for rank, e in enumerate(entries, start=1):
-            record = {"rank": rank, "subtask": subtask, "run": e.name, "path": str(e.path),
-                      "description": e.description, "beats_constant": e.beats_constant, "note": e.note}
-            for key in get_subtask(subtask).table_keys:
-                record[key] = e.figure(key)
-                record[f"{key}_fold_std"] = e.figure(key, "fold_std")
-                record[f"constant_{key}"] = e.figure(key, "baseline:official")
-            records.append(record)
+            ev = e.evidence
+            records.append({
+                "rank": rank, "subtask": subtask, "run": e.name, "path": str(e.path), "description": e.description,
+                "criterion": ev.criterion, "films": len(ev.films), "best": ev.best, "tied_with_best": ev.tied,
+                "figures": {k: v.to_json() for k, v in ev.figures.items()},
+                "constant": {k: v.to_json() for k, v in ev.constant.items()} if ev.constant else None,
+                "vs_best": {k: None if v is None else v.to_json() for k, v in ev.vs_best.items()},
+                "vs_constant": {k: v.to_json() for k, v in ev.vs_constant.items()},
+                "notes": list(ev.notes)})
     return records
 
 
-def has_folds(entry: Entry) -> bool:
-    """Whether the entry's figures have a spread over folds (a model folder's; not a plain run file's)."""
-    return bool(entry.scores.fold_std)
+def to_flat_records(board: dict[str, list[Entry]]) -> list[dict]:
+    """The records of :func:`to_records` flattened for CSV: ``<key>``, ``<key>_ci_low``,
+    ``<key>_ci_high``, ``constant_<key>`` (and its bounds), ``vs_best_<key>`` (the difference,
+    its bounds, ``_verdict``), ``vs_constant_<key>`` alike; notes joined by ``; ``."""
+    rows = []
+    for record in to_records(board):
+        row = {k: record[k] for k in ("rank", "subtask", "run", "path", "description", "criterion", "films",
+                                      "best", "tied_with_best")}
+        for prefix, part in (("", record["figures"]), ("constant_", record["constant"] or {})):
+            for key, v in part.items():
+                row.update({f"{prefix}{key}": v["value"], f"{prefix}{key}_ci_low": v["ci"][0],
+                            f"{prefix}{key}_ci_high": v["ci"][1]})
+        for prefix in ("vs_best", "vs_constant"):
+            for key, v in record[prefix].items():
+                v = v or {"difference": None, "ci": [None, None], "verdict": None}
+                row.update({f"{prefix}_{key}": v["difference"], f"{prefix}_{key}_ci_low": v["ci"][0],
+                            f"{prefix}_{key}_ci_high": v["ci"][1], f"{prefix}_{key}_verdict": v["verdict"]})
+        row["notes"] = "; ".join(record["notes"])
+        rows.append(row)
+    return rows
 
+
+# --------------------------------------------------------------------------- the plot
 
 def _plot_title(board: dict[str, list[Entry]]) -> str:
     entries = [e for rows in board.values() for e in rows]
-    plain = [e.name for e in entries if not has_folds(e)]
-    if not plain:
-        return "out-of-fold figures (official value ± std over folds), constant on the same folds"
-    lines = [f"official figures (± std over folds for the runs of model folders); no spread for "
-             f"{len(plain)} run file(s) without folds (marked *)"]
-    without = [e.name for e in entries if not has_folds(e) and not e.baseline]
+    lines = ["official figures with 95 % intervals (percentile bootstrap over films); constant dashed; "
+             "grey names: worse than the best run on the criterion"]
+    without = [e.name for e in entries if not e.baseline]
     if without:
         lines.append(f"no constant for {', '.join(without)}: development films of unknown folds")
     return "\n".join(lines)
@@ -207,13 +374,16 @@ def leaderboard_figure(board: dict[str, list[Entry]]):
     """The figure of :func:`plot_leaderboard` (a matplotlib ``Figure`` of its own, outside pyplot).
 
     One panel per figure (MSE and PCC never share an axis), titled by the figure's key: each
-    run's official value as a point with its spread over folds (± std; none for a run file
-    without folds, whose name is marked ``*``).  The constant baseline is a dashed line across
-    the panel when the runs share it, else a dashed mark on each run's row (runs on other folds
-    or films); a run without an honest constant has none.
+    run's value as a point with its 95 % interval over films (a bar from its low to its high
+    end; none where undefined), the runs tied with the best named in black, the others in grey.
+    The constant baseline is a dashed line across the panel when the runs share it, else a
+    dashed mark on each run's row (runs on other folds or films); a run without an honest
+    constant has none.
     """
+    from .leaderboard_tables import with_evidence
     from .plots import new_figure
 
+    board = with_evidence(board)
     panels = [(s, k) for s, entries in board.items() for k in get_subtask(s).panel_keys]
     # wrapped to the figure's width (about 13 characters an inch): one panel of fear is narrow
     title = "\n".join(textwrap.fill(line, int(13 * 3.6 * len(panels))) for line in _plot_title(board).split("\n"))
@@ -221,33 +391,41 @@ def leaderboard_figure(board: dict[str, list[Entry]]):
                               + 0.2 * title.count("\n")))
     axes = fig.subplots(1, len(panels), squeeze=False)
     for ax, (subtask, key) in zip(axes[0], panels):
-        entries = board[subtask][::-1]
-        names = [e.name + ("" if has_folds(e) else " *") for e in entries]
-        values = [e.figure(key) for e in entries]
-        spreads = [e.figure(key, "fold_std") or 0.0 for e in entries]
-        ys = range(len(names))
-        ax.errorbar([math.nan if v is None else v for v in values], ys, xerr=spreads, fmt="o", color="#1f5fbf",
-                    ecolor="#7f9fd0", capsize=3)
-        bases = [e.figure(key, "baseline:official") for e in entries]
-        known = [b for b in bases if b is not None]
-        if known and len(known) == len(bases) and max(known) - min(known) <= 1e-12:
-            ax.axvline(known[0], color="#c8372d", ls="--", lw=1.2, label="constant")
-        elif known:
-            rows = [(y, b) for y, b in zip(ys, bases) if b is not None]
-            ax.vlines([b for _, b in rows], [y - 0.4 for y, _ in rows], [y + 0.4 for y, _ in rows],
-                      color="#c8372d", ls="--", lw=1.2, label="constant (of each run)")
-        if known:
-            ax.legend(fontsize=7, loc="best")
-        if key.endswith("pcc"):
-            ax.axvline(0, color="#999999", lw=0.6)
-        ax.set_yticks(list(ys))
-        ax.set_ylim(-0.6, len(names) - 0.4)
-        ax.set_yticklabels(names, fontsize=7)
-        ax.set_title(f"{key}{' (lower is better)' if key.endswith('mse') else ''}", fontsize=9)
-        ax.grid(axis="x", color="#dddddd", lw=0.6)
+        _draw_panel(ax, board[subtask][::-1], key)
     fig.suptitle(title, fontsize=10 if "\n" not in title else 8)
     fig.tight_layout()
     return fig
+
+
+def _draw_panel(ax, entries: list[Entry], key: str) -> None:
+    """One panel of :func:`leaderboard_figure`: ``entries`` bottom to top."""
+    figures = [e.evidence.figures[key] for e in entries]
+    values = np.array([math.nan if f.value is None else f.value for f in figures])
+    low = np.array([math.nan if f.low is None else f.low for f in figures])
+    high = np.array([math.nan if f.high is None else f.high for f in figures])
+    errors = np.nan_to_num(np.vstack([values - low, high - values]))
+    ys = range(len(entries))
+    ax.errorbar(values, ys, xerr=errors, fmt="o", color="#1f5fbf", ecolor="#7f9fd0", capsize=3)
+    bases = [e.evidence.constant[key].value if e.evidence.constant else None for e in entries]
+    known = [b for b in bases if b is not None]
+    if known and len(known) == len(bases) and max(known) - min(known) <= 1e-12:
+        ax.axvline(known[0], color="#c8372d", ls="--", lw=1.2, label="constant")
+    elif known:
+        rows = [(y, b) for y, b in zip(ys, bases) if b is not None]
+        ax.vlines([b for _, b in rows], [y - 0.4 for y, _ in rows], [y + 0.4 for y, _ in rows],
+                  color="#c8372d", ls="--", lw=1.2, label="constant (of each run)")
+    if known:
+        ax.legend(fontsize=7, loc="best")
+    if key.endswith(("pcc", "ccc")):
+        ax.axvline(0, color="#999999", lw=0.6)
+    ax.set_yticks(list(ys))
+    ax.set_ylim(-0.6, len(entries) - 0.4)
+    ax.set_yticklabels([e.name for e in entries], fontsize=7)
+    for label, e in zip(ax.get_yticklabels(), entries):
+        label.set_color("#222222" if e.evidence.tied else "#999999")
+    lower = get_subtask(entries[0].subtask).lower_is_better(key)
+    ax.set_title(f"{key}{' (lower is better)' if lower else ''}", fontsize=9)
+    ax.grid(axis="x", color="#dddddd", lw=0.6)
 
 
 def plot_leaderboard(board: dict[str, list[Entry]], out, guard=None) -> Path:

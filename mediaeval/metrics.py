@@ -3,7 +3,8 @@
 Every metric takes the ground truth first and the prediction second.  Undefined values are
 ``nan`` (never a substitute number).  The official figures of the task are per film, then
 averaged over films: MSE and PCC of valence and arousal, and the AP of the fear confidences,
-whose mean over the films with at least one fear segment is the MAP.  :mod:`mediaeval.scoring`
+whose mean over the films with at least one fear segment is the MAP.  The concordance
+correlation (CCC) is reported beside them.  :mod:`mediaeval.scoring`
 turns these into the figures of a whole run, with notes on what is undefined and why.
 """
 from __future__ import annotations
@@ -49,6 +50,33 @@ def pearson_correlation(truth, prediction) -> float:
     dp = prediction - prediction.mean()
     value = float(np.sum(dt * dp) / np.sqrt(np.sum(dt ** 2) * np.sum(dp ** 2)))
     return min(1.0, max(-1.0, value))
+
+
+def concordance_correlation(truth, prediction) -> float:
+    """Lin's concordance correlation coefficient (CCC): how well the prediction follows the truth's
+    swings *and* its level.
+
+    ``2 s_yŷ / (s_y² + s_ŷ² + (ȳ - mean ŷ)²)`` with population moments (divided by n); range
+    [-1, 1], 1 only when ``ŷ = y``.  It is PCC times a bias factor, so a prediction with the right
+    shape but the wrong level or scale loses.  A constant prediction scores 0 (where its PCC is
+    undefined).  ``nan`` when there are fewer than 2 values or both series are the same constant.
+
+    >>> round(concordance_correlation([1, 2, 3], [2, 3, 4]), 9)     # 2 (2/3) / (2/3 + 2/3 + 1) = 4/7
+    0.571428571
+    >>> concordance_correlation([1, 2, 3], [1, 2, 3])
+    1.0
+    >>> concordance_correlation([1, 2, 3], [0.5, 0.5, 0.5])
+    0.0
+    """
+    truth, prediction = _pair(truth, prediction)
+    if truth.size < 2:
+        return float("nan")
+    dt = truth - truth.mean()
+    dp = prediction - prediction.mean()
+    denominator = float(np.mean(dt ** 2) + np.mean(dp ** 2) + (truth.mean() - prediction.mean()) ** 2)
+    if denominator == 0.0:
+        return float("nan")
+    return min(1.0, max(-1.0, float(2.0 * np.mean(dt * dp) / denominator)))
 
 
 def average_precision(truth, confidence) -> float:
@@ -156,6 +184,19 @@ def film_mean_mse(truth: dict, prediction: dict) -> float:
     0.375
     """
     return float(np.mean([mean_squared_error(truth[f], prediction[f]) for f in truth]))
+
+
+def film_mean_correlation(truth: dict, prediction: dict, metric=pearson_correlation) -> float:
+    """The mean over the films of ``truth`` of each film's correlation ``metric`` (PCC, or
+    :func:`concordance_correlation`), an undefined one (a film's constant prediction) counting 0:
+    what a choice by correlation maximises, so that a candidate cannot win by leaving films
+    undefined.
+
+    >>> round(film_mean_correlation({"A": [0.0, 1.0, 2.0], "B": [1.0, 0.0, 1.0]},
+    ...                             {"A": [0.0, 1.0, 3.0], "B": [0.5, 0.5, 0.5]}), 9)
+    0.490990253
+    """
+    return float(np.mean([np.nan_to_num(metric(truth[f], prediction[f])) for f in truth]))
 
 
 def mean_average_precision(truth: dict, confidence: dict) -> float:

@@ -44,9 +44,10 @@ class ModelSettings:
     fear_positive_weight: float | None = None   # None: negatives / positives of the training steps
     max_positive_weight: float = 20.0
     projection_dtype: Literal["float32", "bfloat16"] = "float32"  # "bfloat16": the input projection in bfloat16
-    # Early stopping on the held-out share of the training films: "official" (valence/arousal:
-    # mean per-film MSE of the 10 s segments; fear: 1 - MAP), "pcc" (1 - mean per-film PCC;
-    # fear: as official) or "loss" (the training loss, step-weighted: the thesis's).
+    # Early stopping on the held-out share of the training films: "official" (the run's criterion
+    # on the 10 s segments: by default, valence/arousal: mean per-film MSE; fear: 1 - MAP; see
+    # mediaeval.task.Subtask.criterion), "pcc" (1 - mean per-film PCC; fear: as official) or
+    # "loss" (the training loss, step-weighted: the thesis's).
     stop_on: Literal["official", "pcc", "loss"] = "official"
     loss: Literal["mse", "ccc"] = "mse"   # valence/arousal: squared error, or 1 - concordance (CCC)
     film_balanced: bool = False           # every training film weighs the same in the loss

@@ -122,8 +122,8 @@ def plot_summary(name: str, scores, out, guard: OutputGuard | None = None) -> Pa
 def plot_runs(run_paths, dataset, out_dir) -> list[Path]:
     """Every picture for the given run files: per run a folder of per-film figures and a summary,
     and per subtask with several scored runs ``comparison-<subtask>.png``, drawn as the
-    leaderboard is (:func:`mediaeval.leaderboard.plot_leaderboard`: a panel per figure, spread
-    over folds for the run files of model folders, the constant baseline as a line; see
+    leaderboard is (:func:`mediaeval.leaderboard.plot_leaderboard`: a panel per figure, 95 %
+    intervals over films, the constant baseline as a line; see
     :func:`mediaeval.leaderboard.run_file_entry`).  Every output is checked by the output guard
     before anything is drawn (:func:`save_plot`).  Returns the files written."""
     from .leaderboard import plot_leaderboard, ranked, run_file_entry

@@ -10,6 +10,7 @@ Example::
     seed = 0
     seeds = 1                        # > 1: average the predictions of models trained with seeds seed, seed+1, ...
     folds = 5                        # cross-validation folds over the development films
+    criterion = "mse"                # optional: what choices optimise (default: the subtask's; see below)
 
     [model]                          # any field of mediaeval.model.ModelSettings
     lstm_units = 512
@@ -49,6 +50,10 @@ class RunConfig:
     seeds: int = 1
     folds: int = 5
     ensemble: Literal["final", "folds"] = "final"   # test predictions: the final model(s), or the fold models' mean
+    # What every inner choice optimises (hyper-parameters, smoothing, early stopping on "official",
+    # fusion weights) and the leaderboard ranks by: one of the subtask's criteria; None: its default
+    # (mediaeval.task.Subtask.criterion).  Calibration stays least squares whatever it is.
+    criterion: str | None = None
     model: ModelSettings | SegmentSettings = field(default_factory=ModelSettings)
     fuse: list[int] = field(default_factory=list)   # a fused run: the numbers of the runs it fuses
     light: dict = field(default_factory=dict)       # [light]: [model] settings that make demo runs quick
@@ -65,6 +70,11 @@ class RunConfig:
     @property
     def fused(self) -> bool:
         return bool(self.fuse)
+
+    @property
+    def chosen_by(self) -> str:
+        """The criterion the run's choices optimise: its own ``criterion``, else the subtask's."""
+        return self.task.criterion_of(self.criterion)
 
     def lightened(self) -> RunConfig:
         """This run with its ``[light]`` settings in place of the ``[model]`` ones (``pipeline
@@ -86,20 +96,24 @@ class RunConfig:
         their seed) on which the weights are chosen; :func:`mediaeval.fusion.describe_fused` adds
         the weights once chosen."""
         out = {"description": self.description, "features": list(self.features), "external_data": self.external_data}
+        chosen = {} if self.criterion is None else {"criterion": self.criterion}
         if self.fused:
             return {**out, "model": f"late fusion (weighted mean, weights by nested CV over films) of {self.subtask} "
                                     f"runs {', '.join(map(str, self.fuse))}",
-                    "fused_runs": list(self.fuse), "settings": {"seed": self.seed, "folds": self.folds}}
+                    "fused_runs": list(self.fuse), "settings": {"seed": self.seed, "folds": self.folds, **chosen}}
         return {**out, "model": (self.model.describe() if isinstance(self.model, SegmentSettings) else
                                  f"BatchNorm, Dropout, LSTM({self.model.lstm_units}), Dropout, Dense")
                 + (f"; mean of {self.seeds} seeds" if self.seeds > 1 else "")
                 + (f"; test predictions: mean of the {self.folds} fold models" if self.ensemble == "folds" else ""),
-                "settings": {"seed": self.seed, "folds": self.folds, **self.model.as_dict()}}
+                "settings": {"seed": self.seed, "folds": self.folds, **chosen, **self.model.as_dict()}}
 
     def to_data(self) -> dict:
         """The definition as JSON-ready data: every field but ``path``, every model setting
-        (``None`` included).  ``run_from_data(path, config.to_data()) == config`` up to ``path``."""
+        (``None`` included), but ``criterion`` only when set (so that runs defined before it existed
+        keep their digest).  ``run_from_data(path, config.to_data()) == config`` up to ``path``."""
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("model", "path")}
+        if self.criterion is None:
+            del data["criterion"]
         if self.fused:   # a fused run has no model of its own
             return {**data, "features": list(self.features), "fuse": list(self.fuse)}
         return {**data, "features": list(self.features), "fuse": list(self.fuse), "model": self.model.as_dict()}
@@ -293,6 +307,11 @@ def run_from_data(path, data: dict) -> RunConfig:
     if not 0 <= seed <= last:   # seeds seed, seed + 1, ... seed NumPy's and scikit-learn's generators
         raise DataError(path, f"seed: expected 0 to {last}" + (f" (with seeds = {data['seeds']}, the last seed "
                               f"is below 2**32)" if data.get("seeds", 1) > 1 else "") + f", got {seed}")
+    if data.get("criterion") is not None:
+        try:
+            SUBTASKS[data["subtask"]].criterion_of(data["criterion"])
+        except ValueError as error:
+            raise DataError(path, str(error)) from None
     table = data.pop("model", {})
     if not isinstance(table, dict):
         raise DataError(path, f"model: expected a table, got {table!r}")

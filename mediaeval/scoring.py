@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError
-from .metrics import (_pair, accuracy, average_precision, f1, mean_squared_error, pearson_correlation, precision,
-                      quadrant_accuracy, recall)
+from .metrics import (_pair, accuracy, average_precision, concordance_correlation, f1, mean_squared_error,
+                      pearson_correlation, precision, quadrant_accuracy, recall)
 from .task import FEAR, VALENCE_AROUSAL, get
 
 
@@ -130,7 +130,9 @@ def _official_pcc(per_film: dict[str, dict[str, float]], key: str, notes: list[s
 def _valence_arousal_figures(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     return {"valence_mse": mean_squared_error(y[:, 0], p[:, 0]), "valence_pcc": pearson_correlation(y[:, 0], p[:, 0]),
             "arousal_mse": mean_squared_error(y[:, 1], p[:, 1]), "arousal_pcc": pearson_correlation(y[:, 1], p[:, 1]),
-            "quadrant_accuracy": quadrant_accuracy(y, p)}
+            "quadrant_accuracy": quadrant_accuracy(y, p),
+            "valence_ccc": concordance_correlation(y[:, 0], p[:, 0]),
+            "arousal_ccc": concordance_correlation(y[:, 1], p[:, 1])}
 
 
 def score_valence_arousal(truth: dict[str, np.ndarray], prediction: dict[str, np.ndarray]) -> Scores:
@@ -139,8 +141,10 @@ def score_valence_arousal(truth: dict[str, np.ndarray], prediction: dict[str, np
     Official figures are unweighted means over films of the per-film figures.  The official
     PCC is undefined (``nan``) when any film's PCC is (constant truth or prediction), as the mean
     over films of the 2017 script was; ``<key>_defined_films`` is the mean over the films whose
-    PCC is defined, and a note names the others.  An undefined MSE or quadrant accuracy (a film
-    of no segment) is left out of its mean, with a note.
+    PCC is defined, and a note names the others.  An undefined MSE, CCC or quadrant accuracy (a
+    film of no segment; for CCC, of one segment or of a constant truth predicted exactly) is left
+    out of its mean, with a note.  The concordance correlation (CCC, per film, then the mean over
+    films) is not a figure of the task: it is reported beside MSE and PCC.
     """
     per_film, notes = {}, []
     for film in sorted(truth):
@@ -150,7 +154,8 @@ def score_valence_arousal(truth: dict[str, np.ndarray], prediction: dict[str, np
         if key.endswith("_pcc"):
             official[key], official[f"{key}_defined_films"] = _official_pcc(per_film, key, notes)
         else:
-            official[key] = _film_mean(per_film, key, notes, "no segment")
+            official[key] = _film_mean(per_film, key, notes, "fewer than 2 segments, or an exact constant"
+                                       if key.endswith("_ccc") else "no segment")
     y = np.concatenate([truth[f] for f in sorted(truth)])
     p = np.concatenate([prediction[f] for f in sorted(truth)])
     pooled = _valence_arousal_figures(y, p)
@@ -161,9 +166,10 @@ def score_valence_arousal(truth: dict[str, np.ndarray], prediction: dict[str, np
 
 
 def _fear_figures(labels: np.ndarray, predicted: np.ndarray, confidence: np.ndarray) -> dict[str, float]:
+    false_alarm = float(np.mean(predicted)) if labels.size and not np.any(labels > 0) else float("nan")
     return {"ap": average_precision(labels, confidence), "accuracy": accuracy(labels, predicted),
             "precision": precision(labels, predicted), "recall": recall(labels, predicted),
-            "f1": f1(labels, predicted)}
+            "f1": f1(labels, predicted), "false_alarm": false_alarm}
 
 
 _UNDEFINED_BECAUSE = {"precision": "no segment is predicted fearful",
@@ -179,8 +185,11 @@ def score_fear(truth: dict[str, np.ndarray], prediction: dict[str, np.ndarray]) 
     counted in ``map_films_left_out``), the figure the task page announced; accuracy,
     precision, recall and F1 are pooled over all segments, and ``<figure>_per_film`` is their
     unweighted mean over films (over the films where the figure is defined; a note names the
-    others).  Which of the two the 2017 overview reported is unconfirmed.  Pooled: the same
-    label figures, and ``map`` the AP of all segments ranked together.
+    others).  Which of the two the 2017 overview reported is unconfirmed.  ``false_alarm_rate``:
+    on the films without a fear segment (which MAP leaves out; ``false_alarm_films`` of them),
+    the share of their segments labelled 1, averaged over those films (per film:
+    ``false_alarm``; ``nan`` for a film with fear).  Pooled: the same label figures, and ``map``
+    the AP of all segments ranked together.
     """
     keys = FEAR.metric_keys
     per_film, notes = {}, []
@@ -197,9 +206,12 @@ def score_fear(truth: dict[str, np.ndarray], prediction: dict[str, np.ndarray]) 
     p = np.concatenate([np.asarray(prediction[f], dtype=np.float64) for f in sorted(truth)])
     pooled = _fear_figures(y, p[:, 0], p[:, 1])
     pooled["map"] = pooled.pop("ap")
+    alarms = [v["false_alarm"] for v in per_film.values() if not np.isnan(v["false_alarm"])]
     official = {"map": float(np.mean(defined)) if defined else float("nan"),
                 **{k: pooled[k] for k in keys[1:]},
-                "map_films": len(defined), "map_films_left_out": len(without)}
+                "map_films": len(defined), "map_films_left_out": len(without),
+                "false_alarm_rate": float(np.mean(alarms)) if alarms else float("nan"),
+                "false_alarm_films": len(alarms)}
     for key in keys[2:]:
         if np.isnan(pooled[key]):
             notes.append(f"{key}: undefined ({_UNDEFINED_BECAUSE[key]})")
@@ -358,6 +370,34 @@ def _table(rows: dict[str, dict[str, float]]) -> str:
     return frame.to_string(float_format=lambda v: "nan" if math.isnan(v) else f"{v:.4f}", na_rep="nan")
 
 
+INTERVAL_TEXT = "percentile bootstrap over films, 2,000 resamples, seed 0"
+
+
+def intervals(scores: Scores, resamples: int | None = None, seed: int | None = None,
+              level: float | None = None) -> dict[str, tuple[float, float]]:
+    """The percentile bootstrap interval over films (:mod:`mediaeval.evidence`; by default 95 %,
+    2,000 resamples, seed 0) of every official figure that is a mean over films
+    (:meth:`~mediaeval.task.Subtask.film_figure`), in ``scores.official``'s order: ``{key: (low,
+    high)}``, ``nan`` where undefined.  A PCC's interval is over the films where it is defined,
+    even when the official mean is undefined; pooled figures (fear's pooled label figures) have
+    none."""
+    from . import evidence
+
+    task = get(scores.subtask)
+    films = sorted(scores.per_film)
+    if not films:
+        return {}
+    samples = evidence.film_resamples(len(films), resamples or evidence.RESAMPLES,
+                                      evidence.SEED if seed is None else seed)
+    out = {}
+    for key in scores.official:
+        source = task.film_figure(key)
+        if source is not None:
+            values = [scores.per_film[f].get(source, math.nan) for f in films]
+            out[key] = evidence.interval(values, samples, level or evidence.LEVEL)
+    return out
+
+
 def format_scores(scores: Scores, detail: bool = False) -> str:
     """The scores as text, the one way every command shows them.
 
@@ -365,13 +405,21 @@ def format_scores(scores: Scores, detail: bool = False) -> str:
     of ``plot``): their side figures (``*_defined_films``, ``*_per_film``, film counts) are left
     out, but an undefined figure shows its mean over the films where it is defined, and a
     figure scored by folds its mean ± standard deviation over folds.  With ``detail`` (``score``):
-    tables of the official and pooled figures, per film and per fold, then the notes.
+    tables of the official and pooled figures, the 95 % interval of each official mean over films
+    (:func:`intervals`), per film and per fold, then the notes.
     """
     if detail:
+        bounds = intervals(scores)
         lines = [_table({"official (mean over films)": scores.official, "pooled*": scores.pooled}),
                  "* pooled: every segment of every film together; dominated by differences between films, "
                  "and biased on out-of-fold files (a leave-one-film-out constant gets a strongly negative "
-                 "pooled PCC): not a figure to choose runs by", "\nper film:", _table(scores.per_film)]
+                 "pooled PCC): not a figure to choose runs by"]
+        if bounds:
+            lines += [f"\n95 % intervals of the official figures ({INTERVAL_TEXT}; PCC over the films where it "
+                      f"is defined):",
+                      _table({"low": {k: lo for k, (lo, _) in bounds.items()},
+                              "high": {k: hi for k, (_, hi) in bounds.items()}})]
+        lines += ["\nper film:", _table(scores.per_film)]
         if scores.folds is not None:
             rows = {f"fold {k}": fold["official"] for k, fold in enumerate(scores.folds, start=1)}
             rows.update({"mean over folds": scores.fold_mean, "std over folds": scores.fold_std})
@@ -379,7 +427,7 @@ def format_scores(scores: Scores, detail: bool = False) -> str:
         return "\n".join(lines + [f"note: {note}" for note in scores.notes])
     parts = []
     for key, value in scores.official.items():
-        if key.startswith("map_films") or key.endswith(("_defined_films", "_per_film")):
+        if key.startswith("map_films") or key == "false_alarm_films" or key.endswith(("_defined_films", "_per_film")):
             continue
         extra = []
         defined = scores.official.get(f"{key}_defined_films")

@@ -10,10 +10,11 @@ uses no label, so it is the same for a test film), then by the training films' s
 Everything chosen from data is chosen on the training films only, by an inner cross-validation
 over those films (:func:`inner_folds`):
 
-1. the estimator's hyper-parameters (a small grid per family) by the inner out-of-fold
-   official figure (mean per-film MSE for valence and arousal, each on its own; MAP for fear);
+1. the estimator's hyper-parameters (a small grid per family) by the run's criterion on the
+   inner out-of-fold predictions (:meth:`mediaeval.task.Subtask.column_figure`; by default the
+   official mean per-film MSE for valence and arousal, each on its own; MAP for fear);
 2. on the winner's inner out-of-fold predictions: the Gaussian smoothing width of each film's
-   predicted curve (in segments, 0 = none), then a linear calibration ``a p + b`` (least
+   predicted curve (in segments, 0 = none; by the criterion too), then a linear calibration ``a p + b`` (least
    squares, ``a`` kept >= ``MIN_SCALE`` so that no film's prediction becomes constant, which
    would leave its PCC and so the official mean undefined); for fear, the decision threshold
    that maximises F1 of the inner out-of-fold labels;
@@ -295,9 +296,11 @@ def _labels(film, task: Subtask) -> np.ndarray:
     return task.targets(np.asarray(film.labels, dtype=np.float64))
 
 
-def fit_segment_model(films, subtask: str, settings: SegmentSettings, seed: int = 0) -> SegmentModel:
+def fit_segment_model(films, subtask: str, settings: SegmentSettings, seed: int = 0,
+                      criterion: str | None = None) -> SegmentModel:
     """Fit on ``films`` (objects with ``name``, ``x`` steps, ``n_segments``, ``labels``), choosing
-    everything by inner cross-validation over these films only (see the module docstring)."""
+    everything by inner cross-validation over these films only, by ``criterion`` (``None``: the
+    subtask's; see the module docstring)."""
     task = get_subtask(subtask)
     classify = task.binary
     films = [f for f in films if f.n_segments > 0]   # a film shorter than one segment teaches nothing
@@ -319,13 +322,13 @@ def fit_segment_model(films, subtask: str, settings: SegmentSettings, seed: int 
         best = None
         for params in _candidates(settings, classify):
             oof = _inner_predictions(inputs, truth, folds, settings, params, classify, seed)
-            score = task.column_figure(truth, oof)
+            score = task.column_figure(truth, oof, criterion)
             score = -math.inf if math.isnan(score) else score
             if best is None or score > best[0]:
                 best = (score, params, oof)
         score, params, oof = best
         target = Target(params=params, inner_score=score)
-        _choose_post_processing(target, truth, oof, settings, task)
+        _choose_post_processing(target, truth, oof, settings, task, criterion)
         target.estimator = _fit(settings, params, classify, seed, np.concatenate([inputs[n] for n in names]),
                                 np.concatenate([truth[n] for n in names]))
         if not classify and settings.calibrate:
@@ -363,28 +366,29 @@ def _inner_predictions(inputs, truth, folds, settings, params, classify, seed) -
 
 
 def _choose_post_processing(target: Target, truth: dict, oof: dict, settings: SegmentSettings,
-                            task: Subtask) -> None:
+                            task: Subtask, criterion: str | None = None) -> None:
     """Smoothing width and calibration (not of confidences), on the inner out-of-fold predictions."""
-    target.sigma, target.scale, target.offset = choose_post_processing(truth, oof, settings.smoothing,
-                                                                       settings.calibrate and not task.binary, task)
+    target.sigma, target.scale, target.offset = choose_post_processing(
+        truth, oof, settings.smoothing, settings.calibrate and not task.binary, task, criterion)
 
 
 def choose_post_processing(truth: dict, predicted: dict, smoothing, calibrate: bool,
-                           task: Subtask) -> tuple[float, float, float]:
+                           task: Subtask, criterion: str | None = None) -> tuple[float, float, float]:
     """``(sigma, scale, offset)`` for one output, chosen on held-out predictions ``predicted``
     (film -> curve of its segments) against ``truth``: the Gaussian smoothing width (in
-    segments, among ``smoothing``) whose smoothed curves have the best official figure
-    (``task.column_figure``: mean per-film MSE, or MAP for fear; the first on a tie), then with
-    ``calibrate`` the least-squares line ``scale p + offset`` of those curves (``scale`` at least
-    :data:`MIN_SCALE`, so that no film's prediction becomes constant and its PCC undefined).
-    Apply as ``scale * smooth(p, sigma) + offset``.
+    segments, among ``smoothing``) whose smoothed curves have the best figure by ``criterion``
+    (``task.column_figure``; by default the mean per-film MSE, or MAP for fear; the first on a
+    tie), then with ``calibrate`` the least-squares line ``scale p + offset`` of those curves
+    (whatever the criterion: least squares is what a level needs, and PCC cannot see a level;
+    ``scale`` at least :data:`MIN_SCALE`, so that no film's prediction becomes constant and its
+    PCC undefined).  Apply as ``scale * smooth(p, sigma) + offset``.
 
     (Choosing the width by the *calibrated* figure instead was tried: on ``make bench-accuracy``
     it smoothed less and lowered valence_arousal run 1's arousal PCC from 0.44 to 0.43.)"""
     best = None
     for sigma in smoothing:
         smoothed = {n: smooth(p, sigma) for n, p in predicted.items()}
-        score = task.column_figure(truth, smoothed)
+        score = task.column_figure(truth, smoothed, criterion)
         score = -math.inf if math.isnan(score) else score
         if best is None or score > best[0]:
             best = (score, float(sigma), smoothed)

@@ -9,9 +9,11 @@ behaviour depends on the subtask it asks :func:`get` for the object, and never c
 
 Each subtask knows its label columns (annotations), its model outputs and their activation
 and range, its loss, its run-file rows (how they are written and checked, and how a model's
-per-segment outputs become rows), its metric keys and scorer, and the figure by which choices
-(weights, hyper-parameters, early stopping, ranking) are made.  Adding a subtask is adding an
-instance here (see README, "Extending mediaeval").
+per-segment outputs become rows), its metric keys and scorer, and the *criterion*: the figure
+by which choices (hyper-parameters, smoothing, early stopping, fusion weights) are made and the
+leaderboard ranks (:attr:`Subtask.criterion`, which a run may override among
+:attr:`Subtask.criteria`; calibration stays least squares whatever it is).  Adding a subtask is
+adding an instance here (see README, "Extending mediaeval").
 
 Importing this module imports nothing heavy (NumPy is imported by the methods that need it),
 so the CLI's choices can read :data:`SUBTASKS` and ``--help`` stays instant.
@@ -56,6 +58,12 @@ class Subtask:
     panel_keys: tuple[str, ...]        # a panel each in the leaderboard's plot
     film_panels: tuple[tuple[str, ...], ...]   # per-film figures drawn side by side, a panel per group
     pcc_columns: tuple[str, ...]       # row columns scored by PCC: a film's constant prediction is warned
+    criteria: tuple[tuple[str, tuple[str, ...]], ...]  # criterion name -> the official figures it is made of;
+                                       # the first is the default (:attr:`criterion`)
+    film_figures: tuple[tuple[str, str], ...]   # official figure -> the per-film figure it is the mean of
+    lower_better: tuple[str, ...]      # figures where lower is better (the others: higher)
+    strict_keys: tuple[str, ...]       # official mean undefined as soon as one film's is (the 2017 PCC)
+    constant_keys: tuple[str, ...]     # figures on which a run is compared with the constant baseline
 
     def __str__(self) -> str:
         return self.name
@@ -64,6 +72,36 @@ class Subtask:
     def outputs(self) -> int:
         """Number of model outputs per step or segment."""
         return len(self.output_columns)
+
+    # ------------------------------------------------------------------ the criterion
+
+    @property
+    def criterion(self) -> str:
+        """The default criterion: what choices optimise and the leaderboard ranks by."""
+        return self.criteria[0][0]
+
+    def criterion_of(self, name: str | None) -> str:
+        """``name`` checked against :attr:`criteria` (``None``: the default); ``ValueError``
+        naming the accepted ones otherwise."""
+        if name is None:
+            return self.criterion
+        if name not in dict(self.criteria):
+            raise ValueError(f"criterion: expected one of {', '.join(c for c, _ in self.criteria)} for "
+                             f"{self.name}, got {name!r}")
+        return name
+
+    def criterion_keys(self, criterion: str | None = None) -> tuple[str, ...]:
+        """The official figures a criterion is made of (each output's, for valence/arousal)."""
+        return dict(self.criteria)[self.criterion_of(criterion)]
+
+    def lower_is_better(self, key: str) -> bool:
+        """Whether a lower value of the figure ``key`` is better (MSE, false-alarm rate)."""
+        return key in self.lower_better
+
+    def film_figure(self, key: str) -> str | None:
+        """The per-film figure whose mean over films the official figure ``key`` is (``None``:
+        not a mean over films, a pooled figure)."""
+        return dict(self.film_figures).get(key)
 
     # ------------------------------------------------------------------ labels
 
@@ -108,25 +146,27 @@ class Subtask:
         (:mod:`mediaeval.scoring`)."""
         raise NotImplementedError
 
-    def column_figure(self, truth: dict, prediction: dict) -> float:
-        """The official figure of one output column, higher is better (``truth[film]`` and
+    def column_figure(self, truth: dict, prediction: dict, criterion: str | None = None) -> float:
+        """The criterion's figure of one output column, higher is better (``truth[film]`` and
         ``prediction[film]`` 1-D): how fusion weights, per-segment hyper-parameters and
         smoothing are chosen."""
         raise NotImplementedError
 
-    def stopping_figure(self, scores: Scores, stop_on: str) -> float:
+    def stopping_figure(self, scores: Scores, stop_on: str, criterion: str | None = None) -> float:
         """What early stopping minimises, from the held-out films' :class:`~mediaeval.scoring.Scores`
-        (``stop_on``: ``official`` or ``pcc``; see :class:`mediaeval.model.ModelSettings`)."""
+        (``stop_on``: ``official``, the criterion's figure, or ``pcc``; see
+        :class:`mediaeval.model.ModelSettings`)."""
         raise NotImplementedError
 
-    def rank_value(self, figure: Callable[[str], float | None]) -> float:
-        """A run's place on the leaderboard, higher first (``figure(key)``: its official
-        figure, ``None`` when undefined)."""
-        raise NotImplementedError
-
-    def beats(self, figure: Callable[[str], float | None], baseline: Callable[[str], float | None]) -> bool:
-        """Whether a run's official figures beat the constant baseline's."""
-        raise NotImplementedError
+    def rank_value(self, figure: Callable[[str], float | None], criterion: str | None = None) -> float:
+        """A run's place on the leaderboard, higher first: the mean of the criterion's figures
+        (``figure(key)``: the run's official figure, ``None`` when undefined), negated where lower
+        is better; ``-inf`` when one is undefined."""
+        values = [figure(key) for key in self.criterion_keys(criterion)]
+        if None in values:
+            return -math.inf
+        return sum(-v if self.lower_is_better(k) else v for k, v in zip(self.criterion_keys(criterion), values)
+                   ) / len(values)
 
 
 def fear_rows(confidence, threshold: float = 0.5) -> np.ndarray:
@@ -167,28 +207,29 @@ class _ValenceArousal(Subtask):
 
         return score_valence_arousal(truth, prediction)
 
-    def column_figure(self, truth, prediction) -> float:
-        from .metrics import film_mean_mse
+    def column_figure(self, truth, prediction, criterion=None) -> float:
+        """``mse``: minus the mean per-film MSE; ``pcc`` / ``ccc``: the mean per-film PCC / CCC,
+        an undefined one counting 0."""
+        from .metrics import concordance_correlation, film_mean_correlation, film_mean_mse, pearson_correlation
 
-        return -film_mean_mse(truth, prediction)
+        criterion = self.criterion_of(criterion)
+        if criterion == "mse":
+            return -film_mean_mse(truth, prediction)
+        metric = pearson_correlation if criterion == "pcc" else concordance_correlation
+        return film_mean_correlation(truth, prediction, metric)
 
-    def stopping_figure(self, scores, stop_on) -> float:
+    def stopping_figure(self, scores, stop_on, criterion=None) -> float:
+        """``official``: by the criterion, the mean of the valence and arousal MSE (``mse``), or 1 -
+        the mean per-film PCC or CCC of both (an undefined one counting 0); ``pcc``: the latter
+        for PCC, whatever the criterion."""
         import numpy as np
 
-        if stop_on == "pcc":
-            keys = ("valence_pcc", "arousal_pcc")
-            pccs = [np.nan_to_num(figures[k]) for figures in scores.per_film.values() for k in keys]
-            return 1.0 - float(np.mean(pccs))
-        return float(np.mean([scores.official["valence_mse"], scores.official["arousal_mse"]]))
-
-    def rank_value(self, figure) -> float:
-        pccs = [figure("valence_pcc"), figure("arousal_pcc")]
-        return -math.inf if None in pccs else sum(pccs) / 2
-
-    def beats(self, figure, baseline) -> bool:
-        mine = [figure(k) for k in ("valence_mse", "arousal_mse")]
-        base = [baseline(k) for k in ("valence_mse", "arousal_mse")]
-        return None not in mine and None not in base and sum(mine) < sum(base)
+        criterion = "pcc" if stop_on == "pcc" else self.criterion_of(criterion)
+        if criterion == "mse":
+            return float(np.mean([scores.official["valence_mse"], scores.official["arousal_mse"]]))
+        keys = [f"{column}_{criterion}" for column in ("valence", "arousal")]
+        values = [np.nan_to_num(figures[k]) for figures in scores.per_film.values() for k in keys]
+        return 1.0 - float(np.mean(values))
 
 
 @dataclass(frozen=True)
@@ -223,25 +264,23 @@ class _Fear(Subtask):
 
         return score_fear(truth, prediction)
 
-    def column_figure(self, truth, prediction) -> float:
+    def column_figure(self, truth, prediction, criterion=None) -> float:
         from .metrics import mean_average_precision
 
+        self.criterion_of(criterion)
         return mean_average_precision(truth, prediction)
 
-    def stopping_figure(self, scores, stop_on) -> float:
+    def stopping_figure(self, scores, stop_on, criterion=None) -> float:
         return 1.0 - scores.official["map"]
 
-    def rank_value(self, figure) -> float:
-        value = figure("map")
-        return -math.inf if value is None else value
 
-    def beats(self, figure, baseline) -> bool:
-        mine, base = figure("map"), baseline("map")
-        return mine is not None and (base is None or mine > base)
-
-
-_VALENCE_AROUSAL_KEYS = ("valence_mse", "valence_pcc", "arousal_mse", "arousal_pcc", "quadrant_accuracy")
+_VALENCE_AROUSAL_KEYS = ("valence_mse", "valence_pcc", "arousal_mse", "arousal_pcc", "quadrant_accuracy",
+                         "valence_ccc", "arousal_ccc")
 _FEAR_KEYS = ("map", "accuracy", "precision", "recall", "f1")
+# Fear's label figures as the leaderboard shows them: means over films, as 2017 probably reported
+# them, and the false-alarm rate on the films without fear, which MAP leaves out.
+_FEAR_FILM_KEYS = ("map", "accuracy_per_film", "precision_per_film", "recall_per_film", "f1_per_film",
+                   "false_alarm_rate")
 
 VALENCE_AROUSAL: Subtask = _ValenceArousal(
     name="valence_arousal", title="valence/arousal",
@@ -249,9 +288,18 @@ VALENCE_AROUSAL: Subtask = _ValenceArousal(
     row_columns=("valence", "arousal"), row_widths=(2,),
     activation="tanh", output_range=(-1.0, 1.0), binary=False,
     losses=("mse", "ccc"), loss_text="squared error (mse) or 1 - concordance (ccc)",
-    metric_keys=_VALENCE_AROUSAL_KEYS, table_keys=_VALENCE_AROUSAL_KEYS[:4], panel_keys=_VALENCE_AROUSAL_KEYS[:4],
+    metric_keys=_VALENCE_AROUSAL_KEYS,
+    table_keys=("valence_mse", "valence_pcc", "valence_ccc", "arousal_mse", "arousal_pcc", "arousal_ccc"),
+    panel_keys=_VALENCE_AROUSAL_KEYS[:4],
     film_panels=(("valence_mse", "arousal_mse"), ("valence_pcc", "arousal_pcc")),
-    pcc_columns=("valence", "arousal"))
+    pcc_columns=("valence", "arousal"),
+    # mse first: the official mean per-film MSE of each output is what the benchmark reports first,
+    # and, unlike PCC, it sees the level of a prediction (a constant has no PCC, so cannot win by it)
+    criteria=(("mse", ("valence_mse", "arousal_mse")), ("pcc", ("valence_pcc", "arousal_pcc")),
+              ("ccc", ("valence_ccc", "arousal_ccc"))),
+    film_figures=tuple((k, k) for k in _VALENCE_AROUSAL_KEYS),
+    lower_better=("valence_mse", "arousal_mse"), strict_keys=("valence_pcc", "arousal_pcc"),
+    constant_keys=("valence_mse", "arousal_mse"))
 
 FEAR: Subtask = _Fear(
     name="fear", title="fear",
@@ -259,9 +307,14 @@ FEAR: Subtask = _Fear(
     row_columns=("label", "confidence"), row_widths=(1, 2),   # a label alone: accepted with a warning
     activation="sigmoid", output_range=(0.0, 1.0), binary=True,
     losses=("mse",), loss_text="cross-entropy",   # the default setting, which fear leaves for cross-entropy
-    metric_keys=_FEAR_KEYS, table_keys=_FEAR_KEYS, panel_keys=("map",),
+    metric_keys=_FEAR_KEYS, table_keys=_FEAR_FILM_KEYS, panel_keys=("map",),
     film_panels=(("ap",), ("f1",)),
-    pcc_columns=())
+    pcc_columns=(),
+    criteria=(("map", ("map",)),),
+    film_figures=(("map", "ap"), ("accuracy_per_film", "accuracy"), ("precision_per_film", "precision"),
+                  ("recall_per_film", "recall"), ("f1_per_film", "f1"), ("false_alarm_rate", "false_alarm")),
+    lower_better=("false_alarm_rate",), strict_keys=(),
+    constant_keys=("map",))
 
 SUBTASKS: dict[str, Subtask] = {t.name: t for t in (VALENCE_AROUSAL, FEAR)}
 

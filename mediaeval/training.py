@@ -197,16 +197,18 @@ def _validation_split(names: list[str], share: float, seed: int) -> set[str]:
     return set(order[:min(count, len(names) - 2)])
 
 
-def validation_figure(films: list[FilmData], steps: list[np.ndarray], subtask: str, stop_on: str) -> float:
+def validation_figure(films: list[FilmData], steps: list[np.ndarray], subtask: str, stop_on: str,
+                      criterion: str | None = None) -> float:
     """What early stopping minimises on the held-out training films, from their per-step
-    outputs: the official figure of their 10 s segments (valence/arousal: the mean per-film MSE
-    of valence and arousal, or with ``stop_on = "pcc"`` 1 - their mean per-film PCC, an undefined
-    PCC counting 0; fear: 1 - MAP; :meth:`mediaeval.task.Subtask.stopping_figure`).  ``nan`` when
-    undefined (no fear segment held out)."""
+    outputs: the run's criterion on their 10 s segments (by default, valence/arousal: the mean
+    per-film MSE of valence and arousal; with ``criterion = "pcc"`` or ``"ccc"``, or with
+    ``stop_on = "pcc"``, 1 - their mean per-film PCC or CCC, an undefined one counting 0; fear:
+    1 - MAP; :meth:`mediaeval.task.Subtask.stopping_figure`).  ``nan`` when undefined (no fear
+    segment held out)."""
     task = get_subtask(subtask)
     truth = {f.name: f.labels for f in films}
     rows = {f.name: to_segments(s, f.n_segments, subtask) for f, s in zip(films, steps)}
-    return task.stopping_figure(task.score(truth, rows), stop_on)
+    return task.stopping_figure(task.score(truth, rows), stop_on, criterion)
 
 
 @dataclass(frozen=True)
@@ -231,8 +233,9 @@ class PostProcessing:
 
     @classmethod
     def choose(cls, films: list[FilmData], steps: list[np.ndarray], subtask: str, settings: ModelSettings,
-               level: np.ndarray | None = None):
-        """Chosen on ``films`` (held out from training) from the model's per-step outputs.
+               level: np.ndarray | None = None, criterion: str | None = None):
+        """Chosen on ``films`` (held out from training) from the model's per-step outputs, the
+        smoothing by ``criterion`` (``None``: the subtask's).
 
         ``level`` (per output): the mean label of the segments of every film the model was given
         (trained on or held out), the constant predictor's value.  With it, calibration keeps the
@@ -248,7 +251,8 @@ class PostProcessing:
         raw = {f.name: steps_to_n_segments(s.astype(np.float64), f.n_segments) for f, s in zip(films, steps)}
         truth = {f.name: task.targets(np.asarray(f.labels, np.float64)) for f in films}
         chosen = [choose_post_processing({n: t[:, j] for n, t in truth.items()}, {n: r[:, j] for n, r in raw.items()},
-                                          settings.smoothing, settings.calibrate and not task.binary, task)
+                                          settings.smoothing, settings.calibrate and not task.binary, task,
+                                          criterion)
                   for j in range(task.outputs)]
         post = cls(*(tuple(c[i] for c in chosen) for i in range(3)))
         if level is not None and settings.calibrate and not task.binary:
@@ -392,26 +396,29 @@ def _training_inputs(films: list[FilmData], subtask: str, settings: ModelSetting
 
 
 def fit(films: list[FilmData], subtask: str, settings: ModelSettings, seed: int, out_dir: Path | None = None,
-        progress: bool = True, label: str = "") -> Fitted:
+        progress: bool = True, label: str = "", criterion: str | None = None) -> Fitted:
     """Train one model on ``films``; save it to ``out_dir``.
 
     With ``settings.validation_share`` > 0, that share of ``films`` is held out and the epoch
-    with the best validation figure (``settings.stop_on``, see :func:`validation_figure`) is
-    kept, stopping after ``patience`` epochs without progress; with 0 (the final model, whose
-    epoch count comes from the folds) every film trains for ``settings.epochs`` epochs.
+    with the best validation figure (``settings.stop_on`` and ``criterion``, see
+    :func:`validation_figure`) is kept, stopping after ``patience`` epochs without progress; with
+    0 (the final model, whose epoch count comes from the folds) every film trains for
+    ``settings.epochs`` epochs.  The post-processing's smoothing is chosen by ``criterion`` too.
     """
     set_seed(seed)
     inputs = _training_inputs(films, subtask, settings, seed)
     model = build_model(inputs.xs[0].shape[1], subtask, settings)
     trainer = Trainer(model, subtask, settings)
-    log, best_epoch = _train_epochs(trainer, inputs, subtask, settings, seed, out_dir, progress, label)
+    log, best_epoch = _train_epochs(trainer, inputs, subtask, settings, seed, out_dir, progress, label, criterion)
     valid = inputs.valid
-    post = (PostProcessing.choose(valid, trainer.predict(inputs.valid_xs), subtask, settings, _level(films, subtask))
+    post = (PostProcessing.choose(valid, trainer.predict(inputs.valid_xs), subtask, settings, _level(films, subtask),
+                                  criterion)
             if valid else PostProcessing.identity(get_subtask(subtask).outputs))
     fitted = Fitted(TrainedLSTM(model, inputs.normaliser, post), log, best_epoch, [f.name for f in valid])
     if out_dir is not None:
         _save_fitted(out_dir, fitted, {
-            "subtask": subtask, "seed": seed, "settings": settings.as_dict(), "positive_weight": inputs.pos_weight,
+            "subtask": subtask, "seed": seed, "criterion": get_subtask(subtask).criterion_of(criterion),
+            "settings": settings.as_dict(), "positive_weight": inputs.pos_weight,
             "best_epoch": best_epoch, "train_films": [f.name for f in inputs.train],
             "validation_films": fitted.validation_films})
     return fitted
@@ -451,7 +458,8 @@ class _EarlyStopping:
 
 
 def _train_epochs(trainer, inputs: _TrainingInputs, subtask: str, settings: ModelSettings, seed: int,
-                  out_dir: Path | None, progress: bool, label: str) -> tuple[list[dict], int]:
+                  out_dir: Path | None, progress: bool, label: str, criterion: str | None = None
+                  ) -> tuple[list[dict], int]:
     """The epoch loop: train, log (``log.csv`` rows, TensorBoard under ``out_dir``), stop early
     on the held-out films; the model ends with the kept epoch's weights.  Returns the log and
     the kept epoch."""
@@ -465,7 +473,7 @@ def _train_epochs(trainer, inputs: _TrainingInputs, subtask: str, settings: Mode
     log = []
     bar = progress_bar(range(settings.epochs), desc=label or "epochs", unit="epoch", leave=False, disable=not progress)
     for epoch in bar:
-        row = _train_epoch(trainer, inputs, subtask, settings, rng, epoch + 1)
+        row = _train_epoch(trainer, inputs, subtask, settings, rng, epoch + 1, criterion)
         log.append(row)
         if writer is not None:
             with writer.as_default():
@@ -480,7 +488,8 @@ def _train_epochs(trainer, inputs: _TrainingInputs, subtask: str, settings: Mode
     return log, stopping.best_epoch
 
 
-def _train_epoch(trainer, inputs: _TrainingInputs, subtask: str, settings: ModelSettings, rng, epoch: int) -> dict:
+def _train_epoch(trainer, inputs: _TrainingInputs, subtask: str, settings: ModelSettings, rng, epoch: int,
+                 criterion: str | None = None) -> dict:
     """One epoch (a batch of training films packed into rows, ``rng`` drawing them), then the
     held-out films' loss and figure: its log row."""
     from .model import pack_films
@@ -489,18 +498,20 @@ def _train_epoch(trainer, inputs: _TrainingInputs, subtask: str, settings: Model
     batch = pack_films(inputs.xs, inputs.targets, inputs.weights, settings.batch_films, settings, rng)
     row = {"epoch": epoch, "loss": trainer.train_batch(batch), "seconds": time.perf_counter() - started}
     if inputs.valid:
-        row.update(_validation_row(trainer, inputs.valid, inputs.valid_xs, subtask, settings, inputs.pos_weight))
+        row.update(_validation_row(trainer, inputs.valid, inputs.valid_xs, subtask, settings, inputs.pos_weight,
+                                   criterion))
     return row
 
 
-def _validation_row(trainer, valid, valid_xs, subtask, settings, pos_weight) -> dict:
+def _validation_row(trainer, valid, valid_xs, subtask, settings, pos_weight, criterion=None) -> dict:
     """The held-out films' loss (as trained: step-weighted) and early-stopping figure."""
     steps = trainer.predict(valid_xs)
     targets = [f.targets(subtask) for f in valid]
     weights = [_step_weights(t, subtask, pos_weight) for t in targets]
     loss = float(trainer.loss(np.concatenate(targets)[None], np.concatenate(steps)[None],
                               np.concatenate(weights)[None]))
-    figure = loss if settings.stop_on == "loss" else validation_figure(valid, steps, subtask, settings.stop_on)
+    figure = (loss if settings.stop_on == "loss" else
+              validation_figure(valid, steps, subtask, settings.stop_on, criterion))
     if not np.isfinite(figure):   # nothing to measure it on (no fear segment held out): the loss
         figure = loss
     return {"val_loss": loss, "val_figure": float(figure)}
@@ -791,6 +802,7 @@ class FitJob:
     out_dir: Path | None   # where the model is saved (None: not saved)
     progress: bool = True  # draw the epochs' bar (only where the job runs in this process)
     n_folds: int = 0       # how many folds the run has (for a fold model's label; 0: not said)
+    criterion: str | None = None   # what the model's choices optimise (the run's; None: the subtask's)
 
     @property
     def key(self) -> ModelKey:
@@ -807,7 +819,7 @@ def _fit_job(job: FitJob) -> FitOutcome:
     """Train one model (one fold or the final model, one seed); predict its held-out films."""
     if _is_segment_family(job.settings):
         return FitOutcome(_fit_segment_job(job))
-    fitted = fit(job.train, job.subtask, job.settings, job.seed, job.out_dir, job.progress, job.label)
+    fitted = fit(job.train, job.subtask, job.settings, job.seed, job.out_dir, job.progress, job.label, job.criterion)
     return FitOutcome(fitted.trained.predictions(job.held_out, job.subtask), fitted.best_epoch, fitted.post)
 
 
@@ -826,12 +838,14 @@ def _fit_segment_job(job: FitJob) -> list:
     the predictions of its held-out films."""
     from .segment_models import fit_segment_model
 
-    model = fit_segment_model(job.train, job.subtask, job.settings, job.seed)
+    model = fit_segment_model(job.train, job.subtask, job.settings, job.seed, job.criterion)
     if job.out_dir is not None:
         job.out_dir.mkdir(parents=True, exist_ok=True)
         model.save(job.out_dir / SEGMENT_FILES[0])
         write_text_atomic(job.out_dir / "settings.json", json.dumps(
-            {"subtask": job.subtask, "seed": job.seed, "settings": job.settings.as_dict(), "chosen": model.choices(),
+            {"subtask": job.subtask, "seed": job.seed,
+             "criterion": get_subtask(job.subtask).criterion_of(job.criterion),
+             "settings": job.settings.as_dict(), "chosen": model.choices(),
              "train_films": [f.name for f in job.train]}, indent=2, default=float) + "\n")
     return _segment_predictions(model, job.held_out)
 
@@ -1039,13 +1053,15 @@ def _fold_jobs(folder: Path, config: RunConfig, films: list[FilmData], folds: li
     fold's (in the fold's order)."""
     by_name = {f.name: f for f in films}
     return [FitJob(k, seed, [f for f in films if f.name not in names], [by_name[n] for n in names], config.subtask,
-                   config.model, folder / model_name(k, seed), progress, n_folds=len(folds))
+                   config.model, folder / model_name(k, seed), progress, n_folds=len(folds),
+                   criterion=config.criterion)
             for k, names in enumerate(folds, start=1) for seed in _seeds(config)]
 
 
 def _final_jobs(folder: Path, config: RunConfig, films: list[FilmData], settings, progress: bool) -> list[FitJob]:
     """One job per seed: the final model, which learns from every development film."""
-    return [FitJob(None, seed, films, [], config.subtask, settings, folder / model_name(None, seed), progress)
+    return [FitJob(None, seed, films, [], config.subtask, settings, folder / model_name(None, seed), progress,
+                   criterion=config.criterion)
             for seed in _seeds(config)]
 
 

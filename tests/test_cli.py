@@ -70,7 +70,13 @@ def test_score_json_is_one_object(tiny_dataset, demo_runs):
     scores = json.loads(result.output)
     assert scores["subtask"] == "valence_arousal"
     assert set(scores["official"]) == {"valence_mse", "valence_pcc", "arousal_mse", "arousal_pcc", "quadrant_accuracy",
-                                       "valence_pcc_defined_films", "arousal_pcc_defined_films"}  # issue 11 item 3
+                                       "valence_pcc_defined_films", "arousal_pcc_defined_films",   # issue 11 item 3
+                                       "valence_ccc", "arousal_ccc"}                                # issue 22 item 4
+    # issue 22 item 1: each official mean over films with its 95 % interval over films
+    assert set(scores["intervals"]) == {"valence_mse", "valence_pcc", "arousal_mse", "arousal_pcc",
+                                        "quadrant_accuracy", "valence_ccc", "arousal_ccc"}
+    low, high = scores["intervals"]["valence_mse"]
+    assert low <= scores["official"]["valence_mse"] <= high
     assert scores["official"]["valence_pcc"] is None  # the constant baseline has no PCC
     assert set(scores["per_film"]) == {"Sample_01", "Sample_02"}
     fear = json.loads(invoke("score", demo_runs["fear", "dev"], "--dataset", tiny_dataset, "--json").output)

@@ -44,7 +44,8 @@ def test_runs_are_ranked_and_compared_with_the_constant_on_their_folds(dataset, 
     board = leaderboard([bad, good], dataset)
     entries = board["valence_arousal"]
     assert [e.name for e in entries] == ["valence_arousal_run1", "valence_arousal_run2"]
-    assert entries[0].beats_constant and not entries[1].beats_constant
+    # beating the constant is said per MSE figure, by the paired interval (format changed by issue 22)
+    assert [e.evidence.vs_constant["valence_mse"].verdict for e in entries] == ["better", "worse"]
     # The constant of fold 1 is the mean of films C and D; of fold 2, the mean of A and B.
     cd = np.array(LABELS["Film_C"] + LABELS["Film_D"]).mean(axis=0)
     ab = np.array(LABELS["Film_A"] + LABELS["Film_B"]).mean(axis=0)
@@ -52,13 +53,18 @@ def test_runs_are_ranked_and_compared_with_the_constant_on_their_folds(dataset, 
                         for f, m in (("Film_A", cd), ("Film_B", cd), ("Film_C", ab), ("Film_D", ab))])
     assert entries[0].figure("valence_mse", "baseline:official") == pytest.approx(expected, abs=1e-12)
     assert entries[0].figure("valence_pcc", "baseline:official") is None     # a constant has no PCC
+    assert entries[0].evidence.constant["valence_mse"].value == pytest.approx(expected, abs=1e-12)
+    assert entries[0].evidence.constant["valence_pcc"].value is None
     table = format_table(board)
     assert (table.index("valence_arousal_run1") < table.index("valence_arousal_run2")
             < table.index("constant (training mean)"))
-    assert "* does not beat it" in table.splitlines()[3] and "beats it" in table.splitlines()[2]
+    lines = table.splitlines()
+    good_mse = next(line for line in lines if line.strip().startswith("valence_mse"))
+    bad_mse = next(line for line in lines[lines.index("  2. valence_arousal_run2"):] if "valence_mse" in line)
+    assert good_mse.endswith("better") and bad_mse.endswith("worse")
     records = to_records(board)
-    assert [r["rank"] for r in records] == [1, 2] and records[1]["beats_constant"] is False
-    assert records[0]["constant_valence_mse"] == pytest.approx(expected, abs=1e-12)
+    assert [r["rank"] for r in records] == [1, 2] and records[1]["vs_constant"]["valence_mse"]["verdict"] == "worse"
+    assert records[0]["constant"]["valence_mse"]["value"] == pytest.approx(expected, abs=1e-12)
     png = plot_leaderboard(board, tmp_path / "board.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -75,7 +81,7 @@ def test_folds_naming_films_of_another_dataset_are_not_compared(dataset, tmp_pat
     folder = _model_folder(tmp_path / "m", 1, "d", truth)
     write_folds(folder / "folds.json", [["Film_A", "Film_X"], ["Film_C", "Film_D"]], 0)
     entry = leaderboard([folder], dataset)["valence_arousal"][0]
-    assert entry.baseline is None and entry.beats_constant is None
+    assert entry.baseline is None and entry.evidence.vs_constant == {} and entry.evidence.constant == {}
     assert entry.note == (f"valence_arousal_run1: trained on 1 film(s) without valence_arousal annotations in "
                           f"{dataset.root} (Film_X): its figures are not this dataset's, so they are not compared "
                           f"with its constant")
@@ -94,20 +100,23 @@ def test_issue20_a_model_trained_on_other_labels_is_not_compared_with_the_consta
     old = _model_folder(tmp_path / "old", 3, "trained before digests", {f: t + 0.02 for f, t in truth.items()})
     _write_manifest(old, state="complete")
     entries = {e.name: e for e in leaderboard([mine, other, old], dataset)["valence_arousal"]}
-    assert entries["valence_arousal_run1"].note is None and entries["valence_arousal_run1"].beats_constant is True
-    assert entries["valence_arousal_run2"].beats_constant is None and entries["valence_arousal_run2"].baseline is None
+    verdicts = {n: {k: v.verdict for k, v in e.evidence.vs_constant.items()} for n, e in entries.items()}
+    assert entries["valence_arousal_run1"].note is None
+    assert verdicts["valence_arousal_run1"] == {"valence_mse": "better", "arousal_mse": "better"}
+    assert verdicts["valence_arousal_run2"] == {} and entries["valence_arousal_run2"].baseline is None
     assert entries["valence_arousal_run2"].note == (
         f"valence_arousal_run2: trained on other valence_arousal labels than those of {dataset.root} for 1 of 4 "
         f"films (Film_B): its figures are not this dataset's, so they are not compared with its constant")
-    assert entries["valence_arousal_run3"].beats_constant is True
+    assert verdicts["valence_arousal_run3"] == {"valence_mse": "better", "arousal_mse": "better"}
     assert entries["valence_arousal_run3"].note == (
         f"valence_arousal_run3: its model.json records no digest of the labels it was trained on (made by an "
         f"earlier mediaeval): whether they are those of {dataset.root} cannot be checked")
     table = format_table(leaderboard([mine, other, old], dataset)).splitlines()
-    row = next(line for line in table if line.lstrip().startswith("valence_arousal_run2"))
-    assert row.endswith("  not compared (see note)") and "beats it" not in row
-    assert [line for line in table if line.startswith("note: ")] == [
-        f"note: {entries['valence_arousal_run2'].note}", f"note: {entries['valence_arousal_run3'].note}"]
+    start = next(i for i, line in enumerate(table) if ". valence_arousal_run2" in line)
+    mse = [line for line in table[start + 1:start + 8] if line.lstrip().startswith(("valence_mse", "arousal_mse"))]
+    assert len(mse) == 2 and all(line.endswith("not compared (see note)") for line in mse)
+    assert [line for line in table if line.startswith("  note: ")] == [
+        f"  note: {entries['valence_arousal_run2'].note}", f"  note: {entries['valence_arousal_run3'].note}"]
 
 
 def test_leaderboard_command_table_json_csv_plot(dataset, tmp_path):
@@ -125,7 +134,7 @@ def test_leaderboard_command_table_json_csv_plot(dataset, tmp_path):
     assert "constant (training mean)" in table.output and (tmp_path / "b.png").exists()
     records = json.loads(CliRunner().invoke(cli, base + ["--json"]).output)
     assert [r["run"] for r in records] == ["valence_arousal_run1", "valence_arousal_run2"]
-    assert records[0]["constant_valence_pcc"] is None
+    assert records[0]["constant"]["valence_pcc"]["value"] is None
     csv_text = CliRunner().invoke(cli, base + ["--csv"]).output.splitlines()
     assert csv_text[0].startswith("rank,subtask,run,") and len(csv_text) == 3
     both = CliRunner().invoke(cli, base + ["--csv", "--json"])
@@ -150,12 +159,14 @@ def test_the_plot_has_one_panel_per_figure_with_spread_and_the_constant(dataset,
         points = next(line for line in ax.get_lines() if line.get_marker() == "o")
         # the points of this panel are this figure of each run, and no other figure (MSE and PCC never share)
         assert points.get_xdata().tolist() == pytest.approx([e.figure(key) for e in entries])
-        bars = ax.collections[0].get_segments()
-        assert [s[1][0] - s[0][0] for s in bars] == pytest.approx([2 * e.figure(key, "fold_std") for e in entries])
+        bars = ax.collections[0].get_segments()     # each run's 95 % interval over films (issue 22; was ± std)
+        assert [x for s in bars for x in (s[0][0], s[1][0])] == pytest.approx(
+            [x for e in entries for x in (e.evidence.figures[key].low, e.evidence.figures[key].high)])
         constant = [line for line in ax.get_lines() if line.get_label() == "constant"]
         if key.endswith("mse"):
             assert constant[0].get_xdata()[0] == pytest.approx(entries[0].figure(key, "baseline:official"))
+            assert constant[0].get_xdata()[0] == pytest.approx(entries[0].evidence.constant[key].value)
         else:
             assert constant == []      # a constant has no PCC
-    assert fig._suptitle.get_text() == ("out-of-fold figures (official value ± std over folds), constant on the "
-                                        "same folds")
+    assert fig._suptitle.get_text() == ("official figures with 95 % intervals (percentile bootstrap over films); "
+                                        "constant dashed; grey names: worse than the best run on the criterion")

@@ -5,8 +5,8 @@ import pytest
 from scipy.stats import pearsonr
 from sklearn import metrics as sk
 
-from mediaeval.metrics import (accuracy, average_precision, f1, mean_squared_error, pearson_correlation,
-                               precision, quadrant_accuracy, recall)
+from mediaeval.metrics import (accuracy, average_precision, concordance_correlation, f1, mean_squared_error,
+                               pearson_correlation, precision, quadrant_accuracy, recall)
 from mediaeval.scoring import score_fear, score_valence_arousal
 
 
@@ -104,3 +104,54 @@ def test_fear_map_leaves_out_films_without_fear():
     assert scores.pooled["map"] == pytest.approx(sk.average_precision_score(y, c))
     assert scores.official["f1"] == pytest.approx(sk.f1_score(y, c >= 0.5))
     assert scores.official["accuracy"] == pytest.approx(sk.accuracy_score(y, c >= 0.5))
+
+
+def _textbook_ccc(y, p) -> float:
+    """Lin (1989): 2 s_xy / (s_x² + s_y² + (x̄ - ȳ)²), moments divided by n, by a loop."""
+    n = len(y)
+    my, mp = sum(y) / n, sum(p) / n
+    syy = sum((a - my) ** 2 for a in y) / n
+    spp = sum((b - mp) ** 2 for b in p) / n
+    syp = sum((a - my) * (b - mp) for a, b in zip(y, p)) / n
+    return 2 * syp / (syy + spp + (my - mp) ** 2)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_ccc_matches_the_textbook_formula_and_is_pcc_times_the_bias_factor(seed):
+    # issue 22 item 4: CCC beside MSE and PCC
+    rng = np.random.default_rng(seed)
+    truth = rng.uniform(-1, 1, 40)
+    prediction = 0.6 * truth + 0.2 + rng.normal(0, 0.2, 40)
+    value = concordance_correlation(truth, prediction)
+    assert value == pytest.approx(_textbook_ccc(list(truth), list(prediction)), abs=1e-12)
+    sy, sp = truth.std(), prediction.std()
+    bias = 2 / (sy / sp + sp / sy + (truth.mean() - prediction.mean()) ** 2 / (sy * sp))
+    assert value == pytest.approx(pearsonr(truth, prediction)[0] * bias, abs=1e-12)
+    assert value < pearsonr(truth, prediction)[0]              # a wrong level and scale cost CCC, not PCC
+    assert concordance_correlation(truth, truth) == 1.0
+    assert concordance_correlation(truth, np.full(40, 0.3)) == 0.0     # a constant: 0, where its PCC is undefined
+    assert np.isnan(concordance_correlation([0.2], [0.1]))
+    assert np.isnan(concordance_correlation([0.2, 0.2], [0.2, 0.2]))
+
+
+def test_ccc_is_reported_per_film_and_as_the_mean_over_films():
+    (t1, p1), (t2, p2) = _va(0, 30), _va(1, 10)
+    scores = score_valence_arousal({"A": t1, "B": t2}, {"A": p1, "B": p2})
+    per_film = [_textbook_ccc(list(t[:, 1]), list(p[:, 1])) for t, p in ((t1, p1), (t2, p2))]
+    assert scores.per_film["B"]["arousal_ccc"] == pytest.approx(per_film[1], abs=1e-12)
+    assert scores.official["arousal_ccc"] == pytest.approx(np.mean(per_film), abs=1e-12)
+
+
+def test_fear_false_alarm_rate_is_on_the_films_without_fear():
+    # issue 22 item 7: MAP leaves out the films without fear; the false-alarm rate is about them
+    truth = {"A": np.array([0, 1, 0, 1]), "B": np.array([0, 0, 0, 0]), "C": np.array([0, 0]),
+             "D": np.array([1, 0])}
+    labels = {"A": [1, 1, 1, 1], "B": [1, 0, 0, 0], "C": [1, 1], "D": [1, 1]}
+    prediction = {f: np.column_stack([np.array(v, float), np.array(v, float) * 0.9]) for f, v in labels.items()}
+    scores = score_fear(truth, prediction)
+    assert scores.per_film["B"]["false_alarm"] == 0.25 and scores.per_film["C"]["false_alarm"] == 1.0
+    assert np.isnan(scores.per_film["A"]["false_alarm"])             # a film with fear has none
+    assert scores.official["false_alarm_rate"] == pytest.approx((0.25 + 1.0) / 2)
+    assert scores.official["false_alarm_films"] == 2
+    assert "false_alarm" not in scores.pooled
+    json.dumps(scores.to_json())

@@ -123,9 +123,9 @@ def _model_folder(folder, dataset, prediction: dict, n: int):
 
 
 def test_runs_compared_as_the_leaderboard(tiny_dataset, tmp_path):
-    """Run files of model folders bring their spread over folds and the constant on their folds;
-    a test-set run file has no spread and the development films' constant; a plain development
-    run file has neither, and the plot's title says so."""
+    """Run files of model folders bring their out-of-fold figures and the constant on their folds;
+    a test-set run file has the development films' constant; a plain development run file has
+    none, and the plot's title says so.  Every run has its interval over films."""
     from mediaeval.dataset import Dataset
     from mediaeval.leaderboard import leaderboard_figure, ranked, run_file_entry
     from mediaeval.scoring import score_valence_arousal
@@ -177,18 +177,21 @@ def test_runs_compared_as_the_leaderboard(tiny_dataset, tmp_path):
                                                    "arousal_mse (lower is better)", "arousal_pcc"]
     for ax, key in zip(fig.axes, keys):
         labels_drawn = [t.get_text() for t in ax.get_yticklabels()]
+        # every run has its 95 % interval over films now (issue 22): no name is marked for lacking a spread
         assert sorted(labels_drawn) == ["me17ei_T_valence_arousal_run1", "me17ei_T_valence_arousal_run2",
-                                        "me17ei_T_valence_arousal_run3 *", "me17ei_T_valence_arousal_run4 *"]
+                                        "me17ei_T_valence_arousal_run3", "me17ei_T_valence_arousal_run4"]
         points = next(line for line in ax.get_lines() if line.get_marker() == "o")
         drawn = dict(zip(labels_drawn, points.get_xdata()))
         value = fourth.figure(key)   # a PCC of a test film this short may be undefined: not drawn (nan)
-        assert drawn["me17ei_T_valence_arousal_run4 *"] == pytest.approx(np.nan if value is None else value,
-                                                                         nan_ok=True)
+        assert drawn["me17ei_T_valence_arousal_run4"] == pytest.approx(np.nan if value is None else value,
+                                                                       nan_ok=True)
         bars = {lab: s[1][0] - s[0][0] if len(s) else None   # no bar at an undefined value
                 for lab, s in zip(labels_drawn, ax.collections[0].get_segments())}
-        assert bars["me17ei_T_valence_arousal_run4 *"] == (None if value is None else 0)
-        if key.endswith("mse"):   # the PCCs of films of 1-2 segments are undefined, so is their spread
-            assert bars["me17ei_T_valence_arousal_run1"] == pytest.approx(2 * first.figure(key, "fold_std"))
+        # one test film: every resample is that film, so its interval is the value itself
+        assert bars["me17ei_T_valence_arousal_run4"] == (None if value is None else 0)
+        if key.endswith("mse"):   # the PCCs of films of 1-2 segments are undefined, so is their interval
+            interval = next(e for e in ranked(entries)["valence_arousal"] if e.name == first.name).evidence.figures[key]
+            assert bars["me17ei_T_valence_arousal_run1"] == pytest.approx(interval.high - interval.low)
         marks = [c for c in ax.collections[1:] if c.get_label() == "constant (of each run)"]
         if key.endswith("mse"):   # the runs' constants differ (folds, test films), so one mark per row that has one
             xs = sorted(seg[0][0] for seg in marks[0].get_segments())
@@ -197,9 +200,9 @@ def test_runs_compared_as_the_leaderboard(tiny_dataset, tmp_path):
         else:
             assert marks == []
     assert fig._suptitle.get_text() == (
-        "official figures (± std over folds for the runs of model folders); no spread for 2 run file(s) "
-        "without folds (marked *)\nno constant for me17ei_T_valence_arousal_run3: development films of unknown "
-        "folds")
+        "official figures with 95 % intervals (percentile bootstrap over films); constant dashed; grey names: worse "
+        "than the best run on the criterion\nno constant for me17ei_T_valence_arousal_run3: development films of "
+        "unknown folds")
 
     out = tmp_path / "plots"
     result = CliRunner().invoke(cli, ["plot", *map(str, paths), "--dataset", str(tiny_dataset), "--out", str(out)],

@@ -1,14 +1,20 @@
-"""Accuracy on a development set of realistic difficulty: every recipe of ``runs/`` beside two
-references measured in the same run.
+"""Accuracy on development sets of realistic difficulty, and which claims about it replicate:
+recipes of ``runs/`` beside two references, over several draws of data and of folds.
 
-The set (``tools/realistic.py``) is built from the real LIRIS-ACCEDE per-second curves in
-``../shared/data/liris-accede-continuous/``: official annotation files (10 s means every 5 s;
-fear where valence is low and arousal high) and one per-second feature table per film, whose
-few cues relate to the curves weakly (within-film r 0.10-0.25 for arousal, <= 0.15 for valence
-at 1 Hz), late (0-3 s), non-linearly, film by film (offsets and scales), in slow noise, among
-39 distractor columns (48 in all).  The tables enter through ``mediaeval import-features`` as the set
-``realistic``; each run of ``runs/`` is trained on it (its ``features`` replaced) by
-``mediaeval train``'s own code, with the same folds and out-of-fold protocol.
+A *generator* (``--generator``; today ``realistic``, ``tools/realistic.py``) builds a set from the
+real LIRIS-ACCEDE per-second curves in ``../shared/data/liris-accede-continuous/``: official
+annotation files (10 s means every 5 s; fear where valence is low and arousal high) and one
+per-second feature table per film, whose few cues relate to the curves weakly (within-film r
+0.10-0.25 for arousal, <= 0.15 for valence at 1 Hz), late (0-3 s), non-linearly, film by film
+(offsets and scales), in slow noise, among 39 distractor columns (48 in all).  The tables enter
+through ``mediaeval import-features`` as the set ``realistic``; each recipe is trained on it (its
+``features`` replaced) by ``mediaeval train``'s own code, with the same folds and out-of-fold
+protocol.
+
+A *draw* is one generator seed (the noise, cues and columns of the set; the films and labels
+stay) and one fold seed (the run's ``seed``: its folds and models).  By default 3 x 3 = 9 draws,
+and the recipes the bench trains are the per-segment ridge / logistic runs of ``runs/`` (the
+others with ``--only``, ``make bench-accuracy ONLY=...``; a fused run brings the runs it fuses).
 
 References, on the same folds and scored by the same code:
 
@@ -19,20 +25,25 @@ References, on the same folds and scored by the same code:
   cross-validation over the training films only, and a Gaussian smoothing of each film's
   predicted curve (sigma 10 s, fixed), computed with scikit-learn.
 
-Figures are out of fold: every film is predicted by models that never saw it, and nothing is
-chosen on it.  Official figures are per-film means (as the 2017 evaluation script computed them; see
-``mediaeval.scoring``); the leaderboard prints them
-with the spread over folds, and the ratios against the references.  Seeded and deterministic.
+Per recipe and figure it prints the mean ± sd over draws, and against the plain reference and
+the constant (on the constant's figures: MSE, MAP), paired on the same films: in how many draws
+the recipe is better, and the difference pooled over draws with its 95 % interval (a percentile
+bootstrap over films, the same film resamples in every draw: :func:`mediaeval.evidence.pooled_difference`).
+A claim *holds* when the recipe is better in at least 7 of 9 draws (that share of any other
+number) and the pooled interval excludes 0; the claims that hold are listed last.  A provenance
+line (commit, seeds, library versions, CPU) comes first.  Seeded and deterministic.
 
-Usage: ``python tools/bench_accuracy.py [--runs runs] [--only valence_arousal_run1,...] [--jobs 2]``
-(``make bench-accuracy``).  Exit status 0 with a note when the curves are absent.
+Usage: ``python tools/bench_accuracy.py [--runs runs] [--only valence_arousal_run1,...] [--jobs 2]
+[--generator realistic] [--generator-seeds 0,1,2] [--fold-seeds 0,1,2]`` (``make bench-accuracy``);
+``--from-draws build/bench-accuracy/draws.json`` prints the tables of an earlier run again.
+Exit status 0 with a note when the curves are absent.
 """
 from __future__ import annotations
 
 import argparse
-import os
 import dataclasses
 import json
+import os
 import sys
 import time
 import warnings
@@ -40,12 +51,14 @@ from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")   # TensorFlow's C++ notices bury the leaderboard
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")   # TensorFlow's C++ notices bury the tables
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_claims  # noqa: E402
 import realistic  # noqa: E402
 
 FEATURE_SET = "realistic"
 SMOOTH_SEGMENTS = 2.0          # Gaussian sigma of the plain reference: 10 s, in 5 s segments
+GENERATORS = {"realistic": realistic.build}   # name -> build(curves, seed=...) -> films (tools/realistic.py)
 
 
 def _zscore(a: np.ndarray) -> np.ndarray:
@@ -113,112 +126,144 @@ def constant_reference(films, folds, subtask: str) -> dict:
     return oof
 
 
-MAIN = {"valence_arousal": ("valence_mse", "valence_pcc", "arousal_mse", "arousal_pcc"),
-        "fear": ("map", "f1")}
+def selected_runs(runs, only: str) -> tuple[list, list[str]]:
+    """The runs to train, fused runs last: ``only`` (comma-separated names) or, by default, the
+    per-segment ridge / logistic runs; a fused run brings the runs it fuses.  Returns the runs and
+    the names added for fused runs."""
+    from mediaeval.segment_models import SegmentSettings
+
+    names = {n for n in only.split(",") if n}
+    known = {c.name for c in runs}
+    if names - known:
+        raise SystemExit(f"bench-accuracy: --only names unknown runs: {', '.join(sorted(names - known))}")
+    chosen = [c for c in runs if (c.name in names if names else
+                                  not c.fused and isinstance(c.model, SegmentSettings) and c.model.type == "ridge")]
+    added = sorted({f"{c.subtask}_run{n}" for c in chosen for n in c.fuse} - {c.name for c in chosen})
+    chosen += [c for c in runs if c.name in added]
+    return sorted(chosen, key=lambda c: (c.fused, c.name)), added
 
 
-def _cell(scores: dict, key: str) -> str:
-    value = scores["official"].get(key)
-    mean, std = scores.get("fold_mean", {}).get(key), scores.get("fold_std", {}).get(key)
-    text = "—" if value is None else f"{value:.3f}"
-    if mean is not None and std is not None:
-        text += f" ±{std:.3f}"
-    return text
+def _draw_set(args, curves, generator_seed: int):
+    """The set of one generator seed, written and imported under ``--work``: (dataset, features)."""
+    from mediaeval.dataset import Dataset
+    from mediaeval.features.imported import import_features
+
+    films = GENERATORS[args.generator](curves, seed=generator_seed)
+    print(f"{args.generator} set, seed {generator_seed}:", realistic.describe(films), flush=True)
+    work = args.work / f"generator{generator_seed}"
+    realistic.write(films, work / "data", work / "tables")
+    dataset = Dataset.discover(work / "data")
+    import_features(work / "tables", dataset, work / "features", FEATURE_SET, progress=False)
+    return dataset, work / "features"
 
 
-def _ratio(value, reference) -> str:
-    if value is None or reference in (None, 0):
-        return "—"
-    return f"{value / reference:.2f}"
+def _one_draw(args, runs, dataset, features, generator_seed: int, fold_seed: int) -> dict:
+    """``{subtask: {recipe: (Scores, seconds)}}`` of one draw: the references, then the runs."""
+    from mediaeval.folds import make_folds
+    from mediaeval.fusion import fuse_trained
+    from mediaeval.scoring import score_folds
+    from mediaeval.training import load_films, train_run
 
-
-def leaderboard(subtask: str, rows: list[tuple[str, dict, float | None]]) -> str:
-    """One line per recipe: official figures (± std over folds), ratios to the references."""
-    keys = MAIN[subtask]
-    constant = next(s for n, s, _ in rows if n == "constant")["official"]
-    plain = next(s for n, s, _ in rows if n == "plain")["official"]
-    first = keys[0]
-    head = f"{'recipe':28s}" + "".join(f"{k:>17s}" for k in keys)
-    if subtask == "valence_arousal":
-        head += f"{'MSE/const':>11s}{'PCC/plain':>11s}" + f"{'minutes':>9s}"
-    else:
-        head += f"{'MAP/const':>11s}{'MAP/plain':>11s}" + f"{'minutes':>9s}"
-    lines = [f"{subtask}: out-of-fold, per-film means (± std over folds)", head]
-    for name, scores, seconds in rows:
-        official = scores["official"]
-        if subtask == "valence_arousal":
-            mse = np.mean([official[k] for k in ("valence_mse", "arousal_mse")])
-            base = np.mean([constant[k] for k in ("valence_mse", "arousal_mse")])
-            pccs = [official.get(k) for k in ("valence_pcc", "arousal_pcc")]
-            plain_pccs = [plain.get(k) for k in ("valence_pcc", "arousal_pcc")]
-            pcc_ratio = ("—" if None in pccs or None in plain_pccs else
-                         "/".join(_ratio(a, b) for a, b in zip(pccs, plain_pccs)))
-            ratios = f"{_ratio(mse, base):>11s}{pcc_ratio:>11s}"
+    results: dict[str, dict] = {"valence_arousal": {}, "fear": {}}
+    for subtask in results:
+        data = load_films(dataset, features, [FEATURE_SET], dataset.dev_films, subtask, with_labels=True)
+        folds = make_folds([f.name for f in data], 5, fold_seed)
+        truth = {f.name: f.labels for f in data}
+        for name, reference in (("constant", constant_reference), ("plain", plain_reference)):
+            started = time.perf_counter()
+            scores = score_folds(truth, reference(data, folds, subtask), folds, subtask)
+            results[subtask][name] = (scores, time.perf_counter() - started)
+    models = args.work / f"generator{generator_seed}" / f"folds{fold_seed}"
+    for config in runs:
+        started = time.perf_counter()
+        print(f"  generator seed {generator_seed}, fold seed {fold_seed}: {'fusing' if config.fused else 'training'} "
+              f"{config.name} ...", flush=True)
+        config = dataclasses.replace(config, seed=fold_seed, path=None,
+                                     features=config.features if config.fused else [FEATURE_SET])
+        if config.fused:
+            _, scores, _ = fuse_trained(config, dataset, models, "bench")
         else:
-            mine = official.get(first)
-            ratios = f"{_ratio(mine, constant.get(first)):>11s}{_ratio(mine, plain.get(first)):>11s}"
-        minutes = "" if seconds is None else f"{seconds / 60:.1f}"
-        lines.append(f"{name:28s}" + "".join(f"{_cell(scores, k):>17s}" for k in keys) + ratios + f"{minutes:>9s}")
-    return "\n".join(lines)
+            scores = train_run(config, dataset, features, models / config.name, "bench", overwrite=True,
+                               progress=False, jobs=args.jobs).scores
+        results[config.subtask][config.name] = (scores, time.perf_counter() - started)
+    return results
 
 
-def main(argv=None) -> int:
+def _arguments(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--curves", type=Path, default=realistic.CURVES, help="real per-second curves")
     parser.add_argument("--work", type=Path, default=Path("build/bench-accuracy"), help="working folder")
     parser.add_argument("--runs", type=Path, default=Path("runs"), help="run definitions")
-    parser.add_argument("--only", default="", help="comma-separated run names (e.g. valence_arousal_run1)")
+    parser.add_argument("--only", default="", help="comma-separated run names (default: the per-segment ridge / "
+                                                   "logistic runs)")
     parser.add_argument("--jobs", type=int, default=2, help="models trained at once")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the realistic set")
+    parser.add_argument("--generator", default="realistic", choices=sorted(GENERATORS), help="what builds the sets")
+    parser.add_argument("--generator-seeds", default="0,1,2", help="seeds of the sets (comma-separated)")
+    parser.add_argument("--fold-seeds", default="0,1,2", help="seeds of the folds and models (comma-separated)")
+    parser.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples of the films")
+    parser.add_argument("--from-draws", type=Path, default=None,
+                        help="print the tables again from the draws.json of an earlier run (nothing is trained)")
     args = parser.parse_args(argv)
+    args.generator_seeds = [int(s) for s in args.generator_seeds.split(",") if s]
+    args.fold_seeds = [int(s) for s in args.fold_seeds.split(",") if s]
+    return args
+
+
+def _report(draws: list, resamples: int) -> dict:
+    """Print the tables and the claims of ``draws`` (each ``((generator seed, fold seed), {subtask:
+    {recipe: (Scores, seconds)}})``); returns the summary."""
+    summary = {}
+    for subtask in ("valence_arousal", "fear"):
+        summary[subtask] = bench_claims.summarise(subtask, [d[subtask] for _, d in draws], resamples)
+        print()
+        print(bench_claims.format_summary(subtask, summary[subtask], len(draws)))
+    print()
+    print(bench_claims.format_claims(summary, len(draws)))
+    return summary
+
+
+def _from_draws(path: Path, resamples: int) -> int:
+    """The tables of an earlier run, from its ``draws.json``."""
+    from mediaeval.scoring import Scores
+
+    data = json.loads(path.read_text(encoding="utf-8"))
+    print(data["provenance"] + f" (printed again from {path})")
+    draws = [((d["generator_seed"], d["fold_seed"]),
+              {sub: {n: (Scores.from_json(v["scores"]), v["seconds"]) for n, v in d[sub].items()}
+               for sub in ("valence_arousal", "fear")}) for d in data["draws"]]
+    _report(draws, resamples)
+    return 0
+
+
+def main(argv=None) -> int:
+    args = _arguments(argv)
+    if args.from_draws is not None:
+        return _from_draws(args.from_draws, args.resamples)
     if not args.curves.is_dir():
         print(f"bench-accuracy: skipped, the real curves are not at {args.curves}")
         return 0
-    from mediaeval.dataset import Dataset
-    from mediaeval.features.imported import import_features
-    from mediaeval.folds import make_folds
-    from mediaeval.fusion import fuse_trained
-    from mediaeval.scoring import score_folds
     from mediaeval.runs import find_runs
-    from mediaeval.training import load_films, train_run
 
-    films = realistic.build(realistic.read_curves(args.curves), seed=args.seed)
-    print("realistic set:", realistic.describe(films), flush=True)
-    root, src = args.work / "data", args.work / "tables"
-    realistic.write(films, root, src)
-    dataset = Dataset.discover(root)
-    features = args.work / "features"
-    import_features(src, dataset, features, FEATURE_SET, progress=False)
-    runs = find_runs(args.runs)
-    only = {n for n in args.only.split(",") if n}
-    results: dict[str, list] = {"valence_arousal": [], "fear": []}
-    for subtask in results:
-        data = load_films(dataset, features, [FEATURE_SET], dataset.dev_films, subtask, with_labels=True)
-        folds = make_folds([f.name for f in data], 5, 0)
-        truth = {f.name: f.labels for f in data}
-        for name, reference in (("constant", constant_reference), ("plain", plain_reference)):
-            started = time.perf_counter()
-            oof = reference(data, folds, subtask)
-            results[subtask].append((name, score_folds(truth, oof, folds, subtask).to_json(),
-                                     time.perf_counter() - started))
-    for config in sorted(runs, key=lambda c: c.fused):     # fused runs after the runs they fuse
-        if only and config.name not in only:
-            continue
-        started = time.perf_counter()
-        print(f"{'fusing' if config.fused else 'training'} {config.name} ...", flush=True)
-        if config.fused:
-            _, scores, _ = fuse_trained(config, dataset, args.work / "models", "bench")
-        else:
-            config = dataclasses.replace(config, features=[FEATURE_SET], path=None)
-            scores = train_run(config, dataset, features, args.work / "models" / config.name, "bench",
-                               overwrite=True, progress=False, jobs=args.jobs).scores
-        results[config.subtask].append((config.name, scores.to_json(), time.perf_counter() - started))
-    for subtask, rows in results.items():
-        print()
-        print(leaderboard(subtask, rows))
-    (args.work / "leaderboard.json").write_text(json.dumps(
-        {s: [{"recipe": n, "scores": sc, "seconds": t} for n, sc, t in rows] for s, rows in results.items()},
-        indent=1))
+    started = time.perf_counter()
+    runs, added = selected_runs(find_runs(args.runs), args.only)
+    provenance = bench_claims.provenance(args)
+    print(provenance, flush=True)
+    if added:
+        print(f"also trained, as fused runs need them: {', '.join(added)}")
+    curves = realistic.read_curves(args.curves)
+    draws = []
+    for generator_seed in args.generator_seeds:
+        dataset, features = _draw_set(args, curves, generator_seed)
+        for fold_seed in args.fold_seeds:
+            draws.append(((generator_seed, fold_seed),
+                          _one_draw(args, runs, dataset, features, generator_seed, fold_seed)))
+    summary = _report(draws, args.resamples)
+    print(f"\nbench-accuracy: {len(draws)} draws in {(time.perf_counter() - started) / 60:.1f} min")
+    (args.work / "draws.json").write_text(json.dumps(
+        {"provenance": provenance, "summary": summary,
+         "draws": [{"generator_seed": g, "fold_seed": s,
+                    **{sub: {n: {"scores": sc.to_json(), "seconds": t} for n, (sc, t) in rows.items()}
+                       for sub, rows in d.items()}} for (g, s), d in draws]}, indent=1, default=float))
     return 0
 
 

@@ -9,30 +9,54 @@ from .options import dataset_option, load_dataset
 @click.command()
 @click.argument("model_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @dataset_option()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON records (undefined figures are null).")
-@click.option("--csv", "as_csv", is_flag=True, help="Print CSV records.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON: a list of runs, each with figures.<key> = {value, ci}, vs_best.<key> and "
+                   "vs_constant.<key> = {difference, ci, verdict} (undefined values are null).")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV, one flat row per run (columns for the bounds).")
+@click.option("--markdown", "as_markdown", is_flag=True,
+              help="Print the table for the working notes in Markdown, with intervals.")
+@click.option("--latex", "as_latex", is_flag=True,
+              help="Print the table for the working notes in LaTeX (booktabs), with intervals.")
+@click.option("--criterion", default=None, metavar="NAME",
+              help="Rank by this criterion (valence_arousal: mse, pcc or ccc; fear: map).  Default: the runs' "
+                   "own when they agree, else the subtask's (mse; map).")
+@click.option("--resamples", default=2000, show_default=True, type=click.IntRange(100),
+              help="Bootstrap resamples of the films.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the film resamples.")
 @click.option("--plot", "plot_file", type=click.Path(dir_okay=False), default=None,
-              help="Also draw it to this PNG: one panel per figure, spread over folds, baseline line.  A new "
-                   "file, or a plot mediaeval drew; never another file.")
-def leaderboard(model_dirs, dataset_root, as_json, as_csv, plot_file):
+              help="Also draw it to this PNG: one panel per figure, 95 % intervals, baseline line.  A new file, "
+                   "or a plot mediaeval drew; never another file.")
+def leaderboard(model_dirs, dataset_root, as_json, as_csv, as_markdown, as_latex, criterion, resamples, seed,
+                plot_file):
     """Rank trained runs (model folders of mediaeval train) by their out-of-fold figures.
 
-    One row per model folder: the official figures of its out-of-fold predictions (per-film
-    means over all development films) ± their std over folds, and the constant baseline (the
-    training folds' mean label) on the same folds.  Valence/arousal is sorted by the mean of
-    the two PCCs, fear by MAP; rows marked * do not beat the constant (mean MSE, or MAP).
-    Nothing is retrained.
+    Per model folder, each official figure of its out-of-fold predictions (the mean over the
+    development films) with its 95 % interval (percentile bootstrap over films, 2,000 resamples,
+    seed 0), and, paired on the same films and film resamples, its difference to the best run
+    and to the constant baseline (the training folds' mean label, on the same folds; MSE
+    figures and MAP) with a verdict: better, worse or indistinguishable (the interval holds 0).
+    Runs are ranked by the criterion (valence/arousal: the mean of the two MSEs; fear: MAP;
+    see --criterion), those tied with the best first.  Runs holding different films are
+    compared on the films common to all, with a note.  Nothing is retrained.
     """
-    from ..leaderboard import format_table, leaderboard as build, plot_leaderboard, to_records
+    from ..leaderboard import (format_latex, format_markdown, format_table, plot_leaderboard, ranked, read_entry,
+                               to_flat_records, to_records)
     from ..outputs import PLOT, OutputGuard
+    from ..task import get as get_subtask
 
-    if as_json and as_csv:
-        raise click.UsageError("choose one of --json and --csv")
+    if sum((as_json, as_csv, as_markdown, as_latex)) > 1:
+        raise click.UsageError("choose one of --json, --csv, --markdown and --latex")
     dataset = load_dataset(dataset_root)
     guard = OutputGuard(dataset_root=dataset.root)
     if plot_file:
         guard.check(plot_file, PLOT)
-    board = build(model_dirs, dataset)
+    entries = [read_entry(model_dir, dataset) for model_dir in model_dirs]
+    for entry in entries:
+        try:
+            get_subtask(entry.subtask).criterion_of(criterion)
+        except ValueError as error:
+            raise click.BadParameter(f"{entry.name}: {error}", param_hint="--criterion") from None
+    board = ranked(entries, criterion, resamples, seed)
     if as_json:
         import json
 
@@ -41,13 +65,17 @@ def leaderboard(model_dirs, dataset_root, as_json, as_csv, plot_file):
         import csv
         import io
 
-        records = to_records(board)
+        records = to_flat_records(board)
         buffer = io.StringIO()
         fields = list(dict.fromkeys(k for r in records for k in r))
         writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         writer.writerows(records)
         click.echo(buffer.getvalue(), nl=False)
+    elif as_markdown:
+        click.echo(format_markdown(board), nl=False)
+    elif as_latex:
+        click.echo(format_latex(board), nl=False)
     else:
         click.echo(format_table(board))
     if plot_file:
@@ -69,12 +97,16 @@ def leaderboard(model_dirs, dataset_root, as_json, as_csv, plot_file):
 @click.option("--force", is_flag=True,
               help="Replace --out (and its .oof.txt) if it is a run file that mediaeval did not write or that "
                    "was edited since; never another kind of file.")
-def fuse(run_files, dataset_root, out, weights, apply_to, force):
+@click.option("--criterion", default=None, metavar="NAME",
+              help="With --weights auto: what the weights optimise (valence_arousal: mse, pcc or ccc; fear: map). "
+                   "Default: the subtask's (mse; map).")
+def fuse(run_files, dataset_root, out, weights, apply_to, force, criterion):
     """Late fusion: the weighted mean of run files of one subtask (for fear, of the confidences,
     then the label by a threshold chosen with the weights).
 
     With --weights auto the weights (per column: valence, arousal) come from a grid over the
-    simplex (steps of 0.1), chosen by the official figure (mean per-film MSE; MAP for fear).
+    simplex (steps of 0.1), chosen by the criterion (by default the official mean per-film MSE of
+    each column; MAP for fear).
     The fused run's out-of-fold figures printed are nested: each fold's films are fused with
     weights chosen on the other films.  Writes the .json sidecar that package turns into the
     run's README entry.
@@ -83,7 +115,8 @@ def fuse(run_files, dataset_root, out, weights, apply_to, force):
 
     from ..fusion import fuse_files, oof_path
     from ..scoring import format_scores
-    from ..submission import description_path
+    from ..submission import description_path, run_subtask
+    from ..task import get as get_subtask
 
     out = Path(out)
     inputs = {Path(p).resolve() for p in (*run_files, *apply_to)}
@@ -101,8 +134,12 @@ def fuse(run_files, dataset_root, out, weights, apply_to, force):
         except ValueError:
             raise click.BadParameter(f"expected auto or numbers separated by commas, got {weights!r}",
                                      param_hint="--weights") from None
+    try:
+        get_subtask(run_subtask(run_files[0])).criterion_of(criterion)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--criterion") from None
     dataset = load_dataset(dataset_root)
-    fused = fuse_files(run_files, dataset, out, weights, apply_to, force)
+    fused = fuse_files(run_files, dataset, out, weights, apply_to, force, criterion)
     if fused.oof is not None:
         click.echo(f"out-of-fold fusion of the development films: {fused.oof}")
     if fused.scores is not None:

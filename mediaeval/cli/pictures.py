@@ -16,9 +16,9 @@ def plot(run_files, dataset_root, out_dir):
     """Plot run files: one PNG per film (predicted against true curves, per-film MSE and PCC or AP),
     a summary of the per-film figures per run, and with several runs of a subtask
     comparison-<subtask>.png drawn as leaderboard --plot draws: one panel per figure (MSE and PCC
-    never share an axis), each run's official value with its spread over folds when the run file
-    lies in its model folder (made by mediaeval train), and the constant baseline as a dashed line.
-    Other run files have no folds, so no spread (marked * in the plot); their constant is the
+    never share an axis), each run's official value with its 95 % interval over films (bootstrap,
+    2,000 resamples, seed 0), and the constant baseline as a dashed line: on the run's folds when
+    the run file lies in its model folder (made by mediaeval train); for other run files, the
     development films' mean label when they hold test films, and none on development films.
 
     Films without ground truth (test films) get their predictions alone.

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import click
 
@@ -24,7 +25,10 @@ def score(run_file, dataset_root, as_json, truncate, folds_file):
     JSON) when one film's PCC is (constant truth or prediction), as in the 2017 script; the
     mean over the other films is given as valence_pcc_defined_films / arousal_pcc_defined_films.
     Fear: AP per film and MAP over films with a fear segment (official), plus accuracy,
-    precision, recall and F1 over all segments and their means per film (*_per_film).
+    precision, recall and F1 over all segments and their means per film (*_per_film), and the
+    false-alarm rate on the films without fear (the share of their segments labelled 1).
+    Every official mean over films comes with its 95 % interval (percentile bootstrap over
+    films, 2,000 resamples, seed 0; "intervals" in JSON, [low, high]).
     A note says when figures are in-sample (predict --films dev with a model folder: its models
     were trained on those films) and, for a model folder's run file, when the labels it was
     trained on are not the dataset's (or cannot be checked: a model folder of an older mediaeval).
@@ -35,11 +39,14 @@ def score(run_file, dataset_root, as_json, truncate, folds_file):
     are scored against the released truth (MEDIAEVAL17_NN_Valence-Arousal.txt, ..._fear.txt)
     wherever it lies under --dataset.
     """
-    from ..scoring import format_scores, score_run
+    from ..scoring import format_scores, intervals, score_run
 
     scores = score_run(run_file, load_dataset(dataset_root), truncate, folds_file)
     if as_json:
-        click.echo(json.dumps(scores.to_json(), indent=2))
+        data = scores.to_json()
+        data["intervals"] = {key: [None if math.isnan(v) else v for v in bounds]
+                             for key, bounds in intervals(scores).items()}
+        click.echo(json.dumps(data, indent=2))
         return
     click.echo(f"{run_file}: {scores.subtask}, {len(scores.per_film)} films\n")
     click.echo(format_scores(scores, detail=True))

@@ -1,0 +1,178 @@
+"""What ``tools/bench_accuracy.py`` concludes from its draws: per recipe and figure, the mean ± sd
+over draws, the draws in which the recipe beats the plain reference and the constant (paired, on
+the same films), the difference pooled over draws with its interval, and the claims that hold;
+and the provenance line of every figure it prints.
+
+A claim ("recipe R is better than reference Q on figure F") *holds* when R is better in at least
+7 of 9 draws (:data:`SHARE`, whatever the number of draws) and the 95 % interval of the
+difference pooled over draws (:func:`mediaeval.evidence.pooled_difference`: a percentile
+bootstrap over films, the same film resamples in every draw) excludes 0; the same rule the other
+way makes R reliably *worse*, which is said too.
+"""
+from __future__ import annotations
+
+import math
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+FIGURES = {"valence_arousal": ("valence_mse", "valence_pcc", "arousal_mse", "arousal_pcc"),
+           "fear": ("map", "f1_per_film", "false_alarm_rate")}
+REFERENCES = ("plain", "constant")
+SHARE = 7 / 9
+
+
+def _git(*command) -> str:
+    try:
+        return subprocess.run(["git", *command], cwd=Path(__file__).resolve().parent, capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _cpu() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        model = ""
+    return f"{model or platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs"
+
+
+def _versions() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    parts = [f"python {platform.python_version()}"]
+    for package in ("numpy", "scipy", "scikit-learn", "pandas", "tensorflow", "keras"):
+        try:
+            parts.append(f"{package} {version(package)}")
+        except PackageNotFoundError:
+            pass
+    return ", ".join(parts)
+
+
+def provenance(args) -> str:
+    """One line: where the figures come from (commit, seeds, library versions, CPU)."""
+    commit = _git("rev-parse", "--short=12", "HEAD") or "unknown"
+    if _git("status", "--porcelain", "--untracked-files=no"):
+        commit += " with uncommitted changes"
+    return (f"provenance: commit {commit}; generator {args.generator} seeds {','.join(map(str, args.generator_seeds))}"
+            f" x fold seeds {','.join(map(str, args.fold_seeds))}; bootstrap over films {args.resamples:,} "
+            f"resamples, seed 0; {_versions()}; {_cpu()}; --jobs {args.jobs}; {sys.platform}")
+
+
+def _per_film(scores, task, key: str, films: list[str]) -> np.ndarray:
+    source = task.film_figure(key)
+    return np.array([scores.per_film[f].get(source, math.nan) for f in films], dtype=np.float64)
+
+
+def _versus(task, key: str, recipe: str, reference: str, draws: list[dict], films, samples) -> dict | None:
+    """Recipe against reference on ``key`` over the draws (None where the reference has no such figure)."""
+    from mediaeval import evidence
+
+    pairs = [(_per_film(d[recipe][0], task, key, films), _per_film(d[reference][0], task, key, films))
+             for d in draws]
+    if all(np.isnan(a).all() or np.isnan(b).all() for a, b in pairs):     # the constant has no PCC
+        return None
+    lower = task.lower_is_better(key)
+    differences = [evidence.film_mean(a) - evidence.film_mean(b) for a, b in pairs]
+    wins = sum(bool(d < 0 if lower else d > 0) for d in differences)
+    losses = sum(bool(d > 0 if lower else d < 0) for d in differences)
+    difference, low, high = evidence.pooled_difference(pairs, samples)
+    better, worse = ((high < 0), (low > 0)) if lower else ((low > 0), (high < 0))
+    return {"wins": wins, "difference": difference, "ci": [low, high],
+            "holds": bool(wins >= SHARE * len(draws) - 1e-9 and better),
+            "worse": bool(losses >= SHARE * len(draws) - 1e-9 and worse)}
+
+
+def _interval(task, key: str, recipe: str, draws: list[dict], films, samples) -> list[float]:
+    """The 95 % interval of the figure's mean over draws, every draw on the same film resamples."""
+    from mediaeval import evidence
+
+    resampled = np.mean([evidence.resampled_means(_per_film(d[recipe][0], task, key, films), samples)
+                         for d in draws], axis=0)
+    return list(evidence.percentile_interval(resampled))
+
+
+def summarise(subtask: str, draws: list[dict], resamples: int = 2000) -> dict:
+    """``{recipe: {"minutes", "figures": {key: {"mean", "ci", "sd", "vs": {reference: ...}}}}}``
+    from the draws (each ``{recipe: (Scores, seconds)}``, on the same films): ``ci`` is the 95 %
+    interval of the mean over draws (films resampled, the same resamples in every draw)."""
+    from mediaeval import evidence
+    from mediaeval.task import get
+
+    task = get(subtask)
+    films = sorted(draws[0]["constant"][0].per_film)
+    if any(sorted(scores.per_film) != films for d in draws for scores, _ in d.values()):
+        raise SystemExit("bench-accuracy: the draws hold different films; they cannot be pooled")
+    samples = evidence.film_resamples(len(films), resamples, evidence.SEED)
+    out = {}
+    for recipe in draws[0]:
+        figures = {}
+        for key in FIGURES[subtask]:
+            values = [d[recipe][0].figure(key) for d in draws]
+            defined = [v for v in values if v is not None]
+            versus = {ref: _versus(task, key, recipe, ref, draws, films, samples) for ref in REFERENCES
+                      if recipe != "constant" and ref != recipe and (ref != "constant" or key in task.constant_keys)}
+            figures[key] = {"mean": float(np.mean(defined)) if defined else None,
+                            "ci": _interval(task, key, recipe, draws, films, samples),
+                            "sd": float(np.std(defined, ddof=1)) if len(defined) > 1 else None,
+                            "undefined_draws": len(values) - len(defined),
+                            "vs": {k: v for k, v in versus.items() if v is not None}}
+        out[recipe] = {"minutes": float(np.mean([d[recipe][1] for d in draws])) / 60, "figures": figures}
+    return out
+
+
+def _signed(value) -> str:
+    return f"{value:+.4f}"
+
+
+def _cell(versus: dict | None, draws: int) -> str:
+    if versus is None:
+        return ""
+    low, high = versus["ci"]
+    return (f"{versus['wins']}/{draws} {_signed(versus['difference'])} [{_signed(low)}, {_signed(high)}]"
+            + (" holds" if versus["holds"] else " worse" if versus["worse"] else ""))
+
+
+def format_summary(subtask: str, summary: dict, draws: int) -> str:
+    """The table of one subtask: a line per recipe and figure."""
+    lines = [f"{subtask}: {draws} draws; mean over draws [95 % interval, bootstrap over films] ± sd over "
+             f"draws; vs plain / vs constant: draws in which the recipe is better, the difference (recipe minus "
+             f"reference) pooled over draws [95 % interval, bootstrap over films]; holds: better in >= "
+             f"{round(SHARE * 9)} of 9 and the interval excludes 0 (worse: the same the other way)",
+             f"{'recipe':24s}{'figure':18s}{'mean [95 % interval] ± sd':42s}{'vs plain':44s}{'vs constant':44s}"
+             f"min/draw"]
+    for recipe, row in summary.items():
+        for i, (key, figure) in enumerate(row["figures"].items()):
+            mean = "—" if figure["mean"] is None else f"{figure['mean']:.4f}"
+            if figure["mean"] is not None and not np.isnan(figure["ci"][0]):
+                mean += f" [{figure['ci'][0]:.4f}, {figure['ci'][1]:.4f}]"
+            if figure["sd"] is not None:
+                mean += f" ± {figure['sd']:.4f}"
+            minutes = f"{row['minutes']:.2f}" if i == 0 else ""
+            plain, constant = (_cell(figure["vs"].get(ref), draws) for ref in REFERENCES)
+            name = recipe if i == 0 else ""
+            lines.append(f"{name:24s}{key:18s}{mean:42s}{plain:44s}{constant:44s}{minutes}".rstrip())
+    return "\n".join(lines)
+
+
+def format_claims(summaries: dict, draws: int) -> str:
+    """The claims that hold, one a line, with the draws and the pooled interval."""
+    lines = [f"claims that hold (better, or WORSE, in at least {round(SHARE * 9)} of 9 draws, the 95 % interval "
+             f"pooled over draws excluding 0):"]
+    for subtask, summary in summaries.items():
+        for recipe, row in summary.items():
+            for key, figure in row["figures"].items():
+                for reference, versus in figure["vs"].items():
+                    if versus["holds"] or versus["worse"]:
+                        low, high = versus["ci"]
+                        wins = versus["wins"] if versus["holds"] else draws - versus["wins"]
+                        lines.append(f"  {subtask}: {recipe} {'better' if versus['holds'] else 'WORSE'} than "
+                                     f"{reference} on {key}: {wins}/{draws} draws, {_signed(versus['difference'])} "
+                                     f"[{_signed(low)}, {_signed(high)}]")
+    return "\n".join(lines if len(lines) > 1 else lines + ["  none"])
