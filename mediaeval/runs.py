@@ -14,6 +14,10 @@ Example::
 
     [model]                          # any field of mediaeval.model.ModelSettings
     lstm_units = 512
+
+    [light]                          # pipeline --light (make demo): [model] settings to train instead,
+    epochs = 8                       # and optionally other features (registered extractors, or some of
+                                     # the run's own) with the description of the run on them
 """
 from __future__ import annotations
 
@@ -56,7 +60,7 @@ class RunConfig:
     criterion: str | None = None
     model: ModelSettings | SegmentSettings = field(default_factory=ModelSettings)
     fuse: list[int] = field(default_factory=list)   # a fused run: the numbers of the runs it fuses
-    light: dict = field(default_factory=dict)       # [light]: [model] settings that make demo runs quick
+    light: dict = field(default_factory=dict)       # [light]: [model] settings (and features) that make demo runs quick
     path: Path | None = None
 
     @property
@@ -78,17 +82,26 @@ class RunConfig:
 
     def lightened(self) -> RunConfig:
         """This run with its ``[light]`` settings in place of the ``[model]`` ones (``pipeline
-        --light``, which ``make demo`` uses): the same recipe, trained lighter; ``light`` emptied."""
+        --light``, which ``make demo`` uses): the same recipe, trained lighter; ``light`` emptied.
+        A ``[light]`` ``features`` list replaces the run's features, and the ``description``
+        that goes with it the run's own (which names the features it no longer uses).  The
+        description ends with the light settings, the features first, say ``(light settings:
+        features = visual-stats + audio-stats instead of i3d + musicnn, alphas = [100.0])``."""
         if not self.light:
             return self
         import dataclasses
 
-        table = {**self.model.as_dict(), **self.light}
+        settings = {k: v for k, v in self.light.items() if k not in LIGHT_KEYS}
+        table = {**self.model.as_dict(), **settings}
         if not isinstance(self.model, SegmentSettings):
             table.pop("type", None)
-        return dataclasses.replace(self, model=model_settings(self.path, table), light={},
-                                   description=self.description + " (light settings: "
-                                   + ", ".join(f"{k} = {v}" for k, v in self.light.items()) + ")")
+        features = self.light.get("features", self.features)
+        said = [f"{k} = {v}" for k, v in settings.items()]
+        if features != self.features:
+            said.insert(0, f"features = {' + '.join(features)} instead of {' + '.join(self.features)}")
+        return dataclasses.replace(self, model=model_settings(self.path, table), light={}, features=list(features),
+                                   description=self.light.get("description", self.description)
+                                   + (" (light settings: " + ", ".join(said) + ")" if said else ""))
 
     def describe(self) -> dict:
         """What goes into the submission's README.  A fused run has no model: its model line
@@ -239,6 +252,55 @@ def _checked(path, key: str, hint, value):
 
 
 MODEL_TYPES = ("lstm", *FAMILIES)
+LIGHT_KEYS = ("features", "description")   # the keys of [light] that are not [model] settings
+
+
+def _check_light(path, data: dict, table: dict) -> None:
+    """The ``[light]`` table: ``[model]`` settings that load beside ``table`` (not ``type``),
+    and optionally ``features``, a non-empty list of registered extractors or of the run's own
+    features, with a ``description`` of the run on them; :class:`DataError` names ``path`` and
+    the key."""
+    light = data.get("light", {})
+    settings_names = set(typing.get_type_hints(ModelSettings)) | set(typing.get_type_hints(SegmentSettings))
+    unknown = sorted(set(light) - settings_names - set(LIGHT_KEYS))
+    if unknown or "type" in light:
+        raise DataError(path, f"light.{(unknown or ['type'])[0]}: expected a [model] setting to lighten (not type), "
+                              f"features or description")
+    if data.get("fuse") and set(light) & set(LIGHT_KEYS):
+        raise DataError(path, "light: a fused run (fuse = [...]) has no features of its own to lighten")
+    if "description" in light:
+        _checked(path, "light.description", str, light["description"])
+        if "features" not in light:
+            raise DataError(path, "light.description: only beside light.features (the run's own description "
+                                  "holds for its own features)")
+    if "features" in light:
+        _check_light_features(path, light, data["features"])
+    settings = {k: v for k, v in light.items() if k not in LIGHT_KEYS}
+    if settings:
+        try:
+            model_settings(path, {**table, **settings})
+        except DataError as error:
+            raise DataError(path, "light: " + error.message) from None
+
+
+def _check_light_features(path, light: dict, own: list[str]) -> None:
+    """``[light] features``: a non-empty list of names, each a registered extractor or one of the
+    run's ``own`` features (an imported set, say), and a ``description`` beside it."""
+    from .features import available
+
+    names = _checked(path, "light.features", list[str], light["features"])
+    if not names:
+        raise DataError(path, "light.features: expected a non-empty list of extractor names")
+    known = available()
+    for name in names:
+        if name not in known and name not in own:
+            raise DataError(path, f"light.features: unknown extractor {name!r}; expected one of "
+                                  f"{', '.join(known)}, or one of the run's own features")
+    if len(set(names)) < len(names):
+        raise DataError(path, f"light.features: a name is given twice: {', '.join(names)}")
+    if "description" not in light:
+        raise DataError(path, "light.description: missing; [light] features = [...] needs the description "
+                              "of the run on them (the run's own names the features it replaces)")
 
 
 def model_settings(path, table: dict) -> ModelSettings | SegmentSettings:
@@ -315,21 +377,12 @@ def run_from_data(path, data: dict) -> RunConfig:
     table = data.pop("model", {})
     if not isinstance(table, dict):
         raise DataError(path, f"model: expected a table, got {table!r}")
-    light = data.get("light", {})
-    settings_names = set(typing.get_type_hints(ModelSettings)) | set(typing.get_type_hints(SegmentSettings))
-    unknown = sorted(set(light) - settings_names)
-    if unknown or "type" in light:
-        raise DataError(path, f"light.{(unknown or ['type'])[0]}: expected a [model] setting to lighten (not type)")
     settings = model_settings(path, table)
     task, loss = SUBTASKS[data["subtask"]], getattr(settings, "loss", None)
     if loss is not None and loss not in task.losses:
         others = " and ".join(t.title for t in SUBTASKS.values() if loss in t.losses)
         raise DataError(path, f"model.loss: \"{loss}\" is for {others}; {task.name} trains on {task.loss_text}")
-    if light:
-        try:
-            model_settings(path, {**table, **light})
-        except DataError as error:
-            raise DataError(path, "light: " + error.message) from None
+    _check_light(path, data, table)
     return RunConfig(model=settings, path=Path(path), **data)
 
 

@@ -110,3 +110,30 @@ def test_pipeline_light_trains_the_shipped_fear_run_on_the_organisers_features(t
     with zipfile.ZipFile(tmp_path / "submission" / "me17ei_T.zip") as archive:
         assert archive.namelist() == ["me17ei_T_fear_run3.txt", "README.txt"]
         assert "on the organisers' features" in archive.read("README.txt").decode()
+
+
+def test_pipeline_light_trains_the_shipped_pretrained_run_on_its_light_features(tiny_dataset, tmp_path):
+    """valence_arousal run 3 as make demo trains it: its [light] features (the statistics) instead
+    of i3d + musicnn, which are not extracted; the model folder and the zip say which it used."""
+    import shutil
+    from pathlib import Path
+
+    from mediaeval.runs import load_run
+
+    runs = tmp_path / "runs" / "valence_arousal"
+    runs.mkdir(parents=True)
+    shutil.copy(Path(__file__).resolve().parents[1] / "runs" / "valence_arousal" / "run3.toml", runs)
+    args = ["pipeline", "--dataset", str(tiny_dataset), "--team", "T", "--runs", str(tmp_path / "runs"),
+            "--features", str(tmp_path / "features"), "--models", str(tmp_path / "models"),
+            "--out", str(tmp_path / "submission"), "--light"]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "features").iterdir()) == ["visual-stats+audio-stats"]
+    said = "(light settings: features = visual-stats + audio-stats instead of i3d + musicnn)"
+    assert said in result.output
+    trained = load_run(tmp_path / "models" / "valence_arousal_run3" / "run.toml")
+    assert trained.features == ["visual-stats", "audio-stats"] and trained.description.endswith(said)
+    assert trained.description.startswith("ridge per 10 s segment on visual-stats + audio-stats")
+    with zipfile.ZipFile(tmp_path / "submission" / "me17ei_T.zip") as archive:
+        readme = archive.read("README.txt").decode()
+    assert said in readme and "  features: visual-stats, audio-stats\n" in readme and "i3d (Kinetics-400" not in readme

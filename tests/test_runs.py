@@ -32,7 +32,9 @@ def test_every_shipped_run_and_its_light_version_round_trips(tmp_path):
             assert loaded.to_toml() == version.to_toml()
         assert config.text() == config.path.read_text(encoding="utf-8")   # its own text, comments kept
     lightened = [r.lightened() for r in runs if r.light]
-    assert len(lightened) == 2 and all(r.text() == r.to_toml() for r in lightened)   # not the heavy file's text
+    assert [r.name for r in lightened] == ["fear_run1", "fear_run2", "fear_run3", "valence_arousal_run2",
+                                           "valence_arousal_run3", "valence_arousal_run4"]
+    assert all(r.text() == r.to_toml() for r in lightened)   # not the heavy file's text
 
 
 def test_a_config_built_in_code_round_trips(tmp_path):
@@ -129,3 +131,81 @@ def test_settings_must_be_finite_and_64_bit(tmp_path):
     path.write_text(base.replace("run = 1", "run = 1\nseed = 9223372036854775808"))
     with pytest.raises(DataError, match=r"run1.toml: seed: expected an int of 64 bits, got 9223372036854775808"):
         load_run(path)
+
+
+LIGHT_RUN = """subtask = "valence_arousal"
+run = 3
+description = "ridge on i3d + musicnn"
+features = ["i3d", "musicnn"]
+
+[model]
+type = "ridge"
+context = 1
+
+[light]
+"""
+
+
+def test_light_features_replace_the_runs_features_and_description(tmp_path):
+    path = tmp_path / "run3.toml"
+    path.write_text(LIGHT_RUN + 'features = ["visual-stats", "audio-stats"]\ndescription = "ridge on the statistics"\n'
+                    'alphas = [100.0]\n')
+    config = load_run(path)
+    light = config.lightened()
+    assert (light.features, light.model.alphas, light.model.context, light.light) == (
+        ["visual-stats", "audio-stats"], (100.0,), 1, {})
+    assert light.description == ("ridge on the statistics (light settings: features = visual-stats + audio-stats "
+                                 "instead of i3d + musicnn, alphas = [100.0])")
+    described = light.describe()   # what the zip's README and the run file's description say
+    assert described["features"] == ["visual-stats", "audio-stats"]
+    assert described["description"].startswith("ridge on the statistics (light settings: features = visual-stats")
+    assert config.features == ["i3d", "musicnn"] and config.description == "ridge on i3d + musicnn"
+    saved = load_run(save_run(light, tmp_path / "light.toml"))   # what a model folder's run.toml holds
+    assert saved.to_data() == light.to_data() and 'features = ["visual-stats", "audio-stats"]' in light.text()
+    own = path.read_text().replace('features = ["i3d", "musicnn"]', 'features = ["mine", "visual-stats"]')
+    path.write_text(own.replace('features = ["visual-stats", "audio-stats"]', 'features = ["mine"]'))
+    assert load_run(path).lightened().features == ["mine"]   # one of the run's own (imported) sets
+
+
+@pytest.mark.parametrize("light, message", [
+    ('features = ["visual-stats", "i3dd"]\ndescription = "d"\n',
+     r"run3.toml: light.features: unknown extractor 'i3dd'; expected one of .*i3d, .*musicnn.*, or one of the "
+     r"run's own features$"),
+    ('features = []\ndescription = "d"\n', r"run3.toml: light.features: expected a non-empty list of extractor names$"),
+    ('features = "visual-stats"\ndescription = "d"\n',
+     r"run3.toml: light.features: expected a list of str, got 'visual-stats'$"),
+    ('features = ["audio-stats", "audio-stats"]\ndescription = "d"\n',
+     r"run3.toml: light.features: a name is given twice: audio-stats, audio-stats$"),
+    ('features = ["audio-stats"]\n', r"run3.toml: light.description: missing; \[light\] features = \[...\] needs"),
+    ('description = "d"\n', r"run3.toml: light.description: only beside light.features"),
+    ('features = ["audio-stats"]\ndescription = 3\n', r"run3.toml: light.description: expected str, got 3$"),
+    ('colour = "red"\n', r"run3.toml: light.colour: expected a \[model\] setting to lighten \(not type\), "
+                          r"features or description$"),
+])
+def test_light_features_are_checked_naming_the_file_and_key(tmp_path, light, message):
+    path = tmp_path / "run3.toml"
+    path.write_text(LIGHT_RUN + light)
+    with pytest.raises(DataError, match=message):
+        load_run(path)
+
+
+def test_a_fused_run_has_no_light_features(tmp_path):
+    path = tmp_path / "run5.toml"
+    path.write_text('subtask = "fear"\nrun = 5\ndescription = "f"\nfuse = [1, 2]\n\n[light]\n'
+                    'features = ["audio-stats"]\ndescription = "d"\n')
+    with pytest.raises(DataError, match=r"run5.toml: light: a fused run \(fuse = \[...\]\) has no features"):
+        load_run(path)
+
+
+def test_an_unknown_light_extractor_is_one_line_from_the_cli(tmp_path):
+    from click.testing import CliRunner
+
+    from mediaeval.cli import cli
+
+    path = tmp_path / "run3.toml"
+    path.write_text(LIGHT_RUN + 'features = ["i3dd"]\ndescription = "d"\n')
+    result = CliRunner().invoke(cli, ["train", str(path), "--dataset", str(tmp_path), "--features", str(tmp_path),
+                                      "--out", str(tmp_path / "model")])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(f"Error: {path}: light.features: unknown extractor 'i3dd'; expected one of ")
+    assert len(result.output.strip().splitlines()) == 1

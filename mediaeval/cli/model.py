@@ -102,8 +102,10 @@ COMMANDS = [train, predict]
               help="Overwrite test run files, descriptions and the zip in OUT that the pipeline did not "
                    "write or that were edited since (refused by default).")
 @click.option("--light", is_flag=True,
-              help="Train each run with its [light] settings (quicker; make demo uses them); the model "
-                   "folders then hold the lighter runs, and a later run without --light retrains them.")
+              help="Train each run with its [light] settings (quicker; make demo uses them), on its [light] "
+                   "features where it names some (only those are extracted; the run's description says so); "
+                   "the model folders then hold the lighter runs, and a later run without --light retrains "
+                   "them.")
 def pipeline(dataset_root, team, runs_dir, features_dir, models_dir, out_dir, jobs, cluster, force, light):
     """Everything for every run: extract, train, predict the test films, validate, package.
 
