@@ -17,7 +17,7 @@ import pytest
 
 from conftest import invoke
 from mediaeval.dataset import Dataset
-from mediaeval.errors import DataError
+from mediaeval.errors import DataError, MediaevalWarning
 from mediaeval.model import ModelSettings
 from mediaeval.runs import load_run, run_from_data
 from mediaeval.training import MANIFEST, _write_manifest, is_trained, model_lock, stored_run
@@ -574,8 +574,9 @@ def test_issue20_film_shorter_than_a_step_in_a_per_segment_run(tiny_dataset, tmp
     write_film(next(data.rglob("MEDIAEVAL17_00.mp4")).with_name("MEDIAEVAL17_09.mp4"), 0.4)
     (tmp_path / "runs" / "valence_arousal").mkdir(parents=True)
     (tmp_path / "runs" / "valence_arousal" / "run1.toml").write_text(RIDGE_RUN.format(seed=0))
-    result = invoke("pipeline", "--dataset", data, "--team", "T", "--runs", tmp_path / "runs", "--features",
-                    tmp_path / "features", "--models", tmp_path / "models", "--out", tmp_path / "sub")
+    with pytest.warns(MediaevalWarning, match="MEDIAEVAL17_09 lasts 0.40 s, less than one step"):
+        result = invoke("pipeline", "--dataset", data, "--team", "T", "--runs", tmp_path / "runs", "--features",
+                        tmp_path / "features", "--models", tmp_path / "models", "--out", tmp_path / "sub")
     assert result.exit_code == 0, result.output
     lines = (tmp_path / "sub" / "me17ei_T_valence_arousal_run1.txt").read_text().splitlines()
     assert lines[-1] == "MEDIAEVAL17_09" and lines.count("MEDIAEVAL17_00") == 1   # its name, and no segment
