@@ -2,9 +2,8 @@
 
 Video is decoded as a stream (PyAV by default, decord as an option) at 112 x 112 and resampled
 to 30 fps by timestamps (the frame shown at each 1/30 s instant); audio is decoded as a stream
-with PyAV and resampled to 44.1 kHz mono (decord's AudioReader holds a whole track in memory,
-~15 GB for 90 minutes, and its VideoReader grows to the size of the file).  Each step is 16
-frames and 23,520 samples, so audio and video steps coincide.
+with PyAV and resampled to 44.1 kHz mono (why not decord for audio: docs/decisions.md).  Each
+step is 16 frames and 23,520 samples, so audio and video steps coincide.
 
 Times are taken from the container's start (a video stream starting at 5 s shows its first
 frame 5 s into the film), and a film lasts until its video stream ends.  Decoding checks how
@@ -223,10 +222,9 @@ def iter_video_steps(path, n_steps: int, size: int = FRAME_SIZE, steps_per_chunk
     small gap, and a :class:`DataError` beyond :func:`truncation_limit` (:func:`check_decoded`).
 
     ``backend="pyav"`` (default) decodes packet by packet, so memory stays flat whatever the
-    film's length.  ``backend="decord"`` uses decord's ``VideoReader(width=size, height=size)``;
-    measured here, decord reads compressed packets ahead of its decoder without bound, so its
-    memory grows to the size of the file (1.8 GB for a 60-minute 640x360 film): fine for short
-    films only.
+    film's length.  ``backend="decord"`` uses decord's ``VideoReader(width=size, height=size)``,
+    which reads compressed packets ahead of its decoder without bound, so its memory grows to
+    the size of the file (docs/decisions.md): fine for short films only.
     """
     if backend == "pyav":
         return _video_steps_pyav(Path(path), n_steps, size, steps_per_chunk)

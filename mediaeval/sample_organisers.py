@@ -117,7 +117,7 @@ def _fc6_weights(n_in: int) -> tuple[np.ndarray, np.ndarray]:
 
 def visual_descriptors(rgb: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The LIRE stand-ins of one uint8 RGB frame, ``{feature: vector of VISUAL_DIMS[feature]}``, and
-    the frame's input to :func:`fc6` (computed for all seconds at once, which is much faster)."""
+    the frame's input to :func:`fc6` (which projects all seconds at once)."""
     f = rgb.astype(np.float32) / 255
     grey = f @ np.array([0.299, 0.587, 0.114], np.float32)
     half = _blocks(grey, 2)                                     # most descriptors work at half size
