@@ -94,6 +94,10 @@ class Subtask:
     def __str__(self) -> str:
         return self.name
 
+    def __reduce__(self):
+        """Pickled by name: a subtask sent to a worker process is the same object there."""
+        return get, (self.name,)
+
     @property
     def outputs(self) -> int:
         """Number of model outputs per step or segment."""

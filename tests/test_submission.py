@@ -187,3 +187,14 @@ def test_package_force_replaces(tmp_path, dataset):
     package_runs(_test_runs(tmp_path), "T", out, dataset, force=True)
     assert zipfile.ZipFile(out).namelist() == ["me17ei_T_fear_run1.txt", "README.txt"]
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_a_run_file_knows_its_subtask_as_the_object_and_workers_get_the_same_object(tmp_path):
+    import pickle
+
+    path = write_run(tmp_path / "me17ei_T_fear_run1.txt", {"A": fear_rows([0.2, 0.9])}, FEAR)
+    run = read_run(path)
+    assert run.subtask is FEAR and str(run.subtask) == "fear" and parse_run_name(path).task is FEAR
+    # a subtask crossing a process boundary (a worker's Scores, a RunFile) is the same object there
+    assert pickle.loads(pickle.dumps(run)).subtask is FEAR
+    assert pickle.loads(pickle.dumps(VALENCE_AROUSAL)) is VALENCE_AROUSAL
