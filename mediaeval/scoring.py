@@ -9,6 +9,7 @@ The official figures of the 2017 task, computed from :mod:`mediaeval.metrics`:
 
 Pooled figures (every segment of every film together) are given beside them.  An undefined
 figure is ``nan`` (``null`` in JSON), never a substitute number, and a note says which film and why.
+Importing this module registers the two scorers as the subtasks' (:meth:`mediaeval.task.Subtask.score`).
 """
 from __future__ import annotations
 
@@ -19,11 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
+from . import evidence
 from .dataset import DEV
 from .errors import DataError
 from .folds import read_folds
 from .metrics import (_pair, accuracy, average_precision, concordance_correlation, f1, mean_squared_error,
                       pearson_correlation, precision, quadrant_accuracy, recall)
+from .provenance import score_notes
 from .run_files import SCORER_FAILURES, Problems, RunFile, raise_if_errors, run_subtask
 from .task import FEAR, VALENCE_AROUSAL, Subtask, get, register_scorer
 
@@ -271,8 +274,6 @@ def score_run(path, dataset, truncate: bool = False, folds_file=None) -> Scores:
 
     The run is read one line at a time, keeping per film at most its truth's number of rows.
     """
-    from .provenance import score_notes
-
     run, problems = _read_scored(path, dataset)
     truth, prediction, cut = _paired(run, dataset, truncate)
     notes = _reading_notes(run, problems, dataset) + _cut_notes(cut)
@@ -391,8 +392,6 @@ def intervals(scores: Scores, resamples: int | None = None, seed: int | None = N
     high)}``, ``nan`` where undefined.  A PCC's interval is over the films where it is defined,
     even when the official mean is undefined; pooled figures (fear's pooled label figures) have
     none."""
-    from . import evidence
-
     task = scores.subtask
     films = sorted(scores.per_film)
     if not films:
