@@ -11,8 +11,9 @@ A path is written only if
 
 Never, ``force`` or not: a path that is not a regular file (a folder, a device, a link), one of
 the command's inputs, a file under the dataset root or bearing a name that discovery reads as an
-annotation file, or a model folder's own files (only ``train`` replaces those, as a
-whole: :func:`mediaeval.training.train_run`; :func:`mediaeval.manifest.model_folder_owning`).
+annotation file, or a model folder's own files (as its manifest lists them:
+:func:`mediaeval.manifest.model_folder_owning`; only ``train`` replaces those, as a whole:
+:func:`mediaeval.training.train_run`).
 
 A command checks its outputs with :meth:`OutputGuard.check` before its work starts (so nothing
 is decoded or trained for an output it cannot write), and writes each through
@@ -30,8 +31,8 @@ from pathlib import Path
 
 from .atomic import atomic_output
 from .errors import DataError
-from .manifest import model_folder_owning, model_subfolders, own_files  # noqa: F401  (own_files, model_subfolders:
-                                                                        # where training imported them from)
+from .manifest import model_folder_owning
+from .manifest import model_subfolders, own_files  # noqa: F401  (where callers not yet moved import them from)
 
 
 @dataclass(frozen=True)
