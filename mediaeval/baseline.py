@@ -5,10 +5,10 @@ import numpy as np
 
 from .dataset import Film
 from .errors import MediaevalError
-from .task import get as get_subtask
+from .task import Subtask
 
 
-def constant_predictions(train_films: list[Film], films: list[Film], subtask: str) -> dict[str, np.ndarray]:
+def constant_predictions(train_films: list[Film], films: list[Film], subtask: Subtask) -> dict[str, np.ndarray]:
     """Predict, for every segment of ``films``, the mean label of all segments of ``train_films``.
 
     Valence/arousal: the mean valence and arousal.  Fear: the share of fear segments as the
@@ -23,5 +23,4 @@ def constant_predictions(train_films: list[Film], films: list[Film], subtask: st
     if not labelled:
         raise MediaevalError(f"no training film has {subtask} annotations")
     mean = np.concatenate([f.labels(subtask) for f in labelled]).astype(np.float64).mean(axis=0)
-    task = get_subtask(subtask)
-    return {film.name: task.rows(np.tile(np.reshape(mean, (1, -1)), (film.n_segments, 1))) for film in films}
+    return {film.name: subtask.rows(np.tile(np.reshape(mean, (1, -1)), (film.n_segments, 1))) for film in films}

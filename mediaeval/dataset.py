@@ -26,8 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError, warn
-from .task import SUBTASKS
-from .task import get as get_subtask
+from .task import SUBTASKS, Subtask
 from .windows import SEGMENT_SECONDS, SEGMENT_SHIFT, segment_count
 
 DEV, TEST = "dev", "test"
@@ -208,15 +207,14 @@ class Film:
             raise DataError(self.name, "no fear annotation file was found for this film")
         return read_fear(self.fear_path)
 
-    def has_labels(self, subtask: str) -> bool:
+    def has_labels(self, subtask: Subtask) -> bool:
         """Whether an annotation file of ``subtask`` was found (attribute ``<subtask>_path``)."""
-        return getattr(self, f"{get_subtask(subtask).name}_path") is not None
+        return getattr(self, f"{subtask.name}_path") is not None
 
-    def labels(self, subtask: str) -> np.ndarray:
+    def labels(self, subtask: Subtask) -> np.ndarray:
         """Ground truth per segment (:meth:`mediaeval.task.Subtask.labels` of the annotation table
         ``<subtask>``): (K, 2) valence, arousal; or (K,) fear labels."""
-        task = get_subtask(subtask)
-        return task.labels(getattr(self, task.name))
+        return subtask.labels(getattr(self, subtask.name))
 
     @cached_property
     def info(self):
@@ -284,7 +282,7 @@ class Film:
             if self.video is None or error.path != Path(self.video):
                 raise                       # an annotation file
             problems.append(f"{self.name}: {error}")
-        counts = {s: len(self.labels(s)) if self.has_labels(s) else None for s in SUBTASKS}
+        counts = {name: len(self.labels(s)) if self.has_labels(s) else None for name, s in SUBTASKS.items()}
         if self.video is None:
             problems.append(f"{self.name}: no video (.mp4) found; features cannot be extracted")
         if self.split == DEV and None in counts.values():

@@ -278,11 +278,11 @@ def fuse_trained(config, dataset, models_dir, team: str) -> tuple[Path, dict, Fu
     from .training import _install, _remove_ours, _write_manifest, check_model_folder, model_lock
 
     models_dir = Path(models_dir)
-    sources = [models_dir / f"{config.subtask}_run{n}" / run_filename(team, config.subtask, n) for n in config.fuse]
+    sources = [models_dir / f"{config.subtask}_run{n}" / run_filename(team, config.task, n) for n in config.fuse]
     chosen, rows, scores = fuse_auto(read_runs(sources), dataset, n_folds=config.folds, seed=config.seed,
                                      criterion=config.criterion)
     model_dir = models_dir / config.name
-    run_name = run_filename(team, config.subtask, config.run)
+    run_name = run_filename(team, config.task, config.run)
     check_model_folder(model_dir)
     with model_lock(model_dir):
         partial = model_dir.with_name(model_dir.name + ".partial")
@@ -291,7 +291,7 @@ def fuse_trained(config, dataset, models_dir, team: str) -> tuple[Path, dict, Fu
         _write_manifest(partial, state="partial", pid=os.getpid())
         write_text_atomic(partial / "run.toml", config.text())
         write_folds(partial / "folds.json", [list(f) for f in scores_folds(scores)], config.seed)
-        write_run(partial / run_name, rows, config.subtask, describe_fused(config.describe(), sources, chosen,
+        write_run(partial / run_name, rows, config.task, describe_fused(config.describe(), sources, chosen,
                                                                            config.subtask))
         write_text_atomic(partial / "scores.json", json.dumps(scores.to_json(), indent=2) + "\n")
         write_text_atomic(partial / "fusion.json", json.dumps(
@@ -299,7 +299,7 @@ def fuse_trained(config, dataset, models_dir, team: str) -> tuple[Path, dict, Fu
              "threshold": chosen.threshold}, indent=2) + "\n")
         files = ["run.toml", "folds.json", "scores.json", run_name, "fusion.json"]
         _write_manifest(partial, state="complete", definition=config.to_data(), digest=config.digest(), team=team,
-                        extractors={}, labels=labels_digests({n: dataset.films[n].labels(config.subtask)
+                        extractors={}, labels=labels_digests({n: dataset.films[n].labels(config.task)
                                                               for n in scores.per_film}),
                         run_file=run_name, files=files)
         _install(partial, model_dir)
@@ -318,5 +318,5 @@ def apply_to_test(config, fusion: Fusion, test_runs: list, out, described_by: di
 
     runs = read_runs(test_runs)
     rows = fusion.rows([columns(r, config.subtask) for r in runs], config.subtask)
-    return write_run(out, rows, config.subtask, describe_fused(described_by, test_runs, fusion, config.subtask),
+    return write_run(out, rows, config.task, describe_fused(described_by, test_runs, fusion, config.subtask),
                      guard)

@@ -34,10 +34,16 @@ from pathlib import Path
 import numpy as np
 
 from . import evidence
+from .baseline import constant_predictions
+from .dataset import TEST
 from .errors import DataError
-from .leaderboard_tables import format_latex, format_markdown, format_table  # noqa: F401  (part of the API)
-from .scoring import Scores
-from .task import get as get_subtask
+from .folds import read_folds
+from .manifest import read_manifest
+from .plots import new_plot, save_plot
+from .provenance import check_labels
+from .runs import load_run
+from .scoring import Scores, score_folds, score_run
+from .task import Subtask
 
 
 @dataclass(frozen=True)
@@ -89,7 +95,7 @@ class Entry:
     ``evidence`` once ranked (:func:`ranked`)."""
 
     name: str
-    subtask: str
+    subtask: Subtask
     description: str
     path: Path
     scores: Scores
@@ -109,10 +115,7 @@ def _with_every_figure(scores: Scores, model_dir: Path, dataset) -> Scores:
     """``scores``, or, when its per-film figures lack one the subtask now reports (a
     ``scores.json`` written by an older version: no CCC, no false alarm), the out-of-fold run
     file of the folder scored again by its folds, if the folder holds it."""
-    from .scoring import score_run
-    from .training import read_manifest
-
-    task = get_subtask(scores.subtask)
+    task = scores.subtask
     needed = {task.film_figure(k) for k in task.table_keys} - {None}
     held = set().union(*(set(v) for v in scores.per_film.values())) if scores.per_film else set()
     run_file = (read_manifest(model_dir) or {}).get("run_file")
@@ -125,32 +128,25 @@ def read_entry(model_dir, dataset) -> Entry:
     """The figures of one model folder, and the constant baseline on its folds, with what
     :func:`~mediaeval.provenance.check_labels` says of the labels it was trained on (no baseline
     when they are not the dataset's, or a film of its folds has none)."""
-    from .baseline import constant_predictions
-    from .folds import read_folds
-    from .provenance import check_labels
-    from .runs import load_run
-    from .scoring import score_folds
-    from .training import read_manifest
-
     model_dir = Path(model_dir)
     if not (model_dir / "scores.json").exists():
         raise DataError(model_dir, "expected a model folder made by mediaeval train; scores.json is missing")
     scores = Scores.read(model_dir / "scores.json")
     folds = read_folds(model_dir / "folds.json")
     config = load_run(model_dir / "run.toml")
+    subtask = config.task
     films = [n for fold in folds for n in fold]
-    check = check_labels(read_manifest(model_dir), dataset, config.subtask, config.name, films)
-    entry = Entry(config.name, config.subtask, config.description, model_dir, scores, None, config.criterion,
-                  check.note)
+    check = check_labels(read_manifest(model_dir), dataset, subtask, config.name, films)
+    entry = Entry(config.name, subtask, config.description, model_dir, scores, None, config.criterion, check.note)
     if not check.comparable:
         return entry
     scores = _with_every_figure(scores, model_dir, dataset)
-    truth = {n: dataset.films[n].labels(config.subtask) for n in films}
+    truth = {n: dataset.films[n].labels(subtask) for n in films}
     prediction = {}
     for held in folds:
         train = [dataset.films[n] for n in films if n not in held]
-        prediction.update(constant_predictions(train, [dataset.films[n] for n in held], config.subtask))
-    return replace(entry, scores=scores, baseline=score_folds(truth, prediction, folds, config.subtask))
+        prediction.update(constant_predictions(train, [dataset.films[n] for n in held], subtask))
+    return replace(entry, scores=scores, baseline=score_folds(truth, prediction, folds, subtask))
 
 
 def run_file_entry(path, scores, dataset) -> Entry:
@@ -164,8 +160,6 @@ def run_file_entry(path, scores, dataset) -> Entry:
     scored film is a test film, the mean label of the labelled development films (as ``mediaeval
     baseline --films test``); none for development films of unknown folds.
     """
-    from .training import read_manifest
-
     path = Path(path)
     manifest = read_manifest(path.parent)
     if manifest is not None and manifest.get("state") == "complete" and manifest.get("run_file") == path.name:
@@ -174,17 +168,14 @@ def run_file_entry(path, scores, dataset) -> Entry:
                  _test_baseline(sorted(scores.per_film), scores.subtask, dataset))
 
 
-def _test_baseline(films: list[str], subtask: str, dataset) -> Scores | None:
+def _test_baseline(films: list[str], subtask: Subtask, dataset) -> Scores | None:
     """The constant (mean label of the labelled development films) scored on ``films``, if they
     are all test films and some development film is labelled; else ``None``."""
-    from .baseline import constant_predictions
-    from .dataset import TEST
-
     train = [f for f in dataset.dev_films if f.has_labels(subtask)]
     if not films or not train or any(dataset.films[f].split != TEST for f in films):
         return None
     prediction = constant_predictions(train, [dataset.films[f] for f in films], subtask)
-    return get_subtask(subtask).score({f: dataset.films[f].labels(subtask) for f in films}, prediction)
+    return subtask.score({f: dataset.films[f].labels(subtask) for f in films}, prediction)
 
 
 # --------------------------------------------------------------------------- the evidence
@@ -271,7 +262,7 @@ def weigh(entries: list[Entry], criterion: str | None = None, resamples: int = e
           seed: int = evidence.SEED, level: float = evidence.LEVEL) -> list[Entry]:
     """The entries of one subtask with their :class:`Evidence`, in the board's order: tied with
     the best first, each group by the criterion (best first), then by name."""
-    task = get_subtask(entries[0].subtask)
+    task = entries[0].subtask
     notes: list[str] = []
     notes += [e.note for e in entries if e.note]
     criterion = _criterion(entries, task, criterion, notes)
@@ -300,16 +291,16 @@ def weigh(entries: list[Entry], criterion: str | None = None, resamples: int = e
 
 def ranked(entries, criterion: str | None = None, resamples: int = evidence.RESAMPLES,
            seed: int = evidence.SEED) -> dict[str, list[Entry]]:
-    """``{subtask: entries with their evidence, in the board's order}`` (:func:`weigh`)."""
+    """``{subtask name: entries with their evidence, in the board's order}`` (:func:`weigh`)."""
     out: dict[str, list[Entry]] = {}
     for entry in entries:
-        out.setdefault(entry.subtask, []).append(entry)
+        out.setdefault(entry.subtask.name, []).append(entry)
     return {s: weigh(rows, criterion, resamples, seed) for s, rows in sorted(out.items())}
 
 
 def leaderboard(model_dirs, dataset, criterion: str | None = None, resamples: int = evidence.RESAMPLES,
                 seed: int = evidence.SEED) -> dict[str, list[Entry]]:
-    """``{subtask: entries, in the board's order}`` of the given model folders."""
+    """``{subtask name: entries, in the board's order}`` of the given model folders."""
     return ranked([read_entry(model_dir, dataset) for model_dir in model_dirs], criterion, resamples, seed)
 
 
@@ -370,8 +361,14 @@ def _plot_title(board: dict[str, list[Entry]]) -> str:
     return "\n".join(lines)
 
 
-def leaderboard_figure(board: dict[str, list[Entry]]):
-    """The figure of :func:`plot_leaderboard` (a matplotlib ``Figure`` of its own, outside pyplot).
+def with_evidence(board) -> dict:
+    """``board`` with every entry's evidence (:func:`weigh` for a subtask whose entries lack it:
+    a board built by hand)."""
+    return {s: entries if all(e.evidence for e in entries) else weigh(entries) for s, entries in board.items()}
+
+
+def leaderboard_plot(board: dict[str, list[Entry]]):
+    """The plot of :func:`plot_leaderboard` (a matplotlib ``Figure`` of its own, outside pyplot).
 
     One panel per figure (MSE and PCC never share an axis), titled by the figure's key: each
     run's value as a point with its 95 % interval over films (a bar from its low to its high
@@ -380,25 +377,22 @@ def leaderboard_figure(board: dict[str, list[Entry]]):
     dashed mark on each run's row (runs on other folds or films); a run without an honest
     constant has none.
     """
-    from .leaderboard_tables import with_evidence
-    from .plots import new_figure
-
     board = with_evidence(board)
-    panels = [(s, k) for s, entries in board.items() for k in get_subtask(s).panel_keys]
-    # wrapped to the figure's width (about 13 characters an inch): one panel of fear is narrow
+    panels = [(s, k) for s, entries in board.items() for k in entries[0].subtask.panel_keys]
+    # wrapped to the plot's width (about 13 characters an inch): one panel of fear is narrow
     title = "\n".join(textwrap.fill(line, int(13 * 3.6 * len(panels))) for line in _plot_title(board).split("\n"))
-    fig = new_figure(figsize=(3.6 * len(panels), 0.45 * max(len(e) for e in board.values()) + 2.2
-                              + 0.2 * title.count("\n")))
-    axes = fig.subplots(1, len(panels), squeeze=False)
+    plot = new_plot(figsize=(3.6 * len(panels), 0.45 * max(len(e) for e in board.values()) + 2.2
+                             + 0.2 * title.count("\n")))
+    axes = plot.subplots(1, len(panels), squeeze=False)
     for ax, (subtask, key) in zip(axes[0], panels):
         _draw_panel(ax, board[subtask][::-1], key)
-    fig.suptitle(title, fontsize=10 if "\n" not in title else 8)
-    fig.tight_layout()
-    return fig
+    plot.suptitle(title, fontsize=10 if "\n" not in title else 8)
+    plot.tight_layout()
+    return plot
 
 
 def _draw_panel(ax, entries: list[Entry], key: str) -> None:
-    """One panel of :func:`leaderboard_figure`: ``entries`` bottom to top."""
+    """One panel of :func:`leaderboard_plot`: ``entries`` bottom to top."""
     figures = [e.evidence.figures[key] for e in entries]
     values = np.array([math.nan if f.value is None else f.value for f in figures])
     low = np.array([math.nan if f.low is None else f.low for f in figures])
@@ -423,14 +417,12 @@ def _draw_panel(ax, entries: list[Entry], key: str) -> None:
     ax.set_yticklabels([e.name for e in entries], fontsize=7)
     for label, e in zip(ax.get_yticklabels(), entries):
         label.set_color("#222222" if e.evidence.tied else "#999999")
-    lower = get_subtask(entries[0].subtask).lower_is_better(key)
+    lower = entries[0].subtask.lower_is_better(key)
     ax.set_title(f"{key}{' (lower is better)' if lower else ''}", fontsize=9)
     ax.grid(axis="x", color="#dddddd", lw=0.6)
 
 
 def plot_leaderboard(board: dict[str, list[Entry]], out, guard=None) -> Path:
-    """Draw :func:`leaderboard_figure` to the PNG ``out`` (:func:`mediaeval.plots.save_plot`:
+    """Draw :func:`leaderboard_plot` to the PNG ``out`` (:func:`mediaeval.plots.save_plot`:
     through ``guard``, written to a temporary name, then renamed)."""
-    from .plots import save_plot
-
-    return save_plot(leaderboard_figure(board), out, guard)
+    return save_plot(leaderboard_plot(board), out, guard)

@@ -2,24 +2,17 @@
 team pastes into its working notes, in Markdown (:func:`format_markdown`) or LaTeX
 (:func:`format_latex`), with intervals.
 
-Each takes the board of :func:`mediaeval.leaderboard.ranked` (entries with their evidence).
+Each takes the board of :func:`mediaeval.leaderboard.ranked` (entries with their evidence; a board
+built by hand is weighed first: :func:`mediaeval.leaderboard.with_evidence`).
 """
 from __future__ import annotations
 
-from .task import get as get_subtask
+from .leaderboard import with_evidence
 
 _NAMES = {"valence_mse": "valence MSE", "valence_pcc": "valence PCC", "valence_ccc": "valence CCC",
           "arousal_mse": "arousal MSE", "arousal_pcc": "arousal PCC", "arousal_ccc": "arousal CCC",
           "map": "MAP", "accuracy_per_film": "accuracy", "precision_per_film": "precision",
           "recall_per_film": "recall", "f1_per_film": "F1", "false_alarm_rate": "false alarms"}
-
-
-def with_evidence(board) -> dict:
-    """``board`` with every entry's evidence (:func:`mediaeval.leaderboard.weigh` for a subtask
-    whose entries lack it: a board built by hand)."""
-    from .leaderboard import weigh
-
-    return {s: entries if all(e.evidence for e in entries) else weigh(entries) for s, entries in board.items()}
 
 
 def _value(value, decimals: int = 4, sign: bool = False) -> str:
@@ -74,7 +67,7 @@ def format_table(board) -> str:
     board = with_evidence(board)
     lines = []
     for subtask, entries in board.items():
-        task = get_subtask(subtask)
+        task = entries[0].subtask
         ev = entries[0].evidence
         lines += [f"{subtask}: out-of-fold figures on the development films ({len(ev.films)}), the official mean "
                   f"over films [95 % interval: {ev.method}]; ranked by the criterion {ev.criterion} "
@@ -108,7 +101,7 @@ def format_table(board) -> str:
 def _paper_rows(entries, decimals: int = 3):
     """``(name, tied, cells)`` per run, then the constant's: ``cells`` per figure as ``(value
     [low, high], better than the constant)``."""
-    task = get_subtask(entries[0].subtask)
+    task = entries[0].subtask
     rows = []
     for e in entries:
         ev = e.evidence
@@ -123,7 +116,7 @@ def _paper_rows(entries, decimals: int = 3):
 
 def _caption(entries) -> str:
     ev = entries[0].evidence
-    task = get_subtask(entries[0].subtask)
+    task = entries[0].subtask
     text = (f"Out-of-fold figures on the {len(ev.films)} development films: the official mean over films "
             f"[95 % interval: {ev.method}]. Runs ranked by {_criterion_text(task, ev.criterion)}; "
             f"† indistinguishable from the best run on the criterion (paired interval holds 0); "
@@ -139,7 +132,7 @@ def format_markdown(board) -> str:
     board = with_evidence(board)
     parts = []
     for subtask, entries in board.items():
-        keys = get_subtask(subtask).table_keys
+        keys = entries[0].subtask.table_keys
         lines = [f"**{subtask}.** {_caption(entries)}", "",
                  "| run | " + " | ".join(_NAMES.get(k, k) for k in keys) + " |",
                  "| --- |" + " --- |" * len(keys)]
@@ -170,7 +163,7 @@ def format_latex(board) -> str:
     board = with_evidence(board)
     parts = []
     for subtask, entries in board.items():
-        keys = get_subtask(subtask).table_keys
+        keys = entries[0].subtask.table_keys
         lines = [r"\begin{table*}[t]", r"\centering", r"\small",
                  r"\caption{" + _latex_escape(_caption(entries)) + "}",
                  r"\label{tab:" + subtask.replace("_", "-") + "}",

@@ -2,9 +2,8 @@
 
 Video is decoded as a stream (PyAV by default, decord as an option) at 112 x 112 and resampled
 to 30 fps by timestamps (the frame shown at each 1/30 s instant); audio is decoded as a stream
-with PyAV and resampled to 44.1 kHz mono (decord's AudioReader holds a whole track in memory,
-~15 GB for 90 minutes, and its VideoReader grows to the size of the file).  Each step is 16
-frames and 23,520 samples, so audio and video steps coincide.
+with PyAV and resampled to 44.1 kHz mono (why not decord for audio: docs/decisions.md).  Each
+step is 16 frames and 23,520 samples, so audio and video steps coincide.
 
 Times are taken from the container's start (a video stream starting at 5 s shows its first
 frame 5 s into the film), and a film lasts until its video stream ends.  Decoding checks how
@@ -223,10 +222,9 @@ def iter_video_steps(path, n_steps: int, size: int = FRAME_SIZE, steps_per_chunk
     small gap, and a :class:`DataError` beyond :func:`truncation_limit` (:func:`check_decoded`).
 
     ``backend="pyav"`` (default) decodes packet by packet, so memory stays flat whatever the
-    film's length.  ``backend="decord"`` uses decord's ``VideoReader(width=size, height=size)``;
-    measured here, decord reads compressed packets ahead of its decoder without bound, so its
-    memory grows to the size of the file (1.8 GB for a 60-minute 640x360 film): fine for short
-    films only.
+    film's length.  ``backend="decord"`` uses decord's ``VideoReader(width=size, height=size)``,
+    which reads compressed packets ahead of its decoder without bound, so its memory grows to
+    the size of the file (docs/decisions.md): fine for short films only.
     """
     if backend == "pyav":
         return _video_steps_pyav(Path(path), n_steps, size, steps_per_chunk)
@@ -244,32 +242,44 @@ def _stop_message(path, stream: str, decoded: float, expected: float | None, fai
     return message
 
 
+class _FrameChunks:
+    """Output instants (``VIDEO_FPS`` a second) filled with the frame on screen, handed out in
+    chunks of ``steps_per_chunk`` steps: arrays ``(steps, FRAMES_PER_STEP, size, size, 3)``."""
+
+    def __init__(self, n_out: int, size: int, steps_per_chunk: int):
+        self.n_out, self.size = n_out, size
+        self.chunk_frames = steps_per_chunk * FRAMES_PER_STEP
+        self.chunk = np.empty((min(self.chunk_frames, n_out), size, size, 3), np.uint8)
+        self.filled = 0     # frames of ``chunk`` set
+        self.emitted = 0    # output instants handed out before ``chunk``
+
+    @property
+    def done(self) -> int:
+        """Output instants set so far."""
+        return self.emitted + self.filled
+
+    def put(self, array: np.ndarray, until: int) -> Iterator[np.ndarray]:
+        """Show ``array`` at every output instant before ``until``; yield full chunks."""
+        while self.done < until:
+            take = min(until - self.done, len(self.chunk) - self.filled)
+            self.chunk[self.filled:self.filled + take] = array
+            self.filled += take
+            if self.filled == len(self.chunk):
+                yield self.chunk.reshape(-1, FRAMES_PER_STEP, self.size, self.size, 3).copy()
+                self.emitted += self.filled
+                self.filled = 0
+                self.chunk = self.chunk[:min(self.chunk_frames, self.n_out - self.emitted)]
+
+
 def _video_steps_pyav(path: Path, n_steps: int, size: int, steps_per_chunk: int) -> Iterator[np.ndarray]:
     import av
 
     n_out = n_steps * FRAMES_PER_STEP
-    chunk_frames = steps_per_chunk * FRAMES_PER_STEP
-    chunk = np.empty((min(chunk_frames, n_out), size, size, 3), np.uint8)
-    filled = 0          # frames of ``chunk`` set
-    emitted = 0         # output instants handed out before ``chunk``
-    shown = None        # the frame on screen (an av.VideoFrame), converted lazily
-    shown_array = None
-
-    def put(array: np.ndarray, until: int):
-        """Show ``array`` at every output instant before ``until``; yield full chunks."""
-        nonlocal filled, emitted, chunk
-        while emitted + filled < until:
-            take = min(until - emitted - filled, len(chunk) - filled)
-            chunk[filled:filled + take] = array
-            filled += take
-            if filled == len(chunk):
-                yield chunk.reshape(-1, FRAMES_PER_STEP, size, size, 3).copy()
-                emitted += filled
-                filled = 0
-                chunk = chunk[:min(chunk_frames, n_out - emitted)]
-
     if n_out == 0:
         return
+    chunks = _FrameChunks(n_out, size, steps_per_chunk)
+    shown = None        # the frame on screen (an av.VideoFrame), converted lazily
+    shown_array = None
     with open_film(path) as container:
         if not container.streams.video:
             raise DataError(path, "expected a video stream, found none")
@@ -290,12 +300,12 @@ def _video_steps_pyav(path: Path, n_steps: int, size: int, steps_per_chunk: int)
                     continue
                 # instants before this frame starts (within the slack) show the previous one
                 until = min(n_out, int(np.floor((time_ - _TIMESTAMP_SLACK) * VIDEO_FPS)) + 1)
-                if until > emitted + filled:
+                if until > chunks.done:
                     if shown_array is None:
                         shown_array = shown.to_ndarray(width=size, height=size, format="rgb24")
-                    yield from put(shown_array, until)
+                    yield from chunks.put(shown_array, until)
                 shown, shown_array = frame, None
-                if emitted + filled >= n_out:
+                if chunks.done >= n_out:
                     return
         except av.error.FFmpegError as error:
             if shown is None:
@@ -308,7 +318,7 @@ def _video_steps_pyav(path: Path, n_steps: int, size: int, steps_per_chunk: int)
             warn(path, f"{message}; the last frame is held")
         if shown_array is None:
             shown_array = shown.to_ndarray(width=size, height=size, format="rgb24")
-        yield from put(shown_array, n_out)
+        yield from chunks.put(shown_array, n_out)
 
 
 def _video_timeline(path: Path) -> tuple[float, float]:

@@ -16,7 +16,10 @@ from pathlib import Path
 
 from .errors import MediaevalError
 from .outputs import OutputGuard, sha256_of
-from .scoring import Scores
+from .run_files import run_filename, validate_run
+from .scoring import Scores, format_scores
+from .submission import DESCRIPTION, PACKAGE, RUN_FILE, description_path, package_runs
+from .task import Subtask
 
 LEGACY_RECORD = ".mediaeval-pipeline.json"   # {file name: sha256} of what an earlier pipeline wrote
 
@@ -24,7 +27,7 @@ LEGACY_RECORD = ".mediaeval-pipeline.json"   # {file name: sha256} of what an ea
 @dataclass
 class RunOutcome:
     name: str
-    subtask: str
+    subtask: Subtask
     run: int
     description: str
     scores: Scores            # out-of-fold figures of the development films
@@ -98,12 +101,8 @@ def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team:
     ``jobs``: local processes, or an :class:`~mediaeval.workers.Executor` (a Dask cluster, see
     :mod:`mediaeval.cluster`) that extracts and trains.
     """
-    from .fusion import apply_to_test, fuse_trained
-    from .features.extract import ExtractionOptions, extract_dataset
     from .runs import find_runs
-    from .scoring import format_scores
-    from .submission import DESCRIPTION, PACKAGE, RUN_FILE, description_path, package_runs, run_filename, validate_run
-    from .training import check_model_folder, predict_run, train_run
+    from .training import check_model_folder
 
     runs = [r.lightened() if light else r for r in find_runs(runs_dir)]
     if not runs:
@@ -117,7 +116,30 @@ def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team:
                                                       "run definitions": runs_dir})
     guard = OutputGuard(force, dataset_root=dataset.root, ours=legacy_outputs(out_dir))
     zip_path = out_dir / f"me17ei_{team}.zip"
-    test_runs = [out_dir / run_filename(team, c.subtask, c.run) for c in runs]
+    test_runs = [out_dir / run_filename(team, c.task, c.run) for c in runs]
+    _check_outputs(guard, test_runs, zip_path)
+    _extract(runs, dataset, features_dir, progress, jobs, echo)
+    outcomes = []
+    by_number = {(c.task, c.run): t for c, t in zip(runs, test_runs)}
+    for config, test_run in sorted(zip(runs, test_runs), key=lambda pair: pair[0].fused):  # fused runs last
+        echo(f"run {config.name}: {config.description}")
+        if config.fused:
+            scores, config = _fuse(config, dataset, models_dir, team, by_number, test_run, guard, echo)
+        else:
+            scores, config = _train(config, dataset, features_dir, models_dir / config.name, team, test_run, guard,
+                                    progress, jobs, echo)
+        echo(f"  out-of-fold: {format_scores(scores)}")
+        problems = [p for p in validate_run(test_run, dataset) if p.is_error]
+        if problems:
+            raise MediaevalError("\n".join(str(p) for p in problems))
+        outcomes.append(RunOutcome(config.name, config.task, config.run, config.description, scores, test_run))
+    zip_path = package_runs([o.test_run for o in outcomes], team, zip_path, dataset, guard=guard)
+    return zip_path, outcomes
+
+
+def _check_outputs(guard: OutputGuard, test_runs: list[Path], zip_path: Path) -> None:
+    """Refuse, before any work, a test run file, description or zip the guard will not write
+    (those ``force`` would allow named together)."""
     refused = [guard.refusal(path, kind) for run in test_runs
                for path, kind in ((run, RUN_FILE), (description_path(run), DESCRIPTION))]
     refused = [r for r in [*refused, guard.refusal(zip_path, PACKAGE)] if r is not None]
@@ -127,6 +149,12 @@ def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team:
     if refused:
         raise MediaevalError("not overwritten (not written by mediaeval, or edited since): "
                              + ", ".join(str(r.path) for r in refused) + "; move them away or use --force")
+
+
+def _extract(runs, dataset, features_dir, progress: bool, jobs, echo) -> None:
+    """Bring every feature set the runs need up to date (:func:`sets_to_extract`)."""
+    from .features.extract import ExtractionOptions, extract_dataset
+
     films = [f for f in dataset.films.values() if f.video is not None]
     for features in sets_to_extract(runs, features_dir):
         echo(f"features {'+'.join(features)}")
@@ -135,27 +163,29 @@ def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team:
         if report.failed:
             raise MediaevalError("feature extraction failed for: " + "; ".join(
                 f"{name}: {message.splitlines()[0]}" for name, message in report.failed.items()))
-    outcomes = []
-    by_number = {(c.subtask, c.run): t for c, t in zip(runs, test_runs)}
-    for config, test_run in sorted(zip(runs, test_runs), key=lambda pair: pair[0].fused):  # fused runs last
-        model_dir = models_dir / config.name
-        echo(f"run {config.name}: {config.description}")
-        if config.fused:
-            model_dir, scores, fusion = fuse_trained(config, dataset, models_dir, team)
-            apply_to_test(config, fusion, [by_number[(config.subtask, n)] for n in config.fuse], test_run,
-                          config.describe(), guard)
-            echo("  weights: " + "; ".join(", ".join(f"{w:.2f}" for w in column) for column in fusion.weights.T))
-        else:
-            result = train_run(config, dataset, features_dir, model_dir, team, progress=progress, jobs=jobs,
-                               echo=lambda text: echo(f"  {text}"))
-            if result.skipped:
-                echo(f"  already trained in {model_dir}")
-            predict_run(model_dir, dataset, features_dir, dataset.test_films, test_run, guard=guard)
-            scores, config = result.scores, result.config
-        echo(f"  out-of-fold: {format_scores(scores)}")
-        problems = [p for p in validate_run(test_run, dataset) if p.is_error]
-        if problems:
-            raise MediaevalError("\n".join(str(p) for p in problems))
-        outcomes.append(RunOutcome(config.name, config.subtask, config.run, config.description, scores, test_run))
-    zip_path = package_runs([o.test_run for o in outcomes], team, zip_path, dataset, guard=guard)
-    return zip_path, outcomes
+
+
+def _fuse(config, dataset, models_dir: Path, team: str, by_number: dict, test_run: Path, guard: OutputGuard, echo):
+    """A fused run: its weights chosen on its runs' out-of-fold files, applied to their test
+    runs; its out-of-fold scores and definition."""
+    from .fusion import apply_to_test, fuse_trained
+
+    _, scores, fusion = fuse_trained(config, dataset, models_dir, team)
+    apply_to_test(config, fusion, [by_number[(config.task, n)] for n in config.fuse], test_run, config.describe(),
+                  guard)
+    echo("  weights: " + "; ".join(", ".join(f"{w:.2f}" for w in column) for column in fusion.weights.T))
+    return scores, config
+
+
+def _train(config, dataset, features_dir, model_dir: Path, team: str, test_run: Path, guard: OutputGuard,
+           progress: bool, jobs, echo):
+    """A trained run: trained (unless already), then the test films predicted; its out-of-fold
+    scores and the definition stored with its model."""
+    from .training import predict_run, train_run
+
+    result = train_run(config, dataset, features_dir, model_dir, team, progress=progress, jobs=jobs,
+                       echo=lambda text: echo(f"  {text}"))
+    if result.skipped:
+        echo(f"  already trained in {model_dir}")
+    predict_run(model_dir, dataset, features_dir, dataset.test_films, test_run, guard=guard)
+    return result.scores, result.config

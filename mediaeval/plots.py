@@ -1,5 +1,7 @@
-"""Pictures of a run: predictions against truth per film, per-film figures; runs compared (drawn by
-:func:`mediaeval.leaderboard.plot_leaderboard`).
+"""Plots of a run: predictions against truth per film (:func:`plot_film`), its per-film figures
+(:func:`plot_summary`); and the primitives every plot is made with (:func:`new_plot`,
+:func:`save_plot`, :data:`COLOURS`), which the leaderboard's plot uses too
+(:func:`mediaeval.leaderboard.plot_leaderboard`).
 
 Matplotlib with the Agg backend (no screen).  Time runs along the x axis in minutes, at the
 middle of each 10 s segment (5 k + 5 s).  Colours are the same everywhere: valence blue,
@@ -12,28 +14,29 @@ from pathlib import Path
 import numpy as np
 
 from .outputs import PLOT, OutputGuard, png_metadata
-from .task import get as get_subtask
+from .scoring import format_scores
+from .task import Subtask
 from .windows import SEGMENT_SECONDS, SEGMENT_SHIFT
 
 COLOURS = {"valence": "#1f5fbf", "arousal": "#c8372d", "fear": "#7b3294", "truth": "#222222"}
 
 
-def new_figure(**kwargs):
-    """A matplotlib ``Figure`` of its own (``figsize=...``), outside pyplot: nothing global (no
-    backend switched, no figure kept by pyplot; a notebook's own plots are untouched); it is
+def new_plot(**kwargs):
+    """A plot: a matplotlib ``Figure`` of its own (``figsize=...``), outside pyplot: nothing global
+    (no backend switched, nothing kept by pyplot; a notebook's own plots are untouched); it is
     freed like any object, and ``savefig`` draws it with Agg."""
     from matplotlib.figure import Figure
 
     return Figure(**kwargs)
 
 
-def save_plot(fig, out, guard: OutputGuard | None = None) -> Path:
-    """Draw ``fig`` to the PNG ``out`` through ``guard`` (:mod:`mediaeval.outputs`; a PNG plot that
+def save_plot(plot, out, guard: OutputGuard | None = None) -> Path:
+    """Draw ``plot`` (:func:`new_plot`) to the PNG ``out`` through ``guard`` (:mod:`mediaeval.outputs`; a PNG plot that
     mediaeval drew, marked so in its ``Software`` text, is replaced, no other file), written to a
     temporary name, then renamed."""
     out = Path(out)
     with (guard or OutputGuard()).writing(out, PLOT) as tmp:
-        fig.savefig(tmp, dpi=110, format="png", metadata=png_metadata())
+        plot.savefig(tmp, dpi=110, format="png", metadata=png_metadata())
     return out
 
 
@@ -46,16 +49,15 @@ def _fmt(value) -> str:
     return "n/a" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:.3f}"
 
 
-def plot_film(film: str, prediction: np.ndarray, subtask: str, truth: np.ndarray | None, figures: dict | None,
+def plot_film(film: str, prediction: np.ndarray, subtask: Subtask, truth: np.ndarray | None, figures: dict | None,
               out, guard: OutputGuard | None = None) -> Path:
     """One film: predicted (and true) valence and arousal, a panel each (a subtask of continuous values), or
-    fear confidence and true fear segments (a binary subtask)."""
+    fear confidence and true fear segments (a binary subtask); ``figures``: the film's, in the titles."""
     minutes = segment_minutes(len(prediction))
-    task = get_subtask(subtask)
-    if not task.binary:
-        fig = new_figure(figsize=(10, 5.5))
-        axes = fig.subplots(len(task.row_columns), 1, sharex=True)
-        for column, (ax, name) in enumerate(zip(axes, task.row_columns)):
+    if not subtask.binary:
+        plot = new_plot(figsize=(10, 5.5))
+        axes = plot.subplots(len(subtask.row_columns), 1, sharex=True)
+        for column, (ax, name) in enumerate(zip(axes, subtask.row_columns)):
             ax.plot(minutes, prediction[:, column], color=COLOURS[name], lw=1.8, label=f"predicted {name}")
             if truth is not None:
                 ax.plot(minutes[:len(truth)], truth[:, column], color=COLOURS["truth"], lw=1.2, ls="--",
@@ -69,8 +71,8 @@ def plot_film(film: str, prediction: np.ndarray, subtask: str, truth: np.ndarray
                              fontsize=9, loc="left")
         axes[-1].set_xlabel("time (minutes, segment middles)")
     else:
-        fig = new_figure(figsize=(10, 3.5))
-        ax = fig.subplots()
+        plot = new_plot(figsize=(10, 3.5))
+        ax = plot.subplots()
         axes = [ax]
         if truth is not None:
             for k in np.flatnonzero(truth):
@@ -88,21 +90,19 @@ def plot_film(film: str, prediction: np.ndarray, subtask: str, truth: np.ndarray
             ap = _fmt(figures.get("ap"))
             ap = "undefined (no fear segment in the truth)" if ap == "n/a" else ap
             ax.set_title(f"AP {ap}, F1 {_fmt(figures.get('f1'))}", fontsize=9, loc="left")
-    fig.suptitle(film + ("" if truth is not None else " (no ground truth: predictions only)"), fontsize=11)
-    fig.tight_layout()
-    return save_plot(fig, out, guard)
+    plot.suptitle(film + ("" if truth is not None else " (no ground truth: predictions only)"), fontsize=11)
+    plot.tight_layout()
+    return save_plot(plot, out, guard)
 
 
 def plot_summary(name: str, scores, out, guard: OutputGuard | None = None) -> Path:
     """Per-film figures of a run (:class:`~mediaeval.scoring.Scores`) as bars (MSE and PCC, or AP
     and F1: the subtask's ``film_panels``), titled by its official figures."""
-    from .scoring import format_scores
-
     per_film = scores.per_film
     films = list(per_film)
-    keys = get_subtask(scores.subtask).film_panels
-    fig = new_figure(figsize=(max(8, 0.5 * len(films) + 4), 4.5))
-    axes = fig.subplots(1, 2)
+    keys = scores.subtask.film_panels
+    plot = new_plot(figsize=(max(8, 0.5 * len(films) + 4), 4.5))
+    axes = plot.subplots(1, 2)
     for ax, group in zip(axes, keys):
         width = 0.8 / len(group)
         for j, key in enumerate(group):
@@ -114,46 +114,6 @@ def plot_summary(name: str, scores, out, guard: OutputGuard | None = None) -> Pa
         ax.set_xticklabels(films, rotation=60, ha="right", fontsize=7)
         ax.axhline(0, color="#999999", lw=0.6)
         ax.legend(fontsize=8)
-    fig.suptitle(f"{name}: per film (official: {format_scores(scores)})", fontsize=9)
-    fig.tight_layout()
-    return save_plot(fig, out, guard)
-
-
-def plot_runs(run_paths, dataset, out_dir) -> list[Path]:
-    """Every picture for the given run files: per run a folder of per-film figures and a summary,
-    and per subtask with several scored runs ``comparison-<subtask>.png``, drawn as the
-    leaderboard is (:func:`mediaeval.leaderboard.plot_leaderboard`: a panel per figure, 95 %
-    intervals over films, the constant baseline as a line; see
-    :func:`mediaeval.leaderboard.run_file_entry`).  Every output is checked by the output guard
-    before anything is drawn (:func:`save_plot`).  Returns the files written."""
-    from .leaderboard import plot_leaderboard, ranked, run_file_entry
-    from .submission import read_run
-
-    out_dir = Path(out_dir)
-    runs = [(Path(path), read_run(path)) for path in run_paths]
-    guard = OutputGuard(dataset_root=dataset.root, inputs=[p for p, _ in runs], inputs_are="one of the run files given")
-    for path, run in runs:
-        for name in [*(f"{film}.png" for film in run.films), "summary.png"]:
-            guard.check(out_dir / path.stem / name, PLOT)
-    for subtask in {run.subtask for _, run in runs}:
-        guard.check(out_dir / f"comparison-{subtask}.png", PLOT)
-    written, entries = [], []
-    for path, run in runs:
-        folder = out_dir / path.stem
-        truth = {f: dataset.films[f].labels(run.subtask) for f in run.films
-                 if f in dataset.films and dataset.films[f].has_labels(run.subtask)}
-        usable = {f: t for f, t in truth.items() if len(t) == len(run.films[f])}
-        scores = None
-        if usable:
-            scores = run.task.score(usable, {f: run.films[f] for f in usable})
-            entries.append(run_file_entry(path, scores, dataset))
-        for film, values in run.films.items():
-            figures = scores.per_film.get(film) if scores else None
-            written.append(plot_film(film, values, run.subtask, truth.get(film), figures, folder / f"{film}.png",
-                                     guard))
-        if scores:
-            written.append(plot_summary(path.stem, scores, folder / "summary.png", guard))
-    for subtask, rows in ranked(entries).items():
-        if len(rows) > 1:
-            written.append(plot_leaderboard({subtask: rows}, out_dir / f"comparison-{subtask}.png", guard))
-    return written
+    plot.suptitle(f"{name}: per film (official: {format_scores(scores)})", fontsize=9)
+    plot.tight_layout()
+    return save_plot(plot, out, guard)

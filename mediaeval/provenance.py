@@ -92,7 +92,7 @@ def score_notes(run_path, dataset, subtask: str, films: Iterable[str]) -> list[s
     its models were trained on are in-sample (its description's ``in_sample_films``), and, for a
     model folder's own run file, what :func:`check_labels` says of the labels it was trained on."""
     from .submission import description_path, read_description
-    from .training import read_manifest
+    from .manifest import read_manifest
 
     run_path, films = Path(run_path), sorted(films)
     notes = []

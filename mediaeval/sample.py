@@ -124,6 +124,42 @@ def _frame_colour(valence: float, arousal: float) -> np.ndarray:
     return np.array(colorsys.hsv_to_rgb(hue % 1.0, saturation, value), dtype=np.float32)
 
 
+class _Pictures:
+    """A film's picture frame by frame: a grating coloured by valence (:func:`_frame_colour`) whose
+    motion, cuts and grain follow arousal; draws from ``rng`` in the order frames are made."""
+
+    def __init__(self, rng: np.random.Generator):
+        self.rng = rng
+        self.y, self.x = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
+        self.angle, self.wavelength, self.next_cut = rng.uniform(0, math.pi), rng.uniform(12, 40), 0.0
+        self.grains = rng.standard_normal((8, HEIGHT, WIDTH)).astype(np.float32)
+        self.phase = 0.0
+
+    def frame(self, t: float, v: float, a: float, fps: float) -> np.ndarray:
+        """The RGB frame (HEIGHT, WIDTH, 3) at ``t`` seconds, of valence ``v`` and arousal ``a``."""
+        rng = self.rng
+        if t >= self.next_cut:
+            self.angle, self.wavelength = rng.uniform(0, math.pi), rng.uniform(12, 40)
+            self.next_cut = t + rng.exponential(14 - 10 * (a + 1) / 2)
+        self.phase += 2 * math.pi * (0.2 + 2.8 * (a + 1) / 2) / fps
+        grating = np.sin((self.x * math.cos(self.angle) + self.y * math.sin(self.angle))
+                         * (2 * math.pi / self.wavelength) - self.phase)
+        grain = self.grains[rng.integers(len(self.grains))] * (0.02 + 0.08 * (a + 1) / 2)
+        luminance = 1 + 0.25 * grating + grain
+        return np.clip(luminance[..., None] * _frame_colour(v, a) * 255, 0, 255).astype(np.uint8)
+
+
+def _streams(container, plan: FilmPlan, fps: float):
+    """The H.264 video and mono AAC audio streams of the film being written."""
+    video = container.add_stream("libx264", rate=plan.fps)
+    video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+    video.options = {"preset": "ultrafast", "crf": "26", "g": str(int(round(fps * 2)))}
+    audio = container.add_stream("aac", rate=AUDIO_RATE)
+    audio.layout = "mono"
+    audio.options = {"aac_coder": "fast"}
+    return video, audio
+
+
 def render_film(plan: FilmPlan) -> Path:
     """Encode one film: H.264 video at ``plan.fps`` and 44.1 kHz mono AAC, written atomically; then
     its organisers' features (from the first frame of every second and the sound) if planned."""
@@ -134,36 +170,20 @@ def render_film(plan: FilmPlan) -> Path:
     rng = np.random.default_rng(plan.seed)
     fps = float(plan.fps)
     seconds = np.arange(plan.valence.size) + 0.5
-    y, x = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
     n_audio = int(round(plan.n_frames / fps * AUDIO_RATE))
-    audio_phase, pattern_phase = 0.0, 0.0
-    angle, wavelength, next_cut = rng.uniform(0, math.pi), rng.uniform(12, 40), 0.0
-    grains = rng.standard_normal((8, HEIGHT, WIDTH)).astype(np.float32)
+    pictures = _Pictures(rng)
+    audio_phase = 0.0
     per_second, sound = [], []      # the organisers' visual descriptors of each second; the sound
     with atomic_output(plan.video_path) as tmp:
         with av.open(str(tmp), "w", format="mp4") as container:
-            video = container.add_stream("libx264", rate=plan.fps)
-            video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-            video.options = {"preset": "ultrafast", "crf": "26", "g": str(int(round(fps * 2)))}
-            audio = container.add_stream("aac", rate=AUDIO_RATE)
-            audio.layout = "mono"
-            audio.options = {"aac_coder": "fast"}
+            video, audio = _streams(container, plan, fps)
             frame_index = 0
             for second in range(int(math.ceil(plan.n_frames / fps))):
                 stop = min(plan.n_frames, int(round((second + 1) * fps)))
                 for index in range(frame_index, stop):
                     t = index / fps
-                    v = float(np.interp(t, seconds, plan.valence))
-                    a = float(np.interp(t, seconds, plan.arousal))
-                    if t >= next_cut:
-                        angle, wavelength = rng.uniform(0, math.pi), rng.uniform(12, 40)
-                        next_cut = t + rng.exponential(14 - 10 * (a + 1) / 2)
-                    pattern_phase += 2 * math.pi * (0.2 + 2.8 * (a + 1) / 2) / fps
-                    grating = np.sin((x * math.cos(angle) + y * math.sin(angle)) * (2 * math.pi / wavelength)
-                                     - pattern_phase)
-                    grain = grains[rng.integers(len(grains))] * (0.02 + 0.08 * (a + 1) / 2)
-                    luminance = 1 + 0.25 * grating + grain
-                    rgb = np.clip(luminance[..., None] * _frame_colour(v, a) * 255, 0, 255).astype(np.uint8)
+                    rgb = pictures.frame(t, float(np.interp(t, seconds, plan.valence)),
+                                         float(np.interp(t, seconds, plan.arousal)), fps)
                     if plan.features and index == frame_index:
                         per_second.append(sample_organisers.visual_descriptors(rgb))
                     frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
@@ -172,8 +192,7 @@ def render_film(plan: FilmPlan) -> Path:
                 if plan.features and len(per_second) <= second:   # a second without a frame of its own
                     per_second.append(per_second[-1])
                 frame_index = stop
-                begin = second * AUDIO_RATE
-                end = min(n_audio, begin + AUDIO_RATE)
+                begin, end = second * AUDIO_RATE, min(n_audio, (second + 1) * AUDIO_RATE)
                 if end > begin:
                     samples, audio_phase = _sound(begin, end, seconds, plan, audio_phase, rng)
                     sound.append(samples[0])

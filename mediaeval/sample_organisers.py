@@ -117,18 +117,25 @@ def _fc6_weights(n_in: int) -> tuple[np.ndarray, np.ndarray]:
 
 def visual_descriptors(rgb: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The LIRE stand-ins of one uint8 RGB frame, ``{feature: vector of VISUAL_DIMS[feature]}``, and
-    the frame's input to :func:`fc6` (computed for all seconds at once, which is much faster)."""
-    from scipy.fft import dctn
-    from scipy.ndimage import uniform_filter
-
+    the frame's input to :func:`fc6` (which projects all seconds at once)."""
     f = rgb.astype(np.float32) / 255
     grey = f @ np.array([0.299, 0.587, 0.114], np.float32)
     half = _blocks(grey, 2)                                     # most descriptors work at half size
+    quarter = _blocks(half, 2)
     gy, gx = np.gradient(half)
     magnitude, angle = np.hypot(gx, gy), np.arctan2(gy, gx) % math.pi
-    out = {}
+    out = {"acc": _acc(rgb)}
+    out.update(_colour_texture(f, magnitude, angle))
+    out.update(cl=_cl(rgb), eh=_eh(half), gabor=_gabor(quarter), sc=_sc(f),
+               tamura=_tamura(half, quarter, magnitude, angle), lbp=_lbp(grey))
+    # fc6's input: the 12x20 colour and edge-energy image
+    fc6_input = np.concatenate([(_blocks(f, rgb.shape[0] // 12)[:12, :20] - 0.5).ravel() * 4,
+                                _blocks(magnitude, half.shape[0] // 12)[:12, :20].ravel() * 20])
+    return out, fc6_input.astype(np.float32)
 
-    # acc: share of pixels of each colour whose neighbour at distance d has the same colour
+
+def _acc(rgb: np.ndarray) -> np.ndarray:
+    """acc: share of pixels of each colour whose neighbour at distance d has the same colour."""
     q = (rgb // 64).astype(np.int64) @ np.array([16, 4, 1])
     acc = []
     for d in (1, 3, 5, 7):
@@ -138,9 +145,11 @@ def visual_descriptors(rgb: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarr
             total += np.bincount(a.ravel(), minlength=64)
             same += np.bincount(a[a == b], minlength=64)
         acc.append(np.divide(same, total, out=np.zeros(64), where=total > 0))
-    out["acc"] = np.concatenate(acc)
+    return np.concatenate(acc)
 
-    # cedd, fcth, jcd: colour class of each 4x4 block x its texture class
+
+def _colour_texture(f: np.ndarray, magnitude: np.ndarray, angle: np.ndarray) -> dict[str, np.ndarray]:
+    """cedd, fcth, jcd: colour class of each 4x4 block x its texture class."""
     colour = _colour_classes(_blocks(f, 4)).ravel()
     block_magnitude = _blocks(magnitude, 2).ravel()
     doubled = _blocks(magnitude[..., None] * np.stack([np.cos(2 * angle), np.sin(2 * angle)], -1), 2)
@@ -151,11 +160,14 @@ def visual_descriptors(rgb: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarr
     fcth_texture = strong * 4 + direction
     cedd = np.bincount(colour * 6 + cedd_texture, minlength=144).astype(float)
     fcth = np.bincount(colour * 8 + fcth_texture, minlength=192).astype(float)
-    out["cedd"], out["fcth"] = _quantise(cedd), _quantise(fcth)
-    out["jcd"] = _quantise(np.concatenate([cedd.reshape(24, 6), np.bincount(colour[strong], minlength=24)[:, None]],
-                                          axis=1).ravel())
+    jcd = np.concatenate([cedd.reshape(24, 6), np.bincount(colour[strong], minlength=24)[:, None]], axis=1).ravel()
+    return {"cedd": _quantise(cedd), "fcth": _quantise(fcth), "jcd": _quantise(jcd)}
 
-    # cl: zig-zag DCT coefficients of the 8x8 mean Y, Cb, Cr
+
+def _cl(rgb: np.ndarray) -> np.ndarray:
+    """cl: zig-zag DCT coefficients of the 8x8 mean Y, Cb, Cr."""
+    from scipy.fft import dctn
+
     small = _blocks(rgb.astype(np.float64), rgb.shape[0] // 8)[:8, :8]
     ycc = small @ np.array([[0.299, -0.169, 0.5], [0.587, -0.331, -0.419], [0.114, 0.5, -0.081]]) + [0, 128, 128]
     cl = []
@@ -163,9 +175,11 @@ def visual_descriptors(rgb: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarr
         coefficients = dctn(ycc[..., channel], norm="ortho")
         values = [coefficients[i, j] for i, j in _ZIGZAG[:count]]
         cl += [round(values[0] / 8)] + [min(31, max(0, round(v / 2) + 16)) for v in values[1:]]
-    out["cl"] = np.array(cl, float)
+    return np.array(cl, float)
 
-    # eh: MPEG-7 edge types of 2x2 blocks of 2x2-pixel means, counted in 4x4 sub-images
+
+def _eh(half: np.ndarray) -> np.ndarray:
+    """eh: MPEG-7 edge types of 2x2 blocks of 2x2-pixel means, counted in 4x4 sub-images."""
     means = half * 255
     a0, a1, a2, a3 = means[0::2, 0::2], means[0::2, 1::2], means[1::2, 0::2], means[1::2, 1::2]
     responses = np.abs(np.stack([a0 - a1 + a2 - a3, a0 + a1 - a2 - a3, math.sqrt(2) * (a0 - a3),
@@ -174,19 +188,26 @@ def visual_descriptors(rgb: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarr
     rows, cols = edge.shape
     sub = edge[:rows // 4 * 4, :cols // 4 * 4].reshape(4, rows // 4, 4, cols // 4).transpose(0, 2, 1, 3)
     shares = np.stack([np.mean(sub == t, axis=(2, 3)) for t in range(5)], axis=-1)
-    out["eh"] = np.round(7 * np.sqrt(shares)).ravel()
+    return np.round(7 * np.sqrt(shares)).ravel()
 
-    # gabor: mean and std of the response magnitudes at quarter size
-    quarter = _blocks(half, 2)
+
+def _gabor(quarter: np.ndarray) -> np.ndarray:
+    """gabor: mean and std of the response magnitudes at quarter size."""
     response = np.abs(np.fft.ifft2(np.fft.fft2(quarter)[None] * _gabor_bank(*quarter.shape)))
-    out["gabor"] = np.stack([response.mean(axis=(1, 2)), response.std(axis=(1, 2))], axis=1).ravel()
+    return np.stack([response.mean(axis=(1, 2)), response.std(axis=(1, 2))], axis=1).ravel()
 
-    # sc: 16 hues x 2 saturations x 2 values, at half size
+
+def _sc(f: np.ndarray) -> np.ndarray:
+    """sc: 16 hues x 2 saturations x 2 values, at half size."""
     h, s, v = _hsv(_blocks(f, 2))
     bins = np.minimum(15, (h * 16).astype(int)) * 4 + (s >= 0.5) * 2 + (v >= 0.5)
-    out["sc"] = _quantise(np.bincount(bins.ravel(), minlength=64).astype(float), 15)
+    return _quantise(np.bincount(bins.ravel(), minlength=64).astype(float), 15)
 
-    # tamura: coarseness, contrast, directionality
+
+def _tamura(half: np.ndarray, quarter: np.ndarray, magnitude: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """tamura: coarseness, contrast, directionality."""
+    from scipy.ndimage import uniform_filter
+
     best, scale = np.full(quarter.shape, -1.0), np.ones(quarter.shape)
     for k in range(5):
         average = uniform_filter(quarter, 2 ** k, mode="nearest")
@@ -198,20 +219,17 @@ def visual_descriptors(rgb: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarr
     sigma = float(half.std())
     kurtosis = float(np.mean((half - half.mean()) ** 4)) / sigma ** 4 if sigma > 0 else 0.0
     directions = np.bincount(np.minimum(15, (angle[magnitude > 0.01] / math.pi * 16).astype(int)), minlength=16)
-    out["tamura"] = np.concatenate([[scale.mean(), sigma / kurtosis ** 0.25 if kurtosis > 0 else 0.0],
-                                    directions / max(1, directions.sum())])
+    return np.concatenate([[scale.mean(), sigma / kurtosis ** 0.25 if kurtosis > 0 else 0.0],
+                           directions / max(1, directions.sum())])
 
-    # lbp: 8-neighbour binary patterns of the grey image
+
+def _lbp(grey: np.ndarray) -> np.ndarray:
+    """lbp: 8-neighbour binary patterns of the grey image."""
     centre = grey[1:-1, 1:-1]
     code = np.zeros(centre.shape, np.int64)
     for bit, (dy, dx) in enumerate(((-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1))):
         code |= (grey[1 + dy:grey.shape[0] - 1 + dy, 1 + dx:grey.shape[1] - 1 + dx] >= centre).astype(np.int64) << bit
-    out["lbp"] = np.bincount(code.ravel(), minlength=256) / code.size
-
-    # fc6's input: the 12x20 colour and edge-energy image
-    fc6_input = np.concatenate([(_blocks(f, rgb.shape[0] // 12)[:12, :20] - 0.5).ravel() * 4,
-                                _blocks(magnitude, half.shape[0] // 12)[:12, :20].ravel() * 20])
-    return out, fc6_input.astype(np.float32)
+    return np.bincount(code.ravel(), minlength=256) / code.size
 
 
 def fc6(inputs: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ The official figures of the 2017 task, computed from :mod:`mediaeval.metrics`:
 
 Pooled figures (every segment of every film together) are given beside them.  An undefined
 figure is ``nan`` (``null`` in JSON), never a substitute number, and a note says which film and why.
+Importing this module registers the two scorers as the subtasks' (:meth:`mediaeval.task.Subtask.score`).
 """
 from __future__ import annotations
 
@@ -19,10 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
+from . import evidence
+from .dataset import DEV
 from .errors import DataError
+from .folds import read_folds
 from .metrics import (_pair, accuracy, average_precision, concordance_correlation, f1, mean_squared_error,
                       pearson_correlation, precision, quadrant_accuracy, recall)
-from .task import FEAR, VALENCE_AROUSAL, get
+from .provenance import score_notes
+from .run_files import SCORER_FAILURES, Problems, RunFile, raise_if_errors, run_subtask
+from .task import FEAR, VALENCE_AROUSAL, Subtask, get, register_scorer
 
 
 def _undefined(value) -> bool:
@@ -44,7 +50,7 @@ class Scores:
     deviation over folds.  Undefined figures are ``nan``; :meth:`to_json` makes them ``None``
     (what ``scores.json`` holds) and :meth:`from_json` reads them back."""
 
-    subtask: str
+    subtask: Subtask
     official: dict[str, float]
     pooled: dict[str, float]
     per_film: dict[str, dict[str, float]]
@@ -61,7 +67,7 @@ class Scores:
 
     def to_json(self) -> dict:
         """A JSON-ready dict; ``nan`` becomes ``None``."""
-        out = {"subtask": self.subtask, "official": _to_json(self.official), "pooled": _to_json(self.pooled),
+        out = {"subtask": self.subtask.name, "official": _to_json(self.official), "pooled": _to_json(self.pooled),
                "per_film": {film: _to_json(v) for film, v in self.per_film.items()}, "notes": list(self.notes)}
         if self.folds is not None:
             out.update({"folds": [{"films": f["films"], "official": _to_json(f["official"])} for f in self.folds],
@@ -70,9 +76,10 @@ class Scores:
 
     @classmethod
     def from_json(cls, data: dict) -> Scores:
-        """The scores of :meth:`to_json` (a ``scores.json``); ``None`` becomes ``nan``."""
+        """The scores of :meth:`to_json` (a ``scores.json``); ``None`` becomes ``nan``; ``ValueError``
+        for a subtask of no known name."""
         folds = data.get("folds")
-        return cls(data["subtask"], _from_json(data.get("official", {})), _from_json(data.get("pooled", {})),
+        return cls(get(data["subtask"]), _from_json(data.get("official", {})), _from_json(data.get("pooled", {})),
                    {film: _from_json(v) for film, v in data.get("per_film", {}).items()}, list(data.get("notes", [])),
                    None if folds is None else [{"films": f["films"], "official": _from_json(f["official"])}
                                                for f in folds],
@@ -162,7 +169,7 @@ def score_valence_arousal(truth: dict[str, np.ndarray], prediction: dict[str, np
     for key in ("valence_pcc", "arousal_pcc"):
         if np.isnan(pooled[key]):
             notes.append(f"pooled {key}: undefined (constant truth or prediction over all films)")
-    return Scores(VALENCE_AROUSAL.name, official, pooled, per_film, notes)
+    return Scores(VALENCE_AROUSAL, official, pooled, per_film, notes)
 
 
 def _fear_figures(labels: np.ndarray, predicted: np.ndarray, confidence: np.ndarray) -> dict[str, float]:
@@ -218,22 +225,25 @@ def score_fear(truth: dict[str, np.ndarray], prediction: dict[str, np.ndarray]) 
     for key in keys[1:]:
         official[f"{key}_per_film"] = _film_mean(per_film, key, notes, _UNDEFINED_BECAUSE.get(key, "no segment"),
                                                  f"{key}_per_film")
-    return Scores(FEAR.name, official, {k: pooled[k] for k in keys}, per_film, notes)
+    return Scores(FEAR, official, {k: pooled[k] for k in keys}, per_film, notes)
+
+
+register_scorer(VALENCE_AROUSAL, score_valence_arousal)
+register_scorer(FEAR, score_fear)
 
 
 # --------------------------------------------------------------------------- folds and run files
 
 def score_folds(truth: dict[str, np.ndarray], prediction: dict[str, np.ndarray], folds: list[list[str]],
-                subtask: str) -> Scores:
+                subtask: Subtask) -> Scores:
     """Scores of all films together, with each fold's official figures (``folds``: each fold's
     films, those without a prediction left out) and their mean and population standard
     deviation over folds (undefined fold figures are left out; ``nan`` when no fold has one)."""
-    task = get(subtask)
-    scores = task.score(truth, prediction)
+    scores = subtask.score(truth, prediction)
     per_fold = []
     for films in folds:
         films = [f for f in films if f in truth]
-        fold = task.score({f: truth[f] for f in films}, {f: prediction[f] for f in films})
+        fold = subtask.score({f: truth[f] for f in films}, {f: prediction[f] for f in films})
         per_fold.append({"films": films, "official": fold.official})
     scores.folds = per_fold
     for key in scores.official:
@@ -264,46 +274,50 @@ def score_run(path, dataset, truncate: bool = False, folds_file=None) -> Scores:
 
     The run is read one line at a time, keeping per film at most its truth's number of rows.
     """
-    from .errors import DataError
-    from .provenance import score_notes
-    from .submission import parse_run, raise_if_errors, run_subtask
+    run, problems = _read_scored(path, dataset)
+    truth, prediction, cut = _paired(run, dataset, truncate)
+    notes = _reading_notes(run, problems, dataset) + _cut_notes(cut)
+    if folds_file is None:
+        scores = run.subtask.score(truth, prediction)
+    else:
+        scores = score_folds(truth, prediction, _folds_of(folds_file, run, truth), run.subtask)
+    scores.notes[:0] = score_notes(run.path, dataset, run.subtask, truth) + notes
+    return scores
 
+
+def _read_scored(path, dataset) -> tuple[RunFile, Problems]:
+    """The run file to score, keeping per film at most its truth's rows; :class:`DataError` for a
+    film without ground truth (the first in the file) or a malformed run."""
     subtask = run_subtask(path)
 
     def truth_length(film: str) -> int:  # rows kept per film: the truth's, so memory follows the dataset
         return len(dataset.films[film].labels(subtask)) if dataset.films[film].has_labels(subtask) else 0
 
-    run, problems = parse_run(path, subtask, dataset, keep=truth_length, ignore_extra_values=True)
+    run, problems = RunFile.parse(path, subtask, dataset, keep=truth_length, ignore_extra_values=True)
     missing = [(film, line) for film, line in run.unknown.items()]
     missing += [(film, line) for film, line in run.film_lines.items() if not dataset.films[film].has_labels(subtask)]
     if missing:
         film, line = min(missing, key=lambda item: item[1])
         raise DataError(run.path, f"film {film} has no {subtask} ground truth in {dataset.root}", line)
     raise_if_errors(run.path, problems)
-    truth, prediction, cut = _paired(run, dataset, truncate)
-    notes = _reading_notes(run, problems, dataset) + _cut_notes(cut)
-    if folds_file is None:
-        scores = get(run.subtask).score(truth, prediction)
-    else:
-        from .folds import read_folds
+    return run, problems
 
-        folds = read_folds(folds_file)
-        for k, films in enumerate(folds, start=1):
-            for film in films:
-                if film not in truth:
-                    raise DataError(folds_file, f"fold {k}: film {film} is not in the run {run.path}; "
-                                                f"expected the folds of this run (folds.json of its model folder)")
-        scores = score_folds(truth, prediction, folds, run.subtask)
-    scores.notes[:0] = score_notes(run.path, dataset, run.subtask, truth) + notes
-    return scores
+
+def _folds_of(folds_file, run: RunFile, truth: dict) -> list[list[str]]:
+    """The folds of ``folds_file``; :class:`DataError` when one names a film the run does not hold."""
+    folds = read_folds(folds_file)
+    for k, films in enumerate(folds, start=1):
+        for film in films:
+            if film not in truth:
+                raise DataError(folds_file, f"fold {k}: film {film} is not in the run {run.path}; "
+                                            f"expected the folds of this run (folds.json of its model folder)")
+    return folds
 
 
 def _paired(run, dataset, truncate: bool) -> tuple[dict, dict, list[tuple[str, int, int]]]:
     """Truth and prediction of every film of ``run``, cut to the shorter length when
     ``truncate``; and the films cut, as ``(film, prediction length, truth length)``.  A length
     mismatch without ``truncate`` is a :class:`DataError` naming the film."""
-    from .errors import DataError
-
     truth, prediction, cut = {}, {}, []
     for film, values in run.films.items():
         labels = dataset.films[film].labels(run.subtask)
@@ -323,9 +337,6 @@ def _paired(run, dataset, truncate: bool) -> tuple[dict, dict, list[tuple[str, i
 def _reading_notes(run, problems, dataset) -> list[str]:
     """What in the run the organisers' script read although the format forbids it, or left out:
     one note per kind, with how many."""
-    from .dataset import DEV
-    from .submission import SCORER_FAILURES
-
     notes = []
     if any(problems.counts[code] for code in SCORER_FAILURES if code != "E116"):
         notes.append(f"{run.path}: blank lines or spaces around film names: the organisers' scorer failed on "
@@ -381,9 +392,7 @@ def intervals(scores: Scores, resamples: int | None = None, seed: int | None = N
     high)}``, ``nan`` where undefined.  A PCC's interval is over the films where it is defined,
     even when the official mean is undefined; pooled figures (fear's pooled label figures) have
     none."""
-    from . import evidence
-
-    task = get(scores.subtask)
+    task = scores.subtask
     films = sorted(scores.per_film)
     if not films:
         return {}

@@ -4,16 +4,20 @@
 and :data:`FEAR` (subtask 2: whether a segment is likely to induce fear, with a confidence) are
 the instances of :class:`Subtask`; :data:`SUBTASKS` holds them by name.  Their names are the
 public strings ``"valence_arousal"`` and ``"fear"`` of annotation files, run file names, run
-definitions and the CLI, and the rest of the toolkit passes those strings around: where
-behaviour depends on the subtask it asks :func:`get` for the object, and never compares names.
+definitions and the CLI: where such a string is read (an option, a file name, a file), :func:`get`
+turns it into the object once, and the library passes the object on (``str()`` of it is its
+name, so messages read as before).  Behaviour that depends on the subtask asks the object; no
+code compares names.
 
 Each subtask knows its label columns (annotations), its model outputs and their activation
 and range, its loss, its run-file rows (how they are written and checked, and how a model's
-per-segment outputs become rows), its metric keys and scorer, and the *criterion*: the figure
-by which choices (hyper-parameters, smoothing, early stopping, fusion weights) are made and the
+per-segment outputs become rows), its metric keys, and the *criterion*: the figure by which
+choices (hyper-parameters, smoothing, early stopping, fusion weights) are made and the
 leaderboard ranks (:attr:`Subtask.criterion`, which a run may override among
-:attr:`Subtask.criteria`; calibration stays least squares whatever it is).  Adding a subtask is
-adding an instance here (see README, "Extending mediaeval").
+:attr:`Subtask.criteria`; calibration stays least squares whatever it is).  Its scorer is
+:mod:`mediaeval.scoring`'s, which registers it (:func:`register_scorer`) so that this module
+imports no other of the package but :mod:`mediaeval.metrics`.  Adding a subtask is adding an
+instance here and its scorer there (see README, "Extending mediaeval").
 
 Importing this module imports nothing heavy (NumPy is imported by the methods that need it),
 so the CLI's choices can read :data:`SUBTASKS` and ``--help`` stays instant.
@@ -23,13 +27,35 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-    from .scoring import Scores
-    from .submission import Problems
+
+class ProblemSink(Protocol):
+    """Where :meth:`Subtask.check_row` reports what is wrong with a run-file line
+    (:class:`mediaeval.run_files.Problems`)."""
+
+    def add(self, line: int, code: str, message: str) -> None: ...
+
+
+class FigureTable(Protocol):
+    """Figures of a run as :meth:`Subtask.stopping_figure` reads them
+    (:class:`mediaeval.scoring.Scores`): the official ones, and per film."""
+
+    official: dict
+    per_film: dict
+
+
+Scorer = Callable[[dict, dict], object]   # (truth, prediction) per film -> Scores
+_SCORERS: dict[str, Scorer] = {}
+
+
+def register_scorer(subtask: Subtask, scorer: Scorer) -> None:
+    """Make ``scorer`` what :meth:`Subtask.score` of ``subtask`` calls (:mod:`mediaeval.scoring`
+    registers the official scorers when it is imported)."""
+    _SCORERS[subtask.name] = scorer
 
 
 @dataclass(frozen=True)
@@ -67,6 +93,10 @@ class Subtask:
 
     def __str__(self) -> str:
         return self.name
+
+    def __reduce__(self):
+        """Pickled by name: a subtask sent to a worker process is the same object there."""
+        return get, (self.name,)
 
     @property
     def outputs(self) -> int:
@@ -129,7 +159,7 @@ class Subtask:
         """Per-segment outputs ``(K, outputs)`` from run-file rows (what fusion averages)."""
         raise NotImplementedError
 
-    def check_row(self, number: int, tokens: list[str], values: list[float], problems: Problems) -> list[float]:
+    def check_row(self, number: int, tokens: list[str], values: list[float], problems: ProblemSink) -> list[float]:
         """Add to ``problems`` what is wrong with the finite ``values`` of line ``number``
         (``tokens`` as read); returns the row's two values."""
         raise NotImplementedError
@@ -141,10 +171,14 @@ class Subtask:
 
     # ------------------------------------------------------------------ figures
 
-    def score(self, truth: dict, prediction: dict) -> Scores:
-        """Official and pooled figures of run rows against labels, per film
-        (:mod:`mediaeval.scoring`)."""
-        raise NotImplementedError
+    def score(self, truth: dict, prediction: dict):
+        """Official and pooled figures of run rows against labels, per film: a
+        :class:`~mediaeval.scoring.Scores`, by the scorer :mod:`mediaeval.scoring` registered."""
+        try:
+            scorer = _SCORERS[self.name]
+        except KeyError:
+            raise LookupError(f"no scorer registered for {self.name}: import mediaeval.scoring first") from None
+        return scorer(truth, prediction)
 
     def column_figure(self, truth: dict, prediction: dict, criterion: str | None = None) -> float:
         """The criterion's figure of one output column, higher is better (``truth[film]`` and
@@ -152,7 +186,7 @@ class Subtask:
         smoothing are chosen."""
         raise NotImplementedError
 
-    def stopping_figure(self, scores: Scores, stop_on: str, criterion: str | None = None) -> float:
+    def stopping_figure(self, scores: FigureTable, stop_on: str, criterion: str | None = None) -> float:
         """What early stopping minimises, from the held-out films' :class:`~mediaeval.scoring.Scores`
         (``stop_on``: ``official``, the criterion's figure, or ``pcc``; see
         :class:`mediaeval.model.ModelSettings`)."""
@@ -201,11 +235,6 @@ class _ValenceArousal(Subtask):
         if np.any(np.abs(values) > 1):
             raise ValueError(f"film {film}: valence/arousal outside [-1, 1]")
         return [f"{v:.6f} {a:.6f}" for v, a in values]
-
-    def score(self, truth, prediction):
-        from .scoring import score_valence_arousal
-
-        return score_valence_arousal(truth, prediction)
 
     def column_figure(self, truth, prediction, criterion=None) -> float:
         """``mse``: minus the mean per-film MSE; ``pcc`` / ``ccc``: the mean per-film PCC / CCC,
@@ -258,11 +287,6 @@ class _Fear(Subtask):
         if not np.all(np.isin(values[:, 0], (0, 1))) or np.any((values[:, 1] < 0) | (values[:, 1] > 1)):
             raise ValueError(f"film {film}: expected labels 0/1 and confidences in [0, 1]")
         return [f"{int(label)} {conf:.6f}" for label, conf in values]
-
-    def score(self, truth, prediction):
-        from .scoring import score_fear
-
-        return score_fear(truth, prediction)
 
     def column_figure(self, truth, prediction, criterion=None) -> float:
         from .metrics import mean_average_precision

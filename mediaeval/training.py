@@ -40,6 +40,7 @@ import numpy as np
 
 from .atomic import write_text_atomic
 from .errors import DataError, MediaevalError
+from .manifest import DAMAGED, MADE_BY, MANIFEST, model_subfolders, own_files, read_manifest  # noqa: F401  (moved there)
 from .model import ModelSettings, Trainer, build_model, positive_weight, set_seed
 from .runs import RunConfig, changes, run_from_data
 from .scoring import Scores
@@ -137,7 +138,7 @@ def load_films(dataset, features_dir, extractors, films, subtask: str, with_labe
         elif features.columns != columns:
             raise DataError(path, f"its {len(features.columns)} feature columns differ from those of "
                                   f"{out[0].name} ({len(columns)}); extract all films with the same settings")
-        labels = film.labels(subtask) if with_labels else None
+        labels = film.labels(get_subtask(subtask)) if with_labels else None
         out.append(FilmData(film.name, features.values, film.n_segments, labels, made))
     return out
 
@@ -536,8 +537,6 @@ def to_segments(step_outputs: np.ndarray, n_segments: int, subtask: str) -> np.n
 
 # --------------------------------------------------------------------------- model folders
 
-MANIFEST = "model.json"      # the mark of a folder made by mediaeval train, and what it holds
-MADE_BY = "mediaeval train"
 
 
 @dataclass
@@ -547,34 +546,6 @@ class TrainResult:
     scores: Scores
     config: RunConfig         # the definition the model was trained from (stored in the folder)
     skipped: bool = False
-
-
-DAMAGED = "the model folder is damaged: remove it and train again"   # train refuses one without a readable manifest
-
-
-def read_manifest(folder) -> dict | None:
-    """The manifest of a folder made by mediaeval train (complete or being written); None when
-    the folder has no ``model.json`` or one made by something else.  A ``model.json`` that
-    cannot be read, is not JSON, or lists its files wrongly is a :class:`DataError` naming it
-    (neither a model folder to use nor one to replace)."""
-    path = Path(folder) / MANIFEST
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        raise DataError(path, f"cannot read this manifest of a model folder ({reason}); {DAMAGED}") from error
-    try:
-        data = json.loads(text)
-    except ValueError as error:
-        raise DataError(path, f"expected the JSON manifest written by mediaeval train ({error}); {DAMAGED}") from error
-    if not isinstance(data, dict) or data.get("made_by") != MADE_BY:
-        return None
-    files = data.get("files", [])
-    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
-        raise DataError(path, f"expected 'files' to be a list of file names; {DAMAGED}")
-    return data
 
 
 def _write_manifest(folder: Path, **content) -> None:
@@ -703,11 +674,9 @@ def model_lock(model_dir, shared: bool = False):
 
 def foreign_files(folder: Path, manifest: dict) -> list[str]:
     """The files (relative paths) of a complete model folder that train did not make: neither its
-    manifest, nor a file it lists (:func:`mediaeval.outputs.own_files`), nor anything inside its
+    manifest, nor a file it lists (:func:`mediaeval.manifest.own_files`), nor anything inside its
     models' folders, nor a job's hidden temporary beside them.  A user's notes, or predictions
     written into the folder, say."""
-    from .outputs import model_subfolders, own_files
-
     if manifest.get("state") != "complete":
         return []
     own, models = own_files(manifest) | {MANIFEST}, model_subfolders(manifest)
@@ -947,7 +916,7 @@ def train_run(config: RunConfig, dataset, features_dir, model_dir, team: str, ov
     jobs = as_executor(jobs)
     model_dir = jobs.job_path(model_dir)
     check_model_folder(model_dir, _inputs(config, dataset, features_dir))
-    run_name = run_filename(team, config.subtask, config.run)
+    run_name = run_filename(team, config.task, config.run)
     dev = _training_films(config, dataset)
     with model_lock(model_dir):
         check_model_folder(model_dir)
@@ -972,7 +941,7 @@ def refuse_fused(config: RunConfig) -> None:
 
 def _training_films(config: RunConfig, dataset) -> list:
     """The development films annotated for the run's subtask; DataError if fewer than 2."""
-    dev = [f for f in dataset.dev_films if f.has_labels(config.subtask)]
+    dev = [f for f in dataset.dev_films if f.has_labels(config.task)]
     if len(dev) < 2:
         raise DataError(dataset.root, f"training needs at least 2 development films with {config.subtask} "
                                       f"annotations, found {len(dev)}")
@@ -1117,8 +1086,8 @@ def _write_out_of_fold(folder: Path, config: RunConfig, films: list[FilmData], f
     from .submission import write_run
 
     rows = _out_of_fold(folds, _seeds(config), outcomes, config.subtask)
-    write_run(folder / run_name, rows, config.subtask, config.describe())
-    scores = score_folds({f.name: f.labels for f in films}, rows, folds, config.subtask)
+    write_run(folder / run_name, rows, config.task, config.describe())
+    scores = score_folds({f.name: f.labels for f in films}, rows, folds, config.task)
     write_text_atomic(folder / "scores.json", json.dumps(scores.to_json(), indent=2) + "\n")
     return scores
 
@@ -1219,5 +1188,5 @@ def _predict_run(model_dir, dataset, features_dir, films, out, guard) -> Path:
     else:   # one LSTM in memory at a time
         per_model = [TrainedLSTM.load(folder).predictions(data, config.subtask) for folder in folders]
     rows = {f.name: segment_rows([m[i] for m in per_model], config.subtask) for i, f in enumerate(data)}
-    return write_run(out, rows, config.subtask, {**config.describe(), **({IN_SAMPLE: seen} if seen else {})},
+    return write_run(out, rows, config.task, {**config.describe(), **({IN_SAMPLE: seen} if seen else {})},
                      guard)

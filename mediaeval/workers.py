@@ -22,8 +22,8 @@ Extraction and training hand their jobs to an :class:`Executor`, chosen once per
 Every job process (a local worker, a cluster worker's job process) starts with
 :func:`one_thread_each`: one thread for every numerical library.  Besides sharing the cores,
 this makes the numbers: a BLAS call splits its sums by thread count, so features computed with
-two OpenBLAS threads differ in the last float32 digits from those of one (measured: up to
-6e-7 relative on the log-mel bands, with OpenBLAS's Haswell/Zen kernels).  Extraction in this
+two OpenBLAS threads differ in the last float32 digits from those of one (README, "On a
+cluster").  Extraction in this
 process holds the BLAS and OpenMP pools to one thread too, for the extraction only
 (:func:`one_thread_here`), so a film's features are the same whichever process computed them.
 """

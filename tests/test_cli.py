@@ -11,6 +11,7 @@ from sklearn.metrics import average_precision_score, mean_squared_error
 
 from conftest import fear_text, invoke, valence_arousal_text
 from mediaeval.dataset import Dataset
+from mediaeval.task import FEAR, VALENCE_AROUSAL
 
 COMMANDS = ["sample", "inspect", "baseline", "validate", "score", "package", "extract", "train", "predict",
             "pipeline", "plot", "render"]
@@ -148,8 +149,8 @@ def test_scoring_real_curve_annotations_matches_scipy_and_sklearn(real_curves, t
     from mediaeval.submission import write_run
     from mediaeval.task import fear_rows
 
-    va_run = write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt", va_lines, "valence_arousal")
-    fear_run = write_run(tmp_path / "me17ei_T_fear_run1.txt", {f: fear_rows(c) for f, c in fear_lines.items()}, "fear")
+    va_run = write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt", va_lines, VALENCE_AROUSAL)
+    fear_run = write_run(tmp_path / "me17ei_T_fear_run1.txt", {f: fear_rows(c) for f, c in fear_lines.items()}, FEAR)
     assert invoke("validate", va_run, fear_run, "--dataset", tmp_path / "data").exit_code == 0
     va = json.loads(invoke("score", va_run, "--dataset", tmp_path / "data", "--json").output)
     fear = json.loads(invoke("score", fear_run, "--dataset", tmp_path / "data", "--json").output)
@@ -169,11 +170,11 @@ def test_scoring_real_curve_annotations_matches_scipy_and_sklearn(real_curves, t
     va_pred, fear_pred = written(va_run), written(fear_run)
     mse_v, pcc_a, aps = [], [], []
     for film in real_curves:
-        labels = dataset.film(film).labels("valence_arousal")
+        labels = dataset.film(film).labels(VALENCE_AROUSAL)
         mse_v.append(mean_squared_error(labels[:, 0], va_pred[film][:, 0]))
         pcc_a.append(pearsonr(labels[:, 1], va_pred[film][:, 1])[0])
         assert va["per_film"][film]["valence_mse"] == pytest.approx(mse_v[-1], abs=1e-9)
-        fear_truth = dataset.film(film).labels("fear")
+        fear_truth = dataset.film(film).labels(FEAR)
         if fear_truth.any():
             aps.append(average_precision_score(fear_truth, fear_pred[film][:, 1]))
     assert va["official"]["valence_mse"] == pytest.approx(np.mean(mse_v), abs=1e-9)

@@ -2,6 +2,7 @@ import pytest
 
 from mediaeval.dataset import Dataset, read_fear, read_valence_arousal
 from mediaeval.errors import DataError
+from mediaeval.task import FEAR, VALENCE_AROUSAL
 
 VA_HEADER = "Id\tTime\tMeanValence\tMeanArousal\n"
 
@@ -70,12 +71,12 @@ def test_discovery_finds_every_spelling_at_any_depth(tmp_path):
     assert [f.name for f in dataset.test_films] == ["MEDIAEVAL17_00", "MEDIAEVAL17_01"]
     norm = dataset.film("Norm")
     assert norm.fear_path.name == "Norm-MEDIAEVAL2017-fear.txt"
-    assert norm.labels("fear").tolist() == [0, 1, 0]
-    assert norm.labels("valence_arousal").shape == (3, 2)
+    assert norm.labels(FEAR).tolist() == [0, 1, 0]
+    assert norm.labels(VALENCE_AROUSAL).shape == (3, 2)
     # no video: the duration is the end of the last segment
     assert norm.duration == 20.0 and norm.n_segments == 3
-    assert dataset.film("MEDIAEVAL17_01").has_labels("fear")
-    assert not dataset.film("MEDIAEVAL17_00").has_labels("fear")
+    assert dataset.film("MEDIAEVAL17_01").has_labels(FEAR)
+    assert not dataset.film("MEDIAEVAL17_00").has_labels(FEAR)
     assert [f.name for f in dataset.select(["test", "Norm"])] == ["MEDIAEVAL17_00", "MEDIAEVAL17_01", "Norm"]
     with pytest.raises(DataError, match="no film named 'Nope'"):
         dataset.film("Nope")
@@ -99,7 +100,7 @@ def test_duration_comes_from_the_video(tiny_dataset):
     for film in dataset.films.values():
         assert film.video is not None
         assert 12.0 <= film.duration <= 16.1
-        assert film.n_segments == len(film.labels("valence_arousal"))
+        assert film.n_segments == len(film.labels(VALENCE_AROUSAL))
 
 
 def test_a_non_video_mp4_is_a_clear_error(tmp_path):

@@ -19,6 +19,7 @@ from mediaeval.folds import write_folds
 from mediaeval.leaderboard import leaderboard, to_flat_records, to_records
 from mediaeval.runs import load_run
 from mediaeval.scoring import intervals, score_folds, score_valence_arousal
+from mediaeval.task import FEAR, SUBTASKS, VALENCE_AROUSAL
 from mediaeval.training import train_run
 
 # --------------------------------------------------------------------------- the bootstrap
@@ -341,7 +342,7 @@ def _folder(root, run: int, prediction: dict, subtask: str = "valence_arousal", 
                                    f'folds = {len(folds)}\n')
     write_folds(root / "folds.json", folds, 0)
     truth = truth or {f: LABELS[f] for fold in folds for f in fold}
-    (root / "scores.json").write_text(json.dumps(score_folds(truth, prediction, folds, subtask).to_json()))
+    (root / "scores.json").write_text(json.dumps(score_folds(truth, prediction, folds, SUBTASKS[subtask]).to_json()))
     _write_manifest(root, state="complete", files=["run.toml", "folds.json", "scores.json"],
                     labels=labels_digests(truth))
     return root
@@ -395,7 +396,7 @@ def test_csv_is_flat_and_markdown_and_latex_hold_the_intervals(six_films, tmp_pa
 
 
 def test_fear_board_shows_map_label_figures_per_film_and_false_alarms(six_films, tmp_path):
-    truth = {f: six_films.films[f].labels("fear") for f in LABELS}
+    truth = {f: six_films.films[f].labels(FEAR) for f in LABELS}
 
     def rows(confidence):
         return {f: np.column_stack([(c >= 0.5).astype(float), c]) for f, c in confidence.items()}
@@ -419,7 +420,7 @@ def test_score_prints_each_official_figure_with_its_interval(six_films, tmp_path
     folder = _folder(tmp_path / "m", 1, _noisy(0, 0.1))
     from mediaeval.submission import write_run
 
-    run = write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt", _noisy(0, 0.1), "valence_arousal")
+    run = write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt", _noisy(0, 0.1), VALENCE_AROUSAL)
     (folder / "folds.json").rename(tmp_path / "folds.json")
     result = invoke("score", run, "--dataset", six_films.root, "--folds", tmp_path / "folds.json")
     assert result.exit_code == 0, result.output
@@ -444,14 +445,14 @@ def test_a_scores_json_written_before_ccc_is_completed_from_the_run_file_or_name
         (folder / "scores.json").write_text(json.dumps(old))
         if with_run_file:
             run_name = "me17ei_T_valence_arousal_run1.txt"
-            write_run(folder / run_name, prediction, "valence_arousal")
+            write_run(folder / run_name, prediction, VALENCE_AROUSAL)
             (folder / MANIFEST).write_text(json.dumps({"made_by": MADE_BY, "state": "complete",
                                                        "run_file": run_name}))
         folders.append(folder)
     kept, bare = sorted(
         leaderboard(folders, six_films)["valence_arousal"], key=lambda e: e.name)
     rounded = {f: np.round(p, 6) for f, p in prediction.items()}     # as the files hold them
-    truth = {f: six_films.films[f].labels("valence_arousal") for f in LABELS}
+    truth = {f: six_films.films[f].labels(VALENCE_AROUSAL) for f in LABELS}
     expected = score_valence_arousal(truth, rounded).official["valence_ccc"]
     assert kept.evidence.figures["valence_ccc"].value == pytest.approx(expected, abs=1e-12)
     assert bare.evidence.figures["valence_ccc"].value is None

@@ -12,7 +12,7 @@ from mediaeval.errors import DataError, MediaevalError
 from mediaeval.fusion import fixed, fuse_auto, read_runs, simplex_grid
 from mediaeval.scoring import score_valence_arousal
 from mediaeval.submission import write_run
-from mediaeval.task import fear_rows
+from mediaeval.task import SUBTASKS, VALENCE_AROUSAL, fear_rows
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
@@ -32,12 +32,13 @@ def _noisy_run(dataset, path, subtask, noise, seed):
     rng = np.random.default_rng(seed)
     rows = {}
     for film in dataset.dev_films:
-        truth = film.labels(subtask).astype(float)
+        truth = film.labels(SUBTASKS[subtask]).astype(float)
         if subtask == "valence_arousal":
             rows[film.name] = np.clip(truth + rng.normal(0, noise, truth.shape), -1, 1)
         else:
             rows[film.name] = fear_rows(np.clip(0.5 * truth + 0.25 + rng.normal(0, noise, truth.shape), 0, 1))
-    return write_run(path, rows, subtask, {"description": path.stem, "features": [path.stem], "external_data": False})
+    return write_run(path, rows, SUBTASKS[subtask],
+                     {"description": path.stem, "features": [path.stem], "external_data": False})
 
 
 def test_simplex_grid_sums_to_one():
@@ -51,7 +52,7 @@ def test_auto_weights_are_never_much_worse_than_the_better_run(dataset, tmp_path
     fusion, rows, scores = fuse_auto(read_runs([good, poor]), dataset)
     assert fusion.weights[0].min() >= 0.8           # the good run dominates both columns
     single = {f.name: read_runs([good, poor])[0].films[f.name] for f in dataset.dev_films}
-    better = score_valence_arousal({f.name: f.labels("valence_arousal") for f in dataset.dev_films}, single)
+    better = score_valence_arousal({f.name: f.labels(VALENCE_AROUSAL) for f in dataset.dev_films}, single)
     for key in ("valence_mse", "arousal_mse"):
         assert scores.official[key] <= better.official[key] * 1.10
     for key in ("valence_pcc", "arousal_pcc"):
@@ -62,7 +63,7 @@ def test_two_equal_runs_with_independent_noise_fuse_better_than_either(dataset, 
     a = _noisy_run(dataset, tmp_path / "me17ei_T_valence_arousal_run1.txt", "valence_arousal", 0.2, 3)
     b = _noisy_run(dataset, tmp_path / "me17ei_T_valence_arousal_run2.txt", "valence_arousal", 0.2, 4)
     fusion, _, scores = fuse_auto(read_runs([a, b]), dataset)
-    truth = {f.name: f.labels("valence_arousal") for f in dataset.dev_films}
+    truth = {f.name: f.labels(VALENCE_AROUSAL) for f in dataset.dev_films}
     alone = [score_valence_arousal(truth, r.films).official["valence_mse"] for r in read_runs([a, b])]
     assert scores.official["valence_mse"] < min(alone)
     assert np.all(np.abs(fusion.weights - 0.5) <= 0.2)
@@ -91,7 +92,7 @@ def test_runs_of_other_subtasks_or_films_are_refused(dataset, tmp_path):
     with pytest.raises(MediaevalError, match="at least 2 run files"):
         read_runs([va])
     fewer = write_run(tmp_path / "me17ei_T_valence_arousal_run3.txt",
-                      {n: r for n, r in read_runs([va, va])[0].films.items() if n != "Film_00"}, "valence_arousal")
+                      {n: r for n, r in read_runs([va, va])[0].films.items() if n != "Film_00"}, VALENCE_AROUSAL)
     with pytest.raises(DataError, match="holds other films"):
         read_runs([va, fewer])
 
@@ -100,7 +101,7 @@ def test_fuse_command_applies_auto_weights_to_test_files(dataset, tmp_path):
     from click.testing import CliRunner
 
     from mediaeval.cli import cli
-    from mediaeval.submission import read_run
+    from mediaeval.run_files import read_run
 
     a = _noisy_run(dataset, tmp_path / "me17ei_T_valence_arousal_run1.txt", "valence_arousal", 0.05, 1)
     b = _noisy_run(dataset, tmp_path / "me17ei_T_valence_arousal_run2.txt", "valence_arousal", 0.4, 2)
@@ -152,7 +153,8 @@ def test_a_fused_run_is_described_by_its_fused_runs_and_weights_not_model_settin
 
     from mediaeval.fusion import fuse_trained
     from mediaeval.runs import load_run
-    from mediaeval.submission import _describe, parse_run_name
+    from mediaeval.run_files import parse_run_name
+    from mediaeval.submission import _describe
 
     models = tmp_path / "models"
     for n, noise in ((1, 0.05), (2, 0.4)):

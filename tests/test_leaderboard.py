@@ -10,8 +10,10 @@ from conftest import write_annotations
 from mediaeval.dataset import Dataset
 from mediaeval.errors import DataError
 from mediaeval.folds import write_folds
-from mediaeval.leaderboard import format_table, leaderboard, plot_leaderboard, to_records
+from mediaeval.leaderboard import leaderboard, plot_leaderboard, to_records
+from mediaeval.leaderboard_tables import format_table
 from mediaeval.scoring import score_folds
+from mediaeval.task import VALENCE_AROUSAL
 
 LABELS = {"Film_A": [(0.1, 0.5), (0.2, 0.4), (0.3, 0.3)], "Film_B": [(-0.2, 0.1), (0.0, 0.1), (0.2, 0.2)],
           "Film_C": [(0.4, -0.1), (0.5, 0.0), (0.3, -0.3)], "Film_D": [(-0.5, 0.2), (-0.4, 0.3), (-0.6, 0.1)]}
@@ -32,7 +34,7 @@ def _model_folder(root, n: int, description: str, prediction: dict) -> object:
     (root / "run.toml").write_text(RUN.format(n=n, d=description))
     write_folds(root / "folds.json", FOLDS, 0)
     truth = {f: np.array(rows) for f, rows in LABELS.items()}
-    (root / "scores.json").write_text(json.dumps(score_folds(truth, prediction, FOLDS, "valence_arousal").to_json()))
+    (root / "scores.json").write_text(json.dumps(score_folds(truth, prediction, FOLDS, VALENCE_AROUSAL).to_json()))
     return root
 
 
@@ -142,7 +144,7 @@ def test_leaderboard_command_table_json_csv_plot(dataset, tmp_path):
 
 
 def test_the_plot_has_one_panel_per_figure_with_spread_and_the_constant(dataset, tmp_path):
-    from mediaeval.leaderboard import leaderboard_figure
+    from mediaeval.leaderboard import leaderboard_plot as leaderboard_figure
 
     truth = {f: np.array(rows) for f, rows in LABELS.items()}
     good = _model_folder(tmp_path / "good", 1, "close",

@@ -12,6 +12,7 @@ from conftest import VA_ANNOTATIONS, invoke
 from mediaeval.dataset import Dataset
 from mediaeval.outputs import PLOT, OutputGuard, OutputRefused
 from mediaeval.submission import DESCRIPTION, RUN_FILE, description_path, write_run
+from mediaeval.task import VALENCE_AROUSAL
 
 RIDGE = ('subtask = "valence_arousal"\nrun = 1\ndescription = "ridge"\nfeatures = ["visual-stats", "audio-stats"]\n'
          'seed = 1\nfolds = 2\n[model]\ntype = "ridge"\ninner_folds = 2\n')
@@ -30,7 +31,7 @@ def model(tiny_dataset, features, tmp_path_factory):
 
 
 def run_file(folder: Path, name="me17ei_T_valence_arousal_run1.txt") -> Path:
-    return write_run(folder / name, {"MEDIAEVAL17_00": np.zeros((2, 2))}, "valence_arousal", {"description": "d"})
+    return write_run(folder / name, {"MEDIAEVAL17_00": np.zeros((2, 2))}, VALENCE_AROUSAL, {"description": "d"})
 
 
 # --------------------------------------------------------------------------- the rule, unit by unit
@@ -171,8 +172,8 @@ def test_plot_checks_every_output_before_drawing(model, tiny_dataset, tmp_path):
 def test_fuse_force_replaces_run_files_only(tiny_dataset, tmp_path):
     dev = {f.name: np.column_stack([np.linspace(-.5, .5, f.n_segments)] * 2)
            for f in Dataset.discover(tiny_dataset).dev_films}
-    a = write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt", dev, "valence_arousal")
-    b = write_run(tmp_path / "me17ei_T_valence_arousal_run2.txt", {k: -v for k, v in dev.items()}, "valence_arousal")
+    a = write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt", dev, VALENCE_AROUSAL)
+    b = write_run(tmp_path / "me17ei_T_valence_arousal_run2.txt", {k: -v for k, v in dev.items()}, VALENCE_AROUSAL)
     for content in (NOTES.encode(), os.urandom(500), b"%PDF-1.4 report"):
         out = tmp_path / "report.pdf"
         out.write_bytes(content)

@@ -9,8 +9,9 @@ from click.testing import CliRunner
 from films import write_film
 from mediaeval.cli import cli
 from mediaeval.render import amplify_rgb, curves_at, gain
-from mediaeval.submission import read_run, write_run
-from mediaeval.task import fear_rows
+from mediaeval.run_files import read_run
+from mediaeval.submission import write_run
+from mediaeval.task import FEAR, VALENCE_AROUSAL, fear_rows
 
 def test_gain_is_steepest_in_the_middle():
     assert gain(0.0) == 1.0
@@ -44,7 +45,7 @@ def test_render_follows_the_curve(tmp_path, style):
     valence = np.linspace(-0.8, 0.8, n)
     arousal = np.linspace(0.6, -0.6, n)
     run = write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt", {"Film": np.column_stack([valence, arousal])},
-                    "valence_arousal")
+                    VALENCE_AROUSAL)
     out = tmp_path / f"{style}.mp4"
     result = CliRunner().invoke(cli, ["render", str(film), "--run", str(run), "--out", str(out), "--style", style],
                                 catch_exceptions=False)
@@ -62,7 +63,7 @@ def test_render_follows_the_curve(tmp_path, style):
 
 def test_render_refuses_a_film_not_in_the_run(tmp_path):
     film = write_film(tmp_path / "Other.mp4", 2.0)
-    run = write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt", {"Film": np.zeros((1, 2))}, "valence_arousal")
+    run = write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt", {"Film": np.zeros((1, 2))}, VALENCE_AROUSAL)
     result = CliRunner().invoke(cli, ["render", str(film), "--run", str(run), "--out", str(tmp_path / "o.mp4")])
     assert result.exit_code == 1 and "holds no film named Other" in result.output
 
@@ -74,11 +75,11 @@ def test_plots(tiny_dataset, tmp_path):
     rng = np.random.default_rng(0)
     runs = []
     for n in (1, 2):
-        va = {f.name: np.clip(f.labels("valence_arousal") + rng.normal(0, 0.1, (f.n_segments, 2)), -1, 1)
+        va = {f.name: np.clip(f.labels(VALENCE_AROUSAL) + rng.normal(0, 0.1, (f.n_segments, 2)), -1, 1)
               for f in dataset.dev_films}
-        runs.append(write_run(tmp_path / f"me17ei_T_valence_arousal_run{n}.txt", va, "valence_arousal"))
+        runs.append(write_run(tmp_path / f"me17ei_T_valence_arousal_run{n}.txt", va, VALENCE_AROUSAL))
     fear = write_run(tmp_path / "me17ei_T_fear_run1.txt",
-                     {f.name: fear_rows(rng.random(f.n_segments)) for f in dataset.test_films}, "fear")
+                     {f.name: fear_rows(rng.random(f.n_segments)) for f in dataset.test_films}, FEAR)
     out = tmp_path / "plots"
     result = CliRunner().invoke(cli, ["plot", *map(str, runs), "--dataset", str(tiny_dataset), "--out", str(out)],
                                 catch_exceptions=False)
@@ -110,14 +111,14 @@ def _model_folder(folder, dataset, prediction: dict, n: int):
 
     folder.mkdir(parents=True)
     name = f"me17ei_T_valence_arousal_run{n}.txt"
-    run = write_run(folder / name, prediction, "valence_arousal")
+    run = write_run(folder / name, prediction, VALENCE_AROUSAL)
     folds = [[f] for f in sorted(prediction)]
     write_folds(folder / "folds.json", folds, 0)
     (folder / "run.toml").write_text(f'subtask = "valence_arousal"\nrun = {n}\ndescription = "d"\n'
                                      f'features = ["x"]\nfolds = 2\n')
-    truth = {f: dataset.films[f].labels("valence_arousal") for f in prediction}
+    truth = {f: dataset.films[f].labels(VALENCE_AROUSAL) for f in prediction}
     rounded = {f: np.round(v, 6) for f, v in prediction.items()}
-    (folder / "scores.json").write_text(json.dumps(score_folds(truth, rounded, folds, "valence_arousal").to_json()))
+    (folder / "scores.json").write_text(json.dumps(score_folds(truth, rounded, folds, VALENCE_AROUSAL).to_json()))
     (folder / MANIFEST).write_text(json.dumps({"made_by": MADE_BY, "state": "complete", "run_file": name}))
     return run
 
@@ -127,28 +128,29 @@ def test_runs_compared_as_the_leaderboard(tiny_dataset, tmp_path):
     a test-set run file has the development films' constant; a plain development run file has
     none, and the plot's title says so.  Every run has its interval over films."""
     from mediaeval.dataset import Dataset
-    from mediaeval.leaderboard import leaderboard_figure, ranked, run_file_entry
+    from mediaeval.leaderboard import leaderboard_plot as leaderboard_figure
+    from mediaeval.leaderboard import ranked, run_file_entry
     from mediaeval.scoring import score_valence_arousal
 
     dataset = Dataset.discover(tiny_dataset)
     rng = np.random.default_rng(1)
-    dev = {f.name: f.labels("valence_arousal") for f in dataset.dev_films}
+    dev = {f.name: f.labels(VALENCE_AROUSAL) for f in dataset.dev_films}
     folders = [_model_folder(tmp_path / f"models/valence_arousal_run{n}", dataset,
                              {f: np.clip(t + rng.normal(0, 0.1 * n, t.shape), -1, 1) for f, t in dev.items()}, n)
                for n in (1, 2)]
     plain_dev = write_run(tmp_path / "me17ei_T_valence_arousal_run3.txt",
                           {f: np.clip(t + rng.normal(0, 0.2, t.shape), -1, 1) for f, t in dev.items()},
-                          "valence_arousal")
-    test = {f.name: f.labels("valence_arousal") for f in dataset.test_films}
+                          VALENCE_AROUSAL)
+    test = {f.name: f.labels(VALENCE_AROUSAL) for f in dataset.test_films}
     plain_test = write_run(tmp_path / "me17ei_T_valence_arousal_run4.txt",
                            {f: np.clip(t + rng.normal(0, 0.1, t.shape), -1, 1) for f, t in test.items()},
-                           "valence_arousal")
+                           VALENCE_AROUSAL)
     paths = [*folders, plain_dev, plain_test]
 
     entries = []
     for path in paths:
         run = read_run(path)
-        truth = {f: dataset.films[f].labels("valence_arousal") for f in run.films}
+        truth = {f: dataset.films[f].labels(VALENCE_AROUSAL) for f in run.films}
         entries.append(run_file_entry(path, score_valence_arousal(truth, run.films), dataset))
     by_name = {e.name: e for e in entries}
     # a model folder's run file: its out-of-fold figures with their std over folds (one film per fold),

@@ -5,7 +5,7 @@ from click.testing import CliRunner
 
 from mediaeval.cli import cli
 from mediaeval.dataset import Dataset
-from mediaeval.submission import validate_run
+from mediaeval.run_files import validate_run
 
 RUN = """subtask = "{subtask}"
 run = {run}

@@ -19,6 +19,7 @@ from films import source_grey, truncate, write_film
 from mediaeval.features.extract import extract_to_file
 from mediaeval.features.store import STALE_SECONDS, feature_path, file_fingerprint, load_features
 from mediaeval.media import iter_video_steps, probe, shown_frames
+from mediaeval.task import VALENCE_AROUSAL
 from mediaeval.windows import FRAMES_PER_STEP, step_count
 
 REPO = Path(__file__).resolve().parents[1]
@@ -299,7 +300,7 @@ def test_item11_render_refuses_to_replace_its_source(tmp_path):
 
     film = write_film(tmp_path / "Film.mp4", 10.0)
     original = film.read_bytes()
-    run = write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt", {"Film": np.zeros((1, 2))}, "valence_arousal")
+    run = write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt", {"Film": np.zeros((1, 2))}, VALENCE_AROUSAL)
     for out in (film, tmp_path / "." / "Film.mp4"):
         for extra in ([], ["--overwrite"]):
             result = invoke("render", film, "--run", run, "--out", out, *extra)

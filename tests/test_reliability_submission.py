@@ -19,8 +19,9 @@ from conftest import fear_text, invoke, valence_arousal_text
 from mediaeval.dataset import Dataset, film_name_problem
 from mediaeval.errors import DataError, MediaevalError
 from mediaeval.scoring import score_fear, score_valence_arousal
-from mediaeval.submission import PROBLEM_CAP, PROBLEM_CODES, package_runs, validate_run, write_run
-from mediaeval.task import fear_rows
+from mediaeval.run_files import PROBLEM_CAP, PROBLEM_CODES, validate_run
+from mediaeval.submission import package_runs, write_run
+from mediaeval.task import FEAR, VALENCE_AROUSAL, fear_rows
 
 REPO = Path(__file__).resolve().parents[1]
 def make_dataset(root, films=(("A", 3), ("B", 2), ("MEDIAEVAL17_00", 2), ("MEDIAEVAL17_01", 1))):
@@ -44,9 +45,9 @@ def test_runs(folder, team="T"):
     folder.mkdir(parents=True, exist_ok=True)
     va = write_run(folder / f"me17ei_{team}_valence_arousal_run1.txt",
                    {"MEDIAEVAL17_00": np.array([[0.1, 0.2], [0.3, 0.1]]), "MEDIAEVAL17_01": np.array([[0.0, 0.5]])},
-                   "valence_arousal", {"description": "va"})
+                   VALENCE_AROUSAL, {"description": "va"})
     fear = write_run(folder / f"me17ei_{team}_fear_run1.txt",
-                     {"MEDIAEVAL17_00": fear_rows([0.1, 0.7]), "MEDIAEVAL17_01": fear_rows([0.3])}, "fear",
+                     {"MEDIAEVAL17_00": fear_rows([0.1, 0.7]), "MEDIAEVAL17_01": fear_rows([0.3])}, FEAR,
                      {"description": "fear"})
     return [va, fear]
 
@@ -136,7 +137,7 @@ def test_item7_discovery_refuses_a_film_name_a_run_file_cannot_hold(tmp_path, fi
 def test_item7_write_run_refuses_names_a_run_file_cannot_hold(tmp_path, data):
     for name in ("My Film", "1917"):
         with pytest.raises(ValueError, match=f"film {name!r}: a run file cannot hold this name"):
-            write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt", {name: np.zeros((1, 2))}, "valence_arousal")
+            write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt", {name: np.zeros((1, 2))}, VALENCE_AROUSAL)
     assert list(tmp_path.glob("me17ei*")) == []
 
 
@@ -182,7 +183,7 @@ def test_item10_malformed_description_in_package_is_one_line(data, tmp_path):
 def test_item10_folds_whose_films_are_not_in_the_run(data, tmp_path):
     va = write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt",
                    {"A": np.array([[0.1, 0.2], [0.3, 0.1], [0.2, 0.2]]), "B": np.array([[0.0, 0.5], [0.1, 0.1]])},
-                   "valence_arousal")
+                   VALENCE_AROUSAL)
     folds = tmp_path / "folds.json"
     folds.write_text(json.dumps({"seed": 0, "folds": [["A"], ["Sintel", "B"]]}))
     result = invoke("score", va, "--dataset", data, "--folds", folds)
@@ -201,11 +202,11 @@ def test_item10_unreadable_annotation_files_name_the_file(tmp_path):
     latin.write_bytes(valence_arousal_text([]).encode() + b"0\t0\t0.1\t0.2\n1\t5\t0.1\t0.2 \xe9t\xe9\n")
     dataset = Dataset.discover(root)
     with pytest.raises(DataError, match=re.escape(f"{missing}: cannot read: No such file or directory")):
-        dataset.film("A").labels("fear")
+        dataset.film("A").labels(FEAR)
     with pytest.raises(DataError, match=re.escape(f"{latin}:3: expected UTF-8 text")):
-        dataset.film("B").labels("valence_arousal")
+        dataset.film("B").labels(VALENCE_AROUSAL)
     fear = write_run(tmp_path / "me17ei_T_fear_run1.txt", {"A": fear_rows([0.1, 0.2]), "B": fear_rows([0.3, 0.1])},
-                     "fear")
+                     FEAR)
     result = invoke("score", fear, "--dataset", root)
     assert result.exit_code == 1
     assert result.output.strip() == f"Error: {missing}: cannot read: No such file or directory"
@@ -343,7 +344,7 @@ def test_item3_constant_predictions_are_a_warning(data, tmp_path):
     path = write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt",
                      {"MEDIAEVAL17_00": np.array([[0.1, 0.2], [0.1, 0.3]]), "MEDIAEVAL17_01": np.full((3, 2), 0.5),
                       "MEDIAEVAL17_02": np.array([[0.0, 0.5]])},  # one segment: no PCC, but not "constant"
-                     "valence_arousal")
+                     VALENCE_AROUSAL)
     result = invoke("validate", path, "--dataset", data)
     assert result.exit_code == 0
     assert [ln for ln in result.output.splitlines() if "W202" in ln] == [
@@ -363,12 +364,12 @@ def test_item3_every_code_is_in_the_readme_table():
 
 def test_item3_score_reports_an_undefined_official_pcc(data, tmp_path):
     values = {"A": np.array([[0.1, 0.2], [0.3, 0.1], [0.2, 0.4]]), "B": np.array([[0.5, 0.5], [0.5, 0.4]])}
-    path = write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt", values, "valence_arousal")
+    path = write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt", values, VALENCE_AROUSAL)
     result = invoke("score", path, "--dataset", data, "--json")
     assert result.exit_code == 0
     scores = json.loads(result.output)
     truth = Dataset.discover(data)
-    a, b = truth.film("A").labels("valence_arousal"), truth.film("B").labels("valence_arousal")
+    a, b = truth.film("A").labels(VALENCE_AROUSAL), truth.film("B").labels(VALENCE_AROUSAL)
     assert scores["official"]["valence_pcc"] is None
     assert scores["official"]["valence_pcc_defined_films"] == pytest.approx(pearsonr(a[:, 0], values["A"][:, 0])[0])
     assert scores["official"]["arousal_pcc"] == pytest.approx(
@@ -380,7 +381,8 @@ def test_item3_score_reports_an_undefined_official_pcc(data, tmp_path):
 
 
 def test_item3_undefined_official_pcc_is_shown_by_every_consumer(tmp_path):
-    from mediaeval.leaderboard import Entry, format_table, plot_leaderboard
+    from mediaeval.leaderboard import Entry, plot_leaderboard
+    from mediaeval.leaderboard_tables import format_table
     from mediaeval.plots import plot_summary
     from mediaeval.scoring import format_scores, score_folds
 
@@ -388,12 +390,12 @@ def test_item3_undefined_official_pcc_is_shown_by_every_consumer(tmp_path):
     truth = {f: rng.uniform(-1, 1, (6, 2)) for f in "ABCD"}
     prediction = {f: rng.uniform(-1, 1, (6, 2)) for f in "ABCD"}
     prediction["B"][:, 0] = 0.25
-    scores = score_folds(truth, prediction, [["A", "B"], ["C", "D"]], "valence_arousal")
+    scores = score_folds(truth, prediction, [["A", "B"], ["C", "D"]], VALENCE_AROUSAL)
     stored = scores.to_json()
     assert stored["official"]["valence_pcc"] is None and stored["folds"][0]["official"]["valence_pcc"] is None
     assert stored["fold_mean"]["valence_pcc"] == pytest.approx(stored["folds"][1]["official"]["valence_pcc"])
     assert "valence_pcc n/a" in format_scores(scores)
-    board = {"valence_arousal": [Entry("r", "valence_arousal", "d", tmp_path, scores, scores)]}
+    board = {"valence_arousal": [Entry("r", VALENCE_AROUSAL, "d", tmp_path, scores, scores)]}
     table = format_table(board)
     # issue 22 changed the table's layout (a line per figure): the undefined PCC is still "—"
     assert any(line.split()[:2] == ["valence_pcc", "—"] for line in table.splitlines())

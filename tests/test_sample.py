@@ -8,6 +8,7 @@ import pytest
 from mediaeval.dataset import Dataset, read_fear, read_valence_arousal
 from mediaeval.features.organisers import read_arff
 from mediaeval.sample import emotion_curve, fear_labels, make_sample, segment_means
+from mediaeval.task import FEAR, VALENCE_AROUSAL
 from mediaeval.windows import segment_count
 
 # the real release's visual features and their sizes (LIRE's usual ones; fc6 of VGG16)
@@ -29,7 +30,7 @@ def test_layout_and_films(tiny_dataset):
     assert sample_01.info.has_audio and sample_01.info.audio_rate == 44100
     assert (tiny_dataset / "MEDIAEVAL17-TestSet-Data/data/MEDIAEVAL17_00.mp4").exists()
     for film in dataset.films.values():
-        assert len(film.labels("fear")) == len(film.labels("valence_arousal")) == segment_count(film.duration)
+        assert len(film.labels(FEAR)) == len(film.labels(VALENCE_AROUSAL)) == segment_count(film.duration)
 
 
 def test_organisers_features_in_the_official_layout(tiny_dataset):

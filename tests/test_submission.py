@@ -6,9 +6,9 @@ import pytest
 from conftest import fear_text, valence_arousal_text
 from mediaeval.dataset import Dataset
 from mediaeval.errors import DataError, MediaevalError
-from mediaeval.submission import (PROBLEM_CODES, package_runs, parse_run_name, read_run, run_filename, validate_run,
-                                  write_run)
-from mediaeval.task import fear_rows
+from mediaeval.run_files import PROBLEM_CODES, parse_run_name, read_run, run_filename, validate_run
+from mediaeval.submission import package_runs, write_run
+from mediaeval.task import FEAR, SUBTASKS, VALENCE_AROUSAL, fear_rows
 
 @pytest.fixture
 def dataset(tmp_path):
@@ -23,18 +23,18 @@ def dataset(tmp_path):
 
 
 def test_names():
-    assert run_filename("team-1", "fear", 3) == "me17ei_team-1_fear_run3.txt"
+    assert run_filename("team-1", FEAR, 3) == "me17ei_team-1_fear_run3.txt"
     name = parse_run_name("x/me17ei_ABC_valence_arousal_run5.txt")
     assert (name.team, name.subtask, name.number) == ("ABC", "valence_arousal", 5)
     assert parse_run_name("me17ei_ABC_valence_arousal_run6.txt") is None
     assert parse_run_name("me17ei_ABC_arousal_run1.txt") is None
     with pytest.raises(ValueError, match="team name"):
-        run_filename("a b", "fear", 1)
+        run_filename("a b", FEAR, 1)
 
 
 def test_write_then_read_round_trip(tmp_path):
     predictions = {"B": np.array([[0.1, -0.2], [0.3, 0.4]]), "A": np.array([[1.0, -1.0]])}
-    path = write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt", predictions, "valence_arousal")
+    path = write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt", predictions, VALENCE_AROUSAL)
     assert path.read_text() == "A\n1.000000 -1.000000\nB\n0.100000 -0.200000\n0.300000 0.400000\n"
     run = read_run(path)
     assert list(run.films) == ["A", "B"] and run.film_lines == {"A": 1, "B": 3}
@@ -44,9 +44,9 @@ def test_write_then_read_round_trip(tmp_path):
 def test_writer_refuses_bad_values_and_leaves_no_file(tmp_path):
     path = tmp_path / "me17ei_T_valence_arousal_run1.txt"
     with pytest.raises(ValueError, match="film A: valence/arousal outside"):
-        write_run(path, {"A": np.array([[1.5, 0.0]])}, "valence_arousal")
+        write_run(path, {"A": np.array([[1.5, 0.0]])}, VALENCE_AROUSAL)
     with pytest.raises(ValueError, match="not finite"):
-        write_run(path, {"A": np.array([[np.nan, 0.0]])}, "valence_arousal")
+        write_run(path, {"A": np.array([[np.nan, 0.0]])}, VALENCE_AROUSAL)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -57,9 +57,9 @@ def test_fear_rows():
 def test_valid_runs_have_no_problem(tmp_path, dataset):
     va = write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt",
                    {"A": np.array([[0.1, 0.2], [0.3, 0.1], [0.0, 0.0]]), "B": np.array([[0, 0], [0.5, -0.5]])},
-                   "valence_arousal")
+                   VALENCE_AROUSAL)
     fear = write_run(tmp_path / "me17ei_T_fear_run2.txt",
-                     {"MEDIAEVAL17_00": fear_rows([0.1, 0.7]), "MEDIAEVAL17_01": fear_rows([0.3])}, "fear")
+                     {"MEDIAEVAL17_00": fear_rows([0.1, 0.7]), "MEDIAEVAL17_01": fear_rows([0.3])}, FEAR)
     assert validate_run(va, dataset) == []
     assert validate_run(fear, dataset) == []
 
@@ -140,7 +140,7 @@ def _test_runs(tmp_path, team="T", numbers=(1,), subtask="fear"):
         rows = {"MEDIAEVAL17_00": fear_rows([0.1, 0.7]), "MEDIAEVAL17_01": fear_rows([0.3])}
         if subtask == "valence_arousal":
             rows = {"MEDIAEVAL17_00": np.zeros((2, 2)), "MEDIAEVAL17_01": np.zeros((1, 2))}
-        paths.append(write_run(tmp_path / f"me17ei_{team}_{subtask}_run{n}.txt", rows, subtask,
+        paths.append(write_run(tmp_path / f"me17ei_{team}_{subtask}_run{n}.txt", rows, SUBTASKS[subtask],
                                {"description": f"run {n}", "features": ["visual-stats"], "external_data": False}))
     return paths
 
@@ -161,7 +161,7 @@ def test_package_refuses_with_every_reason(tmp_path, dataset):
     runs = _test_runs(tmp_path / "x", numbers=range(1, 6)) + _test_runs(tmp_path / "y", numbers=(1,))
     runs += _test_runs(tmp_path / "z", team="Other")
     dev = write_run(tmp_path / "me17ei_T_valence_arousal_run2.txt",
-                    {"A": np.zeros((3, 2)), "B": np.zeros((2, 2))}, "valence_arousal")
+                    {"A": np.zeros((3, 2)), "B": np.zeros((2, 2))}, VALENCE_AROUSAL)
     bad = tmp_path / "me17ei_T_valence_arousal_run3.txt"
     bad.write_text("MEDIAEVAL17_00\n0 0\n")
     existing = tmp_path / "me17ei_T.zip"
@@ -187,3 +187,14 @@ def test_package_force_replaces(tmp_path, dataset):
     package_runs(_test_runs(tmp_path), "T", out, dataset, force=True)
     assert zipfile.ZipFile(out).namelist() == ["me17ei_T_fear_run1.txt", "README.txt"]
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_a_run_file_knows_its_subtask_as_the_object_and_workers_get_the_same_object(tmp_path):
+    import pickle
+
+    path = write_run(tmp_path / "me17ei_T_fear_run1.txt", {"A": fear_rows([0.2, 0.9])}, FEAR)
+    run = read_run(path)
+    assert run.subtask is FEAR and str(run.subtask) == "fear" and parse_run_name(path).task is FEAR
+    # a subtask crossing a process boundary (a worker's Scores, a RunFile) is the same object there
+    assert pickle.loads(pickle.dumps(run)).subtask is FEAR
+    assert pickle.loads(pickle.dumps(VALENCE_AROUSAL)) is VALENCE_AROUSAL

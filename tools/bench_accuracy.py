@@ -162,6 +162,7 @@ def _one_draw(args, runs, dataset, features, generator_seed: int, fold_seed: int
     from mediaeval.folds import make_folds
     from mediaeval.fusion import fuse_trained
     from mediaeval.scoring import score_folds
+    from mediaeval.task import SUBTASKS
     from mediaeval.training import load_films, train_run
 
     results: dict[str, dict] = {"valence_arousal": {}, "fear": {}}
@@ -171,7 +172,7 @@ def _one_draw(args, runs, dataset, features, generator_seed: int, fold_seed: int
         truth = {f.name: f.labels for f in data}
         for name, reference in (("constant", constant_reference), ("plain", plain_reference)):
             started = time.perf_counter()
-            scores = score_folds(truth, reference(data, folds, subtask), folds, subtask)
+            scores = score_folds(truth, reference(data, folds, subtask), folds, SUBTASKS[subtask])
             results[subtask][name] = (scores, time.perf_counter() - started)
     models = args.work / f"generator{generator_seed}" / f"folds{fold_seed}"
     for config in runs:

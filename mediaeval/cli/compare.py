@@ -39,10 +39,9 @@ def leaderboard(model_dirs, dataset_root, as_json, as_csv, as_markdown, as_latex
     see --criterion), those tied with the best first.  Runs holding different films are
     compared on the films common to all, with a note.  Nothing is retrained.
     """
-    from ..leaderboard import (format_latex, format_markdown, format_table, plot_leaderboard, ranked, read_entry,
-                               to_flat_records, to_records)
+    from ..leaderboard import plot_leaderboard, ranked, read_entry, to_flat_records, to_records
+    from ..leaderboard_tables import format_latex, format_markdown, format_table
     from ..outputs import PLOT, OutputGuard
-    from ..task import get as get_subtask
 
     if sum((as_json, as_csv, as_markdown, as_latex)) > 1:
         raise click.UsageError("choose one of --json, --csv, --markdown and --latex")
@@ -53,7 +52,7 @@ def leaderboard(model_dirs, dataset_root, as_json, as_csv, as_markdown, as_latex
     entries = [read_entry(model_dir, dataset) for model_dir in model_dirs]
     for entry in entries:
         try:
-            get_subtask(entry.subtask).criterion_of(criterion)
+            entry.subtask.criterion_of(criterion)
         except ValueError as error:
             raise click.BadParameter(f"{entry.name}: {error}", param_hint="--criterion") from None
     board = ranked(entries, criterion, resamples, seed)
@@ -114,9 +113,9 @@ def fuse(run_files, dataset_root, out, weights, apply_to, force, criterion):
     from pathlib import Path
 
     from ..fusion import fuse_files, oof_path
+    from ..run_files import run_subtask
     from ..scoring import format_scores
-    from ..submission import description_path, run_subtask
-    from ..task import get as get_subtask
+    from ..submission import description_path
 
     out = Path(out)
     inputs = {Path(p).resolve() for p in (*run_files, *apply_to)}
@@ -135,7 +134,7 @@ def fuse(run_files, dataset_root, out, weights, apply_to, force, criterion):
             raise click.BadParameter(f"expected auto or numbers separated by commas, got {weights!r}",
                                      param_hint="--weights") from None
     try:
-        get_subtask(run_subtask(run_files[0])).criterion_of(criterion)
+        run_subtask(run_files[0]).criterion_of(criterion)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--criterion") from None
     dataset = load_dataset(dataset_root)

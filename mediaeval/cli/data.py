@@ -39,8 +39,8 @@ def sample(dest, films, test_films, duration, seed, jobs, test_labels, organiser
     and sound follow smooth random valence/arousal curves, with official-format annotation
     files for the development films (Sample_NN) and none for the test films (MEDIAEVAL17_NN),
     and, as the task's zips had them, the organisers' features of every film computed from its
-    pictures and sound (the real files' folders, formats and dimensions; about 1.2 s of CPU and
-    4.5 MB per minute of film).
+    pictures and sound (the real files' folders, formats and dimensions; README, "The sample
+    dataset", gives their cost).
     """
     from ..sample import check_destination, make_sample
 

@@ -115,7 +115,8 @@ def pipeline(dataset_root, team, runs_dir, features_dir, models_dir, out_dir, jo
     """
     from pathlib import Path
 
-    from ..leaderboard import format_table, leaderboard
+    from ..leaderboard import leaderboard
+    from ..leaderboard_tables import format_table
     from ..pipeline import build_submission
 
     dataset = load_dataset(dataset_root)

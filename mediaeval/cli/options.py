@@ -26,7 +26,7 @@ def split_commas(ctx, param, values):
 
 def check_team(ctx, param, value):
     """A ``--team`` value usable in run file names (letters, digits and '-'), else a usage error."""
-    from ..submission import TEAM_NAME
+    from ..run_files import TEAM_NAME
 
     if value is not None and not TEAM_NAME.fullmatch(value):
         raise click.BadParameter(f"{value!r}: expected letters, digits and '-' only (it goes into file names "

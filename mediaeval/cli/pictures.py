@@ -23,10 +23,10 @@ def plot(run_files, dataset_root, out_dir):
 
     Films without ground truth (test films) get their predictions alone.
     """
-    from ..plots import plot_runs
+    from ..run_plots import plot_runs
 
     written = plot_runs(run_files, load_dataset(dataset_root), out_dir)
-    click.echo(f"wrote {len(written)} figures to {out_dir}")
+    click.echo(f"wrote {len(written)} plots to {out_dir}")
 
 
 @click.command()
@@ -49,12 +49,12 @@ def render(film, run_file, out, style, film_name, threshold, overwrite):
     (tagged in its metadata) is replaced only with --overwrite.
     """
     from ..render import render as render_film
-    from ..submission import read_run
+    from ..run_files import RunFile
     from ..task import VALENCE_AROUSAL
 
-    run = read_run(run_file)
+    run = RunFile.read(run_file)
     name = film_name or Path(film).stem
-    if run.task is not VALENCE_AROUSAL:   # the picture is coloured by valence and arousal
+    if run.subtask is not VALENCE_AROUSAL:   # the picture is coloured by valence and arousal
         raise click.ClickException(f"{run_file}: expected a valence_arousal run, got a {run.subtask} run")
     if name not in run.films:
         raise click.ClickException(f"{run_file}: holds no film named {name} (use --film-name)")

@@ -22,7 +22,9 @@ def baseline(dataset_root, subtask, film_names, train_films, out, force):
     """Write a constant-baseline run: every segment gets the training films' mean label."""
     from ..baseline import constant_predictions
     from ..outputs import OutputGuard
-    from ..submission import DESCRIPTION, RUN_FILE, description_path, parse_run_name, write_run
+    from ..run_files import parse_run_name
+    from ..submission import DESCRIPTION, RUN_FILE, description_path, write_run
+    from ..task import get as get_subtask
 
     dataset = load_dataset(dataset_root)
     if parse_run_name(out) is None:
@@ -32,8 +34,9 @@ def baseline(dataset_root, subtask, film_names, train_films, out, force):
     guard.check(out, RUN_FILE)
     guard.check(description_path(out), DESCRIPTION)
     films = dataset.select(film_names)
-    predictions = constant_predictions(dataset.select(train_films), films, subtask)
-    write_run(out, predictions, subtask, {
+    task = get_subtask(subtask)
+    predictions = constant_predictions(dataset.select(train_films), films, task)
+    write_run(out, predictions, task, {
         "description": "constant baseline: the mean label of the training films on every segment",
         "external_data": False, "features": [], "model": "constant",
         "settings": {"train_films": ",".join(train_films)}}, guard)
@@ -55,12 +58,14 @@ def validate(run_files, dataset_root, subtask, quiet):
     a whole.  At most 50 problems of each code are printed per file, then a count of the rest.
     Exit status 0 when every file is valid (warnings allowed), 1 if not.
     """
-    from ..submission import validate_run
+    from ..run_files import validate_run
+    from ..task import get as get_subtask
 
     dataset = load_dataset(dataset_root)
+    task = get_subtask(subtask) if subtask else None
     failed = 0
     for path in run_files:
-        problems = validate_run(path, dataset, subtask)
+        problems = validate_run(path, dataset, task)
         for line in problems.report():
             click.echo(line)
         failed += problems.errors > 0

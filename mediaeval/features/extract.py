@@ -130,9 +130,8 @@ def extract_film(video, options: ExtractionOptions | None = None, name: str | No
     same here, in a ``--jobs`` worker and on a cluster (a BLAS sum split over two threads gives
     other last digits).  TensorFlow's pools are left as the process has them (they can be set
     only before TensorFlow starts, for the whole process): the pretrained networks (``i3d``,
-    ``musicnn``, ...) use every core here (``i3d`` on 2 cores: 1.45 times as fast as on one),
-    and bit-identity with a worker's features (one thread) is not promised for them (measured
-    identical on an AVX-512 machine, capped at AVX2 or not).
+    ``musicnn``, ...) use every core here, and bit-identity with a worker's features (one
+    thread) is not promised for them (README, "On a cluster").
 
     For example ``extract_film("Film.mp4", ExtractionOptions(("visual-stats",)))``.
     """

@@ -4,8 +4,8 @@ openSMILE computes its low-level descriptors on 10 ms frames, and 16/30 s is no 
 10 ms, but three steps (1.6 s) are.  So the windows are computed in three passes, one for the
 steps i = 0, 1, 2 (mod 3), each with fixed windows every 1.6 s; every window is centred on its
 step.  Audio is streamed, resampled from 44.1 kHz to 16 kHz per batch of about five minutes
-(eGeMAPS is defined on speech-band audio), so memory stays bounded.  Cost: about 12 x real
-time on one core.
+(eGeMAPS is defined on speech-band audio), so memory stays bounded (its cost: README,
+"Performance").
 """
 from __future__ import annotations
 
