@@ -139,7 +139,7 @@ def read_entry(model_dir, dataset) -> Entry:
     folds = read_folds(model_dir / "folds.json")
     config = load_run(model_dir / "run.toml")
     films = [n for fold in folds for n in fold]
-    check = check_labels(read_manifest(model_dir), dataset, config.subtask, config.name, films)
+    check = check_labels(read_manifest(model_dir), dataset, config.task, config.name, films)
     entry = Entry(config.name, config.subtask, config.description, model_dir, scores, None, config.criterion,
                   check.note)
     if not check.comparable:

@@ -12,7 +12,7 @@ A path is written only if
 Never, ``force`` or not: a path that is not a regular file (a folder, a device, a link), one of
 the command's inputs, a file under the dataset root or bearing a name that discovery reads as an
 annotation file, or a model folder's own files (only ``train`` replaces those, as a
-whole: :func:`mediaeval.training.train_run`).
+whole: :func:`mediaeval.training.train_run`, :class:`mediaeval.model_folder.ModelFolder`).
 
 A command checks its outputs with :meth:`OutputGuard.check` before its work starts (so nothing
 is decoded or trained for an output it cannot write), and writes each through
@@ -104,7 +104,7 @@ def model_folder_owning(path: Path) -> Path | None:
     """The model folder (made by ``mediaeval train``, complete or being written) whose own file
     ``path`` is, or None: its manifest, a file it lists, the description of its run file, or
     anything inside one of its models' folders."""
-    from .training import MANIFEST, read_manifest
+    from .model_folder import MANIFEST, model_subfolders, own_files, read_manifest
 
     for folder in list(path.parents)[:4]:
         try:
@@ -117,22 +117,6 @@ def model_folder_owning(path: Path) -> Path | None:
         return folder if relative in own_files(manifest) or any(
             relative.startswith(d + "/") for d in model_subfolders(manifest)) or relative == MANIFEST else None
     return None
-
-
-def own_files(manifest: dict) -> set[str]:
-    """The files a model folder's manifest says are train's (relative paths), descriptions of
-    its run file included."""
-    files = set(manifest.get("files") or ())
-    run_file = manifest.get("run_file")
-    if isinstance(run_file, str):
-        files |= {run_file, run_file + ".json"}
-    return {f for f in files if isinstance(f, str)}
-
-
-def model_subfolders(manifest: dict) -> set[str]:
-    """The folders of a model folder's models (``fold1/seed0``, ``final/seed0``): every file of
-    them is train's (logs and TensorBoard events included)."""
-    return {f.rsplit("/", 1)[0] for f in own_files(manifest) if "/" in f}
 
 
 @dataclass

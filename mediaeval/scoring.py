@@ -294,7 +294,7 @@ def score_run(path, dataset, truncate: bool = False, folds_file=None) -> Scores:
                     raise DataError(folds_file, f"fold {k}: film {film} is not in the run {run.path}; "
                                                 f"expected the folds of this run (folds.json of its model folder)")
         scores = score_folds(truth, prediction, folds, run.subtask)
-    scores.notes[:0] = score_notes(run.path, dataset, run.subtask, truth) + notes
+    scores.notes[:0] = score_notes(run.path, dataset, run.task, truth) + notes
     return scores
 
 
