@@ -264,14 +264,12 @@ class _ModelUnpickler(pickle.Unpickler):
 
 # --------------------------------------------------------------------------- fitting
 
-def fit_segment_model(films, task: Subtask, settings: SegmentSettings, seed: int = 0,
+def fit_segment_model(family, films, task: Subtask, settings: SegmentSettings, seed: int = 0,
                       criterion: str | None = None) -> SegmentModel:
-    """Fit on ``films`` (objects with ``name``, ``x`` steps, ``n_segments``, ``labels``), choosing
-    everything by inner cross-validation over these films only, by ``criterion`` (``None``: the
-    subtask's; see the module docstring).  The estimator is that of the settings' family."""
-    from .families import family_of
-
-    family = family_of(settings)
+    """Fit ``family``'s estimator (:class:`mediaeval.families.segment.SegmentFamily`) on ``films``
+    (objects with ``name``, ``x`` steps, ``n_segments``, ``labels``), choosing everything by inner
+    cross-validation over these films only, by ``criterion`` (``None``: the subtask's; see the
+    module docstring)."""
     films = [f for f in films if f.n_segments > 0]   # a film shorter than one segment teaches nothing
     inputs = {f.name: segment_inputs(f.x, f.n_segments, settings.context, settings.per_film_standardise)
               for f in films}

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mediaeval.families.segment import FAMILIES
+from mediaeval.families.segment import FAMILIES, fit_segment_model
 from mediaeval.film_data import FilmData
-from mediaeval.segment_models import SegmentModel, SegmentSettings, fit_segment_model, segment_inputs
+from mediaeval.segment_models import SegmentModel, SegmentSettings, segment_inputs
 from mediaeval.task import FEAR, SUBTASKS, VALENCE_AROUSAL
 from mediaeval.windows import segments_to_n_steps, step_count
 

@@ -8,8 +8,17 @@ import json
 from pathlib import Path
 
 from ..atomic import write_text_atomic
-from ..segment_models import SegmentModel, SegmentSettings, fit_segment_model
-from . import FitJob, FitOutcome, register
+from .. import segment_models
+from ..segment_models import SegmentModel, SegmentSettings
+from ..task import Subtask
+from . import FitJob, FitOutcome, family_of, register
+
+
+def fit_segment_model(films, task: Subtask, settings: SegmentSettings, seed: int = 0,
+                      criterion: str | None = None) -> SegmentModel:
+    """A per-segment model of the family of ``settings`` fitted on ``films``
+    (:func:`mediaeval.segment_models.fit_segment_model`)."""
+    return segment_models.fit_segment_model(family_of(settings), films, task, settings, seed, criterion)
 
 
 class SegmentFamily:
@@ -33,7 +42,7 @@ class SegmentFamily:
     def fit(self, job: FitJob) -> FitOutcome:
         """Train one per-segment model, save it (and its settings and choices) into
         ``job.out_dir``; the predictions of its held-out films."""
-        model = fit_segment_model(job.train, job.task, job.settings, job.seed, job.criterion)
+        model = segment_models.fit_segment_model(self, job.train, job.task, job.settings, job.seed, job.criterion)
         if job.out_dir is not None:
             job.out_dir.mkdir(parents=True, exist_ok=True)
             model.save(job.out_dir / SegmentModel.FILE)
