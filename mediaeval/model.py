@@ -216,8 +216,7 @@ class Trainer:
 
     The training step is a ``tf.function`` whose time and batch dimensions are left free, so
     chunks of any length (a film's last) and batches of any size share one graph.  XLA
-    compilation (``jit``) is off by default: measured here on the CPU, it made the recurrent
-    loop four times slower.
+    compilation (``jit``) is off by default (docs/decisions.md).
     """
 
     def __init__(self, model, task: Subtask, settings: ModelSettings, jit: bool = False):

@@ -97,7 +97,7 @@ class PostProcessing:
         predictor's value.  With it, calibration keeps the least-squares ``scale`` of the
         held-out films but sets ``offset`` so that their calibrated predictions average
         ``level``, rather than their own truth's mean: a film's mean valence is most of its
-        variance, and the mean of the 3 or so held-out films is a noisy level (README, "Models")."""
+        variance, and the mean of the 3 or so held-out films is a noisy level (docs/decisions.md)."""
         calibrate = calibrate and not task.binary
         chosen = [choose_output({n: t[:, j] for n, t in truth.items()}, {n: r[:, j] for n, r in raw.items()},
                                 smoothing, calibrate, task, criterion)

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import tomlkit
-from pydantic import AfterValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from .errors import DataError
 from .families import family, family_of, settings_types, settings_union, types
@@ -49,7 +49,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-FamilySettings = settings_union()
+FamilySettings = settings_union()   # the [model] annotation; made again when a family is registered (_validators)
 LIGHT_KEYS = ("features", "description")   # the keys of [light] that are not [model] settings
 
 
@@ -130,7 +130,7 @@ class RunDefinition:
         if not isinstance(data, dict):
             raise DataError(path, "expected a table of run settings")
         try:
-            definition = adapter(cls).validate_python(data, context={"subtask": data.get("subtask")})
+            definition = _validators()[0].validate_python(data, context={"subtask": data.get("subtask")})
         except ValidationError as error:
             raise DataError(path, error_text(error, data, cls, unknown=_unknown, tagged=_tagged())) from None
         return dataclasses.replace(definition, path=Path(path))
@@ -267,7 +267,22 @@ class RunDefinition:
         return save_run(self, path)
 
 
-RunConfig = RunDefinition   # its name before issue 23 (tests, mediaeval.pipeline; README's example)
+RunConfig = RunDefinition   # its former name (tests and mediaeval.pipeline's doctest use it)
+
+
+_VALIDATORS: dict = {}
+
+
+def _validators() -> tuple[TypeAdapter, TypeAdapter]:
+    """pydantic's validators of a definition and of a ``[model]`` table, for the families
+    registered now (a family registered after this module was imported, say by a user's module,
+    makes them again)."""
+    global FamilySettings
+    registered = tuple(types())
+    if registered not in _VALIDATORS:
+        FamilySettings = settings_union()
+        _VALIDATORS[registered] = (TypeAdapter(RunDefinition), TypeAdapter(FamilySettings))
+    return _VALIDATORS[registered]
 
 
 def _unknown(key: str, tag: str | None) -> str:
@@ -287,7 +302,7 @@ def _tagged() -> dict[str, type]:
 def _settings(path, table: dict, subtask: str | None = None):
     """A ``[model]`` table validated as one of the families' settings; DataError naming ``path``."""
     try:
-        return adapter(FamilySettings).validate_python(table, context={"subtask": subtask})
+        return _validators()[1].validate_python(table, context={"subtask": subtask})
     except ValidationError as error:
         raise DataError(path, _settings_problem(error, table)) from None
 
@@ -333,7 +348,7 @@ def _check_light(definition: RunDefinition) -> None:
     if settings and not definition.fuse:
         table = {"type": definition.model.type, **definition.model.as_dict(), **settings}
         try:
-            adapter(FamilySettings).validate_python(table, context={"subtask": definition.subtask})
+            _validators()[1].validate_python(table, context={"subtask": definition.subtask})
         except ValidationError as error:
             raise problem("light: " + _settings_problem(error, table)) from None
 
@@ -378,12 +393,12 @@ def _checked_toml(definition: RunDefinition, path: Path) -> str:
 
 
 def load_run(path) -> RunDefinition:
-    """:meth:`RunDefinition.load` (its name before issue 23; tests and README use it)."""
+    """:meth:`RunDefinition.load` (its former name: tests, the CLI and the leaderboard use it)."""
     return RunDefinition.load(path)
 
 
 def run_from_data(path, data) -> RunDefinition:
-    """:meth:`RunDefinition.from_data` (its name before issue 23; tests use it)."""
+    """:meth:`RunDefinition.from_data` (its former name: tests use it)."""
     return RunDefinition.from_data(path, data)
 
 

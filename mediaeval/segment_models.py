@@ -207,7 +207,7 @@ class SegmentModel:
         return {"subtask": self.task.name, "settings": self.settings, "outputs": self.outputs, "post": self.post}
 
     def __setstate__(self, state: dict) -> None:
-        if "targets" in state:   # pickled before issue 23: a Target per output held its post-processing
+        if "targets" in state:   # the former layout: a Target per output held its post-processing
             targets = state["targets"]
             state = {**state, "outputs": [FittedOutput(t.params, t.estimator, t.inner_score) for t in targets],
                      "post": PostProcessing(tuple(t.sigma for t in targets), tuple(t.scale for t in targets),
@@ -242,7 +242,7 @@ class SegmentModel:
 
 
 class _LegacyTarget:
-    """An output of a model pickled before issue 23 (``mediaeval.segment_models.Target``):
+    """An output of a model pickled in the former layout (``mediaeval.segment_models.Target``):
     params, estimator, inner_score and its post-processing, read by :meth:`SegmentModel.__setstate__`."""
 
 

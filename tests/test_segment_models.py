@@ -1,15 +1,19 @@
 """Per-segment models: inputs by hand, every family fits and predicts, choices made on training films only."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Literal
 
 import numpy as np
 import pytest
+from pydantic import Field
 
-from mediaeval.families.segment import FAMILIES, fit_segment_model
+from mediaeval.families.segment import FAMILIES, SegmentFamily, fit_segment_model
 from mediaeval.film_data import FilmData
 from mediaeval.segment_models import SegmentModel, SegmentSettings, segment_inputs
 from mediaeval.task import FEAR, SUBTASKS, VALENCE_AROUSAL
+from mediaeval.validation import Int
 from mediaeval.windows import segments_to_n_steps, step_count
 
 
@@ -152,3 +156,56 @@ def test_a_pickle_of_anything_else_is_refused_naming_the_file(tmp_path):
                                         r"train \(UnpicklingError: builtins.print is not part of a per-segment "
                                         r"model\); retrain"):
         SegmentModel.load(path)
+
+
+# --------------------------------------------------------------------------- a family added in one module
+
+@dataclass(frozen=True)
+class KnnSettings(SegmentSettings):
+    type: Literal["knn"] = "knn"
+    knn_neighbours: tuple[Annotated[Int, Field(ge=1)], ...] = (3, 9)
+
+
+class Knn(SegmentFamily):
+    type, title, settings = "knn", "k nearest neighbours", KnnSettings
+
+    def candidates(self, settings):
+        return [{"n_neighbors": k} for k in settings.knn_neighbours]
+
+    def estimator(self, settings, params, classify, seed):
+        from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
+        return (KNeighborsClassifier if classify else KNeighborsRegressor)(**params)
+
+
+@pytest.fixture
+def knn():
+    from mediaeval import families
+
+    families.register(Knn())
+    yield
+    families._REGISTRY.pop("knn")
+
+
+def test_a_family_registered_by_its_module_is_a_run_type_checked_fitted_and_described(knn, tmp_path):
+    from mediaeval.errors import DataError
+    from mediaeval.families import family_of
+    from mediaeval.runs import RunDefinition
+
+    path = tmp_path / "run1.toml"
+    path.write_text('subtask = "valence_arousal"\nrun = 1\ndescription = "d"\nfeatures = ["a"]\n'
+                    '[model]\ntype = "knn"\nknn_neighbours = [2, 4]\ninner_folds = 3\n')
+    config = RunDefinition.load(path)
+    assert config.model == KnnSettings(knn_neighbours=(2, 4), inner_folds=3) and family_of(config.model).type == "knn"
+    assert config.describe()["model"].startswith("k nearest neighbours per 10 s segment")
+    path.write_text(path.read_text().replace("[2, 4]", "[0]"))
+    with pytest.raises(DataError, match=r"run1.toml: model.knn_neighbours: expected a non-empty list, each at least 1, "
+                                        r"got \[0\]$"):
+        RunDefinition.load(path)
+    path.write_text(path.read_text().replace('type = "knn"', 'type = "knm"'))
+    with pytest.raises(DataError, match=r"model.type: expected one of lstm, ridge, svr, hgb, knn, got 'knm'$"):
+        RunDefinition.load(path)
+    films = _films()
+    model = fit_segment_model(films[:6], VALENCE_AROUSAL, config.model, seed=1)
+    assert {o.params["n_neighbors"] for o in model.outputs} <= {2, 4}
+    assert model.predict_rows(films[6].x, films[6].n_segments).shape == (films[6].n_segments, 2)

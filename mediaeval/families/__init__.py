@@ -106,14 +106,25 @@ def register(family: Family) -> Family:
     return family
 
 
+BUILTIN = ("lstm", "segment")   # the modules of the built-in families, in the order they are listed
+
+
 def _load_builtin() -> None:
     from . import lstm, segment  # noqa: F401  (they register)
 
 
-def types() -> list[str]:
-    """The ``type`` of every family, in the order they were registered (``lstm`` first)."""
+def _families() -> list[Family]:
+    """Every family: the built-in ones first (by :data:`BUILTIN`), then others as registered."""
     _load_builtin()
-    return list(_REGISTRY)
+    order = {name: i for i, name in enumerate(BUILTIN)}
+    registered = list(_REGISTRY.values())
+    return sorted(registered, key=lambda f: (order.get(type(f).__module__.removeprefix(__name__ + "."),
+                                                       len(order)), registered.index(f)))
+
+
+def types() -> list[str]:
+    """The ``type`` of every family (``lstm``, ``ridge``, ``svr``, ``hgb``, then others as registered)."""
+    return [f.type for f in _families()]
 
 
 def family(type_: str) -> Family:
@@ -131,8 +142,7 @@ def family_of(settings) -> Family:
 
 def settings_types() -> tuple[type, ...]:
     """The settings dataclass of every family (each once, in the order of :func:`types`)."""
-    _load_builtin()
-    return tuple(dict.fromkeys(f.settings for f in _REGISTRY.values()))
+    return tuple(dict.fromkeys(f.settings for f in _families()))
 
 
 def _type_of(table) -> str | None:
@@ -152,9 +162,9 @@ def settings_union():
 
     from pydantic import BeforeValidator, Discriminator, Tag
 
-    _load_builtin()
     members = []
-    for type_, family in _REGISTRY.items():
+    for family in _families():
+        type_ = family.type
         has_field = "type" in {f.name for f in dataclasses.fields(family.settings)}
         members.append(Annotated[family.settings, Tag(type_)] if has_field else
                        Annotated[family.settings, BeforeValidator(_without_type), Tag(type_)])
