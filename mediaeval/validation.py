@@ -145,7 +145,7 @@ def error_text(error: ValidationError, data, schema=None, prefix: str = "", unkn
     one line: ``<prefix><key>: expected <what>, got <value>`` (the value as given),
     ``missing key 'name'``, a custom error's own text, or ``unknown(key, tag)`` for a key the
     schema does not have (unknown keys are said first).  A union's tag in the location
-    (``model.ridge.alphas``) is left out of the key; ``tagged(tag)`` gives its dataclass."""
+    (``model.ridge.alphas``) is left out of the key; ``tagged[tag]`` is its dataclass."""
     errors = sorted(error.errors(include_url=False), key=lambda e: e["type"] != "unexpected_keyword_argument")
     return _text(errors[0], data, schema, prefix, unknown, tagged)
 
