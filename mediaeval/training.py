@@ -17,13 +17,10 @@ from .errors import DataError, MediaevalError
 from .families import FitJob, FitOutcome, family_of
 from .film_data import FilmData, data_digests, load_films
 from .fit_jobs import ModelKey, run_jobs
-from .model_folder import ModelFolder, model_files, model_name
-from .prediction import ensemble_rows
-
-# Moved by issue 23 (model folders, prediction): imported here under their old names for the modules
-# of the other half of issue 23 that still import them from here, until the integrator changes them.
-from .model_folder import check_model_folder, read_manifest  # noqa: F401, I001
-from .prediction import predict_run  # noqa: F401
+# check_model_folder, read_manifest and predict_run were defined here before issue 23: imported for the
+# modules that still import them from here (the other half of issue 23), until the integrator changes them
+from .model_folder import ModelFolder, check_model_folder, model_files, model_name, read_manifest  # noqa: F401
+from .prediction import ensemble_rows, predict_run  # noqa: F401
 from .runs import RunDefinition
 from .scoring import Scores
 
