@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError, MediaevalError
-from .task import get as get_subtask
+from .task import Subtask
 
 GRID_STEP = 0.1
 
@@ -60,10 +60,9 @@ def read_runs(paths):
     return runs
 
 
-def columns(run, subtask: str) -> dict[str, np.ndarray]:
+def columns(run, task: Subtask) -> dict[str, np.ndarray]:
     """Per film, the fused quantities (the subtask's outputs, :meth:`~mediaeval.task.Subtask.curves`):
     (K, 2) valence, arousal, or (K, 1) fear confidence."""
-    task = get_subtask(subtask)
     return {f: task.curves(rows) for f, rows in run.films.items()}
 
 
@@ -79,18 +78,16 @@ class Fusion:
     weights: np.ndarray
     threshold: float = 0.5
 
-    def rows(self, parts: list[dict], subtask: str) -> dict[str, np.ndarray]:
-        task = get_subtask(subtask)
+    def rows(self, parts: list[dict], task: Subtask) -> dict[str, np.ndarray]:
         return {f: task.rows(v, self.threshold) for f, v in combine(parts, self.weights).items()}
 
 
-def choose(parts: list[dict], truth: dict, films, subtask: str, step: float = GRID_STEP,
+def choose(parts: list[dict], truth: dict, films, task: Subtask, step: float = GRID_STEP,
            criterion: str | None = None) -> Fusion:
     """Weights (and threshold) chosen on ``films`` only, each column's by ``criterion``'s figure
     of that column (:meth:`~mediaeval.task.Subtask.column_figure`; ``None``: the subtask's)."""
     from .metrics import best_f1_threshold
 
-    task = get_subtask(subtask)
     grid = simplex_grid(len(parts), step)
     n_columns = next(iter(parts[0].values())).shape[1]
     weights = np.zeros((len(parts), n_columns))
@@ -123,22 +120,22 @@ def fuse_auto(runs, dataset, n_folds: int = 5, seed: int = 0, step: float = GRID
     from .folds import make_folds
     from .scoring import score_folds
 
-    subtask = runs[0].subtask
+    task = runs[0].task
     films = sorted(runs[0].films)
-    missing = [f for f in films if f not in dataset.films or not dataset.films[f].has_labels(subtask)]
+    missing = [f for f in films if f not in dataset.films or not dataset.films[f].has_labels(task)]
     if missing:
-        raise DataError(runs[0].path, f"film {missing[0]} has no {subtask} annotations in {dataset.root}: auto "
+        raise DataError(runs[0].path, f"film {missing[0]} has no {task} annotations in {dataset.root}: auto "
                                       f"weights need the out-of-fold development files of the runs")
-    truth = {f: np.asarray(dataset.films[f].labels(subtask), dtype=np.float64) for f in films}
-    parts = [columns(r, subtask) for r in runs]
+    truth = {f: np.asarray(dataset.films[f].labels(task), dtype=np.float64) for f in films}
+    parts = [columns(r, task) for r in runs]
     rows = {}
     folds = make_folds(films, n_folds, seed)
     for held in folds:
         inner = [f for f in films if f not in held]
-        fusion = choose(parts, truth, inner, subtask, step, criterion)
-        rows.update(fusion.rows([{f: p[f] for f in held} for p in parts], subtask))
-    scores = score_folds(truth, rows, folds, subtask)
-    return choose(parts, truth, films, subtask, step, criterion), rows, scores
+        fusion = choose(parts, truth, inner, task, step, criterion)
+        rows.update(fusion.rows([{f: p[f] for f in held} for p in parts], task))
+    scores = score_folds(truth, rows, folds, task)
+    return choose(parts, truth, films, task, step, criterion), rows, scores
 
 
 def fixed(weights: list[float], n_runs: int, n_columns: int) -> Fusion:
@@ -150,7 +147,7 @@ def fixed(weights: list[float], n_runs: int, n_columns: int) -> Fusion:
     return Fusion(np.tile((w / w.sum())[:, None], (1, n_columns)))
 
 
-def describe(paths, fusion: Fusion, subtask: str) -> dict:
+def describe(paths, fusion: Fusion, task: Subtask) -> dict:
     """The ``.json`` sidecar of a fused run (what ``package`` puts in the README): the weights,
     the fused runs' features, and external data if any fused run used some."""
     import json
@@ -164,20 +161,20 @@ def describe(paths, fusion: Fusion, subtask: str) -> dict:
             sidecars.append(json.loads(description_path(p).read_text(encoding="utf-8")))
         except (OSError, ValueError):
             sidecars.append({})
-    weights = _named_weights(names, fusion, subtask)
+    weights = _named_weights(names, fusion, task)
     text = _weights_text(weights)
     features = sorted({f for s in sidecars if isinstance(s, dict) for f in s.get("features", []) or []})
     out = {"description": f"late fusion (weighted mean) of {len(names)} runs: {text}", "fused_runs": names,
            "features": features, "weights": weights,
            "external_data": any(isinstance(s, dict) and s.get("external_data") is True for s in sidecars)}
-    if get_subtask(subtask).binary:
+    if task.binary:
         out["threshold"] = fusion.threshold
     return out
 
 
-def _named_weights(names: list[str], fusion: Fusion, subtask: str) -> dict:
+def _named_weights(names: list[str], fusion: Fusion, task: Subtask) -> dict:
     """``{column: {run name: weight}}``, the weights rounded to 4 decimals."""
-    columns = get_subtask(subtask).output_columns
+    columns = task.output_columns
     return {c: {n: round(float(fusion.weights[i, j]), 4) for i, n in enumerate(names)} for j, c in enumerate(columns)}
 
 
@@ -186,13 +183,13 @@ def _weights_text(weights: dict) -> str:
     return "; ".join(f"{c}: " + ", ".join(f"{w:g} x {n}" for n, w in ws.items()) for c, ws in weights.items())
 
 
-def describe_fused(described: dict, paths, fusion: Fusion, subtask: str) -> dict:
+def describe_fused(described: dict, paths, fusion: Fusion, task: Subtask) -> dict:
     """The sidecar of a fused run of ``runs/`` fusing the run files ``paths``: its definition's
     description ``described`` (:meth:`RunConfig.describe`: the fused runs, no model settings),
     the model line completed by the weights chosen on all development films, the ``weights``,
     the fused runs' features, and external data if the definition or a fused run declares some."""
-    theirs = describe(paths, fusion, subtask)
-    binary = get_subtask(subtask).binary
+    theirs = describe(paths, fusion, task)
+    binary = task.binary
     threshold = f"; fear label threshold {fusion.threshold:g}" if binary else ""
     out = {**described, "model": f"{described['model']}; weights chosen on all development films: "
                                  f"{_weights_text(theirs['weights'])}{threshold}",
@@ -243,67 +240,73 @@ def fuse_files(run_files, dataset, out, weights="auto", apply_to=(), force: bool
         guard.check(path, RUN_FILE)
         guard.check(description_path(path), DESCRIPTION)
     runs = read_runs(list(run_files))     # read once: the weights are chosen on them, or applied to them
-    subtask = runs[0].subtask
+    task = runs[0].task
     if weights != "auto":
-        parts = [columns(r, subtask) for r in runs]
+        parts = [columns(r, task) for r in runs]
         chosen = fixed(list(weights), len(runs), next(iter(parts[0].values())).shape[1])
-        write_run(out, chosen.rows(parts, subtask), subtask, describe(run_files, chosen, subtask), guard)
-        return FusedFiles(runs[0].task, chosen, out)
+        write_run(out, chosen.rows(parts, task), task, describe(run_files, chosen, task), guard)
+        return FusedFiles(task, chosen, out)
     tests = read_runs(list(apply_to)) if apply_to else None
-    if tests and tests[0].task is not runs[0].task:
-        raise MediaevalError(f"{apply_to[0]}: a {tests[0].subtask} run; RUN_FILES are {subtask}")
+    if tests and tests[0].task is not task:
+        raise MediaevalError(f"{apply_to[0]}: a {tests[0].subtask} run; RUN_FILES are {task}")
     chosen, oof_rows, scores = fuse_auto(runs, dataset, criterion=criterion)
     if not tests:
-        write_run(out, oof_rows, subtask, describe(run_files, chosen, subtask), guard)
-        return FusedFiles(runs[0].task, chosen, out, scores)
-    write_run(oof_path(out), oof_rows, subtask, describe(run_files, chosen, subtask), guard)
-    parts = [columns(r, subtask) for r in tests]
-    write_run(out, chosen.rows(parts, subtask), subtask, describe(apply_to, chosen, subtask), guard)
-    return FusedFiles(runs[0].task, chosen, out, scores, oof_path(out))
+        write_run(out, oof_rows, task, describe(run_files, chosen, task), guard)
+        return FusedFiles(task, chosen, out, scores)
+    write_run(oof_path(out), oof_rows, task, describe(run_files, chosen, task), guard)
+    parts = [columns(r, task) for r in tests]
+    write_run(out, chosen.rows(parts, task), task, describe(apply_to, chosen, task), guard)
+    return FusedFiles(task, chosen, out, scores, oof_path(out))
 
 
 def fuse_trained(config, dataset, models_dir, team: str) -> tuple[Path, dict, Fusion]:
     """A fused run of ``runs/`` (``fuse = [...]``): fuse the out-of-fold files of the trained runs
     it names into a model folder of its own (the definition, folds, nested out-of-fold run file
     and scores, and ``fusion.json`` with the weights chosen on all development films), written
-    like ``mediaeval train`` writes one (its manifest with the digests of the labels fused on),
-    so that ``leaderboard`` reads it."""
-    import json
+    like ``mediaeval train`` writes one (its manifest with the digests of the labels fused on:
+    :class:`~mediaeval.model_folder.ModelFolder`), so that ``leaderboard`` reads it."""
     import os
 
-    from .atomic import write_text_atomic
-    from .folds import write_folds
-    from .provenance import labels_digests
-    from .submission import run_filename, write_run
-    from .training import _install, _remove_ours, _write_manifest, check_model_folder, model_lock
+    from .model_folder import ModelFolder
+    from .submission import run_filename
 
     models_dir = Path(models_dir)
     sources = [models_dir / f"{config.subtask}_run{n}" / run_filename(team, config.task, n) for n in config.fuse]
     chosen, rows, scores = fuse_auto(read_runs(sources), dataset, n_folds=config.folds, seed=config.seed,
                                      criterion=config.criterion)
-    model_dir = models_dir / config.name
+    folder = ModelFolder(models_dir / config.name)
+    folder.check()
+    with folder.lock():
+        partial = folder.start(pid=os.getpid())
+        _write_fused(partial, config, dataset, team, sources, chosen, rows, scores)
+        folder.install(partial)
+    return folder.path, scores, chosen
+
+
+def _write_fused(partial, config, dataset, team: str, sources: list[Path], chosen: Fusion, rows: dict,
+                 scores) -> None:
+    """The files of a fused run's model folder into ``partial`` (a ModelFolder), its manifest last."""
+    import json
+
+    from .atomic import write_text_atomic
+    from .folds import write_folds
+    from .provenance import labels_digests
+    from .submission import run_filename, write_run
+
     run_name = run_filename(team, config.task, config.run)
-    check_model_folder(model_dir)
-    with model_lock(model_dir):
-        partial = model_dir.with_name(model_dir.name + ".partial")
-        _remove_ours(partial)
-        partial.mkdir(parents=True)
-        _write_manifest(partial, state="partial", pid=os.getpid())
-        write_text_atomic(partial / "run.toml", config.text())
-        write_folds(partial / "folds.json", [list(f) for f in scores_folds(scores)], config.seed)
-        write_run(partial / run_name, rows, config.task, describe_fused(config.describe(), sources, chosen,
-                                                                           config.subtask))
-        write_text_atomic(partial / "scores.json", json.dumps(scores.to_json(), indent=2) + "\n")
-        write_text_atomic(partial / "fusion.json", json.dumps(
-            {"fused_runs": [str(p) for p in sources], "weights": chosen.weights.tolist(),
-             "threshold": chosen.threshold}, indent=2) + "\n")
-        files = ["run.toml", "folds.json", "scores.json", run_name, "fusion.json"]
-        _write_manifest(partial, state="complete", definition=config.to_data(), digest=config.digest(), team=team,
-                        extractors={}, labels=labels_digests({n: dataset.films[n].labels(config.task)
-                                                              for n in scores.per_film}),
-                        run_file=run_name, files=files)
-        _install(partial, model_dir)
-    return model_dir, scores, chosen
+    write_text_atomic(partial.path / "run.toml", config.text())
+    write_folds(partial.path / "folds.json", [list(f) for f in scores_folds(scores)], config.seed)
+    write_run(partial.path / run_name, rows, config.task, describe_fused(config.describe(), sources, chosen,
+                                                                         config.task))
+    write_text_atomic(partial.path / "scores.json", json.dumps(scores.to_json(), indent=2) + "\n")
+    write_text_atomic(partial.path / "fusion.json", json.dumps(
+        {"fused_runs": [str(p) for p in sources], "weights": chosen.weights.tolist(),
+         "threshold": chosen.threshold}, indent=2) + "\n")
+    files = ["run.toml", "folds.json", "scores.json", run_name, "fusion.json"]
+    partial.write_manifest(state="complete", definition=config.to_data(), digest=config.digest(), team=team,
+                           extractors={}, labels=labels_digests({n: dataset.films[n].labels(config.task)
+                                                                 for n in scores.per_film}),
+                           run_file=run_name, files=files)
 
 
 def scores_folds(scores) -> list[list[str]]:
@@ -317,6 +320,5 @@ def apply_to_test(config, fusion: Fusion, test_runs: list, out, described_by: di
     from .submission import write_run
 
     runs = read_runs(test_runs)
-    rows = fusion.rows([columns(r, config.subtask) for r in runs], config.subtask)
-    return write_run(out, rows, config.task, describe_fused(described_by, test_runs, fusion, config.subtask),
-                     guard)
+    rows = fusion.rows([columns(r, config.task) for r in runs], config.task)
+    return write_run(out, rows, config.task, describe_fused(described_by, test_runs, fusion, config.task), guard)

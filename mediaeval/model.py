@@ -17,32 +17,39 @@ load a network, because it imports Keras.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Annotated, ClassVar, Literal
 
 import numpy as np
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from .task import get as get_subtask
+from .task import SUBTASKS, Subtask
+from .validation import Bool, Float, Int, Widths, problem
 
 
 @dataclass
 class ModelSettings:
-    """Sizes and rates of the model and of its training (the ``[model]`` table of a run).
+    """Sizes and rates of the LSTM and of its training (the ``[model]`` table of a run without
+    ``type``, or with ``type = "lstm"``).
 
-    Every field's type is checked from its annotation and its range from :data:`SETTING_RANGES`
-    when a run is loaded (:func:`mediaeval.runs.load_run`), before anything starts.
+    Each field's type and range are its annotation (:mod:`mediaeval.validation`), checked by
+    pydantic when a run is loaded (:meth:`mediaeval.runs.RunDefinition.load`), before anything starts.
     """
 
-    lstm_units: int = 512
-    input_dropout: float = 0.5
-    output_dropout: float = 0.5
-    learning_rate: float = 1e-3
-    epochs: int = 30
-    patience: int = 5
-    batch_films: int = 16                 # rows of a batch: films packed end to end (see pack_films)
-    chunk_steps: int = 64
-    validation_share: float = 0.2
-    fear_positive_weight: float | None = None   # None: negatives / positives of the training steps
-    max_positive_weight: float = 20.0
+    __pydantic_config__ = ConfigDict(extra="forbid")
+    type: ClassVar[str] = "lstm"   # its family (mediaeval.families); not a setting: a table without type is an LSTM's
+
+    lstm_units: Annotated[Int, Field(ge=1)] = 512
+    input_dropout: Annotated[Float, Field(ge=0, lt=1)] = 0.5
+    output_dropout: Annotated[Float, Field(ge=0, lt=1)] = 0.5
+    learning_rate: Annotated[Float, Field(gt=0)] = 1e-3
+    epochs: Annotated[Int, Field(ge=1)] = 30
+    patience: Annotated[Int, Field(ge=1)] = 5
+    batch_films: Annotated[Int, Field(ge=1)] = 16   # rows of a batch: films packed end to end (see pack_films)
+    chunk_steps: Annotated[Int, Field(ge=1)] = 64
+    validation_share: Annotated[Float, Field(ge=0, lt=1)] = 0.2
+    fear_positive_weight: Annotated[Float, Field(gt=0)] | None = None   # None: negatives / positives of the
+                                                                      # training steps
+    max_positive_weight: Annotated[Float, Field(ge=1)] = 20.0
     projection_dtype: Literal["float32", "bfloat16"] = "float32"  # "bfloat16": the input projection in bfloat16
     # Early stopping on the held-out share of the training films: "official" (the run's criterion
     # on the 10 s segments: by default, valence/arousal: mean per-film MSE; fear: 1 - MAP; see
@@ -50,53 +57,37 @@ class ModelSettings:
     # "loss" (the training loss, step-weighted: the thesis's).
     stop_on: Literal["official", "pcc", "loss"] = "official"
     loss: Literal["mse", "ccc"] = "mse"   # valence/arousal: squared error, or 1 - concordance (CCC)
-    film_balanced: bool = False           # every training film weighs the same in the loss
-    film_standardise: bool = False        # z-score each film's features by its own mean and std first
-    piece_steps: int = 1024               # films are cut into pieces of at most this many steps to pack rows
+    film_balanced: Bool = False           # every training film weighs the same in the loss
+    film_standardise: Bool = False        # z-score each film's features by its own mean and std first
+    piece_steps: Annotated[Int, Field(ge=1)] = 1024   # films are cut into pieces of at most this many steps
     # Post-processing of each film's 10 s segment curve, chosen on the held-out training films
-    # (see mediaeval.training.PostProcessing): Gaussian smoothing widths to choose from (in 5 s
-    # segments, 0 = none), and a linear calibration (valence/arousal).
-    smoothing: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0, 8.0)
-    calibrate: bool = True
+    # (see mediaeval.post_processing): Gaussian smoothing widths to choose from (in 5 s segments,
+    # 0 = none), and a linear calibration (valence/arousal).
+    smoothing: Widths = (0.0, 1.0, 2.0, 4.0, 8.0)
+    calibrate: Bool = True
 
     def as_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
-    def check(self) -> list[str]:
-        """Problems between settings (each ``"key: message"``); ranges are in :data:`SETTING_RANGES`."""
-        problems = []
+    @model_validator(mode="after")
+    def _whole_chunks(self) -> ModelSettings:
         if self.piece_steps < self.chunk_steps:
-            problems.append(f"piece_steps: expected at least chunk_steps ({self.chunk_steps}), got {self.piece_steps}")
-        if not self.smoothing or any(not (0 <= s <= 50) for s in self.smoothing):
-            problems.append("smoothing: expected a non-empty list of widths from 0 to 50 segments")
-        return problems
+            raise problem(f"expected at least chunk_steps ({self.chunk_steps}), got {self.piece_steps}",
+                          key="piece_steps")
+        return self
+
+    @field_validator("loss")
+    @classmethod
+    def _loss_of_the_subtask(cls, loss: str, info: ValidationInfo) -> str:
+        """A loss the run's subtask trains on (the subtask given as the validation's context)."""
+        task = SUBTASKS.get((info.context or {}).get("subtask"))
+        if task is not None and loss not in task.losses:
+            others = " and ".join(t.title for t in SUBTASKS.values() if loss in t.losses)
+            raise problem(f"\"{loss}\" is for {others}; {task.name} trains on {task.loss_text}")
+        return loss
 
 
-@dataclass(frozen=True)
-class Range:
-    """Allowed values of a number: ``low <= v`` (``low < v`` if ``open_low``), ``v < high`` if given."""
-
-    low: float
-    open_low: bool = False
-    high: float | None = None
-
-    def __contains__(self, value) -> bool:
-        above = value > self.low if self.open_low else value >= self.low
-        return above and (self.high is None or value < self.high)
-
-    def __str__(self) -> str:
-        low = f"greater than {self.low}" if self.open_low else f"at least {self.low}"
-        return low if self.high is None else f"{low} and less than {self.high}"
-
-
-SETTING_RANGES = {"lstm_units": Range(1), "input_dropout": Range(0, high=1), "output_dropout": Range(0, high=1),
-                  "learning_rate": Range(0, open_low=True), "epochs": Range(1), "patience": Range(1),
-                  "batch_films": Range(1), "chunk_steps": Range(1), "validation_share": Range(0, high=1),
-                  "fear_positive_weight": Range(0, open_low=True), "max_positive_weight": Range(1),
-                  "piece_steps": Range(1)}
-
-
-def build_model(n_features: int, subtask: str, settings: ModelSettings | None = None):
+def build_model(n_features: int, task: Subtask, settings: ModelSettings | None = None):
     """The thesis model as a Keras model ``[x, h0, c0] -> [y, h, c]``.
 
     ``y`` has the subtask's outputs and activation (:mod:`mediaeval.task`): shape
@@ -115,9 +106,8 @@ def build_model(n_features: int, subtask: str, settings: ModelSettings | None = 
     z = keras.layers.Dropout(settings.input_dropout, name="input_dropout")(z)
     sequence, h, c = ChunkLSTM(units, settings.projection_dtype, name="lstm")(z, h0, c0)
     z = keras.layers.Dropout(settings.output_dropout, name="output_dropout")(sequence)
-    task = get_subtask(subtask)
     y = keras.layers.Dense(task.outputs, activation=task.activation, name="emotion")(z)
-    model = keras.Model([x, h0, c0], [y, h, c], name=f"lstm_{subtask}")
+    model = keras.Model([x, h0, c0], [y, h, c], name=f"lstm_{task.name}")
     model.supports_masking = True
     return model
 
@@ -226,15 +216,14 @@ class Trainer:
 
     The training step is a ``tf.function`` whose time and batch dimensions are left free, so
     chunks of any length (a film's last) and batches of any size share one graph.  XLA
-    compilation (``jit``) is off by default: measured here on the CPU, it made the recurrent
-    loop four times slower.
+    compilation (``jit``) is off by default (docs/decisions.md).
     """
 
-    def __init__(self, model, subtask: str, settings: ModelSettings, jit: bool = False):
+    def __init__(self, model, task: Subtask, settings: ModelSettings, jit: bool = False):
         import keras
         import tensorflow as tf
 
-        self.model, self.subtask, self.settings = model, subtask, settings
+        self.model, self.task, self.settings = model, task, settings
         self.optimizer = keras.optimizers.Adam(settings.learning_rate)
         self.units = settings.lstm_units
         self._train_step = tf.function(self._step, jit_compile=jit, reduce_retracing=True)
@@ -247,7 +236,7 @@ class Trainer:
         correlation coefficient of the weighted steps, averaged over the two outputs."""
         from keras import ops
 
-        if get_subtask(self.subtask).binary:
+        if self.task.binary:
             p = ops.clip(prediction[..., 0], 1e-7, 1 - 1e-7)
             t = y[..., 0]
             per_step = -(t * ops.log(p) + (1 - t) * ops.log(1 - p))

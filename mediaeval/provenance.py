@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError
+from .task import Subtask
 
 LABELS = "labels"                    # the key of model.json holding the labels' digests
 IN_SAMPLE = "in_sample_films"        # the key of a run's description naming its in-sample films
@@ -54,24 +55,24 @@ class LabelsCheck:
     comparable: bool = True
 
 
-def check_labels(manifest: dict | None, dataset, subtask: str, name: str, films: Iterable[str] = ()) -> LabelsCheck:
+def check_labels(manifest: dict | None, dataset, task: Subtask, name: str, films: Iterable[str] = ()) -> LabelsCheck:
     """Whether the model folder ``name`` (its ``manifest``, ``None`` when it has none) was trained
-    on this ``dataset``'s ``subtask`` labels: not comparable when a film it recorded, or one of
+    on this ``dataset``'s labels of ``task``: not comparable when a film it recorded, or one of
     ``films`` (those of its folds), has no such labels here, or other ones; comparable with a
     note when its manifest records no labels (an older model folder: it cannot be checked)."""
     recorded = (manifest or {}).get(LABELS)
     named = sorted(set(films) | set(recorded if isinstance(recorded, dict) else {}))
-    missing = [n for n in named if n not in dataset.films or not dataset.films[n].has_labels(subtask)]
+    missing = [n for n in named if n not in dataset.films or not dataset.films[n].has_labels(task)]
     if missing:
-        return LabelsCheck(f"{name}: trained on {len(missing)} film(s) without {subtask} annotations in "
+        return LabelsCheck(f"{name}: trained on {len(missing)} film(s) without {task} annotations in "
                            f"{dataset.root} ({_names(missing)}): its figures are not this dataset's, so they are "
                            f"not compared with its constant", False)
     if not isinstance(recorded, dict):
         return LabelsCheck(f"{name}: its model.json records no digest of the labels it was trained on (made by "
                            f"an earlier mediaeval): whether they are those of {dataset.root} cannot be checked")
-    differ = [n for n in named if recorded.get(n) != labels_digest(dataset.films[n].labels(subtask))]
+    differ = [n for n in named if recorded.get(n) != labels_digest(dataset.films[n].labels(task))]
     if differ:
-        return LabelsCheck(f"{name}: trained on other {subtask} labels than those of {dataset.root} for "
+        return LabelsCheck(f"{name}: trained on other {task} labels than those of {dataset.root} for "
                            f"{len(differ)} of {len(named)} films ({_names(differ)}): its figures are not this "
                            f"dataset's, so they are not compared with its constant", False)
     return LabelsCheck()
@@ -87,12 +88,12 @@ def in_sample_films(model_dir, films: Iterable[str]) -> list[str]:
     return sorted(set(films) & trained)
 
 
-def score_notes(run_path, dataset, subtask: str, films: Iterable[str]) -> list[str]:
+def score_notes(run_path, dataset, task: Subtask, films: Iterable[str]) -> list[str]:
     """Notes for ``score`` of the run file ``run_path`` on ``films``: that its figures on films
     its models were trained on are in-sample (its description's ``in_sample_films``), and, for a
     model folder's own run file, what :func:`check_labels` says of the labels it was trained on."""
     from .submission import description_path, read_description
-    from .manifest import read_manifest
+    from .model_folder import ModelFolder
 
     run_path, films = Path(run_path), sorted(films)
     notes = []
@@ -105,8 +106,8 @@ def score_notes(run_path, dataset, subtask: str, films: Iterable[str]) -> list[s
         notes.append(f"in-sample: {len(seen)} of the {len(films)} films scored ({_names(seen)}) were predicted by "
                      f"models trained on them ({description_path(run_path).name}): these figures are not honest; "
                      f"the model folder's out-of-fold run file gives honest ones")
-    manifest = read_manifest(run_path.parent)
+    manifest = ModelFolder(run_path.parent).manifest()
     if manifest is not None and manifest.get("state") == "complete" and manifest.get("run_file") == run_path.name:
-        note = check_labels(manifest, dataset, subtask, str(run_path.parent), films).note
+        note = check_labels(manifest, dataset, task, str(run_path.parent), films).note
         notes += [note] if note else []
     return notes

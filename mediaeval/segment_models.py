@@ -1,5 +1,6 @@
-"""Per-segment models: the recipes that did well in 2016-2018 (ridge, SVR, gradient boosting per
-10 s segment), with smoothing, calibration and the fear threshold chosen by nested cross-validation.
+"""Per-segment models: an estimator per 10 s segment, with its post-processing chosen by nested
+cross-validation.  The estimators themselves (ridge, SVR, gradient boosting) are families
+(:mod:`mediaeval.families.segment`); this module is what they share.
 
 Inputs of segment ``k`` of a film: the overlap-weighted mean and standard deviation of the
 film's steps inside it (``2 d`` values), optionally beside the means of ``context`` neighbouring
@@ -10,91 +11,62 @@ uses no label, so it is the same for a test film), then by the training films' s
 Everything chosen from data is chosen on the training films only, by an inner cross-validation
 over those films (:func:`inner_folds`):
 
-1. the estimator's hyper-parameters (a small grid per family) by the run's criterion on the
+1. the estimator's hyper-parameters (its family's candidates) by the run's criterion on the
    inner out-of-fold predictions (:meth:`mediaeval.task.Subtask.column_figure`; by default the
    official mean per-film MSE for valence and arousal, each on its own; MAP for fear);
-2. on the winner's inner out-of-fold predictions: the Gaussian smoothing width of each film's
-   predicted curve (in segments, 0 = none; by the criterion too), then a linear calibration ``a p + b`` (least
-   squares, ``a`` kept >= ``MIN_SCALE`` so that no film's prediction becomes constant, which
-   would leave its PCC and so the official mean undefined); for fear, the decision threshold
-   that maximises F1 of the inner out-of-fold labels;
-3. the estimator is refitted on all training films with the chosen hyper-parameters.
+2. on the winner's inner out-of-fold predictions, the post-processing
+   (:meth:`mediaeval.post_processing.PostProcessing.choose`): each film's curve smoothed, then
+   calibrated (valence and arousal), and for fear the decision threshold that maximises F1;
+3. the estimator is refitted on all training films with the chosen hyper-parameters, and its
+   calibration capped so that its predictions of them spread no wider than their truth.
 
 So the out-of-fold figures of the outer folds stay honest: no choice ever sees the films it
 is scored on.  :class:`SegmentModel` holds the fitted pieces and predicts run rows.
 """
 from __future__ import annotations
 
-import itertools
 import math
 import pickle
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import asdict, dataclass
+from typing import Annotated, Literal
 
 import numpy as np
+from pydantic import ConfigDict, Field
 
-from .metrics import best_f1_threshold
-from .task import Subtask
-from .task import get as get_subtask
+from .errors import DataError
+from .post_processing import PostProcessing, smooth
+from .task import SUBTASKS, Subtask
+from .validation import SEGMENTS, Bool, Float, Int, Widths, problems
 
-FAMILIES = ("ridge", "svr", "hgb")
-MIN_SCALE = 0.05
+Positives = Annotated[tuple[Annotated[Float, Field(gt=0)], ...], Field(min_length=1)]
 
 
 @dataclass(frozen=True)
 class SegmentSettings:
-    """The ``[model]`` table of a per-segment run (``type`` one of :data:`FAMILIES`)."""
+    """The ``[model]`` table of a per-segment run (``type``: its family)."""
 
-    type: str = "ridge"
-    context: int = 1                       # neighbouring segments on each side
-    per_film_standardise: bool = True
-    smoothing: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0, 8.0)   # candidate sigmas, in 5 s segments
-    calibrate: bool = True
-    inner_folds: int = 5
-    alphas: tuple[float, ...] = (10.0, 100.0, 1000.0, 10000.0, 100000.0)  # ridge
-    svr_c: tuple[float, ...] = (0.1, 1.0)                               # svr (RBF, gamma "scale")
-    svr_epsilon: float = 0.1
-    hgb_learning_rate: tuple[float, ...] = (0.05,)                      # hgb
-    hgb_max_leaf_nodes: tuple[int, ...] = (7, 15)
-    hgb_max_iter: int = 200
-    hgb_l2: float = 1.0
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    type: Literal["ridge", "svr", "hgb"] = "ridge"
+    context: Annotated[Int, Field(ge=0, le=20, json_schema_extra=SEGMENTS)] = 1   # neighbours on each side
+    per_film_standardise: Bool = True
+    smoothing: Widths = (0.0, 1.0, 2.0, 4.0, 8.0)        # candidate sigmas, in 5 s segments
+    calibrate: Bool = True
+    inner_folds: Annotated[Int, Field(ge=2)] = 5
+    alphas: Positives = (10.0, 100.0, 1000.0, 10000.0, 100000.0)   # ridge
+    svr_c: Positives = (0.1, 1.0)                                  # svr (RBF, gamma "scale")
+    svr_epsilon: Annotated[Float, Field(ge=0)] = 0.1
+    hgb_learning_rate: Positives = (0.05,)                         # hgb
+    hgb_max_leaf_nodes: Annotated[tuple[Annotated[Int, Field(ge=2)], ...], Field(min_length=1)] = (7, 15)
+    hgb_max_iter: Annotated[Int, Field(ge=1)] = 200
+    hgb_l2: Annotated[Float, Field(ge=0)] = 1.0
 
     def as_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
-    def describe(self) -> str:
-        """One line for the submission's README."""
-        names = {"ridge": "ridge regression (logistic for fear)", "svr": "RBF support vector regression",
-                 "hgb": "histogram gradient boosting"}
-        return (f"{names.get(self.type, self.type)} per 10 s segment on the mean and std of its steps"
-                + (f" and the means of {self.context} neighbouring segment(s) each side" if self.context else "")
-                + "; hyper-parameters, smoothing" + (", calibration" if self.calibrate else "")
-                + " and fear threshold chosen by inner cross-validation over the training films")
-
     def check(self) -> list[str]:
-        """What is out of range, as ``key: expected ...`` texts (empty when all is well)."""
-        problems = []
-        if self.type not in FAMILIES:
-            problems.append(f"type: expected one of {', '.join(FAMILIES)}, got {self.type!r}")
-        if not 0 <= self.context <= 20:
-            problems.append(f"context: expected 0 to 20 segments, got {self.context}")
-        if not self.smoothing or any(not (0 <= s <= 50) for s in self.smoothing):
-            problems.append("smoothing: expected a non-empty list of widths from 0 to 50 segments")
-        if self.inner_folds < 2:
-            problems.append(f"inner_folds: expected at least 2, got {self.inner_folds}")
-        for key in ("alphas", "svr_c", "hgb_learning_rate"):
-            values = getattr(self, key)
-            if not values or any(not (isinstance(v, (int, float)) and v > 0) for v in values):
-                problems.append(f"{key}: expected a non-empty list of numbers > 0")
-        if not self.hgb_max_leaf_nodes or any(v < 2 for v in self.hgb_max_leaf_nodes):
-            problems.append("hgb_max_leaf_nodes: expected a non-empty list of integers >= 2")
-        if self.svr_epsilon < 0:
-            problems.append(f"svr_epsilon: expected at least 0, got {self.svr_epsilon}")
-        if self.hgb_l2 < 0:
-            problems.append(f"hgb_l2: expected at least 0, got {self.hgb_l2}")
-        if self.hgb_max_iter < 1:
-            problems.append(f"hgb_max_iter: expected at least 1, got {self.hgb_max_iter}")
-        return problems
+        """What is out of range in settings built in code, as ``key: expected ...`` texts."""
+        return problems(self)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -147,49 +119,6 @@ def inner_folds(names: list[str], n_folds: int, seed: int) -> list[list[str]]:
     return make_folds(names, n_folds, seed + 104_729)
 
 
-# --------------------------------------------------------------------------- estimators
-
-def _candidates(settings: SegmentSettings, classify: bool) -> list[dict]:
-    if settings.type == "ridge":
-        return [{"alpha": a} for a in settings.alphas]
-    if settings.type == "svr":
-        return [{"C": c} for c in settings.svr_c]
-    return [{"learning_rate": lr, "max_leaf_nodes": n}
-            for lr, n in itertools.product(settings.hgb_learning_rate, settings.hgb_max_leaf_nodes)]
-
-
-def _estimator(settings: SegmentSettings, params: dict, classify: bool, seed: int):
-    """A scikit-learn pipeline (standardisation by the training films, then the estimator)."""
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-    from sklearn.linear_model import LogisticRegression, Ridge
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import FunctionTransformer, StandardScaler
-    from sklearn.svm import SVR
-
-    if settings.type == "ridge":
-        model = (LogisticRegression(C=1.0 / params["alpha"], class_weight="balanced", max_iter=2000)
-                 if classify else Ridge(alpha=params["alpha"]))
-    elif settings.type == "svr":   # fear: regression on 0/1, clipped to [0, 1] as the confidence
-        model = SVR(C=params["C"], gamma="scale", epsilon=settings.svr_epsilon)
-    else:
-        common = dict(learning_rate=params["learning_rate"], max_leaf_nodes=params["max_leaf_nodes"],
-                      max_iter=settings.hgb_max_iter, l2_regularization=settings.hgb_l2, random_state=seed,
-                      early_stopping=False)
-        model = (HistGradientBoostingClassifier(class_weight="balanced", **common) if classify
-                 else HistGradientBoostingRegressor(**common))
-    return make_pipeline(StandardScaler(), FunctionTransformer(clip_inputs), model)
-
-
-def _fit(settings: SegmentSettings, params: dict, classify: bool, seed: int, x: np.ndarray, y: np.ndarray):
-    """The estimator fitted on (x, y); for fear without both classes in y, the prior (the share of
-    fear segments) as every confidence, since no classifier can be fitted."""
-    if classify and len(np.unique(y)) < 2:
-        from sklearn.dummy import DummyClassifier
-
-        return DummyClassifier(strategy="prior").fit(x, y)
-    return _estimator(settings, params, classify, seed).fit(x, y)
-
-
 CLIP = 10.0
 
 
@@ -198,6 +127,21 @@ def clip_inputs(x: np.ndarray) -> np.ndarray:
     films (its scale set by rounding noise) must not turn a test film's ordinary values into
     thousands of standard deviations, and predictions into nonsense."""
     return np.clip(x, -CLIP, CLIP)
+
+
+def _fit(family, settings: SegmentSettings, params: dict, classify: bool, seed: int, x: np.ndarray, y: np.ndarray):
+    """The family's estimator, after standardisation by the training films and :func:`clip_inputs`,
+    fitted on (x, y); for fear without both classes in y, the prior (the share of fear
+    segments) as every confidence, since no classifier can be fitted."""
+    if classify and len(np.unique(y)) < 2:
+        from sklearn.dummy import DummyClassifier
+
+        return DummyClassifier(strategy="prior").fit(x, y)
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    estimator = family.estimator(settings, params, classify, seed)
+    return make_pipeline(StandardScaler(), FunctionTransformer(clip_inputs), estimator).fit(x, y)
 
 
 def _raw_predict(estimator, x: np.ndarray, classify: bool) -> np.ndarray:
@@ -210,65 +154,71 @@ def _raw_predict(estimator, x: np.ndarray, classify: bool) -> np.ndarray:
     return np.clip(out, 0.0, 1.0) if classify else out
 
 
-def smooth(values: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian smoothing of one film's curve (sigma in segments; 0 leaves it as it is)."""
-    from scipy.ndimage import gaussian_filter1d
-
-    if sigma <= 0 or len(values) < 2:
-        return np.asarray(values, dtype=np.float64)
-    return gaussian_filter1d(np.asarray(values, dtype=np.float64), sigma, mode="nearest")
-
-
 # --------------------------------------------------------------------------- the model
 
 @dataclass
-class Target:
-    """One output: valence, arousal, or the fear confidence."""
+class FittedOutput:
+    """One output (valence, arousal, or the fear confidence): its estimator and the
+    hyper-parameters the inner cross-validation chose, with their inner figure."""
 
     params: dict
-    sigma: float = 0.0
-    scale: float = 1.0
-    offset: float = 0.0
     estimator: object = None
     inner_score: float = float("nan")
 
 
 @dataclass
 class SegmentModel:
-    """Fitted per-segment model of one subtask; ``predict`` gives run rows."""
+    """Fitted per-segment model of one subtask; ``predict_rows`` gives run rows."""
 
-    subtask: str
+    task: Subtask
     settings: SegmentSettings
-    targets: list[Target] = field(default_factory=list)
-    threshold: float = 0.5
+    outputs: list[FittedOutput]
+    post: PostProcessing
+
+    FILE = "segment_model.pkl"
 
     @property
-    def classify(self) -> bool:
-        """A binary subtask (fear): classifiers, confidences, a threshold."""
-        return get_subtask(self.subtask).binary
+    def threshold(self) -> float:
+        return self.post.threshold
 
     def predict_curves(self, x_steps: np.ndarray, n_segments: int) -> np.ndarray:
-        """(n_segments, outputs): smoothed, calibrated predictions (fear: confidences in [0, 1])."""
+        """(n_segments, outputs): post-processed predictions (fear: confidences in [0, 1])."""
         x = segment_inputs(x_steps, n_segments, self.settings.context, self.settings.per_film_standardise)
-        columns = []
-        for target in self.targets:
-            raw = smooth(_raw_predict(target.estimator, x, self.classify), target.sigma)
-            columns.append(target.scale * raw + target.offset)
-        out = np.column_stack(columns) if columns else np.zeros((n_segments, 0))
-        return np.clip(out, *get_subtask(self.subtask).output_range)
+        raw = [_raw_predict(o.estimator, x, self.task.binary) for o in self.outputs]
+        return self.post.apply(np.column_stack(raw) if raw else np.zeros((n_segments, 0)), self.task)
 
     def predict_rows(self, x_steps: np.ndarray, n_segments: int) -> np.ndarray:
         """Run-file rows: (K, 2) valence, arousal; or (K, 2) label, confidence."""
-        return get_subtask(self.subtask).rows(self.predict_curves(x_steps, n_segments), self.threshold)
+        return self.task.rows(self.predict_curves(x_steps, n_segments), self.threshold)
+
+    def predictions(self, films: list) -> list[tuple[np.ndarray, float]]:
+        """``(curves, threshold)`` of each film (FilmData)."""
+        return [(self.predict_curves(f.x, f.n_segments), self.threshold) for f in films]
 
     def choices(self) -> dict:
         """What was chosen by the inner cross-validation (for settings.json and the README)."""
-        return {"targets": [{"params": t.params, "smoothing_segments": t.sigma, "scale": t.scale,
-                             "offset": t.offset, "inner_score": t.inner_score} for t in self.targets],
-                "threshold": self.threshold}
+        post = self.post
+        return {"targets": [{"params": o.params, "smoothing_segments": post.sigma[j], "scale": post.scale[j],
+                             "offset": post.offset[j], "inner_score": o.inner_score}
+                            for j, o in enumerate(self.outputs)],
+                "threshold": post.threshold}
+
+    def __getstate__(self) -> dict:
+        return {"subtask": self.task.name, "settings": self.settings, "outputs": self.outputs, "post": self.post}
+
+    def __setstate__(self, state: dict) -> None:
+        if "targets" in state:   # the former layout: a Target per output held its post-processing
+            targets = state["targets"]
+            state = {**state, "outputs": [FittedOutput(t.params, t.estimator, t.inner_score) for t in targets],
+                     "post": PostProcessing(tuple(t.sigma for t in targets), tuple(t.scale for t in targets),
+                                            tuple(t.offset for t in targets), state["threshold"])}
+        self.task, self.settings = SUBTASKS[state["subtask"]], state["settings"]
+        self.outputs, self.post = state["outputs"], state["post"]
 
     def save(self, path) -> None:
         """A pickle of the fitted model, written atomically (the model folder is the tool's own)."""
+        from pathlib import Path
+
         from .atomic import atomic_output
 
         with atomic_output(Path(path)) as tmp:
@@ -277,12 +227,11 @@ class SegmentModel:
 
     @staticmethod
     def load(path) -> SegmentModel:
-        from .errors import DataError
-
-        path = Path(path)
+        """The model pickled at ``path`` by :meth:`save`, now or by an earlier mediaeval
+        (:class:`_ModelUnpickler`); DataError naming the file otherwise."""
         try:
             with open(path, "rb") as handle:
-                model = pickle.load(handle)
+                model = _ModelUnpickler(handle).load()
         except Exception as error:  # a damaged pickle raises almost anything (ValueError, KeyError, ...)
             reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
             raise DataError(path, f"expected a per-segment model written by mediaeval train ({type(error).__name__}: "
@@ -292,119 +241,83 @@ class SegmentModel:
         return model
 
 
-def _labels(film, task: Subtask) -> np.ndarray:
-    return task.targets(np.asarray(film.labels, dtype=np.float64))
+class _LegacyTarget:
+    """An output of a model pickled in the former layout (``mediaeval.segment_models.Target``):
+    params, estimator, inner_score and its post-processing, read by :meth:`SegmentModel.__setstate__`."""
 
 
-def fit_segment_model(films, subtask: str, settings: SegmentSettings, seed: int = 0,
+class _ModelUnpickler(pickle.Unpickler):
+    """Unpickles a per-segment model: only the classes a model holds (mediaeval's, NumPy's,
+    scikit-learn's, SciPy's), with those of earlier mediaeval versions mapped to today's
+    (:data:`RENAMED`)."""
+
+    ALLOWED = ("mediaeval", "numpy", "sklearn", "scipy")
+    RENAMED = {("mediaeval.segment_models", "Target"): _LegacyTarget}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in self.RENAMED:
+            return self.RENAMED[module, name]
+        if module.split(".")[0] not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"{module}.{name} is not part of a per-segment model")
+        return super().find_class(module, name)
+
+
+# --------------------------------------------------------------------------- fitting
+
+def fit_segment_model(family, films, task: Subtask, settings: SegmentSettings, seed: int = 0,
                       criterion: str | None = None) -> SegmentModel:
-    """Fit on ``films`` (objects with ``name``, ``x`` steps, ``n_segments``, ``labels``), choosing
-    everything by inner cross-validation over these films only, by ``criterion`` (``None``: the
-    subtask's; see the module docstring)."""
-    task = get_subtask(subtask)
-    classify = task.binary
+    """Fit ``family``'s estimator (:class:`mediaeval.families.segment.SegmentFamily`) on ``films``
+    (objects with ``name``, ``x`` steps, ``n_segments``, ``labels``), choosing everything by inner
+    cross-validation over these films only, by ``criterion`` (``None``: the subtask's; see the
+    module docstring)."""
     films = [f for f in films if f.n_segments > 0]   # a film shorter than one segment teaches nothing
     inputs = {f.name: segment_inputs(f.x, f.n_segments, settings.context, settings.per_film_standardise)
               for f in films}
-    labels = {f.name: _labels(f, task) for f in films}
+    labels = {f.name: task.targets(np.asarray(f.labels, dtype=np.float64)) for f in films}
     names = [f.name for f in films]
-    folds = inner_folds(names, settings.inner_folds, seed) if len(names) >= 2 else []
-    model = SegmentModel(subtask, settings, threshold=0.5)
-    n_outputs = labels[names[0]].shape[1]
-    for j in range(n_outputs):
-        truth = {n: labels[n][:, j] for n in names}
-        if not folds:   # one training film: nothing to choose on; the first candidate, as it is
-            params = _candidates(settings, classify)[0]
-            target = Target(params=params, estimator=_fit(settings, params, classify, seed,
-                                                          inputs[names[0]], truth[names[0]]))
-            model.targets.append(target)
-            continue
-        best = None
-        for params in _candidates(settings, classify):
-            oof = _inner_predictions(inputs, truth, folds, settings, params, classify, seed)
-            score = task.column_figure(truth, oof, criterion)
-            score = -math.inf if math.isnan(score) else score
-            if best is None or score > best[0]:
-                best = (score, params, oof)
-        score, params, oof = best
-        target = Target(params=params, inner_score=score)
-        _choose_post_processing(target, truth, oof, settings, task, criterion)
-        target.estimator = _fit(settings, params, classify, seed, np.concatenate([inputs[n] for n in names]),
-                                np.concatenate([truth[n] for n in names]))
-        if not classify and settings.calibrate:
-            _cap_scale(target, inputs, truth)
-        model.targets.append(target)
-        if classify:
-            calibrated = {n: np.clip(target.scale * smooth(oof[n], target.sigma) + target.offset, 0, 1) for n in names}
-            model.threshold = best_f1_threshold(truth, calibrated)
-    return model
+    if len(names) < 2:   # one training film: nothing to choose on; the first candidate, as it is
+        params = family.candidates(settings)[0]
+        outputs = [FittedOutput(params, _fit(family, settings, params, task.binary, seed, inputs[names[0]],
+                                             labels[names[0]][:, j])) for j in range(task.outputs)]
+        return SegmentModel(task, settings, outputs, PostProcessing.identity(task.outputs))
+    folds = inner_folds(names, settings.inner_folds, seed)
+    chosen = [_best_candidate(family, settings, inputs, {n: labels[n][:, j] for n in names}, folds, task, seed,
+                              criterion) for j in range(task.outputs)]
+    raw = {n: np.column_stack([oof[n] for _, _, oof in chosen]) for n in chosen[0][2]}
+    post = PostProcessing.choose(labels, raw, settings.smoothing, settings.calibrate, task, criterion)
+    outputs = []
+    for j, (score, params, _) in enumerate(chosen):
+        y = {n: labels[n][:, j] for n in names}
+        estimator = _fit(family, settings, params, task.binary, seed, np.concatenate([inputs[n] for n in names]),
+                         np.concatenate(list(y.values())))
+        outputs.append(FittedOutput(params, estimator, score))
+        if not task.binary and settings.calibrate:   # fitted on more films than the inner models: capped
+            fitted = [smooth(_raw_predict(estimator, inputs[n], False), post.sigma[j]) for n in names]
+            post = post.capped(j, np.concatenate(fitted), np.concatenate(list(y.values())))
+    return SegmentModel(task, settings, outputs, post)
 
 
-def _cap_scale(target: Target, inputs: dict, truth: dict) -> None:
-    """The final estimator, fitted on more films than the inner ones, may spread its predictions
-    wider than they did: cap the calibration scale so that its calibrated predictions of the
-    training films spread no wider than their truth (else a scale fitted on timid inner
-    predictions would blow the final ones up to the [-1, 1] clip)."""
-    fitted = np.concatenate([smooth(_raw_predict(target.estimator, inputs[n], False), target.sigma) for n in truth])
-    y = np.concatenate(list(truth.values()))
-    spread = float(np.std(fitted))
-    if spread > 1e-12 and target.scale * spread > float(np.std(y)):
-        target.scale = float(np.std(y)) / spread
-        target.offset = float(y.mean() - target.scale * fitted.mean())
+def _best_candidate(family, settings: SegmentSettings, inputs: dict, truth: dict, folds: list[list[str]],
+                    task: Subtask, seed: int, criterion: str | None) -> tuple[float, dict, dict]:
+    """``(figure, params, inner out-of-fold raw predictions)`` of the family's candidate with the
+    best inner figure by ``criterion`` (the first on a tie) for one output (``truth``)."""
+    best = None
+    for params in family.candidates(settings):
+        oof = _inner_predictions(family, inputs, truth, folds, settings, params, task.binary, seed)
+        score = task.column_figure(truth, oof, criterion)
+        score = -math.inf if math.isnan(score) else score
+        if best is None or score > best[0]:
+            best = (score, params, oof)
+    return best
 
 
-def _inner_predictions(inputs, truth, folds, settings, params, classify, seed) -> dict:
+def _inner_predictions(family, inputs, truth, folds, settings, params, classify, seed) -> dict:
     """Inner out-of-fold raw predictions of every training film for one candidate."""
     oof = {}
     for held in folds:
         train = [n for n in truth if n not in held]
-        estimator = _fit(settings, params, classify, seed, np.concatenate([inputs[n] for n in train]),
+        estimator = _fit(family, settings, params, classify, seed, np.concatenate([inputs[n] for n in train]),
                          np.concatenate([truth[n] for n in train]))
         for n in held:
             oof[n] = _raw_predict(estimator, inputs[n], classify)
     return oof
-
-
-def _choose_post_processing(target: Target, truth: dict, oof: dict, settings: SegmentSettings,
-                            task: Subtask, criterion: str | None = None) -> None:
-    """Smoothing width and calibration (not of confidences), on the inner out-of-fold predictions."""
-    target.sigma, target.scale, target.offset = choose_post_processing(
-        truth, oof, settings.smoothing, settings.calibrate and not task.binary, task, criterion)
-
-
-def choose_post_processing(truth: dict, predicted: dict, smoothing, calibrate: bool,
-                           task: Subtask, criterion: str | None = None) -> tuple[float, float, float]:
-    """``(sigma, scale, offset)`` for one output, chosen on held-out predictions ``predicted``
-    (film -> curve of its segments) against ``truth``: the Gaussian smoothing width (in
-    segments, among ``smoothing``) whose smoothed curves have the best figure by ``criterion``
-    (``task.column_figure``; by default the mean per-film MSE, or MAP for fear; the first on a
-    tie), then with ``calibrate`` the least-squares line ``scale p + offset`` of those curves
-    (whatever the criterion: least squares is what a level needs, and PCC cannot see a level;
-    ``scale`` at least :data:`MIN_SCALE`, so that no film's prediction becomes constant and its
-    PCC undefined).  Apply as ``scale * smooth(p, sigma) + offset``.
-
-    (Choosing the width by the *calibrated* figure instead was tried: on ``make bench-accuracy``
-    it smoothed less and lowered valence_arousal run 1's arousal PCC from 0.44 to 0.43.)"""
-    best = None
-    for sigma in smoothing:
-        smoothed = {n: smooth(p, sigma) for n, p in predicted.items()}
-        score = task.column_figure(truth, smoothed, criterion)
-        score = -math.inf if math.isnan(score) else score
-        if best is None or score > best[0]:
-            best = (score, float(sigma), smoothed)
-    if best is None:
-        return 0.0, 1.0, 0.0
-    _, sigma, smoothed = best
-    scale, offset = _calibration(truth, smoothed) if calibrate else (1.0, 0.0)
-    return sigma, scale, offset
-
-
-def _calibration(truth: dict, predicted: dict) -> tuple[float, float]:
-    """The least-squares line from ``predicted`` to ``truth`` over all their segments, its
-    slope at least :data:`MIN_SCALE`."""
-    p = np.concatenate([predicted[n] for n in truth])
-    y = np.concatenate([truth[n] for n in truth])
-    variance = float(np.var(p))
-    scale = float(np.cov(p, y, bias=True)[0, 1] / variance) if variance > 1e-12 else 1.0
-    scale = max(scale, MIN_SCALE)
-    return scale, float(y.mean() - scale * p.mean())

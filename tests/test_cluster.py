@@ -291,32 +291,36 @@ def test_a_fit_job_that_outlived_its_command_leaves_nothing(tmp_path):
     model folder it wrote into was given up (or replaced by a rerun) drops its model."""
     from mediaeval.errors import MediaevalError
     from mediaeval.model import ModelSettings
-    from mediaeval.training import FilmData, FitJob, _fit_job_afresh, _write_manifest
+    from mediaeval.families import FitJob
+    from mediaeval.film_data import FilmData
+    from mediaeval.fit_jobs import fit_afresh
+    from mediaeval.model_folder import write_manifest
+    from mediaeval.task import VALENCE_AROUSAL
 
     rng = np.random.default_rng(0)
     films = [FilmData(f"F{k}", rng.standard_normal((40, 3)).astype(np.float32), 1,
                       rng.uniform(-1, 1, (1, 2))) for k in range(3)]
     settings = ModelSettings(lstm_units=4, epochs=1, chunk_steps=16, batch_films=2)
     partial = tmp_path / "va.partial"
-    job = FitJob(fold=1, seed=1, train=films[:2], held_out=films[2:], subtask="valence_arousal", settings=settings,
+    job = FitJob(fold=1, seed=1, train=films[:2], held_out=films[2:], task=VALENCE_AROUSAL, settings=settings,
                  out_dir=partial / "fold1" / "seed1", progress=False, n_folds=2)
     partial.mkdir()
-    _write_manifest(partial, state="partial", pid=1, token="mine")
-    outputs = _fit_job_afresh((job, "mine"))                    # the command's own job: its model is in place
+    write_manifest(partial, state="partial", pid=1, token="mine")
+    outputs = fit_afresh((job, "mine"))                    # the command's own job: its model is in place
     assert len(outputs.predictions) == 1 and outputs.predictions[0][0].shape == (1, 2)   # one segment
     assert sorted(p.name for p in (partial / "fold1").iterdir()) == ["seed1"]
     assert {"model.keras", "normalisation.npz", "settings.json"} <= {
         p.name for p in (partial / "fold1/seed1").iterdir()}
 
-    _write_manifest(partial, state="partial", pid=2, token="rerun")  # a rerun took the folder over
+    write_manifest(partial, state="partial", pid=2, token="rerun")  # a rerun took the folder over
     before = sorted(str(p) for p in partial.rglob("*"))
     with pytest.raises(MediaevalError, match="no longer written by the command that started this job"):
-        _fit_job_afresh((job, "mine"))
+        fit_afresh((job, "mine"))
     assert sorted(str(p) for p in partial.rglob("*")) == before
 
     shutil.rmtree(partial)                                          # the folder was installed or removed
     with pytest.raises(MediaevalError):
-        _fit_job_afresh((job, "mine"))
+        fit_afresh((job, "mine"))
     assert not partial.exists()
 
 

@@ -168,7 +168,9 @@ def test_column_and_stopping_figures_follow_the_criterion():
 
 
 def test_early_stopping_figure_follows_the_criterion():
-    from mediaeval.training import FilmData, validation_figure
+    from mediaeval.film_data import FilmData
+    from mediaeval.lstm_training import validation_figure
+    from mediaeval.task import VALENCE_AROUSAL as VA
     from mediaeval.windows import segments_to_n_steps
 
     rng = np.random.default_rng(1)
@@ -178,21 +180,22 @@ def test_early_stopping_figure_follows_the_criterion():
         n_steps = 85                                       # 45 s: 8 segments
         films.append(FilmData(name, np.zeros((n_steps, 1), np.float32), 8, labels))
         steps.append(segments_to_n_steps(0.5 * labels + 0.1, n_steps))
-    mse = validation_figure(films, steps, "valence_arousal", "official")
-    ccc = validation_figure(films, steps, "valence_arousal", "official", "ccc")
-    assert mse == validation_figure(films, steps, "valence_arousal", "official", "mse")
+    mse = validation_figure(films, steps, VA, "official")
+    ccc = validation_figure(films, steps, VA, "official", "ccc")
+    assert mse == validation_figure(films, steps, VA, "official", "mse")
     assert 0 < mse < 0.2 and 0 < ccc < 1 and ccc != pytest.approx(mse)
 
 
 def test_fusion_weights_follow_the_criterion():
     from mediaeval.fusion import choose
+    from mediaeval.task import VALENCE_AROUSAL as VA
 
     rng = np.random.default_rng(2)
     truth = {f: rng.uniform(-0.5, 0.5, (30, 2)) for f in "ABCD"}
     shape = {f: 3.0 * t for f, t in truth.items()}                       # the right shape, far too wide
     level = {f: 0.2 * t + rng.normal(0, 0.1, t.shape) for f, t in truth.items()}   # timid and noisy
-    by_mse = choose([shape, level], truth, sorted(truth), "valence_arousal")
-    by_pcc = choose([shape, level], truth, sorted(truth), "valence_arousal", criterion="pcc")
+    by_mse = choose([shape, level], truth, sorted(truth), VA)
+    by_pcc = choose([shape, level], truth, sorted(truth), VA, criterion="pcc")
     assert by_pcc.weights[0].tolist() == [1.0, 1.0]      # PCC cannot see the scale: the perfect shape
     assert by_mse.weights[0, 0] < 0.5                    # MSE keeps the timid run mostly
 
@@ -335,7 +338,7 @@ def _folder(root, run: int, prediction: dict, subtask: str = "valence_arousal", 
     """What mediaeval train leaves that the leaderboard reads: run.toml, folds.json, scores.json,
     and the manifest with its labels' digests."""
     from mediaeval.provenance import labels_digests
-    from mediaeval.training import _write_manifest
+    from mediaeval.model_folder import write_manifest
 
     root.mkdir(parents=True)
     (root / "run.toml").write_text(f'subtask = "{subtask}"\nrun = {run}\ndescription = "d"\nfeatures = ["x"]\n'
@@ -343,7 +346,7 @@ def _folder(root, run: int, prediction: dict, subtask: str = "valence_arousal", 
     write_folds(root / "folds.json", folds, 0)
     truth = truth or {f: LABELS[f] for fold in folds for f in fold}
     (root / "scores.json").write_text(json.dumps(score_folds(truth, prediction, folds, SUBTASKS[subtask]).to_json()))
-    _write_manifest(root, state="complete", files=["run.toml", "folds.json", "scores.json"],
+    write_manifest(root, state="complete", files=["run.toml", "folds.json", "scores.json"],
                     labels=labels_digests(truth))
     return root
 
@@ -433,7 +436,7 @@ def test_score_prints_each_official_figure_with_its_interval(six_films, tmp_path
 
 def test_a_scores_json_written_before_ccc_is_completed_from_the_run_file_or_named(six_films, tmp_path):
     from mediaeval.submission import write_run
-    from mediaeval.training import MADE_BY, MANIFEST
+    from mediaeval.model_folder import MADE_BY, MANIFEST
 
     prediction = _noisy(2, 0.1)
     folders = []

@@ -148,7 +148,8 @@ def test_issue20_a_replaced_film_is_imported_again_and_its_old_features_refused(
 
     from films import write_film
     from mediaeval.features.store import save_features
-    from mediaeval.training import load_films
+    from mediaeval.film_data import load_films
+    from mediaeval.task import VALENCE_AROUSAL
 
     movies = tmp_path / "data" / "continuous-movies"
     movies.mkdir(parents=True)
@@ -162,10 +163,10 @@ def test_issue20_a_replaced_film_is_imported_again_and_its_old_features_refused(
     assert import_features(src, dataset, out, "mine", progress=False).written == ["Film_A", "Film_B"]
     os.utime(video, (1e9, 1e9))                    # touched, or copied without its times: the same film
     assert import_features(src, dataset, out, "mine", progress=False).skipped == ["Film_A", "Film_B"]
-    assert len(load_films(dataset, out, ["mine"], dataset.dev_films, "valence_arousal", True)) == 2
+    assert len(load_films(dataset, out, ["mine"], dataset.dev_films, VALENCE_AROUSAL, True)) == 2
     write_film(video, 20.0, grey=lambda k: 100)   # replaced by another film
     with pytest.raises(DataError) as error:
-        load_films(dataset, out, ["mine"], dataset.dev_films, "valence_arousal", True)
+        load_films(dataset, out, ["mine"], dataset.dev_films, VALENCE_AROUSAL, True)
     assert str(error.value) == (
         f"{out / 'mine' / 'Film_A.npz'}: made from another version of film Film_A's file than {video} (its size or "
         f"content changed since); make Film_A.csv again from the film as it is now if it depends on it, and run: "
@@ -173,12 +174,12 @@ def test_issue20_a_replaced_film_is_imported_again_and_its_old_features_refused(
         f"Film_A.csv)")
     again = import_features(src, dataset, out, "mine", progress=False)
     assert again.written == ["Film_A"] and again.skipped == ["Film_B"]
-    assert len(load_films(dataset, out, ["mine"], dataset.dev_films, "valence_arousal", True)) == 2
+    assert len(load_films(dataset, out, ["mine"], dataset.dev_films, VALENCE_AROUSAL, True)) == 2
     # A file imported before identities were recorded is taken as it is, and the next import records it.
     older = load_features(feature_path(out, ["mine"], "Film_B"))
     del older.meta["video_file"]
     save_features(feature_path(out, ["mine"], "Film_B"), older)
-    assert len(load_films(dataset, out, ["mine"], dataset.dev_films, "valence_arousal", True)) == 2
+    assert len(load_films(dataset, out, ["mine"], dataset.dev_films, VALENCE_AROUSAL, True)) == 2
     assert import_features(src, dataset, out, "mine", progress=False).written == ["Film_B"]
     assert "video_file" in load_features(feature_path(out, ["mine"], "Film_B")).meta
 

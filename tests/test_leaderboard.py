@@ -92,15 +92,15 @@ def test_folds_naming_films_of_another_dataset_are_not_compared(dataset, tmp_pat
 def test_issue20_a_model_trained_on_other_labels_is_not_compared_with_the_constant(dataset, tmp_path):
     """model.json records each film's labels digest; the leaderboard compares them with the dataset's."""
     from mediaeval.provenance import labels_digests
-    from mediaeval.training import _write_manifest
+    from mediaeval.model_folder import write_manifest
 
     truth = {f: np.array(rows) for f, rows in LABELS.items()}
     mine = _model_folder(tmp_path / "mine", 1, "trained here", {f: t + 0.01 for f, t in truth.items()})
-    _write_manifest(mine, state="complete", labels=labels_digests(truth))
+    write_manifest(mine, state="complete", labels=labels_digests(truth))
     other = _model_folder(tmp_path / "other", 2, "trained elsewhere", truth)   # a perfect fit of other labels
-    _write_manifest(other, state="complete", labels={**labels_digests(truth), "Film_B": "0123456789abcdef"})
+    write_manifest(other, state="complete", labels={**labels_digests(truth), "Film_B": "0123456789abcdef"})
     old = _model_folder(tmp_path / "old", 3, "trained before digests", {f: t + 0.02 for f, t in truth.items()})
-    _write_manifest(old, state="complete")
+    write_manifest(old, state="complete")
     entries = {e.name: e for e in leaderboard([mine, other, old], dataset)["valence_arousal"]}
     verdicts = {n: {k: v.verdict for k, v in e.evidence.vs_constant.items()} for n, e in entries.items()}
     assert entries["valence_arousal_run1"].note is None

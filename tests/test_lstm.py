@@ -7,8 +7,12 @@ import pytest
 
 from mediaeval.model import (ModelSettings, Piece, Trainer, build_model, concordance_loss, cut_films, pack_films,
                              set_seed)
-from mediaeval.training import (FilmData, Normaliser, PostProcessing, _balanced, _train_into, final_epochs,
-                                validation_figure)
+from mediaeval.families.lstm import final_epochs
+from mediaeval.film_data import FilmData
+from mediaeval.lstm_training import Normaliser, _balanced, choose_post_processing, validation_figure
+from mediaeval.post_processing import PostProcessing
+from mediaeval.task import FEAR, VALENCE_AROUSAL
+from mediaeval.training import _train_into
 
 TINY = ModelSettings(lstm_units=4, epochs=3, patience=2, batch_films=2, chunk_steps=4, piece_steps=8)
 
@@ -47,7 +51,7 @@ def test_pack_films_places_every_weighted_step_once_and_resets_on_chunk_boundari
 def test_padding_is_masked_out_of_the_batch_normalisation():
     set_seed(0)
     settings = ModelSettings(lstm_units=4, input_dropout=0.0, output_dropout=0.0, chunk_steps=8)
-    trainer = Trainer(build_model(2, "valence_arousal", settings), "valence_arousal", settings)
+    trainer = Trainer(build_model(2, VALENCE_AROUSAL, settings), VALENCE_AROUSAL, settings)
     x = np.zeros((2, 8, 2), np.float32)
     x[0, :8] = [3.0, 5.0]
     x[1, :2] = [3.0, 5.0]                     # 6 steps of padding (zeros) after the second film
@@ -91,12 +95,12 @@ def test_validation_figure_is_the_official_figure_of_the_segments():
     film = _film("A", 6, labels, rng)
     constant = np.zeros((len(film.x), 2), np.float32)
     expected_mse = np.mean([np.mean(labels[:, 0] ** 2), np.mean(labels[:, 1] ** 2)])
-    assert validation_figure([film], [constant], "valence_arousal", "official") == pytest.approx(expected_mse)
+    assert validation_figure([film], [constant], VALENCE_AROUSAL, "official") == pytest.approx(expected_mse)
     # a constant prediction has no PCC: it counts 0, so 1 - PCC is 1
-    assert validation_figure([film], [constant], "valence_arousal", "pcc") == pytest.approx(1.0)
+    assert validation_figure([film], [constant], VALENCE_AROUSAL, "pcc") == pytest.approx(1.0)
     fear = FilmData("F", film.x, 6, np.array([0, 0, 1, 1, 0, 0.0]))
     ranked = np.zeros((len(film.x), 1), np.float32)
-    assert validation_figure([fear], [ranked], "fear", "official") == pytest.approx(1 - 2 / 6)
+    assert validation_figure([fear], [ranked], FEAR, "official") == pytest.approx(1 - 2 / 6)
 
 
 def test_balanced_weights_make_every_film_weigh_the_same():
@@ -124,10 +128,10 @@ def test_early_stopping_is_nested_and_the_final_model_sees_every_film(tmp_path):
     config = RunConfig("valence_arousal", 1, "t", ["x"], seed=3, folds=2,
                        model=ModelSettings(lstm_units=4, epochs=3, patience=1, batch_films=2, chunk_steps=8,
                                            validation_share=0.34))
-    from mediaeval.training import _write_manifest
+    from mediaeval.model_folder import ModelFolder
     from mediaeval.workers import as_executor
 
-    _write_manifest(tmp_path, state="partial", token="t")   # as train_run marks the folder it writes
+    ModelFolder(tmp_path).write_manifest(state="partial", token="t")   # as train_run marks the folder it writes
     _, folds = _train_into(tmp_path, config, films, "run.txt", progress=False, jobs=as_executor(1), token="t")
     kept = []
     for k, held in enumerate(folds, start=1):
@@ -154,9 +158,9 @@ def test_post_processing_is_chosen_on_held_out_films_and_undoes_a_linear_distort
 
         steps.append((2 * segments_to_n_steps(labels, len(film.x)) + 0.1).astype(np.float32))   # too wide, shifted
         films.append(film)
-    assert PostProcessing.choose(films, steps, "valence_arousal", ModelSettings(smoothing=(0.0, 4.0))).sigma == (
+    assert choose_post_processing(films, steps, VALENCE_AROUSAL, ModelSettings(smoothing=(0.0, 4.0))).sigma == (
         4.0, 4.0)   # by the uncalibrated MSE, smoothing shrinks the too wide curves: it is chosen
-    post = PostProcessing.choose(films, steps, "valence_arousal", ModelSettings(smoothing=(0.0,)))
+    post = choose_post_processing(films, steps, VALENCE_AROUSAL, ModelSettings(smoothing=(0.0,)))
     assert post.sigma == (0.0, 0.0)
     from mediaeval.windows import steps_to_n_segments
 
@@ -169,15 +173,15 @@ def test_post_processing_is_chosen_on_held_out_films_and_undoes_a_linear_distort
         assert post.offset[j] == pytest.approx(truth[:, j].mean() - slope * raw[:, j].mean(), abs=1e-9)
         assert 0.45 < slope < 0.55    # about undoing the factor 2
     for film, s in zip(films, steps):
-        assert np.allclose(post.curves(s, film.n_segments, "valence_arousal"), film.labels, atol=0.05)
-    assert PostProcessing.choose(films, steps, "valence_arousal", ModelSettings(calibrate=False)).scale == (1.0, 1.0)
+        assert np.allclose(post.curves(s, film.n_segments, VALENCE_AROUSAL), film.labels, atol=0.05)
+    assert choose_post_processing(films, steps, VALENCE_AROUSAL, ModelSettings(calibrate=False)).scale == (1.0, 1.0)
     # with the level of every film the model was given, the slope stays and the mean goes to that level
     level = np.array([0.25, -0.125])
-    anchored = PostProcessing.choose(films, steps, "valence_arousal", ModelSettings(smoothing=(0.0,)), level)
+    anchored = choose_post_processing(films, steps, VALENCE_AROUSAL, ModelSettings(smoothing=(0.0,)), level)
     assert anchored.scale == post.scale and anchored.sigma == post.sigma
     for j in range(2):
         assert anchored.offset[j] == pytest.approx(level[j] - post.scale[j] * raw[:, j].mean(), abs=1e-12)
         assert anchored.curves_of(raw)[:, j].mean() == pytest.approx(level[j], abs=1e-12)
-    assert PostProcessing.choose(films, steps, "valence_arousal", ModelSettings(smoothing=(0.0,), calibrate=False),
-                                 level) == PostProcessing.choose(films, steps, "valence_arousal",
-                                                                 ModelSettings(smoothing=(0.0,), calibrate=False))
+    assert choose_post_processing(films, steps, VALENCE_AROUSAL, ModelSettings(smoothing=(0.0,), calibrate=False),
+                                  level) == choose_post_processing(films, steps, VALENCE_AROUSAL,
+                                                                   ModelSettings(smoothing=(0.0,), calibrate=False))

@@ -7,6 +7,7 @@ from mediaeval.folds import make_folds, read_folds, write_folds
 from mediaeval.model import (ModelSettings, Trainer, build_model, pad_films, positive_weight, predict_films,
                              set_seed)
 from mediaeval.runs import load_run
+from mediaeval.task import FEAR, VALENCE_AROUSAL
 
 SMALL = ModelSettings(lstm_units=16, chunk_steps=8, batch_films=3, epochs=2, patience=1)
 
@@ -28,7 +29,7 @@ def reference_lstm(x, kernel, recurrent, bias, units):
 
 def test_chunk_lstm_is_the_textbook_lstm():
     set_seed(0)
-    model = build_model(5, "valence_arousal", SMALL)
+    model = build_model(5, VALENCE_AROUSAL, SMALL)
     layer = model.get_layer("lstm")
     x = np.random.default_rng(0).normal(size=(2, 9, 5)).astype(np.float32)
     sequence, h, c = layer(x, np.zeros((2, 16), np.float32), np.zeros((2, 16), np.float32))
@@ -41,8 +42,8 @@ def test_chunk_lstm_is_the_textbook_lstm():
 
 def test_chunked_inference_equals_whole_film_inference():
     set_seed(1)
-    model = build_model(6, "fear", SMALL)
-    trainer = Trainer(model, "fear", SMALL)
+    model = build_model(6, FEAR, SMALL)
+    trainer = Trainer(model, FEAR, SMALL)
     rng = np.random.default_rng(1)
     films = [rng.normal(size=(n, 6)).astype(np.float32) for n in (40, 13, 71, 5)]
     whole = predict_films(trainer.infer, films, 16, chunk_steps=128, batch_films=4)
@@ -59,7 +60,7 @@ def test_padding_has_no_weight_in_the_loss():
     assert batch.weight.tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]
     assert batch.x.shape == (2, 5, 2) and batch.x[0, 3:].sum() == 0
     set_seed(2)
-    trainer = Trainer(build_model(2, "valence_arousal", SMALL), "valence_arousal", SMALL)
+    trainer = Trainer(build_model(2, VALENCE_AROUSAL, SMALL), VALENCE_AROUSAL, SMALL)
     y = np.zeros((1, 4, 2), np.float32)
     prediction = np.full((1, 4, 2), 0.5, np.float32)
     prediction[0, 2:] = 9.0  # huge errors on padding
@@ -74,7 +75,7 @@ def test_training_learns_and_is_deterministic():
     results = []
     for _ in range(2):
         set_seed(5)
-        trainer = Trainer(build_model(4, "valence_arousal", SMALL), "valence_arousal", SMALL)
+        trainer = Trainer(build_model(4, VALENCE_AROUSAL, SMALL), VALENCE_AROUSAL, SMALL)
         batch = pad_films(xs, ys, None, 2)
         losses = [trainer.train_batch(batch) for _ in range(15)]
         results.append((losses, trainer.model.get_weights()))

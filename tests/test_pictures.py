@@ -107,7 +107,7 @@ def _model_folder(folder, dataset, prediction: dict, n: int):
 
     from mediaeval.folds import write_folds
     from mediaeval.scoring import score_folds
-    from mediaeval.training import MADE_BY, MANIFEST
+    from mediaeval.model_folder import MADE_BY, MANIFEST
 
     folder.mkdir(parents=True)
     name = f"me17ei_T_valence_arousal_run{n}.txt"

@@ -20,7 +20,7 @@ from mediaeval.dataset import Dataset
 from mediaeval.errors import DataError, MediaevalWarning
 from mediaeval.model import ModelSettings
 from mediaeval.runs import load_run, run_from_data
-from mediaeval.training import MANIFEST, _write_manifest, is_trained, model_lock, stored_run
+from mediaeval.model_folder import MANIFEST, is_trained, model_lock, stored_run, write_manifest
 
 REPO = Path(__file__).resolve().parents[1]
 RUN = """subtask = "{subtask}"
@@ -98,7 +98,7 @@ def test_item1_checks_come_before_tensorflow(tiny_dataset, features, tmp_path):
     good, bad = write_run(tmp_path / "good.toml"), write_run(tmp_path / "bad.toml", extra="input_dropout = 1.5\n")
     incomplete = tmp_path / "incomplete"
     incomplete.mkdir()
-    _write_manifest(incomplete, state="partial", pid=1)
+    write_manifest(incomplete, state="partial", pid=1)
     calls = [["train", good, "--dataset", tiny_dataset, "--features", features, "--out", victim],
              ["train", bad, "--dataset", tiny_dataset, "--features", features, "--out", tmp_path / "m"],
              ["predict", incomplete, "--dataset", tiny_dataset, "--features", features,
@@ -160,7 +160,7 @@ def test_item2_concurrent_train_is_refused(trained, tiny_dataset, features, tmp_
     partial = tmp_path / "va.partial"   # the first process's work in progress
     with model_lock(tmp_path / "va"):
         partial.mkdir()
-        _write_manifest(partial, state="partial", pid=os.getpid())
+        write_manifest(partial, state="partial", pid=os.getpid())
         result = invoke("train", config, "--dataset", tiny_dataset, "--features", features, "--out", tmp_path / "va")
         assert result.exit_code == 1
         assert result.output == (f"Error: {tmp_path / 'va'} is being trained by process {os.getpid()}; wait for it "
@@ -193,7 +193,7 @@ def test_item2_stale_partial_is_removed_a_foreign_one_refused(tiny_dataset, feat
                              f"move it away\n")
     assert (partial / "mine.txt").exists()
     (partial / "mine.txt").unlink()
-    _write_manifest(partial, state="partial", pid=999999)  # left by a killed train
+    write_manifest(partial, state="partial", pid=999999)  # left by a killed train
     (partial / "fold1").mkdir()
     result = invoke(*args)
     assert result.exit_code == 0, result.output
@@ -237,7 +237,7 @@ def test_item3_changed_definition_is_retrained(trained, tiny_dataset, features, 
 def test_item3_changed_data_is_retrained(trained, tiny_dataset, features, tmp_path):
     """A film whose labels or features changed, or a film added, is a reason to retrain: the
     model records what it learnt from (mediaeval.training.data_digests)."""
-    from mediaeval.training import read_manifest
+    from mediaeval.model_folder import read_manifest
 
     model_dir = copy_model(trained, tmp_path)
     data = tmp_path / "data"
@@ -415,7 +415,7 @@ def test_issue11_item2_every_model_setting_round_trips(tmp_path):
     for config in configs:
         folder = tmp_path / config.name
         folder.mkdir(exist_ok=True)
-        _write_manifest(folder, state="complete", definition=config.to_data())   # as train stores it
+        write_manifest(folder, state="complete", definition=config.to_data())   # as train stores it
         again = stored_run(folder)
         assert replace(again, path=None) == replace(config, path=None)
         assert run_from_data(path, json.loads(json.dumps(config.to_data()))).to_data() == config.to_data()
@@ -454,7 +454,8 @@ SET = ["visual-stats", "audio-stats"]
 def test_issue20_item1_features_of_a_replaced_film_are_refused_naming_it(trained, tiny_dataset, features, tmp_path):
     """Features carry their film's identity (size, hash of its first and last MiB): train and
     predict refuse those of a film replaced since, naming it and what to run; a touched film is the same."""
-    from mediaeval.training import load_films
+    from mediaeval.film_data import load_films
+    from mediaeval.task import VALENCE_AROUSAL
 
     data, other = tmp_path / "data", tmp_path / "features"
     shutil.copytree(tiny_dataset, data)
@@ -462,7 +463,7 @@ def test_issue20_item1_features_of_a_replaced_film_are_refused_naming_it(trained
     dataset = Dataset.discover(data)
     first, second, test = (dataset.films[n].video for n in ("Sample_01", "Sample_02", "MEDIAEVAL17_00"))
     os.utime(first, (1e9, 1e9))              # touched, or copied without its times: the same film
-    assert [f.name for f in load_films(dataset, other, SET, dataset.dev_films, "valence_arousal", True)] == [
+    assert [f.name for f in load_films(dataset, other, SET, dataset.dev_films, VALENCE_AROUSAL, True)] == [
         "Sample_01", "Sample_02"]
     shutil.copyfile(second, first)           # re-downloaded: another film under its name
     shutil.copyfile(second, test)
@@ -482,12 +483,12 @@ def test_issue20_item1_features_of_a_replaced_film_are_refused_naming_it(trained
     assert not out.exists()
     result = invoke("extract", "--dataset", data, "--out", other)
     assert result.exit_code == 0 and "2 films extracted, 1 already complete, 0 failed" in result.output
-    assert len(load_films(dataset, other, SET, dataset.films.values(), "valence_arousal", False)) == 3
+    assert len(load_films(dataset, other, SET, dataset.films.values(), VALENCE_AROUSAL, False)) == 3
 
 
 def test_issue20_item2_score_of_a_model_folders_run_file_says_when_its_labels_are_not_the_datasets(
         trained, tiny_dataset, tmp_path):
-    from mediaeval.training import read_manifest
+    from mediaeval.model_folder import read_manifest
 
     data = tmp_path / "data"
     shutil.copytree(tiny_dataset, data)

@@ -209,3 +209,33 @@ def test_an_unknown_light_extractor_is_one_line_from_the_cli(tmp_path):
     assert result.exit_code == 1, result.output
     assert result.output.startswith(f"Error: {path}: light.features: unknown extractor 'i3dd'; expected one of ")
     assert len(result.output.strip().splitlines()) == 1
+
+
+# sha256 of RunConfig.to_data() of each shipped run and of its lightened version, computed by main's
+# code before issue 23 (commit 6cc428d): a model folder trained from a definition that did not change
+# is kept, not retrained
+SHIPPED_DIGESTS = {
+    "fear_run1": ("f8f89eb49d95235e455224f0208ed2d3f39e209b66db9fa89f44361497354a87",
+                  "eafe8fbea22a84e876968dab30313a360b86f4ecb87b19035a3293714997317c"),
+    "fear_run2": ("2108ebd796b8f00f7b1a3f9605d5b06b2a8a5d85b258ada4fecdcb2a4088e1c0",
+                  "4a79f66a8be70f45ddfd674f4dc63e18d86078cfe973be319d9cb9c2aa456edb"),
+    "fear_run3": ("533274a52651a6fcb0f012efb9f0c140b7ea9f964051068df0a2ec3cda5f0655",
+                  "8b5a0ede141ab3e725a14b58d6956268b089a6cd844041b7630ec19eda011a75"),
+    "fear_run5": ("205c6c32f1d368e24d57c544ef6f3ddf01f60bb0a1a28d312b0fbaffb3e9fa7e",
+                  "205c6c32f1d368e24d57c544ef6f3ddf01f60bb0a1a28d312b0fbaffb3e9fa7e"),
+    "valence_arousal_run1": ("76c48d9301134bcfdd2939575763eec315aa58505af6302e3f8bdb454718225c",
+                             "76c48d9301134bcfdd2939575763eec315aa58505af6302e3f8bdb454718225c"),
+    "valence_arousal_run2": ("8de6cb63f2268490ce6981b40eeec56426942b691c3b0b0fed20c2f90b15cf6b",
+                             "30fe581efc75bed0f568c00692ae990235a247f4fecfcd0753c8a48b48cdca9b"),
+    "valence_arousal_run3": ("5fcebf00c6237c5b8b1453330a937c705b3070dafacc28fbb2592d6899b4160a",
+                             "3882e567a2283fa062e1c0962bc6b09ca9606255889ee245c1dddaf04c81a81f"),
+    "valence_arousal_run4": ("dd1f5302a65b0ab3a3c5a89a6c217f048f9aaacc786d937a1da7996a9916cb9e",
+                             "f6579a5c5a6be35eafa12ef578fd43fde91ab9c015ce20426b901ae6f06b2d6d"),
+    "valence_arousal_run5": ("2dcfb4347df762e24a99090006b2f8f3820096409a1d44d29707ba36e590547b",
+                             "2dcfb4347df762e24a99090006b2f8f3820096409a1d44d29707ba36e590547b"),
+}
+
+
+def test_the_shipped_runs_keep_the_digests_they_had_before_pydantic():
+    runs = find_runs(RUNS)
+    assert {r.name: (r.digest(), r.lightened().digest()) for r in runs} == SHIPPED_DIGESTS

@@ -74,7 +74,11 @@ def test_predict_writes_a_valid_test_run(trained, tiny_dataset, features, tmp_pa
 
 
 def test_fold_ensemble_predicts_the_mean_of_the_fold_models(tiny_dataset, features, tmp_path):
-    from mediaeval.training import TrainedLSTM, ensemble_dirs, load_films, stored_run
+    from mediaeval.film_data import load_films
+    from mediaeval.lstm_training import TrainedLSTM
+    from mediaeval.model_folder import stored_run
+    from mediaeval.prediction import ensemble_dirs
+    from mediaeval.task import VALENCE_AROUSAL
 
     config = tmp_path / "run3.toml"
     config.write_text(TRAINING_RUN.format(subtask="valence_arousal", seeds=1).replace(
@@ -87,9 +91,9 @@ def test_fold_ensemble_predicts_the_mean_of_the_fold_models(tiny_dataset, featur
     dirs = ensemble_dirs(model_dir, stored_run(model_dir))
     assert [d.relative_to(model_dir).as_posix() for d in dirs] == ["fold1/seed1", "fold2/seed1"]
     dataset = Dataset.discover(tiny_dataset)
-    film = load_films(dataset, features, ["visual-stats", "audio-stats"], dataset.test_films, "valence_arousal", False)
-    models = [TrainedLSTM.load(d) for d in dirs]
-    curves = [m.post.curves(m.steps(film)[0], film[0].n_segments, "valence_arousal") for m in models]
+    film = load_films(dataset, features, ["visual-stats", "audio-stats"], dataset.test_films, VALENCE_AROUSAL, False)
+    models = [TrainedLSTM.load(d, VALENCE_AROUSAL) for d in dirs]
+    curves = [m.post.curves(m.steps(film)[0], film[0].n_segments, VALENCE_AROUSAL) for m in models]
     expected = np.mean(curves, axis=0)
     written = np.array([ln.split() for ln in out.read_text().splitlines()[1:]], float)
     assert np.allclose(written, expected, atol=1e-6)

@@ -130,14 +130,12 @@ def selected_runs(runs, only: str) -> tuple[list, list[str]]:
     """The runs to train, fused runs last: ``only`` (comma-separated names) or, by default, the
     per-segment ridge / logistic runs; a fused run brings the runs it fuses.  Returns the runs and
     the names added for fused runs."""
-    from mediaeval.segment_models import SegmentSettings
-
     names = {n for n in only.split(",") if n}
     known = {c.name for c in runs}
     if names - known:
         raise SystemExit(f"bench-accuracy: --only names unknown runs: {', '.join(sorted(names - known))}")
     chosen = [c for c in runs if (c.name in names if names else
-                                  not c.fused and isinstance(c.model, SegmentSettings) and c.model.type == "ridge")]
+                                  not c.fused and c.model.type == "ridge")]
     added = sorted({f"{c.subtask}_run{n}" for c in chosen for n in c.fuse} - {c.name for c in chosen})
     chosen += [c for c in runs if c.name in added]
     return sorted(chosen, key=lambda c: (c.fused, c.name)), added
@@ -162,12 +160,13 @@ def _one_draw(args, runs, dataset, features, generator_seed: int, fold_seed: int
     from mediaeval.folds import make_folds
     from mediaeval.fusion import fuse_trained
     from mediaeval.scoring import score_folds
+    from mediaeval.film_data import load_films
     from mediaeval.task import SUBTASKS
-    from mediaeval.training import load_films, train_run
+    from mediaeval.training import train_run
 
     results: dict[str, dict] = {"valence_arousal": {}, "fear": {}}
     for subtask in results:
-        data = load_films(dataset, features, [FEATURE_SET], dataset.dev_films, subtask, with_labels=True)
+        data = load_films(dataset, features, [FEATURE_SET], dataset.dev_films, SUBTASKS[subtask], with_labels=True)
         folds = make_folds([f.name for f in data], 5, fold_seed)
         truth = {f.name: f.labels for f in data}
         for name, reference in (("constant", constant_reference), ("plain", plain_reference)):

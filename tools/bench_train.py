@@ -69,9 +69,10 @@ def ours(xs, ys, settings, epochs: int, packed: bool = True, label: str = "", cp
     """Seconds per epoch of the trainer (wall, or with ``cpu`` this process's CPU time, which
     other work on a shared machine disturbs less), and the steps computed (padding included)."""
     from mediaeval.model import Trainer, build_model, set_seed
+    from mediaeval.task import VALENCE_AROUSAL
 
     set_seed(0)
-    trainer = Trainer(build_model(xs[0].shape[1], "valence_arousal", settings), "valence_arousal", settings)
+    trainer = Trainer(build_model(xs[0].shape[1], VALENCE_AROUSAL, settings), VALENCE_AROUSAL, settings)
     rng = np.random.default_rng(0)
     times, computed = [], 0
     clock = time.process_time if cpu else time.perf_counter
@@ -135,9 +136,10 @@ def stock_keras(xs, ys, units: int, chunk: int, share: float) -> float:
 
 def prediction(settings, features: int, films: int, minutes: float) -> float:
     from mediaeval.model import build_model, compiled_inference, predict_films, set_seed
+    from mediaeval.task import VALENCE_AROUSAL
 
     set_seed(0)
-    model = build_model(features, "valence_arousal", settings)
+    model = build_model(features, VALENCE_AROUSAL, settings)
     infer = compiled_inference(model)
     steps = int(minutes * 60 * 30 / 16)
     rng = np.random.default_rng(1)
