@@ -27,7 +27,7 @@ def levels(curves: dict, seed: int = 0) -> list[realistic.Film]:
     """(b) The features carry part of each film's level.  A film's mean valence, arousal or fear
     shows in the film means of its cue columns: each cue is shifted by 0.2-0.5 noise units per
     standard deviation of the films' mean label (a dark film looks darker throughout), and the
-    per-film offsets and scales of all columns are smaller (sd 0.3, log-scale sd 0.15).  Half of
+    per-film offsets and scales of all columns are smaller (sd 0.3, log-scale sd 0.15).  About half of
     the valence variance of these films lies between films: a recipe that standardises within
     each film throws that away, one that standardises over the training films keeps it."""
     return realistic.build(curves, realistic.Difficulty(offset_std=0.3, log_scale_std=0.15,
