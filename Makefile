@@ -113,8 +113,10 @@ bench: $(INSTALLED) $(PRETRAINED)
 	$(BIN)/python tools/bench_train.py --realistic ''
 	$(BIN)/python tools/bench_train.py --no-thesis --threads 1
 
-# Accuracy on a realistic-difficulty set built from the real per-second curves in ../shared (skips
-# when absent): every run of runs/ (ONLY=name,name: some) beside the constant and a plain ridge
-# reference, on the same folds.
+# Accuracy on realistic-difficulty sets built from the real per-second curves in ../shared (skips
+# when absent), in every family of sets of tools/families.py (FAMILY="levels leads": some): the
+# per-segment runs of runs/ (ONLY=name,name: others) beside the constant and two plain references
+# (per-film and global standardisation), on the same folds; what holds per family and across them.
 bench-accuracy: $(INSTALLED)
-	$(BIN)/python tools/bench_accuracy.py --runs runs --jobs $(JOBS) $(if $(ONLY),--only $(ONLY))
+	$(BIN)/python tools/bench_accuracy.py --runs runs --jobs $(JOBS) $(if $(ONLY),--only $(ONLY)) \
+	  $(foreach f,$(FAMILY),--family $(f))

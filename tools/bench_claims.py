@@ -1,13 +1,16 @@
-"""What ``tools/bench_accuracy.py`` concludes from its draws: per recipe and figure, the mean ± sd
-over draws, the draws in which the recipe beats the plain reference and the constant (paired, on
-the same films), the difference pooled over draws with its interval, and the claims that hold;
-and the provenance line of every figure it prints.
+"""What ``tools/bench_accuracy.py`` concludes from its draws: per family of sets, recipe and
+figure, the mean ± sd over draws, the draws in which the recipe beats each reference (the two
+plain recipes and the constant; paired, on the same films), the difference pooled over draws
+with its interval, and the claims that hold; then what holds across families; and the
+provenance line of every figure it prints.
 
-A claim ("recipe R is better than reference Q on figure F") *holds* when R is better in at least
-7 of 9 draws (:data:`SHARE`, whatever the number of draws) and the 95 % interval of the
-difference pooled over draws (:func:`mediaeval.evidence.pooled_difference`: a percentile
-bootstrap over films, the same film resamples in every draw) excludes 0; the same rule the other
-way makes R reliably *worse*, which is said too.
+A claim ("recipe R is better than reference Q on figure F") *holds* in a family when R is better
+in at least 7 of 9 draws (:data:`SHARE`, whatever the number of draws: 5 of 6) and the 95 %
+interval of the difference pooled over draws (:func:`mediaeval.evidence.pooled_difference`: a
+percentile bootstrap over films, the same film resamples in every draw) excludes 0; the same
+rule the other way makes R reliably *worse*, which is said too.  It holds *across families* when
+it holds in every family; R is *recommended* when in every family it beats the constant on some
+figure and is reliably worse than no reference on any (:func:`recommended`).
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ import numpy as np
 
 FIGURES = {"valence_arousal": ("valence_mse", "valence_pcc", "arousal_mse", "arousal_pcc"),
            "fear": ("map", "f1_per_film", "false_alarm_rate")}
-REFERENCES = ("plain", "constant")
+REFERENCES = ("plain_film", "plain_global", "constant")
 SHARE = 7 / 9
 
 
@@ -60,9 +63,19 @@ def provenance(args) -> str:
     commit = _git("rev-parse", "--short=12", "HEAD") or "unknown"
     if _git("status", "--porcelain", "--untracked-files=no"):
         commit += " with uncommitted changes"
-    return (f"provenance: commit {commit}; generator {args.generator} seeds {','.join(map(str, args.generator_seeds))}"
-            f" x fold seeds {','.join(map(str, args.fold_seeds))}; bootstrap over films {args.resamples:,} "
+    return (f"provenance: commit {commit}; families {','.join(args.family)} (tools/families.py), each generator seeds "
+            f"{','.join(map(str, args.generator_seeds))} x fold seeds {','.join(map(str, args.fold_seeds))}; "
+            f"bootstrap over films {args.resamples:,} "
             f"resamples, seed 0; {_versions()}; {_cpu()}; --jobs {args.jobs}; {sys.platform}")
+
+
+def needed(draws: int) -> int:
+    """The draws in which a recipe must be better for a claim to hold: :data:`SHARE` of them.
+
+    >>> needed(9), needed(6), needed(3)
+    (7, 5, 3)
+    """
+    return math.ceil(SHARE * draws - 1e-9)
 
 
 def _per_film(scores, task, key: str, films: list[str]) -> np.ndarray:
@@ -85,8 +98,8 @@ def _versus(task, key: str, recipe: str, reference: str, draws: list[dict], film
     difference, low, high = evidence.pooled_difference(pairs, samples)
     better, worse = ((high < 0), (low > 0)) if lower else ((low > 0), (high < 0))
     return {"wins": wins, "difference": difference, "ci": [low, high],
-            "holds": bool(wins >= SHARE * len(draws) - 1e-9 and better),
-            "worse": bool(losses >= SHARE * len(draws) - 1e-9 and worse)}
+            "holds": bool(wins >= needed(len(draws)) and better),
+            "worse": bool(losses >= needed(len(draws)) and worse)}
 
 
 def _interval(task, key: str, recipe: str, draws: list[dict], films, samples) -> list[float]:
@@ -142,11 +155,11 @@ def _cell(versus: dict | None, draws: int) -> str:
 def format_summary(subtask: str, summary: dict, draws: int) -> str:
     """The table of one subtask: a line per recipe and figure."""
     lines = [f"{subtask}: {draws} draws; mean over draws [95 % interval, bootstrap over films] ± sd over "
-             f"draws; vs plain / vs constant: draws in which the recipe is better, the difference (recipe minus "
+             f"draws; vs a reference: draws in which the recipe is better, the difference (recipe minus "
              f"reference) pooled over draws [95 % interval, bootstrap over films]; holds: better in >= "
-             f"{round(SHARE * 9)} of 9 and the interval excludes 0 (worse: the same the other way)",
-             f"{'recipe':24s}{'figure':18s}{'mean [95 % interval] ± sd':42s}{'vs plain':44s}{'vs constant':44s}"
-             f"min/draw"]
+             f"{needed(draws)} of {draws} and the interval excludes 0 (worse: the same the other way)",
+             f"{'recipe':24s}{'figure':18s}{'mean [95 % interval] ± sd':42s}"
+             + "".join(f"{'vs ' + ref:44s}" for ref in REFERENCES) + "min/draw"]
     for recipe, row in summary.items():
         for i, (key, figure) in enumerate(row["figures"].items()):
             mean = "—" if figure["mean"] is None else f"{figure['mean']:.4f}"
@@ -155,24 +168,72 @@ def format_summary(subtask: str, summary: dict, draws: int) -> str:
             if figure["sd"] is not None:
                 mean += f" ± {figure['sd']:.4f}"
             minutes = f"{row['minutes']:.2f}" if i == 0 else ""
-            plain, constant = (_cell(figure["vs"].get(ref), draws) for ref in REFERENCES)
+            cells = "".join(f"{_cell(figure['vs'].get(ref), draws):44s}" for ref in REFERENCES)
             name = recipe if i == 0 else ""
-            lines.append(f"{name:24s}{key:18s}{mean:42s}{plain:44s}{constant:44s}{minutes}".rstrip())
+            lines.append(f"{name:24s}{key:18s}{mean:42s}{cells}{minutes}".rstrip())
     return "\n".join(lines)
 
 
-def format_claims(summaries: dict, draws: int) -> str:
-    """The claims that hold, one a line, with the draws and the pooled interval."""
-    lines = [f"claims that hold (better, or WORSE, in at least {round(SHARE * 9)} of 9 draws, the 95 % interval "
-             f"pooled over draws excluding 0):"]
+def _claims(summaries: dict):
+    """``(subtask, recipe, key, reference, versus)`` of every claim that holds, either way."""
     for subtask, summary in summaries.items():
         for recipe, row in summary.items():
             for key, figure in row["figures"].items():
                 for reference, versus in figure["vs"].items():
                     if versus["holds"] or versus["worse"]:
-                        low, high = versus["ci"]
-                        wins = versus["wins"] if versus["holds"] else draws - versus["wins"]
-                        lines.append(f"  {subtask}: {recipe} {'better' if versus['holds'] else 'WORSE'} than "
-                                     f"{reference} on {key}: {wins}/{draws} draws, {_signed(versus['difference'])} "
-                                     f"[{_signed(low)}, {_signed(high)}]")
+                        yield subtask, recipe, key, reference, versus
+
+
+def format_claims(summaries: dict, draws: int) -> str:
+    """The claims that hold, one a line, with the draws and the pooled interval."""
+    lines = [f"claims that hold (better, or WORSE, in at least {needed(draws)} of {draws} draws, the 95 % "
+             f"interval pooled over draws excluding 0):"]
+    for subtask, recipe, key, reference, versus in _claims(summaries):
+        low, high = versus["ci"]
+        wins = versus["wins"] if versus["holds"] else draws - versus["wins"]
+        lines.append(f"  {subtask}: {recipe} {'better' if versus['holds'] else 'WORSE'} than {reference} on {key}: "
+                     f"{wins}/{draws} draws, {_signed(versus['difference'])} [{_signed(low)}, {_signed(high)}]")
     return "\n".join(lines if len(lines) > 1 else lines + ["  none"])
+
+
+def recommended(by_family: dict, subtask: str, recipe: str) -> tuple[bool, list[str]]:
+    """Whether ``recipe`` holds across families (``by_family``: ``{family: {subtask: summary}}``): in
+    every family better than the constant on some figure, and reliably worse than no reference
+    on any.  Returns the verdict and the reasons against it (each naming its family)."""
+    reasons = []
+    for family, summaries in by_family.items():
+        claims = [c for c in _claims({subtask: summaries[subtask]}) if c[1] == recipe]
+        if not any(versus["holds"] and reference == "constant" for *_, reference, versus in claims):
+            reasons.append(f"beats the constant on no figure in {family}")
+        reasons += [f"WORSE than {reference} on {key} in {family}" for _, _, key, reference, versus in claims
+                    if versus["worse"]]
+    return not reasons, reasons
+
+
+def format_across(by_family: dict, draws: dict) -> str:
+    """Per recipe, the claims that hold in every family and whether it is recommended
+    (:func:`recommended`); ``draws``: ``{family: number of draws}``."""
+    names = list(by_family)
+    lines = [f"across families ({', '.join(f'{f} {n} draws' for f, n in draws.items())}): claims that hold in "
+             f"every family; recommended: in every family better than the constant on some figure and "
+             f"reliably worse than no reference on any"]
+    first = by_family[names[0]]
+    where = f"all {len(names)} families" if len(names) > 1 else f"the one family ({names[0]})"
+    for subtask in first:
+        for recipe in first[subtask]:
+            if recipe == "constant":
+                continue
+            held = [(key, reference, better) for key, reference, better in sorted(_held(first, subtask, recipe))
+                    if all((key, reference, better) in _held(by_family[f], subtask, recipe) for f in names[1:])]
+            ok, reasons = recommended(by_family, subtask, recipe)
+            claims = "; ".join(f"{'better' if better else 'WORSE'} than {reference} on {key}"
+                               for key, reference, better in held) or "none"
+            lines.append(f"  {subtask}: {recipe}: in {where}: {claims}. Recommended: "
+                         + ("yes" if ok else "no (" + "; ".join(reasons) + ")"))
+    return "\n".join(lines)
+
+
+def _held(summaries: dict, subtask: str, recipe: str) -> set:
+    """``{(figure, reference, better)}`` of the claims about ``recipe`` that hold in one family."""
+    return {(key, reference, bool(versus["holds"])) for _, r, key, reference, versus
+            in _claims({subtask: summaries[subtask]}) if r == recipe}
