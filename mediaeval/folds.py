@@ -70,7 +70,7 @@ def _read(path: Path) -> dict:
     return data
 
 
-def _checked(path: Path, folds, repeat: int | None = None) -> list[list[str]]:
+def _checked_folds(path: Path, folds, repeat: int | None = None) -> list[list[str]]:
     """``folds`` (of ``repeat``, if given), checked to be lists of film names, each film once."""
     where = "'folds'" if repeat is None else f"the folds of repeat {repeat}"
     if not isinstance(folds, list) or not all(isinstance(f, list) and all(isinstance(n, str) for n in f)
@@ -85,7 +85,7 @@ def _checked(path: Path, folds, repeat: int | None = None) -> list[list[str]]:
 def read_folds(path) -> list[list[str]]:
     """Folds from a folds file (``{"seed": ..., "folds": [[film, ...], ...]}``): the first repeat's."""
     path = Path(path)
-    return _checked(path, _read(path)["folds"])
+    return _checked_folds(path, _read(path)["folds"])
 
 
 def read_seed(path) -> int:
@@ -99,13 +99,13 @@ def read_repeats(path) -> list[list[list[str]]]:
     repeat must split the films of the first."""
     path = Path(path)
     data = _read(path)
-    first = _checked(path, data["folds"])
+    first = _checked_folds(path, data["folds"])
     repeats = data.get("repeats")
     if repeats is None:
         return [first]
     if not isinstance(repeats, list) or not all(isinstance(r, dict) and "folds" in r for r in repeats):
         raise DataError(path, "expected 'repeats' to be a list of {\"seed\", \"folds\"}")
-    out = [_checked(path, r["folds"], k) for k, r in enumerate(repeats, start=1)]
+    out = [_checked_folds(path, r["folds"], k) for k, r in enumerate(repeats, start=1)]
     films = sorted(n for f in first for n in f)
     for k, folds in enumerate(out, start=1):
         if sorted(n for f in folds for n in f) != films:
