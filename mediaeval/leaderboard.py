@@ -23,6 +23,13 @@ is worse than the best run's by its paired interval.
 A model trained on other labels than the dataset's, or on films it lacks, is not compared with
 its constant, and a note says why; so does a note for a model folder that records no digest of
 its labels (it cannot be checked: :func:`mediaeval.provenance.check_labels`).
+
+A run cross-validated several times (``folds_repeats``) is weighed by each film's figure averaged
+over its repeats, the constant on every repeat's folds alike; its comparisons resample its repeats
+within each film resample (:func:`mediaeval.evidence.repeated_difference`), and each figure's
+spread over repeats is given beside its interval (:class:`Spread`).  A run trained with a lockbox
+(:mod:`mediaeval.lockbox`) has its figures on the lockbox films weighed apart
+(:class:`LockboxEvidence`): never ranked, never compared with the best run.
 """
 from __future__ import annotations
 

@@ -214,7 +214,9 @@ def _lockbox_caption(entries) -> str | None:
 
 def format_markdown(board) -> str:
     """Per subtask, a Markdown table: a row per run (``†`` tied with the best, ``*`` on a figure
-    better than the constant), then the constant; its caption says how the intervals were drawn."""
+    better than the constant, ``±sd`` over repeats for a run cross-validated several times), then
+    the constant; its caption says how the intervals were drawn.  When runs have a lockbox, a
+    second table of their figures on it, and the constant's."""
     board = with_evidence(board)
     parts = []
     for subtask, entries in board.items():
@@ -251,7 +253,8 @@ def _latex_escape(text: str) -> str:
 
 def format_latex(board) -> str:
     """Per subtask, a LaTeX ``table*`` (``booktabs``): the rows of :func:`format_markdown`, the
-    caption alike; ``$^\\dagger$`` tied with the best, ``$^*$`` better than the constant."""
+    caption alike; ``$^\\dagger$`` tied with the best, ``$^*$`` better than the constant; the lockbox's
+    table after it, when runs have one."""
     board = with_evidence(board)
     parts = []
     for subtask, entries in board.items():

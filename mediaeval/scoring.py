@@ -550,7 +550,7 @@ def format_scores(scores: Scores, detail: bool = False) -> str:
             extra.append(f"{_number(defined)} over the defined films")
         if scores.figure(key, "fold_mean") is not None:
             extra.append(f"folds {_number(scores.fold_mean[key])} ± {_number(scores.fold_std[key])}")
-        if scores.repeats:
+        if scores.repeats and scores.over_repeats(key)[1] is not None:
             extra.append(f"{len(scores.repeats)} repeats sd {_number(scores.over_repeats(key)[1])}")
         parts.append(f"{key} {_number(value)}" + (f" ({'; '.join(extra)})" if extra else ""))
     return ", ".join(parts)

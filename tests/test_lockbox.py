@@ -157,8 +157,8 @@ def test_the_lockbox_command_writes_beside_the_runs_which_do_not_read_it_as_a_ru
     again = invoke("lockbox", "--dataset", dataset.root, "--runs", runs)
     assert again.exit_code == 1 and "exists: a lockbox is chosen once" in again.output
     assert find_lockbox(tmp_path) is None
-    assert "--share FLOAT RANGE" in invoke("lockbox", "--help").output and "[default: 0.2" in invoke(
-        "lockbox", "--help").output
+    said = " ".join(invoke("lockbox", "--help").output.split())   # as wrapped at any width
+    assert "--share FLOAT RANGE" in said and "[default: 0.2; 0<x<1]" in said and "[default: runs]" in said
 
 
 @pytest.mark.parametrize("text, said", [
