@@ -69,7 +69,7 @@ test-portable: $(INSTALLED) $(PRETRAINED)
 # on the sample with every run's [light] settings (LIGHT=1: the statistics in place of i3d + musicnn
 # and egemaps, fewer settings tried), plots of the two runs 1 (the leaderboard's plot compares all
 # runs), an amplified film, and the leaderboard last.  `make submission` without LIGHT trains the
-# full runs.  DEMO_SAMPLE_DONE is named after DEMO_SAMPLE: a sample made otherwise is made again.
+# full runs.  NO_LOCKBOX=1: a runs/lockbox.toml names films of the real data, not of the sample.  DEMO_SAMPLE_DONE is named after DEMO_SAMPLE: a sample made otherwise is made again.
 DEMO_SAMPLE := --films 8 --test-films 2 --duration 30:55 --seed 3
 DEMO_SAMPLE_DONE := $(DEMO)/sample-8x2-30to55s-seed3.done
 demo: $(INSTALLED) $(PRETRAINED)
