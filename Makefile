@@ -24,7 +24,7 @@ SUBMISSION ?= submission
 CLUSTER ?=
 BENCH_MINUTES ?= 10,60
 
-.PHONY: install install-pretrained lock lint test test-portable demo submission package bench bench-accuracy clean
+.PHONY: install install-pretrained lock lint test test-portable demo submission lockbox package bench bench-accuracy clean
 
 install: $(INSTALLED) $(PRETRAINED)
 
@@ -69,7 +69,7 @@ test-portable: $(INSTALLED) $(PRETRAINED)
 # on the sample with every run's [light] settings (LIGHT=1: the statistics in place of i3d + musicnn
 # and egemaps, fewer settings tried), plots of the two runs 1 (the leaderboard's plot compares all
 # runs), an amplified film, and the leaderboard last.  `make submission` without LIGHT trains the
-# full runs.  DEMO_SAMPLE_DONE is named after DEMO_SAMPLE: a sample made otherwise is made again.
+# full runs.  NO_LOCKBOX=1: a runs/lockbox.toml names films of the real data, not of the sample.  DEMO_SAMPLE_DONE is named after DEMO_SAMPLE: a sample made otherwise is made again.
 DEMO_SAMPLE := --films 8 --test-films 2 --duration 30:55 --seed 3
 DEMO_SAMPLE_DONE := $(DEMO)/sample-8x2-30to55s-seed3.done
 demo: $(INSTALLED) $(PRETRAINED)
@@ -77,7 +77,7 @@ demo: $(INSTALLED) $(PRETRAINED)
 	  $(BIN)/mediaeval sample $(DEMO)/sample $(DEMO_SAMPLE) && touch $(DEMO_SAMPLE_DONE); }
 	$(BIN)/mediaeval extract --dataset $(DEMO)/sample --films MEDIAEVAL17_00 --extractor musicnn --out $(DEMO)/pretrained
 	$(MAKE) submission TEAM=$(TEAM) DATASET=$(DEMO)/sample FEATURES=$(DEMO)/features MODELS=$(DEMO)/models \
-	  SUBMISSION=$(DEMO)/submission LIGHT=1
+	  SUBMISSION=$(DEMO)/submission LIGHT=1 NO_LOCKBOX=1
 	$(BIN)/mediaeval plot $(DEMO)/models/*_run1/me17ei_$(TEAM)_*_run*.txt --dataset $(DEMO)/sample --out $(DEMO)/plots
 	$(BIN)/mediaeval render $(DEMO)/sample/MEDIAEVAL17-TestSet-Data/data/MEDIAEVAL17_00.mp4 \
 	  --run $(DEMO)/submission/me17ei_$(TEAM)_valence_arousal_run1.txt --style rgb --out $(DEMO)/MEDIAEVAL17_00-rgb.mp4
@@ -89,10 +89,22 @@ demo: $(INSTALLED) $(PRETRAINED)
 
 # Every run of runs/: extract what is missing, train what is not trained, predict the test
 # films, validate, package (TEAM=name DATASET=path; CLUSTER=tcp://host:8786 to run the jobs on a Dask cluster).
+# A lockbox (development films no choice sees, scored once at the end; off by default): `make lockbox
+# DATASET=path` once, before training, writes runs/lockbox.toml, which every later `make submission`
+# honours (NO_LOCKBOX=1 ignores it; remove the file to turn it off for good).
 submission: $(INSTALLED) $(PRETRAINED)
 	@test -n "$(DATASET)" || { echo "usage: make submission TEAM=name DATASET=path/to/data" >&2; exit 2; }
 	$(BIN)/mediaeval pipeline --dataset $(DATASET) --team $(TEAM) --runs runs --features $(FEATURES) \
-	  --models $(MODELS) --out $(SUBMISSION) --jobs $(JOBS) $(if $(CLUSTER),--cluster $(CLUSTER)) $(if $(LIGHT),--light)
+	  --models $(MODELS) --out $(SUBMISSION) --jobs $(JOBS) $(if $(CLUSTER),--cluster $(CLUSTER)) $(if $(LIGHT),--light) \
+	  $(if $(NO_LOCKBOX),--no-lockbox)
+
+# Set aside a lockbox of the development films for every run of runs/ (LOCKBOX_SHARE of them,
+# stratified for fear, seed LOCKBOX_SEED): runs/lockbox.toml, never replaced.
+LOCKBOX_SHARE ?= 0.2
+LOCKBOX_SEED ?= 0
+lockbox: $(INSTALLED)
+	@test -n "$(DATASET)" || { echo "usage: make lockbox DATASET=path/to/data" >&2; exit 2; }
+	$(BIN)/mediaeval lockbox --dataset $(DATASET) --runs runs --share $(LOCKBOX_SHARE) --seed $(LOCKBOX_SEED)
 
 # Validate and package hand-made run files submission/me17ei_<TEAM>_*.txt.
 package: $(INSTALLED)

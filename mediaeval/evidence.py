@@ -16,6 +16,12 @@ another: these intervals resample *films* (with replacement), never segments.
   resampled values (:func:`pooled_difference`: its mean over several draws of data and folds on
   the same films), and :func:`verdict` says what that interval shows: ``"better"``,
   ``"worse"`` or ``"indistinguishable"`` (the interval holds 0).
+* :func:`repeated_difference` is that difference for runs cross-validated several times (each
+  film's figure in each repeat, on other fold splits): films are resampled as above and, within
+  each resample, the repeats too (:func:`repeat_resamples`), because the films of one fold share a
+  model and its choices, so the luck of the folds is not independent from film to film and a
+  resampling of films alone, however many repeats are averaged, does not see it; a resampling of
+  whole repeats does.
 
 Pure functions of NumPy arrays; nothing here knows runs, files or subtasks.
 """
@@ -130,6 +136,62 @@ def pooled_difference(pairs, samples: np.ndarray, level: float = LEVEL) -> tuple
                          for values, reference in pairs], axis=0)
     low, high = percentile_interval(resampled, level)
     return float(np.mean(differences)), low, high
+
+
+def repeat_resamples(n_repeats: int, resamples: int = RESAMPLES, seed: int = SEED) -> np.ndarray:
+    """``(resamples, n_repeats)`` repeat indices, each row ``n_repeats`` draws with replacement
+    from ``range(n_repeats)`` (``numpy.random.default_rng([seed, n_repeats])``: runs of as many
+    repeats draw the same rows, so runs on the same fold splits are paired repeat by repeat).
+
+    >>> repeat_resamples(3, resamples=5).shape, bool((repeat_resamples(1, 5) == 0).all())
+    ((5, 3), True)
+    """
+    return np.random.default_rng([seed, n_repeats]).integers(0, n_repeats, size=(resamples, n_repeats))
+
+
+def resampled_repeats(values, samples: np.ndarray, repeat_samples: np.ndarray | None = None) -> np.ndarray:
+    """Per resample, the mean over the resample's repeats (the row of ``repeat_samples``; every
+    repeat once when ``None``) of each repeat's film mean (:func:`resampled_means`) over the
+    resample's films; ``values`` is ``(repeats, films)``: each repeat's per-film figures.
+
+    A mean of ``R`` values drawn with replacement from ``R`` varies by ``(R - 1) / R`` of the
+    variance of the mean of ``R`` new ones (the plain bootstrap's bias, large for 3 repeats), so
+    its distance to the resample's mean over every repeat is stretched by ``sqrt(R / (R - 1))``
+    (the same as resampling the repeats' deviations so stretched).
+
+    >>> values = [[1.0, 2.0], [3.0, 4.0]]
+    >>> resampled_repeats(values, np.array([[0, 0], [1, 1]]), np.array([[1, 1], [0, 1]])).tolist()
+    [3.414213562373095, 3.0]
+    """
+    values = np.atleast_2d(np.asarray(values, dtype=np.float64))
+    per_repeat = np.stack([resampled_means(v, samples) for v in values], axis=1)   # (resamples, repeats)
+    center = per_repeat.mean(axis=1)
+    if repeat_samples is None or values.shape[0] == 1:
+        return center
+    drawn = np.take_along_axis(per_repeat, repeat_samples, axis=1).mean(axis=1)
+    return center + np.sqrt(values.shape[0] / (values.shape[0] - 1)) * (drawn - center)
+
+
+def repeated_difference(values, reference, samples: np.ndarray, repeat_samples: dict[int, np.ndarray],
+                        level: float = LEVEL) -> tuple[float, float, float]:
+    """``(difference, low, high)`` of two runs cross-validated ``R`` times each (``values`` and
+    ``reference``: ``(R, films)``, each repeat's per-film figures, the films in the same order):
+    the difference of the film means of each film's figure averaged over repeats, and the
+    percentile interval of its resampled values, films drawn by ``samples`` (the same for both
+    runs: paired) and repeats by ``repeat_samples[R]`` (:func:`repeat_resamples`) within each.
+
+    >>> samples, repeats = film_resamples(3), {2: repeat_resamples(2)}
+    >>> [round(v, 9) for v in repeated_difference([[0.2, 0.3, 0.4], [0.2, 0.3, 0.4]], [[0.1, 0.2, 0.3]] * 2,
+    ...                                           samples, repeats)]
+    [0.1, 0.1, 0.1]
+    """
+    values = np.atleast_2d(np.asarray(values, dtype=np.float64))
+    reference = np.atleast_2d(np.asarray(reference, dtype=np.float64))
+    difference = film_mean(values.mean(axis=0)) - film_mean(reference.mean(axis=0))
+    resampled = (resampled_repeats(values, samples, repeat_samples.get(values.shape[0]))
+                 - resampled_repeats(reference, samples, repeat_samples.get(reference.shape[0])))
+    low, high = percentile_interval(resampled, level)
+    return difference, low, high
 
 
 def verdict(low: float, high: float, lower_is_better: bool) -> str | None:

@@ -13,7 +13,7 @@ from .errors import MediaevalError
 from .families import FitJob, FitOutcome, family_of
 from .model_folder import ModelFolder
 
-ModelKey = tuple[int | None, int]   # (fold, seed) of a model: fold 1 to n, or None for the final model
+ModelKey = tuple[int, int | None, int]   # (repeat, fold, seed) of a model: fold 1 to n, or None for the final model
 
 
 def fit(job: FitJob) -> FitOutcome:
@@ -34,7 +34,8 @@ def fit_afresh(item) -> FitOutcome:
     if job.out_dir is None:
         return fit(job)
     out_dir = Path(job.out_dir)
-    partial = out_dir.parents[1]
+    depth = 3 if job.fold is not None and job.repeat > 1 else 2   # repeat<r>/fold<k>/seed<s>, fold<k>/seed<s>
+    partial = out_dir.parents[depth - 1]
     tmp = out_dir.with_name(f".{out_dir.name}.{token}.tmp")
     try:
         if tmp.exists():
@@ -49,7 +50,7 @@ def fit_afresh(item) -> FitOutcome:
         return result
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
-        for folder in (tmp.parent, partial):   # remade by a job whose command is gone: empty
+        for folder in out_dir.parents[:depth]:   # remade by a job whose command is gone: empty
             with contextlib.suppress(OSError):
                 folder.rmdir()
         raise
@@ -59,7 +60,7 @@ def run_jobs(jobs: list[FitJob], executor, bar, token: str) -> dict[ModelKey, Fi
     """Run fit jobs with ``executor`` (here, local processes or a cluster: each seeded alike,
     so the results agree) as :func:`fit_afresh` with ``token``; jobs that run elsewhere
     draw no progress bar, and a cluster gets every film's data once.  The outcomes by the
-    jobs' keys (fold, seed)."""
+    jobs' keys (repeat, fold, seed)."""
     from .workers import as_executor, one_thread_each
 
     executor = as_executor(executor)

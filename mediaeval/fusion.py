@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError, MediaevalError
+from .folds import repeat_path
 from .task import Subtask
 
 GRID_STEP = 0.1
@@ -259,54 +260,113 @@ def fuse_files(run_files, dataset, out, weights="auto", apply_to=(), force: bool
     return FusedFiles(task, chosen, out, scores, oof_path(out))
 
 
-def fuse_trained(config, dataset, models_dir, team: str) -> tuple[Path, dict, Fusion]:
+def fuse_trained(config, dataset, models_dir, team: str, lockbox=None) -> tuple[Path, dict, Fusion]:
     """A fused run of ``runs/`` (``fuse = [...]``): fuse the out-of-fold files of the trained runs
     it names into a model folder of its own (the definition, folds, nested out-of-fold run file
     and scores, and ``fusion.json`` with the weights chosen on all development films), written
     like ``mediaeval train`` writes one (its manifest with the digests of the labels fused on:
-    :class:`~mediaeval.model_folder.ModelFolder`), so that ``leaderboard`` reads it."""
+    :class:`~mediaeval.model_folder.ModelFolder`), so that ``leaderboard`` reads it.
+
+    With ``folds_repeats = R > 1`` the nested choice is repeated: repeat ``r`` fuses the runs'
+    out-of-fold files of their repeat ``r`` on folds of seed ``seed + r - 1``, its figures the
+    mean over repeats (as a trained run's); the weights applied to test files are those of the
+    first repeat, chosen on all development films.  With a ``lockbox``
+    (:class:`~mediaeval.lockbox.Lockbox`), the runs must have been trained with it (their
+    out-of-fold files then never hold its films, so no weight is chosen on them); their lockbox
+    predictions are fused with those weights, once, into the folder's ``lockbox/`` and
+    ``lockbox.json``."""
     import os
 
-    from .model_folder import ModelFolder
+    from .model_folder import ModelFolder, lockbox_run
+    from .scoring import combine_repeats
     from .submission import run_filename
 
     models_dir = Path(models_dir)
     sources = [models_dir / f"{config.subtask}_run{n}" / run_filename(team, config.task, n) for n in config.fuse]
-    chosen, rows, scores = fuse_auto(read_runs(sources), dataset, n_folds=config.folds, seed=config.seed,
-                                     criterion=config.criterion)
+    boxed = _check_sources(config, sources, dataset, lockbox)
+    fused = [fuse_auto(read_runs([s.parent / repeat_path(r, s.name) for s in sources]), dataset, n_folds=config.folds,
+                       seed=config.seed + r - 1, criterion=config.criterion)
+             for r in range(1, config.folds_repeats + 1)]
+    chosen = fused[0][0]
+    scores = fused[0][2] if len(fused) == 1 else combine_repeats([f[2] for f in fused],
+                                                                 [config.seed + r for r in range(len(fused))])
+    boxed_rows = None
+    if boxed:
+        boxed_rows = chosen.rows([columns(r, config.task) for r in read_runs([s.parent / lockbox_run(s.name)
+                                                                            for s in sources])], config.task)
     folder = ModelFolder(models_dir / config.name)
     folder.check()
     with folder.lock():
         partial = folder.start(pid=os.getpid())
-        _write_fused(partial, config, dataset, team, sources, chosen, rows, scores)
+        _write_fused(partial, config, dataset, team, sources, chosen, [(f[1], f[2]) for f in fused], scores,
+                     boxed_rows)
         folder.install(partial)
     return folder.path, scores, chosen
 
 
-def _write_fused(partial, config, dataset, team: str, sources: list[Path], chosen: Fusion, rows: dict,
-                 scores) -> None:
-    """The files of a fused run's model folder into ``partial`` (a ModelFolder), its manifest last."""
+def _check_sources(config, sources: list[Path], dataset, lockbox) -> list[str]:
+    """The lockbox films of the fused run's subtask (sorted names; none without ``lockbox``),
+    once every run it fuses is found to have been trained with them set aside and cross-validated
+    at least ``folds_repeats`` times (:class:`DataError` naming the run's model folder otherwise)."""
+    from .model_folder import ModelFolder
+
+    boxed = [] if lockbox is None else sorted(f.name for f in lockbox.films_of(config.task, dataset))
+    for source in sources:
+        manifest = ModelFolder(source.parent).manifest() or {}
+        theirs = sorted(manifest.get("lockbox") or [])
+        if theirs != boxed:
+            said = [f"the lockbox {', '.join(films)}" if films else "no lockbox" for films in (theirs, boxed)]
+            raise DataError(source.parent, f"was trained with {said[0]}; the fused run {config.name} has {said[1]}: "
+                                           f"train it again with the fused run's")
+        repeats = (manifest.get("definition") or {}).get("folds_repeats", 1)
+        if repeats < config.folds_repeats:
+            raise DataError(source.parent, f"was cross-validated {repeats} time(s); the fused run {config.name} "
+                                           f"(folds_repeats = {config.folds_repeats}) fuses each repeat of the runs "
+                                           f"it fuses: give them folds_repeats = {config.folds_repeats} or more")
+    return boxed
+
+
+def _write_fused(partial, config, dataset, team: str, sources: list[Path], chosen: Fusion, repeats: list[tuple],
+                 scores, boxed_rows: dict | None) -> None:
+    """The files of a fused run's model folder into ``partial`` (a ModelFolder), its manifest
+    last: ``repeats`` holds each repeat's nested out-of-fold rows and scores, ``scores`` the run's
+    (over repeats), ``boxed_rows`` the fused lockbox films (None: no lockbox)."""
     import json
 
     from .atomic import write_text_atomic
     from .folds import write_folds
+    from .model_folder import LOCKBOX_SCORES, lockbox_run
     from .provenance import labels_digests
     from .submission import run_filename, write_run
 
     run_name = run_filename(team, config.task, config.run)
+    described = describe_fused(config.describe(), sources, chosen, config.task)
+    folds = [[list(f) for f in scores_folds(repeat_scores)] for _, repeat_scores in repeats]
     write_text_atomic(partial.path / "run.toml", config.text())
-    write_folds(partial.path / "folds.json", [list(f) for f in scores_folds(scores)], config.seed)
-    write_run(partial.path / run_name, rows, config.task, describe_fused(config.describe(), sources, chosen,
-                                                                         config.task))
+    write_folds(partial.path / "folds.json", folds[0], config.seed, folds)
+    files = ["run.toml", "folds.json", "scores.json", run_name, "fusion.json"]
+    for r, (rows, _) in enumerate(repeats, start=1):
+        (partial.path / repeat_path(r, run_name)).parent.mkdir(exist_ok=True)
+        write_run(partial.path / repeat_path(r, run_name), rows, config.task, described)
+        files += [repeat_path(r, run_name), repeat_path(r, run_name) + ".json"] if r > 1 else []
     write_text_atomic(partial.path / "scores.json", json.dumps(scores.to_json(), indent=2) + "\n")
     write_text_atomic(partial.path / "fusion.json", json.dumps(
         {"fused_runs": [str(p) for p in sources], "weights": chosen.weights.tolist(),
          "threshold": chosen.threshold}, indent=2) + "\n")
-    files = ["run.toml", "folds.json", "scores.json", run_name, "fusion.json"]
+    labelled = list(scores.per_film)
+    if boxed_rows is not None:
+        (partial.path / lockbox_run(run_name)).parent.mkdir(exist_ok=True)
+        write_run(partial.path / lockbox_run(run_name), boxed_rows, config.task, described)
+        truth = {n: dataset.films[n].labels(config.task) for n in boxed_rows}
+        write_text_atomic(partial.path / LOCKBOX_SCORES,
+                          json.dumps(config.task.score(truth, boxed_rows).to_json(), indent=2) + "\n")
+        files += [lockbox_run(run_name), lockbox_run(run_name) + ".json", LOCKBOX_SCORES]
+        labelled += sorted(boxed_rows)
     partial.write_manifest(state="complete", definition=config.to_data(), digest=config.digest(), team=team,
                            extractors={}, labels=labels_digests({n: dataset.films[n].labels(config.task)
-                                                                 for n in scores.per_film}),
-                           run_file=run_name, files=files)
+                                                                 for n in labelled}),
+                           run_file=run_name, files=files,
+                           **({"lockbox": sorted(boxed_rows)} if boxed_rows is not None else {}))
 
 
 def scores_folds(scores) -> list[list[str]]:

@@ -23,6 +23,13 @@ is worse than the best run's by its paired interval.
 A model trained on other labels than the dataset's, or on films it lacks, is not compared with
 its constant, and a note says why; so does a note for a model folder that records no digest of
 its labels (it cannot be checked: :func:`mediaeval.provenance.check_labels`).
+
+A run cross-validated several times (``folds_repeats``) is weighed by each film's figure averaged
+over its repeats, the constant on every repeat's folds alike; its comparisons resample its repeats
+within each film resample (:func:`mediaeval.evidence.repeated_difference`), and each figure's
+spread over repeats is given beside its interval (:class:`Spread`).  A run trained with a lockbox
+(:mod:`mediaeval.lockbox`) has its figures on the lockbox films weighed apart
+(:class:`LockboxEvidence`): never ranked, never compared with the best run.
 """
 from __future__ import annotations
 
@@ -37,12 +44,13 @@ from . import evidence
 from .baseline import constant_predictions
 from .dataset import TEST
 from .errors import DataError
-from .folds import read_folds
+from .folds import read_repeats, read_seed
 from .manifest import read_manifest
 from .plots import new_plot, save_plot
 from .provenance import check_labels
 from .runs import load_run
-from .scoring import Scores, score_folds, score_run
+from .repeats import spread
+from .scoring import Scores, score_repeats, score_run
 from .task import Subtask
 
 
@@ -73,6 +81,35 @@ class Comparison:
 
 
 @dataclass(frozen=True)
+class Spread:
+    """A figure in each repeat of the cross-validation (on the compared films) and their sample
+    standard deviation (:func:`mediaeval.repeats.spread`; ``None`` where undefined)."""
+
+    values: tuple[float | None, ...]
+    sd: float | None
+
+    def to_json(self) -> dict:
+        return {"sd": self.sd, "values": list(self.values)}
+
+
+@dataclass(frozen=True)
+class LockboxEvidence:
+    """A run's figures on the lockbox films (scored once by its submitted models), each with its
+    interval over those films, and the constant's (the mean label of the films it was trained
+    on) with the paired difference to it."""
+
+    films: tuple[str, ...]
+    figures: dict[str, Interval]
+    constant: dict[str, Interval]       # empty: no constant (labels not the dataset's)
+    vs_constant: dict[str, Comparison]
+
+    def to_json(self) -> dict:
+        return {"films": list(self.films), "figures": {k: v.to_json() for k, v in self.figures.items()},
+                "constant": {k: v.to_json() for k, v in self.constant.items()} or None,
+                "vs_constant": {k: v.to_json() for k, v in self.vs_constant.items()}}
+
+
+@dataclass(frozen=True)
 class Evidence:
     """What the leaderboard found for one run, beside its fellows of the same subtask."""
 
@@ -86,6 +123,8 @@ class Evidence:
     best: bool                          # the best run by the criterion
     method: str = ""                    # how the (95 %) intervals were drawn, in words
     notes: tuple[str, ...] = ()         # the board's notes (the same for every run of the subtask)
+    repeats: dict[str, Spread] = field(default_factory=dict)   # per table key; empty: one cross-validation
+    lockbox: LockboxEvidence | None = None   # None: no lockbox
 
 
 @dataclass(frozen=True)
@@ -102,6 +141,8 @@ class Entry:
     baseline: Scores | None
     criterion: str | None = None        # the run's own criterion (run.toml), None: the subtask's
     note: str | None = None
+    lockbox: Scores | None = None           # its lockbox films' figures (lockbox.json); None: no lockbox
+    lockbox_baseline: Scores | None = None  # the constant (its training films' mean label) on them
     evidence: Evidence | None = field(default=None, compare=False)
 
     def figure(self, key: str, which: str = "official"):
@@ -125,28 +166,53 @@ def _with_every_figure(scores: Scores, model_dir: Path, dataset) -> Scores:
 
 
 def read_entry(model_dir, dataset) -> Entry:
-    """The figures of one model folder, and the constant baseline on its folds, with what
+    """The figures of one model folder, and the constant baseline on its folds (on every repeat's,
+    averaged as its figures are: :func:`~mediaeval.scoring.score_repeats`), with what
     :func:`~mediaeval.provenance.check_labels` says of the labels it was trained on (no baseline
-    when they are not the dataset's, or a film of its folds has none)."""
+    when they are not the dataset's, or a film of its folds has none); and its lockbox's figures
+    and constant, if it has a lockbox."""
     model_dir = Path(model_dir)
     if not (model_dir / "scores.json").exists():
         raise DataError(model_dir, "expected a model folder made by mediaeval train; scores.json is missing")
     scores = Scores.read(model_dir / "scores.json")
-    folds = read_folds(model_dir / "folds.json")
+    repeats = read_repeats(model_dir / "folds.json")
     config = load_run(model_dir / "run.toml")
     subtask = config.task
-    films = [n for fold in folds for n in fold]
-    check = check_labels(read_manifest(model_dir), dataset, subtask, config.name, films)
-    entry = Entry(config.name, subtask, config.description, model_dir, scores, None, config.criterion, check.note)
+    films = [n for fold in repeats[0] for n in fold]
+    manifest = read_manifest(model_dir)
+    check = check_labels(manifest, dataset, subtask, config.name, films)
+    entry = Entry(config.name, subtask, config.description, model_dir, scores, None, config.criterion, check.note,
+                  *_lockbox_scores(model_dir, manifest, dataset, films, subtask, check.comparable))
     if not check.comparable:
         return entry
     scores = _with_every_figure(scores, model_dir, dataset)
     truth = {n: dataset.films[n].labels(subtask) for n in films}
-    prediction = {}
-    for held in folds:
-        train = [dataset.films[n] for n in films if n not in held]
-        prediction.update(constant_predictions(train, [dataset.films[n] for n in held], subtask))
-    return replace(entry, scores=scores, baseline=score_folds(truth, prediction, folds, subtask))
+    predictions = []
+    for folds in repeats:
+        prediction = {}
+        for held in folds:
+            train = [dataset.films[n] for n in films if n not in held]
+            prediction.update(constant_predictions(train, [dataset.films[n] for n in held], subtask))
+        predictions.append(prediction)
+    baseline = score_repeats(truth, predictions, repeats, subtask, read_seed(model_dir / "folds.json"))
+    return replace(entry, scores=scores, baseline=baseline)
+
+
+def _lockbox_scores(model_dir: Path, manifest: dict | None, dataset, films: list[str], subtask: Subtask,
+                    comparable: bool) -> tuple[Scores | None, Scores | None]:
+    """The figures of a model folder's lockbox films (``lockbox.json``, when its manifest names a
+    lockbox) and, when its labels are the dataset's, the constant's on them: the mean label of
+    ``films``, those it was trained on."""
+    from .model_folder import LOCKBOX_SCORES
+
+    boxed = (manifest or {}).get("lockbox")
+    if not boxed:
+        return None, None
+    scores = Scores.read(model_dir / LOCKBOX_SCORES)
+    if not comparable or any(n not in dataset.films or not dataset.films[n].has_labels(subtask) for n in boxed):
+        return scores, None
+    prediction = constant_predictions([dataset.films[n] for n in films], [dataset.films[n] for n in boxed], subtask)
+    return scores, subtask.score({n: dataset.films[n].labels(subtask) for n in boxed}, prediction)
 
 
 def run_file_entry(path, scores, dataset) -> Entry:
@@ -198,9 +264,24 @@ def _interval(task, key: str, values: np.ndarray, samples: np.ndarray, level: fl
     return Interval(_number(value), _number(low), _number(high))
 
 
+def _stack(scores: Scores, task, key: str, films) -> np.ndarray:
+    """``(repeats, films)``: each repeat's per-film figure behind ``key`` (:func:`_values`); one
+    row, the scores' own, for scores of one cross-validation."""
+    if not scores.repeats:
+        return _values(scores, task, key, films)[None, :]
+    return np.stack([_values(r, task, key, films) for r in scores.repeats])
+
+
 def _compare(task, key: str, values: np.ndarray, reference: np.ndarray, samples: np.ndarray,
-             level: float) -> Comparison:
-    difference, low, high = evidence.paired_difference(values, reference, samples, level)
+             level: float, stacks: tuple[np.ndarray, np.ndarray] | None = None,
+             repeats: dict[int, np.ndarray] | None = None) -> Comparison:
+    """The paired difference of ``values`` and ``reference`` (per-film figures, averaged over
+    repeats); when ``stacks`` (each repeat's) hold several repeats, its interval resamples the
+    repeats too (:func:`mediaeval.evidence.repeated_difference`, by ``repeats``)."""
+    if stacks is not None and max(stack.shape[0] for stack in stacks) > 1:
+        difference, low, high = evidence.repeated_difference(*stacks, samples, repeats or {}, level)
+    else:
+        difference, low, high = evidence.paired_difference(values, reference, samples, level)
     return Comparison(_number(difference), _number(low), _number(high),
                       evidence.verdict(low, high, task.lower_is_better(key)))
 
@@ -244,48 +325,102 @@ def _missing_note(entries: list[Entry], task, notes: list[str]) -> None:
                          f"without its out-of-fold run file): retrain it to get them")
 
 
-def _versus(task, e: Entry, best: Entry, values: dict, films: list[str], samples, common: bool, level: float):
-    """``(constant, vs_constant, vs_best)`` of one run (see :class:`Evidence`)."""
+def _versus(task, e: Entry, best: Entry, values: dict, stacks: dict, films: list[str], samples, repeats: dict,
+            common: bool, level: float):
+    """``(constant, vs_constant, vs_best)`` of one run (see :class:`Evidence`): ``values`` and
+    ``stacks`` per run and key, the per-film figures averaged over repeats and each repeat's."""
     keys = task.table_keys
     constant, vs_constant = {}, {}
     if e.baseline is not None and films:
         base = {k: _values(e.baseline, task, k, films) for k in keys}
         constant = {k: _interval(task, k, base[k], samples, level) for k in keys}
-        vs_constant = {k: _compare(task, k, values[e.name][k], base[k], samples, level) for k in task.constant_keys}
+        vs_constant = {k: _compare(task, k, values[e.name][k], base[k], samples, level,
+                                   (stacks[e.name][k], _stack(e.baseline, task, k, films)), repeats)
+                       for k in task.constant_keys}
     if e is best or not common:
         return constant, vs_constant, {k: None for k in keys}
-    return constant, vs_constant, {k: _compare(task, k, values[e.name][k], values[best.name][k], samples, level)
-                                   for k in keys}
+    return constant, vs_constant, {k: _compare(task, k, values[e.name][k], values[best.name][k], samples, level,
+                                               (stacks[e.name][k], stacks[best.name][k]), repeats) for k in keys}
+
+
+def _spreads(e: Entry, task, films: list[str]) -> dict[str, Spread]:
+    """Per table key, the run's figure in each repeat of its cross-validation on ``films`` and
+    their spread; empty for a run cross-validated once."""
+    if not e.scores.repeats or not films:
+        return {}
+    out = {}
+    for key in task.table_keys:
+        values = tuple(_number(evidence.film_mean(_values(r, task, key, films), strict=key in task.strict_keys))
+                       for r in e.scores.repeats)
+        out[key] = Spread(values, _number(spread(values)))
+    return out
+
+
+def _lockbox(e: Entry, task, resamples: int, seed: int, level: float) -> LockboxEvidence | None:
+    """The run's :class:`LockboxEvidence` (intervals over its lockbox films, their own
+    resamples), or None without a lockbox."""
+    if e.lockbox is None or not e.lockbox.per_film:
+        return None
+    films = sorted(e.lockbox.per_film)
+    samples = evidence.film_resamples(len(films), resamples, seed)
+    values = {k: _values(e.lockbox, task, k, films) for k in task.table_keys}
+    constant, vs_constant = {}, {}
+    if e.lockbox_baseline is not None:
+        base = {k: _values(e.lockbox_baseline, task, k, films) for k in task.table_keys}
+        constant = {k: _interval(task, k, base[k], samples, level) for k in task.table_keys}
+        vs_constant = {k: _compare(task, k, values[k], base[k], samples, level) for k in task.constant_keys}
+    return LockboxEvidence(tuple(films), {k: _interval(task, k, values[k], samples, level) for k in task.table_keys},
+                           constant, vs_constant)
+
+
+def _lockbox_notes(entries: list[Entry], notes: list[str]) -> None:
+    """Notes when some runs have a lockbox and others none, or lockboxes of other films."""
+    boxed = {e.name: tuple(sorted(e.lockbox.per_film)) for e in entries if e.lockbox is not None}
+    if boxed and len(boxed) < len(entries):
+        notes.append(f"no lockbox for {', '.join(e.name for e in entries if e.name not in boxed)}: trained without "
+                     f"one (mediaeval train --lockbox, or pipeline with runs/lockbox.toml)")
+    if len(set(boxed.values())) > 1:
+        notes.append("the runs' lockboxes hold different films: their lockbox figures are not on the same films")
 
 
 def weigh(entries: list[Entry], criterion: str | None = None, resamples: int = evidence.RESAMPLES,
           seed: int = evidence.SEED, level: float = evidence.LEVEL) -> list[Entry]:
     """The entries of one subtask with their :class:`Evidence`, in the board's order: tied with
-    the best first, each group by the criterion (best first), then by name."""
+    the best first, each group by the criterion (best first), then by name.  A run cross-validated
+    several times is weighed by its figures averaged over repeats (each film's, then their mean),
+    with their spread over repeats beside, and its comparisons resample its repeats as well as the
+    films (:func:`mediaeval.evidence.repeated_difference`); its lockbox's figures are weighed apart
+    and never ranked."""
     task = entries[0].subtask
     notes: list[str] = []
     notes += [e.note for e in entries if e.note]
     criterion = _criterion(entries, task, criterion, notes)
     common = _films(entries, notes)
     _missing_note(entries, task, notes)
+    _lockbox_notes(entries, notes)
     keys = task.table_keys
     method = f"percentile bootstrap over films, {resamples:,} resamples, seed {seed}"
     films = {e.name: common if common is not None else sorted(e.scores.per_film) for e in entries}
     samples = {n: evidence.film_resamples(len(fs), resamples, seed) if fs else None for n, fs in films.items()}
     values = {e.name: {k: _values(e.scores, task, k, films[e.name]) for k in keys} for e in entries}
+    stacks = {e.name: {k: _stack(e.scores, task, k, films[e.name]) for k in keys} for e in entries}
+    repeats = {n: evidence.repeat_resamples(n, resamples, seed)
+               for n in {len(e.scores.repeats) for e in entries if e.scores.repeats}}
     figures = {e.name: {k: _interval(task, k, values[e.name][k], samples[e.name], level) if films[e.name]
                         else Interval(None, None, None) for k in keys} for e in entries}
     rank = {e.name: task.rank_value(lambda k, n=e.name: figures[n][k].value, criterion) for e in entries}
     best = min(entries, key=lambda e: (-rank[e.name], e.name))
     out = []
     for e in entries:
-        constant, vs_constant, vs_best = _versus(task, e, best, values, films[e.name], samples[e.name],
-                                                 common is not None, level)
+        constant, vs_constant, vs_best = _versus(task, e, best, values, stacks, films[e.name], samples[e.name],
+                                                 repeats, common is not None, level)
         tied = e is best or (common is not None and all(
             vs_best[k].verdict in (evidence.INDISTINGUISHABLE, evidence.BETTER)
             for k in task.criterion_keys(criterion)))
         out.append(replace(e, evidence=Evidence(criterion, tuple(films[e.name]), figures[e.name], constant, vs_best,
-                                                vs_constant, tied, e is best, method, tuple(notes))))
+                                                vs_constant, tied, e is best, method, tuple(notes),
+                                                _spreads(e, task, films[e.name]),
+                                                _lockbox(e, task, resamples, seed, level))))
     return sorted(out, key=lambda e: (not e.evidence.tied, -rank[e.name], e.name))
 
 
@@ -311,42 +446,67 @@ def to_records(board: dict[str, list[Entry]]) -> list[dict]:
     description, criterion, the number of films compared, ``tied_with_best``, ``best``, and
     ``figures.<key> = {"value", "ci": [low, high]}``, ``constant.<key>`` alike (``null``: no
     constant), ``vs_best.<key>`` (``null`` for the best run itself) and ``vs_constant.<key>`` =
-    ``{"difference", "ci": [low, high], "verdict"}``, then the board's notes."""
+    ``{"difference", "ci": [low, high], "verdict"}``, then the board's notes.  When some run of
+    the board was cross-validated several times: ``repeats.<key> = {"sd", "values"}`` (each
+    repeat's figure on the compared films, their sample sd; ``null`` for a run cross-validated
+    once) after ``figures``; when some run has a lockbox: ``lockbox`` = ``{"films", "figures",
+    "constant", "vs_constant"}`` (``null``: none) before the notes."""
     records = []
-    for subtask, entries in board.items():
-        for rank, e in enumerate(entries, start=1):
+    entries = [e for rows in board.values() for e in rows]
+    repeated, boxed = any(e.evidence.repeats for e in entries), any(e.evidence.lockbox for e in entries)
+    for subtask, rows in board.items():
+        for rank, e in enumerate(rows, start=1):
             ev = e.evidence
-            records.append({
+            record = {
                 "rank": rank, "subtask": subtask, "run": e.name, "path": str(e.path), "description": e.description,
                 "criterion": ev.criterion, "films": len(ev.films), "best": ev.best, "tied_with_best": ev.tied,
-                "figures": {k: v.to_json() for k, v in ev.figures.items()},
+                "figures": {k: v.to_json() for k, v in ev.figures.items()}}
+            if repeated:
+                record["repeats"] = {k: v.to_json() for k, v in ev.repeats.items()} or None
+            record.update({
                 "constant": {k: v.to_json() for k, v in ev.constant.items()} if ev.constant else None,
                 "vs_best": {k: None if v is None else v.to_json() for k, v in ev.vs_best.items()},
-                "vs_constant": {k: v.to_json() for k, v in ev.vs_constant.items()},
-                "notes": list(ev.notes)})
+                "vs_constant": {k: v.to_json() for k, v in ev.vs_constant.items()}})
+            if boxed:
+                record["lockbox"] = None if ev.lockbox is None else ev.lockbox.to_json()
+            records.append({**record, "notes": list(ev.notes)})
     return records
 
 
 def to_flat_records(board: dict[str, list[Entry]]) -> list[dict]:
     """The records of :func:`to_records` flattened for CSV: ``<key>``, ``<key>_ci_low``,
     ``<key>_ci_high``, ``constant_<key>`` (and its bounds), ``vs_best_<key>`` (the difference,
-    its bounds, ``_verdict``), ``vs_constant_<key>`` alike; notes joined by ``; ``."""
+    its bounds, ``_verdict``), ``vs_constant_<key>`` alike; ``<key>_repeats_sd`` and
+    ``<key>_repeat<r>`` over repeats, ``lockbox_films`` and ``lockbox_<column>`` for the lockbox;
+    notes joined by ``; ``."""
     rows = []
     for record in to_records(board):
         row = {k: record[k] for k in ("rank", "subtask", "run", "path", "description", "criterion", "films",
                                       "best", "tied_with_best")}
-        for prefix, part in (("", record["figures"]), ("constant_", record["constant"] or {})):
-            for key, v in part.items():
-                row.update({f"{prefix}{key}": v["value"], f"{prefix}{key}_ci_low": v["ci"][0],
-                            f"{prefix}{key}_ci_high": v["ci"][1]})
-        for prefix in ("vs_best", "vs_constant"):
-            for key, v in record[prefix].items():
-                v = v or {"difference": None, "ci": [None, None], "verdict": None}
-                row.update({f"{prefix}_{key}": v["difference"], f"{prefix}_{key}_ci_low": v["ci"][0],
-                            f"{prefix}_{key}_ci_high": v["ci"][1], f"{prefix}_{key}_verdict": v["verdict"]})
+        _flat_figures(row, "", record)
+        for key, v in (record.get("repeats") or {}).items():
+            row.update({f"{key}_repeats_sd": v["sd"],
+                        **{f"{key}_repeat{r}": x for r, x in enumerate(v["values"], start=1)}})
+        if record.get("lockbox"):
+            row["lockbox_films"] = len(record["lockbox"]["films"])
+            _flat_figures(row, "lockbox_", {**record["lockbox"], "vs_best": {}})
         row["notes"] = "; ".join(record["notes"])
         rows.append(row)
     return rows
+
+
+def _flat_figures(row: dict, start: str, record: dict) -> None:
+    """Into ``row``: the figures, constant and comparisons of ``record``, their columns named
+    after ``start``."""
+    for prefix, part in (("", record["figures"]), ("constant_", record["constant"] or {})):
+        for key, v in part.items():
+            row.update({f"{start}{prefix}{key}": v["value"], f"{start}{prefix}{key}_ci_low": v["ci"][0],
+                        f"{start}{prefix}{key}_ci_high": v["ci"][1]})
+    for prefix in ("vs_best", "vs_constant"):
+        for key, v in record[prefix].items():
+            v = v or {"difference": None, "ci": [None, None], "verdict": None}
+            row.update({f"{start}{prefix}_{key}": v["difference"], f"{start}{prefix}_{key}_ci_low": v["ci"][0],
+                        f"{start}{prefix}_{key}_ci_high": v["ci"][1], f"{start}{prefix}_{key}_verdict": v["verdict"]})
 
 
 # --------------------------------------------------------------------------- the plot

@@ -9,14 +9,19 @@ A model folder holds::
                                  of its labels alone (``labels``); every file below
     run.toml                     the run definition: its file as written, or as RunDefinition.to_toml
                                  writes it (a run built or changed in code, or lightened)
-    folds.json                   the folds (film names), for ``mediaeval score --folds``
+    folds.json                   the folds (film names; every repeat's), for ``mediaeval score --folds``
     fold<k>/seed<s>/             one model per fold (and seed), the files of its family
                                  (mediaeval.families): an LSTM's model.keras, normalisation.npz,
                                  post_processing.json, log.csv, tensorboard/; a per-segment
                                  segment_model.pkl; and settings.json
     final/seed<s>/               the same, trained on every development film
     me17ei_<TEAM>_<subtask>_run<N>.txt   out-of-fold predictions of every development film
-    scores.json                  their official and pooled figures, per fold and mean ± std
+    scores.json                  their official and pooled figures, per fold and mean ± std (with
+                                 folds_repeats > 1: the mean over repeats, and each repeat's)
+    repeat<r>/                   folds_repeats > 1, repeats 2 to R: fold<k>/seed<s>/ and the
+                                 out-of-fold run file of that repeat's folds
+    lockbox/<run file>, lockbox.json   with a lockbox (mediaeval.lockbox): its films predicted once
+                                 by the models that predict the test films, and their figures
 
 It is written as ``<folder>.partial`` (:attr:`ModelFolder.partial`, under the exclusive
 :meth:`ModelFolder.lock`) and installed when complete (:meth:`ModelFolder.install`): a previous
@@ -35,22 +40,38 @@ from pathlib import Path
 from .atomic import write_text_atomic
 from .changes import changes
 from .errors import DataError, MediaevalError
+from .folds import repeat_path
 from .manifest import DAMAGED, MADE_BY, MANIFEST, model_subfolders, own_files
 from .manifest import read_manifest as _read_manifest
 from .runs import RunDefinition
 
 
-def model_name(fold: int | None, seed: int) -> str:
-    """A model's folder inside a model folder: ``fold<k>/seed<s>``, or ``final/seed<s>`` (fold None)."""
-    return f"{'final' if fold is None else f'fold{fold}'}/seed{seed}"
+LOCKBOX_SCORES = "lockbox.json"   # the figures of a model folder's lockbox films
 
 
-def model_files(n_folds: int, seeds: list[int], run_name: str, per_model: tuple[str, ...]) -> list[str]:
+def lockbox_run(run_name: str) -> str:
+    """Where a model folder holds the predictions of its lockbox films: ``lockbox/<run file>``."""
+    return f"lockbox/{run_name}"
+
+
+def model_name(fold: int | None, seed: int, repeat: int = 1) -> str:
+    """A model's folder inside a model folder: ``fold<k>/seed<s>`` (``repeat<r>/fold<k>/seed<s>``
+    for a repeat after the first), or ``final/seed<s>`` (fold None)."""
+    return f"final/seed{seed}" if fold is None else repeat_path(repeat, f"fold{fold}/seed{seed}")
+
+
+def model_files(n_folds: int, seeds: list[int], run_name: str, per_model: tuple[str, ...], repeats: int = 1,
+                lockbox: bool = False) -> list[str]:
     """Every file a complete model folder holds (relative paths), besides its manifest;
-    ``per_model`` the files of each fold/seed and final/seed model (its family's)."""
-    models = [model_name(k, s) for k in range(1, n_folds + 1) for s in seeds] + [model_name(None, s) for s in seeds]
+    ``per_model`` the files of each fold/seed and final/seed model (its family's), every repeat's
+    fold models and out-of-fold run file (and its description), and with ``lockbox`` the
+    lockbox's run file, description and figures."""
+    models = ([model_name(k, s, r) for r in range(1, repeats + 1) for k in range(1, n_folds + 1) for s in seeds]
+              + [model_name(None, s) for s in seeds])
+    runs = [repeat_path(r, run_name) for r in range(2, repeats + 1)] + ([lockbox_run(run_name)] if lockbox else [])
     return (["run.toml", "folds.json", "scores.json", run_name]
-            + [f"{m}/{name}" for m in models for name in per_model])
+            + [f"{m}/{name}" for m in models for name in per_model]
+            + [name for run in runs for name in (run, run + ".json")] + ([LOCKBOX_SCORES] if lockbox else []))
 
 
 def _contains(folder: Path, path) -> bool:
@@ -120,14 +141,18 @@ class ModelFolder:
             raise DataError(self.path / MANIFEST, f"expected 'extractors', what made the features; {DAMAGED}")
         return self.definition(), manifest
 
-    def changes(self, definition: RunDefinition, team: str, extractors: dict, data: dict) -> list[str]:
+    def changes(self, definition: RunDefinition, team: str, extractors: dict, data: dict,
+                lockbox: list[str] | None = None) -> list[str]:
         """``key: old -> new`` for what differs between this trained folder and a run to train
         from ``definition`` for ``team`` on features made by ``extractors`` (``data.<film>`` for a
-        film added, removed, or whose features or labels changed: :func:`~mediaeval.film_data.data_digests`)."""
+        film added, removed, or whose features or labels changed: :func:`~mediaeval.film_data.data_digests`),
+        with the films of ``lockbox`` set aside (``lockbox``: the films another lockbox sets aside)."""
         manifest = self.manifest()
         old = {**manifest.get("definition", {}), "team": manifest.get("team"),
-               "extractors": manifest.get("extractors"), "data": manifest.get("data", data)}
-        new = {**definition.to_data(), "team": team, "extractors": extractors, "data": data}
+               "extractors": manifest.get("extractors"), "data": manifest.get("data", data),
+               "lockbox": manifest.get("lockbox") or []}
+        new = {**definition.to_data(), "team": team, "extractors": extractors, "data": data,
+               "lockbox": sorted(lockbox or [])}
         lines = changes(old, new)
         if "data" not in manifest:   # trained before the data were recorded: what it learnt from is unknown
             lines.append("data: not recorded by the mediaeval that trained it")
@@ -194,7 +219,7 @@ class ModelFolder:
         if manifest is None or manifest.get("state") != "complete":
             return []
         own, models = own_files(manifest) | {MANIFEST}, model_subfolders(manifest)
-        parents = {m.split("/", 1)[0] for m in models}
+        parents = {m.rsplit("/", 1)[0] for m in models}   # where a job's hidden temporary lies
         found = []
         for root, dirs, files in os.walk(self.path):
             relative = Path(root).relative_to(self.path).as_posix()

@@ -32,6 +32,7 @@ class RunOutcome:
     description: str
     scores: Scores            # out-of-fold figures of the development films
     test_run: Path
+    lockbox: Scores | None = None   # the lockbox films' figures (None: no lockbox)
 
 
 def legacy_outputs(folder) -> list[Path]:
@@ -88,7 +89,7 @@ def sets_to_extract(runs, features_dir) -> list[tuple[str, ...]]:
 
 def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team: str, force: bool = False,
                      progress: bool = True, jobs: int = 1, echo=print,
-                     light: bool = False) -> tuple[Path, list[RunOutcome]]:
+                     light: bool = False, use_lockbox: bool = True) -> tuple[Path, list[RunOutcome]]:
     """Do everything for every run under ``runs_dir``; return the zip and each run's outcome.
 
     Before anything starts: the folders must not overlap (:func:`check_folders`), every model
@@ -100,10 +101,19 @@ def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team:
     ``light``: train every run with its ``[light]`` settings (:meth:`RunConfig.lightened`).
     ``jobs``: local processes, or an :class:`~mediaeval.workers.Executor` (a Dask cluster, see
     :mod:`mediaeval.cluster`) that extracts and trains.
+    ``use_lockbox``: honour ``<runs_dir>/lockbox.toml`` if there is one (:mod:`mediaeval.lockbox`):
+    its films are set aside from every run's training and every fusion's choice, and scored once
+    by the submitted models (``RunOutcome.lockbox``).
     """
+    from .lockbox import find_lockbox
     from .runs import find_runs
     from .training import check_model_folder
 
+    lockbox = find_lockbox(runs_dir) if use_lockbox else None
+    if lockbox is not None:
+        lockbox.check(dataset)
+        echo(f"lockbox: {len(lockbox.films)} development films set aside from every choice ({lockbox.path}): "
+             f"{', '.join(lockbox.films)}")
     runs = [r.lightened() if light else r for r in find_runs(runs_dir)]
     if not runs:
         raise MediaevalError(f"{runs_dir}: no run definition (*.toml) found")
@@ -124,15 +134,17 @@ def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team:
     for config, test_run in sorted(zip(runs, test_runs), key=lambda pair: pair[0].fused):  # fused runs last
         echo(f"run {config.name}: {config.description}")
         if config.fused:
-            scores, config = _fuse(config, dataset, models_dir, team, by_number, test_run, guard, echo)
+            scores, config, boxed = _fuse(config, dataset, models_dir, team, by_number, test_run, guard, echo,
+                                          lockbox)
         else:
-            scores, config = _train(config, dataset, features_dir, models_dir / config.name, team, test_run, guard,
-                                    progress, jobs, echo)
+            scores, config, boxed = _train(config, dataset, features_dir, models_dir / config.name, team, test_run,
+                                           guard, progress, jobs, echo, lockbox)
         echo(f"  out-of-fold: {format_scores(scores)}")
         problems = [p for p in validate_run(test_run, dataset) if p.is_error]
         if problems:
             raise MediaevalError("\n".join(str(p) for p in problems))
-        outcomes.append(RunOutcome(config.name, config.task, config.run, config.description, scores, test_run))
+        outcomes.append(RunOutcome(config.name, config.task, config.run, config.description, scores, test_run,
+                                   boxed))
     zip_path = package_runs([o.test_run for o in outcomes], team, zip_path, dataset, guard=guard)
     return zip_path, outcomes
 
@@ -165,27 +177,30 @@ def _extract(runs, dataset, features_dir, progress: bool, jobs, echo) -> None:
                 f"{name}: {message.splitlines()[0]}" for name, message in report.failed.items()))
 
 
-def _fuse(config, dataset, models_dir: Path, team: str, by_number: dict, test_run: Path, guard: OutputGuard, echo):
+def _fuse(config, dataset, models_dir: Path, team: str, by_number: dict, test_run: Path, guard: OutputGuard, echo,
+          lockbox=None):
     """A fused run: its weights chosen on its runs' out-of-fold files, applied to their test
-    runs; its out-of-fold scores and definition."""
+    runs (and to their lockbox films); its out-of-fold scores, definition and lockbox scores."""
     from .fusion import apply_to_test, fuse_trained
+    from .model_folder import LOCKBOX_SCORES
 
-    _, scores, fusion = fuse_trained(config, dataset, models_dir, team)
+    folder, scores, fusion = fuse_trained(config, dataset, models_dir, team, lockbox)
     apply_to_test(config, fusion, [by_number[(config.task, n)] for n in config.fuse], test_run, config.describe(),
                   guard)
     echo("  weights: " + "; ".join(", ".join(f"{w:.2f}" for w in column) for column in fusion.weights.T))
-    return scores, config
+    return scores, config, None if lockbox is None else Scores.read(folder / LOCKBOX_SCORES)
 
 
 def _train(config, dataset, features_dir, model_dir: Path, team: str, test_run: Path, guard: OutputGuard,
-           progress: bool, jobs, echo):
-    """A trained run: trained (unless already), then the test films predicted; its out-of-fold
-    scores and the definition stored with its model."""
+           progress: bool, jobs, echo, lockbox=None):
+    """A trained run: trained (unless already; with ``lockbox``'s films set aside), then the test
+    films predicted; its out-of-fold scores, the definition stored with its model and its
+    lockbox's scores."""
     from .training import predict_run, train_run
 
     result = train_run(config, dataset, features_dir, model_dir, team, progress=progress, jobs=jobs,
-                       echo=lambda text: echo(f"  {text}"))
+                       echo=lambda text: echo(f"  {text}"), lockbox=lockbox)
     if result.skipped:
         echo(f"  already trained in {model_dir}")
     predict_run(model_dir, dataset, features_dir, dataset.test_films, test_run, guard=guard)
-    return result.scores, result.config
+    return result.scores, result.config, result.lockbox

@@ -10,6 +10,7 @@ Example::
     seed = 0
     seeds = 1                        # > 1: average the predictions of models trained with seeds seed, seed+1, ...
     folds = 5                        # cross-validation folds over the development films
+    folds_repeats = 1                # > 1: the cross-validation repeated on fold splits seeded seed, seed+1, ...
     criterion = "mse"                # optional: what choices optimise (default: the subtask's; see below)
 
     [model]                          # the settings of a model family (mediaeval.families): without
@@ -74,6 +75,9 @@ class RunDefinition:
     seed: Int = 0
     seeds: Annotated[Int, Field(ge=1, le=2**32)] = 1   # > 1: the mean of models seeded seed, seed + 1, ...
     folds: Annotated[Int, Field(ge=2)] = 5
+    # > 1: the cross-validation repeated on that many fold splits (seeded seed, seed + 1, ...), its
+    # figures the mean over them; the final model(s) are those of one repeat (mediaeval.training)
+    folds_repeats: Annotated[Int, Field(ge=1, le=1000)] = 1
     ensemble: Literal["final", "folds"] = "final"   # test predictions: the final model(s), or the fold models' mean
     # What every inner choice optimises (hyper-parameters, smoothing, early stopping on "official",
     # fusion weights) and the leaderboard ranks by: one of the subtask's criteria; None: its default
@@ -199,6 +203,8 @@ class RunDefinition:
         the weights once chosen."""
         out = {"description": self.description, "features": list(self.features), "external_data": self.external_data}
         chosen = {} if self.criterion is None else {"criterion": self.criterion}
+        if self.folds_repeats > 1:
+            chosen["folds_repeats"] = self.folds_repeats
         if self.fused:
             return {**out, "model": f"late fusion (weighted mean, weights by nested CV over films) of {self.subtask} "
                                     f"runs {', '.join(map(str, self.fuse))}",
@@ -210,11 +216,14 @@ class RunDefinition:
 
     def to_data(self) -> dict:
         """The definition as JSON-ready data: every field but ``path``, every model setting
-        (``None`` included), but ``criterion`` only when set (so that runs defined before it existed
-        keep their digest).  ``from_data(path, definition.to_data())`` is equal up to ``path``."""
+        (``None`` included), but ``criterion`` only when set and ``folds_repeats`` only above 1 (so
+        that runs defined before them keep their digest).  ``from_data(path, definition.to_data())``
+        is equal up to ``path``."""
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("model", "path")}
         if self.criterion is None:
             del data["criterion"]
+        if self.folds_repeats == 1:
+            del data["folds_repeats"]
         if self.fused:   # a fused run has no model of its own
             return {**data, "features": list(self.features), "fuse": list(self.fuse)}
         return {**data, "features": list(self.features), "fuse": list(self.fuse), "model": self.model.as_dict()}
@@ -438,8 +447,12 @@ def save_run(definition: RunDefinition, path) -> Path:
 
 
 def find_runs(folder) -> list[RunDefinition]:
-    """Every ``*.toml`` run under ``folder``, checking at most 5 per subtask and unique numbers."""
-    runs = [RunDefinition.load(p) for p in sorted(Path(folder).rglob("*.toml"))]
+    """Every ``*.toml`` run under ``folder`` (but its lockbox, :mod:`mediaeval.lockbox`), checking
+    at most 5 per subtask and unique numbers."""
+    from .lockbox import LOCKBOX_FILE
+
+    lockbox = Path(folder) / LOCKBOX_FILE
+    runs = [RunDefinition.load(p) for p in sorted(Path(folder).rglob("*.toml")) if p != lockbox]
     seen: dict[tuple[str, int], Path] = {}
     for run in runs:
         key = (run.subtask, run.run)

@@ -23,10 +23,11 @@ import numpy as np
 from . import evidence
 from .dataset import DEV
 from .errors import DataError
-from .folds import read_folds
+from .folds import read_repeats, read_seed, repeat_path
 from .metrics import (_pair, accuracy, average_precision, concordance_correlation, f1, mean_squared_error,
                       pearson_correlation, precision, quadrant_accuracy, recall)
 from .provenance import score_notes
+from .repeats import mean_over_repeats, notes_over_repeats, per_film_over_repeats, spread
 from .run_files import SCORER_FAILURES, Problems, RunFile, raise_if_errors, run_subtask
 from .task import FEAR, VALENCE_AROUSAL, Subtask, get, register_scorer
 
@@ -43,12 +44,21 @@ def _from_json(mapping: dict) -> dict:
     return {k: (math.nan if v is None else v) for k, v in mapping.items()}
 
 
+def _fold_json(fold: dict, read: bool = False) -> dict:
+    """A fold's entry of ``scores.json`` (its ``repeat`` when its scores are over repeats)."""
+    out = {"films": fold["films"], "official": (_from_json if read else _to_json)(fold["official"])}
+    return {**out, "repeat": fold["repeat"]} if "repeat" in fold else out
+
+
 @dataclass
 class Scores:
     """Figures of one run: the official ones, the pooled ones, per film, and, when scored by
     folds (:func:`score_folds`), each fold's official figures and their mean and standard
-    deviation over folds.  Undefined figures are ``nan``; :meth:`to_json` makes them ``None``
-    (what ``scores.json`` holds) and :meth:`from_json` reads them back."""
+    deviation over folds.  Scored over repeats of the cross-validation (:func:`score_repeats`):
+    the mean over repeats of each figure (:mod:`mediaeval.repeats`), every repeat's folds, and
+    each repeat's own scores in ``repeats`` (their fold seeds in ``repeat_seeds``).  Undefined
+    figures are ``nan``; :meth:`to_json` makes them ``None`` (what ``scores.json`` holds) and
+    :meth:`from_json` reads them back."""
 
     subtask: Subtask
     official: dict[str, float]
@@ -58,6 +68,8 @@ class Scores:
     folds: list[dict] | None = None      # per fold: {"films": [...], "official": {...}}; None: not by folds
     fold_mean: dict[str, float] = field(default_factory=dict)
     fold_std: dict[str, float] = field(default_factory=dict)
+    repeats: list[Scores] | None = None  # each repeat's scores by its folds; None: one cross-validation
+    repeat_seeds: list[int] = field(default_factory=list)
 
     def figure(self, key: str, which: str = "official") -> float | None:
         """An official figure (``which="official"``), or its mean or standard deviation over
@@ -65,25 +77,41 @@ class Scores:
         value = getattr(self, which).get(key)
         return None if _undefined(value) else value
 
+    def over_repeats(self, key: str) -> tuple[list[float | None], float | None] | None:
+        """``(values, sd)`` of an official figure over the repeats (each repeat's, and their
+        sample standard deviation: :func:`mediaeval.repeats.spread`), ``None`` for a figure
+        undefined; ``None`` when not scored over repeats."""
+        if not self.repeats:
+            return None
+        values = [r.figure(key) for r in self.repeats]
+        sd = spread(values)
+        return values, None if math.isnan(sd) else sd
+
     def to_json(self) -> dict:
-        """A JSON-ready dict; ``nan`` becomes ``None``."""
+        """A JSON-ready dict; ``nan`` becomes ``None``.  Over repeats, also ``repeats`` (each
+        repeat's scores and fold ``seed``) and ``over_repeats.<key> = {"values", "sd"}``."""
         out = {"subtask": self.subtask.name, "official": _to_json(self.official), "pooled": _to_json(self.pooled),
                "per_film": {film: _to_json(v) for film, v in self.per_film.items()}, "notes": list(self.notes)}
         if self.folds is not None:
-            out.update({"folds": [{"films": f["films"], "official": _to_json(f["official"])} for f in self.folds],
+            out.update({"folds": [_fold_json(f) for f in self.folds],
                         "fold_mean": _to_json(self.fold_mean), "fold_std": _to_json(self.fold_std)})
+        if self.repeats:
+            out["over_repeats"] = {k: dict(zip(("values", "sd"), self.over_repeats(k))) for k in self.official}
+            out["repeats"] = [{"seed": seed, **{k: v for k, v in r.to_json().items() if k != "subtask"}}
+                              for seed, r in zip(self.repeat_seeds, self.repeats)]
         return out
 
     @classmethod
     def from_json(cls, data: dict) -> Scores:
         """The scores of :meth:`to_json` (a ``scores.json``); ``None`` becomes ``nan``; ``ValueError``
         for a subtask of no known name."""
-        folds = data.get("folds")
+        folds, repeats = data.get("folds"), data.get("repeats")
         return cls(get(data["subtask"]), _from_json(data.get("official", {})), _from_json(data.get("pooled", {})),
                    {film: _from_json(v) for film, v in data.get("per_film", {}).items()}, list(data.get("notes", [])),
-                   None if folds is None else [{"films": f["films"], "official": _from_json(f["official"])}
-                                               for f in folds],
-                   _from_json(data.get("fold_mean", {})), _from_json(data.get("fold_std", {})))
+                   None if folds is None else [_fold_json(f, read=True) for f in folds],
+                   _from_json(data.get("fold_mean", {})), _from_json(data.get("fold_std", {})),
+                   None if not repeats else [cls.from_json({**r, "subtask": data["subtask"]}) for r in repeats],
+                   [r["seed"] for r in repeats or []])
 
     @classmethod
     def read(cls, path) -> Scores:
@@ -245,12 +273,41 @@ def score_folds(truth: dict[str, np.ndarray], prediction: dict[str, np.ndarray],
         films = [f for f in films if f in truth]
         fold = subtask.score({f: truth[f] for f in films}, {f: prediction[f] for f in films})
         per_fold.append({"films": films, "official": fold.official})
+    return _with_folds(scores, per_fold)
+
+
+def _with_folds(scores: Scores, per_fold: list[dict]) -> Scores:
+    """``scores`` with the folds ``per_fold`` and their mean and standard deviation."""
     scores.folds = per_fold
     for key in scores.official:
-        values = [f["official"][key] for f in per_fold if not _undefined(f["official"][key])]
+        values = [f["official"][key] for f in per_fold if not _undefined(f["official"].get(key))]
         scores.fold_mean[key] = float(np.mean(values)) if values else math.nan
         scores.fold_std[key] = float(np.std(values)) if values else math.nan
     return scores
+
+
+def score_repeats(truth: dict[str, np.ndarray], predictions: list[dict[str, np.ndarray]],
+                  repeats: list[list[list[str]]], subtask: Subtask, seed: int = 0) -> Scores:
+    """Scores of a run cross-validated on several fold splits: ``predictions[r]`` the out-of-fold
+    predictions of repeat ``r`` by its folds ``repeats[r]`` (fold seed ``seed + r``).  One repeat:
+    :func:`score_folds`.  Several: each repeat scored by :func:`score_folds`, then every figure
+    (official, pooled, per film) the mean over repeats (:mod:`mediaeval.repeats`), the folds every
+    repeat's (each with its ``repeat``, 1 to R) with their mean and standard deviation, the notes
+    of every repeat, and each repeat's scores in ``repeats``."""
+    if len(repeats) == 1:
+        return score_folds(truth, predictions[0], repeats[0], subtask)
+    scored = [score_folds(truth, p, folds, subtask) for p, folds in zip(predictions, repeats)]
+    return combine_repeats(scored, [seed + r for r in range(len(scored))])
+
+
+def combine_repeats(scored: list[Scores], seeds: list[int]) -> Scores:
+    """One :class:`Scores` of a run from its repeats' (``scored``, fold seeds ``seeds``): see
+    :func:`score_repeats`."""
+    combined = Scores(scored[0].subtask, mean_over_repeats([r.official for r in scored]),
+                      mean_over_repeats([r.pooled for r in scored]),
+                      per_film_over_repeats([r.per_film for r in scored]),
+                      notes_over_repeats([r.notes for r in scored], seeds), repeats=scored, repeat_seeds=list(seeds))
+    return _with_folds(combined, [{**f, "repeat": k} for k, r in enumerate(scored, start=1) for f in r.folds or []])
 
 
 def score_run(path, dataset, truncate: bool = False, folds_file=None) -> Scores:
@@ -263,14 +320,19 @@ def score_run(path, dataset, truncate: bool = False, folds_file=None) -> Scores:
     ground truth of the run's subtask, and by default exactly its number of segments;
     ``truncate=True`` cuts prediction and truth to the shorter length, as the script did, and
     says so in the notes.  With ``folds_file`` (a model folder's ``folds.json``) the scores are
-    by folds (:func:`score_folds`).  The notes start with :func:`mediaeval.provenance.score_notes`
-    (in-sample figures; a model's other labels).
+    by folds (:func:`score_folds`); a folds file of a run cross-validated several times
+    (``folds_repeats``) names every repeat's folds, and the run is then scored over repeats
+    (:func:`score_repeats`), ``path`` as the first repeat's out-of-fold run file and
+    ``repeat<r>/<its name>`` beside the folds file as repeat ``r``'s (as a model folder holds
+    them).  The notes start with :func:`mediaeval.provenance.score_notes` (in-sample figures; a
+    model's other labels).
 
     Raises
     ------
     DataError
         A malformed run file, a film without ground truth, or a length mismatch (without
-        ``truncate``), naming the film; a folds file naming a film the run does not hold.
+        ``truncate``), naming the film; a folds file naming a film the run does not hold; a
+        repeat's run file missing, or holding other films.
 
     The run is read one line at a time, keeping per film at most its truth's number of rows.
     """
@@ -280,9 +342,25 @@ def score_run(path, dataset, truncate: bool = False, folds_file=None) -> Scores:
     if folds_file is None:
         scores = run.subtask.score(truth, prediction)
     else:
-        scores = score_folds(truth, prediction, _folds_of(folds_file, run, truth), run.subtask)
+        repeats = _folds_of(folds_file, run, truth)
+        predictions = [prediction] + [_repeat_prediction(folds_file, r, run, truth, dataset, truncate)
+                                      for r in range(2, len(repeats) + 1)]
+        scores = score_repeats(truth, predictions, repeats, run.subtask, read_seed(folds_file))
     scores.notes[:0] = score_notes(run.path, dataset, run.subtask, truth) + notes
     return scores
+
+
+def _repeat_prediction(folds_file, repeat: int, run: RunFile, truth: dict, dataset, truncate: bool) -> dict:
+    """The predictions of repeat ``repeat``'s out-of-fold run file (``repeat<r>/<run name>`` beside
+    the folds file); :class:`DataError` when it is missing or holds other films than ``run``."""
+    path = Path(folds_file).parent / repeat_path(repeat, run.path.name)
+    if not path.is_file():
+        raise DataError(path, f"missing: {folds_file} names the folds of repeat {repeat}, and the out-of-fold run "
+                              f"file of that repeat is expected here (as mediaeval train writes it)")
+    other, _ = _read_scored(path, dataset)
+    if set(other.films) != set(truth):
+        raise DataError(path, f"holds other films than {run.path} (repeat 1); expected the same films")
+    return _paired(other, dataset, truncate)[1]
 
 
 def _read_scored(path, dataset) -> tuple[RunFile, Problems]:
@@ -303,15 +381,18 @@ def _read_scored(path, dataset) -> tuple[RunFile, Problems]:
     return run, problems
 
 
-def _folds_of(folds_file, run: RunFile, truth: dict) -> list[list[str]]:
-    """The folds of ``folds_file``; :class:`DataError` when one names a film the run does not hold."""
-    folds = read_folds(folds_file)
-    for k, films in enumerate(folds, start=1):
-        for film in films:
-            if film not in truth:
-                raise DataError(folds_file, f"fold {k}: film {film} is not in the run {run.path}; "
-                                            f"expected the folds of this run (folds.json of its model folder)")
-    return folds
+def _folds_of(folds_file, run: RunFile, truth: dict) -> list[list[list[str]]]:
+    """Every repeat's folds of ``folds_file``; :class:`DataError` when one names a film the run
+    does not hold."""
+    repeats = read_repeats(folds_file)
+    for r, folds in enumerate(repeats, start=1):
+        for k, films in enumerate(folds, start=1):
+            for film in films:
+                if film not in truth:
+                    raise DataError(folds_file, f"{f'repeat {r} ' if r > 1 else ''}fold {k}: film {film} is not in "
+                                                f"the run {run.path}; expected the folds of this run (folds.json of "
+                                                f"its model folder)")
+    return repeats
 
 
 def _paired(run, dataset, truncate: bool) -> tuple[dict, dict, list[tuple[str, int, int]]]:
@@ -407,15 +488,39 @@ def intervals(scores: Scores, resamples: int | None = None, seed: int | None = N
     return out
 
 
+def _fold_name(folds: list[dict], k: int) -> str:
+    """``fold k``, or ``repeat r fold j`` for the folds of scores over repeats."""
+    fold = folds[k - 1]
+    if "repeat" not in fold:
+        return f"fold {k}"
+    return f"repeat {fold['repeat']} fold {sum(1 for f in folds[:k] if f.get('repeat') == fold['repeat'])}"
+
+
+def _repeat_lines(scores: Scores) -> list[str]:
+    """The lines of scores over repeats (``score --folds`` of such a run): each repeat's official
+    figures, and their standard deviation beside the intervals over films."""
+    if not scores.repeats:
+        return []
+    rows = {f"repeat {r} (fold seed {seed})": repeat.official
+            for r, (seed, repeat) in enumerate(zip(scores.repeat_seeds, scores.repeats), start=1)}
+    rows["sd over repeats"] = {k: math.nan if scores.over_repeats(k)[1] is None else scores.over_repeats(k)[1]
+                               for k in scores.official}
+    return [f"\nover {len(scores.repeats)} repeats of the cross-validation (each film predicted out of fold once "
+            f"per repeat, on other folds): the official figures are the mean over repeats; their sample sd is how "
+            f"much the luck of the folds moves one repeat's figure:", _table(rows)]
+
+
 def format_scores(scores: Scores, detail: bool = False) -> str:
     """The scores as text, the one way every command shows them.
 
     By default one line of the official figures (``train``, ``pipeline``, ``fuse``, the titles
     of ``plot``): their side figures (``*_defined_films``, ``*_per_film``, film counts) are left
     out, but an undefined figure shows its mean over the films where it is defined, and a
-    figure scored by folds its mean ± standard deviation over folds.  With ``detail`` (``score``):
-    tables of the official and pooled figures, the 95 % interval of each official mean over films
-    (:func:`intervals`), per film and per fold, then the notes.
+    figure scored by folds its mean ± standard deviation over folds, and one scored over repeats
+    the standard deviation over repeats.  With ``detail`` (``score``): tables of the official and
+    pooled figures, the 95 % interval of each official mean over films (:func:`intervals`), each
+    repeat's figures and their standard deviation (over repeats), per film and per fold, then the
+    notes.
     """
     if detail:
         bounds = intervals(scores)
@@ -428,9 +533,10 @@ def format_scores(scores: Scores, detail: bool = False) -> str:
                       f"is defined):",
                       _table({"low": {k: lo for k, (lo, _) in bounds.items()},
                               "high": {k: hi for k, (_, hi) in bounds.items()}})]
-        lines += ["\nper film:", _table(scores.per_film)]
+        lines += _repeat_lines(scores) + ["\nper film:" if not scores.repeats else
+                                          "\nper film (the mean over repeats):", _table(scores.per_film)]
         if scores.folds is not None:
-            rows = {f"fold {k}": fold["official"] for k, fold in enumerate(scores.folds, start=1)}
+            rows = {_fold_name(scores.folds, k): fold["official"] for k, fold in enumerate(scores.folds, start=1)}
             rows.update({"mean over folds": scores.fold_mean, "std over folds": scores.fold_std})
             lines += ["\nper fold:", _table(rows)]
         return "\n".join(lines + [f"note: {note}" for note in scores.notes])
@@ -444,5 +550,7 @@ def format_scores(scores: Scores, detail: bool = False) -> str:
             extra.append(f"{_number(defined)} over the defined films")
         if scores.figure(key, "fold_mean") is not None:
             extra.append(f"folds {_number(scores.fold_mean[key])} ± {_number(scores.fold_std[key])}")
+        if scores.repeats and scores.over_repeats(key)[1] is not None:
+            extra.append(f"{len(scores.repeats)} repeats sd {_number(scores.over_repeats(key)[1])}")
         parts.append(f"{key} {_number(value)}" + (f" ({'; '.join(extra)})" if extra else ""))
     return ", ".join(parts)

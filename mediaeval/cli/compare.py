@@ -38,6 +38,11 @@ def leaderboard(model_dirs, dataset_root, as_json, as_csv, as_markdown, as_latex
     Runs are ranked by the criterion (valence/arousal: the mean of the two MSEs; fear: MAP;
     see --criterion), those tied with the best first.  Runs holding different films are
     compared on the films common to all, with a note.  Nothing is retrained.
+    A run cross-validated several times (folds_repeats) is weighed by each film's figure
+    averaged over repeats, its sd over repeats shown beside the interval, and its comparisons
+    resample the repeats as well as the films.  A run trained with a lockbox (mediaeval lockbox)
+    shows its figures on the lockbox films apart, with the constant's: a sanity check of the
+    out-of-fold figures on films no choice saw, not a ranking.
     """
     from ..leaderboard import plot_leaderboard, ranked, read_entry, to_flat_records, to_records
     from ..leaderboard_tables import format_latex, format_markdown, format_table

@@ -1,4 +1,4 @@
-"""Commands about models: ``train``, ``predict``."""
+"""Commands about models: ``train``, ``predict``, ``lockbox``."""
 from __future__ import annotations
 
 import click
@@ -21,12 +21,19 @@ from .options import check_team, cluster_option, dataset_option, executor, load_
 @click.option("--jobs", default=1, type=click.IntRange(1),
               help="Models trained at once, in separate processes (results do not depend on it).")
 @cluster_option()
-def train(run_config, dataset_root, features_dir, model_dir, team, overwrite, jobs, cluster):
+@click.option("--lockbox", "lockbox_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A lockbox (lockbox.toml of mediaeval lockbox): its films are set aside from the "
+                   "cross-validation and the final models, which then predict them once  [default: none]")
+def train(run_config, dataset_root, features_dir, model_dir, team, overwrite, jobs, cluster, lockbox_file):
     """Cross-validate a run by film, then train its final model on all development films.
 
     Writes into OUT the out-of-fold predictions of every development film as a run file (so that
     mediaeval score gives honest development figures), the folds, the scores (per fold, mean ±
     std), and for every model its Keras file, normalisation, per-epoch log (CSV, TensorBoard).
+    With folds_repeats = R > 1 in RUN_CONFIG the cross-validation is repeated on R fold splits
+    (seeds seed to seed+R-1): each repeat's models and out-of-fold run file go into repeat<r>/,
+    the scores are the mean over repeats with their sd, the final model is the same as with R = 1.
+    With --lockbox, the lockbox films' predictions and figures go into lockbox/ and lockbox.json.
     A model trained from another definition, team or features, or on other data (a film added or
     removed, its features or labels changed), is retrained (the changes are printed). Refused
     before training starts: a fused run (fuse = [...]: made by mediaeval fuse or pipeline), an
@@ -34,6 +41,7 @@ def train(run_config, dataset_root, features_dir, model_dir, team, overwrite, jo
     RUN_CONFIG, or that another train is writing, and features made from another version of a
     film's file (the film replaced since: extract or import them again).
     """
+    from ..lockbox import Lockbox
     from ..runs import load_run
     from ..scoring import format_scores
     from ..training import refuse_fused, train_run
@@ -41,12 +49,17 @@ def train(run_config, dataset_root, features_dir, model_dir, team, overwrite, jo
     config = load_run(run_config)
     refuse_fused(config)
     dataset = load_dataset(dataset_root)
+    lockbox = None if lockbox_file is None else Lockbox.load(lockbox_file).check(dataset)
     with executor(jobs, cluster) as runner:
-        result = train_run(config, dataset, features_dir, model_dir, team, overwrite, jobs=runner, echo=click.echo)
+        result = train_run(config, dataset, features_dir, model_dir, team, overwrite, jobs=runner, echo=click.echo,
+                           lockbox=lockbox)
     if result.skipped:
         click.echo(f"{model_dir} is already trained (use --overwrite to retrain)")
     click.echo(f"{config.name}: {format_scores(result.scores)}")
     click.echo(f"out-of-fold run file: {result.run_file}")
+    if result.lockbox is not None:
+        click.echo(f"lockbox ({len(result.lockbox.per_film)} films, scored once by the final model; a sanity "
+                   f"check, not a ranking): {format_scores(result.lockbox)}")
 
 
 @click.command()
@@ -81,7 +94,42 @@ def predict(model_dir, dataset_root, features_dir, out, film_names, force):
     click.echo(f"wrote {path} ({len(films)} films)")
 
 
-COMMANDS = [train, predict]
+@click.command()
+@dataset_option()
+@click.option("--runs", "runs_dir", default="runs", show_default=True, type=click.Path(exists=True, file_okay=False),
+              help="Folder of run definitions: the lockbox is written beside them, as RUNS/lockbox.toml.")
+@click.option("--count", type=click.IntRange(1), default=None,
+              help="Films to set aside  [default: --share of them]")
+@click.option("--share", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2, show_default=True,
+              help="Share of the annotated development films to set aside (rounded, at least 1), unless --count.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0), help="Seed of the draw.")
+def lockbox(dataset_root, runs_dir, count, share, seed):
+    """Set aside a lockbox: development films that no choice of the submission sees.
+
+    Draws --count films (or --share of them) from the development films, stratified for fear
+    (films with a fear segment, films without, films without fear annotations: each gives its
+    share, and at least one when it has 2 or more), and writes their names into
+    RUNS/lockbox.toml.  From then on mediaeval pipeline (and train --lockbox) leaves them out of
+    every fold, inner choice, fusion weight and final model, and the submitted models predict
+    them once: the leaderboard shows their figures apart, a sanity check of the out-of-fold
+    figures, not a ranking.  Choose it once, before training; an existing lockbox is never
+    replaced (remove the file to choose another: every run is then trained again).
+    """
+    from pathlib import Path
+
+    from ..lockbox import LOCKBOX_FILE, choose_lockbox, strata
+    from ..outputs import OutputGuard
+
+    dataset = load_dataset(dataset_root)
+    chosen = choose_lockbox(dataset, count, None if count is not None else share, seed)
+    path = chosen.save(Path(runs_dir) / LOCKBOX_FILE, OutputGuard(dataset_root=dataset.root))
+    groups = strata(dataset)
+    click.echo(f"wrote {path}: {len(chosen.films)} development films set aside: {', '.join(chosen.films)}")
+    click.echo("; ".join(f"{name}: {sum(n in chosen.films for n in names)} of {len(names)}"
+                         for name, names in groups.items() if names))
+
+
+COMMANDS = [train, predict, lockbox]
 
 
 @click.command()
@@ -106,12 +154,18 @@ COMMANDS = [train, predict]
                    "features where it names some (only those are extracted; the run's description says so); "
                    "the model folders then hold the lighter runs, and a later run without --light retrains "
                    "them.")
-def pipeline(dataset_root, team, runs_dir, features_dir, models_dir, out_dir, jobs, cluster, force, light):
+@click.option("--lockbox/--no-lockbox", "use_lockbox", default=True, show_default=True,
+              help="Honour RUNS/lockbox.toml (mediaeval lockbox) when there is one: its films are set aside from "
+                   "every run and fusion and scored once at the end.  --no-lockbox ignores it (the runs trained "
+                   "with it are then trained again on every film).")
+def pipeline(dataset_root, team, runs_dir, features_dir, models_dir, out_dir, jobs, cluster, force, light,
+             use_lockbox):
     """Everything for every run: extract, train, predict the test films, validate, package.
 
-    A run whose model was trained from another definition, features or data is retrained.
-    Prints the leaderboard of the runs (out-of-fold development figures beside the constant
-    baseline on the same folds; see mediaeval leaderboard) so that the team can choose.
+    A run whose model was trained from another definition, features, data or lockbox is
+    retrained.  Prints the leaderboard of the runs (out-of-fold development figures beside the
+    constant baseline on the same folds, and the lockbox's figures apart if RUNS/lockbox.toml
+    sets one aside; see mediaeval leaderboard and mediaeval lockbox) so that the team can choose.
     """
     from pathlib import Path
 
@@ -122,7 +176,8 @@ def pipeline(dataset_root, team, runs_dir, features_dir, models_dir, out_dir, jo
     dataset = load_dataset(dataset_root)
     with executor(jobs, cluster) as runner:
         zip_path, outcomes = build_submission(runs_dir, dataset, features_dir, models_dir, out_dir,
-                                              team, force=force, jobs=runner, echo=click.echo, light=light)
+                                              team, force=force, jobs=runner, echo=click.echo, light=light,
+                                              use_lockbox=use_lockbox)
     click.echo("\n" + format_table(leaderboard([Path(models_dir) / o.name for o in outcomes], dataset)))
     click.echo(f"submission: {zip_path} ({len(outcomes)} runs)")
 

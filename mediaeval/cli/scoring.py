@@ -16,7 +16,8 @@ from .options import dataset_option, load_dataset
 @click.option("--truncate", is_flag=True,
               help="Cut prediction and truth to the shorter length per film, as the 2017 script did.")
 @click.option("--folds", "folds_file", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Folds file (folds.json of a model folder): add per-fold figures, mean ± std.")
+              help="Folds file (folds.json of a model folder): add per-fold figures, mean ± std; for a run "
+                   "cross-validated R times (folds_repeats), the mean over repeats and their sd.")
 def score(run_file, dataset_root, as_json, truncate, folds_file):
     """Score a run file against the dataset's ground truth.
 
@@ -28,7 +29,11 @@ def score(run_file, dataset_root, as_json, truncate, folds_file):
     precision, recall and F1 over all segments and their means per film (*_per_film), and the
     false-alarm rate on the films without fear (the share of their segments labelled 1).
     Every official mean over films comes with its 95 % interval (percentile bootstrap over
-    films, 2,000 resamples, seed 0; "intervals" in JSON, [low, high]).
+    films, 2,000 resamples, seed 0; "intervals" in JSON, [low, high]).  With --folds of a run
+    cross-validated several times (folds_repeats: folds.json names each repeat's folds), the
+    out-of-fold run file of each repeat is read from repeat<r>/ beside the folds file: every
+    figure is the mean over repeats, and each repeat's and their sd are shown beside the
+    intervals ("repeats" and "over_repeats" in JSON).
     A note says when figures are in-sample (predict --films dev with a model folder: its models
     were trained on those films) and, for a model folder's run file, when the labels it was
     trained on are not the dataset's (or cannot be checked: a model folder of an older mediaeval).

@@ -27,8 +27,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @dataclass(frozen=True)
 class FitJob:
-    """One model to train, keyed by its fold (1 to ``n_folds``; None: the final model) and seed,
-    and the films it predicts."""
+    """One model to train, keyed by its repeat of the cross-validation (1 to the run's
+    ``folds_repeats``; 1 for the final model), its fold (1 to ``n_folds``; None: the final model)
+    and seed, and the films it predicts."""
 
     fold: int | None
     seed: int
@@ -42,16 +43,20 @@ class FitJob:
     criterion: str | None = None   # what the model's choices optimise (the run's; None: the subtask's)
     post: PostProcessing | None = None   # the post-processing to keep instead of choosing one (the
                                          # final LSTM's: the median of its folds' choices)
+    repeat: int = 1        # the repeat of the cross-validation (folds_repeats > 1: its fold split)
 
     @property
-    def key(self) -> tuple[int | None, int]:
-        return self.fold, self.seed
+    def key(self) -> tuple[int, int | None, int]:
+        return self.repeat, self.fold, self.seed
 
     @property
     def label(self) -> str:
-        """The bar's and the failure's name: ``fold 2/5 seed 0``, ``final seed 0``."""
-        return (f"final seed {self.seed}" if self.fold is None
-                else f"fold {self.fold}{f'/{self.n_folds}' if self.n_folds else ''} seed {self.seed}")
+        """The bar's and the failure's name: ``fold 2/5 seed 0``, ``repeat 2 fold 2/5 seed 0``,
+        ``final seed 0``."""
+        if self.fold is None:
+            return f"final seed {self.seed}"
+        return (f"{f'repeat {self.repeat} ' if self.repeat > 1 else ''}fold {self.fold}"
+                f"{f'/{self.n_folds}' if self.n_folds else ''} seed {self.seed}")
 
 
 @dataclass(frozen=True)
