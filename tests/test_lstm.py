@@ -132,7 +132,7 @@ def test_early_stopping_is_nested_and_the_final_model_sees_every_film(tmp_path):
     from mediaeval.workers import as_executor
 
     ModelFolder(tmp_path).write_manifest(state="partial", token="t")   # as train_run marks the folder it writes
-    _, folds = _train_into(tmp_path, config, films, "run.txt", progress=False, jobs=as_executor(1), token="t")
+    _, folds, _ = _train_into(tmp_path, config, films, [], "run.txt", progress=False, jobs=as_executor(1), token="t")
     kept = []
     for k, held in enumerate(folds, start=1):
         fold = json.loads((tmp_path / f"fold{k}/seed3/settings.json").read_text())
