@@ -33,6 +33,33 @@ chunk_steps = 16
 batch_films = 2
 """
 
+# A tiny LSTM run of one epoch (format with subtask, description and units): write_tiny_run.
+TINY_RUN = """subtask = "{subtask}"
+run = 1
+description = "{description}"
+features = ["visual-stats", "audio-stats"]
+seed = 1
+folds = 2
+
+[model]
+lstm_units = {units}
+epochs = 1
+chunk_steps = 16
+batch_films = 2
+"""
+
+# A per-segment (ridge) valence/arousal run on the default features (format with seed).
+RIDGE_RUN = """subtask = "valence_arousal"
+run = 1
+description = "ridge per segment"
+features = ["visual-stats", "audio-stats"]
+seed = {seed}
+folds = 2
+
+[model]
+type = "ridge"
+"""
+
 
 def invoke(*args, catch_exceptions: bool = False):
     """Run the ``mediaeval`` command with ``args`` (any objects, made strings) in Click's runner."""
@@ -176,3 +203,31 @@ def cli_with_mount(args, folder, mount: str):
     return subprocess.run(["unshare", "-rm", "sh", "-c", f'{setup} && shift && exec "$@"', "sh", str(folder),
                            sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, env=env,
                           timeout=600)
+
+
+def write_tiny_run(path, subtask="valence_arousal", description="tiny run", units=8, extra=""):
+    """Write :data:`TINY_RUN` to ``path`` (``extra`` lines appended to its ``[model]`` table); returns ``path``."""
+    path.write_text(TINY_RUN.format(subtask=subtask, description=description, units=units) + extra)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny_dataset, features, tmp_path_factory):
+    """``(model folder, run definition)``: :data:`TINY_RUN` trained into a folder that existed,
+    empty (allowed), for team T, once per module.  Tests that change it work on a copy (copy_model)."""
+    root = tmp_path_factory.mktemp("models")
+    config = write_tiny_run(root / "run1.toml")
+    (root / "va").mkdir()
+    result = invoke("train", config, "--dataset", tiny_dataset, "--features", features, "--out", root / "va",
+                    "--team", "T")
+    assert result.exit_code == 0, result.output
+    return root / "va", config
+
+
+def copy_model(tiny_model, tmp_path) -> Path:
+    """A copy of :func:`tiny_model`'s model folder, ``tmp_path / "va"``."""
+    import shutil
+
+    model_dir = tmp_path / "va"
+    shutil.copytree(tiny_model[0], model_dir)
+    return model_dir

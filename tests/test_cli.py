@@ -1,4 +1,5 @@
 import json
+import os
 import re
 import subprocess
 import sys
@@ -9,8 +10,9 @@ import pytest
 from scipy.stats import pearsonr
 from sklearn.metrics import average_precision_score, mean_squared_error
 
-from conftest import fear_text, invoke, valence_arousal_text
+from conftest import REPO, fear_text, invoke, valence_arousal_text, write_tiny_run
 from mediaeval.dataset import Dataset
+from mediaeval.model_folder import write_manifest
 from mediaeval.task import FEAR, VALENCE_AROUSAL
 
 COMMANDS = ["sample", "inspect", "baseline", "validate", "score", "package", "extract", "train", "predict",
@@ -313,3 +315,40 @@ def test_issue20_a_full_disk_names_the_file(tiny_dataset, features, demo_runs, t
     last = done.stderr.splitlines()[-1]
     assert re.fullmatch(rf"Error: {re.escape(str(out))}/\S+: No space left on device", last), done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_checks_come_before_tensorflow(tiny_dataset, features, tmp_path):
+    """Refusals of train and predict (out folder, [model] ranges, incomplete model) start no TensorFlow."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "notes.txt").write_text("notes\n")
+    good = write_tiny_run(tmp_path / "good.toml")
+    bad = write_tiny_run(tmp_path / "bad.toml", extra="input_dropout = 1.5\n")
+    incomplete = tmp_path / "incomplete"
+    incomplete.mkdir()
+    write_manifest(incomplete, state="partial", pid=1)
+    calls = [["train", good, "--dataset", tiny_dataset, "--features", features, "--out", victim],
+             ["train", bad, "--dataset", tiny_dataset, "--features", features, "--out", tmp_path / "m"],
+             ["predict", incomplete, "--dataset", tiny_dataset, "--features", features,
+              "--out", tmp_path / "me17ei_T_valence_arousal_run1.txt"]]
+    argv = [[str(a) for a in call] for call in calls]
+    script = ("import json, sys\nfrom click.testing import CliRunner\nfrom mediaeval.cli import cli\n"
+              f"codes = [CliRunner().invoke(cli, args).exit_code for args in {argv!r}]\n"
+              "print(json.dumps([codes, 'tensorflow' in sys.modules]))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
+    assert json.loads(done.stdout.splitlines()[-1]) == [[1, 1, 1], False]
+
+
+@pytest.mark.parametrize("command", ["train", "pipeline"])
+def test_a_team_name_that_cannot_be_a_file_name_is_a_usage_error(tiny_dataset, features, tmp_path, command):
+    (tmp_path / "runs" / "valence_arousal").mkdir(parents=True)
+    config = write_tiny_run(tmp_path / "runs" / "valence_arousal" / "run1.toml")
+    args = (["train", config, "--dataset", tiny_dataset, "--features", features, "--out", tmp_path / "m"]
+            if command == "train" else ["pipeline", "--dataset", tiny_dataset, "--runs", tmp_path / "runs",
+                                        "--features", features, "--models", tmp_path / "m", "--out", tmp_path / "s"])
+    result = invoke(*args, "--team", "my team")
+    assert result.exit_code == 2
+    assert ("Invalid value for '--team': 'my team': expected letters, digits and '-' only (it goes into file "
+            "names me17ei_<TEAM>_...)") in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]

@@ -1,11 +1,15 @@
 """The LSTM, chunked training and inference, folds, run definitions."""
+import json
+
 import numpy as np
 import pytest
 
+from conftest import invoke, write_tiny_run
 from mediaeval.errors import DataError
 from mediaeval.folds import make_folds, read_folds, write_folds
 from mediaeval.model import (ModelSettings, Trainer, build_model, pad_films, positive_weight, predict_films,
                              set_seed)
+from mediaeval.model_folder import stored_run
 from mediaeval.runs import load_run
 from mediaeval.task import FEAR, VALENCE_AROUSAL
 
@@ -133,3 +137,28 @@ def test_run_definitions(tmp_path):
         good.write_text(text)
         with pytest.raises(DataError, match=message):
             load_run(good)
+
+
+def test_bfloat16_run_loads_and_trains(tiny_dataset, features, tmp_path):
+    config = write_tiny_run(tmp_path / "run1.toml", extra='projection_dtype = "bfloat16"\n')
+    assert load_run(config).model.projection_dtype == "bfloat16"
+    from mediaeval import lstm_layer
+    from mediaeval.cpu import NATIVE, bfloat16_support
+
+    lstm_layer._WARNED.clear()   # warned once per process: this test expects it where bfloat16 is emulated
+    import warnings
+
+    expected = (pytest.warns(UserWarning, match="no native bfloat16, so it is emulated")
+                if bfloat16_support() != NATIVE else warnings.catch_warnings())
+    with expected:   # both restore the warning filters on leaving
+        warnings.filterwarnings("ignore", "__array__ implementation", DeprecationWarning)   # as setup.cfg does
+        result = invoke("train", config, "--dataset", tiny_dataset, "--features", features, "--out", tmp_path / "m")
+    assert result.exit_code == 0, result.output
+    assert stored_run(tmp_path / "m").model.projection_dtype == "bfloat16"
+    settings = json.loads((tmp_path / "m" / "final" / "seed1" / "settings.json").read_text())
+    assert settings["settings"]["projection_dtype"] == "bfloat16"
+    out = tmp_path / "me17ei_team_valence_arousal_run1.txt"
+    result = invoke("predict", tmp_path / "m", "--dataset", tiny_dataset, "--features", features, "--out", out)
+    assert result.exit_code == 0, result.output
+    values = np.array([ln.split() for ln in out.read_text().splitlines()[1:]], float)
+    assert values.shape[1] == 2 and np.isfinite(values).all()
