@@ -231,3 +231,51 @@ def copy_model(tiny_model, tmp_path) -> Path:
     model_dir = tmp_path / "va"
     shutil.copytree(tiny_model[0], model_dir)
     return model_dir
+
+
+def make_dataset(root, films=(("A", 3), ("B", 2), ("MEDIAEVAL17_00", 2), ("MEDIAEVAL17_01", 1))):
+    """An annotation-only dataset under ``root`` (``films``: name and segment count; names starting
+    with MEDIAEVAL17 are test films): valence i/10 - 0.1, arousal 0.1 - i/10, fear i % 2; returns ``root``."""
+    for film, k in films:
+        folder = root / ("test" if film.startswith("MEDIAEVAL17") else "dev")
+        folder.mkdir(parents=True, exist_ok=True)
+        values = [(round(i / 10 - 0.1, 1), round(0.1 - i / 10, 1)) for i in range(k)]
+        (folder / f"{film}_valence_arousal.txt").write_text(valence_arousal_text(values))
+        (folder / f"{film}_fear.txt").write_text(fear_text([i % 2 for i in range(k)]))
+    return root
+
+
+def junk_run(path, value_lines=120_000, names=60_000):
+    """A few MB of junk: lines of words before any film (E102 each), then unknown film names
+    (E103 each)."""
+    with open(path, "w") as handle:
+        for i in range(value_lines):
+            handle.write(f"junk{i} more words here\n")
+        for i in range(names):
+            handle.write(f"NoSuchFilm{i}\n")
+    return path
+
+
+def write_test_runs(folder, team="T"):
+    """Valid runs of the test films of :func:`make_dataset`, valence_arousal run 1 and fear run 1 of
+    ``team``, each with a description, written into ``folder``; returns their paths."""
+    import numpy as np
+
+    from mediaeval.submission import write_run
+    from mediaeval.task import FEAR, VALENCE_AROUSAL, fear_rows
+
+    folder.mkdir(parents=True, exist_ok=True)
+    va = write_run(folder / f"me17ei_{team}_valence_arousal_run1.txt",
+                   {"MEDIAEVAL17_00": np.array([[0.1, 0.2], [0.3, 0.1]]), "MEDIAEVAL17_01": np.array([[0.0, 0.5]])},
+                   VALENCE_AROUSAL, {"description": "va"})
+    fear = write_run(folder / f"me17ei_{team}_fear_run1.txt",
+                     {"MEDIAEVAL17_00": fear_rows([0.1, 0.7]), "MEDIAEVAL17_01": fear_rows([0.3])}, FEAR,
+                     {"description": "fear"})
+    return [va, fear]
+
+
+@pytest.fixture
+def data(tmp_path):
+    """:func:`make_dataset`'s default films (development A and B, test MEDIAEVAL17_00 and _01) under
+    ``tmp_path / "data"``."""
+    return make_dataset(tmp_path / "data")

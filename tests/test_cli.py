@@ -1,3 +1,5 @@
+"""The mediaeval command: every command's help, usage errors, the commands on tiny data, and a
+user's mistake or a system error as one line (a bug keeps its traceback)."""
 import json
 import os
 import re
@@ -7,10 +9,11 @@ import zipfile
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from scipy.stats import pearsonr
 from sklearn.metrics import average_precision_score, mean_squared_error
 
-from conftest import REPO, fear_text, invoke, valence_arousal_text, write_tiny_run
+from conftest import REPO, fear_text, invoke, valence_arousal_text, write_test_runs, write_tiny_run
 from mediaeval.dataset import Dataset
 from mediaeval.model_folder import write_manifest
 from mediaeval.task import FEAR, VALENCE_AROUSAL
@@ -352,3 +355,66 @@ def test_a_team_name_that_cannot_be_a_file_name_is_a_usage_error(tiny_dataset, f
     assert ("Invalid value for '--team': 'my team': expected letters, digits and '-' only (it goes into file "
             "names me17ei_<TEAM>_...)") in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
+
+
+def _cli_in_subprocess(args, file_size_limit=None):
+    """Run the CLI in a child process, optionally with writes limited to ``file_size_limit`` bytes
+    (a full disk: every write past it fails with an OSError, EFBIG)."""
+    code = ("import resource, signal, sys\n"
+            "limit = int(sys.argv[1])\n"
+            "if limit >= 0:\n"
+            "    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+            "    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))\n"
+            "from mediaeval.cli import main\n"
+            "sys.argv = ['mediaeval'] + sys.argv[2:]\n"
+            "main()\n")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    limit = -1 if file_size_limit is None else file_size_limit
+    return subprocess.run([sys.executable, "-c", code, str(limit), *map(str, args)], capture_output=True,
+                          text=True, env=env, timeout=600)
+
+
+def test_full_disk_in_baseline_and_package_is_one_line(data, tmp_path):
+    out = tmp_path / "out" / "me17ei_T_valence_arousal_run1.txt"
+    done = _cli_in_subprocess(["baseline", "--dataset", data, "--subtask", "valence_arousal", "--films", "test",
+                               "--out", out], file_size_limit=10)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip() == f"Error: {out}: File too large"
+    assert list((tmp_path / "out").iterdir()) == []
+    runs = write_test_runs(tmp_path / "runs")
+    zip_path = tmp_path / "out" / "me17ei_T.zip"
+    done = _cli_in_subprocess(["package", *runs, "--team", "T", "--dataset", data, "--out", zip_path],
+                              file_size_limit=100)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip() == f"Error: {zip_path}: File too large"
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_cli_turns_os_errors_into_one_line_and_leaves_other_errors(tmp_path):
+    import click
+
+    from mediaeval.cli import _Group
+
+    @click.group(cls=_Group)
+    def group():
+        pass
+
+    @group.command()
+    @click.argument("kind")
+    def fail(kind):
+        if kind == "os":
+            open(tmp_path / "missing" / "file.txt")
+        if kind == "nameless":
+            raise OSError(28, "No space left on device")
+        raise {"bug": TypeError, "interrupt": KeyboardInterrupt}[kind]("boom")
+
+    runner = CliRunner()
+    result = runner.invoke(group, ["fail", "os"])
+    assert result.exit_code == 1
+    assert result.output == f"Error: {tmp_path / 'missing' / 'file.txt'}: No such file or directory\n"
+    result = runner.invoke(group, ["fail", "nameless"])
+    assert result.exit_code == 1 and result.output == "Error: No space left on device\n"
+    assert isinstance(runner.invoke(group, ["fail", "bug"]).exception, TypeError)
+    with pytest.raises(click.exceptions.Abort) as caught:  # Click's own Ctrl-C handling, untouched
+        runner.invoke(group, ["fail", "interrupt"], catch_exceptions=False, standalone_mode=False)
+    assert isinstance(caught.value.__cause__, KeyboardInterrupt)

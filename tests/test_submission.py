@@ -1,12 +1,13 @@
+import re
 import zipfile
 
 import numpy as np
 import pytest
 
-from conftest import fear_text, valence_arousal_text
+from conftest import fear_text, invoke, junk_run, valence_arousal_text, write_test_runs
 from mediaeval.dataset import Dataset
 from mediaeval.errors import DataError, MediaevalError
-from mediaeval.run_files import PROBLEM_CODES, parse_run_name, read_run, run_filename, validate_run
+from mediaeval.run_files import PROBLEM_CAP, PROBLEM_CODES, parse_run_name, read_run, run_filename, validate_run
 from mediaeval.submission import package_runs, write_run
 from mediaeval.task import FEAR, SUBTASKS, VALENCE_AROUSAL, fear_rows
 
@@ -198,3 +199,74 @@ def test_a_run_file_knows_its_subtask_as_the_object_and_workers_get_the_same_obj
     # a subtask crossing a process boundary (a worker's Scores, a RunFile) is the same object there
     assert pickle.loads(pickle.dumps(run)).subtask is FEAR
     assert pickle.loads(pickle.dumps(VALENCE_AROUSAL)) is VALENCE_AROUSAL
+
+
+def test_package_refusal_is_capped(data, tmp_path):
+    junk = junk_run(tmp_path / "me17ei_T_valence_arousal_run1.txt")
+    with pytest.raises(MediaevalError) as caught:
+        package_runs([junk], "T", tmp_path / "me17ei_T.zip", Dataset.discover(data))
+    message = str(caught.value)
+    assert f"{junk}: … and 119950 more E102 problems" in message
+    assert message.count(": E102 ") == PROBLEM_CAP
+    assert len(message) < 20_000
+    assert not (tmp_path / "me17ei_T.zip").exists()
+
+
+def test_write_run_refuses_names_a_run_file_cannot_hold(tmp_path, data):
+    for name in ("My Film", "1917"):
+        with pytest.raises(ValueError, match=f"film {name!r}: a run file cannot hold this name"):
+            write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt", {name: np.zeros((1, 2))}, VALENCE_AROUSAL)
+    assert list(tmp_path.glob("me17ei*")) == []
+
+
+def test_malformed_description_in_package_is_one_line(data, tmp_path):
+    runs = write_test_runs(tmp_path / "runs")
+    sidecar = runs[0].with_name(runs[0].name + ".json")
+    sidecar.write_text("{not json")
+    result = invoke("package", *runs, "--team", "T", "--dataset", data, "--out", tmp_path / "me17ei_T.zip")
+    assert result.exit_code == 1
+    assert f"{sidecar}: expected a JSON object describing the run" in result.output
+    assert not (tmp_path / "me17ei_T.zip").exists()
+    sidecar.write_text("[1, 2]")
+    with pytest.raises(MediaevalError, match=re.escape(f"{sidecar}: expected a JSON object")):
+        package_runs(runs, "T", tmp_path / "me17ei_T.zip", Dataset.discover(data))
+
+
+def test_package_out_naming_an_input_is_refused(data, tmp_path):
+    runs = write_test_runs(tmp_path / "runs")
+    before = runs[0].read_bytes()
+    for force in ((), ("--force",)):
+        result = invoke("package", *runs, "--team", "T", "--dataset", data, "--out", runs[0], *force)
+        assert result.exit_code == 1
+        assert f"{runs[0]} is one of the run files given" in result.output
+        assert runs[0].read_bytes() == before
+    sidecar = runs[0].with_name(runs[0].name + ".json")
+    result = invoke("package", *runs, "--team", "T", "--dataset", data, "--out", sidecar, "--force")
+    assert result.exit_code == 1 and f"{sidecar} is one of the run files given" in result.output
+    assert sidecar.read_text().startswith("{")
+    annotation = data / "test" / "MEDIAEVAL17_00_fear.txt"
+    result = invoke("package", *runs, "--team", "T", "--dataset", data, "--out", annotation, "--force")
+    assert result.exit_code == 1 and "is not a zip made by mediaeval package" in result.output
+    assert annotation.read_text().startswith("Id\tTime\tFear")
+    with pytest.raises(MediaevalError, match="is a folder"):
+        package_runs(runs, "T", data, Dataset.discover(data), force=True)
+
+
+def test_force_replaces_only_a_zip_the_tool_wrote(data, tmp_path):
+    runs = write_test_runs(tmp_path / "runs")
+    other = tmp_path / "other.zip"
+    with zipfile.ZipFile(other, "w") as archive:
+        archive.writestr("holiday.jpg", b"photo")
+    with pytest.raises(MediaevalError, match="is not a zip made by mediaeval package"):
+        package_runs(runs, "T", other, Dataset.discover(data), force=True)
+    assert zipfile.ZipFile(other).namelist() == ["holiday.jpg"]
+    made = package_runs(runs, "T", tmp_path / "me17ei_T.zip", Dataset.discover(data))
+    package_runs(runs[:1], "T", made, Dataset.discover(data))       # as package wrote it: replaced
+    assert sorted(zipfile.ZipFile(made).namelist()) == ["README.txt", runs[0].name]
+    with zipfile.ZipFile(made, "a") as archive:                      # changed since: only with force
+        archive.writestr("notes.txt", "mine")
+    with pytest.raises(MediaevalError, match="is not a zip made by mediaeval \\(or was changed since\\); use --force"):
+        package_runs(runs, "T", made, Dataset.discover(data))
+    assert "notes.txt" in zipfile.ZipFile(made).namelist()
+    package_runs(runs, "T", made, Dataset.discover(data), force=True)
+    assert sorted(zipfile.ZipFile(made).namelist()) == sorted(["README.txt", *(r.name for r in runs)])
