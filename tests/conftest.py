@@ -279,3 +279,18 @@ def data(tmp_path):
     """:func:`make_dataset`'s default films (development A and B, test MEDIAEVAL17_00 and _01) under
     ``tmp_path / "data"``."""
     return make_dataset(tmp_path / "data")
+
+
+@pytest.fixture
+def run_dataset(tmp_path):
+    """The :class:`~mediaeval.dataset.Dataset` of dev films A (3 segments) and B (2), test films
+    MEDIAEVAL17_00 (2) and MEDIAEVAL17_01 (1): annotations only, valence i/10, arousal -i/10, fear i % 2."""
+    from mediaeval.dataset import Dataset
+
+    root = tmp_path / "data"
+    for film, k in [("A", 3), ("B", 2), ("MEDIAEVAL17_00", 2), ("MEDIAEVAL17_01", 1)]:
+        folder = root / ("dev" if film in "AB" else "test")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{film}_valence_arousal.txt").write_text(valence_arousal_text([(i / 10, -i / 10) for i in range(k)]))
+        (folder / f"{film}_fear.txt").write_text(fear_text([i % 2 for i in range(k)]))
+    return Dataset.discover(root)

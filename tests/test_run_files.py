@@ -6,12 +6,14 @@ import tracemalloc
 import zipfile
 
 import numpy as np
+import pytest
 
 from conftest import REPO, invoke, junk_run, make_dataset, write_test_runs
 from mediaeval.dataset import Dataset
-from mediaeval.run_files import PROBLEM_CAP, PROBLEM_CODES, validate_run
+from mediaeval.errors import DataError
+from mediaeval.run_files import PROBLEM_CAP, PROBLEM_CODES, parse_run_name, read_run, run_filename, validate_run
 from mediaeval.submission import write_run
-from mediaeval.task import VALENCE_AROUSAL
+from mediaeval.task import FEAR, VALENCE_AROUSAL, fear_rows
 
 
 def test_validate_output_is_capped(data, tmp_path):
@@ -137,3 +139,104 @@ def test_a_bom_is_an_error_and_unsorted_films_a_warning(data, tmp_path):
     assert result.exit_code == 0, result.output
     with zipfile.ZipFile(tmp_path / "unsorted.zip") as archive:
         assert archive.read(unsorted.name) == unsorted.read_bytes()      # packaged as it is
+
+
+def test_names():
+    assert run_filename("team-1", FEAR, 3) == "me17ei_team-1_fear_run3.txt"
+    name = parse_run_name("x/me17ei_ABC_valence_arousal_run5.txt")
+    assert (name.team, name.subtask, name.number) == ("ABC", "valence_arousal", 5)
+    assert parse_run_name("me17ei_ABC_valence_arousal_run6.txt") is None
+    assert parse_run_name("me17ei_ABC_arousal_run1.txt") is None
+    with pytest.raises(ValueError, match="team name"):
+        run_filename("a b", FEAR, 1)
+
+
+def test_valid_runs_have_no_problem(tmp_path, run_dataset):
+    va = write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt",
+                   {"A": np.array([[0.1, 0.2], [0.3, 0.1], [0.0, 0.0]]), "B": np.array([[0, 0], [0.5, -0.5]])},
+                   VALENCE_AROUSAL)
+    fear = write_run(tmp_path / "me17ei_T_fear_run2.txt",
+                     {"MEDIAEVAL17_00": fear_rows([0.1, 0.7]), "MEDIAEVAL17_01": fear_rows([0.3])}, FEAR)
+    assert validate_run(va, run_dataset) == []
+    assert validate_run(fear, run_dataset) == []
+
+
+def test_tabs_and_crlf_are_fine(tmp_path, run_dataset):
+    path = tmp_path / "me17ei_T_valence_arousal_run1.txt"
+    path.write_bytes(b"A\r\n0.1\t0.2\r\n0.2\t0.1\r\n0.1\t0.2\r\nB\r\n0\t0\r\n1\t1\r\n")
+    assert validate_run(path, run_dataset) == []
+
+
+def codes(problems):
+    """(line, code) of each problem but W202 (constant predictions, tested on its own by
+    test_constant_predictions_are_a_warning; these files' few lines are often constant)."""
+    return [(p.line, p.code) for p in problems if p.code != "W202"]
+
+
+def test_every_problem_is_reported_with_line_and_code(tmp_path, run_dataset):
+    path = tmp_path / "me17ei_T_valence_arousal_run1.txt"
+    path.write_text("0.1 0.2\n"            # 1: value before any film
+                    "A\n"                  # 2
+                    "0.1 0.2 0.3\n"        # 3: three values
+                    "1.5 0.0\n"            # 4: out of range
+                    "inf 0.0\n"            # 5: not finite
+                    "C\n"                  # 6: unknown film
+                    "0 0\n"
+                    "A\n")                 # 8: twice
+    problems = [p for p in validate_run(path, run_dataset) if p.code != "W202"]
+    assert codes(problems) == [(0, "E105"), (1, "E102"), (3, "E108"), (4, "E110"), (5, "E109"),
+                               (6, "E103"), (8, "E104")]
+    assert str(problems[0]) == f"{path}:0: E105 development film B is missing"
+    assert str(problems[3]) == f"{path}:4: E110 valence 1.5 is outside [-1, 1]"
+
+
+def test_segment_count_and_mixed_sets(tmp_path, run_dataset):
+    path = tmp_path / "me17ei_T_valence_arousal_run1.txt"
+    path.write_text("A\n0 0\nB\n0 0\n0 0\nMEDIAEVAL17_00\n0 0\n0 0\n")
+    assert codes(validate_run(path, run_dataset)) == [(0, "E106"), (1, "E107")]
+    assert "film A has 1 segment lines, expected 3" in str(validate_run(path, run_dataset)[1])
+
+
+def test_fear_values_and_label_only_warning(tmp_path, run_dataset):
+    path = tmp_path / "me17ei_T_fear_run1.txt"
+    path.write_text("MEDIAEVAL17_00\n2 0.5\n1\nMEDIAEVAL17_01\n0 1.5\n")
+    problems = validate_run(path, run_dataset)
+    assert codes(problems) == [(2, "E111"), (3, "W201"), (5, "E112")]
+    assert [p.is_error for p in problems] == [True, False, True]
+
+
+def test_bad_name_is_reported_and_content_still_checked(tmp_path, run_dataset):
+    path = tmp_path / "my_run.txt"
+    path.write_text("A\n0 0\n0 0\n0 0\nB\n0 0\n5 0\n")
+    assert codes(validate_run(path, run_dataset)) == [(0, "E100"), (7, "E110")]
+
+
+def test_empty_file(tmp_path, run_dataset):
+    path = tmp_path / "me17ei_T_fear_run1.txt"
+    path.write_text("")
+    assert codes(validate_run(path, run_dataset)) == [(0, "E101")]
+
+
+def test_every_code_is_documented():
+    readme = (__import__("pathlib").Path(__file__).parents[1] / "README.md").read_text()
+    for code in PROBLEM_CODES:
+        assert code in readme
+
+
+def test_read_run_raises_listing_problems(tmp_path):
+    path = tmp_path / "me17ei_T_fear_run1.txt"
+    path.write_text("F\n3 0.5\n0 x\n")
+    with pytest.raises(DataError, match=r"2 problem\(s\)") as caught:
+        read_run(path)
+    assert f"{path}:2: E111" in str(caught.value) and f"{path}:3: E109" in str(caught.value)
+
+
+def test_a_run_file_knows_its_subtask_as_the_object_and_workers_get_the_same_object(tmp_path):
+    import pickle
+
+    path = write_run(tmp_path / "me17ei_T_fear_run1.txt", {"A": fear_rows([0.2, 0.9])}, FEAR)
+    run = read_run(path)
+    assert run.subtask is FEAR and str(run.subtask) == "fear" and parse_run_name(path).task is FEAR
+    # a subtask crossing a process boundary (a worker's Scores, a RunFile) is the same object there
+    assert pickle.loads(pickle.dumps(run)).subtask is FEAR
+    assert pickle.loads(pickle.dumps(VALENCE_AROUSAL)) is VALENCE_AROUSAL
