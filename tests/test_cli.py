@@ -418,3 +418,28 @@ def test_cli_turns_os_errors_into_one_line_and_leaves_other_errors(tmp_path):
     with pytest.raises(click.exceptions.Abort) as caught:  # Click's own Ctrl-C handling, untouched
         runner.invoke(group, ["fail", "interrupt"], catch_exceptions=False, standalone_mode=False)
     assert isinstance(caught.value.__cause__, KeyboardInterrupt)
+
+
+def test_inspect_lists_unreadable_videos_and_goes_on(tiny_dataset, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_dataset, data)
+    bad = next(data.rglob("Sample_01.mp4"))       # annotated, its video unreadable
+    bad.write_text("not a film")
+    (bad.parent / "Worse.mp4").write_bytes(b"")  # no annotation, an empty file
+    result = invoke("inspect", "--dataset", data)
+    assert result.exit_code == 1, result.output
+    rows = {line.split()[0]: line.split() for line in result.output.splitlines()[1:5]}
+    assert rows["Sample_01"][3:] == ["UNREADABLE", "-", "1", "1", "-"]   # its annotations still counted
+    assert rows["Worse"][3:] == ["UNREADABLE", "-", "-", "-", "-"]
+    assert float(rows["Sample_02"][3]) > 11 and float(rows["MEDIAEVAL17_00"][3]) > 11
+    assert f"note: Sample_01: {bad}: expected a readable video file" in result.output
+    assert "Error: 2 unreadable videos: Sample_01, Worse" in result.output
+
+
+def test_empty_film_list_is_a_usage_error(tiny_dataset, tmp_path):
+    for value in (",", " , "):
+        result = invoke("extract", "--dataset", tiny_dataset, "--out", tmp_path / "f", "--films", value)
+        assert result.exit_code == 2 and "expected one or more comma-separated names" in result.output
+    assert not (tmp_path / "f").exists()
