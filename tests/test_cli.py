@@ -205,9 +205,9 @@ def test_inspect_lists_films_and_problems(tiny_dataset, tmp_path):
     assert result.exit_code == 1 and "Lonely_fear.txt:2: expected start time 0 s for segment 0, got 3" in result.output
 
 
-# --------------------------------------------------------------------------- issue 20: one line, never a traceback
+# --------------------------------------------------------------------------- one line, never a traceback
 
-def test_issue20_debug_shows_the_traceback_of_a_user_error(tmp_path):
+def test_debug_shows_the_traceback_of_a_user_error(tmp_path):
     from click.testing import CliRunner
 
     from mediaeval.cli import cli
@@ -224,7 +224,7 @@ def test_issue20_debug_shows_the_traceback_of_a_user_error(tmp_path):
     assert invoke("--help").output.count("--debug") == 1
 
 
-def test_issue20_a_bug_keeps_its_traceback_with_a_note_and_os_errors_name_their_path(tmp_path):
+def test_a_bug_keeps_its_traceback_with_a_note_and_os_errors_name_their_path(tmp_path):
     import os
 
     import click
@@ -252,7 +252,7 @@ def test_issue20_a_bug_keeps_its_traceback_with_a_note_and_os_errors_name_their_
     assert isinstance(CliRunner().invoke(group, ["--debug", "fail", "rename"]).exception, FileNotFoundError)
 
 
-def test_issue20_extract_refuses_a_read_only_folder_before_decoding(tiny_dataset, features, tmp_path):
+def test_extract_refuses_a_read_only_folder_before_decoding(tiny_dataset, features, tmp_path):
     from conftest import cli_with_mount
 
     out = tmp_path / "features"
@@ -266,7 +266,7 @@ def test_issue20_extract_refuses_a_read_only_folder_before_decoding(tiny_dataset
     assert "0 films extracted, 3 already complete, 0 failed" in done.stdout
 
 
-def test_issue20_a_full_disk_stops_extraction_in_one_line_naming_the_file(tiny_dataset, tmp_path):
+def test_a_full_disk_stops_extraction_in_one_line_naming_the_file(tiny_dataset, tmp_path):
     from conftest import cli_with_mount
 
     out = tmp_path / "features"
@@ -278,32 +278,12 @@ def test_issue20_a_full_disk_stops_extraction_in_one_line_naming_the_file(tiny_d
     assert "failed:" not in done.stderr            # it stopped: the other films did not each fail alike
 
 
-def test_issue20_a_film_name_too_long_for_a_temporary_name(tiny_dataset, tmp_path):
-    import shutil
-
-    from mediaeval.atomic import temporary_name
-    from mediaeval.features.store import load_features, remove_stale_temporaries
-
-    name = "A_very_long_title_" + "x" * 229           # 247 characters: <name>.mp4 is 251 bytes, allowed
-    (tmp_path / "data").mkdir()
-    shutil.copy(next(tiny_dataset.rglob("Sample_01.mp4")), tmp_path / "data" / f"{name}.mp4")
-    result = invoke("extract", "--dataset", tmp_path / "data", "--out", tmp_path / "features")
-    assert result.exit_code == 0, result.output
-    folder = tmp_path / "features" / "visual-stats+audio-stats"
-    assert load_features(folder / f"{name}.npz").values.shape[1] == 153
-    assert [p.name for p in folder.iterdir()] == [f"{name}.npz"]
-    left = folder / temporary_name(f"{name}.npz", pid=2**22 + 1)   # left by a killed process (no such pid)
-    assert len(left.name.encode()) == 255 and left.name.endswith(f".{2**22 + 1}.tmp")
-    left.write_bytes(b"half")
-    assert remove_stale_temporaries(folder, now=left.stat().st_mtime + 3600) == [left]
-
-
 RIDGE_RUN = ('subtask = "valence_arousal"\nrun = 1\ndescription = "ridge"\nfeatures = ["visual-stats", "audio-stats"]\n'
              'folds = 2\n[model]\ntype = "ridge"\n')
 
 
 @pytest.mark.parametrize("command, size", [("baseline", "4k"), ("train", "12k"), ("plot", "12k")])
-def test_issue20_a_full_disk_names_the_file(tiny_dataset, features, demo_runs, tmp_path, command, size):
+def test_a_full_disk_names_the_file(tiny_dataset, features, demo_runs, tmp_path, command, size):
     from conftest import cli_with_mount
 
     out = tmp_path / "out"
