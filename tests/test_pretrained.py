@@ -95,7 +95,7 @@ BFLOAT16_BOUNDS = {"native": 0.03, "emulated": 0.03}
 
 @needs_i3d
 @pytest.mark.parametrize("support", ["native", "emulated"])
-def test_item1_i3d_in_bfloat16_stays_close_to_the_original(support):
+def test_i3d_in_bfloat16_stays_close_to_the_original(support):
     from mediaeval.cpu import NATIVE, bfloat16_support
     from mediaeval.features.pretrained.i3d import EmulatedBfloat16Warning, i3d_network
     from mediaeval.features.pretrained.runtime import batched_predict
@@ -112,28 +112,7 @@ def test_item1_i3d_in_bfloat16_stays_close_to_the_original(support):
     assert np.corrcoef(features.ravel(), reference.ravel())[0, 1] > 0.999
 
 
-def test_item1_bfloat16_support_follows_cpu_flags_and_onednn_cap(tmp_path, monkeypatch):
-    from mediaeval.cpu import EMULATED, NATIVE, bfloat16_support, cpu_flags
-
-    zen3 = frozenset({"avx2", "fma"})
-    sapphire_rapids = frozenset({"avx2", "avx512f", "avx512_bf16", "amx_bf16"})
-    assert bfloat16_support(zen3, "") == EMULATED
-    assert bfloat16_support(frozenset({"avx512f", "avx512bw"}), "") == EMULATED  # Skylake-X
-    assert bfloat16_support(sapphire_rapids, "") == NATIVE
-    assert bfloat16_support(frozenset({"amx_bf16"}), "") == NATIVE
-    for cap in ("AVX2", "avx512_core", "AVX512_CORE_VNNI", "SSE41"):
-        assert bfloat16_support(sapphire_rapids, cap) == EMULATED, cap
-    for cap in ("AVX512_CORE_BF16", "avx512_core_amx", "ALL"):
-        assert bfloat16_support(sapphire_rapids, cap) == NATIVE, cap
-    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
-    assert bfloat16_support() == EMULATED  # whatever this CPU has
-    cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512_bf16\n\nprocessor\t: 1\nflags\t: fpu\n")
-    assert cpu_flags(str(cpuinfo)) == {"fpu", "avx2", "avx512_bf16"}
-    assert cpu_flags(str(tmp_path / "missing")) == frozenset()
-
-
-def test_item1_emulated_bfloat16_warns_once_naming_the_cost():
+def test_emulated_bfloat16_warns_once_naming_the_cost():
     from mediaeval.cpu import EMULATED, NATIVE
     from mediaeval.features.pretrained.i3d import EMULATED_BFLOAT16, compute_dtype, warn_emulated_bfloat16
 
