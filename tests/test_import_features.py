@@ -184,7 +184,7 @@ def test_a_replaced_film_is_imported_again_and_its_old_features_refused(tmp_path
     assert "video_file" in load_features(feature_path(out, ["mine"], "Film_B")).meta
 
 
-# --------------------------------------------------------------------------- damaged or hostile tables: refused early, naming what was found
+# --------------------------------------------------------------------------- damaged or hostile tables
 
 @pytest.mark.parametrize("raw, expected", [
     (b"time;a;b\n0;1;2\n", "expected comma-separated columns, found semicolons (;): 'time;a;b'"),
