@@ -1,12 +1,11 @@
-"""The LSTM, chunked training and inference, folds, run definitions."""
+"""The LSTM (mediaeval/model.py, mediaeval/lstm_layer.py): the textbook LSTM, chunked training and
+inference, the positive weight of fear, a bfloat16 projection trained and predicted."""
 import json
 
 import numpy as np
 import pytest
 
 from conftest import invoke, write_tiny_run
-from mediaeval.errors import DataError
-from mediaeval.folds import make_folds, read_folds, write_folds
 from mediaeval.model import (ModelSettings, Trainer, build_model, pad_films, positive_weight, predict_films,
                              set_seed)
 from mediaeval.model_folder import stored_run
@@ -94,49 +93,6 @@ def test_positive_weight():
     assert positive_weight([np.zeros((4, 1))], ModelSettings()) == 1.0
     assert positive_weight([np.array([[1.0]] + [[0.0]] * 99)], ModelSettings()) == 20.0  # capped
     assert positive_weight(targets, ModelSettings(fear_positive_weight=2.5)) == 2.5
-
-
-def test_folds(tmp_path):
-    films = [f"F{i:02d}" for i in range(11)]
-    folds = make_folds(reversed(films), 4, seed=3)
-    assert folds == make_folds(films, 4, seed=3)
-    assert sorted(n for f in folds for n in f) == films
-    assert sorted(len(f) for f in folds) == [2, 3, 3, 3]
-    assert make_folds(films, 4, seed=4) != folds
-    assert len(make_folds(films[:3], 5)) == 3
-    path = write_folds(tmp_path / "folds.json", folds, 3)
-    assert read_folds(path) == folds
-    path.write_text('{"folds": [["A"], ["A"]]}')
-    with pytest.raises(DataError, match="a film is in two folds"):
-        read_folds(path)
-
-
-def test_run_definitions(tmp_path):
-    from pathlib import Path
-
-    for path in sorted(Path(__file__).parents[1].glob("runs/*/*.toml")):
-        config = load_run(path)
-        assert config.subtask == path.parent.name
-        assert path.name == f"run{config.run}.toml"
-    good = tmp_path / "r.toml"
-    good.write_text('subtask = "fear"\nrun = 2\ndescription = "d"\nfeatures = ["audio-stats"]\n'
-                    '[model]\nlstm_units = 64\nlearning_rate = 0.01\n')
-    config = load_run(good)
-    assert (config.run, config.model.lstm_units, config.model.learning_rate, config.folds) == (2, 64, 0.01, 5)
-    for text, message in [
-        ('subtask = "fear"\nrun = 2\ndescription = "d"\nfeatures = ["a"]\ncolour = 1\n', "unknown key 'colour'"),
-        ('subtask = "fear"\nrun = 9\ndescription = "d"\nfeatures = ["a"]\n', "run: expected 1 to 5, got 9"),
-        ('subtask = "fear"\nrun = "1"\ndescription = "d"\nfeatures = ["a"]\n', "run: expected int, got '1'"),
-        ('subtask = "fear"\ndescription = "d"\nfeatures = ["a"]\n', "missing key 'run'"),
-        ('subtask = "fear"\nrun = 1\ndescription = "d"\nfeatures = ["a"]\n[model]\nunits = 3\n',
-         "model.units: unknown setting"),
-        ('subtask = "fear"\nrun = 1\ndescription = "d"\nfeatures = ["a"]\n[model]\nlstm_units = 1.5\n',
-         "model.lstm_units: expected int"),
-        ("subtask = ", "expected TOML"),
-    ]:
-        good.write_text(text)
-        with pytest.raises(DataError, match=message):
-            load_run(good)
 
 
 def test_bfloat16_run_loads_and_trains(tiny_dataset, features, tmp_path):

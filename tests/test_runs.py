@@ -321,3 +321,31 @@ def test_features_named_twice_are_refused(tmp_path):
     with pytest.raises(DataError) as error:
         load_run(path)
     assert str(error.value) == f"{path}: features: 'visual-stats' named twice; expected each feature set once"
+
+
+def test_run_definitions(tmp_path):
+    from pathlib import Path
+
+    for path in sorted(Path(__file__).parents[1].glob("runs/*/*.toml")):
+        config = load_run(path)
+        assert config.subtask == path.parent.name
+        assert path.name == f"run{config.run}.toml"
+    good = tmp_path / "r.toml"
+    good.write_text('subtask = "fear"\nrun = 2\ndescription = "d"\nfeatures = ["audio-stats"]\n'
+                    '[model]\nlstm_units = 64\nlearning_rate = 0.01\n')
+    config = load_run(good)
+    assert (config.run, config.model.lstm_units, config.model.learning_rate, config.folds) == (2, 64, 0.01, 5)
+    for text, message in [
+        ('subtask = "fear"\nrun = 2\ndescription = "d"\nfeatures = ["a"]\ncolour = 1\n', "unknown key 'colour'"),
+        ('subtask = "fear"\nrun = 9\ndescription = "d"\nfeatures = ["a"]\n', "run: expected 1 to 5, got 9"),
+        ('subtask = "fear"\nrun = "1"\ndescription = "d"\nfeatures = ["a"]\n', "run: expected int, got '1'"),
+        ('subtask = "fear"\ndescription = "d"\nfeatures = ["a"]\n', "missing key 'run'"),
+        ('subtask = "fear"\nrun = 1\ndescription = "d"\nfeatures = ["a"]\n[model]\nunits = 3\n',
+         "model.units: unknown setting"),
+        ('subtask = "fear"\nrun = 1\ndescription = "d"\nfeatures = ["a"]\n[model]\nlstm_units = 1.5\n',
+         "model.lstm_units: expected int"),
+        ("subtask = ", "expected TOML"),
+    ]:
+        good.write_text(text)
+        with pytest.raises(DataError, match=message):
+            load_run(good)
