@@ -4,12 +4,15 @@ has neither features nor video."""
 import os
 import shutil
 
+import pytest
+
 from conftest import copy_model, invoke, write_tiny_run
 from mediaeval.dataset import Dataset
 
 SET = ["visual-stats", "audio-stats"]
 
 
+@pytest.mark.slow
 def test_predict_refuses_features_made_otherwise(tiny_model, tiny_dataset, features, tmp_path):
     from mediaeval.features.store import load_features, save_features
 
@@ -57,6 +60,7 @@ def test_train_says_what_is_wrong(tiny_dataset, tmp_path):
     assert "audio-stats" in result.output and "mediaeval extract" not in result.output
 
 
+@pytest.mark.slow
 def test_features_of_a_replaced_film_are_refused_naming_it(tiny_model, tiny_dataset, features, tmp_path):
     """Features carry their film's identity (size, hash of its first and last MiB): train and
     predict refuse those of a film replaced since, naming it and what to run; a touched film is the same."""

@@ -51,6 +51,7 @@ def test_per_film_standardisation_round_trips(tmp_path):
     assert loaded.per_film and np.array_equal(loaded(films[0].x), normaliser(films[0].x))
 
 
+@pytest.mark.slow
 def test_early_stopping_is_nested_and_the_final_model_sees_every_film(tmp_path):
     from mediaeval.runs import RunConfig
 

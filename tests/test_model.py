@@ -73,6 +73,7 @@ def test_padding_has_no_weight_in_the_loss():
     assert float(loss) == pytest.approx(0.25)
 
 
+@pytest.mark.slow
 def test_training_learns_and_is_deterministic():
     rng = np.random.default_rng(3)
     xs = [rng.normal(size=(n, 4)).astype(np.float32) for n in (30, 25, 40)]
@@ -97,6 +98,7 @@ def test_positive_weight():
     assert positive_weight(targets, ModelSettings(fear_positive_weight=2.5)) == 2.5
 
 
+@pytest.mark.slow
 def test_bfloat16_run_loads_and_trains(tiny_dataset, features, tmp_path):
     config = write_tiny_run(tmp_path / "run1.toml", extra='projection_dtype = "bfloat16"\n')
     assert load_run(config).model.projection_dtype == "bfloat16"

@@ -40,6 +40,7 @@ def test_train_out_holding_an_input_is_refused(tiny_dataset, features, tmp_path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run1.toml"]
 
 
+@pytest.mark.slow
 def test_overwrite_replaces_a_model_folder(tiny_model, tiny_dataset, features, tmp_path):
     model_dir = copy_model(tiny_model, tmp_path)
     (model_dir / "final" / "seed1" / "model.keras").write_bytes(b"old model")
@@ -50,6 +51,7 @@ def test_overwrite_replaces_a_model_folder(tiny_model, tiny_dataset, features, t
     assert sorted(p.name for p in tmp_path.iterdir()) == [".va.lock", "va"]  # no .partial nor .old left
 
 
+@pytest.mark.slow
 def test_killed_train_keeps_the_old_model(tiny_model, tiny_dataset, features, tmp_path):
     """A train killed while replacing a model leaves the old one whole and its lock free; the
     next train removes the killed one's .partial and completes."""
@@ -80,6 +82,7 @@ def test_killed_train_keeps_the_old_model(tiny_model, tiny_dataset, features, tm
     assert stored_run(model_dir).model.lstm_units == 4
 
 
+@pytest.mark.slow
 def test_concurrent_train_is_refused(tiny_model, tiny_dataset, features, tmp_path):
     config = tiny_model[1]
     partial = tmp_path / "va.partial"   # the first process's work in progress
@@ -93,6 +96,7 @@ def test_concurrent_train_is_refused(tiny_model, tiny_dataset, features, tmp_pat
         assert (partial / MANIFEST).exists()
 
 
+@pytest.mark.slow
 def test_predict_waits_for_no_train_and_reads_beside_another_predict(tiny_model, tiny_dataset, features, tmp_path):
     model_dir = tiny_model[0]
     out = tmp_path / "me17ei_T_valence_arousal_run1.txt"
@@ -106,6 +110,7 @@ def test_predict_waits_for_no_train_and_reads_beside_another_predict(tiny_model,
         assert invoke(*args).exit_code == 0 and out.exists()
 
 
+@pytest.mark.slow
 def test_stale_partial_is_removed_a_foreign_one_refused(tiny_dataset, features, tmp_path):
     config = write_tiny_run(tmp_path / "run1.toml")
     partial = tmp_path / "va.partial"
@@ -125,6 +130,7 @@ def test_stale_partial_is_removed_a_foreign_one_refused(tiny_dataset, features, 
     assert is_trained(tmp_path / "va") and not partial.exists()
 
 
+@pytest.mark.slow
 def test_complete_means_every_file(tiny_model, tiny_dataset, features, tmp_path):
     model_dir = copy_model(tiny_model, tmp_path)
     assert is_trained(model_dir)
@@ -141,6 +147,7 @@ def test_complete_means_every_file(tiny_model, tiny_dataset, features, tmp_path)
     assert is_trained(model_dir)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["model.keras", "normalisation.npz"])
 def test_corrupt_model_files_are_named(tiny_model, tiny_dataset, features, tmp_path, name):
     model_dir = copy_model(tiny_model, tmp_path)

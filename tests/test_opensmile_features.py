@@ -46,6 +46,7 @@ sys.stdout.write(_smile(3.0).process_signal(tone, 16_000).to_numpy().tobytes().h
 """
 
 
+@pytest.mark.slow
 def test_egemaps_after_tensorflow_in_the_same_process():
     """TensorFlow's library, loaded with RTLD_GLOBAL, exports a double-precision FFT of the same
     names as openSMILE's single-precision one; openSMILE loaded after it called TensorFlow's and

@@ -72,6 +72,7 @@ def test_render_refuses_a_film_not_in_the_run(tmp_path):
     assert result.exit_code == 1 and "holds no film named Other" in result.output
 
 
+@pytest.mark.slow
 def test_plots(tiny_dataset, tmp_path):
     from mediaeval.dataset import Dataset
 
@@ -127,6 +128,7 @@ def _model_folder(folder, dataset, prediction: dict, n: int):
     return run
 
 
+@pytest.mark.slow
 def test_runs_compared_as_the_leaderboard(tiny_dataset, tmp_path):
     """Run files of model folders bring their out-of-fold figures and the constant on their folds;
     a test-set run file has the development films' constant; a plain development run file has

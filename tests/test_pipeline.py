@@ -2,6 +2,7 @@
 zip; an edited run is retrained, and files the pipeline did not write are left alone."""
 import zipfile
 
+import pytest
 from click.testing import CliRunner
 
 from conftest import invoke, write_tiny_run
@@ -24,6 +25,7 @@ chunk_steps = 16
 """
 
 
+@pytest.mark.slow
 def test_pipeline_builds_a_valid_zip(tiny_dataset, tmp_path):
     runs = tmp_path / "runs"
     for subtask, run, features in (("valence_arousal", 1, '"visual-stats", "audio-stats"'),
@@ -53,6 +55,7 @@ def test_pipeline_builds_a_valid_zip(tiny_dataset, tmp_path):
     assert again.exit_code == 0 and again.output.count("already trained") == 3
 
 
+@pytest.mark.slow
 def test_pipeline_with_a_per_segment_run_on_imported_features_and_a_fused_run(tiny_dataset, tmp_path):
     """A ridge run reading an imported set beside an extracted one, an LSTM run, and their
     fusion: the pipeline extracts only what is extractable, fuses last, and packages all three."""
@@ -142,6 +145,7 @@ def test_pipeline_light_trains_the_shipped_pretrained_run_on_its_light_features(
     assert said in readme and "  features: visual-stats, audio-stats\n" in readme and "i3d (Kinetics-400" not in readme
 
 
+@pytest.mark.slow
 def test_pipeline_retrains_an_edited_run_and_describes_it(tiny_dataset, tmp_path):
     runs = tmp_path / "runs" / "fear"
     runs.mkdir(parents=True)

@@ -45,6 +45,7 @@ def test_film_shorter_than_a_step_in_a_per_segment_run(tiny_dataset, tmp_path):
     assert out.read_text() == "MEDIAEVAL17_09\n"
 
 
+@pytest.mark.slow
 def test_film_shorter_than_a_step_gets_0_rows(tiny_dataset, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(tiny_dataset, data)

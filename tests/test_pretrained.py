@@ -52,6 +52,7 @@ def test_i3d_matches_the_original(size):
         assert list(outputs[1].argmax(axis=1)) == list(reference["logits_224"].argmax(axis=1))
 
 
+@pytest.mark.slow
 @needs_i3d
 def test_i3d_features_of_uint8_frames_scale_to_minus_one_one():
     from mediaeval.features.pretrained.i3d import i3d_features, i3d_network
@@ -62,6 +63,7 @@ def test_i3d_features_of_uint8_frames_scale_to_minus_one_one():
     np.testing.assert_allclose(i3d_features(frames), expected, atol=1e-4)
 
 
+@pytest.mark.slow
 @needs_i3d
 def test_frame_sizes_are_decoded_apart(tmp_path):
     """visual-stats still sees 112 x 112 frames next to i3d-224, which sees 224 x 224 ones."""
@@ -313,6 +315,7 @@ RUN = TRAINING_RUN.format(subtask="valence_arousal", seeds=1).replace(
     'features = ["visual-stats", "audio-stats"]', 'features = ["i3d", "musicnn"]').replace("run = 3", "run = 4")
 
 
+@pytest.mark.slow
 @needs_i3d
 @needs_musicnn
 def test_extract_i3d_musicnn_then_train_and_score(tiny_dataset, tmp_path):

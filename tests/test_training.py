@@ -78,6 +78,7 @@ def test_predict_writes_a_valid_test_run(trained, tiny_dataset, features, tmp_pa
     assert result.exit_code == 1 and "the model is for valence_arousal" in result.output
 
 
+@pytest.mark.slow
 def test_fold_ensemble_predicts_the_mean_of_the_fold_models(tiny_dataset, features, tmp_path):
     from mediaeval.film_data import load_films
     from mediaeval.lstm_training import TrainedLSTM
@@ -105,6 +106,7 @@ def test_fold_ensemble_predicts_the_mean_of_the_fold_models(tiny_dataset, featur
     assert "mean of the 2 fold models" in json.dumps(stored_run(model_dir).describe())
 
 
+@pytest.mark.slow
 def test_fear_seed_ensemble(tiny_dataset, features, tmp_path):
     config = tmp_path / "run3.toml"
     config.write_text(TRAINING_RUN.format(subtask="fear", seeds=2))
@@ -143,6 +145,7 @@ def test_standardisation_uses_the_training_films_only(trained, features):
     assert not np.allclose(stats["mean"], held_values.mean(axis=0), atol=1e-3)
 
 
+@pytest.mark.slow
 def test_results_do_not_depend_on_jobs(trained, tiny_dataset, features, tmp_path):
     """Every model seeded on its own: trained in two worker processes (one thread each), the
     run file of the one trained here (every core), within float32 rounding (TRAINED_ATOL: the
@@ -160,6 +163,7 @@ def test_the_model_folder_keeps_the_run_file_as_written(trained):
     assert (model_dir / "run.toml").read_text() == config.read_text()
 
 
+@pytest.mark.slow
 def test_a_run_built_in_code_trains_and_its_folder_holds_its_definition(tiny_dataset, features, tmp_path):
     from mediaeval.model import ModelSettings
     from mediaeval.runs import RunConfig, load_run
@@ -172,6 +176,7 @@ def test_a_run_built_in_code_trains_and_its_folder_holds_its_definition(tiny_dat
     assert load_run(tmp_path / "va" / "run.toml").to_data() == config.to_data()
 
 
+@pytest.mark.slow
 def test_changed_definition_is_retrained(tiny_model, tiny_dataset, features, tmp_path):
     model_dir = copy_model(tiny_model, tmp_path)
     config = write_tiny_run(tmp_path / "run1.toml", description="smaller", units=4)
@@ -187,6 +192,7 @@ def test_changed_definition_is_retrained(tiny_model, tiny_dataset, features, tmp
     assert "already trained" in again.output
 
 
+@pytest.mark.slow
 def test_changed_data_is_retrained(tiny_model, tiny_dataset, features, tmp_path):
     """A film whose labels or features changed, or a film added, is a reason to retrain: the
     model records what it learnt from (mediaeval.training.data_digests)."""

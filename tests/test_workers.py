@@ -68,6 +68,7 @@ def _files(folder: Path) -> list[tuple[str, int]]:
     return sorted((str(p), p.stat().st_size) for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_killed_extract_leaves_no_worker(tmp_path):
     process, out, children = _start_extract(tmp_path)
@@ -80,6 +81,7 @@ def test_killed_extract_leaves_no_worker(tmp_path):
     assert _files(out) == before                      # nobody goes on writing
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_sigterm_is_handled_like_ctrl_c(tmp_path):
     process, out, children = _start_extract(tmp_path)
@@ -112,6 +114,7 @@ def _threads_of_a_job() -> tuple[dict, dict]:
             {k: os.environ.get(k) for k in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")})
 
 
+@pytest.mark.slow
 def test_job_processes_run_every_numerical_library_on_one_thread():
     """Extraction and training jobs run in processes started by one_thread_each: the libraries
     loaded before it and after it both on one thread (their sums split alike everywhere)."""
@@ -124,6 +127,7 @@ def test_job_processes_run_every_numerical_library_on_one_thread():
     assert tensorflow == {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_killed_parent_takes_its_pool_workers_along(tmp_path):
     script = ("import time\nfrom mediaeval.workers import WorkerPool\n"
