@@ -1,5 +1,7 @@
 """Shared fixtures and helpers: a tiny sample dataset made once per test session, its features,
-the real curves, the CLI runner, annotation files, a training run, a temporary extractor.
+the real curves, the CLI runner, annotation files, training runs (a tiny LSTM run and its trained
+model, a per-segment ridge run), a temporary extractor, an annotation-only dataset with valid runs
+of its test films and a junk run.
 
 Test modules import the helpers from here (``from conftest import invoke``), never from one another.
 """
