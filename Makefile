@@ -24,7 +24,7 @@ SUBMISSION ?= submission
 CLUSTER ?=
 BENCH_MINUTES ?= 10,60
 
-.PHONY: install install-pretrained lock lint test test-portable demo submission lockbox package bench bench-accuracy clean
+.PHONY: install install-pretrained lock lint test test-fast test-portable demo submission lockbox package bench bench-accuracy clean
 
 install: $(INSTALLED) $(PRETRAINED)
 
@@ -54,6 +54,10 @@ lint: $(INSTALLED)
 # MEDIAEVAL_REQUIRE_PRETRAINED: the port tests fail, rather than skip, if the weights are missing.
 test: $(INSTALLED) $(PRETRAINED)
 	MEDIAEVAL_REQUIRE_PRETRAINED=1 $(BIN)/python -m pytest -n $(JOBS) --doctest-modules mediaeval tests
+
+# The suite without the tests marked slow (setup.cfg): every module's quick tests, for the edit-test loop.
+test-fast: $(INSTALLED) $(PRETRAINED)
+	MEDIAEVAL_REQUIRE_PRETRAINED=1 $(BIN)/python -m pytest -n $(JOBS) --doctest-modules -m "not slow" mediaeval tests
 
 # The suite again, this machine run as a plain AVX2 CPU (an AMD Zen 3, say): NumPy's AVX-512
 # loops off (the names the installed NumPy dispatches to), OpenBLAS on its Haswell kernels,

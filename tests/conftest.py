@@ -1,5 +1,7 @@
 """Shared fixtures and helpers: a tiny sample dataset made once per test session, its features,
-the real curves, the CLI runner, annotation files, a training run, a temporary extractor.
+the real curves, the CLI runner, annotation files, training runs (a tiny LSTM run and its trained
+model, a per-segment ridge run), a temporary extractor, an annotation-only dataset with valid runs
+of its test films and a junk run.
 
 Test modules import the helpers from here (``from conftest import invoke``), never from one another.
 """
@@ -31,6 +33,33 @@ lstm_units = 8
 epochs = 2
 chunk_steps = 16
 batch_films = 2
+"""
+
+# A tiny LSTM run of one epoch (format with subtask, description and units): write_tiny_run.
+TINY_RUN = """subtask = "{subtask}"
+run = 1
+description = "{description}"
+features = ["visual-stats", "audio-stats"]
+seed = 1
+folds = 2
+
+[model]
+lstm_units = {units}
+epochs = 1
+chunk_steps = 16
+batch_films = 2
+"""
+
+# A per-segment (ridge) valence/arousal run on the default features (format with seed).
+RIDGE_RUN = """subtask = "valence_arousal"
+run = 1
+description = "ridge per segment"
+features = ["visual-stats", "audio-stats"]
+seed = {seed}
+folds = 2
+
+[model]
+type = "ridge"
 """
 
 
@@ -176,3 +205,94 @@ def cli_with_mount(args, folder, mount: str):
     return subprocess.run(["unshare", "-rm", "sh", "-c", f'{setup} && shift && exec "$@"', "sh", str(folder),
                            sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, env=env,
                           timeout=600)
+
+
+def write_tiny_run(path, subtask="valence_arousal", description="tiny run", units=8, extra=""):
+    """Write :data:`TINY_RUN` to ``path`` (``extra`` lines appended to its ``[model]`` table); returns ``path``."""
+    path.write_text(TINY_RUN.format(subtask=subtask, description=description, units=units) + extra)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny_dataset, features, tmp_path_factory):
+    """``(model folder, run definition)``: :data:`TINY_RUN` trained into a folder that existed,
+    empty (allowed), for team T, once per module.  Tests that change it work on a copy (copy_model)."""
+    root = tmp_path_factory.mktemp("models")
+    config = write_tiny_run(root / "run1.toml")
+    (root / "va").mkdir()
+    result = invoke("train", config, "--dataset", tiny_dataset, "--features", features, "--out", root / "va",
+                    "--team", "T")
+    assert result.exit_code == 0, result.output
+    return root / "va", config
+
+
+def copy_model(tiny_model, tmp_path) -> Path:
+    """A copy of :func:`tiny_model`'s model folder, ``tmp_path / "va"``."""
+    import shutil
+
+    model_dir = tmp_path / "va"
+    shutil.copytree(tiny_model[0], model_dir)
+    return model_dir
+
+
+def make_dataset(root, films=(("A", 3), ("B", 2), ("MEDIAEVAL17_00", 2), ("MEDIAEVAL17_01", 1))):
+    """An annotation-only dataset under ``root`` (``films``: name and segment count; names starting
+    with MEDIAEVAL17 are test films): valence i/10 - 0.1, arousal 0.1 - i/10, fear i % 2; returns ``root``."""
+    for film, k in films:
+        folder = root / ("test" if film.startswith("MEDIAEVAL17") else "dev")
+        folder.mkdir(parents=True, exist_ok=True)
+        values = [(round(i / 10 - 0.1, 1), round(0.1 - i / 10, 1)) for i in range(k)]
+        (folder / f"{film}_valence_arousal.txt").write_text(valence_arousal_text(values))
+        (folder / f"{film}_fear.txt").write_text(fear_text([i % 2 for i in range(k)]))
+    return root
+
+
+def junk_run(path, value_lines=120_000, names=60_000):
+    """A few MB of junk: lines of words before any film (E102 each), then unknown film names
+    (E103 each)."""
+    with open(path, "w") as handle:
+        for i in range(value_lines):
+            handle.write(f"junk{i} more words here\n")
+        for i in range(names):
+            handle.write(f"NoSuchFilm{i}\n")
+    return path
+
+
+def write_test_runs(folder, team="T"):
+    """Valid runs of the test films of :func:`make_dataset`, valence_arousal run 1 and fear run 1 of
+    ``team``, each with a description, written into ``folder``; returns their paths."""
+    import numpy as np
+
+    from mediaeval.submission import write_run
+    from mediaeval.task import FEAR, VALENCE_AROUSAL, fear_rows
+
+    folder.mkdir(parents=True, exist_ok=True)
+    va = write_run(folder / f"me17ei_{team}_valence_arousal_run1.txt",
+                   {"MEDIAEVAL17_00": np.array([[0.1, 0.2], [0.3, 0.1]]), "MEDIAEVAL17_01": np.array([[0.0, 0.5]])},
+                   VALENCE_AROUSAL, {"description": "va"})
+    fear = write_run(folder / f"me17ei_{team}_fear_run1.txt",
+                     {"MEDIAEVAL17_00": fear_rows([0.1, 0.7]), "MEDIAEVAL17_01": fear_rows([0.3])}, FEAR,
+                     {"description": "fear"})
+    return [va, fear]
+
+
+@pytest.fixture
+def data(tmp_path):
+    """:func:`make_dataset`'s default films (development A and B, test MEDIAEVAL17_00 and _01) under
+    ``tmp_path / "data"``."""
+    return make_dataset(tmp_path / "data")
+
+
+@pytest.fixture
+def run_dataset(tmp_path):
+    """The :class:`~mediaeval.dataset.Dataset` of dev films A (3 segments) and B (2), test films
+    MEDIAEVAL17_00 (2) and MEDIAEVAL17_01 (1): annotations only, valence i/10, arousal -i/10, fear i % 2."""
+    from mediaeval.dataset import Dataset
+
+    root = tmp_path / "data"
+    for film, k in [("A", 3), ("B", 2), ("MEDIAEVAL17_00", 2), ("MEDIAEVAL17_01", 1)]:
+        folder = root / ("dev" if film in "AB" else "test")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{film}_valence_arousal.txt").write_text(valence_arousal_text([(i / 10, -i / 10) for i in range(k)]))
+        (folder / f"{film}_fear.txt").write_text(fear_text([i % 2 for i in range(k)]))
+    return Dataset.discover(root)

@@ -1,4 +1,7 @@
+"""The mediaeval command: every command's help, usage errors, the commands on tiny data, and a
+user's mistake or a system error as one line (a bug keeps its traceback)."""
 import json
+import os
 import re
 import subprocess
 import sys
@@ -6,11 +9,13 @@ import zipfile
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from scipy.stats import pearsonr
 from sklearn.metrics import average_precision_score, mean_squared_error
 
-from conftest import fear_text, invoke, valence_arousal_text
+from conftest import REPO, fear_text, invoke, valence_arousal_text, write_test_runs, write_tiny_run
 from mediaeval.dataset import Dataset
+from mediaeval.model_folder import write_manifest
 from mediaeval.task import FEAR, VALENCE_AROUSAL
 
 COMMANDS = ["sample", "inspect", "baseline", "validate", "score", "package", "extract", "train", "predict",
@@ -200,9 +205,9 @@ def test_inspect_lists_films_and_problems(tiny_dataset, tmp_path):
     assert result.exit_code == 1 and "Lonely_fear.txt:2: expected start time 0 s for segment 0, got 3" in result.output
 
 
-# --------------------------------------------------------------------------- issue 20: one line, never a traceback
+# --------------------------------------------------------------------------- one line, never a traceback
 
-def test_issue20_debug_shows_the_traceback_of_a_user_error(tmp_path):
+def test_debug_shows_the_traceback_of_a_user_error(tmp_path):
     from click.testing import CliRunner
 
     from mediaeval.cli import cli
@@ -219,7 +224,7 @@ def test_issue20_debug_shows_the_traceback_of_a_user_error(tmp_path):
     assert invoke("--help").output.count("--debug") == 1
 
 
-def test_issue20_a_bug_keeps_its_traceback_with_a_note_and_os_errors_name_their_path(tmp_path):
+def test_a_bug_keeps_its_traceback_with_a_note_and_os_errors_name_their_path(tmp_path):
     import os
 
     import click
@@ -247,7 +252,7 @@ def test_issue20_a_bug_keeps_its_traceback_with_a_note_and_os_errors_name_their_
     assert isinstance(CliRunner().invoke(group, ["--debug", "fail", "rename"]).exception, FileNotFoundError)
 
 
-def test_issue20_extract_refuses_a_read_only_folder_before_decoding(tiny_dataset, features, tmp_path):
+def test_extract_refuses_a_read_only_folder_before_decoding(tiny_dataset, features, tmp_path):
     from conftest import cli_with_mount
 
     out = tmp_path / "features"
@@ -261,7 +266,7 @@ def test_issue20_extract_refuses_a_read_only_folder_before_decoding(tiny_dataset
     assert "0 films extracted, 3 already complete, 0 failed" in done.stdout
 
 
-def test_issue20_a_full_disk_stops_extraction_in_one_line_naming_the_file(tiny_dataset, tmp_path):
+def test_a_full_disk_stops_extraction_in_one_line_naming_the_file(tiny_dataset, tmp_path):
     from conftest import cli_with_mount
 
     out = tmp_path / "features"
@@ -273,32 +278,12 @@ def test_issue20_a_full_disk_stops_extraction_in_one_line_naming_the_file(tiny_d
     assert "failed:" not in done.stderr            # it stopped: the other films did not each fail alike
 
 
-def test_issue20_a_film_name_too_long_for_a_temporary_name(tiny_dataset, tmp_path):
-    import shutil
-
-    from mediaeval.atomic import temporary_name
-    from mediaeval.features.store import load_features, remove_stale_temporaries
-
-    name = "A_very_long_title_" + "x" * 229           # 247 characters: <name>.mp4 is 251 bytes, allowed
-    (tmp_path / "data").mkdir()
-    shutil.copy(next(tiny_dataset.rglob("Sample_01.mp4")), tmp_path / "data" / f"{name}.mp4")
-    result = invoke("extract", "--dataset", tmp_path / "data", "--out", tmp_path / "features")
-    assert result.exit_code == 0, result.output
-    folder = tmp_path / "features" / "visual-stats+audio-stats"
-    assert load_features(folder / f"{name}.npz").values.shape[1] == 153
-    assert [p.name for p in folder.iterdir()] == [f"{name}.npz"]
-    left = folder / temporary_name(f"{name}.npz", pid=2**22 + 1)   # left by a killed process (no such pid)
-    assert len(left.name.encode()) == 255 and left.name.endswith(f".{2**22 + 1}.tmp")
-    left.write_bytes(b"half")
-    assert remove_stale_temporaries(folder, now=left.stat().st_mtime + 3600) == [left]
-
-
 RIDGE_RUN = ('subtask = "valence_arousal"\nrun = 1\ndescription = "ridge"\nfeatures = ["visual-stats", "audio-stats"]\n'
              'folds = 2\n[model]\ntype = "ridge"\n')
 
 
 @pytest.mark.parametrize("command, size", [("baseline", "4k"), ("train", "12k"), ("plot", "12k")])
-def test_issue20_a_full_disk_names_the_file(tiny_dataset, features, demo_runs, tmp_path, command, size):
+def test_a_full_disk_names_the_file(tiny_dataset, features, demo_runs, tmp_path, command, size):
     from conftest import cli_with_mount
 
     out = tmp_path / "out"
@@ -313,3 +298,128 @@ def test_issue20_a_full_disk_names_the_file(tiny_dataset, features, demo_runs, t
     last = done.stderr.splitlines()[-1]
     assert re.fullmatch(rf"Error: {re.escape(str(out))}/\S+: No space left on device", last), done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_checks_come_before_tensorflow(tiny_dataset, features, tmp_path):
+    """Refusals of train and predict (out folder, [model] ranges, incomplete model) start no TensorFlow."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "notes.txt").write_text("notes\n")
+    good = write_tiny_run(tmp_path / "good.toml")
+    bad = write_tiny_run(tmp_path / "bad.toml", extra="input_dropout = 1.5\n")
+    incomplete = tmp_path / "incomplete"
+    incomplete.mkdir()
+    write_manifest(incomplete, state="partial", pid=1)
+    calls = [["train", good, "--dataset", tiny_dataset, "--features", features, "--out", victim],
+             ["train", bad, "--dataset", tiny_dataset, "--features", features, "--out", tmp_path / "m"],
+             ["predict", incomplete, "--dataset", tiny_dataset, "--features", features,
+              "--out", tmp_path / "me17ei_T_valence_arousal_run1.txt"]]
+    argv = [[str(a) for a in call] for call in calls]
+    script = ("import json, sys\nfrom click.testing import CliRunner\nfrom mediaeval.cli import cli\n"
+              f"codes = [CliRunner().invoke(cli, args).exit_code for args in {argv!r}]\n"
+              "print(json.dumps([codes, 'tensorflow' in sys.modules]))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
+    assert json.loads(done.stdout.splitlines()[-1]) == [[1, 1, 1], False]
+
+
+@pytest.mark.parametrize("command", ["train", "pipeline"])
+def test_a_team_name_that_cannot_be_a_file_name_is_a_usage_error(tiny_dataset, features, tmp_path, command):
+    (tmp_path / "runs" / "valence_arousal").mkdir(parents=True)
+    config = write_tiny_run(tmp_path / "runs" / "valence_arousal" / "run1.toml")
+    args = (["train", config, "--dataset", tiny_dataset, "--features", features, "--out", tmp_path / "m"]
+            if command == "train" else ["pipeline", "--dataset", tiny_dataset, "--runs", tmp_path / "runs",
+                                        "--features", features, "--models", tmp_path / "m", "--out", tmp_path / "s"])
+    result = invoke(*args, "--team", "my team")
+    assert result.exit_code == 2
+    assert ("Invalid value for '--team': 'my team': expected letters, digits and '-' only (it goes into file "
+            "names me17ei_<TEAM>_...)") in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
+
+
+def _cli_in_subprocess(args, file_size_limit=None):
+    """Run the CLI in a child process, optionally with writes limited to ``file_size_limit`` bytes
+    (a full disk: every write past it fails with an OSError, EFBIG)."""
+    code = ("import resource, signal, sys\n"
+            "limit = int(sys.argv[1])\n"
+            "if limit >= 0:\n"
+            "    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+            "    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))\n"
+            "from mediaeval.cli import main\n"
+            "sys.argv = ['mediaeval'] + sys.argv[2:]\n"
+            "main()\n")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    limit = -1 if file_size_limit is None else file_size_limit
+    return subprocess.run([sys.executable, "-c", code, str(limit), *map(str, args)], capture_output=True,
+                          text=True, env=env, timeout=600)
+
+
+def test_full_disk_in_baseline_and_package_is_one_line(data, tmp_path):
+    out = tmp_path / "out" / "me17ei_T_valence_arousal_run1.txt"
+    done = _cli_in_subprocess(["baseline", "--dataset", data, "--subtask", "valence_arousal", "--films", "test",
+                               "--out", out], file_size_limit=10)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip() == f"Error: {out}: File too large"
+    assert list((tmp_path / "out").iterdir()) == []
+    runs = write_test_runs(tmp_path / "runs")
+    zip_path = tmp_path / "out" / "me17ei_T.zip"
+    done = _cli_in_subprocess(["package", *runs, "--team", "T", "--dataset", data, "--out", zip_path],
+                              file_size_limit=100)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip() == f"Error: {zip_path}: File too large"
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_cli_turns_os_errors_into_one_line_and_leaves_other_errors(tmp_path):
+    import click
+
+    from mediaeval.cli import _Group
+
+    @click.group(cls=_Group)
+    def group():
+        pass
+
+    @group.command()
+    @click.argument("kind")
+    def fail(kind):
+        if kind == "os":
+            open(tmp_path / "missing" / "file.txt")
+        if kind == "nameless":
+            raise OSError(28, "No space left on device")
+        raise {"bug": TypeError, "interrupt": KeyboardInterrupt}[kind]("boom")
+
+    runner = CliRunner()
+    result = runner.invoke(group, ["fail", "os"])
+    assert result.exit_code == 1
+    assert result.output == f"Error: {tmp_path / 'missing' / 'file.txt'}: No such file or directory\n"
+    result = runner.invoke(group, ["fail", "nameless"])
+    assert result.exit_code == 1 and result.output == "Error: No space left on device\n"
+    assert isinstance(runner.invoke(group, ["fail", "bug"]).exception, TypeError)
+    with pytest.raises(click.exceptions.Abort) as caught:  # Click's own Ctrl-C handling, untouched
+        runner.invoke(group, ["fail", "interrupt"], catch_exceptions=False, standalone_mode=False)
+    assert isinstance(caught.value.__cause__, KeyboardInterrupt)
+
+
+def test_inspect_lists_unreadable_videos_and_goes_on(tiny_dataset, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_dataset, data)
+    bad = next(data.rglob("Sample_01.mp4"))       # annotated, its video unreadable
+    bad.write_text("not a film")
+    (bad.parent / "Worse.mp4").write_bytes(b"")  # no annotation, an empty file
+    result = invoke("inspect", "--dataset", data)
+    assert result.exit_code == 1, result.output
+    rows = {line.split()[0]: line.split() for line in result.output.splitlines()[1:5]}
+    assert rows["Sample_01"][3:] == ["UNREADABLE", "-", "1", "1", "-"]   # its annotations still counted
+    assert rows["Worse"][3:] == ["UNREADABLE", "-", "-", "-", "-"]
+    assert float(rows["Sample_02"][3]) > 11 and float(rows["MEDIAEVAL17_00"][3]) > 11
+    assert f"note: Sample_01: {bad}: expected a readable video file" in result.output
+    assert "Error: 2 unreadable videos: Sample_01, Worse" in result.output
+
+
+def test_empty_film_list_is_a_usage_error(tiny_dataset, tmp_path):
+    for value in (",", " , "):
+        result = invoke("extract", "--dataset", tiny_dataset, "--out", tmp_path / "f", "--films", value)
+        assert result.exit_code == 2 and "expected one or more comma-separated names" in result.output
+    assert not (tmp_path / "f").exists()

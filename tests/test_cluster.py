@@ -118,6 +118,7 @@ def assert_same_features(folder: Path, expected: Path) -> None:
         assert ours.columns == theirs.columns and ours.meta == theirs.meta, name
 
 
+@pytest.mark.slow
 def test_extract_and_train_on_a_cluster_give_what_a_local_run_gives(cluster, tiny_dataset, local_features, tmp_path):
     features = tmp_path / "features"
     result = invoke("extract", "--dataset", tiny_dataset, "--out", features, "--cluster", cluster.address)
@@ -162,6 +163,7 @@ def test_extract_and_train_on_a_cluster_give_what_a_local_run_gives(cluster, tin
                                   np.load(tmp_path / "local" / model / "normalisation.npz")[stat])
 
 
+@pytest.mark.slow
 def test_pipeline_on_a_cluster_builds_a_valid_zip(cluster, tiny_dataset, tmp_path):
     from mediaeval.dataset import Dataset
     from mediaeval.submission import validate_run
@@ -177,6 +179,7 @@ def test_pipeline_on_a_cluster_builds_a_valid_zip(cluster, tiny_dataset, tmp_pat
                         Dataset.discover(tiny_dataset)) == []
 
 
+@pytest.mark.slow
 def test_a_worker_killed_during_extraction_loses_nothing(cluster, tiny_dataset, local_features, tmp_path):
     features = tmp_path / "features"
     command = [sys.executable, "-c", "from mediaeval.cli import main; main()", "extract",
@@ -212,6 +215,7 @@ def test_a_worker_killed_during_extraction_loses_nothing(cluster, tiny_dataset, 
     cluster.client.wait_for_workers(2, timeout=60)                   # as the other tests found it
 
 
+@pytest.mark.slow
 def test_a_broken_film_fails_once_by_name_and_the_others_go_on(cluster, tmp_path):
     data = tmp_path / "data"
     data.mkdir()
@@ -233,6 +237,7 @@ def _private_mounts() -> bool:
                           capture_output=True).returncode == 0
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not _private_mounts(), reason="needs unshare -rm (user and mount namespaces)")
 def test_workers_that_do_not_share_the_files_or_run_another_version_are_refused(tiny_dataset, tmp_path):
     hidden = tmp_path / "hidden"
@@ -286,6 +291,7 @@ def test_cluster_without_distributed_says_how_to_install_it(tiny_dataset, tmp_pa
                              "pip install 'mediaeval[cluster]' (make install includes it)\n")
 
 
+@pytest.mark.slow
 def test_a_fit_job_that_outlived_its_command_leaves_nothing(tmp_path):
     """Dask does not stop a running task when its command ends: a fit job that finishes after the
     model folder it wrote into was given up (or replaced by a rerun) drops its model."""
@@ -324,7 +330,7 @@ def test_a_fit_job_that_outlived_its_command_leaves_nothing(tmp_path):
     assert not partial.exists()
 
 
-# --------------------------------------------------------------------------- issue 20: one line, never a traceback
+# --------------------------------------------------------------------------- one line, never a traceback
 
 def _cli(args) -> list[str]:
     """The ``mediaeval`` command with ``args`` in a child process, as a user runs it."""
@@ -342,6 +348,7 @@ def test_a_malformed_address_is_one_line(tiny_dataset, tmp_path, address):
                                   f"tcp://host:8786 (") and len(done.stderr.splitlines()) == 1, done.stderr
 
 
+@pytest.mark.slow
 def test_a_scheduler_lost_mid_job_is_one_line(tiny_dataset, tmp_path):
     import contextlib
 

@@ -1,8 +1,14 @@
+"""Finding the task's films and annotations (mediaeval/dataset.py), reading them, and the film
+names a run file can hold."""
+import re
+
 import pytest
 
-from mediaeval.dataset import Dataset, read_fear, read_valence_arousal
+from conftest import invoke, make_dataset, valence_arousal_text
+from mediaeval.dataset import Dataset, film_name_problem, read_fear, read_valence_arousal
 from mediaeval.errors import DataError
-from mediaeval.task import FEAR, VALENCE_AROUSAL
+from mediaeval.submission import write_run
+from mediaeval.task import FEAR, VALENCE_AROUSAL, fear_rows
 
 VA_HEADER = "Id\tTime\tMeanValence\tMeanArousal\n"
 
@@ -156,3 +162,62 @@ def test_errors_and_warnings_pickle_whole():
     warning = pickle.loads(pickle.dumps(MediaevalWarning("Film_A", "the audio stops 3.0 s early")))
     assert (type(warning), warning.path, warning.message) == (MediaevalWarning, "Film_A", "the audio stops 3.0 s early")
     assert str(warning) == "Film_A: the audio stops 3.0 s early"
+
+
+@pytest.mark.parametrize("name, ok", [("MEDIAEVAL17_00", True), ("Sintel", True), ("Elephant_s_Dream", True),
+                                      ("My Film", False), ("1917", False), ("nan", False), ("1e5", False),
+                                      ("-3", False), ("Tab\tName", False), ("No\u00a0break", False), ("", False)])
+def test_one_rule_for_names_a_run_file_can_hold(name, ok):
+    assert (film_name_problem(name) is None) == ok
+
+
+@pytest.mark.parametrize("filename", ["My Film.mp4", "1917.mp4", "My Film_fear.txt",
+                                      "1917-MEDIAEVAL2017-valence_arousal.txt"])
+def test_discovery_refuses_a_film_name_a_run_file_cannot_hold(tmp_path, filename):
+    (tmp_path / filename).write_text("x")
+    with pytest.raises(DataError) as caught:
+        Dataset.discover(tmp_path)
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / filename}: film name ")
+    assert "a run file" in message and "rename" in message
+
+
+def test_cli_refuses_such_a_dataset_in_one_line(tmp_path):
+    make_dataset(tmp_path / "data", films=(("1917", 2), ("A", 2)))
+    result = invoke("baseline", "--dataset", tmp_path / "data", "--subtask", "valence_arousal", "--films", "dev",
+                 "--out", tmp_path / "me17ei_T_valence_arousal_run1.txt")
+    assert result.exit_code == 1
+    assert "film name '1917'" in result.output and "Traceback" not in result.output
+
+
+def test_discovery_survives_symlink_loops_and_follows_outside_links_once(tmp_path):
+    root = make_dataset(tmp_path / "data")
+    outside = make_dataset(tmp_path / "outside", films=(("Z", 2),))
+    (root / "loop1").symlink_to(".")
+    (root / "dev" / "loop2").symlink_to("..")
+    (root / "dev" / "loop3").symlink_to(".", target_is_directory=True)
+    (root / "z1").symlink_to(outside)
+    (root / "z2").symlink_to(outside)
+    dataset = Dataset.discover(root)
+    assert list(dataset.films) == ["A", "B", "MEDIAEVAL17_00", "MEDIAEVAL17_01", "Z"]
+    assert dataset.film("Z").fear_path == root / "z1" / "dev" / "Z_fear.txt"
+    assert dataset.film("A").fear_path == root / "dev" / "A_fear.txt"
+
+
+def test_unreadable_annotation_files_name_the_file(tmp_path):
+    root = make_dataset(tmp_path / "data", films=(("A", 2), ("B", 2)))
+    missing = root / "dev" / "A_fear.txt"
+    missing.unlink()
+    missing.symlink_to(tmp_path / "nowhere.txt")       # an annotation file that cannot be opened
+    latin = root / "dev" / "B_valence_arousal.txt"
+    latin.write_bytes(valence_arousal_text([]).encode() + b"0\t0\t0.1\t0.2\n1\t5\t0.1\t0.2 \xe9t\xe9\n")
+    dataset = Dataset.discover(root)
+    with pytest.raises(DataError, match=re.escape(f"{missing}: cannot read: No such file or directory")):
+        dataset.film("A").labels(FEAR)
+    with pytest.raises(DataError, match=re.escape(f"{latin}:3: expected UTF-8 text")):
+        dataset.film("B").labels(VALENCE_AROUSAL)
+    fear = write_run(tmp_path / "me17ei_T_fear_run1.txt", {"A": fear_rows([0.1, 0.2]), "B": fear_rows([0.3, 0.1])},
+                     FEAR)
+    result = invoke("score", fear, "--dataset", root)
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: {missing}: cannot read: No such file or directory"

@@ -1,8 +1,14 @@
 """Extractors, the feature store and the ``extract`` command."""
+import os
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from conftest import invoke
 from films import write_film
 from mediaeval.cli import cli
 from mediaeval.errors import DataError
@@ -10,10 +16,13 @@ from mediaeval.features import available, get_extractor
 from mediaeval.features.audio import N_FRAMES, N_MELS, audio_stats, log_mel_patch, mel_filterbank
 from mediaeval.features.extract import ExtractionOptions, extract_dataset, extract_film, extract_to_file
 from mediaeval.features.registry import Extractor
-from mediaeval.features.store import feature_path, is_complete, load_features
+from mediaeval.features.store import STALE_SECONDS, feature_path, file_fingerprint, is_complete, load_features
 from mediaeval.features.visual import COLUMNS, visual_stats
 from mediaeval.media import StepBlock
-from mediaeval.windows import SAMPLES_PER_STEP, step_starts
+from mediaeval.windows import SAMPLES_PER_STEP, step_count, step_starts
+
+SET = ["visual-stats", "audio-stats"]
+
 
 def block(frames=None, audio=None, n=2):
     if frames is None:
@@ -201,3 +210,74 @@ def test_of_several_larger_sets_the_most_recently_written_is_read(tmp_path):
     assert np.array_equal(load_set(tmp_path / "f", ["visual-stats"], "Film").values, fresh.values[:, :20])
     os.utime(stale)                                              # written after
     assert not load_set(tmp_path / "f", ["visual-stats"], "Film").values.any()
+
+
+def test_replaced_film_is_extracted_again(tmp_path):
+    path = write_film(tmp_path / "Film.mp4", 4.0)
+    out, wrote = extract_to_file(path, tmp_path / "f")
+    assert wrote and load_features(out).meta["video_file"] == file_fingerprint(path)
+    assert file_fingerprint(path)["size"] == path.stat().st_size
+    os.utime(path, (1e9, 1e9))                    # touched, or copied without its times: same film
+    assert extract_to_file(path, tmp_path / "f") == (out, False)
+    write_film(path, 6.0, grey=lambda k: 100)     # replaced by another film
+    assert extract_to_file(path, tmp_path / "f") == (out, True)
+    assert load_features(out).values.shape[0] == step_count(6.0) == 11
+    assert extract_to_file(path, tmp_path / "f") == (out, False)
+
+
+def test_extraction_here_runs_blas_on_one_thread_and_gives_the_threads_back(tmp_path, temporary_extractor):
+    """In this process (--jobs 1, a notebook) an extraction holds the BLAS and OpenMP pools to
+    one thread, as a job process is held, and restores them afterwards."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from mediaeval.features.extract import ExtractionOptions, extract_film
+    from mediaeval.features.registry import Extractor
+
+    seen = []
+
+    def record(state, block):
+        seen.append({i["internal_api"]: i["num_threads"] for i in threadpool_info()})
+        return np.zeros((len(block), 1), np.float32)
+
+    temporary_extractor("threads", lambda: Extractor("threads", "visual", "1", ["x"], process=record))
+    path = write_film(tmp_path / "Film.mp4", 2.0)
+    with threadpool_limits(3, user_api="blas"):
+        extract_film(path, ExtractionOptions(("threads",)))
+        after = {i["internal_api"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+    assert seen and "openblas" in seen[0] and all(set(s.values()) == {1} for s in seen), seen
+    assert set(after.values()) == {3}, after
+
+
+def test_stale_temporaries_are_removed(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    write_film(data / "Film.mp4", 2.0)
+    folder = tmp_path / "features" / "+".join(SET)
+    folder.mkdir(parents=True)
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(finished.stdout)
+    stale = folder / f".Film.npz.{dead}.tmp"
+    recent = folder / f".Third.npz.{dead}.tmp"
+    live = folder / f".Other.npz.{os.getpid()}.tmp"   # this process: alive
+    user = folder / ".notes.tmp"
+    for path in (stale, recent, live, user):
+        path.write_bytes(b"partial")
+    old = time.time() - STALE_SECONDS - 10
+    for path in (stale, live, user):
+        os.utime(path, (old, old))
+    result = invoke("extract", "--dataset", data, "--out", tmp_path / "features")
+    assert result.exit_code == 0, result.output
+    assert f"removed {stale}, left by an interrupted run" in result.output
+    assert not stale.exists() and recent.exists() and live.exists() and user.exists()
+    assert (folder / "Film.npz").exists()
+
+
+def test_rotated_film_gets_a_warning(tmp_path):
+    path = write_film(tmp_path / "Turned.mp4", 2.0, rotation=-90)   # a phone held upright
+    with pytest.warns(UserWarning, match="Turned.mp4: film Turned: its video stream is to be shown rotated by 270 "):
+        out, _ = extract_to_file(path, tmp_path / "f")
+    assert load_features(out).meta["warnings"] == [
+        "film Turned: its video stream is to be shown rotated by 270 degrees counter-clockwise; features are "
+        "computed on the frames as stored (unrotated)"]
+    plain, _ = extract_to_file(write_film(tmp_path / "Plain.mp4", 2.0), tmp_path / "f")
+    assert load_features(plain).meta["warnings"] == []

@@ -141,7 +141,7 @@ def test_sets_side_by_side_name_their_files_in_one_text(tmp_path):
     assert both.columns == ["one/a", "one/b", "two/a", "two/b"] and isinstance(both.meta["source"], str)
 
 
-def test_issue20_a_replaced_film_is_imported_again_and_its_old_features_refused(tmp_path):
+def test_a_replaced_film_is_imported_again_and_its_old_features_refused(tmp_path):
     """Imported features record their film's identity, as extracted ones do: a film replaced since is
     imported again, and until then train and predict (load_films) refuse its features naming it."""
     import os
@@ -184,7 +184,7 @@ def test_issue20_a_replaced_film_is_imported_again_and_its_old_features_refused(
     assert "video_file" in load_features(feature_path(out, ["mine"], "Film_B")).meta
 
 
-# --------------------------------------------------------------------------- issue 20
+# --------------------------------------------------------------------------- damaged or hostile tables
 
 @pytest.mark.parametrize("raw, expected", [
     (b"time;a;b\n0;1;2\n", "expected comma-separated columns, found semicolons (;): 'time;a;b'"),
@@ -194,7 +194,7 @@ def test_issue20_a_replaced_film_is_imported_again_and_its_old_features_refused(
     (b"seconds,a\n0,1\n", "expected a header line starting with 'time', e.g. time,brightness,loudness, got "
                           "'seconds,a'"),
 ])
-def test_issue20_a_header_says_which_separator_or_bom_it_found(tmp_path, raw, expected):
+def test_a_header_says_which_separator_or_bom_it_found(tmp_path, raw, expected):
     path = tmp_path / "Film.csv"
     path.write_bytes(raw)
     with pytest.raises(DataError) as error:
@@ -202,7 +202,7 @@ def test_issue20_a_header_says_which_separator_or_bom_it_found(tmp_path, raw, ex
     assert error.value.line == 1 and error.value.message.startswith(expected), error.value.message
 
 
-def test_issue20_npz_that_is_not_one_or_holds_complex_values(tmp_path):
+def test_npz_that_is_not_one_or_holds_complex_values(tmp_path):
     text = tmp_path / "Film.npz"
     text.write_text("time,a\n0,1\n")
     with pytest.raises(DataError) as error:
@@ -239,7 +239,7 @@ print(int(status.split("VmHWM:")[1].split()[0]) // 1024)   # peak RSS of this pr
 
 
 @pytest.mark.parametrize("layout", ["nul-bytes-then-header", "header-then-nul-bytes"])
-def test_issue20_a_sparse_1_gib_table_is_refused_in_bounded_memory(tmp_path, layout):
+def test_a_sparse_1_gib_table_is_refused_in_bounded_memory(tmp_path, layout):
     path = tmp_path / "Film.csv"
     with open(path, "wb") as handle:                # sparse: 1 GiB that costs no disk
         if layout == "header-then-nul-bytes":
@@ -257,7 +257,7 @@ def test_issue20_a_sparse_1_gib_table_is_refused_in_bounded_memory(tmp_path, lay
     assert int(peak) < 500, f"peak RSS {peak} MB"
 
 
-def test_issue20_long_lines_and_runs_of_blank_lines_are_refused_early(tmp_path):
+def test_long_lines_and_runs_of_blank_lines_are_refused_early(tmp_path):
     path = tmp_path / "Film.csv"
     path.write_text("time,a\n0," + "1" * (1 << 21) + "\n")
     with pytest.raises(DataError) as error:
@@ -279,7 +279,7 @@ def real_films(tiny_dataset):
     return dataset, dataset.select(["dev"])
 
 
-def test_issue20_a_table_that_misses_its_film_is_refused(real_films, tmp_path):
+def test_a_table_that_misses_its_film_is_refused(real_films, tmp_path):
     dataset, films = real_films
     film = films[0]
     src = tmp_path / "src"
@@ -300,7 +300,7 @@ def test_issue20_a_table_that_misses_its_film_is_refused(real_films, tmp_path):
     assert not (tmp_path / "f" / "mine" / f"{film.name}.npz").exists()
 
 
-def test_issue20_a_short_gap_is_a_stored_warning(real_films, tmp_path):
+def test_a_short_gap_is_a_stored_warning(real_films, tmp_path):
     dataset, films = real_films
     src = tmp_path / "src"
     src.mkdir()

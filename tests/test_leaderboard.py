@@ -89,7 +89,7 @@ def test_folds_naming_films_of_another_dataset_are_not_compared(dataset, tmp_pat
                           f"with its constant")
 
 
-def test_issue20_a_model_trained_on_other_labels_is_not_compared_with_the_constant(dataset, tmp_path):
+def test_a_model_trained_on_other_labels_is_not_compared_with_the_constant(dataset, tmp_path):
     """model.json records each film's labels digest; the leaderboard compares them with the dataset's."""
     from mediaeval.provenance import labels_digests
     from mediaeval.model_folder import write_manifest

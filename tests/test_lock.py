@@ -24,7 +24,7 @@ def lock_pins(python):
     return pins
 
 
-def test_item5_lock_pins_every_requirement_within_setup_cfg_ranges_on_each_python():
+def test_lock_pins_every_requirement_within_setup_cfg_ranges_on_each_python():
     config = configparser.ConfigParser()
     config.read(REPO / "setup.cfg")
     extras = config["options.extras_require"]

@@ -1,15 +1,20 @@
 """Streaming decode on the step grid, on real mp4 films written by the tests."""
 from fractions import Fraction
 
+import av
 import numpy as np
 import pytest
 
-from films import source_grey, write_film
+from conftest import invoke
+from films import source_grey, truncate, write_film
 from mediaeval.errors import DataError, collect_warnings
+from mediaeval.features.extract import extract_to_file
+from mediaeval.features.store import load_features
 from mediaeval.media import iter_audio_steps, iter_steps, iter_video_steps, probe, shown_frames
 from mediaeval.windows import FRAMES_PER_STEP, SAMPLES_PER_STEP, step_count
 
 BACKENDS = ["pyav", "decord"]
+SET = ["visual-stats", "audio-stats"]
 
 
 def decoded_grey(path, n_steps, backend):
@@ -95,3 +100,67 @@ def test_truncated_and_non_video_files_are_named(tmp_path):
         probe(text)
     with pytest.raises(DataError, match="text.mp4"):
         list(iter_steps(text, n_steps=2))
+
+
+def decoded_ends(path):
+    """Where PyAV's own decoding of each stream stops: end of the last video frame and of the
+    last audio frame (seconds), decoding errors ending the stream as they end ours."""
+    ends = {}
+    for kind in ("video", "audio"):
+        with av.open(str(path)) as container:
+            stream = getattr(container.streams, kind)[0]
+            end = 0.0
+            try:
+                for frame in container.decode(stream):
+                    length = (float(frame.duration * frame.time_base) if kind == "video"
+                              else frame.samples / frame.sample_rate)
+                    end = max(end, frame.time + length)
+            except av.error.FFmpegError:
+                pass
+            ends[kind] = end
+    return ends
+
+
+def test_truncated_film_fails_by_name(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    write_film(data / "Good.mp4", 12.0)
+    truncate(write_film(data / "Cut.mp4", 30.0, faststart=True), 0.5)   # a partial download
+    ends = decoded_ends(data / "Cut.mp4")
+    assert probe(data / "Cut.mp4").duration == 30.0 and 10 < ends["video"] < 20   # opens, stops mid-way
+    out = tmp_path / "features"
+    result = invoke("extract", "--dataset", data, "--out", out)
+    assert result.exit_code == 1, result.output
+    assert "1 films extracted, 0 already complete, 1 failed" in result.output
+    assert (f"failed: Cut: {data / 'Cut.mp4'}: video decoding stopped at {ends['video']:.1f} s of 30.0 s"
+            in result.output)
+    assert "more than max(2 s, 2 % of the duration) is missing" in result.output
+    assert sorted(p.name for p in (out / "+".join(SET)).iterdir()) == ["Good.npz"]
+
+
+def test_short_gap_is_a_stored_warning_with_the_true_position(tmp_path):
+    path = truncate(write_film(tmp_path / "Film.mp4", 30.0, faststart=True), 0.96)
+    ends = decoded_ends(path)
+    assert 0.25 < 30.0 - ends["video"] <= 2.0 and 0.25 < 30.0 - ends["audio"] <= 2.0
+    with pytest.warns(UserWarning, match="decoding stopped at"):
+        out, wrote = extract_to_file(path, tmp_path / "features")
+    warnings = load_features(out).meta["warnings"]
+    video = [w for w in warnings if w.startswith("video")]
+    audio = [w for w in warnings if w.startswith("audio")]
+    assert video == [f"video decoding stopped at {ends['video']:.1f} s of 30.0 s "
+                     f"({30.0 - ends['video']:.1f} s missing: truncated or damaged file?); the last frame is held"]
+    assert len(audio) == 1 and audio[0].startswith(f"audio decoding stopped at {ends['audio']:.1f} s of 30.0 s")
+    assert "near 0.0 s" not in " ".join(warnings)
+
+
+@pytest.mark.parametrize("backend", ["pyav", "decord"])
+def test_video_starting_late_keeps_its_end(tmp_path, backend):
+    times = np.arange(150) / 25 + 5.0          # 6 s of video from 5 s on; sound from 0 to 6 s
+    path = write_film(tmp_path / "Late.mp4", 6.0, frame_times=times, grey=lambda k: (3 * k) % 240)
+    assert probe(path).duration == pytest.approx(11.0)
+    n_steps = step_count(11.0)
+    frames = np.concatenate(list(iter_video_steps(path, n_steps, backend=backend)))
+    grey = frames.reshape(-1, 112, 112, 3).mean(axis=(1, 2, 3))
+    expected = shown_frames(times, n_steps * FRAMES_PER_STEP)
+    assert expected[0] == 0 and expected[-1] == 140   # 10.63 s shows frame 140 (5 + 140 / 25 s)
+    assert np.array_equal(grey, source_grey(path, backend)[expected])

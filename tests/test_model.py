@@ -1,14 +1,19 @@
-"""The LSTM, chunked training and inference, folds, run definitions."""
+"""The LSTM (mediaeval/model.py, mediaeval/lstm_layer.py): the textbook LSTM, films packed into
+rows of chunks, padding kept out of the loss and the normalisation, the concordance loss,
+chunked training and inference, the positive weight of fear, a bfloat16 projection."""
+import json
+
 import numpy as np
 import pytest
 
-from mediaeval.errors import DataError
-from mediaeval.folds import make_folds, read_folds, write_folds
-from mediaeval.model import (ModelSettings, Trainer, build_model, pad_films, positive_weight, predict_films,
-                             set_seed)
+from conftest import invoke, write_tiny_run
+from mediaeval.model import (ModelSettings, Piece, Trainer, build_model, concordance_loss, cut_films, pack_films,
+                             pad_films, positive_weight, predict_films, set_seed)
+from mediaeval.model_folder import stored_run
 from mediaeval.runs import load_run
 from mediaeval.task import FEAR, VALENCE_AROUSAL
 
+TINY = ModelSettings(lstm_units=4, epochs=3, patience=2, batch_films=2, chunk_steps=4, piece_steps=8)
 SMALL = ModelSettings(lstm_units=16, chunk_steps=8, batch_films=3, epochs=2, patience=1)
 
 
@@ -68,6 +73,7 @@ def test_padding_has_no_weight_in_the_loss():
     assert float(loss) == pytest.approx(0.25)
 
 
+@pytest.mark.slow
 def test_training_learns_and_is_deterministic():
     rng = np.random.default_rng(3)
     xs = [rng.normal(size=(n, 4)).astype(np.float32) for n in (30, 25, 40)]
@@ -92,44 +98,94 @@ def test_positive_weight():
     assert positive_weight(targets, ModelSettings(fear_positive_weight=2.5)) == 2.5
 
 
-def test_folds(tmp_path):
-    films = [f"F{i:02d}" for i in range(11)]
-    folds = make_folds(reversed(films), 4, seed=3)
-    assert folds == make_folds(films, 4, seed=3)
-    assert sorted(n for f in folds for n in f) == films
-    assert sorted(len(f) for f in folds) == [2, 3, 3, 3]
-    assert make_folds(films, 4, seed=4) != folds
-    assert len(make_folds(films[:3], 5)) == 3
-    path = write_folds(tmp_path / "folds.json", folds, 3)
-    assert read_folds(path) == folds
-    path.write_text('{"folds": [["A"], ["A"]]}')
-    with pytest.raises(DataError, match="a film is in two folds"):
-        read_folds(path)
+@pytest.mark.slow
+def test_bfloat16_run_loads_and_trains(tiny_dataset, features, tmp_path):
+    config = write_tiny_run(tmp_path / "run1.toml", extra='projection_dtype = "bfloat16"\n')
+    assert load_run(config).model.projection_dtype == "bfloat16"
+    from mediaeval import lstm_layer
+    from mediaeval.cpu import NATIVE, bfloat16_support
+
+    lstm_layer._WARNED.clear()   # warned once per process: this test expects it where bfloat16 is emulated
+    import warnings
+
+    expected = (pytest.warns(UserWarning, match="no native bfloat16, so it is emulated")
+                if bfloat16_support() != NATIVE else warnings.catch_warnings())
+    with expected:   # both restore the warning filters on leaving
+        warnings.filterwarnings("ignore", "__array__ implementation", DeprecationWarning)   # as setup.cfg does
+        result = invoke("train", config, "--dataset", tiny_dataset, "--features", features, "--out", tmp_path / "m")
+    assert result.exit_code == 0, result.output
+    assert stored_run(tmp_path / "m").model.projection_dtype == "bfloat16"
+    settings = json.loads((tmp_path / "m" / "final" / "seed1" / "settings.json").read_text())
+    assert settings["settings"]["projection_dtype"] == "bfloat16"
+    out = tmp_path / "me17ei_team_valence_arousal_run1.txt"
+    result = invoke("predict", tmp_path / "m", "--dataset", tiny_dataset, "--features", features, "--out", out)
+    assert result.exit_code == 0, result.output
+    values = np.array([ln.split() for ln in out.read_text().splitlines()[1:]], float)
+    assert values.shape[1] == 2 and np.isfinite(values).all()
 
 
-def test_run_definitions(tmp_path):
-    from pathlib import Path
+def test_cut_films_covers_every_step_once_with_warm_up():
+    pieces = cut_films([9, 3, 0], piece_steps=8, chunk_steps=4)
+    assert pieces == [Piece(0, 0, 8, 0), Piece(0, 4, 9, 8), Piece(1, 0, 3, 0), Piece(2, 0, 0, 0)]
+    # piece_steps is rounded down to whole chunks, and never below one chunk
+    assert cut_films([10], piece_steps=7, chunk_steps=4) == [Piece(0, 0, 4, 0), Piece(0, 0, 8, 4), Piece(0, 4, 10, 8)]
 
-    for path in sorted(Path(__file__).parents[1].glob("runs/*/*.toml")):
-        config = load_run(path)
-        assert config.subtask == path.parent.name
-        assert path.name == f"run{config.run}.toml"
-    good = tmp_path / "r.toml"
-    good.write_text('subtask = "fear"\nrun = 2\ndescription = "d"\nfeatures = ["audio-stats"]\n'
-                    '[model]\nlstm_units = 64\nlearning_rate = 0.01\n')
-    config = load_run(good)
-    assert (config.run, config.model.lstm_units, config.model.learning_rate, config.folds) == (2, 64, 0.01, 5)
-    for text, message in [
-        ('subtask = "fear"\nrun = 2\ndescription = "d"\nfeatures = ["a"]\ncolour = 1\n', "unknown key 'colour'"),
-        ('subtask = "fear"\nrun = 9\ndescription = "d"\nfeatures = ["a"]\n', "run: expected 1 to 5, got 9"),
-        ('subtask = "fear"\nrun = "1"\ndescription = "d"\nfeatures = ["a"]\n', "run: expected int, got '1'"),
-        ('subtask = "fear"\ndescription = "d"\nfeatures = ["a"]\n', "missing key 'run'"),
-        ('subtask = "fear"\nrun = 1\ndescription = "d"\nfeatures = ["a"]\n[model]\nunits = 3\n',
-         "model.units: unknown setting"),
-        ('subtask = "fear"\nrun = 1\ndescription = "d"\nfeatures = ["a"]\n[model]\nlstm_units = 1.5\n',
-         "model.lstm_units: expected int"),
-        ("subtask = ", "expected TOML"),
-    ]:
-        good.write_text(text)
-        with pytest.raises(DataError, match=message):
-            load_run(good)
+
+def test_pack_films_places_every_weighted_step_once_and_resets_on_chunk_boundaries():
+    lengths = [9, 3, 6, 1]
+    xs = [np.full((n, 1), 10 * (i + 1), np.float32) + np.arange(n, dtype=np.float32)[:, None]
+          for i, n in enumerate(lengths)]
+    ys = [x[:, :1] / 100 for x in xs]
+    ws = [np.full(n, i + 1.0, np.float32) for i, n in enumerate(lengths)]
+    batch = pack_films(xs, ys, ws, 2, TINY, np.random.default_rng(0))
+    assert batch.x.shape[0] == 2 and batch.x.shape[1] % 4 == 0
+    starts = np.argwhere(batch.reset)
+    assert all(step % 4 == 0 for _, step in starts)
+    weighted = batch.weight > 0
+    # each film's weighted steps appear exactly once, with their own weights and targets
+    values = sorted(batch.x[weighted, 0].tolist())
+    assert values == sorted(float(v) for x in xs for v in x[:, 0])
+    assert sorted(batch.weight[weighted].tolist()) == sorted(float(v) for w in ws for v in w)
+    assert np.allclose(batch.y[weighted, 0], batch.x[weighted, 0] / 100)
+    # the second piece of the 9-step film re-reads steps 4-7 with weight 0 (warm-up) after a reset
+    row, at = next((r, s) for r, s in starts if batch.x[r, s, 0] == 14.0)
+    assert batch.weight[row, at:at + 4].tolist() == [0, 0, 0, 0] and batch.x[row, at + 4, 0] == 18.0
+    # the same generator state gives the same rows
+    again = pack_films(xs, ys, ws, 2, TINY, np.random.default_rng(0))
+    assert np.array_equal(again.x, batch.x) and np.array_equal(again.reset, batch.reset)
+
+
+def test_padding_is_masked_out_of_the_batch_normalisation():
+    set_seed(0)
+    settings = ModelSettings(lstm_units=4, input_dropout=0.0, output_dropout=0.0, chunk_steps=8)
+    trainer = Trainer(build_model(2, VALENCE_AROUSAL, settings), VALENCE_AROUSAL, settings)
+    x = np.zeros((2, 8, 2), np.float32)
+    x[0, :8] = [3.0, 5.0]
+    x[1, :2] = [3.0, 5.0]                     # 6 steps of padding (zeros) after the second film
+    weight = np.zeros((2, 8), np.float32)
+    weight[0, :] = 1
+    weight[1, :2] = 1
+    h = np.zeros((2, 4), np.float32)
+    trainer._train_step(x, np.zeros((2, 8, 2), np.float32), weight, h, h)
+    norm = trainer.model.get_layer("input_norm")
+    # momentum 0.99: the moving mean moved 1 % of the way to the real steps' mean (3, 5), and
+    # the variance of the real steps is 0 (the padding's zeros would have made it 2.1 and 5.9)
+    assert np.allclose(norm.moving_mean.numpy(), [0.03, 0.05], atol=1e-6)
+    assert np.allclose(norm.moving_variance.numpy(), [0.99, 0.99], atol=1e-6)
+
+
+def textbook_ccc(y, p):
+    return 2 * np.cov(y, p, bias=True)[0, 1] / (y.var() + p.var() + (y.mean() - p.mean()) ** 2)
+
+
+def test_concordance_loss_is_one_minus_lins_ccc_over_weighted_steps():
+    rng = np.random.default_rng(4)
+    y = rng.normal(size=(2, 5, 2)).astype(np.float32)
+    p = (0.5 * y + rng.normal(size=y.shape)).astype(np.float32)
+    weight = np.ones((2, 5), np.float32)
+    weight[1, 3:] = 0
+    keep = weight > 0
+    expected = 1 - np.mean([textbook_ccc(y[keep][:, j].astype(np.float64), p[keep][:, j].astype(np.float64))
+                            for j in range(2)])
+    assert float(concordance_loss(y, p, weight)) == pytest.approx(expected, abs=1e-5)
+    assert float(concordance_loss(y, y, weight)) == pytest.approx(0.0, abs=1e-5)

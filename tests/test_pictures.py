@@ -1,4 +1,6 @@
-"""Plots and the emotion amplifier, on generated films."""
+"""The commands that draw (mediaeval/cli/pictures.py): plots, and the emotion amplifier on
+generated films, which never writes over its source."""
+import shutil
 from fractions import Fraction
 
 import av
@@ -6,8 +8,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from conftest import invoke
 from films import write_film
 from mediaeval.cli import cli
+from mediaeval.media import probe
 from mediaeval.render import amplify_rgb, curves_at, gain
 from mediaeval.run_files import read_run
 from mediaeval.submission import write_run
@@ -68,6 +72,7 @@ def test_render_refuses_a_film_not_in_the_run(tmp_path):
     assert result.exit_code == 1 and "holds no film named Other" in result.output
 
 
+@pytest.mark.slow
 def test_plots(tiny_dataset, tmp_path):
     from mediaeval.dataset import Dataset
 
@@ -123,6 +128,7 @@ def _model_folder(folder, dataset, prediction: dict, n: int):
     return run
 
 
+@pytest.mark.slow
 def test_runs_compared_as_the_leaderboard(tiny_dataset, tmp_path):
     """Run files of model folders bring their out-of-fold figures and the constant on their folds;
     a test-set run file has the development films' constant; a plain development run file has
@@ -211,3 +217,33 @@ def test_runs_compared_as_the_leaderboard(tiny_dataset, tmp_path):
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert png_size(out / "comparison-valence_arousal.png")[0] == int(3.6 * 4 * 110)
+
+
+def test_render_refuses_to_replace_its_source(tmp_path):
+    from mediaeval.submission import write_run
+
+    film = write_film(tmp_path / "Film.mp4", 10.0)
+    original = film.read_bytes()
+    run = write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt", {"Film": np.zeros((1, 2))}, VALENCE_AROUSAL)
+    for out in (film, tmp_path / "." / "Film.mp4"):
+        for extra in ([], ["--overwrite"]):
+            result = invoke("render", film, "--run", run, "--out", out, *extra)
+            assert result.exit_code == 1 and "is the film being rendered" in result.output, result.output
+    assert film.read_bytes() == original
+    notes = tmp_path / "notes.mp4"
+    notes.write_bytes(b"a user's file")
+    for extra in ([], ["--overwrite"]):                # not an mp4: left alone, even with --overwrite
+        result = invoke("render", film, "--run", run, "--out", notes, *extra)
+        assert result.exit_code == 1 and "is not an mp4 film; it is left alone (even with --overwrite)" in result.output
+    assert notes.read_bytes() == b"a user's file"
+    mine = tmp_path / "mine.mp4"
+    shutil.copy(film, mine)                            # a user's film: only with --overwrite
+    result = invoke("render", film, "--run", run, "--out", mine)
+    assert result.exit_code == 1 and "is not a render made by mediaeval (or was changed since); use --overwrite" \
+        in result.output
+    assert mine.read_bytes() == original
+    rendered = tmp_path / "rendered.mp4"
+    assert invoke("render", film, "--run", run, "--out", rendered).exit_code == 0
+    assert invoke("render", film, "--run", run, "--out", rendered).exit_code == 0   # a previous render: redone
+    assert invoke("render", film, "--run", run, "--out", mine, "--overwrite").exit_code == 0
+    assert probe(mine).duration == pytest.approx(10.0, abs=0.05)

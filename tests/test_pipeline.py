@@ -1,10 +1,14 @@
-"""The submission flow: every run of a runs folder, from films to a valid zip."""
+"""The submission flow (mediaeval/pipeline.py): every run of a runs folder, from films to a valid
+zip; an edited run is retrained, and files the pipeline did not write are left alone."""
 import zipfile
 
+import pytest
 from click.testing import CliRunner
 
+from conftest import invoke, write_tiny_run
 from mediaeval.cli import cli
 from mediaeval.dataset import Dataset
+from mediaeval.model_folder import stored_run
 from mediaeval.run_files import validate_run
 
 RUN = """subtask = "{subtask}"
@@ -21,6 +25,7 @@ chunk_steps = 16
 """
 
 
+@pytest.mark.slow
 def test_pipeline_builds_a_valid_zip(tiny_dataset, tmp_path):
     runs = tmp_path / "runs"
     for subtask, run, features in (("valence_arousal", 1, '"visual-stats", "audio-stats"'),
@@ -50,6 +55,7 @@ def test_pipeline_builds_a_valid_zip(tiny_dataset, tmp_path):
     assert again.exit_code == 0 and again.output.count("already trained") == 3
 
 
+@pytest.mark.slow
 def test_pipeline_with_a_per_segment_run_on_imported_features_and_a_fused_run(tiny_dataset, tmp_path):
     """A ridge run reading an imported set beside an extracted one, an LSTM run, and their
     fusion: the pipeline extracts only what is extractable, fuses last, and packages all three."""
@@ -137,3 +143,47 @@ def test_pipeline_light_trains_the_shipped_pretrained_run_on_its_light_features(
     with zipfile.ZipFile(tmp_path / "submission" / "me17ei_T.zip") as archive:
         readme = archive.read("README.txt").decode()
     assert said in readme and "  features: visual-stats, audio-stats\n" in readme and "i3d (Kinetics-400" not in readme
+
+
+@pytest.mark.slow
+def test_pipeline_retrains_an_edited_run_and_describes_it(tiny_dataset, tmp_path):
+    runs = tmp_path / "runs" / "fear"
+    runs.mkdir(parents=True)
+    definition = write_tiny_run(runs / "run1.toml", subtask="fear", description="first")
+    args = ["pipeline", "--dataset", tiny_dataset, "--team", "T", "--runs", tmp_path / "runs",
+            "--features", tmp_path / "features", "--models", tmp_path / "models", "--out", tmp_path / "sub"]
+    assert invoke(*args).exit_code == 0
+    write_tiny_run(definition, subtask="fear", description="second", units=4)
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    assert "already trained" not in result.output and "model.lstm_units: 8 -> 4" in result.output
+    with zipfile.ZipFile(tmp_path / "sub" / "me17ei_T.zip") as archive:
+        readme = archive.read("README.txt").decode()
+    assert "description: second" in readme and "LSTM(4)" in readme
+    assert stored_run(tmp_path / "models" / "fear_run1").model.lstm_units == 4
+
+    # a run file edited since the pipeline wrote it is not overwritten without --force
+    run_file = tmp_path / "sub" / "me17ei_T_fear_run1.txt"
+    edited = run_file.read_text() + "\n"
+    run_file.write_text(edited)
+    result = invoke(*args)
+    assert result.exit_code == 1
+    assert result.output == (f"Error: not overwritten (not written by mediaeval, or edited since): "
+                             f"{run_file}; move them away or use --force\n")
+    assert run_file.read_text() == edited
+    assert invoke(*args, "--force").exit_code == 0 and run_file.read_text() != edited
+
+
+def test_pipeline_refuses_files_it_did_not_write(tiny_dataset, tmp_path):
+    runs = tmp_path / "runs" / "fear"
+    runs.mkdir(parents=True)
+    write_tiny_run(runs / "run1.toml", subtask="fear")
+    (tmp_path / "sub").mkdir()
+    mine = tmp_path / "sub" / "me17ei_T.zip"
+    mine.write_text("hand-made\n")
+    result = invoke("pipeline", "--dataset", tiny_dataset, "--team", "T", "--runs", tmp_path / "runs",
+                    "--features", tmp_path / "features", "--models", tmp_path / "models", "--out", tmp_path / "sub")
+    assert result.exit_code == 1    # not a zip: left alone, even with --force
+    assert result.output == (f"Error: {mine} exists and is not a zip made by mediaeval package; it is left alone "
+                             f"(even with --force)\n")
+    assert mine.read_text() == "hand-made\n" and not (tmp_path / "features").exists()

@@ -52,6 +52,7 @@ def test_i3d_matches_the_original(size):
         assert list(outputs[1].argmax(axis=1)) == list(reference["logits_224"].argmax(axis=1))
 
 
+@pytest.mark.slow
 @needs_i3d
 def test_i3d_features_of_uint8_frames_scale_to_minus_one_one():
     from mediaeval.features.pretrained.i3d import i3d_features, i3d_network
@@ -62,6 +63,7 @@ def test_i3d_features_of_uint8_frames_scale_to_minus_one_one():
     np.testing.assert_allclose(i3d_features(frames), expected, atol=1e-4)
 
 
+@pytest.mark.slow
 @needs_i3d
 def test_frame_sizes_are_decoded_apart(tmp_path):
     """visual-stats still sees 112 x 112 frames next to i3d-224, which sees 224 x 224 ones."""
@@ -95,7 +97,7 @@ BFLOAT16_BOUNDS = {"native": 0.03, "emulated": 0.03}
 
 @needs_i3d
 @pytest.mark.parametrize("support", ["native", "emulated"])
-def test_item1_i3d_in_bfloat16_stays_close_to_the_original(support):
+def test_i3d_in_bfloat16_stays_close_to_the_original(support):
     from mediaeval.cpu import NATIVE, bfloat16_support
     from mediaeval.features.pretrained.i3d import EmulatedBfloat16Warning, i3d_network
     from mediaeval.features.pretrained.runtime import batched_predict
@@ -112,28 +114,7 @@ def test_item1_i3d_in_bfloat16_stays_close_to_the_original(support):
     assert np.corrcoef(features.ravel(), reference.ravel())[0, 1] > 0.999
 
 
-def test_item1_bfloat16_support_follows_cpu_flags_and_onednn_cap(tmp_path, monkeypatch):
-    from mediaeval.cpu import EMULATED, NATIVE, bfloat16_support, cpu_flags
-
-    zen3 = frozenset({"avx2", "fma"})
-    sapphire_rapids = frozenset({"avx2", "avx512f", "avx512_bf16", "amx_bf16"})
-    assert bfloat16_support(zen3, "") == EMULATED
-    assert bfloat16_support(frozenset({"avx512f", "avx512bw"}), "") == EMULATED  # Skylake-X
-    assert bfloat16_support(sapphire_rapids, "") == NATIVE
-    assert bfloat16_support(frozenset({"amx_bf16"}), "") == NATIVE
-    for cap in ("AVX2", "avx512_core", "AVX512_CORE_VNNI", "SSE41"):
-        assert bfloat16_support(sapphire_rapids, cap) == EMULATED, cap
-    for cap in ("AVX512_CORE_BF16", "avx512_core_amx", "ALL"):
-        assert bfloat16_support(sapphire_rapids, cap) == NATIVE, cap
-    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
-    assert bfloat16_support() == EMULATED  # whatever this CPU has
-    cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512_bf16\n\nprocessor\t: 1\nflags\t: fpu\n")
-    assert cpu_flags(str(cpuinfo)) == {"fpu", "avx2", "avx512_bf16"}
-    assert cpu_flags(str(tmp_path / "missing")) == frozenset()
-
-
-def test_item1_emulated_bfloat16_warns_once_naming_the_cost():
+def test_emulated_bfloat16_warns_once_naming_the_cost():
     from mediaeval.cpu import EMULATED, NATIVE
     from mediaeval.features.pretrained.i3d import EMULATED_BFLOAT16, compute_dtype, warn_emulated_bfloat16
 
@@ -334,6 +315,7 @@ RUN = TRAINING_RUN.format(subtask="valence_arousal", seeds=1).replace(
     'features = ["visual-stats", "audio-stats"]', 'features = ["i3d", "musicnn"]').replace("run = 3", "run = 4")
 
 
+@pytest.mark.slow
 @needs_i3d
 @needs_musicnn
 def test_extract_i3d_musicnn_then_train_and_score(tiny_dataset, tmp_path):

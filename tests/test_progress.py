@@ -11,7 +11,7 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_item7_progress_in_a_log_writes_a_line_per_tenth_without_carriage_returns():
+def test_progress_in_a_log_writes_a_line_per_tenth_without_carriage_returns():
     log = io.StringIO()
     with progress(total=50, desc="films", unit="film", file=log) as bar:
         assert isinstance(bar, LogBar)
@@ -24,7 +24,7 @@ def test_item7_progress_in_a_log_writes_a_line_per_tenth_without_carriage_return
         f"films: {p:3d}% {n}/50" for p, n in zip(range(0, 101, 10), range(0, 51, 5))]
 
 
-def test_item7_progress_in_a_log_over_an_iterable_and_when_stopped_early():
+def test_progress_in_a_log_over_an_iterable_and_when_stopped_early():
     log = io.StringIO()
     assert list(progress(range(7), desc="steps", file=log)) == list(range(7))
     lines = log.getvalue().splitlines()
@@ -49,7 +49,7 @@ def test_item7_progress_in_a_log_over_an_iterable_and_when_stopped_early():
     assert log.getvalue() == ""
 
 
-def test_item7_progress_on_a_terminal_is_tqdm():
+def test_progress_on_a_terminal_is_tqdm():
     terminal = Terminal()
     with progress(total=4, desc="films", file=terminal) as bar:
         assert type(bar) is tqdm

@@ -61,7 +61,7 @@ def imported(tmp_path_factory):
     return base
 
 
-@pytest.mark.parametrize("family", ["ridge", "svr", "hgb"])
+@pytest.mark.parametrize("family", ["ridge", "svr", pytest.param("hgb", marks=pytest.mark.slow)])
 def test_each_family_trains_scores_and_predicts(imported, family, tmp_path):
     for subtask, run in (("valence_arousal", 1), ("fear", 2)):
         config = tmp_path / f"{subtask}.toml"
@@ -103,6 +103,7 @@ def test_nested_selection_never_sees_the_scored_fold(imported, tmp_path):
     assert any(not np.array_equal(before[f], after[f]) for f in before if f != "Film_0")
 
 
+@pytest.mark.slow
 def test_leaderboard_of_two_trained_runs(imported, tmp_path):
     folders = []
     for family, run in (("ridge", 1), ("hgb", 2)):

@@ -1,15 +1,20 @@
-"""Run definitions built in code: written as TOML (to_toml, save_run), read back equal by load_run."""
+"""Run definitions (mediaeval/runs.py): checked by load_run, every setting round-tripping through a
+model folder; built in code, written as TOML (to_toml, save_run), read back equal by load_run."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import typing
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
 
+from conftest import REPO, RIDGE_RUN
 from mediaeval.errors import DataError
 from mediaeval.model import ModelSettings
-from mediaeval.runs import RunConfig, find_runs, load_run, save_run
+from mediaeval.model_folder import stored_run, write_manifest
+from mediaeval.runs import RunConfig, find_runs, load_run, run_from_data, save_run
 from mediaeval.segment_models import SegmentSettings
 
 RUNS = Path(__file__).resolve().parents[1] / "runs"
@@ -239,3 +244,108 @@ SHIPPED_DIGESTS = {
 def test_the_shipped_runs_keep_the_digests_they_had_before_pydantic():
     runs = find_runs(RUNS)
     assert {r.name: (r.digest(), r.lightened().digest()) for r in runs} == SHIPPED_DIGESTS
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("batch_films = 0", "model.batch_films: expected at least 1, got 0"),
+    ("chunk_steps = 0", "model.chunk_steps: expected at least 1, got 0"),
+    ("input_dropout = 1.5", "model.input_dropout: expected at least 0 and less than 1, got 1.5"),
+    ("output_dropout = -0.1", "model.output_dropout: expected at least 0 and less than 1, got -0.1"),
+    ("lstm_units = 0", "model.lstm_units: expected at least 1, got 0"),
+    ("epochs = 0", "model.epochs: expected at least 1, got 0"),
+    ("patience = 0", "model.patience: expected at least 1, got 0"),
+    ("learning_rate = -0.001", "model.learning_rate: expected greater than 0, got -0.001"),
+    ("validation_share = 5", "model.validation_share: expected at least 0 and less than 1, got 5"),
+    ("fear_positive_weight = 0", "model.fear_positive_weight: expected greater than 0, got 0"),
+    ("max_positive_weight = 0.5", "model.max_positive_weight: expected at least 1, got 0.5"),
+    ('projection_dtype = "float16"', 'model.projection_dtype: expected one of "float32", "bfloat16", got \'float16\''),
+])
+def test_model_ranges_are_checked_by_load_run(tmp_path, setting, message):
+    path = tmp_path / "run1.toml"
+    path.write_text(f'subtask = "fear"\nrun = 1\ndescription = "d"\nfeatures = ["audio-stats"]\n[model]\n{setting}\n')
+    with pytest.raises(DataError) as error:
+        load_run(path)
+    assert str(error.value) == f"{path}: {message}"
+
+
+def _other_value(hint, default):
+    """A value of type ``hint`` other than ``default``, in range."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Literal:
+        return [a for a in args if a != default][0]
+    if type(None) in args:
+        return 2.5
+    if origin is tuple:
+        return [0.0, 3.0]
+    return {bool: not default, int: default + 1, float: default / 2}[hint]
+
+
+def test_every_model_setting_round_trips(tmp_path):
+    hints = typing.get_type_hints(ModelSettings)
+    defaults = ModelSettings()
+    table = "".join(f"{f.name} = {json.dumps(_other_value(hints[f.name], getattr(defaults, f.name)))}\n"
+                    for f in fields(ModelSettings))
+    path = tmp_path / "every.toml"
+    path.write_text('subtask = "valence_arousal"\nrun = 2\ndescription = "every setting"\nfeatures = ["audio-stats"]\n'
+                    "external_data = true\nseed = 3\nseeds = 2\nfolds = 3\n[model]\n" + table)
+    configs = [load_run(path)] + [load_run(p) for p in sorted((REPO / "runs").glob("*/*.toml"))]
+    assert all(getattr(configs[0].model, f.name) != getattr(defaults, f.name) for f in fields(ModelSettings))
+    for config in configs:
+        folder = tmp_path / config.name
+        folder.mkdir(exist_ok=True)
+        write_manifest(folder, state="complete", definition=config.to_data())   # as train stores it
+        again = stored_run(folder)
+        assert replace(again, path=None) == replace(config, path=None)
+        assert run_from_data(path, json.loads(json.dumps(config.to_data()))).to_data() == config.to_data()
+
+
+@pytest.mark.parametrize("seed, seeds, message", [
+    (-1, 1, "seed: expected 0 to 4294967295, got -1"),
+    (2**32, 1, "seed: expected 0 to 4294967295, got 4294967296"),
+    (2**32 - 2, 3, "seed: expected 0 to 4294967293 (with seeds = 3, the last seed is below 2**32), got 4294967294"),
+])
+def test_seed_out_of_range_is_refused_by_load_run(tmp_path, seed, seeds, message):
+    path = tmp_path / "run1.toml"
+    path.write_text(RIDGE_RUN.format(seed=seed).replace("folds = 2", f"folds = 2\nseeds = {seeds}"))
+    with pytest.raises(DataError) as error:
+        load_run(path)
+    assert str(error.value) == f"{path}: {message}"
+    path.write_text(RIDGE_RUN.format(seed=2**32 - seeds).replace("folds = 2", f"folds = 2\nseeds = {seeds}"))
+    assert load_run(path).seed == 2**32 - seeds
+
+
+def test_features_named_twice_are_refused(tmp_path):
+    path = tmp_path / "run1.toml"
+    path.write_text(RIDGE_RUN.format(seed=0).replace('["visual-stats", "audio-stats"]',
+                                                     '["visual-stats", "audio-stats", "visual-stats"]'))
+    with pytest.raises(DataError) as error:
+        load_run(path)
+    assert str(error.value) == f"{path}: features: 'visual-stats' named twice; expected each feature set once"
+
+
+def test_run_definitions(tmp_path):
+    from pathlib import Path
+
+    for path in sorted(Path(__file__).parents[1].glob("runs/*/*.toml")):
+        config = load_run(path)
+        assert config.subtask == path.parent.name
+        assert path.name == f"run{config.run}.toml"
+    good = tmp_path / "r.toml"
+    good.write_text('subtask = "fear"\nrun = 2\ndescription = "d"\nfeatures = ["audio-stats"]\n'
+                    '[model]\nlstm_units = 64\nlearning_rate = 0.01\n')
+    config = load_run(good)
+    assert (config.run, config.model.lstm_units, config.model.learning_rate, config.folds) == (2, 64, 0.01, 5)
+    for text, message in [
+        ('subtask = "fear"\nrun = 2\ndescription = "d"\nfeatures = ["a"]\ncolour = 1\n', "unknown key 'colour'"),
+        ('subtask = "fear"\nrun = 9\ndescription = "d"\nfeatures = ["a"]\n', "run: expected 1 to 5, got 9"),
+        ('subtask = "fear"\nrun = "1"\ndescription = "d"\nfeatures = ["a"]\n', "run: expected int, got '1'"),
+        ('subtask = "fear"\ndescription = "d"\nfeatures = ["a"]\n', "missing key 'run'"),
+        ('subtask = "fear"\nrun = 1\ndescription = "d"\nfeatures = ["a"]\n[model]\nunits = 3\n',
+         "model.units: unknown setting"),
+        ('subtask = "fear"\nrun = 1\ndescription = "d"\nfeatures = ["a"]\n[model]\nlstm_units = 1.5\n',
+         "model.lstm_units: expected int"),
+        ("subtask = ", "expected TOML"),
+    ]:
+        good.write_text(text)
+        with pytest.raises(DataError, match=message):
+            load_run(good)

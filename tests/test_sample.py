@@ -101,6 +101,7 @@ def _frames_and_sound(path):
     return colour, rms
 
 
+@pytest.mark.slow
 def test_picture_and_sound_follow_the_curves(tmp_path):
     make_sample(tmp_path, films=1, test_films=0, durations=(60, 60), seed=11, jobs=1, progress=False)
     dataset = Dataset.discover(tmp_path)

@@ -41,7 +41,7 @@ def _films(n=8, seed=0, subtask="valence_arousal", noise=0.3):
     return films
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", [pytest.param(f, marks=pytest.mark.slow) if f == "hgb" else f for f in FAMILIES])
 @pytest.mark.parametrize("subtask", ["valence_arousal", "fear"])
 def test_every_family_fits_and_predicts_run_rows(family, subtask, tmp_path):
     films = _films(subtask=subtask)

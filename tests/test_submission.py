@@ -1,35 +1,17 @@
+"""Run files written, described and packaged (mediaeval/submission.py): the writer's refusals,
+the zip's contents and every reason package refuses, which zips --force replaces."""
+import re
 import zipfile
 
 import numpy as np
 import pytest
 
-from conftest import fear_text, valence_arousal_text
+from conftest import invoke, junk_run, write_test_runs
 from mediaeval.dataset import Dataset
-from mediaeval.errors import DataError, MediaevalError
-from mediaeval.run_files import PROBLEM_CODES, parse_run_name, read_run, run_filename, validate_run
+from mediaeval.errors import MediaevalError
+from mediaeval.run_files import PROBLEM_CAP, read_run
 from mediaeval.submission import package_runs, write_run
-from mediaeval.task import FEAR, SUBTASKS, VALENCE_AROUSAL, fear_rows
-
-@pytest.fixture
-def dataset(tmp_path):
-    """Dev films A (3 segments) and B (2), test films MEDIAEVAL17_00 (2) and MEDIAEVAL17_01 (1)."""
-    root = tmp_path / "data"
-    for film, k in [("A", 3), ("B", 2), ("MEDIAEVAL17_00", 2), ("MEDIAEVAL17_01", 1)]:
-        folder = root / ("dev" if film in "AB" else "test")
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{film}_valence_arousal.txt").write_text(valence_arousal_text([(i / 10, -i / 10) for i in range(k)]))
-        (folder / f"{film}_fear.txt").write_text(fear_text([i % 2 for i in range(k)]))
-    return Dataset.discover(root)
-
-
-def test_names():
-    assert run_filename("team-1", FEAR, 3) == "me17ei_team-1_fear_run3.txt"
-    name = parse_run_name("x/me17ei_ABC_valence_arousal_run5.txt")
-    assert (name.team, name.subtask, name.number) == ("ABC", "valence_arousal", 5)
-    assert parse_run_name("me17ei_ABC_valence_arousal_run6.txt") is None
-    assert parse_run_name("me17ei_ABC_arousal_run1.txt") is None
-    with pytest.raises(ValueError, match="team name"):
-        run_filename("a b", FEAR, 1)
+from mediaeval.task import SUBTASKS, VALENCE_AROUSAL, fear_rows
 
 
 def test_write_then_read_round_trip(tmp_path):
@@ -54,86 +36,6 @@ def test_fear_rows():
     assert fear_rows([0.2, 0.5, 0.9]).tolist() == [[0, 0.2], [1, 0.5], [1, 0.9]]
 
 
-def test_valid_runs_have_no_problem(tmp_path, dataset):
-    va = write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt",
-                   {"A": np.array([[0.1, 0.2], [0.3, 0.1], [0.0, 0.0]]), "B": np.array([[0, 0], [0.5, -0.5]])},
-                   VALENCE_AROUSAL)
-    fear = write_run(tmp_path / "me17ei_T_fear_run2.txt",
-                     {"MEDIAEVAL17_00": fear_rows([0.1, 0.7]), "MEDIAEVAL17_01": fear_rows([0.3])}, FEAR)
-    assert validate_run(va, dataset) == []
-    assert validate_run(fear, dataset) == []
-
-
-def test_tabs_and_crlf_are_fine(tmp_path, dataset):
-    path = tmp_path / "me17ei_T_valence_arousal_run1.txt"
-    path.write_bytes(b"A\r\n0.1\t0.2\r\n0.2\t0.1\r\n0.1\t0.2\r\nB\r\n0\t0\r\n1\t1\r\n")
-    assert validate_run(path, dataset) == []
-
-
-def codes(problems):
-    """(line, code) of each problem but W202 (constant predictions, tested on its own in
-    test_reliability_submission.py; these files' few lines are often constant)."""
-    return [(p.line, p.code) for p in problems if p.code != "W202"]
-
-
-def test_every_problem_is_reported_with_line_and_code(tmp_path, dataset):
-    path = tmp_path / "me17ei_T_valence_arousal_run1.txt"
-    path.write_text("0.1 0.2\n"            # 1: value before any film
-                    "A\n"                  # 2
-                    "0.1 0.2 0.3\n"        # 3: three values
-                    "1.5 0.0\n"            # 4: out of range
-                    "inf 0.0\n"            # 5: not finite
-                    "C\n"                  # 6: unknown film
-                    "0 0\n"
-                    "A\n")                 # 8: twice
-    problems = [p for p in validate_run(path, dataset) if p.code != "W202"]
-    assert codes(problems) == [(0, "E105"), (1, "E102"), (3, "E108"), (4, "E110"), (5, "E109"),
-                               (6, "E103"), (8, "E104")]
-    assert str(problems[0]) == f"{path}:0: E105 development film B is missing"
-    assert str(problems[3]) == f"{path}:4: E110 valence 1.5 is outside [-1, 1]"
-
-
-def test_segment_count_and_mixed_sets(tmp_path, dataset):
-    path = tmp_path / "me17ei_T_valence_arousal_run1.txt"
-    path.write_text("A\n0 0\nB\n0 0\n0 0\nMEDIAEVAL17_00\n0 0\n0 0\n")
-    assert codes(validate_run(path, dataset)) == [(0, "E106"), (1, "E107")]
-    assert "film A has 1 segment lines, expected 3" in str(validate_run(path, dataset)[1])
-
-
-def test_fear_values_and_label_only_warning(tmp_path, dataset):
-    path = tmp_path / "me17ei_T_fear_run1.txt"
-    path.write_text("MEDIAEVAL17_00\n2 0.5\n1\nMEDIAEVAL17_01\n0 1.5\n")
-    problems = validate_run(path, dataset)
-    assert codes(problems) == [(2, "E111"), (3, "W201"), (5, "E112")]
-    assert [p.is_error for p in problems] == [True, False, True]
-
-
-def test_bad_name_is_reported_and_content_still_checked(tmp_path, dataset):
-    path = tmp_path / "my_run.txt"
-    path.write_text("A\n0 0\n0 0\n0 0\nB\n0 0\n5 0\n")
-    assert codes(validate_run(path, dataset)) == [(0, "E100"), (7, "E110")]
-
-
-def test_empty_file(tmp_path, dataset):
-    path = tmp_path / "me17ei_T_fear_run1.txt"
-    path.write_text("")
-    assert codes(validate_run(path, dataset)) == [(0, "E101")]
-
-
-def test_every_code_is_documented():
-    readme = (__import__("pathlib").Path(__file__).parents[1] / "README.md").read_text()
-    for code in PROBLEM_CODES:
-        assert code in readme
-
-
-def test_read_run_raises_listing_problems(tmp_path):
-    path = tmp_path / "me17ei_T_fear_run1.txt"
-    path.write_text("F\n3 0.5\n0 x\n")
-    with pytest.raises(DataError, match=r"2 problem\(s\)") as caught:
-        read_run(path)
-    assert f"{path}:2: E111" in str(caught.value) and f"{path}:3: E109" in str(caught.value)
-
-
 def _test_runs(tmp_path, team="T", numbers=(1,), subtask="fear"):
     paths = []
     for n in numbers:
@@ -145,9 +47,9 @@ def _test_runs(tmp_path, team="T", numbers=(1,), subtask="fear"):
     return paths
 
 
-def test_package_writes_runs_and_description(tmp_path, dataset):
+def test_package_writes_runs_and_description(tmp_path, run_dataset):
     runs = _test_runs(tmp_path, numbers=(1, 2)) + _test_runs(tmp_path, subtask="valence_arousal")
-    out = package_runs(runs, "T", tmp_path / "me17ei_T.zip", dataset)
+    out = package_runs(runs, "T", tmp_path / "me17ei_T.zip", run_dataset)
     with zipfile.ZipFile(out) as archive:
         assert archive.namelist() == ["me17ei_T_valence_arousal_run1.txt", "me17ei_T_fear_run1.txt",
                                       "me17ei_T_fear_run2.txt", "README.txt"]
@@ -157,7 +59,7 @@ def test_package_writes_runs_and_description(tmp_path, dataset):
     assert "external data: no" in readme
 
 
-def test_package_refuses_with_every_reason(tmp_path, dataset):
+def test_package_refuses_with_every_reason(tmp_path, run_dataset):
     runs = _test_runs(tmp_path / "x", numbers=range(1, 6)) + _test_runs(tmp_path / "y", numbers=(1,))
     runs += _test_runs(tmp_path / "z", team="Other")
     dev = write_run(tmp_path / "me17ei_T_valence_arousal_run2.txt",
@@ -165,12 +67,12 @@ def test_package_refuses_with_every_reason(tmp_path, dataset):
     bad = tmp_path / "me17ei_T_valence_arousal_run3.txt"
     bad.write_text("MEDIAEVAL17_00\n0 0\n")
     existing = tmp_path / "me17ei_T.zip"
-    package_runs(_test_runs(tmp_path / "w"), "T", existing, dataset)
+    package_runs(_test_runs(tmp_path / "w"), "T", existing, run_dataset)
     with zipfile.ZipFile(existing, "a") as archive:    # changed since package wrote it
         archive.writestr("notes.txt", "mine")
     kept = existing.read_bytes()
     with pytest.raises(MediaevalError) as caught:
-        package_runs(runs + [dev, bad], "T", existing, dataset)
+        package_runs(runs + [dev, bad], "T", existing, run_dataset)
     message = str(caught.value)
     assert "(or was changed since); use --force" in message
     assert "7 fear runs; at most 5" in message
@@ -181,20 +83,80 @@ def test_package_refuses_with_every_reason(tmp_path, dataset):
     assert existing.read_bytes() == kept
 
 
-def test_package_force_replaces(tmp_path, dataset):
+def test_package_force_replaces(tmp_path, run_dataset):
     out = tmp_path / "me17ei_T.zip"
-    package_runs(_test_runs(tmp_path / "old", numbers=(1, 2)), "T", out, dataset)
-    package_runs(_test_runs(tmp_path), "T", out, dataset, force=True)
+    package_runs(_test_runs(tmp_path / "old", numbers=(1, 2)), "T", out, run_dataset)
+    package_runs(_test_runs(tmp_path), "T", out, run_dataset, force=True)
     assert zipfile.ZipFile(out).namelist() == ["me17ei_T_fear_run1.txt", "README.txt"]
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
 
-def test_a_run_file_knows_its_subtask_as_the_object_and_workers_get_the_same_object(tmp_path):
-    import pickle
+def test_package_refusal_is_capped(data, tmp_path):
+    junk = junk_run(tmp_path / "me17ei_T_valence_arousal_run1.txt")
+    with pytest.raises(MediaevalError) as caught:
+        package_runs([junk], "T", tmp_path / "me17ei_T.zip", Dataset.discover(data))
+    message = str(caught.value)
+    assert f"{junk}: … and 119950 more E102 problems" in message
+    assert message.count(": E102 ") == PROBLEM_CAP
+    assert len(message) < 20_000
+    assert not (tmp_path / "me17ei_T.zip").exists()
 
-    path = write_run(tmp_path / "me17ei_T_fear_run1.txt", {"A": fear_rows([0.2, 0.9])}, FEAR)
-    run = read_run(path)
-    assert run.subtask is FEAR and str(run.subtask) == "fear" and parse_run_name(path).task is FEAR
-    # a subtask crossing a process boundary (a worker's Scores, a RunFile) is the same object there
-    assert pickle.loads(pickle.dumps(run)).subtask is FEAR
-    assert pickle.loads(pickle.dumps(VALENCE_AROUSAL)) is VALENCE_AROUSAL
+
+def test_write_run_refuses_names_a_run_file_cannot_hold(tmp_path, data):
+    for name in ("My Film", "1917"):
+        with pytest.raises(ValueError, match=f"film {name!r}: a run file cannot hold this name"):
+            write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt", {name: np.zeros((1, 2))}, VALENCE_AROUSAL)
+    assert list(tmp_path.glob("me17ei*")) == []
+
+
+def test_malformed_description_in_package_is_one_line(data, tmp_path):
+    runs = write_test_runs(tmp_path / "runs")
+    sidecar = runs[0].with_name(runs[0].name + ".json")
+    sidecar.write_text("{not json")
+    result = invoke("package", *runs, "--team", "T", "--dataset", data, "--out", tmp_path / "me17ei_T.zip")
+    assert result.exit_code == 1
+    assert f"{sidecar}: expected a JSON object describing the run" in result.output
+    assert not (tmp_path / "me17ei_T.zip").exists()
+    sidecar.write_text("[1, 2]")
+    with pytest.raises(MediaevalError, match=re.escape(f"{sidecar}: expected a JSON object")):
+        package_runs(runs, "T", tmp_path / "me17ei_T.zip", Dataset.discover(data))
+
+
+def test_package_out_naming_an_input_is_refused(data, tmp_path):
+    runs = write_test_runs(tmp_path / "runs")
+    before = runs[0].read_bytes()
+    for force in ((), ("--force",)):
+        result = invoke("package", *runs, "--team", "T", "--dataset", data, "--out", runs[0], *force)
+        assert result.exit_code == 1
+        assert f"{runs[0]} is one of the run files given" in result.output
+        assert runs[0].read_bytes() == before
+    sidecar = runs[0].with_name(runs[0].name + ".json")
+    result = invoke("package", *runs, "--team", "T", "--dataset", data, "--out", sidecar, "--force")
+    assert result.exit_code == 1 and f"{sidecar} is one of the run files given" in result.output
+    assert sidecar.read_text().startswith("{")
+    annotation = data / "test" / "MEDIAEVAL17_00_fear.txt"
+    result = invoke("package", *runs, "--team", "T", "--dataset", data, "--out", annotation, "--force")
+    assert result.exit_code == 1 and "is not a zip made by mediaeval package" in result.output
+    assert annotation.read_text().startswith("Id\tTime\tFear")
+    with pytest.raises(MediaevalError, match="is a folder"):
+        package_runs(runs, "T", data, Dataset.discover(data), force=True)
+
+
+def test_force_replaces_only_a_zip_the_tool_wrote(data, tmp_path):
+    runs = write_test_runs(tmp_path / "runs")
+    other = tmp_path / "other.zip"
+    with zipfile.ZipFile(other, "w") as archive:
+        archive.writestr("holiday.jpg", b"photo")
+    with pytest.raises(MediaevalError, match="is not a zip made by mediaeval package"):
+        package_runs(runs, "T", other, Dataset.discover(data), force=True)
+    assert zipfile.ZipFile(other).namelist() == ["holiday.jpg"]
+    made = package_runs(runs, "T", tmp_path / "me17ei_T.zip", Dataset.discover(data))
+    package_runs(runs[:1], "T", made, Dataset.discover(data))       # as package wrote it: replaced
+    assert sorted(zipfile.ZipFile(made).namelist()) == ["README.txt", runs[0].name]
+    with zipfile.ZipFile(made, "a") as archive:                      # changed since: only with force
+        archive.writestr("notes.txt", "mine")
+    with pytest.raises(MediaevalError, match="is not a zip made by mediaeval \\(or was changed since\\); use --force"):
+        package_runs(runs, "T", made, Dataset.discover(data))
+    assert "notes.txt" in zipfile.ZipFile(made).namelist()
+    package_runs(runs, "T", made, Dataset.discover(data), force=True)
+    assert sorted(zipfile.ZipFile(made).namelist()) == sorted(["README.txt", *(r.name for r in runs)])

@@ -1,11 +1,16 @@
-"""train and predict on tiny generated films, through the CLI."""
+"""train and predict on tiny generated films, through the CLI; a changed definition or data is
+retrained, a fused run refused."""
 import json
+import shutil
 
 import numpy as np
 import pytest
 
-from conftest import TRAINING_RUN, assert_runs_close, invoke
+from conftest import TRAINING_RUN, assert_runs_close, copy_model, invoke, write_tiny_run
 from mediaeval.dataset import Dataset
+from mediaeval.errors import DataError
+from mediaeval.model_folder import stored_run
+from mediaeval.runs import load_run
 from mediaeval.scoring import score_run
 from mediaeval.submission import validate_run
 
@@ -73,6 +78,7 @@ def test_predict_writes_a_valid_test_run(trained, tiny_dataset, features, tmp_pa
     assert result.exit_code == 1 and "the model is for valence_arousal" in result.output
 
 
+@pytest.mark.slow
 def test_fold_ensemble_predicts_the_mean_of_the_fold_models(tiny_dataset, features, tmp_path):
     from mediaeval.film_data import load_films
     from mediaeval.lstm_training import TrainedLSTM
@@ -100,6 +106,7 @@ def test_fold_ensemble_predicts_the_mean_of_the_fold_models(tiny_dataset, featur
     assert "mean of the 2 fold models" in json.dumps(stored_run(model_dir).describe())
 
 
+@pytest.mark.slow
 def test_fear_seed_ensemble(tiny_dataset, features, tmp_path):
     config = tmp_path / "run3.toml"
     config.write_text(TRAINING_RUN.format(subtask="fear", seeds=2))
@@ -138,6 +145,7 @@ def test_standardisation_uses_the_training_films_only(trained, features):
     assert not np.allclose(stats["mean"], held_values.mean(axis=0), atol=1e-3)
 
 
+@pytest.mark.slow
 def test_results_do_not_depend_on_jobs(trained, tiny_dataset, features, tmp_path):
     """Every model seeded on its own: trained in two worker processes (one thread each), the
     run file of the one trained here (every core), within float32 rounding (TRAINED_ATOL: the
@@ -155,6 +163,7 @@ def test_the_model_folder_keeps_the_run_file_as_written(trained):
     assert (model_dir / "run.toml").read_text() == config.read_text()
 
 
+@pytest.mark.slow
 def test_a_run_built_in_code_trains_and_its_folder_holds_its_definition(tiny_dataset, features, tmp_path):
     from mediaeval.model import ModelSettings
     from mediaeval.runs import RunConfig, load_run
@@ -165,3 +174,61 @@ def test_a_run_built_in_code_trains_and_its_folder_holds_its_definition(tiny_dat
     result = train_run(config, Dataset.discover(tiny_dataset), features, tmp_path / "va", "T", progress=False)
     assert not result.skipped and result.config.to_data() == config.to_data()
     assert load_run(tmp_path / "va" / "run.toml").to_data() == config.to_data()
+
+
+@pytest.mark.slow
+def test_changed_definition_is_retrained(tiny_model, tiny_dataset, features, tmp_path):
+    model_dir = copy_model(tiny_model, tmp_path)
+    config = write_tiny_run(tmp_path / "run1.toml", description="smaller", units=4)
+    result = invoke("train", config, "--dataset", tiny_dataset, "--features", features, "--out", model_dir,
+                    "--team", "T")
+    assert result.exit_code == 0, result.output
+    assert (f"{model_dir} was trained from another definition or data; retraining: description: \"tiny run\" -> "
+            f"\"smaller\"; model.lstm_units: 8 -> 4\n") in result.output
+    stored = stored_run(model_dir)
+    assert (stored.description, stored.model.lstm_units) == ("smaller", 4)
+    again = invoke("train", config, "--dataset", tiny_dataset, "--features", features, "--out", model_dir,
+                   "--team", "T")
+    assert "already trained" in again.output
+
+
+@pytest.mark.slow
+def test_changed_data_is_retrained(tiny_model, tiny_dataset, features, tmp_path):
+    """A film whose labels or features changed, or a film added, is a reason to retrain: the
+    model records what it learnt from (mediaeval.training.data_digests)."""
+    from mediaeval.model_folder import read_manifest
+
+    model_dir = copy_model(tiny_model, tmp_path)
+    data = tmp_path / "data"
+    shutil.copytree(tiny_dataset, data)
+    recorded = read_manifest(model_dir)["data"]
+    assert sorted(recorded) == ["Sample_01", "Sample_02"] and all(len(d) == 16 for d in recorded.values())
+    again = invoke("train", tiny_model[1], "--dataset", data, "--features", features, "--out", model_dir, "--team", "T")
+    assert again.exit_code == 0 and "already trained" in again.output       # a copy of the same data
+    annotations = next(data.rglob("Sample_01*valence_arousal*.txt"))
+    lines = annotations.read_text().splitlines()
+    fields = lines[1].split()
+    lines[1] = "\t".join(fields[:2] + [f"{float(fields[2]) / 2:.6f}", fields[3]])   # one label corrected
+    annotations.write_text("\n".join(lines) + "\n")
+    result = invoke("train", tiny_model[1], "--dataset", data, "--features", features, "--out", model_dir,
+                    "--team", "T")
+    assert result.exit_code == 0, result.output
+    changed = read_manifest(model_dir)["data"]
+    assert changed["Sample_02"] == recorded["Sample_02"] and changed["Sample_01"] != recorded["Sample_01"]
+    assert (f"{model_dir} was trained from another definition or data; retraining: data.Sample_01: "
+            f"\"{recorded['Sample_01']}\" -> \"{changed['Sample_01']}\"\n") in result.output
+
+
+def test_train_refuses_a_fused_run_before_anything_starts(tiny_dataset, features, tmp_path):
+    from mediaeval.training import train_run
+
+    config = tmp_path / "run3.toml"
+    config.write_text('subtask = "valence_arousal"\nrun = 3\ndescription = "fusion"\nfuse = [1, 2]\n')
+    result = invoke("train", config, "--dataset", tiny_dataset, "--features", features, "--out", tmp_path / "m")
+    assert result.exit_code == 1
+    assert result.output == (f"Error: {config}: a fused run (fuse = [1, 2]) has no model to train; fuse the "
+                             f"out-of-fold run files of the trained runs 1, 2 with mediaeval fuse, or let mediaeval "
+                             f"pipeline train them and fuse them\n")
+    with pytest.raises(DataError, match=r"has no model to train; fuse .* with mediaeval fuse"):
+        train_run(load_run(config), Dataset.discover(tiny_dataset), features, tmp_path / "m", "T")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run3.toml"]

@@ -1,87 +1,18 @@
-"""The LSTM's training: packing films into rows, padding kept out of the normalisation, the
-concordance loss, early stopping on the official figure, the final model on every film."""
+"""Training one LSTM (mediaeval/lstm_training.py): the validation figure, balanced film weights,
+per-film standardisation, early stopping on the official figure, the final model on every film,
+post-processing chosen on held-out films."""
 import json
 
 import numpy as np
 import pytest
 
-from mediaeval.model import (ModelSettings, Piece, Trainer, build_model, concordance_loss, cut_films, pack_films,
-                             set_seed)
 from mediaeval.families.lstm import final_epochs
 from mediaeval.film_data import FilmData
 from mediaeval.lstm_training import Normaliser, _balanced, choose_post_processing, validation_figure
+from mediaeval.model import ModelSettings
 from mediaeval.post_processing import PostProcessing
 from mediaeval.task import FEAR, VALENCE_AROUSAL
 from mediaeval.training import _train_into
-
-TINY = ModelSettings(lstm_units=4, epochs=3, patience=2, batch_films=2, chunk_steps=4, piece_steps=8)
-
-
-def test_cut_films_covers_every_step_once_with_warm_up():
-    pieces = cut_films([9, 3, 0], piece_steps=8, chunk_steps=4)
-    assert pieces == [Piece(0, 0, 8, 0), Piece(0, 4, 9, 8), Piece(1, 0, 3, 0), Piece(2, 0, 0, 0)]
-    # piece_steps is rounded down to whole chunks, and never below one chunk
-    assert cut_films([10], piece_steps=7, chunk_steps=4) == [Piece(0, 0, 4, 0), Piece(0, 0, 8, 4), Piece(0, 4, 10, 8)]
-
-
-def test_pack_films_places_every_weighted_step_once_and_resets_on_chunk_boundaries():
-    lengths = [9, 3, 6, 1]
-    xs = [np.full((n, 1), 10 * (i + 1), np.float32) + np.arange(n, dtype=np.float32)[:, None]
-          for i, n in enumerate(lengths)]
-    ys = [x[:, :1] / 100 for x in xs]
-    ws = [np.full(n, i + 1.0, np.float32) for i, n in enumerate(lengths)]
-    batch = pack_films(xs, ys, ws, 2, TINY, np.random.default_rng(0))
-    assert batch.x.shape[0] == 2 and batch.x.shape[1] % 4 == 0
-    starts = np.argwhere(batch.reset)
-    assert all(step % 4 == 0 for _, step in starts)
-    weighted = batch.weight > 0
-    # each film's weighted steps appear exactly once, with their own weights and targets
-    values = sorted(batch.x[weighted, 0].tolist())
-    assert values == sorted(float(v) for x in xs for v in x[:, 0])
-    assert sorted(batch.weight[weighted].tolist()) == sorted(float(v) for w in ws for v in w)
-    assert np.allclose(batch.y[weighted, 0], batch.x[weighted, 0] / 100)
-    # the second piece of the 9-step film re-reads steps 4-7 with weight 0 (warm-up) after a reset
-    row, at = next((r, s) for r, s in starts if batch.x[r, s, 0] == 14.0)
-    assert batch.weight[row, at:at + 4].tolist() == [0, 0, 0, 0] and batch.x[row, at + 4, 0] == 18.0
-    # the same generator state gives the same rows
-    again = pack_films(xs, ys, ws, 2, TINY, np.random.default_rng(0))
-    assert np.array_equal(again.x, batch.x) and np.array_equal(again.reset, batch.reset)
-
-
-def test_padding_is_masked_out_of_the_batch_normalisation():
-    set_seed(0)
-    settings = ModelSettings(lstm_units=4, input_dropout=0.0, output_dropout=0.0, chunk_steps=8)
-    trainer = Trainer(build_model(2, VALENCE_AROUSAL, settings), VALENCE_AROUSAL, settings)
-    x = np.zeros((2, 8, 2), np.float32)
-    x[0, :8] = [3.0, 5.0]
-    x[1, :2] = [3.0, 5.0]                     # 6 steps of padding (zeros) after the second film
-    weight = np.zeros((2, 8), np.float32)
-    weight[0, :] = 1
-    weight[1, :2] = 1
-    h = np.zeros((2, 4), np.float32)
-    trainer._train_step(x, np.zeros((2, 8, 2), np.float32), weight, h, h)
-    norm = trainer.model.get_layer("input_norm")
-    # momentum 0.99: the moving mean moved 1 % of the way to the real steps' mean (3, 5), and
-    # the variance of the real steps is 0 (the padding's zeros would have made it 2.1 and 5.9)
-    assert np.allclose(norm.moving_mean.numpy(), [0.03, 0.05], atol=1e-6)
-    assert np.allclose(norm.moving_variance.numpy(), [0.99, 0.99], atol=1e-6)
-
-
-def textbook_ccc(y, p):
-    return 2 * np.cov(y, p, bias=True)[0, 1] / (y.var() + p.var() + (y.mean() - p.mean()) ** 2)
-
-
-def test_concordance_loss_is_one_minus_lins_ccc_over_weighted_steps():
-    rng = np.random.default_rng(4)
-    y = rng.normal(size=(2, 5, 2)).astype(np.float32)
-    p = (0.5 * y + rng.normal(size=y.shape)).astype(np.float32)
-    weight = np.ones((2, 5), np.float32)
-    weight[1, 3:] = 0
-    keep = weight > 0
-    expected = 1 - np.mean([textbook_ccc(y[keep][:, j].astype(np.float64), p[keep][:, j].astype(np.float64))
-                            for j in range(2)])
-    assert float(concordance_loss(y, p, weight)) == pytest.approx(expected, abs=1e-5)
-    assert float(concordance_loss(y, y, weight)) == pytest.approx(0.0, abs=1e-5)
 
 
 def _film(name, n_segments, labels, rng, n_features=3):
@@ -120,6 +51,7 @@ def test_per_film_standardisation_round_trips(tmp_path):
     assert loaded.per_film and np.array_equal(loaded(films[0].x), normaliser(films[0].x))
 
 
+@pytest.mark.slow
 def test_early_stopping_is_nested_and_the_final_model_sees_every_film(tmp_path):
     from mediaeval.runs import RunConfig
 
