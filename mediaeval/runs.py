@@ -130,7 +130,7 @@ class RunDefinition:
         if not isinstance(data, dict):
             raise DataError(path, "expected a table of run settings")
         try:
-            definition = _validators()[0].validate_python(data, context={"subtask": data.get("subtask")})
+            definition = _validators()[0].validate_python(data, context={"subtask": data.get("subtask"), "path": path})
         except ValidationError as error:
             raise DataError(path, error_text(error, data, cls, unknown=_unknown, tagged=_tagged())) from None
         return dataclasses.replace(definition, path=Path(path))
@@ -256,7 +256,8 @@ class RunDefinition:
         if self.path is not None:
             try:
                 written = self.path.read_text(encoding="utf-8")
-                if RunDefinition.from_text(self.path, written).to_data() == self.to_data():
+                if (RunDefinition.from_text(self.path, written).to_data() == self.to_data()
+                        and not _refers_to_runs(written)):
                     return written
             except (OSError, UnicodeDecodeError, DataError):
                 pass
@@ -265,6 +266,15 @@ class RunDefinition:
     def save(self, path) -> Path:
         """Write the definition as a new run file ``path`` (:func:`save_run`)."""
         return save_run(self, path)
+
+
+def _refers_to_runs(text: str) -> bool:
+    """Whether a run file's text names another run by its number (``from_valence_arousal = 1``),
+    which reads only beside the runs folder: a model folder keeps the definition with that
+    run's settings in place of the number (:meth:`RunDefinition.to_toml`)."""
+    model = tomllib.loads(text).get("model")
+    reference = model.get("from_valence_arousal") if isinstance(model, dict) else None
+    return isinstance(reference, int) and not isinstance(reference, bool)
 
 
 RunConfig = RunDefinition   # its former name (tests and mediaeval.pipeline's doctest use it)

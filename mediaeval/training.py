@@ -63,7 +63,9 @@ def train_run(config: RunDefinition, dataset, features_dir, model_dir, team: str
     dev = _training_films(config, dataset)
     with folder.lock():
         folder.check()
-        films = load_films(dataset, features_dir, config.features, dev, config.task, with_labels=True)
+        films = load_films(dataset, features_dir, config.features, dev, config.task, with_labels=True,
+                           other=other_subtasks(config))
+        _check_other_labels(config, films)
         if folder.is_complete() and not overwrite:
             kept = _kept_model(folder, config, films, team, run_name, echo)
             if kept is not None:
@@ -80,6 +82,24 @@ def refuse_fused(config: RunDefinition) -> None:
                f"of the trained runs {', '.join(map(str, config.fuse))} with mediaeval fuse, or let mediaeval "
                f"pipeline train them and fuse them")
     raise DataError(config.path, message) if config.path is not None else MediaevalError(message)
+
+
+def other_subtasks(config: RunDefinition) -> tuple:
+    """The subtasks whose labels a run learns from besides its own: valence/arousal for a fear run
+    with ``from_valence_arousal``."""
+    from .task import VALENCE_AROUSAL
+
+    return (VALENCE_AROUSAL,) if getattr(config.model, "from_valence_arousal", None) is not None else ()
+
+
+def _check_other_labels(config: RunDefinition, films: list[FilmData]) -> None:
+    """A run that learns from another subtask's labels needs them on at least 2 training films."""
+    for task in other_subtasks(config):
+        having = [f for f in films if (f.other_labels or {}).get(task.name) is not None]
+        if len(having) < 2:
+            raise DataError(config.path or config.name, f"model.from_valence_arousal: the valence/arousal recipe "
+                                                        f"needs {task.title} annotations of at least 2 development "
+                                                        f"films, found {len(having)}")
 
 
 def _training_films(config: RunDefinition, dataset) -> list:

@@ -1,0 +1,216 @@
+"""What the inner cross-validation of a per-segment model chooses for one output, one setting
+after another (coordinate-wise, not a full grid, so that a run stays fast).
+
+Starting from the run's fixed settings (``per_film_standardise``, no delay, ``context`` segments
+each side, ``film_weighted``, the first hyper-parameter candidate), each step tries every value
+of one setting with the others as chosen so far and keeps the one whose inner out-of-fold
+predictions have the best figure by the run's criterion (:meth:`mediaeval.task.Subtask.column_figure`;
+the first in the grid's order on a tie):
+
+1. the hyper-parameters (the family's candidates: ``alphas``, ...);
+2. ``standardise``: within each film, over the training films, or both (:mod:`mediaeval.segment_inputs`);
+3. ``delay``: the features delayed by each of ``delays`` seconds;
+4. ``context``: the segments before (``context_past``), then after (``context_future``);
+5. ``weights``: every segment weighing the same, or every film (each segment of a film of K
+   segments weighs 1/K, scaled so that the weights average 1, as the official mean over films
+   counts it);
+6. the hyper-parameters again, for the inputs chosen.
+
+A step whose choice is not in the run's ``choose`` list keeps the fixed value.  Smoothing and
+the shrinkage of the predictions towards the training mean follow on the winner's inner
+out-of-fold predictions (:mod:`mediaeval.segment_models`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .segment_inputs import InputSpec, clip_inputs, spec_inputs
+
+CHOICES = ("standardise", "delay", "context", "weights", "shrink")
+
+
+def film_weights(lengths: list[int]) -> np.ndarray:
+    """Per segment of films of ``lengths`` segments: 1/K for a film of K segments, scaled so
+    that the weights average 1 (so regularisation strengths keep their meaning).
+
+    >>> film_weights([1, 3]).tolist()
+    [2.0, 0.6666666666666666, 0.6666666666666666, 0.6666666666666666]
+    """
+    lengths = [k for k in lengths if k > 0]
+    weights = np.concatenate([np.full(k, 1.0 / k) for k in lengths]) if lengths else np.zeros(0)
+    return weights * (len(weights) / weights.sum()) if len(weights) else weights
+
+
+def fit_estimator(family, settings, params: dict, classify: bool, seed: int, x: np.ndarray, y: np.ndarray,
+                  weights: np.ndarray | None = None):
+    """The family's estimator, after standardisation by the training films and
+    :func:`~mediaeval.segment_inputs.clip_inputs`, fitted on (x, y), each segment weighing
+    ``weights`` (None: the same); for fear without both classes in y, the prior (the share of
+    fear segments) as every confidence, since no classifier can be fitted."""
+    if classify and len(np.unique(y)) < 2:
+        from sklearn.dummy import DummyClassifier
+
+        return DummyClassifier(strategy="prior").fit(x, y)
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    estimator = family.estimator(settings, params, classify, seed)
+    pipeline = make_pipeline(StandardScaler(), FunctionTransformer(clip_inputs), estimator)
+    extra = {} if weights is None or not takes_weights(estimator) else {f"{pipeline.steps[-1][0]}__sample_weight": weights}
+    return pipeline.fit(x, y, **extra)
+
+
+def takes_weights(estimator) -> bool:
+    """Whether the estimator's ``fit`` takes sample weights (a family's may not: the weights
+    step is then left out, :func:`steps`)."""
+    from sklearn.utils.validation import has_fit_parameter
+
+    return has_fit_parameter(estimator, "sample_weight")
+
+
+def raw_predict(estimator, x: np.ndarray, classify: bool) -> np.ndarray:
+    """An estimator's raw predictions of ``x`` (fear: the confidence of the positive class)."""
+    if len(x) == 0:
+        return np.zeros(0)
+    if classify and hasattr(estimator, "predict_proba"):
+        classes = list(estimator.classes_)        # a prior fitted on one class has one column
+        return estimator.predict_proba(x)[:, classes.index(1)] if 1 in classes else np.zeros(len(x))
+    out = estimator.predict(x)
+    return np.clip(out, 0.0, 1.0) if classify else out
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One setting of everything a step may change: the inputs, the weights, the hyper-parameters."""
+
+    spec: InputSpec
+    weighted: bool
+    params: tuple          # the hyper-parameters as sorted (name, value) pairs (hashable)
+
+    @property
+    def hyper(self) -> dict:
+        return dict(self.params)
+
+
+@dataclass
+class Chosen:
+    """What the steps chose for one output, its inner figure and out-of-fold raw predictions,
+    and each step's winner (``path``: step, value, inner figure)."""
+
+    candidate: Candidate
+    score: float
+    oof: dict
+    path: list = field(default_factory=list)
+
+
+class InnerCV:
+    """The training films of one model, their inner folds, and the inputs and inner out-of-fold
+    predictions of every candidate tried (each computed once).  ``extra``: film -> (K, e) inputs
+    put beside every spec's (fear's valence/arousal predictions)."""
+
+    def __init__(self, family, settings, films, folds: list[list[str]], classify: bool, seed: int,
+                 extra: dict | None = None):
+        self.family, self.settings, self.classify, self.seed = family, settings, classify, seed
+        self.films = {f.name: f for f in films}
+        self.folds, self.extra = folds, extra or {}
+        self._inputs: dict[InputSpec, dict] = {}
+        self._figures: dict = {}
+
+    def inputs(self, spec: InputSpec) -> dict:
+        """``{film: (K, columns)}`` of the training films for ``spec``."""
+        if spec not in self._inputs:
+            self._inputs[spec] = {n: with_extra(spec_inputs(f.x, f.n_segments, spec), self.extra.get(n))
+                                  for n, f in self.films.items()}
+        return self._inputs[spec]
+
+    def fit(self, candidate: Candidate, names: list[str], truth: dict):
+        """The estimator of ``candidate`` fitted on the films ``names``."""
+        inputs = self.inputs(candidate.spec)
+        weights = film_weights([len(truth[n]) for n in names]) if candidate.weighted else None
+        return fit_estimator(self.family, self.settings, candidate.hyper, self.classify, self.seed,
+                             np.concatenate([inputs[n] for n in names]), np.concatenate([truth[n] for n in names]),
+                             weights)
+
+    def predictions(self, candidate: Candidate, truth: dict) -> dict:
+        """Inner out-of-fold raw predictions of every training film of ``truth``."""
+        inputs, oof = self.inputs(candidate.spec), {}
+        for held in self.folds:
+            estimator = self.fit(candidate, [n for n in truth if n not in held], truth)
+            for n in held:
+                oof[n] = raw_predict(estimator, inputs[n], self.classify)
+        return oof
+
+    def figure(self, output: int, candidate: Candidate, truth: dict, task, criterion) -> tuple[float, dict]:
+        """``(figure, oof)`` of a candidate for one output (``-inf`` for an undefined figure)."""
+        key = (output, candidate)
+        if key not in self._figures:
+            oof = self.predictions(candidate, truth)
+            score = task.column_figure(truth, oof, criterion)
+            self._figures[key] = (-math.inf if math.isnan(score) else score, oof)
+        return self._figures[key]
+
+
+def with_extra(inputs: np.ndarray, extra: np.ndarray | None) -> np.ndarray:
+    """A film's inputs with its extra columns beside them (none: as they are)."""
+    return inputs if extra is None else np.concatenate([inputs, np.asarray(extra, np.float64)], axis=1)
+
+
+def start(settings, family) -> Candidate:
+    """The run's fixed settings: where the steps start, and what a step not chosen keeps."""
+    spec = InputSpec("film" if settings.per_film_standardise else "global", 0.0, settings.context, settings.context)
+    return Candidate(spec, bool(settings.film_weighted), tuple(sorted(family.candidates(settings)[0].items())))
+
+
+def steps(settings, family) -> list[tuple[str, list]]:
+    """``(step, values)`` in the order they are chosen (see the module docstring)."""
+    chosen = set(settings.choose)
+    regularisation = ("regularisation", [tuple(sorted(p.items())) for p in family.candidates(settings)])
+    out = [regularisation]
+    if "standardise" in chosen:
+        out.append(("standardise", list(settings.standardisations)))
+    if "delay" in chosen:
+        out.append(("delay", [float(d) for d in settings.delays]))
+    if "context" in chosen:
+        out += [("context_past", list(settings.context_past)), ("context_future", list(settings.context_future))]
+    first = family.candidates(settings)[0]
+    if "weights" in chosen and takes_weights(family.estimator(settings, first, False, 0)):
+        out.append(("weights", [False, True]))
+    return out + [regularisation] if len(out) > 1 else out
+
+
+_SET = {"standardise": lambda c, v: dataclasses.replace(c, spec=dataclasses.replace(c.spec, standardise=v)),
+        "delay": lambda c, v: dataclasses.replace(c, spec=dataclasses.replace(c.spec, delay_seconds=v)),
+        "context_past": lambda c, v: dataclasses.replace(c, spec=dataclasses.replace(c.spec, past=v)),
+        "context_future": lambda c, v: dataclasses.replace(c, spec=dataclasses.replace(c.spec, future=v)),
+        "weights": lambda c, v: dataclasses.replace(c, weighted=v),
+        "regularisation": lambda c, v: dataclasses.replace(c, params=v)}
+
+
+def choose(cv: InnerCV, output: int, truth: dict, task, criterion, settings, family) -> Chosen:
+    """The candidate the steps choose for one output (``truth``: film -> its targets)."""
+    current = start(settings, family)
+    best = None
+    path = []
+    for step, values in steps(settings, family):
+        best = None
+        for value in values:
+            candidate = _SET[step](current, value)
+            score, oof = cv.figure(output, candidate, truth, task, criterion)
+            if best is None or score > best[0]:
+                best = (score, candidate, oof, value)
+        current = best[1]
+        path.append({"step": step, "value": dict(best[3]) if step == "regularisation" else best[3],
+                     "inner_figure": best[0]})
+    return Chosen(current, best[0], best[2], path)
+
+
+def refit(cv_family, settings, candidate: Candidate, classify: bool, seed: int, inputs: dict, truth: dict):
+    """``candidate``'s estimator fitted on every film of ``truth`` (``inputs``: film -> its inputs)."""
+    names = list(truth)
+    weights = film_weights([len(truth[n]) for n in names]) if candidate.weighted else None
+    return fit_estimator(cv_family, settings, candidate.hyper, classify, seed,
+                         np.concatenate([inputs[n] for n in names]), np.concatenate([truth[n] for n in names]), weights)
