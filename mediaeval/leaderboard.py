@@ -102,6 +102,7 @@ class Entry:
     baseline: Scores | None
     criterion: str | None = None        # the run's own criterion (run.toml), None: the subtask's
     note: str | None = None
+    chosen: str | None = None           # what its final model's inner cross-validation chose, in words
     evidence: Evidence | None = field(default=None, compare=False)
 
     def figure(self, key: str, which: str = "official"):
@@ -137,7 +138,8 @@ def read_entry(model_dir, dataset) -> Entry:
     subtask = config.task
     films = [n for fold in folds for n in fold]
     check = check_labels(read_manifest(model_dir), dataset, subtask, config.name, films)
-    entry = Entry(config.name, subtask, config.description, model_dir, scores, None, config.criterion, check.note)
+    entry = Entry(config.name, subtask, config.description, model_dir, scores, None, config.criterion, check.note,
+                  chosen_text(model_dir, config))
     if not check.comparable:
         return entry
     scores = _with_every_figure(scores, model_dir, dataset)
@@ -147,6 +149,22 @@ def read_entry(model_dir, dataset) -> Entry:
         train = [dataset.films[n] for n in films if n not in held]
         prediction.update(constant_predictions(train, [dataset.films[n] for n in held], subtask))
     return replace(entry, scores=scores, baseline=score_folds(truth, prediction, folds, subtask))
+
+
+def chosen_text(model_dir: Path, config) -> str | None:
+    """What the final model (of the run's first seed) chose, from its ``settings.json``
+    (:func:`mediaeval.segment_choices.choices_text`); None where it records no choice or cannot be read."""
+    import json
+
+    from .model_folder import model_name
+    from .segment_choices import choices_text
+
+    try:
+        settings = json.loads((model_dir / model_name(None, config.seed) / "settings.json").read_text(encoding="utf-8"))
+        chosen = settings.get("chosen") if isinstance(settings, dict) else None
+        return choices_text(chosen, config.task.output_columns) or None if isinstance(chosen, dict) else None
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
 
 
 def run_file_entry(path, scores, dataset) -> Entry:
@@ -311,7 +329,8 @@ def to_records(board: dict[str, list[Entry]]) -> list[dict]:
     description, criterion, the number of films compared, ``tied_with_best``, ``best``, and
     ``figures.<key> = {"value", "ci": [low, high]}``, ``constant.<key>`` alike (``null``: no
     constant), ``vs_best.<key>`` (``null`` for the best run itself) and ``vs_constant.<key>`` =
-    ``{"difference", "ci": [low, high], "verdict"}``, then the board's notes."""
+    ``{"difference", "ci": [low, high], "verdict"}``, then the board's notes, and ``chosen``: what
+    the final model's inner cross-validation chose, in words (null where it records none)."""
     records = []
     for subtask, entries in board.items():
         for rank, e in enumerate(entries, start=1):
@@ -323,14 +342,14 @@ def to_records(board: dict[str, list[Entry]]) -> list[dict]:
                 "constant": {k: v.to_json() for k, v in ev.constant.items()} if ev.constant else None,
                 "vs_best": {k: None if v is None else v.to_json() for k, v in ev.vs_best.items()},
                 "vs_constant": {k: v.to_json() for k, v in ev.vs_constant.items()},
-                "notes": list(ev.notes)})
+                "notes": list(ev.notes), "chosen": e.chosen})
     return records
 
 
 def to_flat_records(board: dict[str, list[Entry]]) -> list[dict]:
     """The records of :func:`to_records` flattened for CSV: ``<key>``, ``<key>_ci_low``,
     ``<key>_ci_high``, ``constant_<key>`` (and its bounds), ``vs_best_<key>`` (the difference,
-    its bounds, ``_verdict``), ``vs_constant_<key>`` alike; notes joined by ``; ``."""
+    its bounds, ``_verdict``), ``vs_constant_<key>`` alike; notes joined by ``; ``; ``chosen``."""
     rows = []
     for record in to_records(board):
         row = {k: record[k] for k in ("rank", "subtask", "run", "path", "description", "criterion", "films",
@@ -345,6 +364,7 @@ def to_flat_records(board: dict[str, list[Entry]]) -> list[dict]:
                 row.update({f"{prefix}_{key}": v["difference"], f"{prefix}_{key}_ci_low": v["ci"][0],
                             f"{prefix}_{key}_ci_high": v["ci"][1], f"{prefix}_{key}_verdict": v["verdict"]})
         row["notes"] = "; ".join(record["notes"])
+        row["chosen"] = record["chosen"]
         rows.append(row)
     return rows
 

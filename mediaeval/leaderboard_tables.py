@@ -81,6 +81,8 @@ def format_table(board) -> str:
                 lines.append("  tied with the best (no criterion figure worse than the best run's):" if group else
                              "  worse than the best on a criterion figure:")
             lines.append(f"  {rank}. {e.name}" + (" (the best)" if e.evidence.best else ""))
+            if e.chosen:
+                lines.append(f"       chosen by inner cross-validation (final model): {e.chosen}")
             lines.append(f"       {'figure':20s}{'value [95 % interval]':28s}{'minus the best':48s}minus the constant")
             for key in task.table_keys:
                 versus = e.evidence.vs_best[key]

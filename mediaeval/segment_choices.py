@@ -37,8 +37,8 @@ def film_weights(lengths: list[int]) -> np.ndarray:
     """Per segment of films of ``lengths`` segments: 1/K for a film of K segments, scaled so
     that the weights average 1 (so regularisation strengths keep their meaning).
 
-    >>> film_weights([1, 3]).tolist()
-    [2.0, 0.6666666666666666, 0.6666666666666666, 0.6666666666666666]
+    >>> film_weights([1, 3]).round(4).tolist()
+    [2.0, 0.6667, 0.6667, 0.6667]
     """
     lengths = [k for k in lengths if k > 0]
     weights = np.concatenate([np.full(k, 1.0 / k) for k in lengths]) if lengths else np.zeros(0)
@@ -190,22 +190,57 @@ _SET = {"standardise": lambda c, v: dataclasses.replace(c, spec=dataclasses.repl
         "regularisation": lambda c, v: dataclasses.replace(c, params=v)}
 
 
+_VALUE = {"standardise": lambda c: c.spec.standardise, "delay": lambda c: c.spec.delay_seconds,
+          "context_past": lambda c: c.spec.past, "context_future": lambda c: c.spec.future,
+          "weights": lambda c: c.weighted, "regularisation": lambda c: c.params}
+
+
 def choose(cv: InnerCV, output: int, truth: dict, task, criterion, settings, family) -> Chosen:
-    """The candidate the steps choose for one output (``truth``: film -> its targets)."""
+    """The candidate the steps choose for one output (``truth``: film -> its targets).
+
+    A hyper-parameter step keeps the candidate with the best inner figure.  Any other step keeps
+    the value it starts from (the fixed one, or the grid's first if the fixed one is not in the
+    grid) unless another is better by at least ``settings.min_gain`` standard errors of the
+    paired per-film differences (:func:`gain`): with a few films, inner figures are noisy, and
+    a structure chosen by noise costs more on new films than it gains on these."""
     current = start(settings, family)
-    best = None
     path = []
     for step, values in steps(settings, family):
-        best = None
+        margin = 0.0 if step == "regularisation" else settings.min_gain
+        held = _VALUE[step](current)
+        incumbent = _SET[step](current, held if held in values else values[0])
+        best = (*cv.figure(output, incumbent, truth, task, criterion), incumbent, _VALUE[step](incumbent))
         for value in values:
             candidate = _SET[step](current, value)
             score, oof = cv.figure(output, candidate, truth, task, criterion)
-            if best is None or score > best[0]:
-                best = (score, candidate, oof, value)
-        current = best[1]
+            if score > best[0] and (margin == 0 or gain(truth, oof, best[1], task, criterion) >= margin):
+                best = (score, oof, candidate, value)
+        current = best[2]
         path.append({"step": step, "value": dict(best[3]) if step == "regularisation" else best[3],
                      "inner_figure": best[0]})
-    return Chosen(current, best[0], best[2], path)
+    score, oof = cv.figure(output, current, truth, task, criterion)
+    return Chosen(current, score, oof, path)
+
+
+def gain(truth: dict, challenger: dict, incumbent: dict, task, criterion) -> float:
+    """How much better ``challenger``'s predictions are than ``incumbent``'s, per film by the
+    criterion (films where it is undefined left out), in standard errors of the mean of the
+    paired differences (``inf`` when they all agree; ``-inf`` with fewer than 2 films).
+
+    >>> from mediaeval.task import VALENCE_AROUSAL
+    >>> truth = {"A": np.zeros(2), "B": np.zeros(2), "C": np.zeros(2)}
+    >>> near = {"A": np.full(2, 0.1), "B": np.full(2, 0.2), "C": np.full(2, 0.1)}
+    >>> far = {"A": np.full(2, 0.3), "B": np.full(2, 0.3), "C": np.full(2, 0.4)}
+    >>> round(gain(truth, near, far, VALENCE_AROUSAL, None), 2)
+    3.15
+    """
+    differences = np.array([task.column_figure({n: truth[n]}, {n: challenger[n]}, criterion)
+                            - task.column_figure({n: truth[n]}, {n: incumbent[n]}, criterion) for n in truth])
+    differences = differences[~np.isnan(differences)]
+    if len(differences) < 2:
+        return -math.inf
+    error = differences.std(ddof=1) / math.sqrt(len(differences))
+    return math.copysign(math.inf, differences.mean()) if error == 0 else float(differences.mean() / error)
 
 
 def refit(cv_family, settings, candidate: Candidate, classify: bool, seed: int, inputs: dict, truth: dict):
@@ -214,3 +249,35 @@ def refit(cv_family, settings, candidate: Candidate, classify: bool, seed: int, 
     weights = film_weights([len(truth[n]) for n in names]) if candidate.weighted else None
     return fit_estimator(cv_family, settings, candidate.hyper, classify, seed,
                          np.concatenate([inputs[n] for n in names]), np.concatenate([truth[n] for n in names]), weights)
+
+
+def choices_text(chosen: dict, outputs) -> str:
+    """What a model's settings.json says was chosen (``chosen``), in one line, an output after
+    another (``outputs``: their names): the standardisation, delay, context, weights,
+    hyper-parameters, smoothing and shrinkage.
+
+    >>> choices_text({"targets": [{"standardise": "global", "delay_seconds": 4.0, "context_past": 3,
+    ...   "context_future": 1, "film_weighted": True, "params": {"alpha": 1000.0}, "smoothing_segments": 2.0,
+    ...   "shrink": 0.6}]}, ["valence"])
+    'valence: global standardisation, delay 4 s, context 3 before 1 after, films weighted, alpha 1000, smoothing 2, shrink 0.60'
+    """
+    parts = []
+    for name, t in zip(outputs, chosen.get("targets", [])):
+        bits = []
+        if "standardise" in t:
+            bits.append(f"{t['standardise']} standardisation")
+        if "delay_seconds" in t:
+            bits.append(f"delay {t['delay_seconds']:g} s")
+        if "context_past" in t:
+            bits.append(f"context {t['context_past']} before {t['context_future']} after")
+        if t.get("film_weighted"):
+            bits.append("films weighted")
+        bits += [f"{k} {v:g}" if isinstance(v, (int, float)) else f"{k} {v}" for k, v in t.get("params", {}).items()]
+        if "smoothing_segments" in t:
+            bits.append(f"smoothing {t['smoothing_segments']:g}")
+        if "shrink" in t:
+            bits.append(f"shrink {t['shrink']:.2f}")
+        parts.append(f"{name}: " + ", ".join(bits))
+    if chosen.get("from_valence_arousal"):
+        parts.append("valence/arousal inputs by " + choices_text(chosen["from_valence_arousal"], ("valence", "arousal")))
+    return "; ".join(parts)

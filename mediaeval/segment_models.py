@@ -94,6 +94,9 @@ class SegmentSettings:
     context_future: Counts = (0, 1, 2)                             # segments after
     film_weighted: Bool = False         # every film weighs the same (when "weights" is not chosen)
     shrink: Shrinks = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+    # a step leaves its starting value only for one better by this many standard errors of the paired
+    # per-film differences of the inner figure (0: the best, however slightly)
+    min_gain: Annotated[Float, Field(ge=0)] = 1.0
     # fear: a valence/arousal recipe (a run number of the runs folder, or its [model] table) whose
     # predictions, refitted inside each fold, are inputs beside the features
     from_valence_arousal: SegmentSettings | None = None
