@@ -12,17 +12,19 @@ were delayed and standardised as an :class:`InputSpec` says.
   it, so the content at ``t - d`` is what predicts the label at ``t``.  The steps are shifted
   by ``round(d / (16/30))`` steps (a delay falls on the 0.533 s grid: 2 s is 4 steps, 2.13 s;
   8 s is 15 steps, 8.0 s), the film's start padded with its first step, before anything else.
+* **Spread** (``spread``): the standard deviation of the segment's steps beside their mean.
 * **Context** (``past``, ``future``): the means of that many segments before and after (nearest
   first, interleaved as before, after while both last; the film's edges repeat its first or
   last segment).  More past than future follows the same lag.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
-from .windows import STEP_SECONDS, steps_to_n_segments
+from .windows import STEP_SECONDS, overlap_seconds
 
 STANDARDISATIONS = ("film", "global", "both")
 CLIP = 10.0
@@ -75,6 +77,7 @@ class InputSpec:
     delay_seconds: float = 0.0
     past: int = 1                    # neighbouring segments before
     future: int = 1                  # and after
+    spread: bool = True              # the standard deviation of the segment's steps beside their mean
 
     @property
     def delay_steps(self) -> int:
@@ -83,20 +86,20 @@ class InputSpec:
     def as_dict(self) -> dict:
         """What settings.json records of it."""
         return {"standardise": self.standardise, "delay_seconds": float(self.delay_seconds),
-                "delay_steps": self.delay_steps, "context_past": self.past, "context_future": self.future}
+                "delay_steps": self.delay_steps, "context_past": self.past, "context_future": self.future,
+                "spread": self.spread}
 
 
 def spec_inputs(x_steps: np.ndarray, n_segments: int, spec: InputSpec) -> np.ndarray:
-    """Per-segment inputs of one film, shape (n_segments, d (2 + past + future [+ 1 for
-    "both"])) for d step features: mean and standard deviation of the segment's steps
-    (overlap-weighted), the means of the neighbouring segments (before 1, after 1, before 2,
+    """Per-segment inputs of one film, shape (n_segments, d (1 [+ 1 with ``spread``] + past +
+    future [+ 1 for "both"])) for d step features: mean (and with ``spread`` standard
+    deviation) of the segment's steps (overlap-weighted), the means of the neighbouring segments (before 1, after 1, before 2,
     ...), then with ``"both"`` the film's mean of each (delayed, not standardised) column."""
     x = delayed(np.asarray(x_steps, dtype=np.float64), spec.delay_steps)
     own = x if spec.standardise == "global" else standardise_within_film(x)
-    mean = steps_to_n_segments(own, n_segments)
-    square = steps_to_n_segments(own ** 2, n_segments)
+    mean, square = (_segment_means(v, n_segments) for v in (own, own ** 2))
     std = np.sqrt(np.maximum(square - mean ** 2, 0.0))
-    parts, last = [mean, std], max(n_segments - 1, 0)
+    parts, last = ([mean, std] if spread_of(spec) else [mean]), max(n_segments - 1, 0)
     for offset in range(1, max(spec.past, spec.future) + 1):
         if offset <= spec.past:
             parts.append(mean[np.clip(np.arange(n_segments) - offset, 0, last)])
@@ -107,6 +110,30 @@ def spec_inputs(x_steps: np.ndarray, n_segments: int, spec: InputSpec) -> np.nda
         parts.append(np.tile(level, (n_segments, 1)))
     width = sum(p.shape[1] for p in parts)
     return np.concatenate(parts, axis=1) if n_segments else np.zeros((0, width))
+
+
+def spread_of(spec: InputSpec) -> bool:
+    """Whether ``spec`` has standard deviation columns (a spec pickled before ``spread`` had them)."""
+    return getattr(spec, "spread", True)
+
+
+@functools.lru_cache(maxsize=512)
+def _overlap(n_segments: int, n_steps: int):
+    """The overlap of segments and steps and its row sums (the same for every film of the sizes)."""
+    weights = overlap_seconds(n_segments, n_steps)
+    return weights, np.asarray(weights.sum(axis=1)).ravel()
+
+
+def _segment_means(values: np.ndarray, n_segments: int) -> np.ndarray:
+    """:func:`mediaeval.windows.steps_to_n_segments` of (steps, d) values, its overlap computed
+    once per film size: segments past the last step take the last covered segment's value."""
+    weights, totals = _overlap(n_segments, len(values))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (weights @ values) / totals[:, None]
+    covered = np.flatnonzero(totals > 0)
+    if covered.size and covered[-1] < n_segments - 1:
+        out[covered[-1] + 1:] = out[covered[-1]]
+    return out
 
 
 def segment_inputs(x_steps: np.ndarray, n_segments: int, context: int = 0,

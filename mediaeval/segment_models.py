@@ -69,7 +69,7 @@ class SegmentSettings:
 
     ``choose`` lists what the inner cross-validation chooses (:mod:`mediaeval.segment_choices`),
     each among its grid; a choice not listed keeps its fixed value (``per_film_standardise``, no
-    delay, ``context`` each side, ``film_weighted``; calibration: the least-squares line of
+    delay, ``spread``, ``context`` each side, ``film_weighted``; calibration: the least-squares line of
     before instead of the shrinkage).  ``choose = []`` is the recipe of before the choices."""
 
     __pydantic_config__ = ConfigDict(extra="forbid")
@@ -87,16 +87,17 @@ class SegmentSettings:
     hgb_max_leaf_nodes: Annotated[tuple[Annotated[Int, Field(ge=2)], ...], Field(min_length=1)] = (7, 15)
     hgb_max_iter: Annotated[Int, Field(ge=1)] = 200
     hgb_l2: Annotated[Float, Field(ge=0)] = 1.0
-    choose: tuple[Literal["standardise", "delay", "context", "weights", "shrink"], ...] = CHOICES
+    choose: tuple[Literal["standardise", "delay", "spread", "context", "weights", "shrink"], ...] = CHOICES
     standardisations: Annotated[tuple[Literal["film", "global", "both"], ...], Field(min_length=1)] = STANDARDISATIONS
     delays: Delays = (0.0, 2.0, 4.0, 6.0, 8.0)                     # seconds the features lag the labels
     context_past: Counts = (0, 1, 2, 3, 4)                         # segments before, to choose from
     context_future: Counts = (0, 1, 2)                             # segments after
+    spread: Bool = True                 # the std of each segment's steps beside their mean (when not chosen)
     film_weighted: Bool = False         # every film weighs the same (when "weights" is not chosen)
     shrink: Shrinks = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
     # a step leaves its starting value only for one better by this many standard errors of the paired
     # per-film differences of the inner figure (0: the best, however slightly)
-    min_gain: Annotated[Float, Field(ge=0)] = 1.0
+    min_gain: Annotated[Float, Field(ge=0)] = 2.0
     # fear: a valence/arousal recipe (a run number of the runs folder, or its [model] table) whose
     # predictions, refitted inside each fold, are inputs beside the features
     from_valence_arousal: SegmentSettings | None = None

@@ -217,3 +217,23 @@ def test_fear_from_valence_arousal_is_nested(clean, tmp_path):
     assert stored.model.from_valence_arousal.delays == (0.0, 4.0)
     chosen = json.loads((clean_run.model_dir / "final" / "seed0" / "settings.json").read_text())["chosen"]
     assert len(chosen["from_valence_arousal"]["targets"]) == 2
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_closed_form_ridge_predicts_as_the_fitted_one(weighted):
+    """The inner cross-validation's ridge in closed form (every alpha for the cost of one) gives
+    the predictions of scikit-learn's pipeline fitted for each alpha: within 1e-7 (float64
+    solvers of the same normal equations, Cholesky against an eigendecomposition)."""
+    from mediaeval.families import family
+    from mediaeval.segment_choices import Candidate, InnerCV
+    from mediaeval.segment_models import inner_folds
+
+    films = _level_films(8, level=True, seed=3)
+    settings = SegmentSettings(type="ridge", inner_folds=3)
+    cv = InnerCV(family("ridge"), settings, films, inner_folds([f.name for f in films], 3, 0), False, 0)
+    truth = {f.name: f.labels[:, 0] for f in films}
+    for spec in (InputSpec("film", 2.0, 1, 0), InputSpec("both", 0.0, 0, 1, spread=False)):
+        for alpha in (0.1, 1000.0):
+            candidate = Candidate(spec, weighted, (("alpha", alpha),))
+            fast, fitted = cv.predictions(candidate, truth), cv.fitted_predictions(candidate, truth)
+            assert all(np.allclose(fast[n], fitted[n], rtol=0, atol=1e-7) for n in truth)
