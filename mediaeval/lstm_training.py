@@ -120,6 +120,8 @@ def validation_figure(films: list[FilmData], steps: list[np.ndarray], task: Subt
     ``stop_on = "pcc"``, 1 - their mean per-film PCC or CCC, an undefined one counting 0; fear:
     1 - MAP; :meth:`mediaeval.task.Subtask.stopping_figure`).  ``nan`` when undefined (no fear
     segment held out)."""
+    from . import scoring  # noqa: F401  (registers the scorers: a worker process may not have imported it)
+
     truth = {f.name: f.labels for f in films}
     rows = {f.name: to_segments(s, f.n_segments, task) for f, s in zip(films, steps)}
     return task.stopping_figure(task.score(truth, rows), stop_on, criterion)
