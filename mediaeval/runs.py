@@ -74,7 +74,9 @@ class RunDefinition:
     seed: Int = 0
     seeds: Annotated[Int, Field(ge=1, le=2**32)] = 1   # > 1: the mean of models seeded seed, seed + 1, ...
     folds: Annotated[Int, Field(ge=2)] = 5
-    ensemble: Literal["final", "folds"] = "final"   # test predictions: the final model(s), or the fold models' mean
+    # test predictions: the final model(s), or the fold models' mean; None: the family's (Family.ensemble: the
+    # LSTM's "folds", the per-segment families' "final")
+    ensemble: Literal["final", "folds"] | None = None
     # What every inner choice optimises (hyper-parameters, smoothing, early stopping on "official",
     # fusion weights) and the leaderboard ranks by: one of the subtask's criteria; None: its default
     # (mediaeval.task.Subtask.criterion).  Calibration stays least squares whatever it is.
@@ -96,6 +98,13 @@ class RunDefinition:
     @property
     def fused(self) -> bool:
         return bool(self.fuse)
+
+    @property
+    def test_ensemble(self) -> str:
+        """Which models predict test films: the run's ``ensemble``, else its family's default
+        (``"folds"`` for the LSTM, whose final model's post-processing no film checks; ``"final"``
+        for the per-segment families)."""
+        return self.ensemble or getattr(family_of(self.model), "ensemble", "final")
 
     @property
     def chosen_by(self) -> str:
@@ -205,16 +214,17 @@ class RunDefinition:
                     "fused_runs": list(self.fuse), "settings": {"seed": self.seed, "folds": self.folds, **chosen}}
         return {**out, "model": family_of(self.model).describe(self.model)
                 + (f"; mean of {self.seeds} seeds" if self.seeds > 1 else "")
-                + (f"; test predictions: mean of the {self.folds} fold models" if self.ensemble == "folds" else ""),
+                + (f"; test predictions: mean of the {self.folds} fold models" if self.test_ensemble == "folds" else ""),
                 "settings": {"seed": self.seed, "folds": self.folds, **chosen, **self.model.as_dict()}}
 
     def to_data(self) -> dict:
         """The definition as JSON-ready data: every field but ``path``, every model setting
-        (``None`` included), but ``criterion`` only when set (so that runs defined before it existed
-        keep their digest).  ``from_data(path, definition.to_data())`` is equal up to ``path``."""
+        (``None`` included), but ``criterion`` and ``ensemble`` only when set (so that runs defined
+        before ``criterion`` existed kept their digest).  ``from_data(path, definition.to_data())`` is equal up to ``path``."""
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("model", "path")}
-        if self.criterion is None:
-            del data["criterion"]
+        for optional in ("criterion", "ensemble"):
+            if data[optional] is None:
+                del data[optional]
         if self.fused:   # a fused run has no model of its own
             return {**data, "features": list(self.features), "fuse": list(self.fuse)}
         return {**data, "features": list(self.features), "fuse": list(self.fuse), "model": self.model.as_dict()}

@@ -57,8 +57,7 @@ def test_a_config_built_in_code_round_trips(tmp_path):
 def test_to_toml_writes_every_field_and_leaves_out_none():
     config = RunConfig("fear", 5, 'fused "a" and b', [], seed=2, folds=3, fuse=[1, 2])
     assert config.to_toml() == ('subtask = "fear"\nrun = 5\ndescription = "fused \\"a\\" and b"\nfeatures = []\n'
-                                'external_data = false\nseed = 2\nseeds = 1\nfolds = 3\nensemble = "final"\n'
-                                'fuse = [1, 2]\n')
+                                'external_data = false\nseed = 2\nseeds = 1\nfolds = 3\nfuse = [1, 2]\n')
     lstm = RunConfig("valence_arousal", 1, "d", ["a"], model=ModelSettings(lstm_units=8), light={"epochs": 2})
     text = lstm.to_toml()
     assert "fear_positive_weight" not in text and "fuse" not in text   # None, and an empty fuse, are left out
@@ -217,29 +216,30 @@ def test_an_unknown_light_extractor_is_one_line_from_the_cli(tmp_path):
 # sha256 of RunConfig.to_data() of each shipped run and of its lightened version: a model folder trained
 # from a definition that did not change is kept, not retrained.  Computed by main's code before issue 23
 # (commit 6cc428d); changed once since, by issue 24 (the per-segment settings that choose the inputs,
-# weights and shrinkage, the LSTM's inputs_from and delay_seconds: every shipped run's recipe changed,
+# weights and shrinkage, the LSTM's inputs_from and delay_seconds, ensemble left to the family when not
+# given: every shipped run's recipe changed,
 # so its models retrain), and computed again then.
 SHIPPED_DIGESTS = {
-    "fear_run1": ("aa5bcf33ed4ad73450d9894a39107bb6c581d42b5790c8bddec81041cd91506c",
-                  "ecb0f016f921c1b9b8a0f682e024326395424d62fbbafe7cbd000d2a3f6dcc13"),
-    "fear_run2": ("9ac9e88200aaae9358e7b2be85ca63a2d902dabc068b990be6a6c8a5139c4a02",
-                  "f39b4487f09c68361e6d54b85b76a99f00214bd219444b0d4bf816cec39e2b0f"),
-    "fear_run3": ("531d6ec83f2714e4d4e905781a4e180f2291f514a3e73b9c5b190cdfaa9c7cd6",
-                  "22e780351fa70c593bfec77801fee8c529e52c508b12d5f29b23e4dd17e6c04e"),
-    "fear_run4": ("2b0d059570d547d4947afd356fd17805987748aa5e82a73e53454a47a999f092",
-                  "a4944c776cdcab537ea61147bb0be235b7068dc7a1f1a5bca0574b00b063ddda"),
-    "fear_run5": ("932e766e26ff977e8c0ddda94198fb16fb7d0d5df4aa3191c50326341fe57837",
-                  "932e766e26ff977e8c0ddda94198fb16fb7d0d5df4aa3191c50326341fe57837"),
-    "valence_arousal_run1": ("d4f81dfd68c7207cfdcb2d4395680e5faa5733641417975311e9fa7d448fa087",
-                             "d4f81dfd68c7207cfdcb2d4395680e5faa5733641417975311e9fa7d448fa087"),
-    "valence_arousal_run2": ("a045edb4ad270038f95e398c3bf539585e4d94777a492c74d808609bf83c365f",
-                             "fe04abfd664e57e9a0358651ce24139605d0b55f95bf061f7b92c57015dd73b8"),
-    "valence_arousal_run3": ("7b75321c09098509e72535e06069346d06f6efef648c567c14c632eef4e2fcf0",
-                             "451e56fc2b8fa11036fa9516ea440c4a42172001b4a19f44302f172634d50f83"),
-    "valence_arousal_run4": ("8133afc4aaf115d369340129d0ac56065c1725035537747b242b9c6a1108b3db",
-                             "695801ef47f9c35b3e56e34f1dfcbca07e80d85782a741e01fdd99e20be85a1c"),
-    "valence_arousal_run5": ("2dcfb4347df762e24a99090006b2f8f3820096409a1d44d29707ba36e590547b",
-                             "2dcfb4347df762e24a99090006b2f8f3820096409a1d44d29707ba36e590547b"),
+    "fear_run1": ("e9e65979090a8a0677448f92aea524546aadf8b0ad79ca5ba256befa34aea9ff",
+                  "2d3e774d8c446829c2473f7269f0a22744f54dcf77e9cbdaed6aa752e925c419"),
+    "fear_run2": ("8fd9c11230c3160f93865df15a2e38d1c14fd1a0bc9c72a33c33e3433353c1fe",
+                  "32e6ff8d987af523eebd5237312bb9e7425d1e05592f1bd8988274db33858696"),
+    "fear_run3": ("9a94c58f820ed0726d63159d0aab913501520405ebc82acda610700309e286c2",
+                  "2b32a6c8ce1d4e93c19d1fd79d57d32d5f404e3747f9794f3a50e68488cfe46b"),
+    "fear_run4": ("d8206eec0d01405a576d9fa4a22e099a3122d82327d9712c7a72a848b64921dd",
+                  "3a6402b76baa05ec25e8b9ca08171933baea30302be8704d9d4b91d773583710"),
+    "fear_run5": ("20d1ab570b44fa48efe406a5eea50e833a3e92ad07884124fe98f3144bb77377",
+                  "20d1ab570b44fa48efe406a5eea50e833a3e92ad07884124fe98f3144bb77377"),
+    "valence_arousal_run1": ("3fb8920a3b660fcc70b32dcf12c6a8ecf23057b726e77e51f5dc54040afeba30",
+                             "3fb8920a3b660fcc70b32dcf12c6a8ecf23057b726e77e51f5dc54040afeba30"),
+    "valence_arousal_run2": ("43ea19c68f955b006ddc1be9e318ac4ee47ed611d1e106733d84fe85833d03c3",
+                             "2f0b276775dd3028783fe71b23027601cdb36c57f53eac41b8b1a71bef9586ba"),
+    "valence_arousal_run3": ("fef836b75fc3c5000887520f08c3d3b19b5846b10d8b3eb13340799ced86e33b",
+                             "3305d175b3c64713f97e0ccf5aa634b6bfb74b0c620631d94ca9864f967e8911"),
+    "valence_arousal_run4": ("2c8ea6e258179d01cfe56b9c908ddf1a5881529db66e684a259315b67c4aa2e6",
+                             "35f1d188b0eb8407d658557c64d4ff7be84382acd38178ce1ad25744f37f4786"),
+    "valence_arousal_run5": ("a40cb0c5389dc0dea3a027a9ad0b708c8c4a5038f49f59566d66558dcc7683fb",
+                             "a40cb0c5389dc0dea3a027a9ad0b708c8c4a5038f49f59566d66558dcc7683fb"),
 }
 
 

@@ -26,6 +26,7 @@ class SegmentFamily:
     adds its ``type``, ``title``, hyper-parameter ``candidates`` and ``estimator``."""
 
     type = ""
+    ensemble = "final"   # the final model's choices were made by inner CV over its own training films
     title = ""
     settings = SegmentSettings
     files = (SegmentModel.FILE,)
