@@ -196,10 +196,21 @@ def test_no_choice_sees_the_labels_of_the_film_it_is_scored_on(clean, tmp_path):
     """Every choice on (standardisation, delay, context, weights, shrinkage): poisoning one film's
     labels leaves its own out-of-fold predictions byte-identical, and changes other folds' films."""
     _write_set(tmp_path / "poisoned", tmp_path / "src", poison_va=True)
-    before = read_run(_train(tmp_path, clean / "data", clean / "features", "valence_arousal", 1).run_file).films
+    trained = _train(tmp_path, clean / "data", clean / "features", "valence_arousal", 1)
+    before = read_run(trained.run_file).films
     after = read_run(_train(tmp_path, tmp_path / "poisoned", clean / "features", "valence_arousal", 1).run_file).films
     assert np.array_equal(before["Film_0"], after["Film_0"])
     assert any(not np.array_equal(before[f], after[f]) for f in before if f != "Film_0")
+    # what the final model chose is on the leaderboard, in words, output by output
+    from mediaeval.leaderboard import leaderboard, to_records
+    from mediaeval.leaderboard_tables import format_table
+
+    board = leaderboard([trained.model_dir], Dataset.discover(clean / "data"), resamples=50)
+    chosen = to_records(board)[0]["chosen"]
+    settings = json.loads((trained.model_dir / "final" / "seed0" / "settings.json").read_text())["chosen"]
+    first = settings["targets"][0]
+    assert chosen.startswith(f"valence: {first['standardise']} standardisation, delay {first['delay_seconds']:g} s")
+    assert "; arousal: " in chosen and f"chosen by inner cross-validation (final model): {chosen}" in format_table(board)
 
 
 def test_fear_from_valence_arousal_is_nested(clean, tmp_path):
