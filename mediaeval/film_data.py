@@ -24,6 +24,8 @@ class FilmData:
     n_segments: int
     labels: np.ndarray | None = None  # (n_segments, 2) valence/arousal, or (n_segments,) fear
     made_by: dict | None = None       # what made its features (see made_by)
+    other_labels: dict | None = None  # {subtask name: labels} of other subtasks a model learns from
+                                      # (a fear run's valence/arousal recipe), where the film has them
 
     def targets(self, task: Subtask) -> np.ndarray:
         """Labels brought onto the steps by overlap: (n_steps, outputs of the subtask)."""
@@ -75,7 +77,7 @@ def made_by(meta: dict) -> dict:
 
 
 def load_films(dataset, features_dir, extractors, films, task: Subtask, with_labels: bool,
-               expected_made_by: dict | None = None) -> list[FilmData]:
+               expected_made_by: dict | None = None, other: tuple[Subtask, ...] = ()) -> list[FilmData]:
     """Features (and labels) of ``films``; a missing feature file says why and what to do.
 
     Every film's features must have been made by the same extractors, versions and settings
@@ -83,6 +85,7 @@ def load_films(dataset, features_dir, extractors, films, task: Subtask, with_lab
     and the first key that differs otherwise.  A film with a video must have features made from
     that video as it is now (its size and head/tail hash, as extraction records them; files made
     before this was recorded are taken): DataError naming the film and what to run otherwise.
+    With labels, those of the subtasks ``other`` too, where a film has them (``other_labels``).
     """
     from .features.store import StaleFeatures, feature_path, load_set
 
@@ -107,7 +110,8 @@ def load_films(dataset, features_dir, extractors, films, task: Subtask, with_lab
             raise DataError(path, f"its {len(features.columns)} feature columns differ from those of "
                                   f"{out[0].name} ({len(columns)}); extract all films with the same settings")
         labels = film.labels(task) if with_labels else None
-        out.append(FilmData(film.name, features.values, film.n_segments, labels, made))
+        others = {t.name: film.labels(t) for t in other if with_labels and film.has_labels(t)} or None
+        out.append(FilmData(film.name, features.values, film.n_segments, labels, made, others))
     return out
 
 
@@ -116,11 +120,14 @@ def data_digests(films: list[FilmData]) -> dict[str, str]:
     """What a model learnt from, film by film: ``{film: the first 16 hex digits of the SHA-256 of
     its feature values and its labels}``.  A film added or removed, or whose features (say the
     organisers' files they came from) or annotations changed, changes them, and the model is
-    retrained; features extracted again to the same values do not."""
+    retrained; features extracted again to the same values do not.  The labels of other subtasks
+    a model learns from (``other_labels``) are in the digest too, where a film has them."""
     digests = {}
     for film in films:
         digest = hashlib.sha256(np.ascontiguousarray(film.x, np.float32).tobytes())
         digest.update(np.ascontiguousarray(film.labels, np.float64).tobytes())
+        for name, labels in sorted((film.other_labels or {}).items()):
+            digest.update(name.encode() + np.ascontiguousarray(labels, np.float64).tobytes())
         digests[film.name] = digest.hexdigest()[:16]
     return digests
 

@@ -143,6 +143,7 @@ class Entry:
     note: str | None = None
     lockbox: Scores | None = None           # its lockbox films' figures (lockbox.json); None: no lockbox
     lockbox_baseline: Scores | None = None  # the constant (its training films' mean label) on them
+    chosen: str | None = None               # what its final model's inner cross-validation chose, in words
     evidence: Evidence | None = field(default=None, compare=False)
 
     def figure(self, key: str, which: str = "official"):
@@ -182,7 +183,8 @@ def read_entry(model_dir, dataset) -> Entry:
     manifest = read_manifest(model_dir)
     check = check_labels(manifest, dataset, subtask, config.name, films)
     entry = Entry(config.name, subtask, config.description, model_dir, scores, None, config.criterion, check.note,
-                  *_lockbox_scores(model_dir, manifest, dataset, films, subtask, check.comparable))
+                  *_lockbox_scores(model_dir, manifest, dataset, films, subtask, check.comparable),
+                  chosen=chosen_text(model_dir, config))
     if not check.comparable:
         return entry
     scores = _with_every_figure(scores, model_dir, dataset)
@@ -213,6 +215,22 @@ def _lockbox_scores(model_dir: Path, manifest: dict | None, dataset, films: list
         return scores, None
     prediction = constant_predictions([dataset.films[n] for n in films], [dataset.films[n] for n in boxed], subtask)
     return scores, subtask.score({n: dataset.films[n].labels(subtask) for n in boxed}, prediction)
+
+
+def chosen_text(model_dir: Path, config) -> str | None:
+    """What the final model (of the run's first seed) chose, from its ``settings.json``
+    (:func:`mediaeval.segment_choices.choices_text`); None where it records no choice or cannot be read."""
+    import json
+
+    from .model_folder import model_name
+    from .segment_choices import choices_text
+
+    try:
+        settings = json.loads((model_dir / model_name(None, config.seed) / "settings.json").read_text(encoding="utf-8"))
+        chosen = settings.get("chosen") if isinstance(settings, dict) else None
+        return choices_text(chosen, config.task.output_columns) or None if isinstance(chosen, dict) else None
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
 
 
 def run_file_entry(path, scores, dataset) -> Entry:
@@ -450,7 +468,8 @@ def to_records(board: dict[str, list[Entry]]) -> list[dict]:
     the board was cross-validated several times: ``repeats.<key> = {"sd", "values"}`` (each
     repeat's figure on the compared films, their sample sd; ``null`` for a run cross-validated
     once) after ``figures``; when some run has a lockbox: ``lockbox`` = ``{"films", "figures",
-    "constant", "vs_constant"}`` (``null``: none) before the notes."""
+    "constant", "vs_constant"}`` (``null``: none) before the notes; last ``chosen``: what the final
+    model's inner cross-validation chose, in words (null where it records none)."""
     records = []
     entries = [e for rows in board.values() for e in rows]
     repeated, boxed = any(e.evidence.repeats for e in entries), any(e.evidence.lockbox for e in entries)
@@ -469,7 +488,7 @@ def to_records(board: dict[str, list[Entry]]) -> list[dict]:
                 "vs_constant": {k: v.to_json() for k, v in ev.vs_constant.items()}})
             if boxed:
                 record["lockbox"] = None if ev.lockbox is None else ev.lockbox.to_json()
-            records.append({**record, "notes": list(ev.notes)})
+            records.append({**record, "notes": list(ev.notes), "chosen": e.chosen})
     return records
 
 
@@ -478,7 +497,7 @@ def to_flat_records(board: dict[str, list[Entry]]) -> list[dict]:
     ``<key>_ci_high``, ``constant_<key>`` (and its bounds), ``vs_best_<key>`` (the difference,
     its bounds, ``_verdict``), ``vs_constant_<key>`` alike; ``<key>_repeats_sd`` and
     ``<key>_repeat<r>`` over repeats, ``lockbox_films`` and ``lockbox_<column>`` for the lockbox;
-    notes joined by ``; ``."""
+    notes joined by ``; ``; ``chosen``."""
     rows = []
     for record in to_records(board):
         row = {k: record[k] for k in ("rank", "subtask", "run", "path", "description", "criterion", "films",
@@ -491,6 +510,7 @@ def to_flat_records(board: dict[str, list[Entry]]) -> list[dict]:
             row["lockbox_films"] = len(record["lockbox"]["films"])
             _flat_figures(row, "lockbox_", {**record["lockbox"], "vs_best": {}})
         row["notes"] = "; ".join(record["notes"])
+        row["chosen"] = record["chosen"]
         rows.append(row)
     return rows
 

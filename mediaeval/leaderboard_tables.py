@@ -75,8 +75,10 @@ def _spread(entry, key: str) -> str:
 def _run_lines(entry, rank: int, task, repeated: bool) -> list[str]:
     """A run's lines of :func:`format_table`: its name, then a line per figure."""
     sd = f"{'sd over repeats':18s}" if repeated else ""
-    lines = [f"  {rank}. {entry.name}" + (" (the best)" if entry.evidence.best else ""),
-             f"       {'figure':20s}{'value [95 % interval]':28s}{sd}{'minus the best':48s}minus the constant"]
+    lines = [f"  {rank}. {entry.name}" + (" (the best)" if entry.evidence.best else "")]
+    if entry.chosen:
+        lines.append(f"       chosen by inner cross-validation (final model): {entry.chosen}")
+    lines += [f"       {'figure':20s}{'value [95 % interval]':28s}{sd}{'minus the best':48s}minus the constant"]
     for key in task.table_keys:
         versus = entry.evidence.vs_best[key]
         best = "—" if versus is None else f"{_ci(versus, sign=True)} {versus.verdict or 'undefined'}"

@@ -17,40 +17,77 @@ from .errors import DataError
 from .film_data import FilmData
 from .model import ModelSettings, Trainer, build_model, positive_weight, set_seed
 from .post_processing import PostProcessing
-from .segment_models import standardise_within_film
+from .segment_inputs import delay_steps, delayed, standardise_within_film
 from .task import Subtask
 from .windows import steps_to_n_segments
 
 
 class Normaliser:
-    """Per-feature standardisation with statistics of the training films only; with
-    ``per_film``, each film's features are first z-scored by that film's own mean and std."""
+    """The LSTM's inputs: each film's steps delayed by ``delay`` steps, then as ``standardise``
+    says (:mod:`mediaeval.segment_inputs`: ``"global"`` as they are, ``"film"`` z-scored by the
+    film's own mean and std, ``"both"`` those z-scores beside the film's mean of each column),
+    then standardised with statistics of the training films only."""
 
-    def __init__(self, mean: np.ndarray, std: np.ndarray, per_film: bool = False):
-        self.mean, self.std, self.per_film = mean.astype(np.float32), std.astype(np.float32), bool(per_film)
+    def __init__(self, mean: np.ndarray, std: np.ndarray, per_film: bool = False, standardise: str | None = None,
+                 delay: int = 0):
+        self.mean, self.std = mean.astype(np.float32), std.astype(np.float32)
+        self.standardise = standardise or ("film" if per_film else "global")
+        self.delay = int(delay)
 
-    @staticmethod
-    def _own(x: np.ndarray) -> np.ndarray:
-        return standardise_within_film(x)
+    @property
+    def per_film(self) -> bool:
+        return self.standardise != "global"
+
+    def _own(self, x: np.ndarray) -> np.ndarray:
+        x = delayed(np.asarray(x, np.float64), self.delay)
+        if self.standardise == "global":
+            return x
+        own = standardise_within_film(x)
+        if self.standardise == "both":
+            own = np.concatenate([own, np.tile(x.mean(axis=0) if len(x) else np.zeros(x.shape[1]), (len(x), 1))],
+                                 axis=1)
+        return own
 
     @classmethod
-    def fit(cls, films: list[FilmData], per_film: bool = False) -> Normaliser:
-        stacked = np.concatenate([cls._own(f.x) if per_film else f.x for f in films]).astype(np.float64)
+    def fit(cls, films: list[FilmData], per_film: bool = False, standardise: str | None = None,
+            delay: int = 0) -> Normaliser:
+        own = cls(np.zeros(1), np.ones(1), per_film, standardise, delay)
+        stacked = np.concatenate([own._own(f.x) for f in films]).astype(np.float64)
         std = stacked.std(axis=0)
-        return cls(stacked.mean(axis=0), np.where(std > 1e-8, std, 1.0), per_film)
+        return cls(stacked.mean(axis=0), np.where(std > 1e-8, std, 1.0), per_film, own.standardise, delay)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        if self.per_film:
-            x = self._own(x)
-        return ((x - self.mean) / self.std).astype(np.float32)
+        return ((self._own(x) - self.mean) / self.std).astype(np.float32)
 
     def save(self, path) -> None:
-        np.savez(path, mean=self.mean, std=self.std, per_film=np.array(self.per_film))
+        np.savez(path, mean=self.mean, std=self.std, per_film=np.array(self.per_film),
+                 standardise=np.array(self.standardise), delay=np.array(self.delay))
 
     @classmethod
     def load(cls, path) -> Normaliser:
         with np.load(path) as data:
-            return cls(data["mean"], data["std"], bool(data["per_film"]) if "per_film" in data else False)
+            per_film = bool(data["per_film"]) if "per_film" in data else False
+            standardise = str(data["standardise"]) if "standardise" in data else None
+            return cls(data["mean"], data["std"], per_film, standardise, int(data["delay"]) if "delay" in data else 0)
+
+
+def input_choice(films: list[FilmData], task: Subtask, settings: ModelSettings, seed: int,
+                 criterion: str | None = None) -> tuple[str, float]:
+    """``(standardise, delay_seconds)`` of the LSTM's inputs: those of its settings
+    (``inputs_from = "settings"``: ``film_standardise``, ``delay_seconds``), or those a ridge
+    regression per segment chooses by its inner cross-validation over ``films`` (the LSTM's own
+    training films; ``"ridge"``, :mod:`mediaeval.segment_choices`): where its outputs disagree on
+    the standardisation, ``"both"``; the delay, the mean of theirs."""
+    if settings.inputs_from == "settings" or len(films) < 3:
+        return ("film" if settings.film_standardise else "global"), settings.delay_seconds
+    from .families import family
+    from .segment_models import SegmentSettings, fit_segment_model
+
+    ridge = SegmentSettings(type="ridge", choose=("standardise", "delay"), smoothing=(0.0,), calibrate=False,
+                            inner_folds=min(5, len(films)))
+    outputs = fit_segment_model(family("ridge"), films, task, ridge, seed, criterion).outputs
+    chosen = {o.spec.standardise for o in outputs}
+    return (chosen.pop() if len(chosen) == 1 else "both"), float(np.mean([o.spec.delay_seconds for o in outputs]))
 
 
 def _step_weights(targets: np.ndarray, task: Subtask, pos_weight: float) -> np.ndarray:
@@ -83,6 +120,8 @@ def validation_figure(films: list[FilmData], steps: list[np.ndarray], task: Subt
     ``stop_on = "pcc"``, 1 - their mean per-film PCC or CCC, an undefined one counting 0; fear:
     1 - MAP; :meth:`mediaeval.task.Subtask.stopping_figure`).  ``nan`` when undefined (no fear
     segment held out)."""
+    from . import scoring  # noqa: F401  (registers the scorers: a worker process may not have imported it)
+
     truth = {f.name: f.labels for f in films}
     rows = {f.name: to_segments(s, f.n_segments, task) for f, s in zip(films, steps)}
     return task.stopping_figure(task.score(truth, rows), stop_on, criterion)
@@ -167,13 +206,16 @@ class _TrainingInputs:
     pos_weight: float
 
 
-def _training_inputs(films: list[FilmData], task: Subtask, settings: ModelSettings, seed: int) -> _TrainingInputs:
-    """``settings.validation_share`` of ``films`` held out (by ``seed``), the standardisation fitted
-    on the others, their step weights (fear: the positive steps weighted; film-balanced if asked)."""
+def _training_inputs(films: list[FilmData], task: Subtask, settings: ModelSettings, seed: int,
+                     criterion: str | None = None) -> _TrainingInputs:
+    """``settings.validation_share`` of ``films`` held out (by ``seed``), the inputs' standardisation
+    and delay chosen (:func:`input_choice`) and fitted on the others, their step weights (fear:
+    the positive steps weighted; film-balanced if asked)."""
     held_out = _validation_split([f.name for f in films], settings.validation_share, seed)
     train = [f for f in films if f.name not in held_out]
     valid = [f for f in films if f.name in held_out]
-    normaliser = Normaliser.fit(train, settings.film_standardise)
+    standardise, delay = input_choice(films, task, settings, seed, criterion)
+    normaliser = Normaliser.fit(train, standardise=standardise, delay=delay_steps(delay))
     targets = [f.targets(task) for f in train]
     pos_weight = positive_weight(targets, settings) if task.binary else 1.0
     weights = [_step_weights(t, task, pos_weight) for t in targets]
@@ -197,7 +239,7 @@ def fit(films: list[FilmData], task: Subtask, settings: ModelSettings, seed: int
     without held-out films).
     """
     set_seed(seed)
-    inputs = _training_inputs(films, task, settings, seed)
+    inputs = _training_inputs(films, task, settings, seed, criterion)
     model = build_model(inputs.xs[0].shape[1], task, settings)
     trainer = Trainer(model, task, settings)
     log, best_epoch = _train_epochs(trainer, inputs, task, settings, seed, out_dir, progress, label, criterion)
@@ -212,6 +254,8 @@ def fit(films: list[FilmData], task: Subtask, settings: ModelSettings, seed: int
             "subtask": task.name, "seed": seed, "criterion": task.criterion_of(criterion),
             "settings": settings.as_dict(), "positive_weight": inputs.pos_weight,
             "best_epoch": best_epoch, "train_films": [f.name for f in inputs.train],
+            "chosen": {"inputs": {"standardise": inputs.normaliser.standardise, "delay_steps": inputs.normaliser.delay,
+                                  "by": settings.inputs_from}},
             "validation_films": fitted.validation_films})
     return fitted
 

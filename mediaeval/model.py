@@ -59,6 +59,11 @@ class ModelSettings:
     loss: Literal["mse", "ccc"] = "mse"   # valence/arousal: squared error, or 1 - concordance (CCC)
     film_balanced: Bool = False           # every training film weighs the same in the loss
     film_standardise: Bool = False        # z-score each film's features by its own mean and std first
+    delay_seconds: Annotated[Float, Field(ge=0, le=30)] = 0.0   # the features lag the labels by this much
+    # "ridge": the standardisation (within films, over the training films, or both) and delay a ridge
+    # regression per segment chooses by inner cross-validation over the same training films
+    # (mediaeval.lstm_training.input_choice); "settings": film_standardise and delay_seconds as given
+    inputs_from: Literal["ridge", "settings"] = "ridge"
     piece_steps: Annotated[Int, Field(ge=1)] = 1024   # films are cut into pieces of at most this many steps
     # Post-processing of each film's 10 s segment curve, chosen on the held-out training films
     # (see mediaeval.post_processing): Gaussian smoothing widths to choose from (in 5 s segments,

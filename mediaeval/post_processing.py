@@ -1,8 +1,9 @@
 """What a model's segment curves go through before they become run rows, for every family.
 
 Per output (valence and arousal, or the fear confidence): Gaussian smoothing of each film's
-curve (``sigma``, in 5 s segments), a linear calibration (``scale``, ``offset``), then the clip
-to the output's range; for fear, the label threshold.  Everything is chosen on predictions of
+curve (``sigma``, in 5 s segments), a linear calibration (``scale``, ``offset``: a least-squares
+line, or a shrinkage towards the training mean, :func:`choose_shrinkage`), then the clip to the
+output's range; for fear, the label threshold.  Everything is chosen on predictions of
 films the model did not learn from (held-out training films, or inner out-of-fold
 predictions), by the run's criterion (:meth:`PostProcessing.choose`).
 """
@@ -69,6 +70,29 @@ def _calibration(truth: dict, predicted: dict) -> tuple[float, float]:
     return scale, float(y.mean() - scale * p.mean())
 
 
+def choose_shrinkage(truth: dict, predicted: dict, means: dict, grid, output_range=(-1.0, 1.0)) -> float:
+    """The shrinkage ``s`` among ``grid`` whose predictions ``m + s (p - m)`` (``m``: ``means[film]``,
+    the mean label of the films the model that predicted the film learnt from) have the least
+    official MSE (the mean per-film MSE, clipped to ``output_range``; the first on a tie).  With
+    ``s`` in [0.05, 1], no film's prediction becomes constant (its PCC stays defined), and at
+    the smallest the predictions are all but the constant's: the choice cannot be much worse
+    than the constant on the films it is made on, whatever the criterion.
+
+    >>> choose_shrinkage({"A": np.array([0.0, 1.0])}, {"A": np.array([-2.0, 3.0])}, {"A": 0.5}, (0.1, 0.2, 1.0))
+    0.2
+    """
+    from .metrics import film_mean_mse
+
+    best = None
+    for s in grid:
+        shrunk = {n: np.clip(means[n] + s * (np.asarray(p, np.float64) - means[n]), *output_range)
+                  for n, p in predicted.items()}
+        figure = film_mean_mse(truth, shrunk)
+        if best is None or figure < best[0]:
+            best = (figure, float(s))
+    return 1.0 if best is None else best[1]
+
+
 @dataclass(frozen=True)
 class PostProcessing:
     """Smoothing, calibration and clip of each output's segment curves, and the fear label
@@ -119,6 +143,12 @@ class PostProcessing:
         """The element-wise median of several models' choices (the final model's, from its folds)."""
         return cls(*(tuple(float(v) for v in np.median([getattr(p, k) for p in posts], axis=0))
                      for k in ("sigma", "scale", "offset")), threshold=float(np.median([p.threshold for p in posts])))
+
+    def shrunk(self, output: int, scale: float, mean: float) -> PostProcessing:
+        """The calibration of ``output`` made a shrinkage by ``scale`` towards ``mean``:
+        ``mean + scale (p - mean)``."""
+        return dataclasses.replace(self, scale=_put(self.scale, output, float(scale)),
+                                   offset=_put(self.offset, output, float((1.0 - scale) * mean)))
 
     def capped(self, output: int, fitted: np.ndarray, y: np.ndarray) -> PostProcessing:
         """The calibration of ``output`` capped so that the calibrated ``fitted`` curves (a

@@ -23,10 +23,11 @@ def ensemble_rows(per_model: list[tuple[np.ndarray, float]], task: Subtask) -> n
 
 def ensemble_dirs(model_dir, config: RunDefinition) -> list[Path]:
     """The folders of the models that predict test films: the final model of each seed
-    (``ensemble = "final"``), or every fold's model of each seed (``ensemble = "folds"``)."""
+    (``ensemble = "final"``), or every fold's model of each seed (``ensemble = "folds"``; without
+    ``ensemble``, the family's default: :attr:`mediaeval.runs.RunDefinition.test_ensemble`)."""
     model_dir = Path(model_dir)
     seeds = [config.seed + s for s in range(config.seeds)]
-    if config.ensemble == "folds":
+    if config.test_ensemble == "folds":
         from .folds import read_folds
 
         n_folds = len(read_folds(model_dir / "folds.json"))

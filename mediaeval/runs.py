@@ -78,7 +78,9 @@ class RunDefinition:
     # > 1: the cross-validation repeated on that many fold splits (seeded seed, seed + 1, ...), its
     # figures the mean over them; the final model(s) are those of one repeat (mediaeval.training)
     folds_repeats: Annotated[Int, Field(ge=1, le=1000)] = 1
-    ensemble: Literal["final", "folds"] = "final"   # test predictions: the final model(s), or the fold models' mean
+    # test predictions: the final model(s), or the fold models' mean; None: the family's (Family.ensemble: the
+    # LSTM's "folds", the per-segment families' "final")
+    ensemble: Literal["final", "folds"] | None = None
     # What every inner choice optimises (hyper-parameters, smoothing, early stopping on "official",
     # fusion weights) and the leaderboard ranks by: one of the subtask's criteria; None: its default
     # (mediaeval.task.Subtask.criterion).  Calibration stays least squares whatever it is.
@@ -100,6 +102,13 @@ class RunDefinition:
     @property
     def fused(self) -> bool:
         return bool(self.fuse)
+
+    @property
+    def test_ensemble(self) -> str:
+        """Which models predict test films: the run's ``ensemble``, else its family's default
+        (``"folds"`` for the LSTM, whose final model's post-processing no film checks; ``"final"``
+        for the per-segment families)."""
+        return self.ensemble or getattr(family_of(self.model), "ensemble", "final")
 
     @property
     def chosen_by(self) -> str:
@@ -134,7 +143,7 @@ class RunDefinition:
         if not isinstance(data, dict):
             raise DataError(path, "expected a table of run settings")
         try:
-            definition = _validators()[0].validate_python(data, context={"subtask": data.get("subtask")})
+            definition = _validators()[0].validate_python(data, context={"subtask": data.get("subtask"), "path": path})
         except ValidationError as error:
             raise DataError(path, error_text(error, data, cls, unknown=_unknown, tagged=_tagged())) from None
         return dataclasses.replace(definition, path=Path(path))
@@ -211,17 +220,18 @@ class RunDefinition:
                     "fused_runs": list(self.fuse), "settings": {"seed": self.seed, "folds": self.folds, **chosen}}
         return {**out, "model": family_of(self.model).describe(self.model)
                 + (f"; mean of {self.seeds} seeds" if self.seeds > 1 else "")
-                + (f"; test predictions: mean of the {self.folds} fold models" if self.ensemble == "folds" else ""),
+                + (f"; test predictions: mean of the {self.folds} fold models" if self.test_ensemble == "folds" else ""),
                 "settings": {"seed": self.seed, "folds": self.folds, **chosen, **self.model.as_dict()}}
 
     def to_data(self) -> dict:
         """The definition as JSON-ready data: every field but ``path``, every model setting
-        (``None`` included), but ``criterion`` only when set and ``folds_repeats`` only above 1 (so
-        that runs defined before them keep their digest).  ``from_data(path, definition.to_data())``
-        is equal up to ``path``."""
+        (``None`` included), but ``criterion`` and ``ensemble`` only when set and ``folds_repeats``
+        only above 1 (so that runs defined before them keep their digest).
+        ``from_data(path, definition.to_data())`` is equal up to ``path``."""
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("model", "path")}
-        if self.criterion is None:
-            del data["criterion"]
+        for optional in ("criterion", "ensemble"):
+            if data[optional] is None:
+                del data[optional]
         if self.folds_repeats == 1:
             del data["folds_repeats"]
         if self.fused:   # a fused run has no model of its own
@@ -265,7 +275,8 @@ class RunDefinition:
         if self.path is not None:
             try:
                 written = self.path.read_text(encoding="utf-8")
-                if RunDefinition.from_text(self.path, written).to_data() == self.to_data():
+                if (RunDefinition.from_text(self.path, written).to_data() == self.to_data()
+                        and not _refers_to_runs(written)):
                     return written
             except (OSError, UnicodeDecodeError, DataError):
                 pass
@@ -274,6 +285,15 @@ class RunDefinition:
     def save(self, path) -> Path:
         """Write the definition as a new run file ``path`` (:func:`save_run`)."""
         return save_run(self, path)
+
+
+def _refers_to_runs(text: str) -> bool:
+    """Whether a run file's text names another run by its number (``from_valence_arousal = 1``),
+    which reads only beside the runs folder: a model folder keeps the definition with that
+    run's settings in place of the number (:meth:`RunDefinition.to_toml`)."""
+    model = tomllib.loads(text).get("model")
+    reference = model.get("from_valence_arousal") if isinstance(model, dict) else None
+    return isinstance(reference, int) and not isinstance(reference, bool)
 
 
 RunConfig = RunDefinition   # its former name (tests and mediaeval.pipeline's doctest use it)

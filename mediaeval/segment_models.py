@@ -2,48 +2,75 @@
 cross-validation.  The estimators themselves (ridge, SVR, gradient boosting) are families
 (:mod:`mediaeval.families.segment`); this module is what they share.
 
-Inputs of segment ``k`` of a film: the overlap-weighted mean and standard deviation of the
-film's steps inside it (``2 d`` values), optionally beside the means of ``context`` neighbouring
-segments on each side (edges repeat the first or last segment).  Each column is first
-standardised *within the film* (per-film z-score: every film has its own look and sound; it
-uses no label, so it is the same for a test film), then by the training films' statistics.
+Inputs of segment ``k`` of a film (:mod:`mediaeval.segment_inputs`): the overlap-weighted mean
+and standard deviation of the film's steps inside it, beside the means of neighbouring segments,
+the steps first delayed and standardised (within the film, over the training films, or both).
 
 Everything chosen from data is chosen on the training films only, by an inner cross-validation
-over those films (:func:`inner_folds`):
+over those films (:func:`inner_folds`), for each output on its own:
 
-1. the estimator's hyper-parameters (its family's candidates) by the run's criterion on the
-   inner out-of-fold predictions (:meth:`mediaeval.task.Subtask.column_figure`; by default the
-   official mean per-film MSE for valence and arousal, each on its own; MAP for fear);
+1. one setting after another (:mod:`mediaeval.segment_choices`): the estimator's
+   hyper-parameters, the standardisation, the delay, the context before and after, the sample
+   weights, the hyper-parameters again, each by the run's criterion on the inner out-of-fold
+   predictions (:meth:`mediaeval.task.Subtask.column_figure`; by default the official mean
+   per-film MSE for valence and arousal, each on its own; MAP for fear);
 2. on the winner's inner out-of-fold predictions, the post-processing
-   (:meth:`mediaeval.post_processing.PostProcessing.choose`): each film's curve smoothed, then
-   calibrated (valence and arousal), and for fear the decision threshold that maximises F1;
-3. the estimator is refitted on all training films with the chosen hyper-parameters, and its
-   calibration capped so that its predictions of them spread no wider than their truth.
+   (:meth:`mediaeval.post_processing.PostProcessing.choose`): each film's curve smoothed (by
+   the criterion), then (valence and arousal) shrunk towards the training mean by the scale in
+   ``shrink`` with the least official MSE (:func:`~mediaeval.post_processing.choose_shrinkage`;
+   without ``"shrink"`` in ``choose``, the least-squares line of before), and for fear the
+   decision threshold that maximises F1;
+3. the estimator is refitted on all training films with what was chosen, and its calibration
+   capped so that its predictions of them spread no wider than their truth.
+
+A fear run with ``from_valence_arousal`` also fits that valence/arousal recipe on its training
+films and takes its predicted valence and arousal as inputs (:func:`_valence_arousal_inputs`).
 
 So the out-of-fold figures of the outer folds stay honest: no choice ever sees the films it
 is scored on.  :class:`SegmentModel` holds the fitted pieces and predicts run rows.
 """
 from __future__ import annotations
 
-import math
 import pickle
-from dataclasses import asdict, dataclass
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
-from .errors import DataError
-from .post_processing import PostProcessing, smooth
-from .task import SUBTASKS, Subtask
-from .validation import SEGMENTS, Bool, Float, Int, Widths, problems
+from .errors import DataError, MediaevalError
+from .post_processing import PostProcessing, choose_shrinkage, smooth
+from .segment_choices import CHOICES, Candidate, InnerCV, choose, film_weights, raw_predict, refit, with_extra
+from .segment_inputs import (CLIP, STANDARDISATIONS, InputSpec, clip_inputs, segment_inputs,  # noqa: F401
+                             spec_inputs, standardise_within_film)
+from .task import SUBTASKS, VALENCE_AROUSAL, Subtask
+from .validation import SEGMENTS, Bool, Float, Int, Widths, problem, problems
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 Positives = Annotated[tuple[Annotated[Float, Field(gt=0)], ...], Field(min_length=1)]
 
 
+Delays = Annotated[tuple[Annotated[Float, Field(ge=0, le=30, json_schema_extra={"unit": "seconds"})], ...],
+                   Field(min_length=1)]
+Counts = Annotated[tuple[Annotated[Int, Field(ge=0, le=20, json_schema_extra=SEGMENTS)], ...], Field(min_length=1)]
+Shrinks = Annotated[tuple[Annotated[Float, Field(ge=0.05, le=1)], ...], Field(min_length=1)]
+PER_SEGMENT = ("ridge", "svr", "hgb")
+
+
 @dataclass(frozen=True)
 class SegmentSettings:
-    """The ``[model]`` table of a per-segment run (``type``: its family)."""
+    """The ``[model]`` table of a per-segment run (``type``: its family).
+
+    ``choose`` lists what the inner cross-validation chooses (:mod:`mediaeval.segment_choices`),
+    each among its grid; a choice not listed keeps its fixed value (``per_film_standardise``, no
+    delay, ``spread``, ``context`` each side, ``film_weighted``; calibration: the least-squares line of
+    before instead of the shrinkage).  ``choose = []`` is the recipe of before the choices."""
 
     __pydantic_config__ = ConfigDict(extra="forbid")
 
@@ -60,56 +87,63 @@ class SegmentSettings:
     hgb_max_leaf_nodes: Annotated[tuple[Annotated[Int, Field(ge=2)], ...], Field(min_length=1)] = (7, 15)
     hgb_max_iter: Annotated[Int, Field(ge=1)] = 200
     hgb_l2: Annotated[Float, Field(ge=0)] = 1.0
+    choose: tuple[Literal["standardise", "delay", "spread", "context", "weights", "shrink"], ...] = CHOICES
+    standardisations: Annotated[tuple[Literal["film", "global", "both"], ...], Field(min_length=1)] = STANDARDISATIONS
+    delays: Delays = (0.0, 2.0, 4.0, 6.0, 8.0)                     # seconds the features lag the labels
+    context_past: Counts = (0, 1, 2, 3, 4)                         # segments before, to choose from
+    context_future: Counts = (0, 1, 2)                             # segments after
+    spread: Bool = True                 # the std of each segment's steps beside their mean (when not chosen)
+    film_weighted: Bool = False         # every film weighs the same (when "weights" is not chosen)
+    shrink: Shrinks = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+    # a step leaves its starting value only for one better by this many standard errors of the paired
+    # per-film differences of the inner figure (0: the best, however slightly)
+    min_gain: Annotated[Float, Field(ge=0)] = 2.0
+    # fear: a valence/arousal recipe (a run number of the runs folder, or its [model] table) whose
+    # predictions, refitted inside each fold, are inputs beside the features
+    from_valence_arousal: SegmentSettings | None = None
 
     def as_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        out = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        if self.from_valence_arousal is not None:
+            out["from_valence_arousal"] = {k: v for k, v in self.from_valence_arousal.as_dict().items()
+                                           if v is not None}
+        return out
 
     def check(self) -> list[str]:
         """What is out of range in settings built in code, as ``key: expected ...`` texts."""
         return problems(self)
 
-
-# --------------------------------------------------------------------------- inputs
-
-def standardise_within_film(x: np.ndarray) -> np.ndarray:
-    """Each column of one film's steps z-scored by the film's own mean and std (float64).  A
-    column (nearly) constant in the film carries nothing there: 0, not its rounding noise blown
-    up to unit variance.
-
-    >>> standardise_within_film(np.array([[1.0, 5.0], [3.0, 5.0]])).tolist()
-    [[-1.0, 0.0], [1.0, 0.0]]
-    """
-    x = np.asarray(x, dtype=np.float64)
-    if not len(x):
-        return x
-    mean, std = x.mean(axis=0), x.std(axis=0)
-    varies = std > 1e-5 * np.maximum(1.0, np.abs(mean))
-    return np.where(varies, (x - mean) / np.where(varies, std, 1.0), 0.0)
+    @field_validator("from_valence_arousal", mode="before")
+    @classmethod
+    def _valence_arousal_recipe(cls, value, info: ValidationInfo):
+        """A fear run's only; a run number becomes that valence_arousal run's ``[model]`` table
+        (read from ``<runs>/valence_arousal/run<N>.toml`` beside the run's own folder)."""
+        if value is None:
+            return value
+        context = info.context or {}
+        if context.get("subtask") not in (None, "fear") or context.get("nested"):
+            raise problem("only a fear run takes the predictions of a valence/arousal recipe")
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = _valence_arousal_table(value, context.get("path"))
+        if isinstance(value, dict) and "from_valence_arousal" in value:
+            raise problem("the valence/arousal recipe cannot itself take from_valence_arousal")
+        return value
 
 
-def segment_inputs(x_steps: np.ndarray, n_segments: int, context: int = 0,
-                   per_film_standardise: bool = True) -> np.ndarray:
-    """Per-segment inputs of one film: shape (n_segments, 2 d (1 + context)) for d step features.
-
-    Columns: mean and standard deviation of the segment's steps (overlap-weighted), then the
-    means of the ``context`` segments before and after (nearest first; edges repeated).
-
-    >>> x = np.arange(37, dtype=float)[:, None]            # a 20 s film: 37 steps, 3 segments
-    >>> segment_inputs(x, 3, context=1, per_film_standardise=False).shape
-    (3, 4)
-    """
-    from .windows import steps_to_n_segments
-
-    x = standardise_within_film(x_steps) if per_film_standardise else np.asarray(x_steps, dtype=np.float64)
-    mean = steps_to_n_segments(x, n_segments)
-    square = steps_to_n_segments(x ** 2, n_segments)
-    std = np.sqrt(np.maximum(square - mean ** 2, 0.0))
-    parts = [mean, std]
-    for offset in range(1, context + 1):
-        before = np.clip(np.arange(n_segments) - offset, 0, max(n_segments - 1, 0))
-        after = np.clip(np.arange(n_segments) + offset, 0, max(n_segments - 1, 0))
-        parts += [mean[before], mean[after]]
-    return np.concatenate(parts, axis=1) if n_segments else np.zeros((0, mean.shape[1] * len(parts)))
+def _valence_arousal_table(number: int, path) -> dict:
+    """The ``[model]`` table of valence_arousal run ``number`` beside the folder of the run file
+    ``path`` (``runs/fear/run4.toml`` -> ``runs/valence_arousal/run<number>.toml``)."""
+    if path is None:
+        raise problem(f"run {number}: a run number is read beside the run file; give the [model] table instead")
+    source = Path(path).parent.parent / "valence_arousal" / f"run{number}.toml"
+    try:
+        model = tomllib.loads(source.read_text(encoding="utf-8")).get("model")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        raise problem(f"expected valence_arousal run {number} at {source} ({reason})") from None
+    if not isinstance(model, dict) or model.get("type") not in PER_SEGMENT:
+        raise problem(f"valence_arousal run {number} ({source}) is not a per-segment run (type {', '.join(PER_SEGMENT)})")
+    return model
 
 
 def inner_folds(names: list[str], n_folds: int, seed: int) -> list[list[str]]:
@@ -119,61 +153,37 @@ def inner_folds(names: list[str], n_folds: int, seed: int) -> list[list[str]]:
     return make_folds(names, n_folds, seed + 104_729)
 
 
-CLIP = 10.0
-
-
-def clip_inputs(x: np.ndarray) -> np.ndarray:
-    """Standardised inputs clipped to +-:data:`CLIP`: a column nearly constant in the training
-    films (its scale set by rounding noise) must not turn a test film's ordinary values into
-    thousands of standard deviations, and predictions into nonsense."""
-    return np.clip(x, -CLIP, CLIP)
-
-
-def _fit(family, settings: SegmentSettings, params: dict, classify: bool, seed: int, x: np.ndarray, y: np.ndarray):
-    """The family's estimator, after standardisation by the training films and :func:`clip_inputs`,
-    fitted on (x, y); for fear without both classes in y, the prior (the share of fear
-    segments) as every confidence, since no classifier can be fitted."""
-    if classify and len(np.unique(y)) < 2:
-        from sklearn.dummy import DummyClassifier
-
-        return DummyClassifier(strategy="prior").fit(x, y)
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import FunctionTransformer, StandardScaler
-
-    estimator = family.estimator(settings, params, classify, seed)
-    return make_pipeline(StandardScaler(), FunctionTransformer(clip_inputs), estimator).fit(x, y)
-
-
-def _raw_predict(estimator, x: np.ndarray, classify: bool) -> np.ndarray:
-    if len(x) == 0:
-        return np.zeros(0)
-    if classify and hasattr(estimator, "predict_proba"):
-        classes = list(estimator.classes_)        # a prior fitted on one class has one column
-        return estimator.predict_proba(x)[:, classes.index(1)] if 1 in classes else np.zeros(len(x))
-    out = estimator.predict(x)
-    return np.clip(out, 0.0, 1.0) if classify else out
-
-
 # --------------------------------------------------------------------------- the model
 
 @dataclass
 class FittedOutput:
-    """One output (valence, arousal, or the fear confidence): its estimator and the
-    hyper-parameters the inner cross-validation chose, with their inner figure."""
+    """One output (valence, arousal, or the fear confidence): its estimator, the hyper-parameters,
+    inputs and weights the inner cross-validation chose, their inner figure and each step's
+    winner (``path``)."""
 
     params: dict
     estimator: object = None
     inner_score: float = float("nan")
+    spec: InputSpec = field(default_factory=InputSpec)
+    weighted: bool = False
+    path: list = field(default_factory=list)
+
+    def __setstate__(self, state: dict) -> None:
+        """A pickle of before the choices has no spec: its inputs were the run's fixed ones
+        (:meth:`SegmentModel.__setstate__` puts them)."""
+        self.__dict__.update({"spec": None, "weighted": False, "path": [], **state})
 
 
 @dataclass
 class SegmentModel:
-    """Fitted per-segment model of one subtask; ``predict_rows`` gives run rows."""
+    """Fitted per-segment model of one subtask; ``predict_rows`` gives run rows.  ``va_model``: a
+    fear model's valence/arousal model, whose predictions are inputs beside the features."""
 
     task: Subtask
     settings: SegmentSettings
     outputs: list[FittedOutput]
     post: PostProcessing
+    va_model: SegmentModel | None = None
 
     FILE = "segment_model.pkl"
 
@@ -181,11 +191,20 @@ class SegmentModel:
     def threshold(self) -> float:
         return self.post.threshold
 
+    def raw_curves(self, x_steps: np.ndarray, n_segments: int) -> np.ndarray:
+        """(n_segments, outputs): the estimators' predictions, before post-processing."""
+        extra = None if self.va_model is None else self.va_model.predict_curves(x_steps, n_segments)
+        inputs: dict[InputSpec, np.ndarray] = {}
+        raw = []
+        for o in self.outputs:
+            if o.spec not in inputs:
+                inputs[o.spec] = with_extra(spec_inputs(x_steps, n_segments, o.spec), extra)
+            raw.append(raw_predict(o.estimator, inputs[o.spec], self.task.binary))
+        return np.column_stack(raw) if raw else np.zeros((n_segments, 0))
+
     def predict_curves(self, x_steps: np.ndarray, n_segments: int) -> np.ndarray:
         """(n_segments, outputs): post-processed predictions (fear: confidences in [0, 1])."""
-        x = segment_inputs(x_steps, n_segments, self.settings.context, self.settings.per_film_standardise)
-        raw = [_raw_predict(o.estimator, x, self.task.binary) for o in self.outputs]
-        return self.post.apply(np.column_stack(raw) if raw else np.zeros((n_segments, 0)), self.task)
+        return self.post.apply(self.raw_curves(x_steps, n_segments), self.task)
 
     def predict_rows(self, x_steps: np.ndarray, n_segments: int) -> np.ndarray:
         """Run-file rows: (K, 2) valence, arousal; or (K, 2) label, confidence."""
@@ -195,16 +214,38 @@ class SegmentModel:
         """``(curves, threshold)`` of each film (FilmData)."""
         return [(self.predict_curves(f.x, f.n_segments), self.threshold) for f in films]
 
+    def refitted(self, films: list, seed: int = 0) -> SegmentModel:
+        """This model's choices (inputs, weights, hyper-parameters, post-processing) with its
+        estimators fitted again on ``films`` (a fear model's valence/arousal inputs of its own
+        training films: :func:`_valence_arousal_inputs`)."""
+        films = [f for f in films if f.n_segments > 0]
+        labels = {f.name: self.task.targets(np.asarray(f.labels, np.float64)) for f in films}
+        outputs = []
+        for j, o in enumerate(self.outputs):
+            inputs = {f.name: spec_inputs(f.x, f.n_segments, o.spec) for f in films}
+            candidate = Candidate(o.spec, o.weighted, tuple(sorted(o.params.items())))
+            estimator = refit(_family(self.settings), self.settings, candidate, self.task.binary, seed, inputs,
+                              {n: y[:, j] for n, y in labels.items()})
+            outputs.append(FittedOutput(o.params, estimator, o.inner_score, o.spec, o.weighted, o.path))
+        return SegmentModel(self.task, self.settings, outputs, self.post)
+
     def choices(self) -> dict:
         """What was chosen by the inner cross-validation (for settings.json and the README)."""
-        post = self.post
-        return {"targets": [{"params": o.params, "smoothing_segments": post.sigma[j], "scale": post.scale[j],
-                             "offset": post.offset[j], "inner_score": o.inner_score}
-                            for j, o in enumerate(self.outputs)],
-                "threshold": post.threshold}
+        post, shrinks = self.post, "shrink" in getattr(self.settings, "choose", ())
+        out = {"targets": [{"params": o.params, **(o.spec.as_dict() if o.spec else {}), "film_weighted": o.weighted,
+                            "smoothing_segments": post.sigma[j], "scale": post.scale[j], "offset": post.offset[j],
+                            **({"shrink": post.scale[j]} if shrinks and self.settings.calibrate
+                               and not self.task.binary else {}),
+                            "inner_score": o.inner_score, "path": o.path}
+                           for j, o in enumerate(self.outputs)],
+               "threshold": post.threshold}
+        if self.va_model is not None:
+            out["from_valence_arousal"] = self.va_model.choices()
+        return out
 
     def __getstate__(self) -> dict:
-        return {"subtask": self.task.name, "settings": self.settings, "outputs": self.outputs, "post": self.post}
+        return {"subtask": self.task.name, "settings": self.settings, "outputs": self.outputs, "post": self.post,
+                "va_model": self.va_model}
 
     def __setstate__(self, state: dict) -> None:
         if "targets" in state:   # the former layout: a Target per output held its post-processing
@@ -213,12 +254,15 @@ class SegmentModel:
                      "post": PostProcessing(tuple(t.sigma for t in targets), tuple(t.scale for t in targets),
                                             tuple(t.offset for t in targets), state["threshold"])}
         self.task, self.settings = SUBTASKS[state["subtask"]], state["settings"]
-        self.outputs, self.post = state["outputs"], state["post"]
+        self.outputs, self.post, self.va_model = state["outputs"], state["post"], state.get("va_model")
+        for o in self.outputs:   # a model of before the choices: the run's fixed inputs
+            if getattr(o, "spec", None) is None:
+                o.spec = InputSpec("film" if self.settings.per_film_standardise else "global", 0.0,
+                                   self.settings.context, self.settings.context)
+                o.weighted, o.path = False, []
 
     def save(self, path) -> None:
         """A pickle of the fitted model, written atomically (the model folder is the tool's own)."""
-        from pathlib import Path
-
         from .atomic import atomic_output
 
         with atomic_output(Path(path)) as tmp:
@@ -264,60 +308,93 @@ class _ModelUnpickler(pickle.Unpickler):
 
 # --------------------------------------------------------------------------- fitting
 
+def _family(settings):
+    """The family of ``settings`` (by their ``type``)."""
+    from .families import family_of
+
+    return family_of(settings)
+
+
 def fit_segment_model(family, films, task: Subtask, settings: SegmentSettings, seed: int = 0,
                       criterion: str | None = None) -> SegmentModel:
     """Fit ``family``'s estimator (:class:`mediaeval.families.segment.SegmentFamily`) on ``films``
-    (objects with ``name``, ``x`` steps, ``n_segments``, ``labels``), choosing everything by inner
-    cross-validation over these films only, by ``criterion`` (``None``: the subtask's; see the
-    module docstring)."""
+    (objects with ``name``, ``x`` steps, ``n_segments``, ``labels``; a fear run's films taking
+    valence/arousal inputs also ``other_labels``), choosing everything by inner cross-validation
+    over these films only, by ``criterion`` (``None``: the subtask's; see the module docstring)."""
     films = [f for f in films if f.n_segments > 0]   # a film shorter than one segment teaches nothing
-    inputs = {f.name: segment_inputs(f.x, f.n_segments, settings.context, settings.per_film_standardise)
-              for f in films}
     labels = {f.name: task.targets(np.asarray(f.labels, dtype=np.float64)) for f in films}
     names = [f.name for f in films]
-    if len(names) < 2:   # one training film: nothing to choose on; the first candidate, as it is
-        params = family.candidates(settings)[0]
-        outputs = [FittedOutput(params, _fit(family, settings, params, task.binary, seed, inputs[names[0]],
-                                             labels[names[0]][:, j])) for j in range(task.outputs)]
-        return SegmentModel(task, settings, outputs, PostProcessing.identity(task.outputs))
-    folds = inner_folds(names, settings.inner_folds, seed)
-    chosen = [_best_candidate(family, settings, inputs, {n: labels[n][:, j] for n in names}, folds, task, seed,
-                              criterion) for j in range(task.outputs)]
-    raw = {n: np.column_stack([oof[n] for _, _, oof in chosen]) for n in chosen[0][2]}
-    post = PostProcessing.choose(labels, raw, settings.smoothing, settings.calibrate, task, criterion)
+    folds = inner_folds(names, settings.inner_folds, seed) if len(names) >= 2 else [names]
+    va_model, extra = _valence_arousal_inputs(films, settings, seed, folds)
+    cv = InnerCV(family, settings, films, folds, task.binary, seed, extra)
+    if len(names) < 2:   # one training film: nothing to choose on; the fixed settings, as they are
+        from .segment_choices import start
+
+        first = start(settings, family)
+        outputs = [FittedOutput(first.hyper, cv.fit(first, names, {n: labels[n][:, j] for n in names}),
+                                spec=first.spec, weighted=first.weighted) for j in range(task.outputs)]
+        return SegmentModel(task, settings, outputs, PostProcessing.identity(task.outputs), va_model)
+    chosen = [choose(cv, j, {n: labels[n][:, j] for n in names}, task, criterion, settings, family)
+              for j in range(task.outputs)]
+    raw = {n: np.column_stack([c.oof[n] for c in chosen]) for n in names}
+    shrinks = settings.calibrate and "shrink" in settings.choose and not task.binary
+    post = PostProcessing.choose(labels, raw, settings.smoothing, settings.calibrate and not shrinks, task, criterion)
+    if shrinks:
+        post = _shrunk(post, labels, raw, folds, settings.shrink, task)
     outputs = []
-    for j, (score, params, _) in enumerate(chosen):
+    for j, c in enumerate(chosen):
         y = {n: labels[n][:, j] for n in names}
-        estimator = _fit(family, settings, params, task.binary, seed, np.concatenate([inputs[n] for n in names]),
-                         np.concatenate(list(y.values())))
-        outputs.append(FittedOutput(params, estimator, score))
+        estimator = cv.fit(c.candidate, names, y)
+        outputs.append(FittedOutput(c.candidate.hyper, estimator, c.score, c.candidate.spec, c.candidate.weighted,
+                                    c.path))
         if not task.binary and settings.calibrate:   # fitted on more films than the inner models: capped
-            fitted = [smooth(_raw_predict(estimator, inputs[n], False), post.sigma[j]) for n in names]
+            inputs = cv.inputs(c.candidate.spec)
+            fitted = [smooth(raw_predict(estimator, inputs[n], False), post.sigma[j]) for n in names]
             post = post.capped(j, np.concatenate(fitted), np.concatenate(list(y.values())))
-    return SegmentModel(task, settings, outputs, post)
+    return SegmentModel(task, settings, outputs, post, va_model)
 
 
-def _best_candidate(family, settings: SegmentSettings, inputs: dict, truth: dict, folds: list[list[str]],
-                    task: Subtask, seed: int, criterion: str | None) -> tuple[float, dict, dict]:
-    """``(figure, params, inner out-of-fold raw predictions)`` of the family's candidate with the
-    best inner figure by ``criterion`` (the first on a tie) for one output (``truth``)."""
-    best = None
-    for params in family.candidates(settings):
-        oof = _inner_predictions(family, inputs, truth, folds, settings, params, task.binary, seed)
-        score = task.column_figure(truth, oof, criterion)
-        score = -math.inf if math.isnan(score) else score
-        if best is None or score > best[0]:
-            best = (score, params, oof)
-    return best
+def _shrunk(post: PostProcessing, labels: dict, raw: dict, folds: list[list[str]], grid, task) -> PostProcessing:
+    """``post`` with each output's calibration the shrinkage towards the training mean that
+    :func:`~mediaeval.post_processing.choose_shrinkage` chooses on the inner out-of-fold
+    predictions (each film's towards the mean label of its inner fold's training films),
+    applied towards the mean label of every training film."""
+    for j in range(task.outputs):
+        truth = {n: y[:, j] for n, y in labels.items()}
+        means = {}
+        for held in folds:
+            mean = float(np.concatenate([truth[n] for n in truth if n not in held]).mean())
+            means.update({n: mean for n in held})
+        smoothed = {n: smooth(r[:, j], post.sigma[j]) for n, r in raw.items()}
+        scale = choose_shrinkage(truth, smoothed, means, grid, task.output_range)
+        post = post.shrunk(j, scale, float(np.concatenate(list(truth.values())).mean()))
+    return post
 
 
-def _inner_predictions(family, inputs, truth, folds, settings, params, classify, seed) -> dict:
-    """Inner out-of-fold raw predictions of every training film for one candidate."""
-    oof = {}
+def _valence_arousal_inputs(films: list, settings: SegmentSettings, seed: int, folds: list[list[str]]):
+    """``(va_model, inputs)`` of a fear run with ``from_valence_arousal`` (else ``(None, None)``):
+    the valence/arousal recipe fitted on the training films that have valence/arousal labels
+    (``other_labels``), and per training film its predicted valence and arousal (K, 2) by that
+    recipe refitted without the film's inner fold (so the fear model learns from predictions
+    as good as a test film's, not from in-sample ones).  Nothing of a film outside ``films``
+    is seen: inside an outer fold, its held-out films are not among them."""
+    va_settings = settings.from_valence_arousal
+    if va_settings is None:
+        return None, None
+    va_films = [replace_labels(f, f.other_labels[VALENCE_AROUSAL.name]) for f in films
+                if (f.other_labels or {}).get(VALENCE_AROUSAL.name) is not None]
+    if len(va_films) < 1:
+        raise MediaevalError("from_valence_arousal: no training film has valence/arousal annotations")
+    va_model = fit_segment_model(_family(va_settings), va_films, VALENCE_AROUSAL, va_settings, seed)
+    extra = {}
     for held in folds:
-        train = [n for n in truth if n not in held]
-        estimator = _fit(family, settings, params, classify, seed, np.concatenate([inputs[n] for n in train]),
-                         np.concatenate([truth[n] for n in train]))
-        for n in held:
-            oof[n] = _raw_predict(estimator, inputs[n], classify)
-    return oof
+        inner = va_model.refitted([f for f in va_films if f.name not in held], seed) if len(folds) > 1 else va_model
+        extra.update({f.name: inner.predict_curves(f.x, f.n_segments) for f in films if f.name in held})
+    return va_model, extra
+
+
+def replace_labels(film, labels):
+    """A copy of ``film`` whose labels are ``labels``."""
+    import dataclasses
+
+    return dataclasses.replace(film, labels=labels)

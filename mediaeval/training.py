@@ -78,8 +78,10 @@ def train_run(config: RunDefinition, dataset, features_dir, model_dir, team: str
     dev, boxed = _training_films(config, dataset, lockbox)
     with folder.lock():
         folder.check()
-        films = load_films(dataset, features_dir, config.features, dev + boxed, config.task, with_labels=True)
+        films = load_films(dataset, features_dir, config.features, dev + boxed, config.task, with_labels=True,
+                           other=other_subtasks(config))
         films, boxed = films[:len(dev)], films[len(dev):]
+        _check_other_labels(config, films)
         if folder.is_complete() and not overwrite:
             kept = _kept_model(folder, config, films + boxed, team, run_name, echo, [f.name for f in boxed])
             if kept is not None:
@@ -96,6 +98,24 @@ def refuse_fused(config: RunDefinition) -> None:
                f"of the trained runs {', '.join(map(str, config.fuse))} with mediaeval fuse, or let mediaeval "
                f"pipeline train them and fuse them")
     raise DataError(config.path, message) if config.path is not None else MediaevalError(message)
+
+
+def other_subtasks(config: RunDefinition) -> tuple:
+    """The subtasks whose labels a run learns from besides its own: valence/arousal for a fear run
+    with ``from_valence_arousal``."""
+    from .task import VALENCE_AROUSAL
+
+    return (VALENCE_AROUSAL,) if getattr(config.model, "from_valence_arousal", None) is not None else ()
+
+
+def _check_other_labels(config: RunDefinition, films: list[FilmData]) -> None:
+    """A run that learns from another subtask's labels needs them on at least 2 training films."""
+    for task in other_subtasks(config):
+        having = [f for f in films if (f.other_labels or {}).get(task.name) is not None]
+        if len(having) < 2:
+            raise DataError(config.path or config.name, f"model.from_valence_arousal: the valence/arousal recipe "
+                                                        f"needs {task.title} annotations of at least 2 development "
+                                                        f"films, found {len(having)}")
 
 
 def _training_films(config: RunDefinition, dataset, lockbox: Lockbox | None = None) -> tuple[list, list]:
@@ -176,7 +196,7 @@ def _fold_jobs(folder: Path, config: RunDefinition, films: list[FilmData], boxed
     predicts the fold's (in the fold's order), and, when the fold models of the first repeat
     predict the test films (``ensemble = "folds"``), the lockbox's after them."""
     by_name = {f.name: f for f in films}
-    extra = boxed if config.ensemble == "folds" else []
+    extra = boxed if config.test_ensemble == "folds" else []
     return [FitJob(k, seed, [f for f in films if f.name not in names], [by_name[n] for n in names]
                    + (extra if r == 1 else []), config.task, config.model, folder / model_name(k, seed, r), progress,
                    n_folds=len(folds), criterion=config.criterion, repeat=r)
@@ -188,7 +208,7 @@ def _final_jobs(folder: Path, config: RunDefinition, films: list[FilmData], boxe
                 progress: bool) -> list[FitJob]:
     """One job per seed: the final model, which learns from every development film (but the
     lockbox's, which it predicts when the final models predict the test films)."""
-    held_out = boxed if config.ensemble == "final" else []
+    held_out = boxed if config.test_ensemble == "final" else []
     return [FitJob(None, seed, films, held_out, config.task, config.model, folder / model_name(None, seed), progress,
                    criterion=config.criterion)
             for seed in _seeds(config)]
@@ -255,7 +275,7 @@ def _write_lockbox(folder: Path, config: RunDefinition, boxed: list[FilmData], f
     ``lockbox/<run_name>``, and their figures as ``lockbox.json``; returns the figures."""
     from .submission import write_run
 
-    if config.ensemble == "folds":
+    if config.test_ensemble == "folds":
         per_model = [outcomes[1, k, seed].predictions[len(names):] for k, names in enumerate(folds, start=1)
                      for seed in _seeds(config)]
     else:

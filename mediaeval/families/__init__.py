@@ -84,6 +84,7 @@ class Family(Protocol):
     (:meth:`final_job`), so it trains after them; otherwise beside them."""
 
     type: str                    # the ``type`` of its settings
+    ensemble: str                # which models predict test films when a run does not say: "final" or "folds"
     settings: type               # its settings dataclass, with ``type: Literal[<type>, ...]``
     files: tuple[str, ...]       # the files of one fitted model, in its folder
     final_after_folds: bool

@@ -30,6 +30,7 @@ def final_epochs(best_epochs: list[int]) -> int:
 
 class LSTMFamily:
     type = "lstm"
+    ensemble = "folds"   # its final model's post-processing (the median of its folds') is checked on no film
     settings = ModelSettings
     files = TrainedLSTM.FILES
     final_after_folds = True

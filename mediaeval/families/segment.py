@@ -26,6 +26,7 @@ class SegmentFamily:
     adds its ``type``, ``title``, hyper-parameter ``candidates`` and ``estimator``."""
 
     type = ""
+    ensemble = "final"   # the final model's choices were made by inner CV over its own training films
     title = ""
     settings = SegmentSettings
     files = (SegmentModel.FILE,)
@@ -59,11 +60,25 @@ class SegmentFamily:
         return SegmentModel.load(Path(folder) / SegmentModel.FILE)
 
     def describe(self, settings: SegmentSettings) -> str:
-        return (f"{self.title} per 10 s segment on the mean and std of its steps"
-                + (f" and the means of {settings.context} neighbouring segment(s) each side" if settings.context
-                   else "")
-                + "; hyper-parameters, smoothing" + (", calibration" if settings.calibrate else "")
+        chosen = [NAMES[c] for c in settings.choose if c in NAMES]
+        fixed = [] if "spread" in settings.choose else [] if settings.spread else ["means only"]
+        if "context" not in settings.choose:
+            fixed.append(f"{settings.context} neighbouring segment(s) each side" if settings.context
+                         else "no neighbouring segment")
+        calibration = (", shrinkage towards the training mean" if "shrink" in settings.choose
+                       else ", calibration") if settings.calibrate else ""
+        text = (f"{self.title} per 10 s segment on the statistics of its steps and of neighbouring segments"
+                + (f" ({', '.join(fixed)})" if fixed else "") + "; "
+                + ", ".join([*chosen, "hyper-parameters", "smoothing"]) + calibration
                 + " and fear threshold chosen by inner cross-validation over the training films")
+        va = settings.from_valence_arousal
+        if va is not None:
+            text += f"; with the valence and arousal predicted by a {family_of(va).describe(va)}, refitted in each fold"
+        return text
+
+
+NAMES = {"standardise": "standardisation", "delay": "delay", "spread": "spread", "context": "context",
+         "weights": "film weights"}   # the choices of a run's choose list, as its description says them
 
 
 class Ridge(SegmentFamily):

@@ -1,0 +1,342 @@
+"""What the inner cross-validation of a per-segment model chooses for one output, one setting
+after another (coordinate-wise, not a full grid, so that a run stays fast).
+
+Starting from the run's fixed settings (``per_film_standardise``, no delay, ``spread``, ``context``
+segments each side, ``film_weighted``, the first hyper-parameter candidate), each step tries every value
+of one setting with the others as chosen so far and keeps the one whose inner out-of-fold
+predictions have the best figure by the run's criterion (:meth:`mediaeval.task.Subtask.column_figure`;
+the first in the grid's order on a tie):
+
+1. the hyper-parameters (the family's candidates: ``alphas``, ...);
+2. ``standardise``: within each film, over the training films, or both (:mod:`mediaeval.segment_inputs`);
+3. ``delay``: the features delayed by each of ``delays`` seconds;
+4. ``spread``: the standard deviation of each segment's steps beside their mean, or not;
+5. ``context``: the segments before (``context_past``), then after (``context_future``);
+6. ``weights``: every segment weighing the same, or every film (each segment of a film of K
+   segments weighs 1/K, scaled so that the weights average 1, as the official mean over films
+   counts it);
+7. the hyper-parameters again, for the inputs chosen.
+
+A step whose choice is not in the run's ``choose`` list keeps the fixed value.  Smoothing and
+the shrinkage of the predictions towards the training mean follow on the winner's inner
+out-of-fold predictions (:mod:`mediaeval.segment_models`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .segment_inputs import InputSpec, clip_inputs, spec_inputs
+
+CHOICES = ("standardise", "delay", "spread", "context", "weights", "shrink")
+
+
+def film_weights(lengths: list[int]) -> np.ndarray:
+    """Per segment of films of ``lengths`` segments: 1/K for a film of K segments, scaled so
+    that the weights average 1 (so regularisation strengths keep their meaning).
+
+    >>> film_weights([1, 3]).round(4).tolist()
+    [2.0, 0.6667, 0.6667, 0.6667]
+    """
+    lengths = [k for k in lengths if k > 0]
+    weights = np.concatenate([np.full(k, 1.0 / k) for k in lengths]) if lengths else np.zeros(0)
+    return weights * (len(weights) / weights.sum()) if len(weights) else weights
+
+
+def fit_estimator(family, settings, params: dict, classify: bool, seed: int, x: np.ndarray, y: np.ndarray,
+                  weights: np.ndarray | None = None):
+    """The family's estimator, after standardisation by the training films and
+    :func:`~mediaeval.segment_inputs.clip_inputs`, fitted on (x, y), each segment weighing
+    ``weights`` (None: the same); for fear without both classes in y, the prior (the share of
+    fear segments) as every confidence, since no classifier can be fitted."""
+    if classify and len(np.unique(y)) < 2:
+        from sklearn.dummy import DummyClassifier
+
+        return DummyClassifier(strategy="prior").fit(x, y)
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    estimator = family.estimator(settings, params, classify, seed)
+    pipeline = make_pipeline(StandardScaler(), FunctionTransformer(clip_inputs), estimator)
+    extra = {} if weights is None or not takes_weights(estimator) else {f"{pipeline.steps[-1][0]}__sample_weight": weights}
+    return pipeline.fit(x, y, **extra)
+
+
+def takes_weights(estimator) -> bool:
+    """Whether the estimator's ``fit`` takes sample weights (a family's may not: the weights
+    step is then left out, :func:`steps`)."""
+    from sklearn.utils.validation import has_fit_parameter
+
+    return has_fit_parameter(estimator, "sample_weight")
+
+
+def raw_predict(estimator, x: np.ndarray, classify: bool) -> np.ndarray:
+    """An estimator's raw predictions of ``x`` (fear: the confidence of the positive class)."""
+    if len(x) == 0:
+        return np.zeros(0)
+    if classify and hasattr(estimator, "predict_proba"):
+        classes = list(estimator.classes_)        # a prior fitted on one class has one column
+        return estimator.predict_proba(x)[:, classes.index(1)] if 1 in classes else np.zeros(len(x))
+    out = estimator.predict(x)
+    return np.clip(out, 0.0, 1.0) if classify else out
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One setting of everything a step may change: the inputs, the weights, the hyper-parameters."""
+
+    spec: InputSpec
+    weighted: bool
+    params: tuple          # the hyper-parameters as sorted (name, value) pairs (hashable)
+
+    @property
+    def hyper(self) -> dict:
+        return dict(self.params)
+
+
+@dataclass
+class Chosen:
+    """What the steps chose for one output, its inner figure and out-of-fold raw predictions,
+    and each step's winner (``path``: step, value, inner figure)."""
+
+    candidate: Candidate
+    score: float
+    oof: dict
+    path: list = field(default_factory=list)
+
+
+class InnerCV:
+    """The training films of one model, their inner folds, and the inputs and inner out-of-fold
+    predictions of every candidate tried (each computed once).  ``extra``: film -> (K, e) inputs
+    put beside every spec's (fear's valence/arousal predictions)."""
+
+    def __init__(self, family, settings, films, folds: list[list[str]], classify: bool, seed: int,
+                 extra: dict | None = None):
+        self.family, self.settings, self.classify, self.seed = family, settings, classify, seed
+        self.films = {f.name: f for f in films}
+        self.folds, self.extra = folds, extra or {}
+        self._inputs: dict[InputSpec, dict] = {}
+        self._figures: dict = {}
+        self._ridge: dict = {}
+
+    def inputs(self, spec: InputSpec) -> dict:
+        """``{film: (K, columns)}`` of the training films for ``spec``."""
+        if spec not in self._inputs:
+            self._inputs[spec] = {n: with_extra(spec_inputs(f.x, f.n_segments, spec), self.extra.get(n))
+                                  for n, f in self.films.items()}
+        return self._inputs[spec]
+
+    def fit(self, candidate: Candidate, names: list[str], truth: dict):
+        """The estimator of ``candidate`` fitted on the films ``names``."""
+        inputs = self.inputs(candidate.spec)
+        weights = film_weights([len(truth[n]) for n in names]) if candidate.weighted else None
+        return fit_estimator(self.family, self.settings, candidate.hyper, self.classify, self.seed,
+                             np.concatenate([inputs[n] for n in names]), np.concatenate([truth[n] for n in names]),
+                             weights)
+
+    def predictions(self, candidate: Candidate, truth: dict) -> dict:
+        """Inner out-of-fold raw predictions of every training film of ``truth`` (a ridge
+        regression's by :class:`RidgeFolds`, the same ridge in closed form, for every alpha at
+        the cost of one)."""
+        if self.family.type == "ridge" and not self.classify and set(candidate.hyper) == {"alpha"}:
+            key = (candidate.spec, candidate.weighted)
+            if key not in self._ridge:
+                self._ridge[key] = RidgeFolds(self.inputs(candidate.spec), truth, self.folds, candidate.weighted)
+            return self._ridge[key].predictions(truth, candidate.hyper["alpha"])
+        return self.fitted_predictions(candidate, truth)
+
+    def fitted_predictions(self, candidate: Candidate, truth: dict) -> dict:
+        """Inner out-of-fold raw predictions of every training film, each inner fold's estimator fitted."""
+        inputs, oof = self.inputs(candidate.spec), {}
+        for held in self.folds:
+            estimator = self.fit(candidate, [n for n in truth if n not in held], truth)
+            for n in held:
+                oof[n] = raw_predict(estimator, inputs[n], self.classify)
+        return oof
+
+    def figure(self, output: int, candidate: Candidate, truth: dict, task, criterion) -> tuple[float, dict]:
+        """``(figure, oof)`` of a candidate for one output (``-inf`` for an undefined figure)."""
+        key = (output, candidate)
+        if key not in self._figures:
+            oof = self.predictions(candidate, truth)
+            score = task.column_figure(truth, oof, criterion)
+            self._figures[key] = (-math.inf if math.isnan(score) else score, oof)
+        return self._figures[key]
+
+
+class RidgeFolds:
+    """Inner out-of-fold predictions of a ridge regression (scikit-learn's ``Ridge`` after its
+    ``StandardScaler`` and :func:`~mediaeval.segment_inputs.clip_inputs`, as
+    :func:`fit_estimator` fits it: weighted centring, intercept unpenalised) in closed form: per
+    inner fold, the eigendecomposition of the weighted Gram matrix of the training films' inputs,
+    so that every alpha and every output costs a matrix product.  The same figures as fitting
+    each alpha (up to float rounding), several times faster."""
+
+    def __init__(self, inputs: dict, truth: dict, folds: list[list[str]], weighted: bool):
+        self.folds = []
+        for held in folds:
+            names = [n for n in truth if n not in held]
+            x = np.concatenate([inputs[n] for n in names])
+            w = film_weights([len(truth[n]) for n in names]) if weighted else np.ones(len(x))
+            mean, scale = x.mean(axis=0), x.std(axis=0)
+            scale = np.where(scale < 10 * np.finfo(np.float64).eps, 1.0, scale)
+            z = clip_inputs((x - mean) / scale)
+            centre = w @ z / w.sum()
+            zw = (z - centre) * w[:, None]
+            values, vectors = np.linalg.eigh(zw.T @ (z - centre))
+            held_inputs = {n: clip_inputs((inputs[n] - mean) / scale) - centre for n in held}
+            self.folds.append((names, w, zw, values, vectors, held_inputs))
+
+    def predictions(self, truth: dict, alpha: float) -> dict:
+        """``{film: raw predictions}`` of every training film by the ridge of strength ``alpha``
+        fitted without its inner fold."""
+        oof = {}
+        for names, w, zw, values, vectors, held_inputs in self.folds:
+            y = np.concatenate([truth[n] for n in names])
+            level = w @ y / w.sum()
+            coefficients = vectors @ ((vectors.T @ (zw.T @ (y - level))) / (np.maximum(values, 0.0) + alpha))
+            oof.update({n: z @ coefficients + level for n, z in held_inputs.items()})
+        return oof
+
+
+def with_extra(inputs: np.ndarray, extra: np.ndarray | None) -> np.ndarray:
+    """A film's inputs with its extra columns beside them (none: as they are)."""
+    return inputs if extra is None else np.concatenate([inputs, np.asarray(extra, np.float64)], axis=1)
+
+
+def start(settings, family) -> Candidate:
+    """The run's fixed settings: where the steps start, and what a step not chosen keeps."""
+    spec = InputSpec("film" if settings.per_film_standardise else "global", 0.0, settings.context, settings.context,
+                     settings.spread)
+    return Candidate(spec, bool(settings.film_weighted), tuple(sorted(family.candidates(settings)[0].items())))
+
+
+def steps(settings, family) -> list[tuple[str, list]]:
+    """``(step, values)`` in the order they are chosen (see the module docstring)."""
+    chosen = set(settings.choose)
+    regularisation = ("regularisation", [tuple(sorted(p.items())) for p in family.candidates(settings)])
+    out = [regularisation]
+    if "standardise" in chosen:
+        out.append(("standardise", list(settings.standardisations)))
+    if "delay" in chosen:
+        out.append(("delay", [float(d) for d in settings.delays]))
+    if "spread" in chosen:
+        out.append(("spread", [False, True]))
+    if "context" in chosen:
+        out += [("context_past", list(settings.context_past)), ("context_future", list(settings.context_future))]
+    first = family.candidates(settings)[0]
+    if "weights" in chosen and takes_weights(family.estimator(settings, first, False, 0)):
+        out.append(("weights", [False, True]))
+    return out + [regularisation] if len(out) > 1 else out
+
+
+_SET = {"standardise": lambda c, v: dataclasses.replace(c, spec=dataclasses.replace(c.spec, standardise=v)),
+        "delay": lambda c, v: dataclasses.replace(c, spec=dataclasses.replace(c.spec, delay_seconds=v)),
+        "context_past": lambda c, v: dataclasses.replace(c, spec=dataclasses.replace(c.spec, past=v)),
+        "context_future": lambda c, v: dataclasses.replace(c, spec=dataclasses.replace(c.spec, future=v)),
+        "spread": lambda c, v: dataclasses.replace(c, spec=dataclasses.replace(c.spec, spread=v)),
+        "weights": lambda c, v: dataclasses.replace(c, weighted=v),
+        "regularisation": lambda c, v: dataclasses.replace(c, params=v)}
+
+
+_VALUE = {"standardise": lambda c: c.spec.standardise, "delay": lambda c: c.spec.delay_seconds,
+          "context_past": lambda c: c.spec.past, "context_future": lambda c: c.spec.future,
+          "spread": lambda c: c.spec.spread, "weights": lambda c: c.weighted, "regularisation": lambda c: c.params}
+
+
+def choose(cv: InnerCV, output: int, truth: dict, task, criterion, settings, family) -> Chosen:
+    """The candidate the steps choose for one output (``truth``: film -> its targets).
+
+    A hyper-parameter or weights step keeps the candidate with the best inner figure (both are
+    ways of fitting the same inputs).  Any other step (the inputs' structure) keeps
+    the value it starts from (the fixed one, or the grid's first if the fixed one is not in the
+    grid) unless another is better by at least ``settings.min_gain`` standard errors of the
+    paired per-film differences (:func:`gain`): with a few films, inner figures are noisy, and
+    a structure chosen by noise costs more on new films than it gains on these."""
+    current = start(settings, family)
+    path = []
+    for step, values in steps(settings, family):
+        margin = 0.0 if step in ("regularisation", "weights") else settings.min_gain
+        held = _VALUE[step](current)
+        incumbent = _SET[step](current, held if held in values else values[0])
+        best = (*cv.figure(output, incumbent, truth, task, criterion), incumbent, _VALUE[step](incumbent))
+        for value in values:
+            candidate = _SET[step](current, value)
+            score, oof = cv.figure(output, candidate, truth, task, criterion)
+            if score > best[0] and (margin == 0 or gain(truth, oof, best[1], task, criterion) >= margin):
+                best = (score, oof, candidate, value)
+        current = best[2]
+        path.append({"step": step, "value": dict(best[3]) if step == "regularisation" else best[3],
+                     "inner_figure": best[0]})
+    score, oof = cv.figure(output, current, truth, task, criterion)
+    return Chosen(current, score, oof, path)
+
+
+def gain(truth: dict, challenger: dict, incumbent: dict, task, criterion) -> float:
+    """How much better ``challenger``'s predictions are than ``incumbent``'s, per film by the
+    criterion (films where it is undefined left out), in standard errors of the mean of the
+    paired differences (``inf`` when they all agree; ``-inf`` with fewer than 2 films).
+
+    >>> from mediaeval.task import VALENCE_AROUSAL
+    >>> truth = {"A": np.zeros(2), "B": np.zeros(2), "C": np.zeros(2)}
+    >>> near = {"A": np.full(2, 0.1), "B": np.full(2, 0.2), "C": np.full(2, 0.1)}
+    >>> far = {"A": np.full(2, 0.3), "B": np.full(2, 0.3), "C": np.full(2, 0.4)}
+    >>> round(gain(truth, near, far, VALENCE_AROUSAL, None), 2)
+    3.15
+    """
+    differences = np.array([task.column_figure({n: truth[n]}, {n: challenger[n]}, criterion)
+                            - task.column_figure({n: truth[n]}, {n: incumbent[n]}, criterion) for n in truth])
+    differences = differences[~np.isnan(differences)]
+    if len(differences) < 2:
+        return -math.inf
+    error = differences.std(ddof=1) / math.sqrt(len(differences))
+    return math.copysign(math.inf, differences.mean()) if error == 0 else float(differences.mean() / error)
+
+
+def refit(cv_family, settings, candidate: Candidate, classify: bool, seed: int, inputs: dict, truth: dict):
+    """``candidate``'s estimator fitted on every film of ``truth`` (``inputs``: film -> its inputs)."""
+    names = list(truth)
+    weights = film_weights([len(truth[n]) for n in names]) if candidate.weighted else None
+    return fit_estimator(cv_family, settings, candidate.hyper, classify, seed,
+                         np.concatenate([inputs[n] for n in names]), np.concatenate([truth[n] for n in names]), weights)
+
+
+def choices_text(chosen: dict, outputs) -> str:
+    """What a model's settings.json says was chosen (``chosen``), in one line, an output after
+    another (``outputs``: their names): the standardisation, delay, context, weights,
+    hyper-parameters, smoothing and shrinkage.
+
+    >>> choices_text({"targets": [{"standardise": "global", "delay_seconds": 4.0, "context_past": 3,
+    ...   "context_future": 1, "film_weighted": True, "params": {"alpha": 1000.0}, "smoothing_segments": 2.0,
+    ...   "shrink": 0.6}]}, ["valence"])
+    'valence: global standardisation, delay 4 s, context 3 before 1 after, films weighted, alpha 1000, smoothing 2, shrink 0.60'
+    """
+    parts = []
+    for name, t in zip(outputs, chosen.get("targets", [])):
+        bits = []
+        if "standardise" in t:
+            bits.append(f"{t['standardise']} standardisation")
+        if "delay_seconds" in t:
+            bits.append(f"delay {t['delay_seconds']:g} s")
+        if t.get("spread") is False:
+            bits.append("means only")
+        if "context_past" in t:
+            bits.append(f"context {t['context_past']} before {t['context_future']} after")
+        if t.get("film_weighted"):
+            bits.append("films weighted")
+        bits += [f"{k} {v:g}" if isinstance(v, (int, float)) else f"{k} {v}" for k, v in t.get("params", {}).items()]
+        if "smoothing_segments" in t:
+            bits.append(f"smoothing {t['smoothing_segments']:g}")
+        if "shrink" in t:
+            bits.append(f"shrink {t['shrink']:.2f}")
+        parts.append(f"{name}: " + ", ".join(bits))
+    if isinstance(chosen.get("inputs"), dict):   # an LSTM's: its inputs' standardisation and delay
+        inputs = chosen["inputs"]
+        parts.append(f"inputs ({inputs.get('by', '')}): {inputs.get('standardise')} standardisation, delay "
+                     f"{inputs.get('delay_steps', 0)} steps")
+    if chosen.get("from_valence_arousal"):
+        parts.append("valence/arousal inputs by " + choices_text(chosen["from_valence_arousal"], ("valence", "arousal")))
+    return "; ".join(parts)
