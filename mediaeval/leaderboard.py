@@ -46,6 +46,7 @@ from .dataset import TEST
 from .errors import DataError
 from .folds import read_repeats, read_seed
 from .manifest import read_manifest
+from .model_folder import chosen_text
 from .plots import new_plot, save_plot
 from .provenance import check_labels
 from .runs import load_run
@@ -216,21 +217,6 @@ def _lockbox_scores(model_dir: Path, manifest: dict | None, dataset, films: list
     prediction = constant_predictions([dataset.films[n] for n in films], [dataset.films[n] for n in boxed], subtask)
     return scores, subtask.score({n: dataset.films[n].labels(subtask) for n in boxed}, prediction)
 
-
-def chosen_text(model_dir: Path, config) -> str | None:
-    """What the final model (of the run's first seed) chose, from its ``settings.json``
-    (:func:`mediaeval.segment_choices.choices_text`); None where it records no choice or cannot be read."""
-    import json
-
-    from .model_folder import model_name
-    from .segment_choices import choices_text
-
-    try:
-        settings = json.loads((model_dir / model_name(None, config.seed) / "settings.json").read_text(encoding="utf-8"))
-        chosen = settings.get("chosen") if isinstance(settings, dict) else None
-        return choices_text(chosen, config.task.output_columns) or None if isinstance(chosen, dict) else None
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
-        return None
 
 
 def run_file_entry(path, scores, dataset) -> Entry:

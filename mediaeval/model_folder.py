@@ -314,3 +314,18 @@ def check_model_folder(model_dir, inputs: dict | None = None) -> None:
 def model_lock(model_dir, shared: bool = False):
     """:meth:`ModelFolder.lock` of ``model_dir``."""
     return ModelFolder(model_dir).lock(shared)
+
+
+def chosen_text(model_dir: Path, config) -> str | None:
+    """What the final model (of the run's first seed) chose, from its ``settings.json``
+    (:func:`mediaeval.segment_choices.choices_text`); None where it records no choice or cannot be read."""
+    import json
+
+    from .segment_choices import choices_text
+
+    try:
+        settings = json.loads((model_dir / model_name(None, config.seed) / "settings.json").read_text(encoding="utf-8"))
+        chosen = settings.get("chosen") if isinstance(settings, dict) else None
+        return choices_text(chosen, config.task.output_columns) or None if isinstance(chosen, dict) else None
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None

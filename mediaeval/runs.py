@@ -220,7 +220,8 @@ class RunDefinition:
                     "fused_runs": list(self.fuse), "settings": {"seed": self.seed, "folds": self.folds, **chosen}}
         return {**out, "model": family_of(self.model).describe(self.model)
                 + (f"; mean of {self.seeds} seeds" if self.seeds > 1 else "")
-                + (f"; test predictions: mean of the {self.folds} fold models" if self.test_ensemble == "folds" else ""),
+                + (f"; test predictions: mean of the {self.folds} fold models"
+                   if self.test_ensemble == "folds" else ""),
                 "settings": {"seed": self.seed, "folds": self.folds, **chosen, **self.model.as_dict()}}
 
     def to_data(self) -> dict:

@@ -61,7 +61,8 @@ def fit_estimator(family, settings, params: dict, classify: bool, seed: int, x: 
 
     estimator = family.estimator(settings, params, classify, seed)
     pipeline = make_pipeline(StandardScaler(), FunctionTransformer(clip_inputs), estimator)
-    extra = {} if weights is None or not takes_weights(estimator) else {f"{pipeline.steps[-1][0]}__sample_weight": weights}
+    extra = ({} if weights is None or not takes_weights(estimator)
+             else {f"{pipeline.steps[-1][0]}__sample_weight": weights})
     return pipeline.fit(x, y, **extra)
 
 
@@ -311,8 +312,9 @@ def choices_text(chosen: dict, outputs) -> str:
 
     >>> choices_text({"targets": [{"standardise": "global", "delay_seconds": 4.0, "context_past": 3,
     ...   "context_future": 1, "film_weighted": True, "params": {"alpha": 1000.0}, "smoothing_segments": 2.0,
-    ...   "shrink": 0.6}]}, ["valence"])
-    'valence: global standardisation, delay 4 s, context 3 before 1 after, films weighted, alpha 1000, smoothing 2, shrink 0.60'
+    ...   "shrink": 0.6}]}, ["valence"])  # doctest: +NORMALIZE_WHITESPACE
+    'valence: global standardisation, delay 4 s, context 3 before 1 after, films weighted, alpha 1000,
+     smoothing 2, shrink 0.60'
     """
     parts = []
     for name, t in zip(outputs, chosen.get("targets", [])):
@@ -338,5 +340,6 @@ def choices_text(chosen: dict, outputs) -> str:
         parts.append(f"inputs ({inputs.get('by', '')}): {inputs.get('standardise')} standardisation, delay "
                      f"{inputs.get('delay_steps', 0)} steps")
     if chosen.get("from_valence_arousal"):
-        parts.append("valence/arousal inputs by " + choices_text(chosen["from_valence_arousal"], ("valence", "arousal")))
+        parts.append("valence/arousal inputs by "
+                     + choices_text(chosen["from_valence_arousal"], ("valence", "arousal")))
     return "; ".join(parts)

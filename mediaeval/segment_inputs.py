@@ -93,8 +93,9 @@ class InputSpec:
 def spec_inputs(x_steps: np.ndarray, n_segments: int, spec: InputSpec) -> np.ndarray:
     """Per-segment inputs of one film, shape (n_segments, d (1 [+ 1 with ``spread``] + past +
     future [+ 1 for "both"])) for d step features: mean (and with ``spread`` standard
-    deviation) of the segment's steps (overlap-weighted), the means of the neighbouring segments (before 1, after 1, before 2,
-    ...), then with ``"both"`` the film's mean of each (delayed, not standardised) column."""
+    deviation) of the segment's steps (overlap-weighted), the means of the neighbouring segments
+    (before 1, after 1, before 2, ...), then with ``"both"`` the film's mean of each (delayed, not
+    standardised) column."""
     x = delayed(np.asarray(x_steps, dtype=np.float64), spec.delay_steps)
     own = x if spec.standardise == "global" else standardise_within_film(x)
     mean, square = (_segment_means(v, n_segments) for v in (own, own ** 2))

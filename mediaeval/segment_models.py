@@ -42,7 +42,7 @@ from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from .errors import DataError, MediaevalError
 from .post_processing import PostProcessing, choose_shrinkage, smooth
-from .segment_choices import CHOICES, Candidate, InnerCV, choose, film_weights, raw_predict, refit, with_extra
+from .segment_choices import CHOICES, Candidate, InnerCV, choose, raw_predict, refit, with_extra
 from .segment_inputs import (CLIP, STANDARDISATIONS, InputSpec, clip_inputs, segment_inputs,  # noqa: F401
                              spec_inputs, standardise_within_film)
 from .task import SUBTASKS, VALENCE_AROUSAL, Subtask
@@ -142,7 +142,8 @@ def _valence_arousal_table(number: int, path) -> dict:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else error
         raise problem(f"expected valence_arousal run {number} at {source} ({reason})") from None
     if not isinstance(model, dict) or model.get("type") not in PER_SEGMENT:
-        raise problem(f"valence_arousal run {number} ({source}) is not a per-segment run (type {', '.join(PER_SEGMENT)})")
+        raise problem(f"valence_arousal run {number} ({source}) is not a per-segment run "
+                      f"(type {', '.join(PER_SEGMENT)})")
     return model
 
 

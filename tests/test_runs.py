@@ -284,7 +284,7 @@ def _other_value(hint, default):
         return 2.5
     if origin is tuple:
         return [0.0, 3.0]
-    return {bool: not default, int: default + 1, float: default / 2}[hint]
+    return {bool: not default, int: default + 1, float: default / 2 if default else 1.0}[hint]
 
 
 def test_every_model_setting_round_trips(tmp_path):

@@ -116,7 +116,8 @@ def main(argv=None) -> int:
         source = config.task.film_figure(key)
         values = {w: np.array([scores[w].per_film[f].get(source, np.nan) for f in films_sorted]) for w in scores}
         difference, low, high = evidence.pooled_difference([(values["folds"], values["final"])], samples)
-        print(f"  {key:20s} final {evidence.film_mean(values['final']):.4f}  folds {evidence.film_mean(values['folds']):.4f}"
+        print(f"  {key:20s} final {evidence.film_mean(values['final']):.4f}  "
+              f"folds {evidence.film_mean(values['folds']):.4f}"
               f"  difference {difference:+.4f} [{low:+.4f}, {high:+.4f}]")
     return 0
 
