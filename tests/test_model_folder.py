@@ -151,7 +151,7 @@ def test_complete_means_every_file(tiny_model, tiny_dataset, features, tmp_path)
 @pytest.mark.parametrize("name", ["model.keras", "normalisation.npz"])
 def test_corrupt_model_files_are_named(tiny_model, tiny_dataset, features, tmp_path, name):
     model_dir = copy_model(tiny_model, tmp_path)
-    broken = model_dir / "final" / "seed1" / name
+    broken = model_dir / "fold1" / "seed1" / name   # the LSTM predicts by its fold models (ensemble "folds")
     broken.write_bytes(b"not a model")
     out = tmp_path / "me17ei_T_valence_arousal_run1.txt"
     result = invoke("predict", model_dir, "--dataset", tiny_dataset, "--features", features, "--out", out)
