@@ -271,6 +271,9 @@ def _report(by_family: dict, resamples: int) -> dict:
         summaries[family] = summary
     print()
     print(bench_claims.format_across(summaries, {family: len(draws) for family, draws in by_family.items()}))
+    if "valence_arousal_run1" in summaries[next(iter(summaries))]["valence_arousal"]:
+        print()
+        print(bench_claims.format_acceptance(summaries))
     return summaries
 
 

@@ -233,6 +233,55 @@ def format_across(by_family: dict, draws: dict) -> str:
     return "\n".join(lines)
 
 
+def acceptance(by_family: dict, recipe: str = "valence_arousal_run1", subtask: str = "valence_arousal") -> list[dict]:
+    """Issue 24's acceptance of ``recipe``, family by family: each figure's mean over draws at or
+    below (MSE) or above (PCC) every reference's mean, as point estimates, with the pooled paired
+    difference and its interval beside.  One ``{"family", "key", "reference", "recipe", "value",
+    "difference", "ci", "met"}`` per family, figure and reference that has the figure (the
+    constant has no PCC)."""
+    from mediaeval.task import get
+
+    task, rows = get(subtask), []
+    for family, summaries in by_family.items():
+        summary = summaries[subtask]
+        for key, figure in summary[recipe]["figures"].items():
+            for reference, versus in figure["vs"].items():
+                value = summary[reference]["figures"][key]["mean"]
+                lower = task.lower_is_better(key)
+                met = figure["mean"] <= value if lower else figure["mean"] >= value
+                rows.append({"family": family, "key": key, "reference": reference, "recipe": figure["mean"],
+                             "value": value, "difference": versus["difference"], "ci": versus["ci"],
+                             "met": bool(met)})
+    return rows
+
+
+def format_acceptance(by_family: dict, recipe: str = "valence_arousal_run1",
+                      subtask: str = "valence_arousal") -> str:
+    """:func:`acceptance` as lines: per family and figure, the recipe's mean against each
+    reference's, the paired difference pooled over draws [95 % interval], ok or NOT MET; then the
+    verdict over every family.
+
+    >>> figures = {"valence_mse": {"mean": 0.10, "vs": {"constant": {"difference": -0.02, "ci": [-0.03, -0.01]}}}}
+    >>> constant = {"valence_mse": {"mean": 0.12, "vs": {}}}
+    >>> print(format_acceptance({"offsets": {"valence_arousal": {"run1": {"figures": figures},
+    ...                                                          "constant": {"figures": constant}}}}, "run1"))
+    acceptance of run1 (each figure's mean over draws at or below every reference's MSE, at or above its PCC):
+      offsets  valence_mse   0.1000 vs constant     0.1200: -0.0200 [-0.0300, -0.0100] ok
+      run1 meets it in every family: yes
+    """
+    rows = acceptance(by_family, recipe, subtask)
+    lines = [f"acceptance of {recipe} (each figure's mean over draws at or below every reference's MSE, at or "
+             f"above its PCC):"]
+    for row in rows:
+        low, high = row["ci"]
+        lines.append(f"  {row['family']:8s} {row['key']:13s} {row['recipe']:.4f} vs {row['reference']:12s} "
+                     f"{row['value']:.4f}: {_signed(row['difference'])} [{_signed(low)}, {_signed(high)}] "
+                     + ("ok" if row["met"] else "NOT MET"))
+    missed = sorted({row["family"] for row in rows if not row["met"]})
+    lines.append(f"  {recipe} meets it in every family: " + ("yes" if not missed else f"no ({', '.join(missed)})"))
+    return "\n".join(lines)
+
+
 def _held(summaries: dict, subtask: str, recipe: str) -> set:
     """``{(figure, reference, better)}`` of the claims about ``recipe`` that hold in one family."""
     return {(key, reference, bool(versus["holds"])) for _, r, key, reference, versus
