@@ -177,13 +177,15 @@ class RidgeFolds:
     each alpha (up to float rounding), several times faster."""
 
     def __init__(self, inputs: dict, truth: dict, folds: list[list[str]], weighted: bool):
+        from sklearn.preprocessing import StandardScaler
+
         self.folds = []
         for held in folds:
             names = [n for n in truth if n not in held]
             x = np.concatenate([inputs[n] for n in names])
             w = film_weights([len(truth[n]) for n in names]) if weighted else np.ones(len(x))
-            mean, scale = x.mean(axis=0), x.std(axis=0)
-            scale = np.where(scale < 10 * np.finfo(np.float64).eps, 1.0, scale)
+            scaler = StandardScaler().fit(x)   # its own test of a constant column (relative to the mean)
+            mean, scale = scaler.mean_, scaler.scale_
             z = clip_inputs((x - mean) / scale)
             centre = w @ z / w.sum()
             zw = (z - centre) * w[:, None]

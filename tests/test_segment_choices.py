@@ -4,6 +4,7 @@ alone when they do not, a planted delay is found, no choice sees the films it is
 (poisoned labels), and a fear run's valence/arousal recipe is refitted inside each fold."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -235,16 +236,20 @@ def test_fear_from_valence_arousal_is_nested(clean, tmp_path):
 def test_the_closed_form_ridge_predicts_as_the_fitted_one(weighted):
     """The inner cross-validation's ridge in closed form (every alpha for the cost of one) gives
     the predictions of scikit-learn's pipeline fitted for each alpha: within 1e-7 (float64
-    solvers of the same normal equations, Cholesky against an eigendecomposition)."""
+    solvers of the same normal equations, Cholesky against an eigendecomposition), a column
+    constant at a value far from 0 included (its segment means differ by rounding only: scaled as
+    scikit-learn's StandardScaler scales it, not blown up to unit variance)."""
     from mediaeval.families import family
     from mediaeval.segment_choices import Candidate, InnerCV
     from mediaeval.segment_models import inner_folds
 
-    films = _level_films(8, level=True, seed=3)
+    films = [dataclasses.replace(f, x=np.c_[f.x, np.full(len(f.x), 1234.567, np.float32)])
+             for f in _level_films(8, level=True, seed=3)]
     settings = SegmentSettings(type="ridge", inner_folds=3)
     cv = InnerCV(family("ridge"), settings, films, inner_folds([f.name for f in films], 3, 0), False, 0)
     truth = {f.name: f.labels[:, 0] for f in films}
-    for spec in (InputSpec("film", 2.0, 1, 0), InputSpec("both", 0.0, 0, 1, spread=False)):
+    for spec in (InputSpec("film", 2.0, 1, 0), InputSpec("both", 0.0, 0, 1, spread=False),
+                 InputSpec("global", 0.0, 1, 1)):
         for alpha in (0.1, 1000.0):
             candidate = Candidate(spec, weighted, (("alpha", alpha),))
             fast, fitted = cv.predictions(candidate, truth), cv.fitted_predictions(candidate, truth)
