@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from .errors import DataError, MediaevalError
 from .post_processing import PostProcessing, choose_shrinkage, smooth
@@ -46,7 +46,7 @@ from .segment_choices import CHOICES, Candidate, InnerCV, choose, raw_predict, r
 from .segment_inputs import (CLIP, STANDARDISATIONS, InputSpec, clip_inputs, segment_inputs,  # noqa: F401
                              spec_inputs, standardise_within_film)
 from .task import SUBTASKS, VALENCE_AROUSAL, Subtask
-from .validation import SEGMENTS, Bool, Float, Int, Widths, problem, problems
+from .validation import SEGMENTS, Bool, Float, Int, Widths, adapter, error_text, problem, problems
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -144,6 +144,11 @@ def _valence_arousal_table(number: int, path) -> dict:
     if not isinstance(model, dict) or model.get("type") not in PER_SEGMENT:
         raise problem(f"valence_arousal run {number} ({source}) is not a per-segment run "
                       f"(type {', '.join(PER_SEGMENT)})")
+    try:   # checked here, so that an error names the file and the value as given there
+        adapter(SegmentSettings).validate_python(model, context={"subtask": "valence_arousal", "nested": True})
+    except ValidationError as error:
+        raise problem(f"valence_arousal run {number} ({source}): "
+                      + error_text(error, model, SegmentSettings, prefix="model.")) from None
     return model
 
 
@@ -376,9 +381,9 @@ def _valence_arousal_inputs(films: list, settings: SegmentSettings, seed: int, f
     """``(va_model, inputs)`` of a fear run with ``from_valence_arousal`` (else ``(None, None)``):
     the valence/arousal recipe fitted on the training films that have valence/arousal labels
     (``other_labels``), and per training film its predicted valence and arousal (K, 2) by that
-    recipe refitted without the film's inner fold (so the fear model learns from predictions
-    as good as a test film's, not from in-sample ones).  Nothing of a film outside ``films``
-    is seen: inside an outer fold, its held-out films are not among them."""
+    recipe refitted without the film's inner fold, its choices kept (so the fear model learns from
+    predictions nearly as good as a test film's, not from in-sample ones).  Nothing of a film
+    outside ``films`` is seen: inside an outer fold, its held-out films are not among them."""
     va_settings = settings.from_valence_arousal
     if va_settings is None:
         return None, None

@@ -109,13 +109,16 @@ def other_subtasks(config: RunDefinition) -> tuple:
 
 
 def _check_other_labels(config: RunDefinition, films: list[FilmData]) -> None:
-    """A run that learns from another subtask's labels needs them on at least 2 training films."""
+    """A run that learns from another subtask's labels needs them on every film it trains on:
+    the recipe is fitted, and refitted without each inner fold, inside every fold (a fold
+    or an inner fold without them would have nothing to fit)."""
     for task in other_subtasks(config):
-        having = [f for f in films if (f.other_labels or {}).get(task.name) is not None]
-        if len(having) < 2:
-            raise DataError(config.path or config.name, f"model.from_valence_arousal: the valence/arousal recipe "
-                                                        f"needs {task.title} annotations of at least 2 development "
-                                                        f"films, found {len(having)}")
+        missing = [f.name for f in films if (f.other_labels or {}).get(task.name) is None]
+        if missing:
+            raise DataError(config.path or config.name,
+                            f"model.from_valence_arousal: the valence/arousal recipe needs {task.title} annotations "
+                            f"of every development film the run trains on; missing for {len(missing)} of "
+                            f"{len(films)}: {', '.join(missing[:5])}" + (", ..." if len(missing) > 5 else ""))
 
 
 def _training_films(config: RunDefinition, dataset, lockbox: Lockbox | None = None) -> tuple[list, list]:

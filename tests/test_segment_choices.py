@@ -10,8 +10,9 @@ import json
 import numpy as np
 import pytest
 
-from conftest import write_annotations
+from conftest import VA_ANNOTATIONS, write_annotations
 from mediaeval.dataset import Dataset
+from mediaeval.errors import DataError
 from mediaeval.families.segment import fit_segment_model
 from mediaeval.film_data import FilmData
 from mediaeval.post_processing import choose_shrinkage
@@ -254,3 +255,32 @@ def test_the_closed_form_ridge_predicts_as_the_fitted_one(weighted):
             candidate = Candidate(spec, weighted, (("alpha", alpha),))
             fast, fitted = cv.predictions(candidate, truth), cv.fitted_predictions(candidate, truth)
             assert all(np.allclose(fast[n], fitted[n], rtol=0, atol=1e-7) for n in truth)
+
+
+def test_a_fear_run_from_valence_arousal_needs_them_on_every_training_film(clean, tmp_path):
+    """Every fold and inner fold refits the valence/arousal recipe: a film without valence/arousal
+    annotations is refused before anything trains, in one line naming the run file and the film."""
+    import shutil
+
+    shutil.copytree(clean / "data", tmp_path / "data")
+    (tmp_path / "data" / VA_ANNOTATIONS / "Film_3-MEDIAEVAL2017-valence_arousal.txt").unlink()
+    with pytest.raises(DataError) as error:
+        _train(tmp_path, tmp_path / "data", clean / "features", "fear", 4, "from_valence_arousal = 1")
+    assert str(error.value) == (f"{tmp_path / 'runs' / 'fear' / 'run4.toml'}: model.from_valence_arousal: the "
+                                f"valence/arousal recipe needs valence/arousal annotations of every development "
+                                f"film the run trains on; missing for 1 of 6: Film_3")
+
+
+def test_an_error_in_the_named_valence_arousal_recipe_names_its_file_and_value(tmp_path):
+    from mediaeval.runs import RunDefinition
+
+    (tmp_path / "fear").mkdir()
+    (tmp_path / "valence_arousal").mkdir()
+    (tmp_path / "valence_arousal" / "run1.toml").write_text(
+        RUN.format(subtask="valence_arousal", run=1, extra="").replace("alphas = [1.0, 100.0]", "alphas = [1.0, -2.0]"))
+    (tmp_path / "fear" / "run4.toml").write_text(RUN.format(subtask="fear", run=4, extra="from_valence_arousal = 1"))
+    with pytest.raises(DataError) as error:
+        RunDefinition.load(tmp_path / "fear" / "run4.toml")
+    assert str(error.value) == (f"{tmp_path / 'fear' / 'run4.toml'}: model.from_valence_arousal: valence_arousal run 1 "
+                                f"({tmp_path / 'valence_arousal' / 'run1.toml'}): model.alphas: expected a non-empty "
+                                f"list, each greater than 0, got [1.0, -2.0]")
