@@ -281,3 +281,21 @@ def test_rotated_film_gets_a_warning(tmp_path):
         "computed on the frames as stored (unrotated)"]
     plain, _ = extract_to_file(write_film(tmp_path / "Plain.mp4", 2.0), tmp_path / "f")
     assert load_features(plain).meta["warnings"] == []
+
+
+def test_a_feature_file_holding_a_value_that_is_not_finite_is_refused_and_redone(tmp_path):
+    """A damaged store (NaN where a value was) is said in one line naming the file, the step and
+    the column, not met later as a solver's error; extract then makes the film again."""
+    from mediaeval.features.store import save_features
+
+    path = write_film(tmp_path / "Film.mp4", 2.0)
+    out, _ = extract_to_file(path, tmp_path / "f")
+    made = load_features(out)
+    made.values[1, 4] = np.nan
+    save_features(out, made)
+    with pytest.raises(DataError) as error:
+        load_features(out)
+    assert str(error.value) == (f"{out}: holds a value that is not finite (nan at step 1, column {made.columns[4]}); "
+                                f"extract or import the film again")
+    assert extract_to_file(path, tmp_path / "f") == (out, True)
+    assert np.isfinite(load_features(out).values).all()

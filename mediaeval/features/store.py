@@ -90,6 +90,11 @@ def load_features(path) -> FilmFeatures:
     if features.values.shape != (n, len(features.columns)) or features.times.shape != (n,):
         raise DataError(path, f"expected {n} steps of {len(features.columns)} values, "
                               f"found values {features.values.shape} and times {features.times.shape}")
+    values = features.values
+    if np.issubdtype(values.dtype, np.number) and not np.isfinite(values).all():
+        step, column = np.argwhere(~np.isfinite(values))[0]
+        raise DataError(path, f"holds a value that is not finite ({values[step, column]} at step {step}, column "
+                              f"{features.columns[column]}); extract or import the film again")
     return features
 
 
