@@ -40,11 +40,11 @@ def simplex_grid(n_runs: int, step: float = GRID_STEP) -> np.ndarray:
 
 def read_runs(paths):
     """The runs, checked to be of one subtask and one set of films with equal lengths."""
-    from .submission import read_run
+    from .run_files import RunFile
 
     if len(paths) < 2:
         raise MediaevalError(f"fusion needs at least 2 run files, got {len(paths)}")
-    runs = [read_run(p) for p in paths]
+    runs = [RunFile.read(p) for p in paths]
     first = runs[0]
     for run in runs[1:]:
         if run.task is not first.task:
@@ -186,9 +186,10 @@ def _weights_text(weights: dict) -> str:
 
 def describe_fused(described: dict, paths, fusion: Fusion, task: Subtask) -> dict:
     """The sidecar of a fused run of ``runs/`` fusing the run files ``paths``: its definition's
-    description ``described`` (:meth:`RunConfig.describe`: the fused runs, no model settings),
-    the model line completed by the weights chosen on all development films, the ``weights``,
-    the fused runs' features, and external data if the definition or a fused run declares some."""
+    description ``described`` (:meth:`~mediaeval.runs.RunDefinition.describe`: the fused runs,
+    no model settings), the model line completed by the weights chosen on all development films,
+    the ``weights``, the fused runs' features, and external data if the definition or a fused
+    run declares some."""
     theirs = describe(paths, fusion, task)
     binary = task.binary
     threshold = f"; fear label threshold {fusion.threshold:g}" if binary else ""
@@ -278,8 +279,8 @@ def fuse_trained(config, dataset, models_dir, team: str, lockbox=None) -> tuple[
     import os
 
     from .model_folder import ModelFolder, lockbox_run
+    from .run_files import run_filename
     from .scoring import combine_repeats
-    from .submission import run_filename
 
     models_dir = Path(models_dir)
     sources = [models_dir / f"{config.subtask}_run{n}" / run_filename(team, config.task, n) for n in config.fuse]
@@ -337,7 +338,8 @@ def _write_fused(partial, config, dataset, team: str, sources: list[Path], chose
     from .folds import write_folds
     from .model_folder import LOCKBOX_SCORES, lockbox_run
     from .provenance import labels_digests
-    from .submission import run_filename, write_run
+    from .run_files import run_filename
+    from .submission import write_run
 
     run_name = run_filename(team, config.task, config.run)
     described = describe_fused(config.describe(), sources, chosen, config.task)

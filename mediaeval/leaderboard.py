@@ -49,7 +49,7 @@ from .manifest import read_manifest
 from .model_folder import chosen_text
 from .plots import new_plot, save_plot
 from .provenance import check_labels
-from .runs import load_run
+from .runs import RunDefinition
 from .repeats import spread
 from .scoring import Scores, score_repeats, score_run
 from .task import Subtask
@@ -178,7 +178,7 @@ def read_entry(model_dir, dataset) -> Entry:
         raise DataError(model_dir, "expected a model folder made by mediaeval train; scores.json is missing")
     scores = Scores.read(model_dir / "scores.json")
     repeats = read_repeats(model_dir / "folds.json")
-    config = load_run(model_dir / "run.toml")
+    config = RunDefinition.load(model_dir / "run.toml")
     subtask = config.task
     films = [n for fold in repeats[0] for n in fold]
     manifest = read_manifest(model_dir)

@@ -32,7 +32,6 @@ from pathlib import Path
 from .atomic import atomic_output
 from .errors import DataError
 from .manifest import model_folder_owning
-from .manifest import model_subfolders, own_files  # noqa: F401  (where callers not yet moved import them from)
 
 
 @dataclass(frozen=True)

@@ -68,10 +68,10 @@ def sets_to_extract(runs, features_dir) -> list[tuple[str, ...]]:
     and fused runs are not extracted.
 
     >>> import tempfile
-    >>> from mediaeval.runs import RunConfig
+    >>> from mediaeval.runs import RunDefinition
     >>> folder = Path(tempfile.mkdtemp())
-    >>> runs = [RunConfig("fear", 1, "", ["organisers-visual"]),
-    ...         RunConfig("fear", 2, "", ["organisers-visual", "organisers-audio", "mine"])]
+    >>> runs = [RunDefinition("fear", 1, "", ["organisers-visual"]),
+    ...         RunDefinition("fear", 2, "", ["organisers-visual", "organisers-audio", "mine"])]
     >>> sets_to_extract(runs, folder)
     [('organisers-visual', 'organisers-audio')]
     >>> (folder / "organisers-visual").mkdir()
@@ -93,12 +93,12 @@ def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team:
     """Do everything for every run under ``runs_dir``; return the zip and each run's outcome.
 
     Before anything starts: the folders must not overlap (:func:`check_folders`), every model
-    folder is checked (see :func:`mediaeval.training.check_model_folder`), and every test run
+    folder is checked (see :func:`mediaeval.model_folder.check_model_folder`), and every test run
     file, description and zip to write goes through the output guard
     (:mod:`mediaeval.outputs`): one that mediaeval did not write, or that was edited since, is
     refused unless ``force``; anything else of another kind always.  Test runs are described by
     the definition stored with their model.
-    ``light``: train every run with its ``[light]`` settings (:meth:`RunConfig.lightened`).
+    ``light``: train every run with its ``[light]`` settings (:meth:`RunDefinition.lightened`).
     ``jobs``: local processes, or an :class:`~mediaeval.workers.Executor` (a Dask cluster, see
     :mod:`mediaeval.cluster`) that extracts and trains.
     ``use_lockbox``: honour ``<runs_dir>/lockbox.toml`` if there is one (:mod:`mediaeval.lockbox`):
@@ -107,7 +107,7 @@ def build_submission(runs_dir, dataset, features_dir, models_dir, out_dir, team:
     """
     from .lockbox import find_lockbox
     from .runs import find_runs
-    from .training import check_model_folder
+    from .model_folder import check_model_folder
 
     lockbox = find_lockbox(runs_dir) if use_lockbox else None
     if lockbox is not None:
@@ -196,7 +196,8 @@ def _train(config, dataset, features_dir, model_dir: Path, team: str, test_run: 
     """A trained run: trained (unless already; with ``lockbox``'s films set aside), then the test
     films predicted; its out-of-fold scores, the definition stored with its model and its
     lockbox's scores."""
-    from .training import predict_run, train_run
+    from .prediction import predict_run
+    from .training import train_run
 
     result = train_run(config, dataset, features_dir, model_dir, team, progress=progress, jobs=jobs,
                        echo=lambda text: echo(f"  {text}"), lockbox=lockbox)

@@ -57,7 +57,8 @@ def predict_run(model_dir, dataset, features_dir, films, out, force: bool = Fals
 
 def _predict_run(model_dir, dataset, features_dir, films, out, guard) -> Path:
     from .provenance import IN_SAMPLE, in_sample_films
-    from .submission import DESCRIPTION, RUN_FILE, description_path, parse_run_name, write_run
+    from .run_files import parse_run_name
+    from .submission import DESCRIPTION, RUN_FILE, description_path, write_run
 
     guard.check(out, RUN_FILE)
     guard.check(description_path(out), DESCRIPTION)

@@ -419,12 +419,6 @@ class _Reader:
                              f"undefined, and so is the official mean PCC over films")
 
 
-# Names of the former single module (mediaeval.submission), kept for callers not yet moved.
-Run = RunFile
-parse_run = RunFile.parse
-read_run = RunFile.read
-
-
 # --------------------------------------------------------------------------- validating
 
 def check_run(path, dataset: Dataset, subtask: Subtask | None = None) -> tuple[RunFile, Problems]:

@@ -284,8 +284,38 @@ class RunDefinition:
         return _checked_toml(self, self.path or Path(f"{self.name}.toml"))
 
     def save(self, path) -> Path:
-        """Write the definition as a new run file ``path`` (:func:`save_run`)."""
-        return save_run(self, path)
+        """Write the definition as a new run file ``path`` (:meth:`to_toml`), complete or not at
+        all; an existing ``path`` (a link too, even a broken one) is refused and left as it is,
+        and so is one made meanwhile by another process.  The text is checked first to load back
+        to this definition (:class:`DataError` naming ``path`` and the key otherwise, say for a
+        setting out of its range).  Returns ``path``."""
+        import os
+        import tempfile
+
+        path = Path(path)
+        if path.exists() or path.is_symlink():
+            raise DataError(path, "exists; RunDefinition.save writes a new run file and overwrites none: "
+                                  "remove it or choose another name")
+        text = _checked_toml(self, path)
+        try:
+            handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            try:
+                with os.fdopen(handle, "w", encoding="utf-8") as out:
+                    out.write(text)
+                try:
+                    os.link(tmp, path)   # fails if path appeared meanwhile: never replaces a file
+                except FileExistsError:
+                    raise
+                except OSError:          # a file system without hard links (FAT, some shares): create it exclusively
+                    with open(path, "x", encoding="utf-8") as out:
+                        out.write(text)
+            finally:
+                os.unlink(tmp)
+        except FileExistsError:
+            raise DataError(path, "was made by something else while it was being saved; left as it is") from None
+        except OSError as error:
+            raise DataError(path, f"cannot write: {error.strerror or error}") from None
+        return path
 
 
 def _refers_to_runs(text: str) -> bool:
@@ -295,9 +325,6 @@ def _refers_to_runs(text: str) -> bool:
     model = tomllib.loads(text).get("model")
     reference = model.get("from_valence_arousal") if isinstance(model, dict) else None
     return isinstance(reference, int) and not isinstance(reference, bool)
-
-
-RunConfig = RunDefinition   # its former name (tests and mediaeval.pipeline's doctest use it)
 
 
 _VALIDATORS: dict = {}
@@ -420,51 +447,6 @@ def _checked_toml(definition: RunDefinition, path: Path) -> str:
         raise DataError(path, "the definition does not survive as TOML: "
                               + "; ".join(changes(definition.to_data(), loaded.to_data())))
     return text
-
-
-def load_run(path) -> RunDefinition:
-    """:meth:`RunDefinition.load` (its former name: tests, the CLI and the leaderboard use it)."""
-    return RunDefinition.load(path)
-
-
-def run_from_data(path, data) -> RunDefinition:
-    """:meth:`RunDefinition.from_data` (its former name: tests use it)."""
-    return RunDefinition.from_data(path, data)
-
-
-def save_run(definition: RunDefinition, path) -> Path:
-    """Write ``definition`` as a new run file ``path`` (:meth:`RunDefinition.to_toml`), complete
-    or not at all; an existing ``path`` (a link too, even a broken one) is refused and left as
-    it is, and so is one made meanwhile by another process.  The text is checked first to load
-    back to this definition (:class:`DataError` naming ``path`` and the key otherwise, say for a
-    setting out of its range).  Returns ``path``."""
-    import os
-    import tempfile
-
-    path = Path(path)
-    if path.exists() or path.is_symlink():
-        raise DataError(path, "exists; save_run writes a new run file and overwrites none: remove it or "
-                              "choose another name")
-    text = _checked_toml(definition, path)
-    try:
-        handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(text)
-            try:
-                os.link(tmp, path)   # fails if path appeared meanwhile: never replaces a file
-            except FileExistsError:
-                raise
-            except OSError:          # a file system without hard links (FAT, some shares): create it exclusively
-                with open(path, "x", encoding="utf-8") as out:
-                    out.write(text)
-        finally:
-            os.unlink(tmp)
-    except FileExistsError:
-        raise DataError(path, "was made by something else while it was being saved; left as it is") from None
-    except OSError as error:
-        raise DataError(path, f"cannot write: {error.strerror or error}") from None
-    return path
 
 
 def find_runs(folder) -> list[RunDefinition]:

@@ -43,8 +43,7 @@ from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_v
 from .errors import DataError, MediaevalError
 from .post_processing import PostProcessing, choose_shrinkage, smooth
 from .segment_choices import CHOICES, Candidate, InnerCV, choose, raw_predict, refit, with_extra
-from .segment_inputs import (CLIP, STANDARDISATIONS, InputSpec, clip_inputs, segment_inputs,  # noqa: F401
-                             spec_inputs, standardise_within_film)
+from .segment_inputs import STANDARDISATIONS, InputSpec, clip_inputs, spec_inputs
 from .task import SUBTASKS, VALENCE_AROUSAL, Subtask
 from .validation import SEGMENTS, Bool, Float, Int, Widths, adapter, error_text, problem, problems
 
@@ -299,10 +298,12 @@ class _LegacyTarget:
 class _ModelUnpickler(pickle.Unpickler):
     """Unpickles a per-segment model: only the classes a model holds (mediaeval's, NumPy's,
     scikit-learn's, SciPy's), with those of earlier mediaeval versions mapped to today's
-    (:data:`RENAMED`)."""
+    (:data:`RENAMED`: the former ``Target``, and ``clip_inputs``, which the pipelines of models
+    pickled before :mod:`mediaeval.segment_inputs` name as this module's)."""
 
     ALLOWED = ("mediaeval", "numpy", "sklearn", "scipy")
-    RENAMED = {("mediaeval.segment_models", "Target"): _LegacyTarget}
+    RENAMED = {("mediaeval.segment_models", "Target"): _LegacyTarget,
+               ("mediaeval.segment_models", "clip_inputs"): clip_inputs}
 
     def find_class(self, module: str, name: str):
         if (module, name) in self.RENAMED:

@@ -24,9 +24,6 @@ from .dataset import DEV, Dataset, film_name_problem, is_number
 from .errors import DataError, MediaevalError
 from .outputs import Kind, OutputGuard, json_object, sha256_of
 from .run_files import MAX_RUNS, TEAM_NAME, RunName, check_run, parse_run_name
-# Names of the former single module, kept for callers not yet moved to mediaeval.run_files:
-from .run_files import PROBLEM_CAP, PROBLEM_CODES, Run, RunFile, parse_run, read_run  # noqa: F401
-from .run_files import run_filename, run_subtask, validate_run  # noqa: F401
 from .task import SUBTASKS, Subtask
 
 # --------------------------------------------------------------------------- writing
@@ -234,11 +231,11 @@ def package_runs(run_paths: Iterable, team: str, out, dataset: Dataset, force: b
     """Validate test-set runs and write them, with a description of each, into one zip.
 
     Refuses (raising :class:`MediaevalError` that lists every reason, at most
-    :data:`PROBLEM_CAP` problems of a code per run) invalid runs, runs of another team or of
-    the development set, more than five runs per subtask, two runs with the same subtask and
-    number, an unreadable description, and an ``out`` that the output guard refuses
-    (:mod:`mediaeval.outputs`: a folder, one of the inputs, a file under the dataset root, or an
-    existing file other than a zip this function wrote and nobody changed since; ``force``
+    :data:`~mediaeval.run_files.PROBLEM_CAP` problems of a code per run) invalid runs, runs of
+    another team or of the development set, more than five runs per subtask, two runs with the
+    same subtask and number, an unreadable description, and an ``out`` that the output guard
+    refuses (:mod:`mediaeval.outputs`: a folder, one of the inputs, a file under the dataset root,
+    or an existing file other than a zip this function wrote and nobody changed since; ``force``
     replaces a zip this function wrote and that was changed since, never another file).
     The zip is written to a temporary file, then renamed.  ``guard``: the caller's output guard
     instead (the pipeline's).

@@ -18,12 +18,9 @@ from .errors import DataError, MediaevalError
 from .families import FitJob, FitOutcome, family_of
 from .film_data import FilmData, data_digests, load_films
 from .fit_jobs import ModelKey, run_jobs
-# check_model_folder, read_manifest and predict_run were defined here before issue 23: imported for the
-# modules that still import them from here (the other half of issue 23), until the integrator changes them
 from .lockbox import Lockbox
-from .model_folder import (LOCKBOX_SCORES, ModelFolder, check_model_folder, lockbox_run,  # noqa: F401
-                           model_files, model_name, read_manifest)
-from .prediction import ensemble_rows, predict_run  # noqa: F401
+from .model_folder import LOCKBOX_SCORES, ModelFolder, lockbox_run, model_files, model_name
+from .prediction import ensemble_rows
 from .runs import RunDefinition
 from .scoring import Scores
 
@@ -66,7 +63,7 @@ def train_run(config: RunDefinition, dataset, features_dir, model_dir, team: str
     :class:`~mediaeval.workers.Executor`: a Dask cluster (:mod:`mediaeval.cluster`) trains the
     models, its workers first checked to write into the model folder.
     """
-    from .submission import run_filename
+    from .run_files import run_filename
     from .workers import as_executor
 
     refuse_fused(config)

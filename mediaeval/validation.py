@@ -3,7 +3,7 @@ the way mediaeval says them: ``key: expected ..., got ...``.
 
 Settings are plain dataclasses whose fields carry their constraints (``Annotated[int, Field(ge=1)]``,
 ``Literal[...]``): building one in code checks nothing (a definition made in code is checked when
-it is written, :func:`mediaeval.runs.save_run`); reading one from data validates it with a
+it is written, :meth:`mediaeval.runs.RunDefinition.save`); reading one from data validates it with a
 pydantic ``TypeAdapter`` (:func:`adapter`), and :func:`error_text` turns the first error into
 one line.  The field types below add what TOML needs: no bool for a number, a finite float (an
 int given for a float becomes a float), an int of 64 bits.

@@ -85,9 +85,9 @@ def assert_runs_close(path, expected, atol: float = TRAINED_ATOL) -> None:
     within ``atol`` (see :data:`TRAINED_ATOL`)."""
     import numpy as np
 
-    from mediaeval.submission import read_run
+    from mediaeval.run_files import RunFile
 
-    ours, theirs = read_run(path), read_run(expected)
+    ours, theirs = RunFile.read(path), RunFile.read(expected)
     assert list(ours.films) == list(theirs.films), (path, expected)
     for film, values in theirs.films.items():
         assert ours.films[film].shape == values.shape, film

@@ -166,7 +166,7 @@ def test_extract_and_train_on_a_cluster_give_what_a_local_run_gives(cluster, tin
 @pytest.mark.slow
 def test_pipeline_on_a_cluster_builds_a_valid_zip(cluster, tiny_dataset, tmp_path):
     from mediaeval.dataset import Dataset
-    from mediaeval.submission import validate_run
+    from mediaeval.run_files import validate_run
 
     (tmp_path / "runs" / "valence_arousal").mkdir(parents=True)
     (tmp_path / "runs" / "valence_arousal" / "run3.toml").write_text(RUN)

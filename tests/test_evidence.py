@@ -17,7 +17,7 @@ from mediaeval.dataset import Dataset
 from mediaeval.errors import DataError
 from mediaeval.folds import write_folds
 from mediaeval.leaderboard import leaderboard, to_flat_records, to_records
-from mediaeval.runs import load_run
+from mediaeval.runs import RunDefinition
 from mediaeval.scoring import intervals, score_folds, score_valence_arousal
 from mediaeval.task import FEAR, SUBTASKS, VALENCE_AROUSAL
 from mediaeval.training import train_run
@@ -125,22 +125,22 @@ VA_RUN = 'subtask = "valence_arousal"\nrun = 1\ndescription = "d"\nfeatures = ["
 
 
 def test_a_run_may_name_its_criterion_and_runs_that_do_not_keep_their_digest(tmp_path):
-    shipped = load_run(REPO / "runs/valence_arousal/run1.toml")
+    shipped = RunDefinition.load(REPO / "runs/valence_arousal/run1.toml")
     assert shipped.criterion is None and shipped.chosen_by == "mse" and "criterion" not in shipped.to_data()
-    assert load_run(REPO / "runs/fear/run1.toml").chosen_by == "map"
+    assert RunDefinition.load(REPO / "runs/fear/run1.toml").chosen_by == "map"
     (tmp_path / "pcc.toml").write_text(VA_RUN + 'criterion = "pcc"\n')
-    pcc = load_run(tmp_path / "pcc.toml")
+    pcc = RunDefinition.load(tmp_path / "pcc.toml")
     assert pcc.chosen_by == "pcc" and pcc.to_data()["criterion"] == "pcc"
     (tmp_path / "plain.toml").write_text(VA_RUN)
-    assert pcc.digest() != load_run(tmp_path / "plain.toml").digest()
+    assert pcc.digest() != RunDefinition.load(tmp_path / "plain.toml").digest()
     (tmp_path / "again.toml").write_text(pcc.to_toml())
-    assert load_run(tmp_path / "again.toml").to_data() == pcc.to_data()
+    assert RunDefinition.load(tmp_path / "again.toml").to_data() == pcc.to_data()
     (tmp_path / "bad.toml").write_text(VA_RUN + 'criterion = "map"\n')
     with pytest.raises(DataError, match="criterion: expected one of mse, pcc, ccc for valence_arousal, got 'map'"):
-        load_run(tmp_path / "bad.toml")
+        RunDefinition.load(tmp_path / "bad.toml")
     (tmp_path / "fear.toml").write_text(VA_RUN.replace("valence_arousal", "fear") + 'criterion = "pcc"\n')
     with pytest.raises(DataError, match="criterion: expected one of map for fear"):
-        load_run(tmp_path / "fear.toml")
+        RunDefinition.load(tmp_path / "fear.toml")
 
 
 def test_column_and_stopping_figures_follow_the_criterion():
@@ -253,8 +253,8 @@ def noise_pair(tmp_path_factory):
     folders = []
     for run, seed in ((1, 0), (2, 1)):
         (base / f"run{run}.toml").write_text(NOISE_RUN.format(run=run, seed=seed))
-        folders.append(train_run(load_run(base / f"run{run}.toml"), dataset, base / "features", base / f"m{run}", "T",
-                                 progress=False).model_dir)
+        folders.append(train_run(RunDefinition.load(base / f"run{run}.toml"), dataset, base / "features",
+                                 base / f"m{run}", "T", progress=False).model_dir)
     return base / "data", folders
 
 
@@ -297,7 +297,7 @@ def test_a_run_defined_with_a_criterion_chooses_by_it(noise_pair, tmp_path):
     text = NOISE_RUN.format(run=3, seed=0).replace("alphas = [100.0]", "alphas = [1.0, 100.0]")
     (tmp_path / "pcc.toml").write_text(text.replace("folds = 4\n", 'folds = 4\ncriterion = "pcc"\n'))
     features = folders[0].parent / "features"
-    folder = train_run(load_run(tmp_path / "pcc.toml"), Dataset.discover(root), features, tmp_path / "m", "T",
+    folder = train_run(RunDefinition.load(tmp_path / "pcc.toml"), Dataset.discover(root), features, tmp_path / "m", "T",
                        progress=False).model_dir
     settings = json.loads((folder / "fold1" / "seed0" / "settings.json").read_text())
     assert settings["criterion"] == "pcc"

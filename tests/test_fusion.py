@@ -101,7 +101,7 @@ def test_fuse_command_applies_auto_weights_to_test_files(dataset, tmp_path):
     from click.testing import CliRunner
 
     from mediaeval.cli import cli
-    from mediaeval.run_files import read_run
+    from mediaeval.run_files import RunFile
 
     a = _noisy_run(dataset, tmp_path / "me17ei_T_valence_arousal_run1.txt", "valence_arousal", 0.05, 1)
     b = _noisy_run(dataset, tmp_path / "me17ei_T_valence_arousal_run2.txt", "valence_arousal", 0.4, 2)
@@ -111,7 +111,7 @@ def test_fuse_command_applies_auto_weights_to_test_files(dataset, tmp_path):
     assert result.exit_code == 0, result.output
     assert "nested out-of-fold figures of the fusion: valence_mse" in result.output
     assert out.exists() and (out.parent / "me17ei_T_valence_arousal_run5.oof.txt").exists()
-    assert set(read_run(out).films) == {f.name for f in dataset.dev_films}
+    assert set(RunFile.read(out).films) == {f.name for f in dataset.dev_films}
     sidecar = (out.parent / "me17ei_T_valence_arousal_run5.txt.json").read_text()
     assert "late fusion (weighted mean) of 2 runs" in sidecar and '"external_data": false' in sidecar
     again = CliRunner().invoke(cli, args)        # its own output, unchanged: replaced
@@ -123,7 +123,7 @@ def test_fuse_command_applies_auto_weights_to_test_files(dataset, tmp_path):
     assert same.exit_code == 2 and "is one of the input run files" in same.output
     fixed_weights = CliRunner().invoke(cli, args + ["--weights", "1,0", "--force"])
     assert fixed_weights.exit_code == 0, fixed_weights.output
-    assert np.array_equal(read_run(out).films["Film_03"], read_run(a).films["Film_03"])
+    assert np.array_equal(RunFile.read(out).films["Film_03"], RunFile.read(a).films["Film_03"])
     bad = CliRunner().invoke(cli, args + ["--weights", "1,x", "--force"])
     assert bad.exit_code == 2 and "expected auto or numbers" in bad.output
 
@@ -152,7 +152,7 @@ def test_a_fused_run_is_described_by_its_fused_runs_and_weights_not_model_settin
     import json
 
     from mediaeval.fusion import fuse_trained
-    from mediaeval.runs import load_run
+    from mediaeval.runs import RunDefinition
     from mediaeval.run_files import parse_run_name
     from mediaeval.submission import _describe
 
@@ -163,7 +163,7 @@ def test_a_fused_run_is_described_by_its_fused_runs_and_weights_not_model_settin
                    "valence_arousal", noise, n)
     definition = tmp_path / "run5.toml"
     definition.write_text('subtask = "valence_arousal"\nrun = 5\ndescription = "runs 1 and 2 fused"\nfuse = [1, 2]\n')
-    config = load_run(definition)
+    config = RunDefinition.load(definition)
     assert config.describe() == {
         "description": "runs 1 and 2 fused", "features": [], "external_data": False,
         "model": "late fusion (weighted mean, weights by nested CV over films) of valence_arousal runs 1, 2",
@@ -191,7 +191,7 @@ def test_a_fused_model_folder_holds_its_definition_as_written_or_as_built(datase
     import dataclasses
 
     from mediaeval.fusion import fuse_trained
-    from mediaeval.runs import load_run
+    from mediaeval.runs import RunDefinition
 
     models = tmp_path / "models"
     for n, noise in ((1, 0.05), (2, 0.4)):
@@ -199,8 +199,8 @@ def test_a_fused_model_folder_holds_its_definition_as_written_or_as_built(datase
         _noisy_run(dataset, models / f"fear_run{n}" / f"me17ei_T_fear_run{n}.txt", "fear", noise, n)
     definition = tmp_path / "run5.toml"
     definition.write_text('# my notes\nsubtask = "fear"\nrun = 5\ndescription = "1 and 2"\nfuse = [1, 2]\n')
-    model_dir, _, _ = fuse_trained(load_run(definition), dataset, models, "T")
+    model_dir, _, _ = fuse_trained(RunDefinition.load(definition), dataset, models, "T")
     assert (model_dir / "run.toml").read_text() == definition.read_text()
-    built = dataclasses.replace(load_run(definition), description="changed in code", folds=3)
+    built = dataclasses.replace(RunDefinition.load(definition), description="changed in code", folds=3)
     model_dir, _, _ = fuse_trained(built, dataset, models, "T")
-    assert load_run(model_dir / "run.toml").to_data() == built.to_data()
+    assert RunDefinition.load(model_dir / "run.toml").to_data() == built.to_data()

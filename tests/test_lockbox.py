@@ -19,9 +19,9 @@ from mediaeval.errors import DataError, MediaevalError
 from mediaeval.folds import read_repeats
 from mediaeval.leaderboard import ranked, read_entry, to_flat_records, to_records
 from mediaeval.lockbox import LOCKBOX_FILE, Lockbox, choose_lockbox, find_lockbox, quotas, strata
-from mediaeval.runs import find_runs, load_run
+from mediaeval.run_files import RunFile
+from mediaeval.runs import RunDefinition, find_runs
 from mediaeval.scoring import score_run
-from mediaeval.submission import read_run
 from mediaeval.training import train_run
 
 RUN = """subtask = "{subtask}"
@@ -97,11 +97,11 @@ def boxed(films):
     for name, kwargs in (("valence_arousal_run1", {"extra": "folds_repeats = 2\n"}),
                          ("valence_arousal_run2", {"run": 2, "alphas": "[10.0]", "extra": "folds_repeats = 2\n"}),
                          ("fear_run1", {"subtask": "fear"})):
-        config = load_run(_run(base, name, **kwargs))
+        config = RunDefinition.load(_run(base, name, **kwargs))
         folders[name] = train_run(config, dataset, base / "features", models / name, "T", progress=False,
                                   lockbox=lockbox).model_dir
-    fused = load_run(_write(base / "runs" / "run5.toml", 'subtask = "valence_arousal"\nrun = 5\ndescription = "1 '
-                                                         'and 2"\nfuse = [1, 2]\nfolds = 3\nfolds_repeats = 2\n'))
+    fused = RunDefinition.load(_write(base / "runs" / "run5.toml", 'subtask = "valence_arousal"\nrun = 5\n'
+                                      'description = "1 and 2"\nfuse = [1, 2]\nfolds = 3\nfolds_repeats = 2\n'))
     folders["valence_arousal_run5"] = fuse_trained(fused, dataset, models, "T", lockbox)[0]
     return base, dataset, lockbox, folders
 
@@ -194,7 +194,7 @@ def test_lockbox_films_are_in_no_fold_no_model_and_no_out_of_fold_file(boxed):
             trained_on = set(json.loads(settings.read_text())["train_films"])
             assert trained_on and not trained_on & held, settings
         for run_file in [folder / f"me17ei_T_{name[:-5]}_{name[-4:]}.txt", *folder.glob("repeat*/*.txt")]:
-            assert not set(read_run(run_file).films) & held, run_file
+            assert not set(RunFile.read(run_file).films) & held, run_file
         manifest = json.loads((folder / "model.json").read_text())
         assert manifest["lockbox"] == sorted(held) and set(json.loads((folder / "lockbox.json").read_text())
                                                            ["per_film"]) == held
@@ -214,7 +214,7 @@ def test_the_fusion_never_chooses_on_the_lockbox_and_applies_its_weights_to_it_o
     parts = [columns(r, VALENCE_AROUSAL) for r in read_runs(
         [folders[f"valence_arousal_run{n}"] / f"lockbox/me17ei_T_valence_arousal_run{n}.txt" for n in (1, 2)])]
     expected = Fusion(np.asarray(weights["weights"]), weights["threshold"]).rows(parts, VALENCE_AROUSAL)
-    written = read_run(fused / "lockbox/me17ei_T_valence_arousal_run5.txt").films
+    written = RunFile.read(fused / "lockbox/me17ei_T_valence_arousal_run5.txt").films
     assert sorted(written) == list(lockbox.films)
     for film, rows in expected.items():     # tolerance: the fused file holds six decimals
         np.testing.assert_allclose(written[film], rows, rtol=0, atol=5e-7)
@@ -224,7 +224,7 @@ def test_the_fusion_never_chooses_on_the_lockbox_and_applies_its_weights_to_it_o
 
     with pytest.raises(DataError, match="was trained with the lockbox .*; the fused run valence_arousal_run5 has the "
                                         "lockbox"):
-        fuse_trained(load_run(base / "runs" / "run5.toml"), dataset, base / "models", "T", other)
+        fuse_trained(RunDefinition.load(base / "runs" / "run5.toml"), dataset, base / "models", "T", other)
 
 
 def test_the_lockbox_is_predicted_once_by_the_submitted_models(boxed, tmp_path):
@@ -242,8 +242,8 @@ def test_the_lockbox_is_predicted_once_by_the_submitted_models(boxed, tmp_path):
     for key in ("valence_mse", "arousal_mse", "arousal_pcc"):   # tolerance: the run file's six decimals
         assert stored["official"][key] == pytest.approx(rescored["official"][key], abs=1e-5)
     before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (lockbox_run, folder / "lockbox.json")}
-    again = train_run(load_run(base / "runs" / "valence_arousal_run1.toml"), dataset, base / "features", folder,
-                      "T", progress=False, lockbox=lockbox)
+    again = train_run(RunDefinition.load(base / "runs" / "valence_arousal_run1.toml"), dataset, base / "features",
+                      folder, "T", progress=False, lockbox=lockbox)
     assert again.skipped and again.lockbox.to_json() == stored          # scored once: not again
     assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in before} == before
 
@@ -256,7 +256,7 @@ def test_a_run_whose_test_predictions_are_its_fold_models_has_its_lockbox_predic
 
     base, dataset = films
     lockbox = choose_lockbox(dataset, count=3, seed=2)
-    config = load_run(_run(tmp_path, "folds", extra='ensemble = "folds"\nfolds_repeats = 2\n'))
+    config = RunDefinition.load(_run(tmp_path, "folds", extra='ensemble = "folds"\nfolds_repeats = 2\n'))
     folder = train_run(config, dataset, base / "features", tmp_path / "m", "T", progress=False,
                        lockbox=lockbox).model_dir
     data = load_films(dataset, base / "features", ["mine"], [dataset.films[n] for n in lockbox.films],
@@ -264,7 +264,7 @@ def test_a_run_whose_test_predictions_are_its_fold_models_has_its_lockbox_predic
     dirs = ensemble_dirs(folder, config)
     assert [d.relative_to(folder).as_posix() for d in dirs] == ["fold1/seed0", "fold2/seed0", "fold3/seed0"]
     per_model = [SegmentModel.load(d / "segment_model.pkl").predictions(data) for d in dirs]
-    written = read_run(folder / "lockbox/me17ei_T_valence_arousal_run1.txt").films
+    written = RunFile.read(folder / "lockbox/me17ei_T_valence_arousal_run1.txt").films
     for i, film in enumerate(data):          # tolerance: the run file's six decimals
         np.testing.assert_allclose(written[film.name], ensemble_rows([m[i] for m in per_model], VALENCE_AROUSAL),
                                    rtol=0, atol=5e-7)
@@ -275,7 +275,7 @@ def test_another_lockbox_retrains_and_none_is_no_lockbox(boxed, tmp_path):
 
     base, dataset, lockbox, folders = boxed
     said = []
-    config = load_run(base / "runs" / "fear_run1.toml")
+    config = RunDefinition.load(base / "runs" / "fear_run1.toml")
     other = dataclasses.replace(lockbox, films=lockbox.films[1:])
     copy = shutil.copytree(folders["fear_run1"], tmp_path / "fear")
     result = train_run(config, dataset, base / "features", copy, "T", progress=False, echo=said.append, lockbox=other)

@@ -53,13 +53,13 @@ def test_per_film_standardisation_round_trips(tmp_path):
 
 @pytest.mark.slow
 def test_early_stopping_is_nested_and_the_final_model_sees_every_film(tmp_path):
-    from mediaeval.runs import RunConfig
+    from mediaeval.runs import RunDefinition
 
     rng = np.random.default_rng(7)
     films = [_film(f"Film{i}", 8, np.tanh(rng.normal(size=(8, 2))), rng) for i in range(6)]
-    config = RunConfig("valence_arousal", 1, "t", ["x"], seed=3, folds=2,
-                       model=ModelSettings(lstm_units=4, epochs=3, patience=1, batch_films=2, chunk_steps=8,
-                                           validation_share=0.34))
+    config = RunDefinition("valence_arousal", 1, "t", ["x"], seed=3, folds=2,
+                           model=ModelSettings(lstm_units=4, epochs=3, patience=1, batch_films=2, chunk_steps=8,
+                                               validation_share=0.34))
     from mediaeval.model_folder import ModelFolder
     from mediaeval.workers import as_executor
 

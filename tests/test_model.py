@@ -10,7 +10,7 @@ from conftest import invoke, write_tiny_run
 from mediaeval.model import (ModelSettings, Piece, Trainer, build_model, concordance_loss, cut_films, pack_films,
                              pad_films, positive_weight, predict_films, set_seed)
 from mediaeval.model_folder import stored_run
-from mediaeval.runs import load_run
+from mediaeval.runs import RunDefinition
 from mediaeval.task import FEAR, VALENCE_AROUSAL
 
 TINY = ModelSettings(lstm_units=4, epochs=3, patience=2, batch_films=2, chunk_steps=4, piece_steps=8)
@@ -101,7 +101,7 @@ def test_positive_weight():
 @pytest.mark.slow
 def test_bfloat16_run_loads_and_trains(tiny_dataset, features, tmp_path):
     config = write_tiny_run(tmp_path / "run1.toml", extra='projection_dtype = "bfloat16"\n')
-    assert load_run(config).model.projection_dtype == "bfloat16"
+    assert RunDefinition.load(config).model.projection_dtype == "bfloat16"
     from mediaeval import lstm_layer
     from mediaeval.cpu import NATIVE, bfloat16_support
 

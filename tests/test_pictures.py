@@ -13,7 +13,7 @@ from films import write_film
 from mediaeval.cli import cli
 from mediaeval.media import probe
 from mediaeval.render import amplify_rgb, curves_at, gain
-from mediaeval.run_files import read_run
+from mediaeval.run_files import RunFile
 from mediaeval.submission import write_run
 from mediaeval.task import FEAR, VALENCE_AROUSAL, fear_rows
 
@@ -155,14 +155,14 @@ def test_runs_compared_as_the_leaderboard(tiny_dataset, tmp_path):
 
     entries = []
     for path in paths:
-        run = read_run(path)
+        run = RunFile.read(path)
         truth = {f: dataset.films[f].labels(VALENCE_AROUSAL) for f in run.films}
         entries.append(run_file_entry(path, score_valence_arousal(truth, run.films), dataset))
     by_name = {e.name: e for e in entries}
     # a model folder's run file: its out-of-fold figures with their std over folds (one film per fold),
     # and the constant on its folds (each film predicted by the other film's mean label)
     first = by_name["me17ei_T_valence_arousal_run1"]
-    per_film = [np.mean((dev[f] - np.round(read_run(folders[0]).films[f], 6)) ** 2, axis=0) for f in sorted(dev)]
+    per_film = [np.mean((dev[f] - np.round(RunFile.read(folders[0]).films[f], 6)) ** 2, axis=0) for f in sorted(dev)]
     assert first.figure("valence_mse") == pytest.approx(np.mean([m[0] for m in per_film]), abs=1e-9)
     assert first.figure("valence_mse", "fold_std") == pytest.approx(np.std([m[0] for m in per_film]), abs=1e-9)
     a, b = sorted(dev)

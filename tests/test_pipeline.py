@@ -124,7 +124,7 @@ def test_pipeline_light_trains_the_shipped_pretrained_run_on_its_light_features(
     import shutil
     from pathlib import Path
 
-    from mediaeval.runs import load_run
+    from mediaeval.runs import RunDefinition
 
     runs = tmp_path / "runs" / "valence_arousal"
     runs.mkdir(parents=True)
@@ -137,7 +137,7 @@ def test_pipeline_light_trains_the_shipped_pretrained_run_on_its_light_features(
     assert sorted(p.name for p in (tmp_path / "features").iterdir()) == ["visual-stats+audio-stats"]
     said = "(light settings: features = visual-stats + audio-stats instead of i3d + musicnn)"
     assert said in result.output
-    trained = load_run(tmp_path / "models" / "valence_arousal_run3" / "run.toml")
+    trained = RunDefinition.load(tmp_path / "models" / "valence_arousal_run3" / "run.toml")
     assert trained.features == ["visual-stats", "audio-stats"] and trained.description.endswith(said)
     assert trained.description.startswith("ridge per 10 s segment on visual-stats + audio-stats")
     with zipfile.ZipFile(tmp_path / "submission" / "me17ei_T.zip") as archive:

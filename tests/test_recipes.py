@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from conftest import write_annotations
 from mediaeval.cli import cli
 from mediaeval.dataset import Dataset
-from mediaeval.runs import load_run
-from mediaeval.submission import read_run
+from mediaeval.run_files import RunFile
+from mediaeval.runs import RunDefinition
 from mediaeval.training import train_run
 
 RUN = """subtask = "{subtask}"
@@ -85,7 +85,7 @@ def test_each_family_trains_scores_and_predicts(imported, family, tmp_path):
                                          str(imported / "features"), "--films", "Film_0,Film_1",
                                          "--out", str(tmp_path / f"me17ei_T_{subtask}_run{run}.txt")])
         assert again.exit_code == 0, again.output
-        assert sorted(read_run(tmp_path / f"me17ei_T_{subtask}_run{run}.txt").films) == ["Film_0", "Film_1"]
+        assert sorted(RunFile.read(tmp_path / f"me17ei_T_{subtask}_run{run}.txt").films) == ["Film_0", "Film_1"]
 
 
 def test_nested_selection_never_sees_the_scored_fold(imported, tmp_path):
@@ -94,11 +94,11 @@ def test_nested_selection_never_sees_the_scored_fold(imported, tmp_path):
     _write_films(tmp_path / "poisoned", tmp_path / "src", lambda i, s: -s[::-1] if i == 0 else s)
     config = tmp_path / "va.toml"
     config.write_text(RUN.format(subtask="valence_arousal", run=1, family="ridge"))
-    clean = train_run(load_run(config), Dataset.discover(imported / "data"), imported / "features", tmp_path / "a", "T",
-                      progress=False)
-    poisoned = train_run(load_run(config), Dataset.discover(tmp_path / "poisoned"), imported / "features",
+    clean = train_run(RunDefinition.load(config), Dataset.discover(imported / "data"), imported / "features",
+                      tmp_path / "a", "T", progress=False)
+    poisoned = train_run(RunDefinition.load(config), Dataset.discover(tmp_path / "poisoned"), imported / "features",
                          tmp_path / "b", "T", progress=False)
-    before, after = read_run(clean.run_file).films, read_run(poisoned.run_file).films
+    before, after = RunFile.read(clean.run_file).films, RunFile.read(poisoned.run_file).films
     assert np.array_equal(before["Film_0"], after["Film_0"])
     assert any(not np.array_equal(before[f], after[f]) for f in before if f != "Film_0")
 
@@ -109,7 +109,7 @@ def test_leaderboard_of_two_trained_runs(imported, tmp_path):
     for family, run in (("ridge", 1), ("hgb", 2)):
         config = tmp_path / f"{family}.toml"
         config.write_text(RUN.format(subtask="valence_arousal", run=run, family=family))
-        folders.append(train_run(load_run(config), Dataset.discover(imported / "data"), imported / "features",
+        folders.append(train_run(RunDefinition.load(config), Dataset.discover(imported / "data"), imported / "features",
                                  tmp_path / family, "T", progress=False).model_dir)
     result = CliRunner().invoke(cli, ["leaderboard", *map(str, folders), "--dataset", str(imported / "data")])
     assert result.exit_code == 0, result.output
@@ -119,23 +119,23 @@ def test_leaderboard_of_two_trained_runs(imported, tmp_path):
 
 def test_light_settings_and_fused_run_definitions(tmp_path):
     from mediaeval.errors import DataError
-    from mediaeval.runs import find_runs, run_from_data
+    from mediaeval.runs import RunDefinition, find_runs
 
     base = {"subtask": "valence_arousal", "run": 4, "description": "d", "features": ["a"],
             "model": {"lstm_units": 512}, "light": {"lstm_units": 32, "epochs": 8}}
-    config = run_from_data(tmp_path / "r.toml", base)
+    config = RunDefinition.from_data(tmp_path / "r.toml", base)
     light = config.lightened()
     assert (light.model.lstm_units, light.model.epochs, light.light) == (32, 8, {})
     assert light.description == "d (light settings: lstm_units = 32, epochs = 8)"
-    assert run_from_data(tmp_path / "r.toml", config.to_data()) == config
+    assert RunDefinition.from_data(tmp_path / "r.toml", config.to_data()) == config
     with pytest.raises(DataError, match="light: model.lstm_units: expected at least 1"):
-        run_from_data(tmp_path / "r.toml", {**base, "light": {"lstm_units": 0}})
+        RunDefinition.from_data(tmp_path / "r.toml", {**base, "light": {"lstm_units": 0}})
     fused = {"subtask": "valence_arousal", "run": 5, "description": "f", "fuse": [1, 2]}
-    assert run_from_data(tmp_path / "f.toml", fused).features == []
+    assert RunDefinition.from_data(tmp_path / "f.toml", fused).features == []
     with pytest.raises(DataError, match="fuse: expected at least 2 distinct run numbers"):
-        run_from_data(tmp_path / "f.toml", {**fused, "fuse": [1, 1]})
+        RunDefinition.from_data(tmp_path / "f.toml", {**fused, "fuse": [1, 1]})
     with pytest.raises(DataError, match="trains no model of its own"):
-        run_from_data(tmp_path / "f.toml", {**fused, "model": {"lstm_units": 8}})
+        RunDefinition.from_data(tmp_path / "f.toml", {**fused, "model": {"lstm_units": 8}})
     runs = tmp_path / "runs"
     runs.mkdir()
     (runs / "run1.toml").write_text('subtask = "valence_arousal"\nrun = 1\ndescription = "x"\nfeatures = ["a"]\n')

@@ -19,7 +19,7 @@ from mediaeval.errors import DataError
 from mediaeval.folds import read_repeats, repeated_folds, write_folds
 from mediaeval.leaderboard import leaderboard, to_flat_records, to_records
 from mediaeval.repeats import mean_over_repeats, spread
-from mediaeval.runs import find_runs, load_run
+from mediaeval.runs import RunDefinition, find_runs
 from mediaeval.scoring import Scores, score_folds, score_repeats
 from mediaeval.task import VALENCE_AROUSAL
 from mediaeval.training import train_run
@@ -72,7 +72,7 @@ def _films(base: Path, generator: int) -> Dataset:
 
 def _train(base: Path, dataset, run: int, seed: int, repeats: str, name: str) -> Path:
     (base / f"{name}.toml").write_text(RIDGE.format(run=run, seed=seed, repeats=repeats))
-    return train_run(load_run(base / f"{name}.toml"), dataset, base / "features", base / name, "T",
+    return train_run(RunDefinition.load(base / f"{name}.toml"), dataset, base / "features", base / name, "T",
                      progress=False).model_dir
 
 
@@ -98,18 +98,18 @@ def test_folds_repeats_defaults_to_one_and_keeps_every_shipped_digest(tmp_path):
     text = RIDGE.format(run=1, seed=0, repeats="")
     (tmp_path / "plain.toml").write_text(text)
     (tmp_path / "one.toml").write_text(text.replace("folds = 4\n", "folds = 4\nfolds_repeats = 1\n"))
-    plain, one = load_run(tmp_path / "plain.toml"), load_run(tmp_path / "one.toml")
+    plain, one = RunDefinition.load(tmp_path / "plain.toml"), RunDefinition.load(tmp_path / "one.toml")
     assert plain.folds_repeats == 1 and "folds_repeats" not in plain.to_data() and plain.digest() == one.digest()
     assert "folds_repeats" not in plain.to_toml() and "folds_repeats" not in plain.describe()["settings"]
     for run in find_runs(REPO / "runs"):   # a run defined before the key keeps its digest: no retraining
         assert "folds_repeats" not in run.to_data() and run.folds_repeats == 1
     (tmp_path / "three.toml").write_text(text.replace("folds = 4\n", "folds = 4\nfolds_repeats = 3\n"))
-    three = load_run(tmp_path / "three.toml")
+    three = RunDefinition.load(tmp_path / "three.toml")
     assert three.to_data()["folds_repeats"] == 3 and three.digest() != plain.digest()
     assert three.describe()["settings"]["folds_repeats"] == 3 and "folds_repeats = 3\n" in three.to_toml()
     (tmp_path / "bad.toml").write_text(text.replace("folds = 4\n", "folds = 4\nfolds_repeats = 0\n"))
     with pytest.raises(DataError, match="folds_repeats: expected 1 to 1000, got 0"):
-        load_run(tmp_path / "bad.toml")
+        RunDefinition.load(tmp_path / "bad.toml")
 
 
 def test_repeats_are_the_folds_of_consecutive_seeds_and_a_folds_file_holds_them(tmp_path):

@@ -11,7 +11,7 @@ import pytest
 from conftest import REPO, invoke, junk_run, make_dataset, write_test_runs
 from mediaeval.dataset import Dataset
 from mediaeval.errors import DataError
-from mediaeval.run_files import PROBLEM_CAP, PROBLEM_CODES, parse_run_name, read_run, run_filename, validate_run
+from mediaeval.run_files import PROBLEM_CAP, PROBLEM_CODES, RunFile, parse_run_name, run_filename, validate_run
 from mediaeval.submission import write_run
 from mediaeval.task import FEAR, VALENCE_AROUSAL, fear_rows
 
@@ -223,11 +223,11 @@ def test_every_code_is_documented():
         assert code in readme
 
 
-def test_read_run_raises_listing_problems(tmp_path):
+def test_reading_a_run_file_raises_listing_problems(tmp_path):
     path = tmp_path / "me17ei_T_fear_run1.txt"
     path.write_text("F\n3 0.5\n0 x\n")
     with pytest.raises(DataError, match=r"2 problem\(s\)") as caught:
-        read_run(path)
+        RunFile.read(path)
     assert f"{path}:2: E111" in str(caught.value) and f"{path}:3: E109" in str(caught.value)
 
 
@@ -235,7 +235,7 @@ def test_a_run_file_knows_its_subtask_as_the_object_and_workers_get_the_same_obj
     import pickle
 
     path = write_run(tmp_path / "me17ei_T_fear_run1.txt", {"A": fear_rows([0.2, 0.9])}, FEAR)
-    run = read_run(path)
+    run = RunFile.read(path)
     assert run.subtask is FEAR and str(run.subtask) == "fear" and parse_run_name(path).task is FEAR
     # a subtask crossing a process boundary (a worker's Scores, a RunFile) is the same object there
     assert pickle.loads(pickle.dumps(run)).subtask is FEAR

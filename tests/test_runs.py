@@ -1,5 +1,5 @@
-"""Run definitions (mediaeval/runs.py): checked by load_run, every setting round-tripping through a
-model folder; built in code, written as TOML (to_toml, save_run), read back equal by load_run."""
+"""Run definitions (mediaeval/runs.py): checked by RunDefinition.load, every setting round-tripping
+through a model folder; built in code, written as TOML (to_toml, save), read back equal by load."""
 from __future__ import annotations
 
 import dataclasses
@@ -14,15 +14,15 @@ from conftest import REPO, RIDGE_RUN
 from mediaeval.errors import DataError
 from mediaeval.model import ModelSettings
 from mediaeval.model_folder import stored_run, write_manifest
-from mediaeval.runs import RunConfig, find_runs, load_run, run_from_data, save_run
+from mediaeval.runs import RunDefinition, find_runs
 from mediaeval.segment_models import SegmentSettings
 
 RUNS = Path(__file__).resolve().parents[1] / "runs"
 
 
-def _round_trip(config: RunConfig, path: Path) -> RunConfig:
+def _round_trip(config: RunDefinition, path: Path) -> RunDefinition:
     """``config`` saved to ``path`` and loaded back."""
-    return load_run(save_run(config, path))
+    return RunDefinition.load(config.save(path))
 
 
 def test_every_shipped_run_and_its_light_version_round_trips(tmp_path):
@@ -46,7 +46,7 @@ def test_every_shipped_run_and_its_light_version_round_trips(tmp_path):
 
 
 def test_a_config_built_in_code_round_trips(tmp_path):
-    base = load_run(RUNS / "valence_arousal" / "run4.toml")
+    base = RunDefinition.load(RUNS / "valence_arousal" / "run4.toml")
     odd = 'a "quote", a \\ backslash,\na new line, a\ttab, é, 😀, \x7f and \x01'
     config = dataclasses.replace(base, description=odd, seeds=3, ensemble="folds", features=["mine"], path=None,
                                  model=dataclasses.replace(base.model, fear_positive_weight=2.5, smoothing=(0.0, 1.5),
@@ -54,16 +54,16 @@ def test_a_config_built_in_code_round_trips(tmp_path):
     loaded = _round_trip(config, tmp_path / "run.toml")
     assert loaded.to_data() == config.to_data() and loaded.description == odd
     assert loaded.model.smoothing == (0.0, 1.5) and loaded.model.fear_positive_weight == 2.5
-    segment = RunConfig("fear", 2, "d", ["a", "b"], seed=4, model=SegmentSettings(type="hgb", hgb_max_leaf_nodes=(3,)),
-                        light={"hgb_max_iter": 10})
+    segment = RunDefinition("fear", 2, "d", ["a", "b"], seed=4,
+                            model=SegmentSettings(type="hgb", hgb_max_leaf_nodes=(3,)), light={"hgb_max_iter": 10})
     assert _round_trip(segment, tmp_path / "segment.toml").to_data() == segment.to_data()
 
 
 def test_to_toml_writes_every_field_and_leaves_out_none():
-    config = RunConfig("fear", 5, 'fused "a" and b', [], seed=2, folds=3, fuse=[1, 2])
+    config = RunDefinition("fear", 5, 'fused "a" and b', [], seed=2, folds=3, fuse=[1, 2])
     assert config.to_toml() == ('subtask = "fear"\nrun = 5\ndescription = "fused \\"a\\" and b"\nfeatures = []\n'
                                 'external_data = false\nseed = 2\nseeds = 1\nfolds = 3\nfuse = [1, 2]\n')
-    lstm = RunConfig("valence_arousal", 1, "d", ["a"], model=ModelSettings(lstm_units=8), light={"epochs": 2})
+    lstm = RunDefinition("valence_arousal", 1, "d", ["a"], model=ModelSettings(lstm_units=8), light={"epochs": 2})
     text = lstm.to_toml()
     assert "fear_positive_weight" not in text and "fuse" not in text   # None, and an empty fuse, are left out
     assert text.endswith("calibrate = true\n\n[light]\nepochs = 2\n") and "\n[model]\nlstm_units = 8\n" in text
@@ -71,30 +71,31 @@ def test_to_toml_writes_every_field_and_leaves_out_none():
 
 def test_every_setting_that_may_be_none_defaults_to_none():
     """What lets to_toml leave a None setting out (TOML has no null): it loads back as the default."""
-    for cls in (RunConfig, ModelSettings, SegmentSettings):
+    for cls in (RunDefinition, ModelSettings, SegmentSettings):
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
             if f.name != "path" and type(None) in typing.get_args(hints[f.name]):
                 assert f.default is None, f"{cls.__name__}.{f.name}"
 
 
-def test_save_run_overwrites_nothing_and_refuses_what_would_not_load(tmp_path):
-    config = RunConfig("valence_arousal", 1, "d", ["a"])
+def test_saving_a_run_overwrites_nothing_and_refuses_what_would_not_load(tmp_path):
+    config = RunDefinition("valence_arousal", 1, "d", ["a"])
     mine = tmp_path / "run1.toml"
     mine.write_text("# my notes\n")
-    with pytest.raises(DataError, match="run1.toml: exists; save_run writes a new run file and overwrites none"):
-        save_run(config, mine)
+    with pytest.raises(DataError, match="run1.toml: exists; RunDefinition.save writes a new run file and overwrites "
+                                        "none"):
+        config.save(mine)
     assert mine.read_text() == "# my notes\n"
     bad = dataclasses.replace(config, model=ModelSettings(lstm_units=0))
     with pytest.raises(DataError, match=r"bad.toml: model.lstm_units: expected at least 1, got 0"):
-        save_run(bad, tmp_path / "bad.toml")
+        bad.save(tmp_path / "bad.toml")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run1.toml"]   # nothing written, no temporary left
 
 
 def test_text_is_the_file_while_it_still_says_this_definition(tmp_path):
     path = tmp_path / "run1.toml"
     path.write_text('# notes\nsubtask = "valence_arousal"\nrun = 1\ndescription = "d"\nfeatures = ["a"]\n')
-    config = load_run(path)
+    config = RunDefinition.load(path)
     assert config.text() == path.read_text()
     assert dataclasses.replace(config, seed=7).text() == dataclasses.replace(config, seed=7).to_toml()
     path.write_text(path.read_text().replace('"d"', '"edited since"'))
@@ -103,16 +104,16 @@ def test_text_is_the_file_while_it_still_says_this_definition(tmp_path):
     assert config.text() == config.to_toml()
 
 
-def test_save_run_leaves_a_link_alone_even_a_broken_one(tmp_path):
-    config = RunConfig("valence_arousal", 1, "d", ["a"])
+def test_saving_a_run_leaves_a_link_alone_even_a_broken_one(tmp_path):
+    config = RunDefinition("valence_arousal", 1, "d", ["a"])
     link = tmp_path / "run1.toml"
     link.symlink_to(tmp_path / "nowhere.toml")
-    with pytest.raises(DataError, match="run1.toml: exists; save_run writes a new run file"):
-        save_run(config, link)
+    with pytest.raises(DataError, match="run1.toml: exists; RunDefinition.save writes a new run file"):
+        config.save(link)
     assert link.is_symlink() and not (tmp_path / "nowhere.toml").exists()
     (tmp_path / "a-file").write_text("")
     with pytest.raises(DataError, match=r"a-file/inside.toml: cannot write: Not a directory$"):
-        save_run(config, tmp_path / "a-file" / "inside.toml")
+        config.save(tmp_path / "a-file" / "inside.toml")
 
 
 @pytest.mark.parametrize("change, message", [
@@ -121,9 +122,9 @@ def test_save_run_leaves_a_link_alone_even_a_broken_one(tmp_path):
     ({"light": {"epochs": None}}, r"the definition does not survive as TOML: light.epochs: null -> \(none\)"),
 ])
 def test_what_toml_cannot_hold_is_refused_naming_the_key(tmp_path, change, message):
-    config = dataclasses.replace(RunConfig("valence_arousal", 1, "d", ["a"]), **change)
+    config = dataclasses.replace(RunDefinition("valence_arousal", 1, "d", ["a"]), **change)
     with pytest.raises(DataError, match=message):
-        save_run(config, tmp_path / "run1.toml")
+        config.save(tmp_path / "run1.toml")
     with pytest.raises(DataError, match=message):   # and before a model folder's run.toml is written
         config.text()
     assert list(tmp_path.iterdir()) == []
@@ -134,10 +135,10 @@ def test_settings_must_be_finite_and_64_bit(tmp_path):
     base = 'subtask = "valence_arousal"\nrun = 1\ndescription = "d"\nfeatures = ["a"]\n'
     path.write_text(base + "[model]\ntype = \"svr\"\nsvr_epsilon = nan\n")
     with pytest.raises(DataError, match=r"run1.toml: model.svr_epsilon: expected a finite float, got nan$"):
-        load_run(path)
+        RunDefinition.load(path)
     path.write_text(base.replace("run = 1", "run = 1\nseed = 9223372036854775808"))
     with pytest.raises(DataError, match=r"run1.toml: seed: expected an int of 64 bits, got 9223372036854775808"):
-        load_run(path)
+        RunDefinition.load(path)
 
 
 LIGHT_RUN = """subtask = "valence_arousal"
@@ -157,7 +158,7 @@ def test_light_features_replace_the_runs_features_and_description(tmp_path):
     path = tmp_path / "run3.toml"
     path.write_text(LIGHT_RUN + 'features = ["visual-stats", "audio-stats"]\ndescription = "ridge on the statistics"\n'
                     'alphas = [100.0]\n')
-    config = load_run(path)
+    config = RunDefinition.load(path)
     light = config.lightened()
     assert (light.features, light.model.alphas, light.model.context, light.light) == (
         ["visual-stats", "audio-stats"], (100.0,), 1, {})
@@ -167,11 +168,11 @@ def test_light_features_replace_the_runs_features_and_description(tmp_path):
     assert described["features"] == ["visual-stats", "audio-stats"]
     assert described["description"].startswith("ridge on the statistics (light settings: features = visual-stats")
     assert config.features == ["i3d", "musicnn"] and config.description == "ridge on i3d + musicnn"
-    saved = load_run(save_run(light, tmp_path / "light.toml"))   # what a model folder's run.toml holds
+    saved = RunDefinition.load(light.save(tmp_path / "light.toml"))   # what a model folder's run.toml holds
     assert saved.to_data() == light.to_data() and 'features = ["visual-stats", "audio-stats"]' in light.text()
     own = path.read_text().replace('features = ["i3d", "musicnn"]', 'features = ["mine", "visual-stats"]')
     path.write_text(own.replace('features = ["visual-stats", "audio-stats"]', 'features = ["mine"]'))
-    assert load_run(path).lightened().features == ["mine"]   # one of the run's own (imported) sets
+    assert RunDefinition.load(path).lightened().features == ["mine"]   # one of the run's own (imported) sets
 
 
 @pytest.mark.parametrize("light, message", [
@@ -193,7 +194,7 @@ def test_light_features_are_checked_naming_the_file_and_key(tmp_path, light, mes
     path = tmp_path / "run3.toml"
     path.write_text(LIGHT_RUN + light)
     with pytest.raises(DataError, match=message):
-        load_run(path)
+        RunDefinition.load(path)
 
 
 def test_a_fused_run_has_no_light_features(tmp_path):
@@ -201,7 +202,7 @@ def test_a_fused_run_has_no_light_features(tmp_path):
     path.write_text('subtask = "fear"\nrun = 5\ndescription = "f"\nfuse = [1, 2]\n\n[light]\n'
                     'features = ["audio-stats"]\ndescription = "d"\n')
     with pytest.raises(DataError, match=r"run5.toml: light: a fused run \(fuse = \[...\]\) has no features"):
-        load_run(path)
+        RunDefinition.load(path)
 
 
 def test_an_unknown_light_extractor_is_one_line_from_the_cli(tmp_path):
@@ -218,7 +219,7 @@ def test_an_unknown_light_extractor_is_one_line_from_the_cli(tmp_path):
     assert len(result.output.strip().splitlines()) == 1
 
 
-# sha256 of RunConfig.to_data() of each shipped run and of its lightened version: a model folder trained
+# sha256 of RunDefinition.to_data() of each shipped run and of its lightened version: a model folder trained
 # from a definition that did not change is kept, not retrained.  Computed by main's code before issue 23
 # (commit 6cc428d); changed once since, by issue 24 (the per-segment settings that choose the inputs,
 # weights and shrinkage, the LSTM's inputs_from and delay_seconds, ensemble left to the family when not
@@ -267,11 +268,11 @@ def test_the_shipped_runs_keep_the_digests_they_had_before_pydantic():
     ("max_positive_weight = 0.5", "model.max_positive_weight: expected at least 1, got 0.5"),
     ('projection_dtype = "float16"', 'model.projection_dtype: expected one of "float32", "bfloat16", got \'float16\''),
 ])
-def test_model_ranges_are_checked_by_load_run(tmp_path, setting, message):
+def test_model_ranges_are_checked_when_a_run_is_read(tmp_path, setting, message):
     path = tmp_path / "run1.toml"
     path.write_text(f'subtask = "fear"\nrun = 1\ndescription = "d"\nfeatures = ["audio-stats"]\n[model]\n{setting}\n')
     with pytest.raises(DataError) as error:
-        load_run(path)
+        RunDefinition.load(path)
     assert str(error.value) == f"{path}: {message}"
 
 
@@ -295,7 +296,7 @@ def test_every_model_setting_round_trips(tmp_path):
     path = tmp_path / "every.toml"
     path.write_text('subtask = "valence_arousal"\nrun = 2\ndescription = "every setting"\nfeatures = ["audio-stats"]\n'
                     "external_data = true\nseed = 3\nseeds = 2\nfolds = 3\n[model]\n" + table)
-    configs = [load_run(path)] + [load_run(p) for p in sorted((REPO / "runs").glob("*/*.toml"))]
+    configs = [RunDefinition.load(path)] + [RunDefinition.load(p) for p in sorted((REPO / "runs").glob("*/*.toml"))]
     assert all(getattr(configs[0].model, f.name) != getattr(defaults, f.name) for f in fields(ModelSettings))
     for config in configs:
         folder = tmp_path / config.name
@@ -303,7 +304,7 @@ def test_every_model_setting_round_trips(tmp_path):
         write_manifest(folder, state="complete", definition=config.to_data())   # as train stores it
         again = stored_run(folder)
         assert replace(again, path=None) == replace(config, path=None)
-        assert run_from_data(path, json.loads(json.dumps(config.to_data()))).to_data() == config.to_data()
+        assert RunDefinition.from_data(path, json.loads(json.dumps(config.to_data()))).to_data() == config.to_data()
 
 
 @pytest.mark.parametrize("seed, seeds, message", [
@@ -311,14 +312,14 @@ def test_every_model_setting_round_trips(tmp_path):
     (2**32, 1, "seed: expected 0 to 4294967295, got 4294967296"),
     (2**32 - 2, 3, "seed: expected 0 to 4294967293 (with seeds = 3, the last seed is below 2**32), got 4294967294"),
 ])
-def test_seed_out_of_range_is_refused_by_load_run(tmp_path, seed, seeds, message):
+def test_seed_out_of_range_is_refused_when_a_run_is_read(tmp_path, seed, seeds, message):
     path = tmp_path / "run1.toml"
     path.write_text(RIDGE_RUN.format(seed=seed).replace("folds = 2", f"folds = 2\nseeds = {seeds}"))
     with pytest.raises(DataError) as error:
-        load_run(path)
+        RunDefinition.load(path)
     assert str(error.value) == f"{path}: {message}"
     path.write_text(RIDGE_RUN.format(seed=2**32 - seeds).replace("folds = 2", f"folds = 2\nseeds = {seeds}"))
-    assert load_run(path).seed == 2**32 - seeds
+    assert RunDefinition.load(path).seed == 2**32 - seeds
 
 
 def test_features_named_twice_are_refused(tmp_path):
@@ -326,7 +327,7 @@ def test_features_named_twice_are_refused(tmp_path):
     path.write_text(RIDGE_RUN.format(seed=0).replace('["visual-stats", "audio-stats"]',
                                                      '["visual-stats", "audio-stats", "visual-stats"]'))
     with pytest.raises(DataError) as error:
-        load_run(path)
+        RunDefinition.load(path)
     assert str(error.value) == f"{path}: features: 'visual-stats' named twice; expected each feature set once"
 
 
@@ -334,13 +335,13 @@ def test_run_definitions(tmp_path):
     from pathlib import Path
 
     for path in sorted(Path(__file__).parents[1].glob("runs/*/*.toml")):
-        config = load_run(path)
+        config = RunDefinition.load(path)
         assert config.subtask == path.parent.name
         assert path.name == f"run{config.run}.toml"
     good = tmp_path / "r.toml"
     good.write_text('subtask = "fear"\nrun = 2\ndescription = "d"\nfeatures = ["audio-stats"]\n'
                     '[model]\nlstm_units = 64\nlearning_rate = 0.01\n')
-    config = load_run(good)
+    config = RunDefinition.load(good)
     assert (config.run, config.model.lstm_units, config.model.learning_rate, config.folds) == (2, 64, 0.01, 5)
     for text, message in [
         ('subtask = "fear"\nrun = 2\ndescription = "d"\nfeatures = ["a"]\ncolour = 1\n', "unknown key 'colour'"),
@@ -355,4 +356,4 @@ def test_run_definitions(tmp_path):
     ]:
         good.write_text(text)
         with pytest.raises(DataError, match=message):
-            load_run(good)
+            RunDefinition.load(good)

@@ -16,11 +16,11 @@ from mediaeval.errors import DataError
 from mediaeval.families.segment import fit_segment_model
 from mediaeval.film_data import FilmData
 from mediaeval.post_processing import choose_shrinkage
-from mediaeval.runs import load_run
+from mediaeval.run_files import RunFile
+from mediaeval.runs import RunDefinition
 from mediaeval.segment_choices import film_weights
 from mediaeval.segment_inputs import InputSpec, delay_steps, delayed, spec_inputs
 from mediaeval.segment_models import SegmentSettings
-from mediaeval.submission import read_run
 from mediaeval.task import VALENCE_AROUSAL
 from mediaeval.training import train_run
 from mediaeval.windows import STEP_SECONDS, segments_to_n_steps, step_count
@@ -191,7 +191,7 @@ def _train(tmp_path, data, features, subtask, run, extra=""):
     path = runs / subtask / f"run{run}.toml"
     path.write_text(RUN.format(subtask=subtask, run=run, extra=extra))
     out = tmp_path / f"model-{data.name}-{subtask}"
-    return train_run(load_run(path), Dataset.discover(data), features, out, "T", progress=False)
+    return train_run(RunDefinition.load(path), Dataset.discover(data), features, out, "T", progress=False)
 
 
 def test_no_choice_sees_the_labels_of_the_film_it_is_scored_on(clean, tmp_path):
@@ -199,8 +199,9 @@ def test_no_choice_sees_the_labels_of_the_film_it_is_scored_on(clean, tmp_path):
     labels leaves its own out-of-fold predictions byte-identical, and changes other folds' films."""
     _write_set(tmp_path / "poisoned", tmp_path / "src", poison_va=True)
     trained = _train(tmp_path, clean / "data", clean / "features", "valence_arousal", 1)
-    before = read_run(trained.run_file).films
-    after = read_run(_train(tmp_path, tmp_path / "poisoned", clean / "features", "valence_arousal", 1).run_file).films
+    before = RunFile.read(trained.run_file).films
+    poisoned = _train(tmp_path, tmp_path / "poisoned", clean / "features", "valence_arousal", 1)
+    after = RunFile.read(poisoned.run_file).films
     assert np.array_equal(before["Film_0"], after["Film_0"])
     assert any(not np.array_equal(before[f], after[f]) for f in before if f != "Film_0")
     # what the final model chose is on the leaderboard, in words, output by output
@@ -223,11 +224,11 @@ def test_fear_from_valence_arousal_is_nested(clean, tmp_path):
     _write_set(tmp_path / "poisoned", tmp_path / "src", poison_va=True)
     extra = "from_valence_arousal = 1"
     clean_run = _train(tmp_path, clean / "data", clean / "features", "fear", 4, extra)
-    before = read_run(clean_run.run_file).films
-    after = read_run(_train(tmp_path, tmp_path / "poisoned", clean / "features", "fear", 4, extra).run_file).films
+    before = RunFile.read(clean_run.run_file).films
+    after = RunFile.read(_train(tmp_path, tmp_path / "poisoned", clean / "features", "fear", 4, extra).run_file).films
     assert np.array_equal(before["Film_0"], after["Film_0"])
     assert any(not np.array_equal(before[f], after[f]) for f in before if f != "Film_0")
-    stored = load_run(clean_run.model_dir / "run.toml")           # the recipe itself, not the run number
+    stored = RunDefinition.load(clean_run.model_dir / "run.toml")           # the recipe itself, not the run number
     assert stored.model.from_valence_arousal.delays == (0.0, 4.0)
     chosen = json.loads((clean_run.model_dir / "final" / "seed0" / "settings.json").read_text())["chosen"]
     assert len(chosen["from_valence_arousal"]["targets"]) == 2

@@ -11,7 +11,8 @@ from pydantic import Field
 
 from mediaeval.families.segment import FAMILIES, SegmentFamily, fit_segment_model
 from mediaeval.film_data import FilmData
-from mediaeval.segment_models import SegmentModel, SegmentSettings, segment_inputs
+from mediaeval.segment_inputs import segment_inputs
+from mediaeval.segment_models import SegmentModel, SegmentSettings
 from mediaeval.task import FEAR, SUBTASKS, VALENCE_AROUSAL
 from mediaeval.validation import Int
 from mediaeval.windows import segments_to_n_steps, step_count

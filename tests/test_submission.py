@@ -9,7 +9,7 @@ import pytest
 from conftest import invoke, junk_run, write_test_runs
 from mediaeval.dataset import Dataset
 from mediaeval.errors import MediaevalError
-from mediaeval.run_files import PROBLEM_CAP, read_run
+from mediaeval.run_files import PROBLEM_CAP, RunFile
 from mediaeval.submission import package_runs, write_run
 from mediaeval.task import SUBTASKS, VALENCE_AROUSAL, fear_rows
 
@@ -18,7 +18,7 @@ def test_write_then_read_round_trip(tmp_path):
     predictions = {"B": np.array([[0.1, -0.2], [0.3, 0.4]]), "A": np.array([[1.0, -1.0]])}
     path = write_run(tmp_path / "me17ei_T_valence_arousal_run1.txt", predictions, VALENCE_AROUSAL)
     assert path.read_text() == "A\n1.000000 -1.000000\nB\n0.100000 -0.200000\n0.300000 0.400000\n"
-    run = read_run(path)
+    run = RunFile.read(path)
     assert list(run.films) == ["A", "B"] and run.film_lines == {"A": 1, "B": 3}
     assert np.array_equal(run.films["B"], predictions["B"])
 

@@ -10,9 +10,9 @@ from conftest import TRAINING_RUN, assert_runs_close, copy_model, invoke, write_
 from mediaeval.dataset import Dataset
 from mediaeval.errors import DataError
 from mediaeval.model_folder import stored_run
-from mediaeval.runs import load_run
+from mediaeval.runs import RunDefinition
 from mediaeval.scoring import score_run
-from mediaeval.submission import validate_run
+from mediaeval.run_files import validate_run
 
 @pytest.fixture(scope="module")
 def trained(tiny_dataset, features, tmp_path_factory):
@@ -166,14 +166,13 @@ def test_the_model_folder_keeps_the_run_file_as_written(trained):
 @pytest.mark.slow
 def test_a_run_built_in_code_trains_and_its_folder_holds_its_definition(tiny_dataset, features, tmp_path):
     from mediaeval.model import ModelSettings
-    from mediaeval.runs import RunConfig, load_run
     from mediaeval.training import train_run
 
-    config = RunConfig("valence_arousal", 3, "built in code", ["visual-stats", "audio-stats"], seed=1, folds=2,
-                       model=ModelSettings(lstm_units=8, epochs=2, chunk_steps=16, batch_films=2))
+    config = RunDefinition("valence_arousal", 3, "built in code", ["visual-stats", "audio-stats"], seed=1, folds=2,
+                           model=ModelSettings(lstm_units=8, epochs=2, chunk_steps=16, batch_films=2))
     result = train_run(config, Dataset.discover(tiny_dataset), features, tmp_path / "va", "T", progress=False)
     assert not result.skipped and result.config.to_data() == config.to_data()
-    assert load_run(tmp_path / "va" / "run.toml").to_data() == config.to_data()
+    assert RunDefinition.load(tmp_path / "va" / "run.toml").to_data() == config.to_data()
 
 
 @pytest.mark.slow
@@ -230,5 +229,5 @@ def test_train_refuses_a_fused_run_before_anything_starts(tiny_dataset, features
                              f"out-of-fold run files of the trained runs 1, 2 with mediaeval fuse, or let mediaeval "
                              f"pipeline train them and fuse them\n")
     with pytest.raises(DataError, match=r"has no model to train; fuse .* with mediaeval fuse"):
-        train_run(load_run(config), Dataset.discover(tiny_dataset), features, tmp_path / "m", "T")
+        train_run(RunDefinition.load(config), Dataset.discover(tiny_dataset), features, tmp_path / "m", "T")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run3.toml"]

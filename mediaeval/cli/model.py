@@ -42,11 +42,11 @@ def train(run_config, dataset_root, features_dir, model_dir, team, overwrite, jo
     film's file (the film replaced since: extract or import them again).
     """
     from ..lockbox import Lockbox
-    from ..runs import load_run
+    from ..runs import RunDefinition
     from ..scoring import format_scores
     from ..training import refuse_fused, train_run
 
-    config = load_run(run_config)
+    config = RunDefinition.load(run_config)
     refuse_fused(config)
     dataset = load_dataset(dataset_root)
     lockbox = None if lockbox_file is None else Lockbox.load(lockbox_file).check(dataset)
@@ -84,7 +84,7 @@ def predict(model_dir, dataset_root, features_dir, out, film_names, force):
     made from another version of a film's file, an OUT that the output guard refuses (see
     --force; never a file under the dataset root or a model folder's own file).
     """
-    from ..training import predict_run
+    from ..prediction import predict_run
 
     dataset = load_dataset(dataset_root)
     films = dataset.select(film_names)

@@ -34,8 +34,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError, MediaevalError, warn
+from ..outputs import sha256_of
 from ..windows import STEP_SECONDS, step_count, step_starts
-from .store import FilmFeatures, feature_path, file_fingerprint, file_sha256, load_features, same_file, save_features
+from .store import FilmFeatures, feature_path, file_fingerprint, load_features, same_file, save_features
 
 IMPORTED_VERSION = "1"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -383,7 +384,7 @@ def import_features(src, dataset, features_dir, name: str, films=None, overwrite
     columns, first = None, None
     for film in progress_bar(chosen, desc=f"import {name}", unit="film", disable=not progress):
         source = sources[film.name]
-        digest = file_sha256(source)
+        digest = sha256_of(source)
         out = feature_path(features_dir, [name], film.name)
         video_file = file_fingerprint(film.video) if film.video is not None else None
         if not overwrite and is_imported(out, name, digest, video_file):

@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 
 from ..outputs import Kind, OutputGuard, has_magic
-from ..outputs import sha256_of as file_sha256  # noqa: F401  (the features' name for it)
 from ..errors import DataError
 
 

