@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from conftest import REPO, invoke, write_annotations
+from conftest import REPO, invoke, write_annotations, write_weak_films
 from mediaeval import evidence
 from mediaeval.dataset import Dataset
 from mediaeval.errors import DataError
@@ -218,26 +218,6 @@ calibrate = false
 """
 
 
-def _write_weak_films(root, src, seed: int = 0, n: int = 16) -> None:
-    """``n`` annotation-only films of 40-70 segments (per-film level, random-walk curves) and their
-    1 Hz tables: a weak cue of valence and a clear one of arousal, each in slow noise (AR(1),
-    20 s), two columns of slow noise alone, every column with a per-film scale and offset."""
-    from scipy.signal import lfilter
-
-    rng = np.random.default_rng(seed)
-    src.mkdir(parents=True, exist_ok=True)
-    for i in range(n):
-        k = 40 + 2 * i
-        seconds = 5 * (k - 1) + 10
-        curve = np.clip(rng.normal(0, 0.05, 2) + np.cumsum(rng.normal(0, 0.03, (seconds, 2)), axis=0), -0.9, 0.9)
-        write_annotations(root, f"Film_{i:02d}",
-                          valence_arousal=np.array([curve[5 * j: 5 * j + 10].mean(axis=0) for j in range(k)]))
-        slow = lfilter([np.sqrt(1 - 0.95 ** 2)], [1, -0.95], rng.normal(0, 1, (seconds, 4)), axis=0)
-        z = (curve - curve.mean(axis=0)) / (curve.std(axis=0) + 1e-9)
-        table = np.c_[0.15 * z[:, :1] + slow[:, :1], z[:, 1:] + slow[:, 1:2], slow[:, 2:]]
-        table = table * rng.lognormal(0, 0.3, 4) + rng.normal(0, 1, 4)
-        rows = ["time,v,a,n1,n2"] + [f"{t + 0.5}," + ",".join(f"{x:.5f}" for x in row) for t, row in enumerate(table)]
-        (src / f"Film_{i:02d}.csv").write_text("\n".join(rows) + "\n")
 
 
 @pytest.fixture(scope="module")
@@ -245,7 +225,7 @@ def noise_pair(tmp_path_factory):
     """Two model folders of one recipe (every choice fixed) trained with seeds 0 and 1, so on other
     folds: they differ by noise only.  Returns (dataset root, [folders])."""
     base = tmp_path_factory.mktemp("noise")
-    _write_weak_films(base / "data", base / "src")
+    write_weak_films(base / "data", base / "src")
     result = invoke("import-features", base / "src", "--dataset", base / "data", "--out", base / "features",
                     "--name", "mine")
     assert result.exit_code == 0, result.output
