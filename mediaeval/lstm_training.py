@@ -17,7 +17,7 @@ from .errors import DataError
 from .film_data import FilmData
 from .model import ModelSettings, Trainer, build_model, positive_weight, set_seed
 from .post_processing import PostProcessing
-from .segment_inputs import delay_steps, delayed, standardise_within_film
+from .segment_inputs import clip_inputs, delay_steps, delayed, standardise_within_film
 from .task import Subtask
 from .windows import steps_to_n_segments
 
@@ -57,7 +57,11 @@ class Normaliser:
         return cls(stacked.mean(axis=0), np.where(std > 1e-8, std, 1.0), per_film, own.standardise, delay)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return ((self._own(x) - self.mean) / self.std).astype(np.float32)
+        """The network's inputs, clipped as the per-segment families' are
+        (:func:`~mediaeval.segment_inputs.clip_inputs`): a column that barely varies over the
+        training films (a film-mean column of ``"both"`` over a few films, say) must not turn a
+        held-out film's ordinary value into thousands of standard deviations."""
+        return clip_inputs((self._own(x) - self.mean) / self.std).astype(np.float32)
 
     def save(self, path) -> None:
         np.savez(path, mean=self.mean, std=self.std, per_film=np.array(self.per_film),

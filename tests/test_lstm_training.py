@@ -117,3 +117,15 @@ def test_post_processing_is_chosen_on_held_out_films_and_undoes_a_linear_distort
     assert choose_post_processing(films, steps, VALENCE_AROUSAL, ModelSettings(smoothing=(0.0,), calibrate=False),
                                   level) == choose_post_processing(films, steps, VALENCE_AROUSAL,
                                                                    ModelSettings(smoothing=(0.0,), calibrate=False))
+
+
+def test_the_lstm_inputs_are_clipped_as_the_per_segment_inputs_are():
+    """A film-mean column of "both" barely varies over a few training films: a held-out film's
+    ordinary value would be thousands of standard deviations away; clipped to +-10 instead."""
+    rng = np.random.default_rng(0)
+    films = [FilmData(f"F{i}", np.c_[rng.normal(0, 1, 40), np.full(40, 5.0 + 1e-4 * i)].astype(np.float32), 4,
+                      np.zeros((4, 2))) for i in range(6)]
+    normaliser = Normaliser.fit(films, standardise="both")
+    inputs = normaliser(np.c_[rng.normal(0, 1, 40), np.full(40, 7.0)].astype(np.float32))
+    assert inputs.shape == (40, 4)
+    assert np.abs(inputs).max() == 10.0 and (inputs[:, 3] == 10.0).all()
