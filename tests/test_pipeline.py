@@ -109,7 +109,8 @@ def test_pipeline_light_trains_the_shipped_fear_run_on_the_organisers_features(t
             "--out", str(tmp_path / "submission"), "--light"]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert "features organisers" in result.output and "(light settings: alphas = [100.0], choose = ['standardise'])" in result.output
+    assert "features organisers" in result.output
+    assert "(light settings: alphas = [100.0], choose = ['standardise'])" in result.output
     assert sorted(p.name for p in (tmp_path / "features").iterdir()) == ["organisers"]
     run = tmp_path / "submission" / "me17ei_T_fear_run3.txt"
     assert validate_run(run, Dataset.discover(tiny_dataset)) == []
