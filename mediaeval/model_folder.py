@@ -319,8 +319,6 @@ def model_lock(model_dir, shared: bool = False):
 def chosen_text(model_dir: Path, config) -> str | None:
     """What the final model (of the run's first seed) chose, from its ``settings.json``
     (:func:`mediaeval.segment_choices.choices_text`); None where it records no choice or cannot be read."""
-    import json
-
     from .segment_choices import choices_text
 
     try:
