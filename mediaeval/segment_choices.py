@@ -2,7 +2,7 @@
 after another (coordinate-wise, not a full grid, so that a run stays fast).
 
 Starting from the run's fixed settings (``per_film_standardise``, no delay, ``spread``, ``context``
-segments each side, ``film_weighted``, the first hyper-parameter candidate), each step tries every value
+segments each side, ``film_weighting``, the first hyper-parameter candidate), each step tries every value
 of one setting with the others as chosen so far and keeps the one whose inner out-of-fold
 predictions have the best figure by the run's criterion (:meth:`mediaeval.task.Subtask.column_figure`;
 the first in the grid's order on a tie):
@@ -12,10 +12,16 @@ the first in the grid's order on a tie):
 3. ``delay``: the features delayed by each of ``delays`` seconds;
 4. ``spread``: the standard deviation of each segment's steps beside their mean, or not;
 5. ``context``: the segments before (``context_past``), then after (``context_future``);
-6. ``weights``: every segment weighing the same, or every film (each segment of a film of K
-   segments weighs 1/K, scaled so that the weights average 1, as the official mean over films
-   counts it);
+6. ``weights``: how far the fit weighs every film the same rather than every segment
+   (``film_weightings``: 0 every segment the same, 1 every segment of a film of K segments
+   1/K, as the official mean over films counts it, 0.5 halfway; :func:`segment_weights`);
 7. the hyper-parameters again, for the inputs chosen.
+
+Whatever the weighting, a regression's level is the films': its predictions are shifted so that
+the training films' mean residual, every film counting once, is 0 (:class:`LevelShifted`).  The
+official MSE is a mean over films, and the constant that minimises it is the mean of the films'
+mean labels, not of all their segments'; the slopes, on the other hand, are estimated best with
+every segment counting (a long film holds more evidence of how a cue moves with the label).
 
 A step whose choice is not in the run's ``choose`` list keeps the fixed value.  Smoothing and
 the shrinkage of the predictions towards the training mean follow on the winner's inner
@@ -46,12 +52,36 @@ def film_weights(lengths: list[int]) -> np.ndarray:
     return weights * (len(weights) / weights.sum()) if len(weights) else weights
 
 
+def segment_weights(lengths: list[int], share: float) -> np.ndarray | None:
+    """Per segment of films of ``lengths`` segments: ``(1 - share)`` + ``share`` times the
+    :func:`film_weights` (0: every segment the same, None; 1: every film the same).
+
+    >>> segment_weights([1, 3], 0.5).round(4).tolist()
+    [1.5, 0.8333, 0.8333, 0.8333]
+    """
+    return None if share == 0 else (1.0 - share) + share * film_weights(lengths)
+
+
+class LevelShifted:
+    """A fitted regression whose predictions are shifted by ``shift`` (its level made the
+    films', :func:`fit_estimator`)."""
+
+    def __init__(self, estimator, shift: float):
+        self.estimator, self.shift = estimator, float(shift)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.estimator.predict(x) + self.shift
+
+
 def fit_estimator(family, settings, params: dict, classify: bool, seed: int, x: np.ndarray, y: np.ndarray,
-                  weights: np.ndarray | None = None):
+                  lengths: list[int] | None = None, weighting: float = 0.0):
     """The family's estimator, after standardisation by the training films and
-    :func:`~mediaeval.segment_inputs.clip_inputs`, fitted on (x, y), each segment weighing
-    ``weights`` (None: the same); for fear without both classes in y, the prior (the share of
-    fear segments) as every confidence, since no classifier can be fitted."""
+    :func:`~mediaeval.segment_inputs.clip_inputs`, fitted on (x, y), the rows of films of
+    ``lengths`` segments (None: one film) each weighing as :func:`segment_weights` says for
+    ``weighting``; a regression's predictions then shifted so that its training films' mean
+    residual, every film counting once, is 0 (:class:`LevelShifted`).  For fear without both
+    classes in y, the prior (the share of fear segments) as every confidence, since no
+    classifier can be fitted."""
     if classify and len(np.unique(y)) < 2:
         from sklearn.dummy import DummyClassifier
 
@@ -59,11 +89,16 @@ def fit_estimator(family, settings, params: dict, classify: bool, seed: int, x: 
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
+    lengths = [len(x)] if lengths is None else lengths
     estimator = family.estimator(settings, params, classify, seed)
     pipeline = make_pipeline(StandardScaler(), FunctionTransformer(clip_inputs), estimator)
-    extra = ({} if weights is None or not takes_weights(estimator)
-             else {f"{pipeline.steps[-1][0]}__sample_weight": weights})
-    return pipeline.fit(x, y, **extra)
+    weights = segment_weights(lengths, weighting) if takes_weights(estimator) else None
+    extra = {} if weights is None else {f"{pipeline.steps[-1][0]}__sample_weight": weights}
+    pipeline.fit(x, y, **extra)
+    if classify:
+        return pipeline
+    residual = np.asarray(y, np.float64) - pipeline.predict(x)
+    return LevelShifted(pipeline, float(film_weights(lengths) @ residual / len(residual)))
 
 
 def takes_weights(estimator) -> bool:
@@ -90,7 +125,7 @@ class Candidate:
     """One setting of everything a step may change: the inputs, the weights, the hyper-parameters."""
 
     spec: InputSpec
-    weighted: bool
+    weighting: float       # segment_weights' share
     params: tuple          # the hyper-parameters as sorted (name, value) pairs (hashable)
 
     @property
@@ -133,19 +168,18 @@ class InnerCV:
     def fit(self, candidate: Candidate, names: list[str], truth: dict):
         """The estimator of ``candidate`` fitted on the films ``names``."""
         inputs = self.inputs(candidate.spec)
-        weights = film_weights([len(truth[n]) for n in names]) if candidate.weighted else None
         return fit_estimator(self.family, self.settings, candidate.hyper, self.classify, self.seed,
                              np.concatenate([inputs[n] for n in names]), np.concatenate([truth[n] for n in names]),
-                             weights)
+                             [len(truth[n]) for n in names], candidate.weighting)
 
     def predictions(self, candidate: Candidate, truth: dict) -> dict:
         """Inner out-of-fold raw predictions of every training film of ``truth`` (a ridge
         regression's by :class:`RidgeFolds`, the same ridge in closed form, for every alpha at
         the cost of one)."""
         if self.family.type == "ridge" and not self.classify and set(candidate.hyper) == {"alpha"}:
-            key = (candidate.spec, candidate.weighted)
+            key = (candidate.spec, candidate.weighting)
             if key not in self._ridge:
-                self._ridge[key] = RidgeFolds(self.inputs(candidate.spec), truth, self.folds, candidate.weighted)
+                self._ridge[key] = RidgeFolds(self.inputs(candidate.spec), truth, self.folds, candidate.weighting)
             return self._ridge[key].predictions(truth, candidate.hyper["alpha"])
         return self.fitted_predictions(candidate, truth)
 
@@ -171,19 +205,22 @@ class InnerCV:
 class RidgeFolds:
     """Inner out-of-fold predictions of a ridge regression (scikit-learn's ``Ridge`` after its
     ``StandardScaler`` and :func:`~mediaeval.segment_inputs.clip_inputs`, as
-    :func:`fit_estimator` fits it: weighted centring, intercept unpenalised) in closed form: per
+    :func:`fit_estimator` fits it: weighted centring, intercept unpenalised, then the films'
+    level) in closed form: per
     inner fold, the eigendecomposition of the weighted Gram matrix of the training films' inputs,
     so that every alpha and every output costs a matrix product.  The same figures as fitting
     each alpha (up to float rounding), several times faster."""
 
-    def __init__(self, inputs: dict, truth: dict, folds: list[list[str]], weighted: bool):
+    def __init__(self, inputs: dict, truth: dict, folds: list[list[str]], weighting: float):
         from sklearn.preprocessing import StandardScaler
 
         self.folds = []
         for held in folds:
             names = [n for n in truth if n not in held]
             x = np.concatenate([inputs[n] for n in names])
-            w = film_weights([len(truth[n]) for n in names]) if weighted else np.ones(len(x))
+            lengths = [len(truth[n]) for n in names]
+            w = segment_weights(lengths, weighting)
+            w = np.ones(len(x)) if w is None else w
             scaler = StandardScaler().fit(x)   # its own test of a constant column (relative to the mean)
             mean, scale = scaler.mean_, scaler.scale_
             z = clip_inputs((x - mean) / scale)
@@ -191,16 +228,17 @@ class RidgeFolds:
             zw = (z - centre) * w[:, None]
             values, vectors = np.linalg.eigh(zw.T @ (z - centre))
             held_inputs = {n: clip_inputs((inputs[n] - mean) / scale) - centre for n in held}
-            self.folds.append((names, w, zw, values, vectors, held_inputs))
+            self.folds.append((names, w, z - centre, zw, values, vectors, held_inputs, film_weights(lengths)))
 
     def predictions(self, truth: dict, alpha: float) -> dict:
         """``{film: raw predictions}`` of every training film by the ridge of strength ``alpha``
         fitted without its inner fold."""
         oof = {}
-        for names, w, zw, values, vectors, held_inputs in self.folds:
+        for names, w, centred, zw, values, vectors, held_inputs, films in self.folds:
             y = np.concatenate([truth[n] for n in names])
             level = w @ y / w.sum()
             coefficients = vectors @ ((vectors.T @ (zw.T @ (y - level))) / (np.maximum(values, 0.0) + alpha))
+            level += films @ (y - level - centred @ coefficients) / len(y)   # the films' level
             oof.update({n: z @ coefficients + level for n, z in held_inputs.items()})
         return oof
 
@@ -214,7 +252,7 @@ def start(settings, family) -> Candidate:
     """The run's fixed settings: where the steps start, and what a step not chosen keeps."""
     spec = InputSpec("film" if settings.per_film_standardise else "global", 0.0, settings.context, settings.context,
                      settings.spread)
-    return Candidate(spec, bool(settings.film_weighted), tuple(sorted(family.candidates(settings)[0].items())))
+    return Candidate(spec, float(settings.film_weighting), tuple(sorted(family.candidates(settings)[0].items())))
 
 
 def steps(settings, family) -> list[tuple[str, list]]:
@@ -232,7 +270,7 @@ def steps(settings, family) -> list[tuple[str, list]]:
         out += [("context_past", list(settings.context_past)), ("context_future", list(settings.context_future))]
     first = family.candidates(settings)[0]
     if "weights" in chosen and takes_weights(family.estimator(settings, first, False, 0)):
-        out.append(("weights", [False, True]))
+        out.append(("weights", [float(w) for w in settings.film_weightings]))
     return out + [regularisation] if len(out) > 1 else out
 
 
@@ -241,13 +279,13 @@ _SET = {"standardise": lambda c, v: dataclasses.replace(c, spec=dataclasses.repl
         "context_past": lambda c, v: dataclasses.replace(c, spec=dataclasses.replace(c.spec, past=v)),
         "context_future": lambda c, v: dataclasses.replace(c, spec=dataclasses.replace(c.spec, future=v)),
         "spread": lambda c, v: dataclasses.replace(c, spec=dataclasses.replace(c.spec, spread=v)),
-        "weights": lambda c, v: dataclasses.replace(c, weighted=v),
+        "weights": lambda c, v: dataclasses.replace(c, weighting=v),
         "regularisation": lambda c, v: dataclasses.replace(c, params=v)}
 
 
 _VALUE = {"standardise": lambda c: c.spec.standardise, "delay": lambda c: c.spec.delay_seconds,
           "context_past": lambda c: c.spec.past, "context_future": lambda c: c.spec.future,
-          "spread": lambda c: c.spec.spread, "weights": lambda c: c.weighted, "regularisation": lambda c: c.params}
+          "spread": lambda c: c.spec.spread, "weights": lambda c: c.weighting, "regularisation": lambda c: c.params}
 
 
 def choose(cv: InnerCV, output: int, truth: dict, task, criterion, settings, family) -> Chosen:
@@ -302,9 +340,9 @@ def gain(truth: dict, challenger: dict, incumbent: dict, task, criterion) -> flo
 def refit(cv_family, settings, candidate: Candidate, classify: bool, seed: int, inputs: dict, truth: dict):
     """``candidate``'s estimator fitted on every film of ``truth`` (``inputs``: film -> its inputs)."""
     names = list(truth)
-    weights = film_weights([len(truth[n]) for n in names]) if candidate.weighted else None
     return fit_estimator(cv_family, settings, candidate.hyper, classify, seed,
-                         np.concatenate([inputs[n] for n in names]), np.concatenate([truth[n] for n in names]), weights)
+                         np.concatenate([inputs[n] for n in names]), np.concatenate([truth[n] for n in names]),
+                         [len(truth[n]) for n in names], candidate.weighting)
 
 
 def choices_text(chosen: dict, outputs) -> str:
@@ -313,9 +351,9 @@ def choices_text(chosen: dict, outputs) -> str:
     hyper-parameters, smoothing and shrinkage.
 
     >>> choices_text({"targets": [{"standardise": "global", "delay_seconds": 4.0, "context_past": 3,
-    ...   "context_future": 1, "film_weighted": True, "params": {"alpha": 1000.0}, "smoothing_segments": 2.0,
+    ...   "context_future": 1, "film_weighting": 1.0, "params": {"alpha": 1000.0}, "smoothing_segments": 2.0,
     ...   "shrink": 0.6}]}, ["valence"])  # doctest: +NORMALIZE_WHITESPACE
-    'valence: global standardisation, delay 4 s, context 3 before 1 after, films weighted, alpha 1000,
+    'valence: global standardisation, delay 4 s, context 3 before 1 after, film weighting 1, alpha 1000,
      smoothing 2, shrink 0.60'
     """
     parts = []
@@ -329,7 +367,9 @@ def choices_text(chosen: dict, outputs) -> str:
             bits.append("means only")
         if "context_past" in t:
             bits.append(f"context {t['context_past']} before {t['context_future']} after")
-        if t.get("film_weighted"):
+        if "film_weighting" in t:
+            bits.append(f"film weighting {t['film_weighting']:g}")
+        elif t.get("film_weighted"):   # a model of before the weighting was a share
             bits.append("films weighted")
         bits += [f"{k} {v:g}" if isinstance(v, (int, float)) else f"{k} {v}" for k, v in t.get("params", {}).items()]
         if "smoothing_segments" in t:

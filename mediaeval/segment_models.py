@@ -68,7 +68,7 @@ class SegmentSettings:
 
     ``choose`` lists what the inner cross-validation chooses (:mod:`mediaeval.segment_choices`),
     each among its grid; a choice not listed keeps its fixed value (``per_film_standardise``, no
-    delay, ``spread``, ``context`` each side, ``film_weighted``; calibration: the least-squares line of
+    delay, ``spread``, ``context`` each side, ``film_weighting``; calibration: the least-squares line of
     before instead of the shrinkage).  ``choose = []`` is the recipe of before the choices."""
 
     __pydantic_config__ = ConfigDict(extra="forbid")
@@ -92,7 +92,10 @@ class SegmentSettings:
     context_past: Counts = (0, 1, 2, 3, 4)                         # segments before, to choose from
     context_future: Counts = (0, 1, 2)                             # segments after
     spread: Bool = True                 # the std of each segment's steps beside their mean (when not chosen)
-    film_weighted: Bool = False         # every film weighs the same (when "weights" is not chosen)
+    # how far the fit weighs every film the same rather than every segment (0: every segment, 1: every
+    # film, each segment 1/K; the level is the films' whatever the weighting): fixed, and chosen from
+    film_weighting: Annotated[Float, Field(ge=0, le=1)] = 0.5
+    film_weightings: Annotated[tuple[Annotated[Float, Field(ge=0, le=1)], ...], Field(min_length=1)] = (0.0, 0.5, 1.0)
     shrink: Shrinks = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
     # a step leaves its starting value only for one better by this many standard errors of the paired
     # per-film differences of the inner figure (0: the best, however slightly)
@@ -170,13 +173,15 @@ class FittedOutput:
     estimator: object = None
     inner_score: float = float("nan")
     spec: InputSpec = field(default_factory=InputSpec)
-    weighted: bool = False
+    weighting: float = 0.0          # segment_weights' share
     path: list = field(default_factory=list)
 
     def __setstate__(self, state: dict) -> None:
         """A pickle of before the choices has no spec: its inputs were the run's fixed ones
-        (:meth:`SegmentModel.__setstate__` puts them)."""
-        self.__dict__.update({"spec": None, "weighted": False, "path": [], **state})
+        (:meth:`SegmentModel.__setstate__` puts them); one of before the weighting was a share
+        says ``weighted`` (every film, or every segment)."""
+        weighted = state.pop("weighted", False)
+        self.__dict__.update({"spec": None, "weighting": 1.0 if weighted else 0.0, "path": [], **state})
 
 
 @dataclass
@@ -228,16 +233,16 @@ class SegmentModel:
         outputs = []
         for j, o in enumerate(self.outputs):
             inputs = {f.name: spec_inputs(f.x, f.n_segments, o.spec) for f in films}
-            candidate = Candidate(o.spec, o.weighted, tuple(sorted(o.params.items())))
+            candidate = Candidate(o.spec, o.weighting, tuple(sorted(o.params.items())))
             estimator = refit(_family(self.settings), self.settings, candidate, self.task.binary, seed, inputs,
                               {n: y[:, j] for n, y in labels.items()})
-            outputs.append(FittedOutput(o.params, estimator, o.inner_score, o.spec, o.weighted, o.path))
+            outputs.append(FittedOutput(o.params, estimator, o.inner_score, o.spec, o.weighting, o.path))
         return SegmentModel(self.task, self.settings, outputs, self.post)
 
     def choices(self) -> dict:
         """What was chosen by the inner cross-validation (for settings.json and the README)."""
         post, shrinks = self.post, "shrink" in getattr(self.settings, "choose", ())
-        out = {"targets": [{"params": o.params, **(o.spec.as_dict() if o.spec else {}), "film_weighted": o.weighted,
+        out = {"targets": [{"params": o.params, **(o.spec.as_dict() if o.spec else {}), "film_weighting": o.weighting,
                             "smoothing_segments": post.sigma[j], "scale": post.scale[j], "offset": post.offset[j],
                             **({"shrink": post.scale[j]} if shrinks and self.settings.calibrate
                                and not self.task.binary else {}),
@@ -264,7 +269,7 @@ class SegmentModel:
             if getattr(o, "spec", None) is None:
                 o.spec = InputSpec("film" if self.settings.per_film_standardise else "global", 0.0,
                                    self.settings.context, self.settings.context)
-                o.weighted, o.path = False, []
+                o.weighting, o.path = 0.0, []
 
     def save(self, path) -> None:
         """A pickle of the fitted model, written atomically (the model folder is the tool's own)."""
@@ -339,7 +344,7 @@ def fit_segment_model(family, films, task: Subtask, settings: SegmentSettings, s
 
         first = start(settings, family)
         outputs = [FittedOutput(first.hyper, cv.fit(first, names, {n: labels[n][:, j] for n in names}),
-                                spec=first.spec, weighted=first.weighted) for j in range(task.outputs)]
+                                spec=first.spec, weighting=first.weighting) for j in range(task.outputs)]
         return SegmentModel(task, settings, outputs, PostProcessing.identity(task.outputs), va_model)
     chosen = [choose(cv, j, {n: labels[n][:, j] for n in names}, task, criterion, settings, family)
               for j in range(task.outputs)]
@@ -352,7 +357,7 @@ def fit_segment_model(family, films, task: Subtask, settings: SegmentSettings, s
     for j, c in enumerate(chosen):
         y = {n: labels[n][:, j] for n in names}
         estimator = cv.fit(c.candidate, names, y)
-        outputs.append(FittedOutput(c.candidate.hyper, estimator, c.score, c.candidate.spec, c.candidate.weighted,
+        outputs.append(FittedOutput(c.candidate.hyper, estimator, c.score, c.candidate.spec, c.candidate.weighting,
                                     c.path))
         if not task.binary and settings.calibrate:   # fitted on more films than the inner models: capped
             inputs = cv.inputs(c.candidate.spec)

@@ -215,6 +215,7 @@ context = 1
 alphas = [100.0]
 smoothing = [2.0]
 calibrate = false
+choose = []
 """
 
 

@@ -18,7 +18,7 @@ from mediaeval.film_data import FilmData
 from mediaeval.post_processing import choose_shrinkage
 from mediaeval.run_files import RunFile
 from mediaeval.runs import RunDefinition
-from mediaeval.segment_choices import film_weights
+from mediaeval.segment_choices import film_weights, segment_weights
 from mediaeval.segment_inputs import InputSpec, delay_steps, delayed, spec_inputs
 from mediaeval.segment_models import SegmentSettings
 from mediaeval.task import VALENCE_AROUSAL
@@ -120,6 +120,24 @@ def test_delays_fall_on_the_steps_and_pad_the_start_with_the_first_step():
 def test_film_weights_count_every_film_as_the_official_mean_does():
     weights = film_weights([2, 6])
     assert weights.sum() == pytest.approx(8.0) and weights[:2].sum() == pytest.approx(weights[2:].sum())
+    assert segment_weights([2, 6], 0.0) is None
+    assert segment_weights([2, 6], 0.5).tolist() == pytest.approx([1.5, 1.5, 5 / 6, 5 / 6, 5 / 6, 5 / 6, 5 / 6, 5 / 6])
+
+
+@pytest.mark.parametrize("weighting", [0.0, 0.5, 1.0])
+def test_a_regression_level_is_the_mean_of_the_films_means_whatever_the_weighting(weighting):
+    """Features that say nothing: a ridge predicts a constant, and the constant that minimises the
+    official MSE (a mean over films) is the mean of the films' mean labels, 0.5 here, not the
+    mean of all their segments (0.2: the long film at 0.1 holds 9 segments of 10); exact up to
+    float rounding (1e-9)."""
+    from mediaeval.families import family
+    from mediaeval.segment_choices import fit_estimator
+
+    x = np.zeros((10, 2))
+    y = np.r_[0.9, np.full(9, 0.1)]
+    model = fit_estimator(family("ridge"), SegmentSettings(type="ridge"), {"alpha": 1.0}, False, 0, x, y,
+                          [1, 9], weighting)
+    assert model.predict(np.zeros((1, 2)))[0] == pytest.approx(0.5, abs=1e-9)
 
 
 def test_shrinkage_is_never_worse_than_the_constant_on_the_films_it_is_chosen_on():
@@ -234,8 +252,8 @@ def test_fear_from_valence_arousal_is_nested(clean, tmp_path):
     assert len(chosen["from_valence_arousal"]["targets"]) == 2
 
 
-@pytest.mark.parametrize("weighted", [False, True])
-def test_the_closed_form_ridge_predicts_as_the_fitted_one(weighted):
+@pytest.mark.parametrize("weighting", [0.0, 0.5, 1.0])
+def test_the_closed_form_ridge_predicts_as_the_fitted_one(weighting):
     """The inner cross-validation's ridge in closed form (every alpha for the cost of one) gives
     the predictions of scikit-learn's pipeline fitted for each alpha: within 1e-7 (float64
     solvers of the same normal equations, Cholesky against an eigendecomposition), a column
@@ -253,7 +271,7 @@ def test_the_closed_form_ridge_predicts_as_the_fitted_one(weighted):
     for spec in (InputSpec("film", 2.0, 1, 0), InputSpec("both", 0.0, 0, 1, spread=False),
                  InputSpec("global", 0.0, 1, 1)):
         for alpha in (0.1, 1000.0):
-            candidate = Candidate(spec, weighted, (("alpha", alpha),))
+            candidate = Candidate(spec, weighting, (("alpha", alpha),))
             fast, fitted = cv.predictions(candidate, truth), cv.fitted_predictions(candidate, truth)
             assert all(np.allclose(fast[n], fitted[n], rtol=0, atol=1e-7) for n in truth)
 
