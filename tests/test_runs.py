@@ -277,6 +277,20 @@ def test_model_ranges_are_checked_when_a_run_is_read(tmp_path, setting, message)
     assert str(error.value) == f"{path}: {message}"
 
 
+@pytest.mark.parametrize("setting, message", [
+    ("film_weighting = 1.5", "model.film_weighting: expected 0 to 1, got 1.5"),
+    ("film_weightings = [0.0, -0.5]", "model.film_weightings: expected a non-empty list, each 0 to 1, got [0.0, -0.5]"),
+    ("film_weightings = []", "model.film_weightings: expected a non-empty list, each 0 to 1, got []"),
+])
+def test_film_weighting_ranges_are_checked_when_a_run_is_read(tmp_path, setting, message):
+    path = tmp_path / "run1.toml"
+    path.write_text(f'subtask = "fear"\nrun = 1\ndescription = "d"\nfeatures = ["audio-stats"]\n[model]\n'
+                    f'type = "ridge"\n{setting}\n')
+    with pytest.raises(DataError) as error:
+        RunDefinition.load(path)
+    assert str(error.value) == f"{path}: {message}"
+
+
 def _other_value(hint, default):
     """A value of type ``hint`` other than ``default``, in range."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
