@@ -20,8 +20,11 @@ the first in the grid's order on a tie):
 Whatever the weighting, a regression's level is the films': its predictions are shifted so that
 the training films' mean residual, every film counting once, is 0 (:class:`LevelShifted`).  The
 official MSE is a mean over films, and the constant that minimises it is the mean of the films'
-mean labels, not of all their segments'; the slopes, on the other hand, are estimated best with
-every segment counting (a long film holds more evidence of how a cue moves with the label).
+mean labels, not of all their segments'.  The slopes are a trade: every segment counting uses
+all the evidence (a long film holds more of how a cue moves with the label), every film counting
+fits them as the official mean weighs the films; which is better depends on the data, hence the
+choice.  The level is that of the raw predictions: the shrinkage (:mod:`mediaeval.segment_models`)
+pulls them towards the mean of all training segments, by ``1 - shrink`` of the way.
 
 A step whose choice is not in the run's ``choose`` list keeps the fixed value.  Smoothing and
 the shrinkage of the predictions towards the training mean follow on the winner's inner
@@ -249,10 +252,13 @@ def with_extra(inputs: np.ndarray, extra: np.ndarray | None) -> np.ndarray:
 
 
 def start(settings, family) -> Candidate:
-    """The run's fixed settings: where the steps start, and what a step not chosen keeps."""
+    """The run's fixed settings: where the steps start, and what a step not chosen keeps (a
+    family whose estimator takes no sample weights: weighting 0, the one it is fitted with)."""
     spec = InputSpec("film" if settings.per_film_standardise else "global", 0.0, settings.context, settings.context,
                      settings.spread)
-    return Candidate(spec, float(settings.film_weighting), tuple(sorted(family.candidates(settings)[0].items())))
+    first = family.candidates(settings)[0]
+    weighting = float(settings.film_weighting) if takes_weights(family.estimator(settings, first, False, 0)) else 0.0
+    return Candidate(spec, weighting, tuple(sorted(first.items())))
 
 
 def steps(settings, family) -> list[tuple[str, list]]:

@@ -10,8 +10,8 @@ Everything chosen from data is chosen on the training films only, by an inner cr
 over those films (:func:`inner_folds`), for each output on its own:
 
 1. one setting after another (:mod:`mediaeval.segment_choices`): the estimator's
-   hyper-parameters, the standardisation, the delay, the context before and after, the sample
-   weights, the hyper-parameters again, each by the run's criterion on the inner out-of-fold
+   hyper-parameters, the standardisation, the delay, the context before and after, the film
+   weighting, the hyper-parameters again, each by the run's criterion on the inner out-of-fold
    predictions (:meth:`mediaeval.task.Subtask.column_figure`; by default the official mean
    per-film MSE for valence and arousal, each on its own; MAP for fear);
 2. on the winner's inner out-of-fold predictions, the post-processing
@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from .errors import DataError, MediaevalError
 from .post_processing import PostProcessing, choose_shrinkage, smooth
@@ -69,7 +69,8 @@ class SegmentSettings:
     ``choose`` lists what the inner cross-validation chooses (:mod:`mediaeval.segment_choices`),
     each among its grid; a choice not listed keeps its fixed value (``per_film_standardise``, no
     delay, ``spread``, ``context`` each side, ``film_weighting``; calibration: the least-squares line of
-    before instead of the shrinkage).  ``choose = []`` is the recipe of before the choices."""
+    before instead of the shrinkage).  ``choose = []`` with ``film_weighting = 0`` is the recipe of
+    before the choices, but for a regression's level, now the films' (:mod:`mediaeval.segment_choices`)."""
 
     __pydantic_config__ = ConfigDict(extra="forbid")
 
@@ -93,7 +94,8 @@ class SegmentSettings:
     context_future: Counts = (0, 1, 2)                             # segments after
     spread: Bool = True                 # the std of each segment's steps beside their mean (when not chosen)
     # how far the fit weighs every film the same rather than every segment (0: every segment, 1: every
-    # film, each segment 1/K; the level is the films' whatever the weighting): fixed, and chosen from
+    # film, each segment 1/K; a regression's level is the films' whatever the weighting): fixed (also
+    # for a classifier, which has no level shifted), and chosen from
     film_weighting: Annotated[Float, Field(ge=0, le=1)] = 0.5
     film_weightings: Annotated[tuple[Annotated[Float, Field(ge=0, le=1)], ...], Field(min_length=1)] = (0.0, 0.5, 1.0)
     shrink: Shrinks = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
@@ -114,6 +116,18 @@ class SegmentSettings:
     def check(self) -> list[str]:
         """What is out of range in settings built in code, as ``key: expected ...`` texts."""
         return problems(self)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _film_weighted(cls, data):
+        """A definition stored before the weighting was a share (a model folder's ``model.json``
+        or ``run.toml``) says ``film_weighted``, every film or every segment: read as
+        ``film_weighting`` 1 or 0, so that its models still load and predict."""
+        if isinstance(data, dict) and isinstance(data.get("film_weighted"), bool):
+            data = dict(data)
+            weighted = data.pop("film_weighted")
+            data.setdefault("film_weighting", 1.0 if weighted else 0.0)
+        return data
 
     @field_validator("from_valence_arousal", mode="before")
     @classmethod
@@ -225,8 +239,9 @@ class SegmentModel:
         return [(self.predict_curves(f.x, f.n_segments), self.threshold) for f in films]
 
     def refitted(self, films: list, seed: int = 0) -> SegmentModel:
-        """This model's choices (inputs, weights, hyper-parameters, post-processing) with its
-        estimators fitted again on ``films`` (a fear model's valence/arousal inputs of its own
+        """This model's choices (inputs, weighting, hyper-parameters, post-processing) with its
+        estimators fitted again on ``films`` by today's :func:`~mediaeval.segment_choices.fit_estimator`
+        (a model pickled before the films' level gets it now) (a fear model's valence/arousal inputs of its own
         training films: :func:`_valence_arousal_inputs`)."""
         films = [f for f in films if f.n_segments > 0]
         labels = {f.name: self.task.targets(np.asarray(f.labels, np.float64)) for f in films}

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from mediaeval.families.segment import FAMILIES, SegmentFamily, fit_segment_model
 from mediaeval.film_data import FilmData
-from mediaeval.segment_inputs import segment_inputs
+from mediaeval.segment_inputs import InputSpec, segment_inputs
 from mediaeval.segment_models import SegmentModel, SegmentSettings
 from mediaeval.task import FEAR, SUBTASKS, VALENCE_AROUSAL
 from mediaeval.validation import Int
@@ -210,3 +210,20 @@ def test_a_family_registered_by_its_module_is_a_run_type_checked_fitted_and_desc
     model = fit_segment_model(films[:6], VALENCE_AROUSAL, config.model, seed=1)
     assert {o.params["n_neighbors"] for o in model.outputs} <= {2, 4}
     assert model.predict_rows(films[6].x, films[6].n_segments).shape == (films[6].n_segments, 2)
+    # its estimator takes no sample weights: fitted, and recorded, with every segment alike
+    assert [o.weighting for o in model.outputs] == [0.0, 0.0]
+
+
+def test_a_model_of_before_the_weighting_was_a_share_reads_its_weights_as_a_share():
+    """A FittedOutput pickled with ``weighted`` (every film, or every segment) reads it as
+    ``weighting`` 1 or 0, and its settings.json's choices still print."""
+    from mediaeval.segment_choices import choices_text
+    from mediaeval.segment_models import FittedOutput
+
+    for weighted, share in ((True, 1.0), (False, 0.0)):
+        output = FittedOutput.__new__(FittedOutput)
+        output.__setstate__({"params": {"alpha": 10.0}, "estimator": None, "inner_score": -0.1,
+                             "spec": InputSpec(), "weighted": weighted, "path": []})
+        assert output.weighting == share and not hasattr(output, "weighted")
+    assert choices_text({"targets": [{"film_weighted": True, "params": {"alpha": 10.0}}]}, ["valence"]) == (
+        "valence: films weighted, alpha 10")
