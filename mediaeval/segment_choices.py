@@ -150,13 +150,17 @@ class Chosen:
 class InnerCV:
     """The training films of one model, their inner folds, and the inputs and inner out-of-fold
     predictions of every candidate tried (each computed once).  ``extra``: film -> (K, e) inputs
-    put beside every spec's (fear's valence/arousal predictions)."""
+    put beside every spec's (fear's valence/arousal predictions).  ``repeats``: more splits of the
+    same films into inner folds; a candidate's inner out-of-fold prediction of a film is then the
+    mean of its predictions by each split's model without the film, so that a choice depends less
+    on how 16 or so films happened to fall into folds."""
 
     def __init__(self, family, settings, films, folds: list[list[str]], classify: bool, seed: int,
-                 extra: dict | None = None):
+                 extra: dict | None = None, repeats: list[list[list[str]]] = ()):
         self.family, self.settings, self.classify, self.seed = family, settings, classify, seed
         self.films = {f.name: f for f in films}
         self.folds, self.extra = folds, extra or {}
+        self.splits = [folds, *repeats]
         self._inputs: dict[InputSpec, dict] = {}
         self._figures: dict = {}
         self._ridge: dict = {}
@@ -176,24 +180,31 @@ class InnerCV:
                              [len(truth[n]) for n in names], candidate.weighting)
 
     def predictions(self, candidate: Candidate, truth: dict) -> dict:
-        """Inner out-of-fold raw predictions of every training film of ``truth`` (a ridge
-        regression's by :class:`RidgeFolds`, the same ridge in closed form, for every alpha at
-        the cost of one)."""
+        """Inner out-of-fold raw predictions of every training film of ``truth``, the mean over
+        the splits (a ridge regression's by :class:`RidgeFolds`, the same ridge in closed form,
+        for every alpha at the cost of one)."""
         if self.family.type == "ridge" and not self.classify and set(candidate.hyper) == {"alpha"}:
-            key = (candidate.spec, candidate.weighting)
-            if key not in self._ridge:
-                self._ridge[key] = RidgeFolds(self.inputs(candidate.spec), truth, self.folds, candidate.weighting)
-            return self._ridge[key].predictions(truth, candidate.hyper["alpha"])
+            outs = []
+            for r, folds in enumerate(self.splits):
+                key = (candidate.spec, candidate.weighting, r)
+                if key not in self._ridge:
+                    self._ridge[key] = RidgeFolds(self.inputs(candidate.spec), truth, folds, candidate.weighting)
+                outs.append(self._ridge[key].predictions(truth, candidate.hyper["alpha"]))
+            return _mean_over(outs, truth)
         return self.fitted_predictions(candidate, truth)
 
     def fitted_predictions(self, candidate: Candidate, truth: dict) -> dict:
-        """Inner out-of-fold raw predictions of every training film, each inner fold's estimator fitted."""
-        inputs, oof = self.inputs(candidate.spec), {}
-        for held in self.folds:
-            estimator = self.fit(candidate, [n for n in truth if n not in held], truth)
-            for n in held:
-                oof[n] = raw_predict(estimator, inputs[n], self.classify)
-        return oof
+        """Inner out-of-fold raw predictions of every training film, each inner fold's estimator
+        fitted, the mean over the splits."""
+        inputs, outs = self.inputs(candidate.spec), []
+        for folds in self.splits:
+            oof = {}
+            for held in folds:
+                estimator = self.fit(candidate, [n for n in truth if n not in held], truth)
+                for n in held:
+                    oof[n] = raw_predict(estimator, inputs[n], self.classify)
+            outs.append(oof)
+        return _mean_over(outs, truth)
 
     def figure(self, output: int, candidate: Candidate, truth: dict, task, criterion) -> tuple[float, dict]:
         """``(figure, oof)`` of a candidate for one output (``-inf`` for an undefined figure)."""
@@ -203,6 +214,11 @@ class InnerCV:
             score = task.column_figure(truth, oof, criterion)
             self._figures[key] = (-math.inf if math.isnan(score) else score, oof)
         return self._figures[key]
+
+
+def _mean_over(outs: list[dict], truth: dict) -> dict:
+    """``{film: the mean of its predictions in outs}`` (one split: as they are)."""
+    return outs[0] if len(outs) == 1 else {n: np.mean([o[n] for o in outs], axis=0) for n in truth}
 
 
 class RidgeFolds:

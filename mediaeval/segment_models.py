@@ -80,6 +80,8 @@ class SegmentSettings:
     smoothing: Widths = (0.0, 1.0, 2.0, 4.0, 8.0)        # candidate sigmas, in 5 s segments
     calibrate: Bool = True
     inner_folds: Annotated[Int, Field(ge=2)] = 5
+    # splits of the training films into inner folds whose out-of-fold predictions are averaged
+    inner_repeats: Annotated[Int, Field(ge=1, le=10)] = 2
     alphas: Positives = (10.0, 100.0, 1000.0, 10000.0, 100000.0)   # ridge
     svr_c: Positives = (0.1, 1.0)                                  # svr (RBF, gamma "scale")
     svr_epsilon: Annotated[Float, Field(ge=0)] = 0.1
@@ -168,11 +170,12 @@ def _valence_arousal_table(number: int, path) -> dict:
     return model
 
 
-def inner_folds(names: list[str], n_folds: int, seed: int) -> list[list[str]]:
-    """Inner folds over the training films (as :func:`mediaeval.folds.make_folds`, other seed)."""
+def inner_folds(names: list[str], n_folds: int, seed: int, repeat: int = 0) -> list[list[str]]:
+    """Inner folds over the training films (as :func:`mediaeval.folds.make_folds`, other seed;
+    ``repeat`` r > 0: another split, seeded apart)."""
     from .folds import make_folds
 
-    return make_folds(names, n_folds, seed + 104_729)
+    return make_folds(names, n_folds, seed + 104_729 + 7_919 * repeat)
 
 
 # --------------------------------------------------------------------------- the model
@@ -353,7 +356,9 @@ def fit_segment_model(family, films, task: Subtask, settings: SegmentSettings, s
     names = [f.name for f in films]
     folds = inner_folds(names, settings.inner_folds, seed) if len(names) >= 2 else [names]
     va_model, extra = _valence_arousal_inputs(films, settings, seed, folds)
-    cv = InnerCV(family, settings, films, folds, task.binary, seed, extra)
+    repeats = [inner_folds(names, settings.inner_folds, seed, r) for r in range(1, settings.inner_repeats)
+               if len(names) >= 2]
+    cv = InnerCV(family, settings, films, folds, task.binary, seed, extra, repeats)
     if len(names) < 2:   # one training film: nothing to choose on; the fixed settings, as they are
         from .segment_choices import start
 
