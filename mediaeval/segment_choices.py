@@ -26,6 +26,9 @@ fits them as the official mean weighs the films; which is better depends on the 
 choice.  The level is that of the raw predictions: the shrinkage (:mod:`mediaeval.segment_models`)
 pulls them towards the mean of all training segments, by ``1 - shrink`` of the way.
 
+Every inner figure is taken on the mean of each film's predictions over ``inner_repeats``
+splits of the training films into inner folds (:class:`InnerCV`).
+
 A step whose choice is not in the run's ``choose`` list keeps the fixed value.  Smoothing and
 the shrinkage of the predictions towards the training mean follow on the winner's inner
 out-of-fold predictions (:mod:`mediaeval.segment_models`).

@@ -281,6 +281,7 @@ def test_model_ranges_are_checked_when_a_run_is_read(tmp_path, setting, message)
     ("film_weighting = 1.5", "model.film_weighting: expected 0 to 1, got 1.5"),
     ("film_weightings = [0.0, -0.5]", "model.film_weightings: expected a non-empty list, each 0 to 1, got [0.0, -0.5]"),
     ("film_weightings = []", "model.film_weightings: expected a non-empty list, each 0 to 1, got []"),
+    ("inner_repeats = 0", "model.inner_repeats: expected 1 to 10, got 0"),
 ])
 def test_film_weighting_ranges_are_checked_when_a_run_is_read(tmp_path, setting, message):
     path = tmp_path / "run1.toml"

@@ -276,6 +276,29 @@ def test_the_closed_form_ridge_predicts_as_the_fitted_one(weighting):
             assert all(np.allclose(fast[n], fitted[n], rtol=0, atol=1e-7) for n in truth)
 
 
+def test_a_repeated_inner_cross_validation_predicts_each_film_by_the_mean_over_its_splits():
+    """With ``repeats``, a film's inner out-of-fold prediction is the mean of its predictions by
+    each split's models (the closed form and the fitted ridge agreeing within 1e-7, as above)."""
+    from mediaeval.families import family
+    from mediaeval.segment_choices import Candidate, InnerCV
+    from mediaeval.segment_models import inner_folds
+
+    films = _level_films(8, level=True, seed=3)
+    names = [f.name for f in films]
+    splits = [inner_folds(names, 3, 0, r) for r in range(2)]
+    assert splits[0] != splits[1]
+    settings = SegmentSettings(type="ridge", inner_folds=3)
+    truth = {f.name: f.labels[:, 0] for f in films}
+    candidate = Candidate(InputSpec("film", 0.0, 1, 0), 0.5, (("alpha", 10.0),))
+    single = [InnerCV(family("ridge"), settings, films, folds, False, 0).predictions(candidate, truth)
+              for folds in splits]
+    cv = InnerCV(family("ridge"), settings, films, splits[0], False, 0, repeats=[splits[1]])
+    both, fitted = cv.predictions(candidate, truth), cv.fitted_predictions(candidate, truth)
+    for n in truth:
+        assert np.allclose(both[n], (single[0][n] + single[1][n]) / 2, rtol=0, atol=1e-12)
+        assert np.allclose(both[n], fitted[n], rtol=0, atol=1e-7)
+
+
 def test_a_fear_run_from_valence_arousal_needs_them_on_every_training_film(clean, tmp_path):
     """Every fold and inner fold refits the valence/arousal recipe: a film without valence/arousal
     annotations is refused before anything trains, in one line naming the run file and the film."""
