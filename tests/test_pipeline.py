@@ -110,7 +110,7 @@ def test_pipeline_light_trains_the_shipped_fear_run_on_the_organisers_features(t
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "features organisers" in result.output
-    assert "(light settings: alphas = [100.0], choose = ['standardise'])" in result.output
+    assert "(light settings: inner_repeats = 1, alphas = [100.0], choose = ['standardise'])" in result.output
     assert sorted(p.name for p in (tmp_path / "features").iterdir()) == ["organisers"]
     run = tmp_path / "submission" / "me17ei_T_fear_run3.txt"
     assert validate_run(run, Dataset.discover(tiny_dataset)) == []
@@ -136,7 +136,7 @@ def test_pipeline_light_trains_the_shipped_pretrained_run_on_its_light_features(
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "features").iterdir()) == ["visual-stats+audio-stats"]
-    said = "(light settings: features = visual-stats + audio-stats instead of i3d + musicnn)"
+    said = "(light settings: features = visual-stats + audio-stats instead of i3d + musicnn, inner_repeats = 1)"
     assert said in result.output
     trained = RunDefinition.load(tmp_path / "models" / "valence_arousal_run3" / "run.toml")
     assert trained.features == ["visual-stats", "audio-stats"] and trained.description.endswith(said)

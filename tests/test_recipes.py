@@ -29,6 +29,7 @@ svr_c = [1.0]
 hgb_max_leaf_nodes = [7]
 hgb_max_iter = 20
 smoothing = [0.0, 2.0]
+inner_repeats = 1   # one inner split, as when the PCC floors below were set (4 training films a fold)
 """
 
 

@@ -40,8 +40,8 @@ def test_every_shipped_run_and_its_light_version_round_trips(tmp_path):
         else:   # a run number reads only beside the runs folder: the model folder keeps that run's settings
             assert config.text() == config.to_toml() and "from_valence_arousal = 1" in config.path.read_text()
     lightened = [r.lightened() for r in runs if r.light]
-    assert [r.name for r in lightened] == ["fear_run1", "fear_run2", "fear_run3", "fear_run4", "valence_arousal_run2",
-                                           "valence_arousal_run3", "valence_arousal_run4"]
+    assert [r.name for r in lightened] == ["fear_run1", "fear_run2", "fear_run3", "fear_run4", "valence_arousal_run1",
+                                           "valence_arousal_run2", "valence_arousal_run3", "valence_arousal_run4"]
     assert all(r.text() == r.to_toml() for r in lightened)   # not the heavy file's text
 
 
