@@ -268,6 +268,11 @@ def test_the_shipped_runs_keep_the_digests_they_had_before_pydantic():
     ("fear_positive_weight = 0", "model.fear_positive_weight: expected greater than 0, got 0"),
     ("max_positive_weight = 0.5", "model.max_positive_weight: expected at least 1, got 0.5"),
     ('projection_dtype = "float16"', 'model.projection_dtype: expected one of "float32", "bfloat16", got \'float16\''),
+    ('type = "ridge"\nfilm_weighting = 1.5', "model.film_weighting: expected 0 to 1, got 1.5"),
+    ('type = "ridge"\nfilm_weightings = [0.0, -0.5]',
+     "model.film_weightings: expected a non-empty list, each 0 to 1, got [0.0, -0.5]"),
+    ('type = "ridge"\nfilm_weightings = []', "model.film_weightings: expected a non-empty list, each 0 to 1, got []"),
+    ('type = "ridge"\ninner_repeats = 0', "model.inner_repeats: expected 1 to 10, got 0"),
 ])
 def test_model_ranges_are_checked_when_a_run_is_read(tmp_path, setting, message):
     path = tmp_path / "run1.toml"
@@ -275,36 +280,6 @@ def test_model_ranges_are_checked_when_a_run_is_read(tmp_path, setting, message)
     with pytest.raises(DataError) as error:
         RunDefinition.load(path)
     assert str(error.value) == f"{path}: {message}"
-
-
-@pytest.mark.parametrize("setting, message", [
-    ("film_weighting = 1.5", "model.film_weighting: expected 0 to 1, got 1.5"),
-    ("film_weightings = [0.0, -0.5]", "model.film_weightings: expected a non-empty list, each 0 to 1, got [0.0, -0.5]"),
-    ("film_weightings = []", "model.film_weightings: expected a non-empty list, each 0 to 1, got []"),
-    ("inner_repeats = 0", "model.inner_repeats: expected 1 to 10, got 0"),
-])
-def test_film_weighting_ranges_are_checked_when_a_run_is_read(tmp_path, setting, message):
-    path = tmp_path / "run1.toml"
-    path.write_text(f'subtask = "fear"\nrun = 1\ndescription = "d"\nfeatures = ["audio-stats"]\n[model]\n'
-                    f'type = "ridge"\n{setting}\n')
-    with pytest.raises(DataError) as error:
-        RunDefinition.load(path)
-    assert str(error.value) == f"{path}: {message}"
-
-
-def test_a_definition_stored_before_the_weighting_was_a_share_still_loads(tmp_path):
-    """``film_weighted`` (a model folder's model.json or run.toml of before) reads as
-    ``film_weighting`` 1 or 0, in a fear run's valence/arousal recipe too; anything but true or
-    false there stays an unknown setting."""
-    path = tmp_path / "run4.toml"
-    text = ('subtask = "fear"\nrun = 4\ndescription = "d"\nfeatures = ["audio-stats"]\n[model]\ntype = "ridge"\n'
-            'film_weighted = true\n[model.from_valence_arousal]\ntype = "ridge"\nfilm_weighted = false\n')
-    path.write_text(text)
-    model = RunDefinition.load(path).model
-    assert (model.film_weighting, model.from_valence_arousal.film_weighting) == (1.0, 0.0)
-    path.write_text(text.replace("film_weighted = true", 'film_weighted = "yes"'))
-    with pytest.raises(DataError, match=r"model.film_weighted: unknown setting"):
-        RunDefinition.load(path)
 
 
 def _other_value(hint, default):
