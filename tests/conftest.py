@@ -298,6 +298,25 @@ def run_dataset(tmp_path):
     return Dataset.discover(root)
 
 
+def random_walk_film(rng, k: int, level: bool = True):
+    """``(seconds, curve, segments)`` of a film of ``k`` segments: a per-second valence/arousal
+    random walk (step sd 0.03, clipped to +-0.9; with ``level``, from a per-film start of sd 0.05)
+    and its official 10 s segment means every 5 s."""
+    import numpy as np
+
+    seconds = 5 * (k - 1) + 10
+    start = rng.normal(0, 0.05, 2) if level else 0.0
+    curve = np.clip(start + np.cumsum(rng.normal(0, 0.03, (seconds, 2)), axis=0), -0.9, 0.9)
+    return seconds, curve, np.array([curve[5 * j: 5 * j + 10].mean(axis=0) for j in range(k)])
+
+
+def write_feature_table(path, columns: str, table) -> None:
+    """A 1 Hz feature table as ``mediaeval import-features`` reads it: a ``time`` column (the
+    middle of each second) and ``columns`` (comma-separated names), 5 decimals."""
+    rows = [f"time,{columns}"] + [f"{t + 0.5}," + ",".join(f"{x:.5f}" for x in row) for t, row in enumerate(table)]
+    Path(path).write_text("\n".join(rows) + "\n")
+
+
 def write_weak_films(root, src, seed: int = 0, n: int = 16) -> None:
     """``n`` annotation-only films of 40-70 segments (per-film level, random-walk curves) and their
     1 Hz tables: a weak cue of valence and a clear one of arousal, each in slow noise (AR(1),
@@ -309,14 +328,10 @@ def write_weak_films(root, src, seed: int = 0, n: int = 16) -> None:
     rng = np.random.default_rng(seed)
     src.mkdir(parents=True, exist_ok=True)
     for i in range(n):
-        k = 40 + 2 * i
-        seconds = 5 * (k - 1) + 10
-        curve = np.clip(rng.normal(0, 0.05, 2) + np.cumsum(rng.normal(0, 0.03, (seconds, 2)), axis=0), -0.9, 0.9)
-        write_annotations(root, f"Film_{i:02d}",
-                          valence_arousal=np.array([curve[5 * j: 5 * j + 10].mean(axis=0) for j in range(k)]))
+        seconds, curve, segments = random_walk_film(rng, 40 + 2 * i)
+        write_annotations(root, f"Film_{i:02d}", valence_arousal=segments)
         slow = lfilter([np.sqrt(1 - 0.95 ** 2)], [1, -0.95], rng.normal(0, 1, (seconds, 4)), axis=0)
         z = (curve - curve.mean(axis=0)) / (curve.std(axis=0) + 1e-9)
         table = np.c_[0.15 * z[:, :1] + slow[:, :1], z[:, 1:] + slow[:, 1:2], slow[:, 2:]]
         table = table * rng.lognormal(0, 0.3, 4) + rng.normal(0, 1, 4)
-        rows = ["time,v,a,n1,n2"] + [f"{t + 0.5}," + ",".join(f"{x:.5f}" for x in row) for t, row in enumerate(table)]
-        (src / f"Film_{i:02d}.csv").write_text("\n".join(rows) + "\n")
+        write_feature_table(src / f"Film_{i:02d}.csv", "v,a,n1,n2", table)

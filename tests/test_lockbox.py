@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import assert_runs_close, invoke, write_annotations
+from conftest import assert_runs_close, invoke, random_walk_film, write_annotations, write_feature_table
 from mediaeval.dataset import Dataset
 from mediaeval.errors import DataError, MediaevalError
 from mediaeval.folds import read_repeats
@@ -51,16 +51,13 @@ def _write_films(root, src, n: int = 12, seed: int = 1) -> None:
     src.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         k = 40 + 2 * i
-        seconds = 5 * (k - 1) + 10
-        curve = np.clip(rng.normal(0, 0.05, 2) + np.cumsum(rng.normal(0, 0.03, (seconds, 2)), axis=0), -0.9, 0.9)
-        segments = np.array([curve[5 * j: 5 * j + 10].mean(axis=0) for j in range(k)])
+        seconds, curve, segments = random_walk_film(rng, k)
         fear = (segments[:, 1] > np.quantile(segments[:, 1], 0.8)).astype(int) if i % 3 else np.zeros(k, int)
         write_annotations(root, f"Film_{i:02d}", valence_arousal=segments, fear=fear)
         slow = lfilter([np.sqrt(1 - 0.9 ** 2)], [1, -0.9], rng.normal(0, 1, (seconds, 3)), axis=0)
         z = (curve - curve.mean(axis=0)) / (curve.std(axis=0) + 1e-9)
         table = np.c_[0.5 * z + slow[:, :2], slow[:, 2:]] * rng.lognormal(0, 0.3, 3) + rng.normal(0, 1, 3)
-        rows = ["time,v,a,n"] + [f"{t + 0.5}," + ",".join(f"{x:.5f}" for x in row) for t, row in enumerate(table)]
-        (src / f"Film_{i:02d}.csv").write_text("\n".join(rows) + "\n")
+        write_feature_table(src / f"Film_{i:02d}.csv", "v,a,n", table)
 
 
 @pytest.fixture(scope="module")

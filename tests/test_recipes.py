@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import write_annotations
+from conftest import random_walk_film, write_annotations, write_feature_table
 from mediaeval.cli import cli
 from mediaeval.dataset import Dataset
 from mediaeval.run_files import RunFile
@@ -40,15 +40,12 @@ def _write_films(root, src, labels_of, seed=0, n=6):
     src.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         k = 20 + 2 * i
-        seconds = 5 * (k - 1) + 10
-        curve = np.clip(np.cumsum(rng.normal(0, 0.03, (seconds, 2)), axis=0), -0.9, 0.9)
-        segments = np.array([curve[5 * j: 5 * j + 10].mean(axis=0) for j in range(k)])
+        seconds, curve, segments = random_walk_film(rng, k, level=False)
         segments = labels_of(i, segments)
         fear = ((segments[:, 1] > np.median(segments[:, 1])) | (np.arange(k) == 1)).astype(int)
         write_annotations(root, f"Film_{i}", valence_arousal=segments, fear=fear)
         table = np.c_[curve + rng.normal(0, 0.05, curve.shape), rng.normal(0, 1, (seconds, 2))]
-        rows = ["time,v,a,n1,n2"] + [f"{t + 0.5}," + ",".join(f"{x:.5f}" for x in row) for t, row in enumerate(table)]
-        (src / f"Film_{i}.csv").write_text("\n".join(rows) + "\n")
+        write_feature_table(src / f"Film_{i}.csv", "v,a,n1,n2", table)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import VA_ANNOTATIONS, write_annotations
+from conftest import VA_ANNOTATIONS, random_walk_film, write_annotations, write_feature_table
 from mediaeval.dataset import Dataset
 from mediaeval.errors import DataError
 from mediaeval.families.segment import fit_segment_model
@@ -177,9 +177,7 @@ def _write_set(root, src, poison_va: bool = False, poison_fear: bool = False, n:
     src.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         k = 20 + 2 * i
-        seconds = 5 * (k - 1) + 10
-        curve = np.clip(np.cumsum(rng.normal(0, 0.03, (seconds, 2)), axis=0), -0.9, 0.9)
-        segments = np.array([curve[5 * j: 5 * j + 10].mean(axis=0) for j in range(k)])
+        seconds, curve, segments = random_walk_film(rng, k, level=False)
         fear = ((segments[:, 1] > np.median(segments[:, 1])) | (np.arange(k) == 1)).astype(int)
         if i == 0 and poison_va:
             segments = -segments[::-1]
@@ -187,8 +185,7 @@ def _write_set(root, src, poison_va: bool = False, poison_fear: bool = False, n:
             fear = 1 - fear
         write_annotations(root, f"Film_{i}", valence_arousal=segments, fear=fear)
         table = np.c_[curve + rng.normal(0, 0.05, curve.shape), rng.normal(0, 1, (seconds, 2))]
-        rows = ["time,v,a,n1,n2"] + [f"{t + 0.5}," + ",".join(f"{x:.5f}" for x in row) for t, row in enumerate(table)]
-        (src / f"Film_{i}.csv").write_text("\n".join(rows) + "\n")
+        write_feature_table(src / f"Film_{i}.csv", "v,a,n1,n2", table)
 
 
 @pytest.fixture(scope="module")
