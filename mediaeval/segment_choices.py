@@ -176,11 +176,9 @@ class InnerCV:
         return self._inputs[spec]
 
     def fit(self, candidate: Candidate, names: list[str], truth: dict):
-        """The estimator of ``candidate`` fitted on the films ``names``."""
-        inputs = self.inputs(candidate.spec)
-        return fit_estimator(self.family, self.settings, candidate.hyper, self.classify, self.seed,
-                             np.concatenate([inputs[n] for n in names]), np.concatenate([truth[n] for n in names]),
-                             [len(truth[n]) for n in names], candidate.weighting)
+        """The estimator of ``candidate`` fitted on the films ``names`` (:func:`refit`)."""
+        return refit(self.family, self.settings, candidate, self.classify, self.seed, self.inputs(candidate.spec),
+                     {n: truth[n] for n in names})
 
     def predictions(self, candidate: Candidate, truth: dict) -> dict:
         """Inner out-of-fold raw predictions of every training film of ``truth``, the mean over
@@ -275,9 +273,13 @@ def start(settings, family) -> Candidate:
     family whose estimator takes no sample weights: weighting 0, the one it is fitted with)."""
     spec = InputSpec("film" if settings.per_film_standardise else "global", 0.0, settings.context, settings.context,
                      settings.spread)
-    first = family.candidates(settings)[0]
-    weighting = float(settings.film_weighting) if takes_weights(family.estimator(settings, first, False, 0)) else 0.0
-    return Candidate(spec, weighting, tuple(sorted(first.items())))
+    weighting = float(settings.film_weighting) if _weighs(settings, family) else 0.0
+    return Candidate(spec, weighting, tuple(sorted(family.candidates(settings)[0].items())))
+
+
+def _weighs(settings, family) -> bool:
+    """Whether the family's estimator (with its first hyper-parameters) takes sample weights."""
+    return takes_weights(family.estimator(settings, family.candidates(settings)[0], False, 0))
 
 
 def steps(settings, family) -> list[tuple[str, list]]:
@@ -293,8 +295,7 @@ def steps(settings, family) -> list[tuple[str, list]]:
         out.append(("spread", [False, True]))
     if "context" in chosen:
         out += [("context_past", list(settings.context_past)), ("context_future", list(settings.context_future))]
-    first = family.candidates(settings)[0]
-    if "weights" in chosen and takes_weights(family.estimator(settings, first, False, 0)):
+    if "weights" in chosen and _weighs(settings, family):
         out.append(("weights", [float(w) for w in settings.film_weightings]))
     return out + [regularisation] if len(out) > 1 else out
 

@@ -243,9 +243,10 @@ class SegmentModel:
 
     def refitted(self, films: list, seed: int = 0) -> SegmentModel:
         """This model's choices (inputs, weighting, hyper-parameters, post-processing) with its
-        estimators fitted again on ``films`` by today's :func:`~mediaeval.segment_choices.fit_estimator`
-        (a model pickled before the films' level gets it now) (a fear model's valence/arousal inputs of its own
-        training films: :func:`_valence_arousal_inputs`)."""
+        estimators fitted again on ``films`` (a fear model's valence/arousal inputs of its own
+        training films: :func:`_valence_arousal_inputs`), by today's
+        :func:`~mediaeval.segment_choices.fit_estimator`: a model pickled before the films' level
+        gets that level now."""
         films = [f for f in films if f.n_segments > 0]
         labels = {f.name: self.task.targets(np.asarray(f.labels, np.float64)) for f in films}
         outputs = []
@@ -354,11 +355,11 @@ def fit_segment_model(family, films, task: Subtask, settings: SegmentSettings, s
     films = [f for f in films if f.n_segments > 0]   # a film shorter than one segment teaches nothing
     labels = {f.name: task.targets(np.asarray(f.labels, dtype=np.float64)) for f in films}
     names = [f.name for f in films]
-    folds = inner_folds(names, settings.inner_folds, seed) if len(names) >= 2 else [names]
+    splits = ([inner_folds(names, settings.inner_folds, seed, r) for r in range(settings.inner_repeats)]
+              if len(names) >= 2 else [[names]])
+    folds = splits[0]
     va_model, extra = _valence_arousal_inputs(films, settings, seed, folds)
-    repeats = [inner_folds(names, settings.inner_folds, seed, r) for r in range(1, settings.inner_repeats)
-               if len(names) >= 2]
-    cv = InnerCV(family, settings, films, folds, task.binary, seed, extra, repeats)
+    cv = InnerCV(family, settings, films, folds, task.binary, seed, extra, splits[1:])
     if len(names) < 2:   # one training film: nothing to choose on; the fixed settings, as they are
         from .segment_choices import start
 
