@@ -133,6 +133,10 @@ bench: $(INSTALLED) $(PRETRAINED)
 # when absent), in every family of sets of tools/families.py (FAMILY="levels leads": some): the
 # per-segment runs of runs/ (ONLY=name,name: others) beside the constant and two plain references
 # (per-film and global standardisation), on the same folds; what holds per family and across them.
+# SEEDS=3,4,5: other generator seeds than the default 0,1,2 (draws no recipe was shaped on), in
+# build/bench-accuracy-seeds-3-4-5 so that the default run's draws.json stays.
+comma := ,
 bench-accuracy: $(INSTALLED)
 	$(BIN)/python tools/bench_accuracy.py --runs runs --jobs $(JOBS) $(if $(ONLY),--only $(ONLY)) \
-	  $(foreach f,$(FAMILY),--family $(f))
+	  $(foreach f,$(FAMILY),--family $(f)) \
+	  $(if $(SEEDS),--generator-seeds $(SEEDS) --work build/bench-accuracy-seeds-$(subst $(comma),-,$(SEEDS)))
