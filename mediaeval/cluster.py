@@ -315,15 +315,18 @@ class DaskExecutor(Executor):
                 except CancelledError as error:   # distributed's FutureCancelledError is one
                     raise self._lost(names[i], error) from None
                 yield i, result
-        except distributed.comm.CommClosedError as error:
-            raise self._lost(None, error) from None
+        except distributed.comm.CommClosedError as error:   # the client's own link to the scheduler closed
+            raise self._lost(None, error, lost=True) from None
         finally:
             self.stop()
 
-    def _lost(self, name: str | None, error: BaseException) -> MediaevalError:
-        """The one-line error of a job cancelled, most often because the scheduler was lost."""
+    def _lost(self, name: str | None, error: BaseException, lost: bool = False) -> MediaevalError:
+        """The one-line error of a job cancelled, most often because the scheduler was lost
+        (``lost``: known to be; else when the client no longer runs, which it may notice only a
+        moment after its link closed)."""
         during = f" while job {name} was running" if name is not None else ""
-        if self.client.status != "running":
+        lost = lost or getattr(error, "reason", None) == "scheduler-connection-lost"   # distributed's own word
+        if lost or self.client.status != "running":
             return MediaevalError(f"lost the connection to the Dask scheduler at {self.address}{during} (it stopped, "
                                   f"or the network failed); the files of the jobs that finished are complete and "
                                   f"kept: rerun this command once the cluster is back (or without --cluster)")
