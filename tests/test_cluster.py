@@ -379,3 +379,28 @@ def test_a_scheduler_lost_mid_job_is_one_line(tiny_dataset, tmp_path):
     assert "Traceback" not in err and "distributed.client - ERROR" not in err, err
     for path in features.rglob("*.npz"):              # what finished is complete
         assert load_features(path).values.shape[1] == 153
+
+
+def test_a_lost_link_is_named_so_before_the_client_notices():
+    """The race behind a flaky run: the client's link to a killed scheduler closes (CommClosedError
+    out of as_completed, or futures cancelled for ``scheduler-connection-lost``) while the client
+    still says "running"; the error must still say the connection was lost.  Only a job cancelled
+    for another reason, the client running, is "cancelled"."""
+    from concurrent.futures import CancelledError
+    from types import SimpleNamespace
+
+    from distributed.client import FutureCancelledError
+    from distributed.comm import CommClosedError
+
+    from mediaeval.cluster import DaskExecutor
+
+    executor = object.__new__(DaskExecutor)       # no scheduler: only the message is under test
+    executor.address, executor.client = "tcp://127.0.0.1:1", SimpleNamespace(status="running")
+    lost = "lost the connection to the Dask scheduler at tcp://127.0.0.1:1"
+    assert str(executor._lost(None, CommClosedError("Stream is closed"), lost=True)).startswith(lost + " (it stopped")
+    assert str(executor._lost("Copy_1", FutureCancelledError("k", "scheduler-connection-lost"))).startswith(
+        lost + " while job Copy_1 was running")
+    assert str(executor._lost("Copy_1", CancelledError("by hand"))) == (
+        "job Copy_1 was cancelled on the Dask cluster at tcp://127.0.0.1:1 (by hand); rerun this command to go on")
+    executor.client.status = "closed"
+    assert str(executor._lost("Copy_1", CancelledError("by hand"))).startswith(lost + " while job Copy_1")
