@@ -282,6 +282,20 @@ def test_model_ranges_are_checked_when_a_run_is_read(tmp_path, setting, message)
     assert str(error.value) == f"{path}: {message}"
 
 
+def test_a_definition_stored_before_the_weighting_was_a_share_still_loads(tmp_path):
+    """``film_weighted`` (a model folder's model.json or run.toml of before) reads as
+    ``film_weighting`` 1 or 0, in a fear run's valence/arousal recipe too; anything but true or
+    false there stays an unknown setting."""
+    path = tmp_path / "run4.toml"
+    text = ('subtask = "fear"\nrun = 4\ndescription = "d"\nfeatures = ["audio-stats"]\n[model]\ntype = "ridge"\n'
+            'film_weighted = true\n[model.from_valence_arousal]\ntype = "ridge"\nfilm_weighted = false\n')
+    path.write_text(text)
+    model = RunDefinition.load(path).model
+    assert (model.film_weighting, model.from_valence_arousal.film_weighting) == (1.0, 0.0)
+    path.write_text(text.replace("film_weighted = true", 'film_weighted = "yes"'))
+    with pytest.raises(DataError, match=r"model.film_weighted: unknown setting"):
+        RunDefinition.load(path)
+
 def _other_value(hint, default):
     """A value of type ``hint`` other than ``default``, in range."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
