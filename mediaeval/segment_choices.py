@@ -342,6 +342,36 @@ def choose(cv: InnerCV, output: int, truth: dict, task, criterion, settings, fam
     return Chosen(current, score, oof, path)
 
 
+def hedge_start(chosen: Chosen, settings, family) -> Candidate | None:
+    """The candidate whose within-film curve a hedged model mixes into the chosen one's
+    (:func:`hedged`): the run's fixed settings (:func:`start`) with the hyper-parameters the first
+    step chose for them; None where that is the chosen candidate itself (nothing to hedge)."""
+    first = chosen.path[0]["value"] if chosen.path and chosen.path[0]["step"] == "regularisation" else None
+    plain = start(settings, family)
+    if first is not None:
+        plain = dataclasses.replace(plain, params=tuple(sorted(first.items())))
+    return None if plain == chosen.candidate else plain
+
+
+def hedged(chosen: np.ndarray, plain: np.ndarray, share: float) -> np.ndarray:
+    """One film's curve: the level (mean over the film's segments) of ``chosen``, and its
+    within-film deviations ``1 - share`` of ``chosen``'s plus ``share`` of ``plain``'s.
+
+    With a few training films a step may move the inputs' structure by noise, and a structure
+    that carries the films' level (global standardisation) may shape each film's curve worse
+    than per-film z-scores: the hedge keeps what the choice learnt about the level and averages
+    the two shapes, as model averaging does when the evidence cannot tell them apart.
+
+    >>> hedged(np.array([1.0, 3.0]), np.array([0.0, -4.0]), 0.5).tolist()
+    [2.5, 1.5]
+    >>> hedged(np.array([1.0, 3.0]), np.array([5.0, 9.0]), 0.0).tolist()
+    [1.0, 3.0]
+    """
+    if share == 0 or len(chosen) == 0:
+        return chosen
+    return chosen + share * ((plain - plain.mean()) - (chosen - chosen.mean()))
+
+
 def gain(truth: dict, challenger: dict, incumbent: dict, task, criterion) -> float:
     """How much better ``challenger``'s predictions are than ``incumbent``'s, per film by the
     criterion (films where it is undefined left out), in standard errors of the mean of the
@@ -378,9 +408,10 @@ def choices_text(chosen: dict, outputs) -> str:
 
     >>> choices_text({"targets": [{"standardise": "global", "delay_seconds": 4.0, "context_past": 3,
     ...   "context_future": 1, "film_weighting": 1.0, "params": {"alpha": 1000.0}, "smoothing_segments": 2.0,
-    ...   "shrink": 0.6}]}, ["valence"])  # doctest: +NORMALIZE_WHITESPACE
+    ...   "shrink": 0.6, "hedge": 0.5, "hedged_with": {"standardise": "film", "delay_seconds": 0.0,
+    ...   "context_past": 0, "context_future": 0}}]}, ["valence"])  # doctest: +NORMALIZE_WHITESPACE
     'valence: global standardisation, delay 4 s, context 3 before 1 after, film weighting 1, alpha 1000,
-     smoothing 2, shrink 0.60'
+     smoothing 2, shrink 0.60, shape hedged 0.5 with film standardisation, delay 0 s, context 0 before 0 after'
     """
     parts = []
     for name, t in zip(outputs, chosen.get("targets", [])):
@@ -402,6 +433,11 @@ def choices_text(chosen: dict, outputs) -> str:
             bits.append(f"smoothing {t['smoothing_segments']:g}")
         if "shrink" in t:
             bits.append(f"shrink {t['shrink']:.2f}")
+        if isinstance(t.get("hedged_with"), dict):
+            plain = t["hedged_with"]
+            bits.append(f"shape hedged {t.get('hedge', 0):g} with {plain.get('standardise')} standardisation, "
+                        f"delay {plain.get('delay_seconds', 0):g} s, context {plain.get('context_past', 0)} before "
+                        f"{plain.get('context_future', 0)} after")
         parts.append(f"{name}: " + ", ".join(bits))
     if isinstance(chosen.get("inputs"), dict):   # an LSTM's: its inputs' standardisation and delay
         inputs = chosen["inputs"]

@@ -14,14 +14,18 @@ over those films (:func:`inner_folds`), for each output on its own:
    weighting, the hyper-parameters again, each by the run's criterion on the inner out-of-fold
    predictions (:meth:`mediaeval.task.Subtask.column_figure`; by default the official mean
    per-film MSE for valence and arousal, each on its own; MAP for fear);
-2. on the winner's inner out-of-fold predictions, the post-processing
+2. with ``hedge`` (a share), each film's inner out-of-fold curve keeps the winner's level and
+   takes that share of its within-film shape from the run's fixed inputs, with the
+   hyper-parameters chosen for them in the first step
+   (:func:`~mediaeval.segment_choices.hedged`; the test films' curves alike);
+3. on the winner's (hedged) inner out-of-fold predictions, the post-processing
    (:meth:`mediaeval.post_processing.PostProcessing.choose`): each film's curve smoothed (by
    the criterion), then (valence and arousal) shrunk towards the training mean by the scale in
    ``shrink`` with the least official MSE (:func:`~mediaeval.post_processing.choose_shrinkage`;
    without ``"shrink"`` in ``choose``, the least-squares line of before), and for fear the
    decision threshold that maximises F1;
-3. the estimator is refitted on all training films with what was chosen, and its calibration
-   capped so that its predictions of them spread no wider than their truth.
+4. the estimator (and the hedge's) is refitted on all training films with what was chosen, and
+   its calibration capped so that its predictions of them spread no wider than their truth.
 
 A fear run with ``from_valence_arousal`` also fits that valence/arousal recipe on its training
 films and takes its predicted valence and arousal as inputs (:func:`_valence_arousal_inputs`).
@@ -42,7 +46,7 @@ from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_v
 
 from .errors import DataError, MediaevalError
 from .post_processing import PostProcessing, choose_shrinkage, smooth
-from .segment_choices import CHOICES, Candidate, InnerCV, choose, raw_predict, refit, with_extra
+from .segment_choices import CHOICES, Candidate, InnerCV, choose, hedge_start, hedged, raw_predict, refit, with_extra
 from .segment_inputs import STANDARDISATIONS, InputSpec, clip_inputs, spec_inputs
 from .task import SUBTASKS, VALENCE_AROUSAL, Subtask
 from .validation import SEGMENTS, Bool, Float, Int, Widths, adapter, error_text, problem, problems
@@ -104,12 +108,20 @@ class SegmentSettings:
     # a step leaves its starting value only for one better by this many standard errors of the paired
     # per-film differences of the inner figure (0: the best, however slightly)
     min_gain: Annotated[Float, Field(ge=0)] = 2.0
+    # each film's predicted curve keeps the chosen inputs' level, and takes this share of its
+    # within-film shape from the run's fixed inputs (their hyper-parameters chosen) instead of the
+    # chosen ones (0: the chosen candidate alone; mediaeval.segment_choices.hedged)
+    hedge: Annotated[Float, Field(ge=0, le=1)] = 0.0
     # fear: a valence/arousal recipe (a run number of the runs folder, or its [model] table) whose
     # predictions, refitted inside each fold, are inputs beside the features
     from_valence_arousal: SegmentSettings | None = None
 
     def as_dict(self) -> dict:
+        """Every setting, but ``hedge`` only when set (so that runs defined before it keep their
+        digest, :meth:`mediaeval.runs.RunDefinition.digest`)."""
         out = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        if not self.hedge:
+            del out["hedge"]
         if self.from_valence_arousal is not None:
             out["from_valence_arousal"] = {k: v for k, v in self.from_valence_arousal.as_dict().items()
                                            if v is not None}
@@ -192,13 +204,25 @@ class FittedOutput:
     spec: InputSpec = field(default_factory=InputSpec)
     weighting: float = 0.0          # segment_weights' share
     path: list = field(default_factory=list)
+    hedge: float = 0.0              # the share of the within-film shape from ``plain`` (:func:`hedged`)
+    plain: Candidate | None = None  # the run's fixed inputs and their hyper-parameters, hedged with
+    plain_estimator: object = None  # ... and fitted on the same films
 
     def __setstate__(self, state: dict) -> None:
         """A pickle of before the choices has no spec: its inputs were the run's fixed ones
         (:meth:`SegmentModel.__setstate__` puts them); one of before the weighting was a share
         says ``weighted`` (every film, or every segment)."""
         weighted = state.pop("weighted", False)
-        self.__dict__.update({"spec": None, "weighting": 1.0 if weighted else 0.0, "path": [], **state})
+        self.__dict__.update({"spec": None, "weighting": 1.0 if weighted else 0.0, "path": [], "hedge": 0.0,
+                              "plain": None, "plain_estimator": None, **state})
+
+    def curve(self, inputs, binary: bool) -> np.ndarray:
+        """The raw predictions of a film (``inputs(spec)``: its inputs for an input spec), hedged."""
+        raw = raw_predict(self.estimator, inputs(self.spec), binary)
+        if not self.hedge or self.plain is None:
+            return raw
+        out = hedged(raw, raw_predict(self.plain_estimator, inputs(self.plain.spec), binary), self.hedge)
+        return np.clip(out, 0.0, 1.0) if binary else out
 
 
 @dataclass
@@ -222,11 +246,13 @@ class SegmentModel:
         """(n_segments, outputs): the estimators' predictions, before post-processing."""
         extra = None if self.va_model is None else self.va_model.predict_curves(x_steps, n_segments)
         inputs: dict[InputSpec, np.ndarray] = {}
-        raw = []
-        for o in self.outputs:
-            if o.spec not in inputs:
-                inputs[o.spec] = with_extra(spec_inputs(x_steps, n_segments, o.spec), extra)
-            raw.append(raw_predict(o.estimator, inputs[o.spec], self.task.binary))
+
+        def of(spec: InputSpec) -> np.ndarray:
+            if spec not in inputs:
+                inputs[spec] = with_extra(spec_inputs(x_steps, n_segments, spec), extra)
+            return inputs[spec]
+
+        raw = [o.curve(of, self.task.binary) for o in self.outputs]
         return np.column_stack(raw) if raw else np.zeros((n_segments, 0))
 
     def predict_curves(self, x_steps: np.ndarray, n_segments: int) -> np.ndarray:
@@ -249,13 +275,17 @@ class SegmentModel:
         gets that level now."""
         films = [f for f in films if f.n_segments > 0]
         labels = {f.name: self.task.targets(np.asarray(f.labels, np.float64)) for f in films}
+
+        def fitted(candidate: Candidate, truth: dict):
+            inputs = {f.name: spec_inputs(f.x, f.n_segments, candidate.spec) for f in films}
+            return refit(_family(self.settings), self.settings, candidate, self.task.binary, seed, inputs, truth)
+
         outputs = []
         for j, o in enumerate(self.outputs):
-            inputs = {f.name: spec_inputs(f.x, f.n_segments, o.spec) for f in films}
-            candidate = Candidate(o.spec, o.weighting, tuple(sorted(o.params.items())))
-            estimator = refit(_family(self.settings), self.settings, candidate, self.task.binary, seed, inputs,
-                              {n: y[:, j] for n, y in labels.items()})
-            outputs.append(FittedOutput(o.params, estimator, o.inner_score, o.spec, o.weighting, o.path))
+            truth = {n: y[:, j] for n, y in labels.items()}
+            estimator = fitted(Candidate(o.spec, o.weighting, tuple(sorted(o.params.items()))), truth)
+            outputs.append(FittedOutput(o.params, estimator, o.inner_score, o.spec, o.weighting, o.path, o.hedge,
+                                        o.plain, None if o.plain is None else fitted(o.plain, truth)))
         return SegmentModel(self.task, self.settings, outputs, self.post)
 
     def choices(self) -> dict:
@@ -265,6 +295,8 @@ class SegmentModel:
                             "smoothing_segments": post.sigma[j], "scale": post.scale[j], "offset": post.offset[j],
                             **({"shrink": post.scale[j]} if shrinks and self.settings.calibrate
                                and not self.task.binary else {}),
+                            **({"hedge": o.hedge, "hedged_with": o.plain.spec.as_dict()}
+                               if o.plain is not None and o.hedge else {}),
                             "inner_score": o.inner_score, "path": o.path}
                            for j, o in enumerate(self.outputs)],
                "threshold": post.threshold}
@@ -367,24 +399,34 @@ def fit_segment_model(family, films, task: Subtask, settings: SegmentSettings, s
         outputs = [FittedOutput(first.hyper, cv.fit(first, names, {n: labels[n][:, j] for n in names}),
                                 spec=first.spec, weighting=first.weighting) for j in range(task.outputs)]
         return SegmentModel(task, settings, outputs, PostProcessing.identity(task.outputs), va_model)
-    chosen = [choose(cv, j, {n: labels[n][:, j] for n in names}, task, criterion, settings, family)
-              for j in range(task.outputs)]
-    raw = {n: np.column_stack([c.oof[n] for c in chosen]) for n in names}
+    truths = [{n: labels[n][:, j] for n in names} for j in range(task.outputs)]
+    chosen = [choose(cv, j, truths[j], task, criterion, settings, family) for j in range(task.outputs)]
+    plains = [hedge_start(c, settings, family) if settings.hedge else None for c in chosen]
+    oofs = [c.oof if plain is None else _hedged_oof(c.oof, cv.figure(j, plain, truths[j], task, criterion)[1],
+                                                    settings.hedge)
+            for j, (c, plain) in enumerate(zip(chosen, plains))]
+    raw = {n: np.column_stack([oof[n] for oof in oofs]) for n in names}
     shrinks = settings.calibrate and "shrink" in settings.choose and not task.binary
     post = PostProcessing.choose(labels, raw, settings.smoothing, settings.calibrate and not shrinks, task, criterion)
     if shrinks:
         post = _shrunk(post, labels, raw, folds, settings.shrink, task)
     outputs = []
-    for j, c in enumerate(chosen):
-        y = {n: labels[n][:, j] for n in names}
-        estimator = cv.fit(c.candidate, names, y)
-        outputs.append(FittedOutput(c.candidate.hyper, estimator, c.score, c.candidate.spec, c.candidate.weighting,
-                                    c.path))
+    for j, (c, plain) in enumerate(zip(chosen, plains)):
+        y = truths[j]
+        output = FittedOutput(c.candidate.hyper, cv.fit(c.candidate, names, y), c.score, c.candidate.spec,
+                              c.candidate.weighting, c.path, settings.hedge if plain else 0.0, plain,
+                              None if plain is None else cv.fit(plain, names, y))
+        outputs.append(output)
         if not task.binary and settings.calibrate:   # fitted on more films than the inner models: capped
-            inputs = cv.inputs(c.candidate.spec)
-            fitted = [smooth(raw_predict(estimator, inputs[n], False), post.sigma[j]) for n in names]
+            fitted = [smooth(output.curve(lambda spec, n=n: cv.inputs(spec)[n], False), post.sigma[j]) for n in names]
             post = post.capped(j, np.concatenate(fitted), np.concatenate(list(y.values())))
     return SegmentModel(task, settings, outputs, post, va_model)
+
+
+def _hedged_oof(chosen: dict, plain: dict, share: float) -> dict:
+    """Each film's inner out-of-fold curve of the chosen candidate hedged with the plain one's
+    (:func:`~mediaeval.segment_choices.hedged`)."""
+    return {n: hedged(curve, plain[n], share) for n, curve in chosen.items()}
 
 
 def _shrunk(post: PostProcessing, labels: dict, raw: dict, folds: list[list[str]], grid, task) -> PostProcessing:

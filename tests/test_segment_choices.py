@@ -18,9 +18,9 @@ from mediaeval.film_data import FilmData
 from mediaeval.post_processing import choose_shrinkage
 from mediaeval.run_files import RunFile
 from mediaeval.runs import RunDefinition
-from mediaeval.segment_choices import film_weights, segment_weights
+from mediaeval.segment_choices import choices_text, film_weights, segment_weights
 from mediaeval.segment_inputs import InputSpec, delay_steps, delayed, spec_inputs
-from mediaeval.segment_models import SegmentSettings
+from mediaeval.segment_models import SegmentModel, SegmentSettings
 from mediaeval.task import VALENCE_AROUSAL
 from mediaeval.training import train_run
 from mediaeval.windows import STEP_SECONDS, segments_to_n_steps, step_count
@@ -75,6 +75,44 @@ def test_a_between_film_level_is_left_alone_when_the_features_do_not_carry_it():
     assert [o.spec.standardise for o in model.outputs] == ["film", "film"]
     path = model.outputs[0].path
     assert [p["step"] for p in path] == ["regularisation", "standardise", "regularisation"]
+
+
+def _deviations(curves: np.ndarray) -> np.ndarray:
+    return curves - curves.mean(axis=0)
+
+
+def test_a_hedged_model_keeps_the_chosen_level_and_averages_the_two_shapes(tmp_path):
+    films = _level_films(16, level=True, seed=1)
+    chosen = fit_segment_model(films[:12], VALENCE_AROUSAL, LEVEL, 0)
+    model = fit_segment_model(films[:12], VALENCE_AROUSAL, dataclasses.replace(LEVEL, hedge=0.5), 0)
+    assert [o.spec for o in model.outputs] == [o.spec for o in chosen.outputs]   # the hedge chooses nothing
+    assert [(o.hedge, o.plain.spec.standardise, o.plain.hyper) for o in model.outputs] == [
+        (0.5, "film", o.path[0]["value"]) for o in chosen.outputs]
+    assert [o.plain.hyper for o in model.outputs] == [{"alpha": 100.0}, {"alpha": 100.0}]
+    # the plain shape: the run's fixed inputs (per-film z-scores) with the first step's alpha
+    plain = fit_segment_model(films[:12], VALENCE_AROUSAL, dataclasses.replace(LEVEL, choose=(), alphas=(100.0,)), 0)
+    for f in films[12:]:
+        hedged, alone = model.raw_curves(f.x, f.n_segments), chosen.raw_curves(f.x, f.n_segments)
+        # the level is the chosen inputs' (1e-9: the same estimators, refitted in this process)
+        np.testing.assert_allclose(hedged.mean(axis=0), alone.mean(axis=0), atol=1e-9)
+        expected = (_deviations(alone) + _deviations(plain.raw_curves(f.x, f.n_segments))) / 2
+        np.testing.assert_allclose(_deviations(hedged), expected, atol=1e-9)
+    # what was chosen says so, and the model predicts the same after a save and a load and refits with its hedge
+    assert "shape hedged 0.5 with film standardisation" in choices_text(model.choices(), ("valence", "arousal"))
+    model.save(tmp_path / "model.pkl")
+    loaded = SegmentModel.load(tmp_path / "model.pkl")
+    np.testing.assert_allclose(loaded.predict_rows(films[12].x, films[12].n_segments),
+                               model.predict_rows(films[12].x, films[12].n_segments), atol=1e-12)
+    assert [o.hedge for o in model.refitted(films[:12]).outputs] == [0.5, 0.5]
+
+
+def test_a_hedge_changes_nothing_where_the_choice_kept_the_fixed_inputs():
+    films = _level_films(16, level=False, seed=1)
+    alone = fit_segment_model(films[:12], VALENCE_AROUSAL, LEVEL, 0)
+    model = fit_segment_model(films[:12], VALENCE_AROUSAL, dataclasses.replace(LEVEL, hedge=0.5), 0)
+    assert [(o.hedge, o.plain) for o in model.outputs] == [(0.0, None), (0.0, None)]
+    np.testing.assert_allclose(model.predict_rows(films[12].x, films[12].n_segments),
+                               alone.predict_rows(films[12].x, films[12].n_segments), atol=1e-12)
 
 
 def _delayed_films(n: int, lead_seconds: float, seed: int) -> list[FilmData]:
