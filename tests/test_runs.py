@@ -225,9 +225,7 @@ def test_an_unknown_light_extractor_is_one_line_from_the_cli(tmp_path):
 # weights and shrinkage, the LSTM's inputs_from and delay_seconds, ensemble left to the family when not
 # given: every shipped run's recipe changed, so its models retrain), and computed again then; run 4's once
 # more when its inputs became its own settings again (per-film z-scores; inputs_from = "settings"), fear
-# runs 1, 3 and 4's when their [light] settings kept only the standardisation choice (make demo's time);
-# valence_arousal run 1's and fear run 4's (which takes run 1's recipe) when run 1 took hedge = 0.5 (the
-# other runs keep theirs: a hedge of 0 is left out of the settings).
+# runs 1, 3 and 4's when their [light] settings kept only the standardisation choice (make demo's time).
 SHIPPED_DIGESTS = {
     "fear_run1": ("b59addd1c13ea315bb28a17e51c7e8be01a055d0317b055055a60efbfb90922d",
                   "82ad7235b06fa1189fce1283c05a4be8d08e92f563b663b1556f9f3b7139b1e9"),
@@ -235,12 +233,12 @@ SHIPPED_DIGESTS = {
                   "7d65355c66078d99de6b34f7f9a24622576386aaec794b58736dec22cd787a97"),
     "fear_run3": ("524f71479fc09a4909c0a7ce8b9eefaf1ef86cafdf453c2cb266e55084e947f9",
                   "c21467387b0fb70bdf074037bf3f15befd9c38e795c7c496ffc2266304c11956"),
-    "fear_run4": ("02927fa66eeadc23096850265a3162d05edef6f37d25ae40b5d337c119b44a46",
-                  "ff0843c2fef60602e28f4f5788d19cdf1d37349f64aba81681c5d77ab707fe6b"),
+    "fear_run4": ("8aedf3fb345bd162a20245cf63e302af4cd7f8a02dbebd931812345ec107578d",
+                  "e6fb3ffde1c4454ea2805e1bca0225b74bbd15da968b1bd122921e55de4296d4"),
     "fear_run5": ("20d1ab570b44fa48efe406a5eea50e833a3e92ad07884124fe98f3144bb77377",
                   "20d1ab570b44fa48efe406a5eea50e833a3e92ad07884124fe98f3144bb77377"),
-    "valence_arousal_run1": ("40d1843f9a0c321a53166dfe55e6dedb1857cf1f4e93d276c5f2d13bf1e97b11",
-                             "72dd136bf94d529884adeab72710141117becf376a56342c570f6fe45ea14ef2"),
+    "valence_arousal_run1": ("37503e3537290043eba66008059687c6bf66a5ede1f3c40de4d6b7deef2b3424",
+                             "109f7733b7e4044a32138ae194c7fb77634c7ee49b56db2e505e004a18453d44"),
     "valence_arousal_run2": ("dd338c068155c312a4d7d94cf368c89930c4b4e2be357e18077e86a9b2359ed5",
                              "3124c549af0bb139c49dd337a861f0a13aa957e07e6eb6b002e35df2cb760607"),
     "valence_arousal_run3": ("2f36441fe7124b8e54d2266c6c2626b4484fd82e36d83aa3246d5a5f0b21cbf8",
@@ -275,6 +273,7 @@ def test_the_shipped_runs_keep_the_digests_they_had_before_pydantic():
      "model.film_weightings: expected a non-empty list, each 0 to 1, got [0.0, -0.5]"),
     ('type = "ridge"\nfilm_weightings = []', "model.film_weightings: expected a non-empty list, each 0 to 1, got []"),
     ('type = "ridge"\ninner_repeats = 0', "model.inner_repeats: expected 1 to 10, got 0"),
+    ('type = "ridge"\nhedge = 1.5', "model.hedge: expected 0 to 1, got 1.5"),
 ])
 def test_model_ranges_are_checked_when_a_run_is_read(tmp_path, setting, message):
     path = tmp_path / "run1.toml"
