@@ -344,8 +344,10 @@ def choose(cv: InnerCV, output: int, truth: dict, task, criterion, settings, fam
 
 def hedge_start(chosen: Chosen, settings, family) -> Candidate | None:
     """The candidate whose within-film curve a hedged model mixes into the chosen one's
-    (:func:`hedged`): the run's fixed settings (:func:`start`) with the hyper-parameters the first
-    step chose for them; None where that is the chosen candidate itself (nothing to hedge)."""
+    (:func:`hedged`): the run's fixed settings (:func:`start`: inputs and film weighting) with the
+    hyper-parameters the first step chose for them; None where that is the chosen candidate itself
+    (nothing to hedge; a chosen candidate that differs from it only in its weighting or its
+    hyper-parameters is hedged)."""
     first = chosen.path[0]["value"] if chosen.path and chosen.path[0]["step"] == "regularisation" else None
     plain = start(settings, family)
     if first is not None:
@@ -409,9 +411,11 @@ def choices_text(chosen: dict, outputs) -> str:
     >>> choices_text({"targets": [{"standardise": "global", "delay_seconds": 4.0, "context_past": 3,
     ...   "context_future": 1, "film_weighting": 1.0, "params": {"alpha": 1000.0}, "smoothing_segments": 2.0,
     ...   "shrink": 0.6, "hedge": 0.5, "hedged_with": {"standardise": "film", "delay_seconds": 0.0,
-    ...   "context_past": 0, "context_future": 0}}]}, ["valence"])  # doctest: +NORMALIZE_WHITESPACE
+    ...   "context_past": 0, "context_future": 0, "film_weighting": 0.5, "params": {"alpha": 300.0}}}]},
+    ...   ["valence"])  # doctest: +NORMALIZE_WHITESPACE
     'valence: global standardisation, delay 4 s, context 3 before 1 after, film weighting 1, alpha 1000,
-     smoothing 2, shrink 0.60, shape hedged 0.5 with film standardisation, delay 0 s, context 0 before 0 after'
+     smoothing 2, shrink 0.60, shape hedged 0.5 with film standardisation, delay 0 s, context 0 before 0 after,
+     film weighting 0.5, alpha 300'
     """
     parts = []
     for name, t in zip(outputs, chosen.get("targets", [])):
@@ -435,9 +439,11 @@ def choices_text(chosen: dict, outputs) -> str:
             bits.append(f"shrink {t['shrink']:.2f}")
         if isinstance(t.get("hedged_with"), dict):
             plain = t["hedged_with"]
+            params = "".join(f", {k} {v:g}" for k, v in plain.get("params", {}).items() if isinstance(v, (int, float)))
             bits.append(f"shape hedged {t.get('hedge', 0):g} with {plain.get('standardise')} standardisation, "
                         f"delay {plain.get('delay_seconds', 0):g} s, context {plain.get('context_past', 0)} before "
-                        f"{plain.get('context_future', 0)} after")
+                        f"{plain.get('context_future', 0)} after, film weighting {plain.get('film_weighting', 0):g}"
+                        + params)
         parts.append(f"{name}: " + ", ".join(bits))
     if isinstance(chosen.get("inputs"), dict):   # an LSTM's: its inputs' standardisation and delay
         inputs = chosen["inputs"]

@@ -108,9 +108,10 @@ class SegmentSettings:
     # a step leaves its starting value only for one better by this many standard errors of the paired
     # per-film differences of the inner figure (0: the best, however slightly)
     min_gain: Annotated[Float, Field(ge=0)] = 2.0
-    # each film's predicted curve keeps the chosen inputs' level, and takes this share of its
-    # within-film shape from the run's fixed inputs (their hyper-parameters chosen) instead of the
-    # chosen ones (0: the chosen candidate alone; mediaeval.segment_choices.hedged)
+    # each film's predicted curve keeps the chosen candidate's level, and takes this share of its
+    # within-film shape from the run's fixed settings (inputs and film weighting, with the first step's
+    # hyper-parameters) where the steps moved any of them (0: the chosen candidate alone;
+    # mediaeval.segment_choices.hedged)
     hedge: Annotated[Float, Field(ge=0, le=1)] = 0.0
     # fear: a valence/arousal recipe (a run number of the runs folder, or its [model] table) whose
     # predictions, refitted inside each fold, are inputs beside the features
@@ -221,8 +222,8 @@ class FittedOutput:
         raw = raw_predict(self.estimator, inputs(self.spec), binary)
         if not self.hedge or self.plain is None:
             return raw
-        out = hedged(raw, raw_predict(self.plain_estimator, inputs(self.plain.spec), binary), self.hedge)
-        return np.clip(out, 0.0, 1.0) if binary else out
+        plain = raw_predict(self.plain_estimator, inputs(self.plain.spec), binary)
+        return _hedged_curve(raw, plain, self.hedge, binary)
 
 
 @dataclass
@@ -295,7 +296,8 @@ class SegmentModel:
                             "smoothing_segments": post.sigma[j], "scale": post.scale[j], "offset": post.offset[j],
                             **({"shrink": post.scale[j]} if shrinks and self.settings.calibrate
                                and not self.task.binary else {}),
-                            **({"hedge": o.hedge, "hedged_with": o.plain.spec.as_dict()}
+                            **({"hedge": o.hedge, "hedged_with": {**o.plain.spec.as_dict(), "params": o.plain.hyper,
+                                                                  "film_weighting": o.plain.weighting}}
                                if o.plain is not None and o.hedge else {}),
                             "inner_score": o.inner_score, "path": o.path}
                            for j, o in enumerate(self.outputs)],
@@ -403,7 +405,7 @@ def fit_segment_model(family, films, task: Subtask, settings: SegmentSettings, s
     chosen = [choose(cv, j, truths[j], task, criterion, settings, family) for j in range(task.outputs)]
     plains = [hedge_start(c, settings, family) if settings.hedge else None for c in chosen]
     oofs = [c.oof if plain is None else _hedged_oof(c.oof, cv.figure(j, plain, truths[j], task, criterion)[1],
-                                                    settings.hedge)
+                                                    settings.hedge, task.binary)
             for j, (c, plain) in enumerate(zip(chosen, plains))]
     raw = {n: np.column_stack([oof[n] for oof in oofs]) for n in names}
     shrinks = settings.calibrate and "shrink" in settings.choose and not task.binary
@@ -423,10 +425,18 @@ def fit_segment_model(family, films, task: Subtask, settings: SegmentSettings, s
     return SegmentModel(task, settings, outputs, post, va_model)
 
 
-def _hedged_oof(chosen: dict, plain: dict, share: float) -> dict:
+def _hedged_curve(chosen: np.ndarray, plain: np.ndarray, share: float, binary: bool) -> np.ndarray:
+    """A film's raw curve hedged (:func:`~mediaeval.segment_choices.hedged`), fear's confidences
+    clipped to [0, 1] as :func:`~mediaeval.segment_choices.raw_predict` clips them: inner curves and
+    test curves alike."""
+    out = hedged(chosen, plain, share)
+    return np.clip(out, 0.0, 1.0) if binary else out
+
+
+def _hedged_oof(chosen: dict, plain: dict, share: float, binary: bool) -> dict:
     """Each film's inner out-of-fold curve of the chosen candidate hedged with the plain one's
-    (:func:`~mediaeval.segment_choices.hedged`)."""
-    return {n: hedged(curve, plain[n], share) for n, curve in chosen.items()}
+    (:func:`_hedged_curve`)."""
+    return {n: _hedged_curve(curve, plain[n], share, binary) for n, curve in chosen.items()}
 
 
 def _shrunk(post: PostProcessing, labels: dict, raw: dict, folds: list[list[str]], grid, task) -> PostProcessing:

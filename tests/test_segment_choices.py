@@ -15,13 +15,13 @@ from mediaeval.dataset import Dataset
 from mediaeval.errors import DataError
 from mediaeval.families.segment import fit_segment_model
 from mediaeval.film_data import FilmData
-from mediaeval.post_processing import choose_shrinkage
+from mediaeval.post_processing import PostProcessing, choose_shrinkage
 from mediaeval.run_files import RunFile
 from mediaeval.runs import RunDefinition
-from mediaeval.segment_choices import choices_text, film_weights, segment_weights
+from mediaeval.segment_choices import choices_text, film_weights, hedged, segment_weights
 from mediaeval.segment_inputs import InputSpec, delay_steps, delayed, spec_inputs
 from mediaeval.segment_models import SegmentModel, SegmentSettings
-from mediaeval.task import VALENCE_AROUSAL
+from mediaeval.task import FEAR, VALENCE_AROUSAL
 from mediaeval.training import train_run
 from mediaeval.windows import STEP_SECONDS, segments_to_n_steps, step_count
 
@@ -92,11 +92,11 @@ def test_a_hedged_model_keeps_the_chosen_level_and_averages_the_two_shapes(tmp_p
     # the plain shape: the run's fixed inputs (per-film z-scores) with the first step's alpha
     plain = fit_segment_model(films[:12], VALENCE_AROUSAL, dataclasses.replace(LEVEL, choose=(), alphas=(100.0,)), 0)
     for f in films[12:]:
-        hedged, alone = model.raw_curves(f.x, f.n_segments), chosen.raw_curves(f.x, f.n_segments)
+        mixed, alone = model.raw_curves(f.x, f.n_segments), chosen.raw_curves(f.x, f.n_segments)
         # the level is the chosen inputs' (1e-9: the same estimators, refitted in this process)
-        np.testing.assert_allclose(hedged.mean(axis=0), alone.mean(axis=0), atol=1e-9)
+        np.testing.assert_allclose(mixed.mean(axis=0), alone.mean(axis=0), atol=1e-9)
         expected = (_deviations(alone) + _deviations(plain.raw_curves(f.x, f.n_segments))) / 2
-        np.testing.assert_allclose(_deviations(hedged), expected, atol=1e-9)
+        np.testing.assert_allclose(_deviations(mixed), expected, atol=1e-9)
     # what was chosen says so, and the model predicts the same after a save and a load and refits with its hedge
     assert "shape hedged 0.5 with film standardisation" in choices_text(model.choices(), ("valence", "arousal"))
     model.save(tmp_path / "model.pkl")
@@ -104,6 +104,51 @@ def test_a_hedged_model_keeps_the_chosen_level_and_averages_the_two_shapes(tmp_p
     np.testing.assert_allclose(loaded.predict_rows(films[12].x, films[12].n_segments),
                                model.predict_rows(films[12].x, films[12].n_segments), atol=1e-12)
     assert [o.hedge for o in model.refitted(films[:12]).outputs] == [0.5, 0.5]
+
+
+def _inner_curves(monkeypatch, films, task, settings) -> tuple:
+    """``(model, {film: (K, outputs) inner out-of-fold raw curves})`` of a fit: what its
+    post-processing is chosen on."""
+    seen = {}
+    choose = PostProcessing.choose.__func__
+
+    def spy(cls, truth, raw, *args, **kwargs):
+        seen.update(raw)
+        return choose(cls, truth, raw, *args, **kwargs)
+
+    monkeypatch.setattr(PostProcessing, "choose", classmethod(spy))
+    model = fit_segment_model(films, task, settings, 0)
+    monkeypatch.undo()
+    return model, seen
+
+
+def test_the_inner_curves_are_hedged_as_the_test_curves_are(monkeypatch):
+    films = _level_films(16, level=True, seed=1)[:12]
+    settings = dataclasses.replace(LEVEL, hedge=0.5)
+    model, hedged_inner = _inner_curves(monkeypatch, films, VALENCE_AROUSAL, settings)
+    _, chosen_inner = _inner_curves(monkeypatch, films, VALENCE_AROUSAL, LEVEL)
+    _, plain_inner = _inner_curves(monkeypatch, films, VALENCE_AROUSAL,
+                                   dataclasses.replace(LEVEL, choose=(), alphas=(100.0,)))
+    assert [o.plain.hyper for o in model.outputs] == [{"alpha": 100.0}, {"alpha": 100.0}]
+    for name, curves in hedged_inner.items():
+        for j in range(2):
+            np.testing.assert_allclose(curves[:, j], hedged(chosen_inner[name][:, j], plain_inner[name][:, j], 0.5),
+                                       atol=1e-9)
+    # refitted on the films it was fitted on, the model predicts as it did (1e-9: one process)
+    np.testing.assert_allclose(model.refitted(films).raw_curves(films[0].x, films[0].n_segments),
+                               model.raw_curves(films[0].x, films[0].n_segments), atol=1e-9)
+
+
+def test_a_hedged_fear_model_keeps_its_confidences_in_range(monkeypatch):
+    films = [dataclasses.replace(f, labels=(f.labels[:, :1] < -0.1).astype(np.float64))
+             for f in _level_films(16, level=True, seed=1)[:12]]
+    settings = dataclasses.replace(LEVEL, hedge=1.0)
+    model, inner = _inner_curves(monkeypatch, films, FEAR, settings)
+    assert model.outputs[0].plain is not None and model.outputs[0].hedge == 1.0
+    values = np.concatenate(list(inner.values()))
+    assert values.min() >= 0.0 and values.max() <= 1.0
+    rows = model.predict_rows(films[0].x, films[0].n_segments)
+    assert rows[:, 1].min() >= 0.0 and rows[:, 1].max() <= 1.0
 
 
 def test_a_hedge_changes_nothing_where_the_choice_kept_the_fixed_inputs():

@@ -225,5 +225,6 @@ def test_a_model_of_before_the_weighting_was_a_share_reads_its_weights_as_a_shar
         output.__setstate__({"params": {"alpha": 10.0}, "estimator": None, "inner_score": -0.1,
                              "spec": InputSpec(), "weighted": weighted, "path": []})
         assert output.weighting == share and not hasattr(output, "weighted")
+        assert (output.hedge, output.plain, output.plain_estimator) == (0.0, None, None)   # of before the hedge
     assert choices_text({"targets": [{"film_weighted": True, "params": {"alpha": 10.0}}]}, ["valence"]) == (
         "valence: films weighted, alpha 10")

@@ -71,6 +71,9 @@ class SegmentFamily:
                 + (f" ({', '.join(fixed)})" if fixed else "") + "; "
                 + ", ".join([*chosen, "hyper-parameters", "smoothing"]) + calibration
                 + " and fear threshold chosen by inner cross-validation over the training films")
+        if settings.hedge:
+            text += (f"; each film's within-film shape {settings.hedge:g} from the fixed settings' model, its level "
+                     "from the chosen one")
         va = settings.from_valence_arousal
         if va is not None:
             text += f"; with the valence and arousal predicted by a {family_of(va).describe(va)}, refitted in each fold"
