@@ -348,10 +348,8 @@ def hedge_start(chosen: Chosen, settings, family) -> Candidate | None:
     hyper-parameters the first step chose for them; None where that is the chosen candidate itself
     (nothing to hedge; a chosen candidate that differs from it only in its weighting or its
     hyper-parameters is hedged)."""
-    first = chosen.path[0]["value"] if chosen.path and chosen.path[0]["step"] == "regularisation" else None
-    plain = start(settings, family)
-    if first is not None:
-        plain = dataclasses.replace(plain, params=tuple(sorted(first.items())))
+    first = chosen.path[0]["value"]   # the first step is the regularisation's (:func:`steps`)
+    plain = dataclasses.replace(start(settings, family), params=tuple(sorted(first.items())))
     return None if plain == chosen.candidate else plain
 
 
